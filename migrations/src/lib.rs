@@ -1,0 +1,16 @@
+//! Database migrations for Accession, runnable on SQLite and PostgreSQL.
+//! `Migrator` lists every migration in the order it must be applied.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261128_000001_core;
+
+/// Applies and rolls back the Accession schema.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261128_000001_core::Migration)]
+    }
+}

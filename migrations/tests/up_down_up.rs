@@ -1,0 +1,405 @@
+//! Runs the migrator up, down and up again on SQLite and on PostgreSQL and
+//! checks tables, partial indexes and the append-only history triggers.
+
+use std::collections::BTreeSet;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use migrations::sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use migrations::{Migrator, MigratorTrait};
+
+const TABLES: [&str; 8] = [
+    "institutions",
+    "conventions",
+    "workflow_definitions",
+    "procedures",
+    "history",
+    "approvals",
+    "timers",
+    "outbox",
+];
+
+const PARTIAL_INDEXES: [&str; 2] = ["timers_pending_fire_at", "outbox_pending"];
+
+const PG_URL_VAR: &str = "ACCESSION_TEST_DATABASE_URL";
+
+/// Rows of a single text column, as a set.
+async fn strings(db: &DatabaseConnection, sql: &str) -> BTreeSet<String> {
+    db.query_all_raw(migrations::sea_orm::Statement::from_string(
+        db.get_database_backend(),
+        sql.to_owned(),
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("query `{sql}` failed: {e}"))
+    .iter()
+    .map(|row| row.try_get_by_index::<String>(0).expect("text column"))
+    .collect()
+}
+
+async fn exec(db: &DatabaseConnection, sql: &str) {
+    db.execute_unprepared(sql)
+        .await
+        .unwrap_or_else(|e| panic!("`{sql}` failed: {e}"));
+}
+
+async fn tables(db: &DatabaseConnection) -> BTreeSet<String> {
+    let sql = match db.get_database_backend() {
+        DbBackend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table'",
+        _ => {
+            "SELECT table_name::text FROM information_schema.tables \
+             WHERE table_schema = current_schema()"
+        }
+    };
+    strings(db, sql).await
+}
+
+/// `name: definition` of every index, so a test can look for the WHERE clause.
+async fn index_definitions(db: &DatabaseConnection) -> BTreeSet<String> {
+    let sql = match db.get_database_backend() {
+        DbBackend::Sqlite => {
+            "SELECT name || ': ' || coalesce(sql, '') FROM sqlite_master WHERE type = 'index'"
+        }
+        _ => {
+            "SELECT indexname::text || ': ' || indexdef FROM pg_indexes \
+             WHERE schemaname = current_schema()"
+        }
+    };
+    strings(db, sql).await
+}
+
+/// Triggers plus (on PostgreSQL) the trigger function.
+async fn trigger_objects(db: &DatabaseConnection) -> BTreeSet<String> {
+    match db.get_database_backend() {
+        DbBackend::Sqlite => {
+            strings(db, "SELECT name FROM sqlite_master WHERE type = 'trigger'").await
+        }
+        _ => {
+            let mut objects = strings(
+                db,
+                "SELECT tgname::text FROM pg_trigger WHERE NOT tgisinternal",
+            )
+            .await;
+            objects.extend(
+                strings(
+                    db,
+                    "SELECT proname::text || '()' FROM pg_proc \
+                     WHERE proname = 'history_append_only'",
+                )
+                .await,
+            );
+            objects
+        }
+    }
+}
+
+fn expected_trigger_objects(backend: DbBackend) -> BTreeSet<String> {
+    let names: &[&str] = match backend {
+        DbBackend::Sqlite => &["history_no_update", "history_no_delete"],
+        _ => &["history_append_only", "history_append_only()"],
+    };
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+async fn assert_schema_present(db: &DatabaseConnection) {
+    let backend = db.get_database_backend();
+    let present = tables(db).await;
+    for table in TABLES {
+        assert!(
+            present.contains(table),
+            "{backend:?}: table {table} missing after up: {present:?}"
+        );
+    }
+
+    let indexes = index_definitions(db).await;
+    for name in PARTIAL_INDEXES {
+        let definition = indexes
+            .iter()
+            .find(|d| d.starts_with(&format!("{name}: ")))
+            .unwrap_or_else(|| panic!("{backend:?}: index {name} missing: {indexes:?}"));
+        assert!(
+            definition.contains("WHERE") && definition.contains("'pending'"),
+            "{backend:?}: index {name} is not partial on status = 'pending': {definition}"
+        );
+    }
+    for name in [
+        "workflow_definitions_workflow_id_version",
+        "procedures_convention_id",
+        "procedures_status_stage",
+        "history_procedure_id_sequence",
+        "approvals_procedure_id_stage_entry_institution",
+        "timers_procedure_id_status",
+    ] {
+        assert!(
+            indexes.iter().any(|d| d.starts_with(&format!("{name}: "))),
+            "{backend:?}: index {name} missing: {indexes:?}"
+        );
+    }
+
+    let triggers = trigger_objects(db).await;
+    assert_eq!(
+        triggers,
+        expected_trigger_objects(backend),
+        "{backend:?}: append-only triggers after up"
+    );
+}
+
+async fn assert_schema_absent(db: &DatabaseConnection) {
+    let backend = db.get_database_backend();
+    let present = tables(db).await;
+    for table in TABLES {
+        assert!(
+            !present.contains(table),
+            "{backend:?}: table {table} survived down"
+        );
+    }
+    let triggers = trigger_objects(db).await;
+    assert!(
+        triggers.is_empty(),
+        "{backend:?}: trigger objects survived down: {triggers:?}"
+    );
+}
+
+/// Inserts parent rows and two history rows, then checks the history table
+/// refuses UPDATE and DELETE and that foreign keys are enforced.
+async fn assert_history_append_only(db: &DatabaseConnection) {
+    let backend = db.get_database_backend();
+    let now = "'2026-11-28 12:00:00+00'";
+    exec(
+        db,
+        &format!(
+            "INSERT INTO institutions (id, name_en, emails, language, time_zone, created_at, updated_at) \
+             VALUES ('mfa', 'Ministry of Foreign Affairs', '[]', 'en', 'Asia/Bishkek', {now}, {now})"
+        ),
+    )
+    .await;
+    exec(
+        db,
+        &format!(
+            "INSERT INTO conventions (id, number, title_en, entry_into_force_rule, created_at, updated_at) \
+             VALUES ('ets-005', '005', 'Convention for the Protection of Human Rights', '{{}}', {now}, {now})"
+        ),
+    )
+    .await;
+    exec(
+        db,
+        &format!(
+            "INSERT INTO workflow_definitions (hash, workflow_id, version, title, source, created_at) \
+             VALUES ('abc123', 'coe-accession', 1, 'Accession', 'source', {now})"
+        ),
+    )
+    .await;
+    exec(
+        db,
+        &format!(
+            "INSERT INTO procedures (id, state_code, convention_id, workflow_id, workflow_version, \
+             workflow_hash, stage, stage_entered_at, stage_entry, status, version, fields, \
+             created_at, updated_at) \
+             VALUES ('p1', 'KG', 'ets-005', 'coe-accession', 1, 'abc123', 'draft', {now}, 1, \
+             'active', 1, '{{}}', {now}, {now})"
+        ),
+    )
+    .await;
+    for sequence in [1, 2] {
+        exec(
+            db,
+            &format!(
+                "INSERT INTO history (procedure_id, sequence, at, actor_institution, actor_name, \
+                 actor_role, command, payload, prev_hash, hash) \
+                 VALUES ('p1', {sequence}, {now}, 'mfa', 'Officer', 'clerk', 'open', '{{}}', \
+                 'prev{sequence}', 'hash{sequence}')"
+            ),
+        )
+        .await;
+    }
+
+    let ids = strings(db, "SELECT CAST(id AS TEXT) FROM history ORDER BY id").await;
+    assert_eq!(
+        ids,
+        BTreeSet::from(["1".to_owned(), "2".to_owned()]),
+        "{backend:?}: history ids are auto-assigned"
+    );
+    let coordinator = strings(
+        db,
+        "SELECT CASE WHEN coordinator THEN 'true' ELSE 'false' END FROM institutions",
+    )
+    .await;
+    assert_eq!(
+        coordinator,
+        BTreeSet::from(["false".to_owned()]),
+        "{backend:?}: coordinator default"
+    );
+
+    let duplicate = db
+        .execute_unprepared(&format!(
+            "INSERT INTO history (procedure_id, sequence, at, actor_institution, actor_name, \
+             actor_role, command, payload, prev_hash, hash) \
+             VALUES ('p1', 2, {now}, 'mfa', 'Officer', 'clerk', 'open', '{{}}', 'x', 'y')"
+        ))
+        .await;
+    assert!(
+        duplicate.is_err(),
+        "{backend:?}: duplicate (procedure_id, sequence) accepted"
+    );
+
+    let orphan = db
+        .execute_unprepared(&format!(
+            "INSERT INTO history (procedure_id, sequence, at, actor_institution, actor_name, \
+             actor_role, command, payload, prev_hash, hash) \
+             VALUES ('missing', 1, {now}, 'mfa', 'Officer', 'clerk', 'open', '{{}}', 'x', 'y')"
+        ))
+        .await;
+    assert!(
+        orphan.is_err(),
+        "{backend:?}: history row for a missing procedure accepted"
+    );
+
+    let update = db
+        .execute_unprepared("UPDATE history SET comment = 'tampered' WHERE id = 1")
+        .await;
+    let error = update
+        .expect_err("UPDATE on history must be refused")
+        .to_string();
+    assert!(
+        error.contains("history is append-only"),
+        "{backend:?}: {error}"
+    );
+    if backend == DbBackend::Postgres {
+        assert!(error.contains("UPDATE refused on row 1"), "{error}");
+    }
+
+    let delete = db
+        .execute_unprepared("DELETE FROM history WHERE id = 2")
+        .await;
+    let error = delete
+        .expect_err("DELETE on history must be refused")
+        .to_string();
+    assert!(
+        error.contains("history is append-only"),
+        "{backend:?}: {error}"
+    );
+    if backend == DbBackend::Postgres {
+        assert!(error.contains("DELETE refused on row 2"), "{error}");
+    }
+
+    let untouched = strings(
+        db,
+        "SELECT CAST(id AS TEXT) || ':' || coalesce(comment, '-') FROM history",
+    )
+    .await;
+    assert_eq!(
+        untouched,
+        BTreeSet::from(["1:-".to_owned(), "2:-".to_owned()]),
+        "{backend:?}: history changed despite the refusals"
+    );
+}
+
+/// The whole scenario; `down` runs with rows in every parent table and in history.
+async fn up_down_up(db: DatabaseConnection) {
+    Migrator::up(&db, None).await.expect("first up");
+    assert_schema_present(&db).await;
+    assert_history_append_only(&db).await;
+
+    Migrator::down(&db, None).await.expect("down");
+    assert_schema_absent(&db).await;
+
+    Migrator::up(&db, None).await.expect("second up");
+    assert_schema_present(&db).await;
+    assert_history_append_only(&db).await;
+}
+
+#[tokio::test]
+async fn sqlite_up_down_up() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("accession.sqlite");
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let db = Database::connect(&url).await.expect("connect to SQLite");
+    assert_eq!(db.get_database_backend(), DbBackend::Sqlite);
+    up_down_up(db.clone()).await;
+    db.close().await.expect("close SQLite");
+}
+
+/// Replaces the database name in a PostgreSQL URL, keeping any query string.
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[authority_start..].find('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{base}/{database}?{query}"),
+        None => format!("{base}/{database}"),
+    }
+}
+
+#[tokio::test]
+async fn postgres_up_down_up() {
+    let admin_url = match std::env::var(PG_URL_VAR) {
+        Ok(url) if !url.trim().is_empty() => url,
+        _ => {
+            if std::env::var_os("CI").is_some() {
+                panic!(
+                    "{PG_URL_VAR} is required in CI: set it to a PostgreSQL URL (e.g. postgres://postgres@127.0.0.1:5432/postgres)"
+                );
+            }
+            eprintln!("skipping PostgreSQL: {PG_URL_VAR} is not set");
+            return;
+        }
+    };
+
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_nanos();
+    let database = format!("accession_mig_{nanos}_{}", std::process::id());
+
+    let admin = Database::connect(&admin_url)
+        .await
+        .expect("connect to ACCESSION_TEST_DATABASE_URL");
+    assert_eq!(admin.get_database_backend(), DbBackend::Postgres);
+    exec(&admin, &format!("CREATE DATABASE {database}")).await;
+
+    // Run the scenario in its own task so a failed assertion still lets us
+    // drop the scratch database before reporting it.
+    let url = with_database(&admin_url, &database);
+    let outcome = tokio::spawn(async move {
+        let db = Database::connect(&url)
+            .await
+            .expect("connect to scratch database");
+        up_down_up(db.clone()).await;
+        db.close().await.expect("close scratch database");
+    })
+    .await;
+
+    exec(
+        &admin,
+        &format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"),
+    )
+    .await;
+    admin.close().await.expect("close admin connection");
+
+    if let Err(error) = outcome {
+        match error.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(error) => panic!("PostgreSQL scenario did not finish: {error}"),
+        }
+    }
+}
+
+#[test]
+fn with_database_replaces_the_path() {
+    assert_eq!(
+        with_database("postgres://postgres@127.0.0.1:5432/postgres", "x"),
+        "postgres://postgres@127.0.0.1:5432/x"
+    );
+    assert_eq!(
+        with_database("postgres://u:p@h/db?sslmode=disable", "x"),
+        "postgres://u:p@h/x?sslmode=disable"
+    );
+    assert_eq!(
+        with_database("postgres://h:5432", "x"),
+        "postgres://h:5432/x"
+    );
+}

@@ -1,0 +1,113 @@
+//! The workflow definitions in the workflows folder, checked at start, and those procedures
+//! started on earlier versions, read back from the store by hash.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::ids::WorkflowId;
+use crate::workflow::{Diagnostic, KnownInstitutions, WorkflowDefinition, parse_definition};
+
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    /// The newest version of each workflow: what new procedures start on.
+    current: BTreeMap<WorkflowId, Arc<WorkflowDefinition>>,
+    by_hash: HashMap<String, Arc<WorkflowDefinition>>,
+}
+
+/// The `.toml` files directly in `dir`, sorted.
+pub fn workflow_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot read the workflows folder {}: {e}", dir.display()))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Parse every file; all diagnostics of all files, or the definitions.
+pub fn check_files(
+    files: &[PathBuf],
+    known: &KnownInstitutions,
+) -> Result<Vec<WorkflowDefinition>, Vec<Diagnostic>> {
+    let mut definitions = Vec::new();
+    let mut diagnostics = Vec::new();
+    for path in files {
+        let name = path.display().to_string();
+        match std::fs::read_to_string(path) {
+            Ok(source) => match parse_definition(&name, &source, known) {
+                Ok(def) => definitions.push(def),
+                Err(mut d) => diagnostics.append(&mut d),
+            },
+            Err(e) => diagnostics.push(Diagnostic {
+                file: name,
+                line: 1,
+                column: 1,
+                message: format!("cannot read the file: {e}"),
+                hint: None,
+            }),
+        }
+    }
+    // The same (id, version) twice with different content is ambiguous.
+    let mut seen: BTreeMap<(String, u32), (&str, &str)> = BTreeMap::new();
+    let mut duplicates = Vec::new();
+    for (def, path) in definitions.iter().zip(files) {
+        let key = (def.id.to_string(), def.version);
+        if let Some((other, hash)) = seen.get(&key) {
+            if *hash != def.content_hash {
+                duplicates.push(Diagnostic {
+                    file: path.display().to_string(),
+                    line: 1,
+                    column: 1,
+                    message: format!(
+                        "workflow `{}` version {} is also defined, differently, in {other}",
+                        def.id, def.version
+                    ),
+                    hint: Some("raise the version of the one that changed".into()),
+                });
+            }
+        } else {
+            seen.insert(key, (path.to_str().unwrap_or_default(), &def.content_hash));
+        }
+    }
+    diagnostics.extend(duplicates);
+    if diagnostics.is_empty() {
+        Ok(definitions)
+    } else {
+        Err(diagnostics)
+    }
+}
+
+impl Catalog {
+    pub fn new(definitions: Vec<WorkflowDefinition>) -> Self {
+        let mut catalog = Catalog::default();
+        for def in definitions {
+            catalog.insert(Arc::new(def));
+        }
+        catalog
+    }
+
+    fn insert(&mut self, def: Arc<WorkflowDefinition>) {
+        self.by_hash.insert(def.content_hash.clone(), def.clone());
+        match self.current.get(&def.id) {
+            Some(existing) if existing.version >= def.version => {}
+            _ => {
+                self.current.insert(def.id.clone(), def);
+            }
+        }
+    }
+
+    pub fn current(&self, id: &WorkflowId) -> Option<Arc<WorkflowDefinition>> {
+        self.current.get(id).cloned()
+    }
+
+    pub fn by_hash(&self, hash: &str) -> Option<Arc<WorkflowDefinition>> {
+        self.by_hash.get(hash).cloned()
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &Arc<WorkflowDefinition>> {
+        self.current.values()
+    }
+}

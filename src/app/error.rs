@@ -1,0 +1,71 @@
+//! The one mapping from every failure to a stable kind and a CLI exit code (the API maps the
+//! same kinds to problem details).
+
+use crate::config::ConfigError;
+use crate::engine::Refusal;
+use crate::reference::ImportError;
+use crate::store::StoreError;
+use crate::workflow::Diagnostic;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("refused: {0}")]
+    Refused(#[from] Refusal),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{what} `{id}` does not exist")]
+    NotFound { what: &'static str, id: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{} error(s) in workflow files:\n{}", .0.len(), .0.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"))]
+    Workflows(Vec<Diagnostic>),
+    #[error("{0}")]
+    Import(#[from] ImportError),
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Store(StoreError),
+    #[error("{0}")]
+    Io(String),
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict { .. } | StoreError::AlreadyExists(_) => {
+                AppError::Conflict(e.to_string())
+            }
+            StoreError::NotFound { what, id } => AppError::NotFound { what, id },
+            other => AppError::Store(other),
+        }
+    }
+}
+
+impl AppError {
+    /// 1 refused or invalid input, 3 conflict, 4 internal (2 is clap's usage error).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            AppError::Refused(Refusal::StaleVersion { .. }) | AppError::Conflict(_) => 3,
+            AppError::Refused(_)
+            | AppError::NotFound { .. }
+            | AppError::Invalid(_)
+            | AppError::Workflows(_)
+            | AppError::Import(_)
+            | AppError::Config(_) => 1,
+            AppError::Store(_) | AppError::Io(_) => 4,
+        }
+    }
+
+    /// A stable name per kind of error, shared with the API's problem `type`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AppError::Refused(r) => r.kind(),
+            AppError::Conflict(_) => "conflict",
+            AppError::NotFound { .. } => "not-found",
+            AppError::Invalid(_) | AppError::Import(_) => "invalid-input",
+            AppError::Workflows(_) => "invalid-workflow",
+            AppError::Config(_) => "invalid-configuration",
+            AppError::Store(_) | AppError::Io(_) => "internal",
+        }
+    }
+}

@@ -1,0 +1,275 @@
+//! The application: settings, store, workflow catalog and clock put together, with the use cases
+//! the CLI (and later the API) call. Thin: it loads, asks the engine, and has the store apply.
+
+mod catalog;
+mod demo;
+mod error;
+mod view;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+pub use catalog::{Catalog, check_files, workflow_files};
+pub use demo::DemoSummary;
+pub use error::AppError;
+pub use view::{NextMove, ProcedureView};
+
+use crate::calendar::WorkingCalendar;
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::engine::{self, Actor, Command, Context, StartProcedure};
+use crate::ids::{InstitutionId, ProcedureId, WorkflowId};
+use crate::reference::{ConventionFile, ImportError, InstitutionFile};
+use crate::store::{ImportSummary, ProcedureFilter, ProcedureRow, Store};
+use crate::workflow::{KnownInstitutions, WorkflowDefinition, parse_definition};
+
+pub struct Accession {
+    pub settings: Settings,
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    catalog: Catalog,
+    calendar: WorkingCalendar,
+}
+
+impl Accession {
+    /// Connect, bring the schema up to date and load the workflows folder.
+    pub async fn open(settings: Settings, clock: Arc<dyn Clock>) -> Result<Accession, AppError> {
+        let store = Store::connect(&settings.database).await?;
+        store.migrate().await?;
+        let mut app = Accession {
+            settings,
+            store,
+            clock,
+            catalog: Catalog::default(),
+            calendar: WorkingCalendar::weekends_only(),
+        };
+        app.reload_workflows().await?;
+        Ok(app)
+    }
+
+    /// The institutions workflows may name: those in the database.
+    pub async fn known_institutions(&self) -> Result<KnownInstitutions, AppError> {
+        let ids: BTreeSet<InstitutionId> = self
+            .store
+            .institutions()
+            .await?
+            .into_iter()
+            .map(|i| i.id)
+            .collect();
+        Ok(KnownInstitutions::Only(ids))
+    }
+
+    /// Load and check every workflow file. Institution ids are checked once institutions exist.
+    pub async fn reload_workflows(&mut self) -> Result<(), AppError> {
+        let known = match self.known_institutions().await? {
+            KnownInstitutions::Only(ids) if ids.is_empty() => KnownInstitutions::Unchecked,
+            known => known,
+        };
+        let files = workflow_files(&self.settings.workflows.dir).map_err(AppError::Invalid)?;
+        let definitions = check_files(&files, &known).map_err(AppError::Workflows)?;
+        self.catalog = Catalog::new(definitions);
+        Ok(())
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// The actor for `institution`: a coordinator if the institution is the coordinator, else a
+    /// ministry, unless `role` says otherwise.
+    pub async fn actor(
+        &self,
+        institution: &InstitutionId,
+        role: Option<engine::Role>,
+        name: &str,
+    ) -> Result<Actor, AppError> {
+        let inst =
+            self.store
+                .institution(institution)
+                .await?
+                .ok_or_else(|| AppError::NotFound {
+                    what: "institution",
+                    id: institution.to_string(),
+                })?;
+        let role = role.unwrap_or(if inst.coordinator {
+            engine::Role::Coordinator
+        } else {
+            engine::Role::Ministry
+        });
+        Ok(Actor::new(inst.id, role, name))
+    }
+
+    pub async fn import_institutions(&mut self, path: &Path) -> Result<ImportSummary, AppError> {
+        let (name, source) = read(path)?;
+        let list = InstitutionFile::parse(&name, &source)?;
+        let summary = self.store.import_institutions(&list, self.now()).await?;
+        Ok(summary)
+    }
+
+    pub async fn import_conventions(&self, path: &Path) -> Result<ImportSummary, AppError> {
+        let (name, source) = read(path)?;
+        let list = ConventionFile::parse(&name, &source)?;
+        Ok(self.store.import_conventions(&list, self.now()).await?)
+    }
+
+    /// Start a procedure on the current version of `workflow`.
+    pub async fn start(
+        &self,
+        workflow: &WorkflowId,
+        cmd: &StartProcedure,
+        actor: &Actor,
+    ) -> Result<ProcedureView, AppError> {
+        self.start_at(workflow, cmd, actor, self.now()).await
+    }
+
+    pub(crate) async fn start_at(
+        &self,
+        workflow: &WorkflowId,
+        cmd: &StartProcedure,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<ProcedureView, AppError> {
+        let def = self
+            .catalog
+            .current(workflow)
+            .ok_or_else(|| AppError::NotFound {
+                what: "workflow",
+                id: workflow.to_string(),
+            })?;
+        let convention = self
+            .store
+            .convention(&cmd.convention)
+            .await?
+            .ok_or_else(|| AppError::NotFound {
+                what: "convention",
+                id: cmd.convention.to_string(),
+            })?;
+        if self.store.procedure(&cmd.id).await?.is_some() {
+            return Err(AppError::Conflict(format!(
+                "procedure `{}` already exists",
+                cmd.id
+            )));
+        }
+        let rules = convention.rules();
+        let ctx = Context {
+            definition: &def,
+            convention: &rules,
+            calendar: &self.calendar,
+            time_zone: self.settings.calendar.time_zone,
+        };
+        let decision = engine::start(ctx, cmd, actor, now)?;
+        self.store.save_definition(&def, now).await?;
+        self.store.apply(&decision).await?;
+        self.view(&cmd.id).await
+    }
+
+    /// Decide and apply one act.
+    pub async fn act(
+        &self,
+        id: &ProcedureId,
+        cmd: &Command,
+        actor: &Actor,
+    ) -> Result<ProcedureView, AppError> {
+        self.act_at(id, cmd, actor, self.now()).await
+    }
+
+    pub(crate) async fn act_at(
+        &self,
+        id: &ProcedureId,
+        cmd: &Command,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<ProcedureView, AppError> {
+        let current = self
+            .store
+            .procedure(id)
+            .await?
+            .ok_or_else(|| AppError::NotFound {
+                what: "procedure",
+                id: id.to_string(),
+            })?;
+        let def = self.definition_of(&current.workflow.hash).await?;
+        let convention = self
+            .store
+            .convention(&current.convention)
+            .await?
+            .ok_or_else(|| AppError::NotFound {
+                what: "convention",
+                id: current.convention.to_string(),
+            })?;
+        let rules = convention.rules();
+        let ctx = Context {
+            definition: &def,
+            convention: &rules,
+            calendar: &self.calendar,
+            time_zone: self.settings.calendar.time_zone,
+        };
+        let decision = engine::decide(ctx, &current, cmd, actor, now)?;
+        self.store.apply(&decision).await?;
+        self.view(id).await
+    }
+
+    /// The definition a procedure started on: from the folder if unchanged, else as stored.
+    pub async fn definition_of(&self, hash: &str) -> Result<Arc<WorkflowDefinition>, AppError> {
+        if let Some(def) = self.catalog.by_hash(hash) {
+            return Ok(def);
+        }
+        let source =
+            self.store
+                .definition_source(hash)
+                .await?
+                .ok_or_else(|| AppError::NotFound {
+                    what: "workflow definition",
+                    id: hash.to_string(),
+                })?;
+        let def = parse_definition(
+            &format!("stored definition {hash}"),
+            &source,
+            &KnownInstitutions::Unchecked,
+        )
+        .map_err(AppError::Workflows)?;
+        Ok(Arc::new(def))
+    }
+
+    pub async fn list(
+        &self,
+        filter: &ProcedureFilter,
+        responsible: Option<&InstitutionId>,
+    ) -> Result<Vec<ProcedureRow>, AppError> {
+        let rows = self.store.procedures(filter).await?;
+        let Some(institution) = responsible else {
+            return Ok(rows);
+        };
+        let mut out = Vec::new();
+        for row in rows {
+            let def = self.definition_of(&row.procedure.workflow.hash).await?;
+            if def
+                .stage(&row.procedure.stage)
+                .is_some_and(|s| s.responsible.contains(institution))
+            {
+                out.push(row);
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn read(path: &Path) -> Result<(String, String), AppError> {
+    let name = path.display().to_string();
+    let source = std::fs::read_to_string(path).map_err(|e| {
+        AppError::Import(ImportError {
+            file: name.clone(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read the file: {e}"),
+        })
+    })?;
+    Ok((name, source))
+}

@@ -1,0 +1,145 @@
+//! What `procedures show` tells a person: where the procedure is, what may happen next and by
+//! whom, what is still missing, the key dates, the due date and the upcoming timers.
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use super::{Accession, AppError};
+use crate::engine::{KeyDates, ProcedureState};
+use crate::ids::{FieldName, InstitutionId, ProcedureId, StageId};
+use crate::store::TimerRow;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NextMove {
+    pub to: StageId,
+    pub title: String,
+    pub by: Vec<InstitutionId>,
+    /// What stands in the way now (approvals, fields); empty when the move can be made.
+    pub blocked_by: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ApprovalsView {
+    pub of: Vec<InstitutionId>,
+    pub at_least: usize,
+    pub given: Vec<InstitutionId>,
+    pub missing: Vec<InstitutionId>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProcedureView {
+    #[serde(flatten)]
+    pub procedure: ProcedureState,
+    pub convention_number: String,
+    pub convention_title: String,
+    pub workflow_title: String,
+    pub stage_title: String,
+    pub responsible: Vec<InstitutionId>,
+    pub overdue: bool,
+    pub next: Vec<NextMove>,
+    pub approvals_needed: Option<ApprovalsView>,
+    pub fields_missing: Vec<FieldName>,
+    pub entry_into_force_differs: bool,
+    pub timers: Vec<TimerRow>,
+}
+
+impl ProcedureView {
+    pub fn key_dates(&self) -> &KeyDates {
+        &self.procedure.key_dates
+    }
+}
+
+impl Accession {
+    pub async fn view(&self, id: &ProcedureId) -> Result<ProcedureView, AppError> {
+        let p = self
+            .store
+            .procedure(id)
+            .await?
+            .ok_or_else(|| AppError::NotFound {
+                what: "procedure",
+                id: id.to_string(),
+            })?;
+        let def = self.definition_of(&p.workflow.hash).await?;
+        let convention = self.store.convention(&p.convention).await?;
+        let stage = def.stage(&p.stage);
+        let given: std::collections::BTreeSet<InstitutionId> =
+            p.approvals.keys().cloned().collect();
+        let approvals_needed = stage
+            .and_then(|s| s.approvals.as_ref())
+            .map(|rule| ApprovalsView {
+                of: rule.of.clone(),
+                at_least: rule.at_least,
+                given: given.iter().cloned().collect(),
+                missing: rule.missing(&given),
+            });
+        let mut fields_missing = Vec::new();
+        let next = if p.status.is_closed() {
+            Vec::new()
+        } else {
+            def.transitions_from(&p.stage)
+                .map(|t| {
+                    let mut blocked_by = Vec::new();
+                    if t.approvals
+                        && let Some(a) = &approvals_needed
+                        && !a.missing.is_empty()
+                    {
+                        blocked_by.push(format!(
+                            "approvals: {} of {} given; waiting for {}",
+                            a.given.len(),
+                            a.at_least,
+                            a.missing
+                                .iter()
+                                .map(|i| i.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ));
+                    }
+                    for f in t.fields.iter().filter(|f| !p.fields.contains_key(*f)) {
+                        blocked_by.push(format!("field `{f}` not recorded"));
+                        if !fields_missing.contains(f) {
+                            fields_missing.push(f.clone());
+                        }
+                    }
+                    if p.status == crate::engine::Status::Suspended {
+                        blocked_by.push("the procedure is suspended".into());
+                    }
+                    NextMove {
+                        to: t.to.clone(),
+                        title: def
+                            .stage(&t.to)
+                            .map(|s| s.title.clone())
+                            .unwrap_or_default(),
+                        by: t.by.clone(),
+                        blocked_by,
+                    }
+                })
+                .collect()
+        };
+        let today: NaiveDate = self
+            .now()
+            .with_timezone(&self.settings.calendar.time_zone)
+            .date_naive();
+        let timers = self.store.timers(id, false).await?;
+        Ok(ProcedureView {
+            convention_number: convention
+                .as_ref()
+                .map(|c| c.number.clone())
+                .unwrap_or_default(),
+            convention_title: convention
+                .as_ref()
+                .map(|c| c.title.clone())
+                .unwrap_or_default(),
+            workflow_title: def.title.clone(),
+            stage_title: stage.map(|s| s.title.clone()).unwrap_or_default(),
+            responsible: stage.map(|s| s.responsible.clone()).unwrap_or_default(),
+            overdue: p.status == crate::engine::Status::Active
+                && p.due_on.is_some_and(|d| d < today),
+            next,
+            approvals_needed,
+            fields_missing,
+            entry_into_force_differs: p.key_dates.entry_into_force_differs(),
+            timers,
+            procedure: p,
+        })
+    }
+}

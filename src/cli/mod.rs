@@ -1,0 +1,376 @@
+//! Command-line interface: parse, call the application, print a table for people or JSON with
+//! `--json`. No rules live here.
+
+mod output;
+mod procedures;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use crate::app::{Accession, AppError, check_files, workflow_files};
+use crate::clock::SystemClock;
+use crate::config::Settings;
+use crate::ids::{InstitutionId, ProcedureId, WorkflowId};
+use crate::reference::InstitutionFile;
+use crate::workflow::{DiagramFormat, KnownInstitutions, render_diagram};
+use output::{print_json, table};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "accession",
+    version,
+    about = "Track how a State joins international conventions"
+)]
+pub struct Cli {
+    /// A settings file that overrides the embedded defaults (same keys as config/default.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Print JSON instead of a table (read commands).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More log output on stderr (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Top,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Top {
+    /// Bring the database schema up to date.
+    Migrate,
+    /// Check, list and draw workflow definitions.
+    #[command(subcommand)]
+    Workflows(WorkflowsCmd),
+    /// Import and list the State's institutions.
+    #[command(subcommand)]
+    Institutions(ReferenceCmd),
+    /// Import and list conventions.
+    #[command(subcommand)]
+    Conventions(ReferenceCmd),
+    /// Start, inspect and act on procedures.
+    #[command(subcommand)]
+    Procedures(procedures::ProceduresCmd),
+    /// Verify the hash-chained history.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+    /// Load the Kyrgyz demo data: institutions, conventions and six procedures (idempotent).
+    Demo,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkflowsCmd {
+    /// Check workflow files (default: every file in the workflows folder); exit 1 on any error.
+    Check {
+        paths: Vec<PathBuf>,
+        /// Check institution ids against this institutions file instead of the database.
+        #[arg(long, value_name = "FILE")]
+        institutions: Option<PathBuf>,
+    },
+    /// List the workflows of the workflows folder.
+    List,
+    /// Print a workflow's state machine.
+    Diagram {
+        id: WorkflowId,
+        #[arg(long, value_enum, default_value = "mermaid")]
+        format: DiagramFormat,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReferenceCmd {
+    /// Insert new and update changed entries from a TOML file.
+    Import { file: PathBuf },
+    /// List them.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCmd {
+    /// Recompute every chain (or one procedure's); exit 1 when any is broken.
+    Verify {
+        #[arg(long)]
+        procedure: Option<ProcedureId>,
+    },
+}
+
+pub fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ACCESSION_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn open(cli: &Cli) -> Result<Accession, AppError> {
+    let settings = Settings::load(cli.config.as_deref())?;
+    Accession::open(settings, Arc::new(SystemClock)).await
+}
+
+/// Run one command; the exit code on success (0, or 1 when a check found problems).
+pub async fn run(cli: Cli) -> Result<u8, AppError> {
+    match &cli.command {
+        Top::Migrate => {
+            let settings = Settings::load(cli.config.as_deref())?;
+            let store = crate::store::Store::connect(&settings.database).await?;
+            let pending = store.pending_migrations().await?;
+            store.migrate().await?;
+            if cli.json {
+                print_json(&serde_json::json!({ "applied": pending }));
+            } else if pending.is_empty() {
+                println!("database is up to date");
+            } else {
+                println!(
+                    "applied {} migration(s): {}",
+                    pending.len(),
+                    pending.join(", ")
+                );
+            }
+            Ok(0)
+        }
+        Top::Workflows(cmd) => workflows(&cli, cmd).await,
+        Top::Institutions(ReferenceCmd::Import { file }) => {
+            let mut app = open(&cli).await?;
+            let s = app.import_institutions(file).await?;
+            report_import(&cli, "institutions", &s);
+            Ok(0)
+        }
+        Top::Institutions(ReferenceCmd::List) => {
+            let app = open(&cli).await?;
+            let list = app.store.institutions().await?;
+            if cli.json {
+                print_json(&list);
+            } else {
+                let rows = list.iter().map(|i| {
+                    vec![
+                        i.id.to_string(),
+                        i.name.clone(),
+                        i.language.to_string(),
+                        i.time_zone.name().to_string(),
+                        i.emails.join(", "),
+                        if i.coordinator {
+                            "coordinator".into()
+                        } else {
+                            String::new()
+                        },
+                    ]
+                });
+                table(&["ID", "NAME", "LANG", "TIME ZONE", "EMAILS", "ROLE"], rows);
+            }
+            Ok(0)
+        }
+        Top::Conventions(ReferenceCmd::Import { file }) => {
+            let app = open(&cli).await?;
+            let s = app.import_conventions(file).await?;
+            report_import(&cli, "conventions", &s);
+            Ok(0)
+        }
+        Top::Conventions(ReferenceCmd::List) => {
+            let app = open(&cli).await?;
+            let list = app.store.conventions().await?;
+            if cli.json {
+                print_json(&list);
+            } else {
+                let rows = list.iter().map(|c| {
+                    vec![
+                        c.id.to_string(),
+                        c.number.clone(),
+                        c.short_title.clone().unwrap_or_else(|| c.title.clone()),
+                        c.general_entry_into_force
+                            .map(|d| d.to_string())
+                            .unwrap_or_default(),
+                        format!(
+                            "1st of month after {} months",
+                            c.entry_into_force.months_after
+                        ),
+                        c.monitoring_body.clone().unwrap_or_default(),
+                    ]
+                });
+                table(
+                    &["ID", "NUMBER", "TITLE", "IN FORCE", "RULE", "MONITORING"],
+                    rows,
+                );
+            }
+            Ok(0)
+        }
+        Top::Procedures(cmd) => {
+            let app = open(&cli).await?;
+            procedures::run(&app, &cli, cmd).await
+        }
+        Top::Audit(AuditCmd::Verify { procedure }) => {
+            let app = open(&cli).await?;
+            let report = app.store.verify(procedure.as_ref()).await?;
+            if cli.json {
+                print_json(&report);
+            } else if let Some(b) = report.first_break() {
+                println!("BROKEN {b}");
+            } else {
+                let rows: u64 = report.procedures.iter().map(|p| p.rows).sum();
+                println!(
+                    "OK: {} procedure(s), {rows} history row(s), every chain intact",
+                    report.procedures.len()
+                );
+            }
+            Ok(if report.ok() { 0 } else { 1 })
+        }
+        Top::Demo => {
+            let mut app = open(&cli).await?;
+            let s = app.demo().await?;
+            if cli.json {
+                print_json(&s);
+            } else {
+                report_import(&cli, "institutions", &s.institutions);
+                report_import(&cli, "conventions", &s.conventions);
+                if !s.procedures_created.is_empty() {
+                    println!("procedures created: {}", s.procedures_created.join(", "));
+                }
+                if !s.procedures_existing.is_empty() {
+                    println!(
+                        "procedures already there: {}",
+                        s.procedures_existing.join(", ")
+                    );
+                }
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn report_import(cli: &Cli, what: &str, s: &crate::store::ImportSummary) {
+    if cli.json {
+        print_json(s);
+    } else {
+        println!(
+            "{what}: {} inserted, {} updated, {} unchanged",
+            s.inserted, s.updated, s.unchanged
+        );
+    }
+}
+
+async fn workflows(cli: &Cli, cmd: &WorkflowsCmd) -> Result<u8, AppError> {
+    let settings = Settings::load(cli.config.as_deref())?;
+    match cmd {
+        WorkflowsCmd::Check {
+            paths,
+            institutions,
+        } => {
+            let files = if paths.is_empty() {
+                workflow_files(&settings.workflows.dir).map_err(AppError::Invalid)?
+            } else {
+                paths.clone()
+            };
+            let (known, source) = known_institutions(&settings, institutions.as_deref()).await?;
+            match check_files(&files, &known) {
+                Ok(defs) => {
+                    if cli.json {
+                        print_json(
+                            &serde_json::json!({ "ok": true, "workflows": defs.iter().map(|d| serde_json::json!({"id": d.id, "version": d.version, "hash": d.content_hash})).collect::<Vec<_>>() }),
+                        );
+                    } else {
+                        for (d, f) in defs.iter().zip(&files) {
+                            println!("ok  {}  {} v{}", f.display(), d.id, d.version);
+                        }
+                        println!(
+                            "{} workflow file(s) valid (institutions checked against {source})",
+                            defs.len()
+                        );
+                    }
+                    Ok(0)
+                }
+                Err(diagnostics) => {
+                    if cli.json {
+                        print_json(&serde_json::json!({ "ok": false, "errors": diagnostics }));
+                    } else {
+                        for d in &diagnostics {
+                            eprintln!("{d}");
+                        }
+                        eprintln!("{} error(s)", diagnostics.len());
+                    }
+                    Ok(1)
+                }
+            }
+        }
+        WorkflowsCmd::List => {
+            let files = workflow_files(&settings.workflows.dir).map_err(AppError::Invalid)?;
+            let defs =
+                check_files(&files, &KnownInstitutions::Unchecked).map_err(AppError::Workflows)?;
+            if cli.json {
+                print_json(&defs);
+            } else {
+                let rows = defs.iter().map(|d| {
+                    vec![
+                        d.id.to_string(),
+                        d.version.to_string(),
+                        d.stages.len().to_string(),
+                        d.title.clone(),
+                        d.content_hash[..12].to_string(),
+                    ]
+                });
+                table(&["ID", "VERSION", "STAGES", "TITLE", "HASH"], rows);
+            }
+            Ok(0)
+        }
+        WorkflowsCmd::Diagram { id, format } => {
+            let files = workflow_files(&settings.workflows.dir).map_err(AppError::Invalid)?;
+            let defs =
+                check_files(&files, &KnownInstitutions::Unchecked).map_err(AppError::Workflows)?;
+            let def = defs
+                .iter()
+                .filter(|d| &d.id == id)
+                .max_by_key(|d| d.version)
+                .ok_or_else(|| AppError::NotFound {
+                    what: "workflow",
+                    id: id.to_string(),
+                })?;
+            print!("{}", render_diagram(def, *format));
+            Ok(0)
+        }
+    }
+}
+
+/// Institutions to check workflows against: a file if given; else the database's when it has
+/// any (without creating a database); else the seed's.
+async fn known_institutions(
+    settings: &Settings,
+    file: Option<&std::path::Path>,
+) -> Result<(KnownInstitutions, String), AppError> {
+    let from_file = |path: &std::path::Path| -> Result<(KnownInstitutions, String), AppError> {
+        let source = std::fs::read_to_string(path)
+            .map_err(|e| AppError::Invalid(format!("cannot read {}: {e}", path.display())))?;
+        let list = InstitutionFile::parse(&path.display().to_string(), &source)?;
+        let ids: std::collections::BTreeSet<InstitutionId> =
+            list.into_iter().map(|i| i.id).collect();
+        Ok((KnownInstitutions::Only(ids), path.display().to_string()))
+    };
+    if let Some(path) = file {
+        return from_file(path);
+    }
+    let url = &settings.database.url;
+    let sqlite_missing = url.starts_with("sqlite:")
+        && !std::path::Path::new(
+            url.trim_start_matches("sqlite://")
+                .trim_start_matches("sqlite:")
+                .split('?')
+                .next()
+                .unwrap_or_default(),
+        )
+        .exists();
+    if !sqlite_missing
+        && let Ok(store) = crate::store::Store::connect(&settings.database).await
+        && store.pending_migrations().await.is_ok_and(|p| p.is_empty())
+        && let Ok(list) = store.institutions().await
+        && !list.is_empty()
+    {
+        let ids = list.into_iter().map(|i| i.id).collect();
+        return Ok((KnownInstitutions::Only(ids), "the database".into()));
+    }
+    from_file(&settings.demo.dir.join("institutions.toml"))
+}

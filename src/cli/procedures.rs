@@ -1,0 +1,452 @@
+//! `accession procedures …`
+
+use clap::{Args, Subcommand};
+
+use super::Cli;
+use super::output::{print_json, table};
+use crate::app::{Accession, AppError, ProcedureView};
+use crate::engine::{Act, Command, Role, StartProcedure, Status};
+use crate::ids::{
+    ConventionId, FieldName, InstitutionId, ProcedureId, StageId, StateCode, Version, WorkflowId,
+};
+use crate::store::ProcedureFilter;
+
+#[derive(Debug, Subcommand)]
+pub enum ProceduresCmd {
+    /// Open a procedure for one State and one convention (coordinators).
+    Start {
+        /// Procedure id; defaults to the State code and the convention, e.g. `kg-ets-112`.
+        #[arg(long)]
+        id: Option<ProcedureId>,
+        /// ISO 3166-1 alpha-2 code of the State, e.g. KG.
+        #[arg(long)]
+        state: StateCode,
+        #[arg(long)]
+        convention: ConventionId,
+        #[arg(long, default_value = "coe-accession")]
+        workflow: WorkflowId,
+        #[command(flatten)]
+        actor: ActorArgs,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// List procedures.
+    List {
+        #[arg(long)]
+        convention: Option<ConventionId>,
+        #[arg(long)]
+        stage: Option<StageId>,
+        /// active, suspended, withdrawn or completed.
+        #[arg(long, value_parser = parse_status)]
+        status: Option<Status>,
+        /// Only those whose current stage this institution is responsible for.
+        #[arg(long)]
+        institution: Option<InstitutionId>,
+        /// Only active procedures past their due date.
+        #[arg(long)]
+        overdue: bool,
+    },
+    /// The current stage, what may happen next and by whom, approvals, key dates, due date, timers.
+    Show { id: ProcedureId },
+    /// Move to another stage.
+    Advance {
+        id: ProcedureId,
+        #[arg(long)]
+        to: StageId,
+        #[command(flatten)]
+        actor: VersionedActor,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Approve the current stage for your institution.
+    Approve {
+        id: ProcedureId,
+        #[command(flatten)]
+        actor: VersionedActor,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Record a field (a date as YYYY-MM-DD, a text, a document reference).
+    Set {
+        id: ProcedureId,
+        field: FieldName,
+        value: String,
+        #[command(flatten)]
+        actor: VersionedActor,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Add a comment to the history.
+    Comment {
+        id: ProcedureId,
+        text: String,
+        #[command(flatten)]
+        actor: VersionedActor,
+    },
+    /// Suspend: only resume and comments are accepted until it is resumed.
+    Suspend {
+        id: ProcedureId,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        actor: VersionedActor,
+    },
+    /// Resume a suspended procedure; the current stage's period runs again from now.
+    Resume {
+        id: ProcedureId,
+        #[command(flatten)]
+        actor: VersionedActor,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Withdraw: the procedure is closed.
+    Withdraw {
+        id: ProcedureId,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        actor: VersionedActor,
+    },
+    /// The hash-chained history.
+    History { id: ProcedureId },
+}
+
+fn parse_status(text: &str) -> Result<Status, String> {
+    Status::parse(text).ok_or_else(|| {
+        format!("`{text}` is not a status; use active, suspended, withdrawn or completed")
+    })
+}
+
+#[derive(Debug, Args)]
+pub struct ActorArgs {
+    /// The institution you act for (real authentication arrives with the API).
+    #[arg(long = "as", value_name = "INSTITUTION")]
+    institution: InstitutionId,
+    /// Defaults to coordinator for the coordinating institution, ministry otherwise.
+    #[arg(long, value_enum)]
+    role: Option<Role>,
+    /// Your name, recorded in the history.
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VersionedActor {
+    #[command(flatten)]
+    actor: ActorArgs,
+    /// The version you saw (`procedures show`); a stale one is refused with exit code 3.
+    #[arg(long, value_name = "N")]
+    expected_version: i64,
+}
+
+fn default_name() -> String {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    format!("cli:{user}")
+}
+
+async fn actor(app: &Accession, a: &ActorArgs) -> Result<crate::engine::Actor, AppError> {
+    let name = a.name.clone().unwrap_or_else(default_name);
+    app.actor(&a.institution, a.role, &name).await
+}
+
+pub async fn run(app: &Accession, cli: &Cli, cmd: &ProceduresCmd) -> Result<u8, AppError> {
+    let (id, versioned, act) = match cmd {
+        ProceduresCmd::Start {
+            id,
+            state,
+            convention,
+            workflow,
+            actor: a,
+            comment,
+        } => {
+            let who = actor(app, a).await?;
+            let id = match id {
+                Some(id) => id.clone(),
+                None => {
+                    ProcedureId::parse(format!("{}-{}", state.as_str().to_lowercase(), convention))
+                        .map_err(|e| AppError::Invalid(e.to_string()))?
+                }
+            };
+            let cmd = StartProcedure {
+                id,
+                state: state.clone(),
+                convention: convention.clone(),
+                comment: comment.clone(),
+            };
+            let view = app.start(workflow, &cmd, &who).await?;
+            print_view(cli, &view);
+            return Ok(0);
+        }
+        ProceduresCmd::List {
+            convention,
+            stage,
+            status,
+            institution,
+            overdue,
+        } => {
+            let today = app
+                .now()
+                .with_timezone(&app.settings.calendar.time_zone)
+                .date_naive();
+            let filter = ProcedureFilter {
+                convention: convention.clone(),
+                stage: stage.clone(),
+                status: *status,
+                overdue_on: overdue.then_some(today),
+            };
+            let rows = app.list(&filter, institution.as_ref()).await?;
+            if cli.json {
+                print_json(&rows);
+            } else {
+                table(
+                    &[
+                        "ID",
+                        "STATE",
+                        "CONVENTION",
+                        "STAGE",
+                        "STATUS",
+                        "DUE",
+                        "VERSION",
+                        "DEPOSIT",
+                        "IN FORCE",
+                    ],
+                    rows.iter().map(|r| {
+                        let p = &r.procedure;
+                        let overdue =
+                            p.status == Status::Active && p.due_on.is_some_and(|d| d < today);
+                        vec![
+                            p.id.to_string(),
+                            p.state.to_string(),
+                            p.convention.to_string(),
+                            p.stage.to_string(),
+                            p.status.to_string(),
+                            p.due_on
+                                .map(|d| {
+                                    if overdue {
+                                        format!("{d} OVERDUE")
+                                    } else {
+                                        d.to_string()
+                                    }
+                                })
+                                .unwrap_or_else(|| "-".into()),
+                            p.version.to_string(),
+                            date(p.key_dates.deposited_on),
+                            date(p.key_dates.entry_into_force()),
+                        ]
+                    }),
+                );
+            }
+            return Ok(0);
+        }
+        ProceduresCmd::Show { id } => {
+            let view = app.view(id).await?;
+            print_view(cli, &view);
+            return Ok(0);
+        }
+        ProceduresCmd::History { id } => {
+            if app.store.procedure(id).await?.is_none() {
+                return Err(AppError::NotFound {
+                    what: "procedure",
+                    id: id.to_string(),
+                });
+            }
+            let rows = app.store.history(id).await?;
+            if cli.json {
+                print_json(&rows);
+            } else {
+                table(
+                    &[
+                        "SEQ", "AT (UTC)", "ACTOR", "COMMAND", "FROM", "TO", "COMMENT", "HASH",
+                    ],
+                    rows.iter().map(|r| {
+                        vec![
+                            r.sequence.to_string(),
+                            r.at.format("%Y-%m-%d %H:%M").to_string(),
+                            format!("{} ({})", r.actor_institution, r.actor_name),
+                            r.command.clone(),
+                            r.from_stage.clone().unwrap_or_default(),
+                            r.to_stage.clone().unwrap_or_default(),
+                            r.comment.clone().unwrap_or_default(),
+                            r.hash[..12].to_string(),
+                        ]
+                    }),
+                );
+            }
+            return Ok(0);
+        }
+        ProceduresCmd::Advance {
+            id,
+            to,
+            actor,
+            comment,
+        } => (
+            id,
+            actor,
+            Act::Advance {
+                to: to.clone(),
+                comment: comment.clone(),
+            },
+        ),
+        ProceduresCmd::Approve { id, actor, comment } => (
+            id,
+            actor,
+            Act::Approve {
+                comment: comment.clone(),
+            },
+        ),
+        ProceduresCmd::Set {
+            id,
+            field,
+            value,
+            actor,
+            comment,
+        } => (
+            id,
+            actor,
+            Act::Record {
+                field: field.clone(),
+                value: value.clone(),
+                comment: comment.clone(),
+            },
+        ),
+        ProceduresCmd::Comment { id, text, actor } => {
+            (id, actor, Act::Comment { text: text.clone() })
+        }
+        ProceduresCmd::Suspend { id, reason, actor } => (
+            id,
+            actor,
+            Act::Suspend {
+                reason: reason.clone(),
+            },
+        ),
+        ProceduresCmd::Resume { id, actor, comment } => (
+            id,
+            actor,
+            Act::Resume {
+                comment: comment.clone(),
+            },
+        ),
+        ProceduresCmd::Withdraw { id, reason, actor } => (
+            id,
+            actor,
+            Act::Withdraw {
+                reason: reason.clone(),
+            },
+        ),
+    };
+    let who = actor(app, &versioned.actor).await?;
+    let cmd = Command {
+        expected_version: Version(versioned.expected_version),
+        act,
+    };
+    let view = app.act(id, &cmd, &who).await?;
+    print_view(cli, &view);
+    Ok(0)
+}
+
+fn date(d: Option<chrono::NaiveDate>) -> String {
+    d.map(|d| d.to_string()).unwrap_or_else(|| "-".into())
+}
+
+fn print_view(cli: &Cli, v: &ProcedureView) {
+    if cli.json {
+        print_json(v);
+        return;
+    }
+    let p = &v.procedure;
+    println!(
+        "{}  {} — {} ({})",
+        p.id, v.convention_number, v.convention_title, p.state
+    );
+    println!(
+        "workflow   {} v{} — {}",
+        p.workflow.id, p.workflow.version, v.workflow_title
+    );
+    println!("status     {}   version {}", p.status, p.version);
+    println!(
+        "stage      {} — {} (since {})",
+        p.stage,
+        v.stage_title,
+        p.stage_entered_at.format("%Y-%m-%d")
+    );
+    println!("responsible {}", join(&v.responsible));
+    match p.due_on {
+        Some(d) if v.overdue => println!("due        {d}  OVERDUE"),
+        Some(d) => println!("due        {d}"),
+        None => println!("due        -"),
+    }
+    if let Some(a) = &v.approvals_needed {
+        println!(
+            "approvals  {} of {} needed from {}; given: {}; waiting for: {}",
+            a.given.len(),
+            a.at_least,
+            join(&a.of),
+            if a.given.is_empty() {
+                "none".into()
+            } else {
+                join(&a.given)
+            },
+            if a.missing.is_empty() {
+                "nobody".into()
+            } else {
+                join(&a.missing)
+            }
+        );
+    }
+    let k = &p.key_dates;
+    println!(
+        "key dates  request {}  invitation {} (valid until {})  deposit {}",
+        date(k.requested_on),
+        date(k.invited_on),
+        date(k.invitation_expires_on),
+        date(k.deposited_on)
+    );
+    println!(
+        "           entry into force: computed {}  recorded {}{}",
+        date(k.entry_into_force_computed),
+        date(k.entry_into_force_recorded),
+        if v.entry_into_force_differs {
+            "  DIFFERS: the recorded date is authoritative"
+        } else {
+            ""
+        }
+    );
+    if !p.fields.is_empty() {
+        println!("fields");
+        for (name, value) in &p.fields {
+            println!("  {name} = {value}");
+        }
+    }
+    if v.next.is_empty() {
+        println!("next       nothing: the procedure is {}", p.status);
+    } else {
+        println!("next");
+        for n in &v.next {
+            let state = if n.blocked_by.is_empty() {
+                "ready".to_string()
+            } else {
+                format!("blocked: {}", n.blocked_by.join("; "))
+            };
+            println!("  -> {} ({}) by {} [{}]", n.to, n.title, join(&n.by), state);
+        }
+    }
+    if !v.timers.is_empty() {
+        println!("pending timers");
+        for t in &v.timers {
+            println!(
+                "  {}  {:<10} {:<24} to {}",
+                t.fire_at.format("%Y-%m-%d %H:%M UTC"),
+                t.kind,
+                t.rule,
+                t.recipients.join(", ")
+            );
+        }
+    }
+}
+
+fn join(ids: &[InstitutionId]) -> String {
+    ids.iter()
+        .map(|i| i.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,70 @@
+//! Who acts: an institution, in a role, under a name (a person or a token).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::InstitutionId;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Acts on the stages its institution owns, and nothing else.
+    Ministry,
+    /// Sees every procedure and may do every act in it (the Ministry of Foreign Affairs).
+    Coordinator,
+    /// Reads everything, changes nothing.
+    Auditor,
+    /// Manages tokens, institutions, conventions and workflows; also the system's own acts.
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Ministry => "ministry",
+            Role::Coordinator => "coordinator",
+            Role::Auditor => "auditor",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Role> {
+        match text {
+            "ministry" => Some(Role::Ministry),
+            "coordinator" => Some(Role::Coordinator),
+            "auditor" => Some(Role::Auditor),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub institution: InstitutionId,
+    pub role: Role,
+    /// Who, within the institution: a person's name or a token's name; recorded in history.
+    pub name: String,
+}
+
+impl Actor {
+    pub fn new(institution: InstitutionId, role: Role, name: impl Into<String>) -> Self {
+        Self {
+            institution,
+            role,
+            name: name.into(),
+        }
+    }
+
+    /// Coordinators and admins may do every act in every procedure.
+    pub fn manages(&self) -> bool {
+        matches!(self.role, Role::Coordinator | Role::Admin)
+    }
+}

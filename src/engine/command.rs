@@ -1,0 +1,65 @@
+//! What an actor asks for.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{ConventionId, FieldName, ProcedureId, StageId, StateCode, Version};
+
+/// Open a procedure: one State, one convention, on a workflow definition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartProcedure {
+    pub id: ProcedureId,
+    pub state: StateCode,
+    pub convention: ConventionId,
+    pub comment: Option<String>,
+}
+
+/// An act on an existing procedure, at the version the actor saw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Command {
+    pub expected_version: Version,
+    pub act: Act,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "act")]
+pub enum Act {
+    Advance {
+        to: StageId,
+        comment: Option<String>,
+    },
+    Approve {
+        comment: Option<String>,
+    },
+    Record {
+        field: FieldName,
+        value: String,
+        comment: Option<String>,
+    },
+    Comment {
+        text: String,
+    },
+    Suspend {
+        reason: String,
+    },
+    Resume {
+        comment: Option<String>,
+    },
+    Withdraw {
+        reason: String,
+    },
+}
+
+impl Act {
+    /// The name history records for this act.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Act::Advance { .. } => "advance",
+            Act::Approve { .. } => "approve",
+            Act::Record { .. } => "record",
+            Act::Comment { .. } => "comment",
+            Act::Suspend { .. } => "suspend",
+            Act::Resume { .. } => "resume",
+            Act::Withdraw { .. } => "withdraw",
+        }
+    }
+}

@@ -1,0 +1,579 @@
+//! The rules: whether an act is allowed, and what it changes.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde_json::json;
+
+use super::decision::*;
+use super::timers::StageTimers;
+use super::{
+    Act, Actor, Command, KeyDates, ProcedureState, Refusal, Role, StartProcedure, Status,
+    WorkflowRef,
+};
+use crate::calendar::{EntryIntoForceRule, ValidityRule, WorkingCalendar};
+use crate::ids::{FieldName, InstitutionId, StageId, Version};
+use crate::workflow::{DueRule, FieldKind, KeyDate, Stage, TreatyDateRule, WorkflowDefinition};
+
+/// The treaty rules of the procedure's convention, as data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConventionRules {
+    pub general_entry_into_force: Option<NaiveDate>,
+    pub entry_into_force: EntryIntoForceRule,
+    pub invitation_validity: Option<ValidityRule>,
+}
+
+/// Everything besides the procedure that a decision depends on.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    pub definition: &'a WorkflowDefinition,
+    pub convention: &'a ConventionRules,
+    pub calendar: &'a WorkingCalendar,
+    /// The time zone deadlines are counted in.
+    pub time_zone: Tz,
+}
+
+const MAX_TEXT: usize = 4000;
+
+/// Open a procedure on the definition's initial stage.
+pub fn start(
+    ctx: Context<'_>,
+    cmd: &StartProcedure,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Decision, Refusal> {
+    if actor.role == Role::Auditor {
+        return Err(Refusal::ReadOnly { role: actor.role });
+    }
+    if !actor.manages() {
+        return Err(Refusal::NotAllowed {
+            institution: actor.institution.clone(),
+            act: "start a procedure (coordinators do)".into(),
+            allowed: Vec::new(),
+        });
+    }
+    let comment = clean_comment(cmd.comment.as_deref())?;
+    let def = ctx.definition;
+    let initial = def.stage(&def.initial).ok_or_else(|| {
+        Refusal::Invalid(format!("the initial stage `{}` is missing", def.initial))
+    })?;
+    let mut procedure = ProcedureState {
+        id: cmd.id.clone(),
+        state: cmd.state.clone(),
+        convention: cmd.convention.clone(),
+        workflow: WorkflowRef {
+            id: def.id.clone(),
+            version: def.version,
+            hash: def.content_hash.clone(),
+        },
+        stage: initial.id.clone(),
+        stage_entered_at: now,
+        stage_entry: 1,
+        status: Status::Active,
+        version: Version::INITIAL,
+        fields: BTreeMap::new(),
+        approvals: BTreeMap::new(),
+        key_dates: KeyDates::default(),
+        due_on: None,
+        last_sequence: 0,
+    };
+    let mut decision = Decision {
+        procedure: procedure.clone(),
+        events: Vec::new(),
+        approval: None,
+        timers: TimerChanges::default(),
+        notifications: Vec::new(),
+    };
+    let event = Event {
+        sequence: 1,
+        at: now,
+        actor: actor.clone(),
+        command: "start".into(),
+        from_stage: None,
+        to_stage: Some(initial.id.clone()),
+        comment,
+        payload: json!({
+            "state": cmd.state,
+            "convention": cmd.convention,
+            "workflow": { "id": def.id, "version": def.version, "hash": def.content_hash },
+        }),
+    };
+    procedure.last_sequence = 1;
+    decision.procedure = procedure;
+    enter_stage(ctx, &mut decision, initial, 1, now);
+    decision.events.push(event);
+    Ok(decision)
+}
+
+/// Decide an act on an existing procedure.
+pub fn decide(
+    ctx: Context<'_>,
+    current: &ProcedureState,
+    cmd: &Command,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Decision, Refusal> {
+    if actor.role == Role::Auditor {
+        return Err(Refusal::ReadOnly { role: actor.role });
+    }
+    if cmd.expected_version != current.version {
+        return Err(Refusal::StaleVersion {
+            expected: cmd.expected_version,
+            actual: current.version,
+        });
+    }
+    if current.status.is_closed() {
+        return Err(Refusal::Closed {
+            status: current.status,
+        });
+    }
+    if current.status == Status::Suspended
+        && !matches!(cmd.act, Act::Resume { .. } | Act::Comment { .. })
+    {
+        return Err(Refusal::Suspended);
+    }
+    let def = ctx.definition;
+    let stage = def.stage(&current.stage).ok_or_else(|| {
+        Refusal::Invalid(format!(
+            "the procedure is at stage `{}`, which its workflow does not define",
+            current.stage
+        ))
+    })?;
+
+    let sequence = current.last_sequence + 1;
+    let mut next = current.clone();
+    next.version = current.version.next();
+    next.last_sequence = sequence;
+    let mut decision = Decision {
+        procedure: next,
+        events: Vec::new(),
+        approval: None,
+        timers: TimerChanges::default(),
+        notifications: Vec::new(),
+    };
+    let mut event = Event {
+        sequence,
+        at: now,
+        actor: actor.clone(),
+        command: cmd.act.name().into(),
+        from_stage: Some(current.stage.clone()),
+        to_stage: Some(current.stage.clone()),
+        comment: None,
+        payload: json!({}),
+    };
+
+    match &cmd.act {
+        Act::Advance { to, comment } => {
+            let Some(transition) = def.transition(&current.stage, to) else {
+                return Err(Refusal::NoSuchTransition {
+                    from: current.stage.clone(),
+                    to: to.clone(),
+                    allowed: def
+                        .transitions_from(&current.stage)
+                        .map(|t| t.to.clone())
+                        .collect(),
+                });
+            };
+            if !actor.manages() && !transition.by.contains(&actor.institution) {
+                return Err(Refusal::NotAllowed {
+                    institution: actor.institution.clone(),
+                    act: format!("move the procedure from `{}` to `{to}`", current.stage),
+                    allowed: transition.by.clone(),
+                });
+            }
+            if transition.approvals
+                && let Some(rule) = &stage.approvals
+            {
+                let given = current.approvals.keys().cloned().collect();
+                let missing = rule.missing(&given);
+                if !missing.is_empty() {
+                    return Err(Refusal::ApprovalsMissing {
+                        stage: stage.id.clone(),
+                        needed: rule.at_least,
+                        have: rule.of.iter().filter(|i| given.contains(*i)).count(),
+                        missing,
+                    });
+                }
+            }
+            let missing: Vec<FieldName> = transition
+                .fields
+                .iter()
+                .filter(|f| !current.fields.contains_key(*f))
+                .cloned()
+                .collect();
+            if !missing.is_empty() {
+                return Err(Refusal::FieldsMissing {
+                    stage: stage.id.clone(),
+                    fields: missing,
+                });
+            }
+            event.comment = clean_comment(comment.as_deref())?;
+            event.to_stage = Some(to.clone());
+            let target = def
+                .stage(to)
+                .ok_or_else(|| Refusal::Invalid(format!("stage `{to}` is not defined")))?;
+            event.payload = json!({ "approvals": current.approvals.keys().collect::<Vec<_>>() });
+            enter_stage(ctx, &mut decision, target, sequence, now);
+        }
+        Act::Approve { comment } => {
+            let Some(rule) = &stage.approvals else {
+                return Err(Refusal::NoApprovalsHere {
+                    stage: stage.id.clone(),
+                });
+            };
+            if !rule.of.contains(&actor.institution) {
+                return Err(Refusal::NotAnApprover {
+                    institution: actor.institution.clone(),
+                    stage: stage.id.clone(),
+                    approvers: rule.of.clone(),
+                });
+            }
+            if current.approvals.contains_key(&actor.institution) {
+                return Err(Refusal::AlreadyApproved {
+                    institution: actor.institution.clone(),
+                    stage: stage.id.clone(),
+                });
+            }
+            let comment = clean_comment(comment.as_deref())?;
+            decision
+                .procedure
+                .approvals
+                .insert(actor.institution.clone(), now);
+            let given = decision.procedure.approvals.keys().cloned().collect();
+            let missing = rule.missing(&given);
+            event.payload = json!({
+                "approved_by": actor.institution,
+                "approvals": decision.procedure.approvals.keys().collect::<Vec<_>>(),
+                "complete": missing.is_empty(),
+            });
+            event.comment = comment.clone();
+            decision.approval = Some(ApprovalRecord {
+                stage: stage.id.clone(),
+                stage_entry: current.stage_entry,
+                institution: actor.institution.clone(),
+                at: now,
+                history_sequence: sequence,
+                comment,
+            });
+        }
+        Act::Record {
+            field,
+            value,
+            comment,
+        } => {
+            let Some((owner, spec)) = def.field(field) else {
+                return Err(Refusal::UnknownField {
+                    field: field.clone(),
+                    known: def
+                        .stages
+                        .iter()
+                        .flat_map(|s| s.fields.iter().map(|f| f.name.clone()))
+                        .collect(),
+                });
+            };
+            if !actor.manages() && !owner.responsible.contains(&actor.institution) {
+                return Err(Refusal::NotAllowed {
+                    institution: actor.institution.clone(),
+                    act: format!("record `{field}` (it belongs to stage `{}`)", owner.id),
+                    allowed: owner.responsible.clone(),
+                });
+            }
+            let today = now.with_timezone(&ctx.time_zone).date_naive();
+            let value = validate_field(field, spec.kind, value, today)?;
+            event.comment = clean_comment(comment.as_deref())?;
+            let previous = current.fields.get(field).cloned();
+            decision
+                .procedure
+                .fields
+                .insert(field.clone(), value.clone());
+            let mut payload = json!({ "field": field, "value": value, "previous": previous });
+            if let Some(key) = spec.key {
+                let date: NaiveDate = value.parse().map_err(|_| Refusal::FieldInvalid {
+                    field: field.clone(),
+                    reason: "not a date".into(),
+                })?;
+                apply_key_date(ctx, &mut decision.procedure.key_dates, key, date);
+                payload["key_dates"] =
+                    serde_json::to_value(&decision.procedure.key_dates).unwrap_or_default();
+                if key == KeyDate::Deposit
+                    && let Some(eif) = decision.procedure.key_dates.entry_into_force_computed
+                {
+                    payload["entry_into_force_computed"] = json!(eif);
+                    for recipient in &stage.responsible {
+                        decision.notifications.push(notification(
+                            &current.id,
+                            NotificationKind::EntryIntoForce,
+                            recipient,
+                            &stage.id,
+                            sequence,
+                        ));
+                    }
+                }
+                // A treaty due date may depend on the key date: recompute it and its timers.
+                if matches!(stage.due, Some(DueRule::Treaty(_))) {
+                    let due = due_date(
+                        ctx,
+                        stage,
+                        current.stage_entered_at,
+                        &decision.procedure.key_dates,
+                    );
+                    if due != current.due_on && current.status == Status::Active {
+                        decision.procedure.due_on = due;
+                        payload["due_on"] = json!(due);
+                        decision.timers = TimerChanges {
+                            cancel_pending: true,
+                            set: StageTimers {
+                                procedure: &current.id,
+                                stage,
+                                stage_entry: current.stage_entry,
+                                planned_by: sequence,
+                                due_on: due,
+                                now,
+                                tz: ctx.time_zone,
+                                calendar: ctx.calendar,
+                            }
+                            .plan(),
+                        };
+                    }
+                }
+            }
+            event.payload = payload;
+        }
+        Act::Comment { text } => {
+            if !actor.manages() && !def.institutions().contains(&actor.institution) {
+                return Err(Refusal::NotAllowed {
+                    institution: actor.institution.clone(),
+                    act: "comment on a procedure it takes no part in".into(),
+                    allowed: def.institutions().into_iter().cloned().collect(),
+                });
+            }
+            event.comment = Some(required_text(text, "a comment")?);
+        }
+        Act::Suspend { reason } => {
+            control_allowed(actor, &def.control.suspend, "suspend the procedure")?;
+            event.comment = Some(required_text(reason, "the reason for suspending")?);
+            decision.procedure.status = Status::Suspended;
+            decision.timers.cancel_pending = true;
+        }
+        Act::Resume { comment } => {
+            if current.status != Status::Suspended {
+                return Err(Refusal::NotSuspended);
+            }
+            control_allowed(actor, &def.control.suspend, "resume the procedure")?;
+            event.comment = clean_comment(comment.as_deref())?;
+            decision.procedure.status = Status::Active;
+            // The stage's period runs again from the resumption; approvals already given stand.
+            let due = due_date(ctx, stage, now, &current.key_dates);
+            decision.procedure.due_on = due;
+            decision.timers = TimerChanges {
+                cancel_pending: true,
+                set: StageTimers {
+                    procedure: &current.id,
+                    stage,
+                    stage_entry: current.stage_entry,
+                    planned_by: sequence,
+                    due_on: due,
+                    now,
+                    tz: ctx.time_zone,
+                    calendar: ctx.calendar,
+                }
+                .plan(),
+            };
+            event.payload = json!({ "due_on": due });
+        }
+        Act::Withdraw { reason } => {
+            control_allowed(actor, &def.control.withdraw, "withdraw the procedure")?;
+            event.comment = Some(required_text(reason, "the reason for withdrawing")?);
+            decision.procedure.status = Status::Withdrawn;
+            decision.procedure.due_on = None;
+            decision.timers.cancel_pending = true;
+        }
+    }
+    decision.events.push(event);
+    Ok(decision)
+}
+
+/// Set the procedure on `stage`, entered by event `sequence`: reset approvals, compute the due
+/// date, replace the timers and tell the institutions that must act.
+fn enter_stage(
+    ctx: Context<'_>,
+    decision: &mut Decision,
+    stage: &Stage,
+    sequence: i64,
+    now: DateTime<Utc>,
+) {
+    let p = &mut decision.procedure;
+    p.stage = stage.id.clone();
+    p.stage_entered_at = now;
+    p.stage_entry = sequence;
+    p.approvals.clear();
+    p.due_on = due_date(ctx, stage, now, &p.key_dates);
+    if stage.terminal {
+        p.status = Status::Completed;
+        p.due_on = None;
+    }
+    decision.timers = TimerChanges {
+        cancel_pending: true,
+        set: if stage.terminal {
+            Vec::new()
+        } else {
+            StageTimers {
+                procedure: &p.id,
+                stage,
+                stage_entry: sequence,
+                planned_by: sequence,
+                due_on: p.due_on,
+                now,
+                tz: ctx.time_zone,
+                calendar: ctx.calendar,
+            }
+            .plan()
+        },
+    };
+    let id = p.id.clone();
+    let kind = if stage.terminal {
+        NotificationKind::ProcedureCompleted
+    } else {
+        NotificationKind::ActionNeeded
+    };
+    for recipient in &stage.responsible {
+        decision
+            .notifications
+            .push(notification(&id, kind, recipient, &stage.id, sequence));
+    }
+    if let Some(rule) = &stage.approvals {
+        for recipient in &rule.of {
+            decision.notifications.push(notification(
+                &id,
+                NotificationKind::ApprovalRequested,
+                recipient,
+                &stage.id,
+                sequence,
+            ));
+        }
+    }
+}
+
+fn notification(
+    procedure: &crate::ids::ProcedureId,
+    kind: NotificationKind,
+    recipient: &InstitutionId,
+    stage: &StageId,
+    sequence: i64,
+) -> Notification {
+    Notification {
+        kind,
+        recipient: recipient.clone(),
+        stage: stage.clone(),
+        history_sequence: sequence,
+        dedupe_key: format!("{procedure}:{sequence}:{}:{recipient}", kind.as_str()),
+    }
+}
+
+/// The due date of `stage` entered at `entered`, in the context's time zone.
+fn due_date(
+    ctx: Context<'_>,
+    stage: &Stage,
+    entered: DateTime<Utc>,
+    key_dates: &KeyDates,
+) -> Option<NaiveDate> {
+    match stage.due.as_ref()? {
+        DueRule::After(period) => {
+            let local = entered.with_timezone(&ctx.time_zone).date_naive();
+            period.after(local, ctx.calendar)
+        }
+        DueRule::Treaty(TreatyDateRule::InvitationValidity) => key_dates.invitation_expires_on,
+        DueRule::Treaty(TreatyDateRule::EntryIntoForce) => key_dates.entry_into_force(),
+    }
+}
+
+fn apply_key_date(ctx: Context<'_>, dates: &mut KeyDates, key: KeyDate, date: NaiveDate) {
+    match key {
+        KeyDate::Request => dates.requested_on = Some(date),
+        KeyDate::Invitation => {
+            dates.invited_on = Some(date);
+            dates.invitation_expires_on = ctx
+                .convention
+                .invitation_validity
+                .and_then(|rule| rule.valid_until(date));
+        }
+        KeyDate::Deposit => {
+            dates.deposited_on = Some(date);
+            dates.entry_into_force_computed = ctx
+                .convention
+                .entry_into_force
+                .entry_into_force(date, ctx.convention.general_entry_into_force);
+        }
+        KeyDate::EntryIntoForce => dates.entry_into_force_recorded = Some(date),
+    }
+}
+
+fn validate_field(
+    field: &FieldName,
+    kind: FieldKind,
+    value: &str,
+    today: NaiveDate,
+) -> Result<String, Refusal> {
+    let invalid = |reason: String| Refusal::FieldInvalid {
+        field: field.clone(),
+        reason,
+    };
+    let value = value.trim();
+    match kind {
+        FieldKind::Date => {
+            let date = NaiveDate::parse_from_str(value, "%Y-%m-%d")
+                .map_err(|_| invalid(format!("`{value}` is not a date; write YYYY-MM-DD")))?;
+            if date > today {
+                return Err(invalid(format!(
+                    "{date} is in the future; record a date once it has happened"
+                )));
+            }
+            Ok(date.to_string())
+        }
+        FieldKind::Text | FieldKind::Document => {
+            if value.is_empty() {
+                return Err(invalid("it is empty".into()));
+            }
+            if value.chars().count() > MAX_TEXT {
+                return Err(invalid(format!("it is longer than {MAX_TEXT} characters")));
+            }
+            if kind == FieldKind::Document && value.contains('\n') {
+                return Err(invalid("a document reference is one line".into()));
+            }
+            Ok(value.to_string())
+        }
+    }
+}
+
+fn control_allowed(actor: &Actor, allowed: &[InstitutionId], act: &str) -> Result<(), Refusal> {
+    if actor.manages() || allowed.contains(&actor.institution) {
+        Ok(())
+    } else {
+        Err(Refusal::NotAllowed {
+            institution: actor.institution.clone(),
+            act: act.into(),
+            allowed: allowed.to_vec(),
+        })
+    }
+}
+
+fn required_text(text: &str, what: &'static str) -> Result<String, Refusal> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(Refusal::Empty { what });
+    }
+    if text.chars().count() > MAX_TEXT {
+        return Err(Refusal::Invalid(format!(
+            "{what} is longer than {MAX_TEXT} characters"
+        )));
+    }
+    Ok(text.to_string())
+}
+
+fn clean_comment(comment: Option<&str>) -> Result<Option<String>, Refusal> {
+    match comment.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(text) => required_text(text, "a comment").map(Some),
+    }
+}

@@ -1,0 +1,123 @@
+//! What the engine decided: the new procedure state and everything `store` must write with it, in
+//! one transaction.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{Actor, ProcedureState};
+use crate::ids::{InstitutionId, StageId};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decision {
+    /// The procedure after the command; its version is the previous one plus one.
+    pub procedure: ProcedureState,
+    /// History events to append, in order, with their sequence numbers.
+    pub events: Vec<Event>,
+    pub approval: Option<ApprovalRecord>,
+    pub timers: TimerChanges,
+    pub notifications: Vec<Notification>,
+}
+
+/// One history event. The store adds the chain hashes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Event {
+    pub sequence: i64,
+    pub at: DateTime<Utc>,
+    pub actor: Actor,
+    pub command: String,
+    pub from_stage: Option<StageId>,
+    pub to_stage: Option<StageId>,
+    pub comment: Option<String>,
+    /// Command details (field and value, approvals so far, reason, key dates computed…).
+    pub payload: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApprovalRecord {
+    pub stage: StageId,
+    pub stage_entry: i64,
+    pub institution: InstitutionId,
+    pub at: DateTime<Utc>,
+    pub history_sequence: i64,
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TimerChanges {
+    /// Cancel every pending timer of the procedure before setting `set`.
+    pub cancel_pending: bool,
+    pub set: Vec<TimerSpec>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimerKind {
+    /// A reminder before the due date, or a cron reminder.
+    Reminder,
+    /// The due date has passed.
+    Deadline,
+    /// Escalation some time after the due date.
+    Escalation,
+}
+
+impl TimerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimerKind::Reminder => "reminder",
+            TimerKind::Deadline => "deadline",
+            TimerKind::Escalation => "escalation",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TimerSpec {
+    pub stage: StageId,
+    pub stage_entry: i64,
+    pub kind: TimerKind,
+    /// The rule that set it: `before_due 7 days`, `cron 0 9 * * 1`, `due`, `after_due 7 days`.
+    pub rule: String,
+    /// For cron reminders, which occurrence this is (0, 1, 2, …); 0 otherwise.
+    pub occurrence: i64,
+    pub fire_at: DateTime<Utc>,
+    pub recipients: Vec<InstitutionId>,
+    /// Unique per procedure, stage entry, planning event (the entry, a resumption or a new treaty
+    /// date), timer and occurrence: firing twice is impossible, and a timer planned again after
+    /// its predecessor was cancelled does not collide with it.
+    pub dedupe_key: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationKind {
+    /// A stage was entered: the responsible institutions must act.
+    ActionNeeded,
+    /// A stage asks these institutions for their approval.
+    ApprovalRequested,
+    /// The procedure reached a terminal stage.
+    ProcedureCompleted,
+    /// The convention entered (or will enter) into force for the State.
+    EntryIntoForce,
+}
+
+impl NotificationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationKind::ActionNeeded => "action_needed",
+            NotificationKind::ApprovalRequested => "approval_requested",
+            NotificationKind::ProcedureCompleted => "procedure_completed",
+            NotificationKind::EntryIntoForce => "entry_into_force",
+        }
+    }
+}
+
+/// An email to queue in the outbox, to every address of `recipient`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Notification {
+    pub kind: NotificationKind,
+    pub recipient: InstitutionId,
+    pub stage: StageId,
+    pub history_sequence: i64,
+    /// Unique per procedure, event, kind and recipient.
+    pub dedupe_key: String,
+}

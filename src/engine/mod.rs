@@ -1,0 +1,25 @@
+//! The state machine: `(context, procedure, command, actor, now) -> decision or refusal`.
+//!
+//! Pure: no I/O, no database, no clock. `store` applies a decision in one transaction; a refusal
+//! changes nothing.
+
+mod actor;
+mod command;
+mod decide;
+mod decision;
+mod refusal;
+mod state;
+mod timers;
+
+#[cfg(test)]
+mod tests;
+
+pub use actor::{Actor, Role};
+pub use command::{Act, Command, StartProcedure};
+pub use decide::{Context, ConventionRules, decide, start};
+pub use decision::{
+    ApprovalRecord, Decision, Event, Notification, NotificationKind, TimerChanges, TimerKind,
+    TimerSpec,
+};
+pub use refusal::Refusal;
+pub use state::{KeyDates, ProcedureState, Status, WorkflowRef};

@@ -1,0 +1,104 @@
+//! Why a command was refused. Each variant is a sentence a user can act on; a refusal changes
+//! nothing.
+
+use crate::engine::{Role, Status};
+use crate::ids::{FieldName, InstitutionId, StageId, Version};
+
+fn list<T: std::fmt::Display>(items: &[T]) -> String {
+    if items.is_empty() {
+        return "none".into();
+    }
+    items
+        .iter()
+        .map(|i| format!("`{i}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("institution `{institution}` may not {act}; allowed: {}", list(.allowed))]
+    NotAllowed {
+        institution: InstitutionId,
+        act: String,
+        allowed: Vec<InstitutionId>,
+    },
+    #[error("the {role} role reads and changes nothing")]
+    ReadOnly { role: Role },
+    #[error("stage `{from}` has no transition to `{to}`; allowed: {}", list(.allowed))]
+    NoSuchTransition {
+        from: StageId,
+        to: StageId,
+        allowed: Vec<StageId>,
+    },
+    #[error(
+        "stage `{stage}` needs {needed} approval(s) and has {have}; still to approve: {}",
+        list(.missing)
+    )]
+    ApprovalsMissing {
+        stage: StageId,
+        needed: usize,
+        have: usize,
+        missing: Vec<InstitutionId>,
+    },
+    #[error("stage `{stage}` asks for no approvals")]
+    NoApprovalsHere { stage: StageId },
+    #[error("institution `{institution}` is not among the approvers of stage `{stage}`: {}", list(.approvers))]
+    NotAnApprover {
+        institution: InstitutionId,
+        stage: StageId,
+        approvers: Vec<InstitutionId>,
+    },
+    #[error("institution `{institution}` has already approved stage `{stage}`")]
+    AlreadyApproved {
+        institution: InstitutionId,
+        stage: StageId,
+    },
+    #[error("field(s) missing before leaving `{stage}`: {}; record them first", list(.fields))]
+    FieldsMissing {
+        stage: StageId,
+        fields: Vec<FieldName>,
+    },
+    #[error("field `{field}` is not valid: {reason}")]
+    FieldInvalid { field: FieldName, reason: String },
+    #[error("this workflow has no field `{field}`; fields: {}", list(.known))]
+    UnknownField {
+        field: FieldName,
+        known: Vec<FieldName>,
+    },
+    #[error(
+        "stale version: the command expected version {expected} but the procedure is at {actual}; reload it and try again"
+    )]
+    StaleVersion { expected: Version, actual: Version },
+    #[error("the procedure is {status} and accepts no further acts")]
+    Closed { status: Status },
+    #[error("the procedure is suspended; resume it first")]
+    Suspended,
+    #[error("the procedure is not suspended")]
+    NotSuspended,
+    #[error("{what} must not be empty")]
+    Empty { what: &'static str },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Refusal {
+    /// A stable name for the kind of refusal, shared by the CLI, the API and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Refusal::NotAllowed { .. } | Refusal::ReadOnly { .. } => "not-allowed",
+            Refusal::NoSuchTransition { .. } => "no-such-transition",
+            Refusal::ApprovalsMissing { .. } => "approvals-missing",
+            Refusal::NoApprovalsHere { .. }
+            | Refusal::NotAnApprover { .. }
+            | Refusal::AlreadyApproved { .. } => "approval-refused",
+            Refusal::FieldsMissing { .. } => "field-missing",
+            Refusal::FieldInvalid { .. } | Refusal::UnknownField { .. } => "field-invalid",
+            Refusal::StaleVersion { .. } => "stale-version",
+            Refusal::Closed { .. } | Refusal::Suspended | Refusal::NotSuspended => {
+                "procedure-state"
+            }
+            Refusal::Empty { .. } | Refusal::Invalid(_) => "invalid-input",
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! The timers a stage entry sets: the due date, reminders before it, cron reminders and the
+//! escalation after it. Deadlines are days in the responsible institution's time zone.
+
+use chrono::{DateTime, Days, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+use super::decision::{TimerKind, TimerSpec};
+use crate::calendar::{WorkingCalendar, parse_cron};
+use crate::ids::ProcedureId;
+use crate::workflow::{Reminder, Stage};
+
+/// Reminders and escalations are sent at this local time of day.
+const SEND_AT: NaiveTime = NaiveTime::from_hms_opt(9, 0, 0).expect("valid time");
+
+/// The first instant of a local day (handles days that start at 01:00 after a DST change).
+fn local_instant(tz: Tz, date: NaiveDate, time: NaiveTime) -> Option<DateTime<Utc>> {
+    let naive = date.and_time(time);
+    tz.from_local_datetime(&naive)
+        .earliest()
+        .or_else(|| {
+            // Inside a spring-forward gap: take the first valid instant after it.
+            (1..=4).find_map(|h| {
+                tz.from_local_datetime(&(naive + chrono::TimeDelta::hours(h)))
+                    .earliest()
+            })
+        })
+        .map(|t| t.with_timezone(&Utc))
+}
+
+pub(super) struct StageTimers<'a> {
+    pub procedure: &'a ProcedureId,
+    pub stage: &'a Stage,
+    pub stage_entry: i64,
+    /// The history sequence of the event that plans these timers: the stage entry itself, a
+    /// resumption or a new treaty date. The store keeps timer keys unique, cancelled timers
+    /// included, so timers planned again in the same stage entry need keys of their own.
+    pub planned_by: i64,
+    pub due_on: Option<NaiveDate>,
+    pub now: DateTime<Utc>,
+    pub tz: Tz,
+    pub calendar: &'a WorkingCalendar,
+}
+
+impl StageTimers<'_> {
+    fn spec(
+        &self,
+        kind: TimerKind,
+        rule: String,
+        occurrence: i64,
+        fire_at: DateTime<Utc>,
+        recipients: Vec<crate::ids::InstitutionId>,
+    ) -> TimerSpec {
+        TimerSpec {
+            dedupe_key: format!(
+                "{}:{}:{}:{}:{}:{}",
+                self.procedure,
+                self.stage_entry,
+                self.planned_by,
+                kind.as_str(),
+                rule,
+                occurrence
+            ),
+            stage: self.stage.id.clone(),
+            stage_entry: self.stage_entry,
+            kind,
+            rule,
+            occurrence,
+            fire_at,
+            recipients,
+        }
+    }
+
+    /// Every timer for this stage entry that lies in the future.
+    pub fn plan(&self) -> Vec<TimerSpec> {
+        let mut timers = Vec::new();
+        let responsible = self.stage.responsible.clone();
+        if let Some(due) = self.due_on {
+            // The deadline passes when the due day is over.
+            if let Some(at) = due
+                .checked_add_days(Days::new(1))
+                .and_then(|d| local_instant(self.tz, d, NaiveTime::MIN))
+            {
+                timers.push(self.spec(
+                    TimerKind::Deadline,
+                    "due".into(),
+                    0,
+                    at,
+                    responsible.clone(),
+                ));
+            }
+            for reminder in &self.stage.reminders {
+                if let Reminder::BeforeDue { period } = reminder
+                    && let Some(at) = period
+                        .before(due, self.calendar)
+                        .and_then(|d| local_instant(self.tz, d, SEND_AT))
+                {
+                    timers.push(self.spec(
+                        TimerKind::Reminder,
+                        format!("before_due {period}"),
+                        0,
+                        at,
+                        responsible.clone(),
+                    ));
+                }
+            }
+            if let Some(esc) = &self.stage.escalation
+                && let Some(at) = esc
+                    .after_due
+                    .after(due, self.calendar)
+                    .and_then(|d| local_instant(self.tz, d, SEND_AT))
+            {
+                let mut to = esc.to.clone();
+                for inst in &responsible {
+                    if !to.contains(inst) {
+                        to.push(inst.clone());
+                    }
+                }
+                timers.push(self.spec(
+                    TimerKind::Escalation,
+                    format!("after_due {}", esc.after_due),
+                    0,
+                    at,
+                    to,
+                ));
+            }
+        }
+        for reminder in &self.stage.reminders {
+            if let Reminder::Cron { expression } = reminder
+                && let Ok(schedule) = parse_cron(expression)
+                && let Some(next) = schedule.after(&self.now.with_timezone(&self.tz)).next()
+            {
+                timers.push(self.spec(
+                    TimerKind::Reminder,
+                    format!("cron {expression}"),
+                    0,
+                    next.with_timezone(&Utc),
+                    responsible.clone(),
+                ));
+            }
+        }
+        timers.retain(|t| t.fire_at > self.now);
+        timers.sort_by(|a, b| {
+            a.fire_at
+                .cmp(&b.fire_at)
+                .then(a.dedupe_key.cmp(&b.dedupe_key))
+        });
+        timers
+    }
+}

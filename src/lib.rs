@@ -1,0 +1,15 @@
+//! Accession: a workflow engine that tracks how a State joins international conventions.
+//!
+//! `workflow`, `engine` and `calendar` are pure; `store` is the only module that speaks SQL.
+
+pub mod app;
+pub mod audit;
+pub mod calendar;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod engine;
+pub mod ids;
+pub mod reference;
+pub mod store;
+pub mod workflow;

@@ -1,0 +1,147 @@
+//! Conventions: numbers, titles, dates and their treaty rules as data.
+
+use std::collections::BTreeSet;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use super::ImportError;
+use crate::calendar::{EntryIntoForceRule, ValidityRule};
+use crate::engine::ConventionRules;
+use crate::ids::ConventionId;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Convention {
+    pub id: ConventionId,
+    /// `ETS No. 112`, `CETS No. 210`.
+    pub number: String,
+    pub title: String,
+    #[serde(default)]
+    pub title_fr: Option<String>,
+    #[serde(default)]
+    pub title_ru: Option<String>,
+    #[serde(default)]
+    pub short_title: Option<String>,
+    #[serde(default, deserialize_with = "super::toml_date::option")]
+    pub opened_on: Option<NaiveDate>,
+    #[serde(default)]
+    pub opened_at: Option<String>,
+    #[serde(default, deserialize_with = "super::toml_date::option")]
+    pub general_entry_into_force: Option<NaiveDate>,
+    #[serde(default)]
+    pub accession_article: Option<String>,
+    pub entry_into_force: EntryIntoForceRule,
+    /// Years an invitation to accede stays valid.
+    #[serde(default)]
+    pub invitation_validity_years: Option<u32>,
+    /// Years a reservation stays valid from entry into force, unless renewed.
+    #[serde(default)]
+    pub reservation_validity_years: Option<u32>,
+    #[serde(default)]
+    pub monitoring_body: Option<String>,
+    #[serde(default)]
+    pub parties_before_invitation: Option<String>,
+}
+
+impl Convention {
+    pub fn rules(&self) -> ConventionRules {
+        ConventionRules {
+            general_entry_into_force: self.general_entry_into_force,
+            entry_into_force: self.entry_into_force,
+            invitation_validity: self
+                .invitation_validity_years
+                .map(|years| ValidityRule { years }),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConventionFile {
+    conventions: Vec<Spanned<Convention>>,
+}
+
+impl ConventionFile {
+    pub fn parse(file: &str, source: &str) -> Result<Vec<Convention>, ImportError> {
+        let parsed: ConventionFile =
+            toml::from_str(source).map_err(|e| ImportError::from_toml(file, source, e))?;
+        let mut seen = BTreeSet::new();
+        let mut out = Vec::new();
+        for spanned in parsed.conventions {
+            let span = spanned.span();
+            let c = spanned.into_inner();
+            let fail = |m: String| ImportError::at(file, source, span.start, m);
+            if !seen.insert(c.id.clone()) {
+                return Err(fail(format!("duplicate convention `{}`", c.id)));
+            }
+            if c.number.trim().is_empty() || c.title.trim().is_empty() {
+                return Err(fail(format!(
+                    "convention `{}` needs a number and a title",
+                    c.id
+                )));
+            }
+            if c.entry_into_force.months_after == 0 || c.entry_into_force.months_after > 120 {
+                return Err(fail(format!(
+                    "convention `{}`: entry_into_force.months_after must be between 1 and 120",
+                    c.id
+                )));
+            }
+            if let (Some(opened), Some(general)) = (c.opened_on, c.general_entry_into_force)
+                && general < opened
+            {
+                return Err(fail(format!(
+                    "convention `{}`: general entry into force {general} is before its opening {opened}",
+                    c.id
+                )));
+            }
+            out.push(c);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_six_conventions_of_the_seed_parse() {
+        let list = ConventionFile::parse(
+            "conventions.toml",
+            include_str!("../../config/demo/conventions.toml"),
+        )
+        .unwrap();
+        let ids: Vec<&str> = list.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "cets-210", "cets-201", "ets-185", "ets-112", "cets-197", "ets-173"
+            ]
+        );
+        for c in &list {
+            assert_eq!(
+                c.entry_into_force,
+                EntryIntoForceRule::COE_THREE_MONTHS,
+                "{}",
+                c.id
+            );
+            assert_eq!(c.invitation_validity_years, Some(5), "{}", c.id);
+        }
+        let ets112 = list.iter().find(|c| c.id.as_str() == "ets-112").unwrap();
+        let eif = ets112.entry_into_force.entry_into_force(
+            "2024-04-22".parse().unwrap(),
+            ets112.general_entry_into_force,
+        );
+        assert_eq!(eif, Some("2024-08-01".parse().unwrap()));
+    }
+
+    #[test]
+    fn an_unknown_key_is_located() {
+        let src = "[[conventions]]\nid = \"x\"\nnumber = \"N\"\ntitle = \"T\"\nentry_into_force = { months_after = 3 }\nratifications = 5\n";
+        let err = ConventionFile::parse("c.toml", src).unwrap_err();
+        assert_eq!(err.line, 6, "{err}");
+        assert!(err.message.contains("ratifications"), "{err}");
+    }
+}

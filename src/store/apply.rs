@@ -1,0 +1,264 @@
+//! Applying a decision: everything in one transaction, or nothing.
+
+use chrono::SecondsFormat;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use sha2::{Digest, Sha256};
+
+use super::entities::{approval, history, outbox, procedure, timer};
+use super::error::is_unique_violation;
+use super::{Store, StoreError};
+use crate::audit::{ChainRow, GENESIS, row_hash};
+use crate::engine::{Decision, Event, ProcedureState};
+use crate::ids::Version;
+
+/// The stable Message-ID of the email an outbox row becomes: a resend after a crash carries the
+/// same id, so a receiving server (or a person) can recognise it.
+pub fn message_id_for(dedupe_key: &str) -> String {
+    let digest = hex::encode(Sha256::digest(dedupe_key.as_bytes()));
+    format!("<{}@accession.invalid>", &digest[..32])
+}
+
+impl Store {
+    /// Write `decision` whole. A start inserts the procedure (refused if it exists); any other
+    /// decision updates it only if it is still at the version the decision was made on.
+    pub async fn apply(&self, decision: &Decision) -> Result<(), StoreError> {
+        let txn = self.begin_write().await?;
+        let p = &decision.procedure;
+        let now = decision
+            .events
+            .last()
+            .map(|e| e.at)
+            .unwrap_or(p.stage_entered_at);
+        let is_start = decision
+            .events
+            .first()
+            .is_some_and(|e| e.command == "start");
+        if is_start {
+            let row = procedure_row(p, now, true);
+            if let Err(e) = procedure::Entity::insert(row).exec(&txn).await {
+                return Err(if is_unique_violation(&e) {
+                    StoreError::AlreadyExists(p.id.to_string())
+                } else {
+                    e.into()
+                });
+            }
+        } else {
+            let expected = Version(p.version.0 - 1);
+            let row = procedure_row(p, now, false);
+            let updated = procedure::Entity::update_many()
+                .set(row)
+                .filter(procedure::Column::Id.eq(p.id.to_string()))
+                .filter(procedure::Column::Version.eq(expected.0))
+                .exec(&txn)
+                .await?;
+            if updated.rows_affected != 1 {
+                let actual = procedure::Entity::find_by_id(p.id.to_string())
+                    .one(&txn)
+                    .await?
+                    .map(|r| Version(r.version));
+                txn.rollback().await?;
+                return Err(match actual {
+                    Some(actual) => StoreError::Conflict {
+                        procedure: p.id.to_string(),
+                        expected,
+                        actual,
+                    },
+                    None => StoreError::NotFound {
+                        what: "procedure",
+                        id: p.id.to_string(),
+                    },
+                });
+            }
+        }
+
+        append_history(&txn, p, &decision.events).await?;
+
+        if let Some(a) = &decision.approval {
+            approval::Entity::insert(approval::ActiveModel {
+                procedure_id: Set(p.id.to_string()),
+                stage: Set(a.stage.to_string()),
+                stage_entry: Set(a.stage_entry),
+                institution: Set(a.institution.to_string()),
+                at: Set(a.at),
+                history_sequence: Set(a.history_sequence),
+                comment: Set(a.comment.clone()),
+                ..Default::default()
+            })
+            .exec(&txn)
+            .await?;
+        }
+
+        if decision.timers.cancel_pending {
+            timer::Entity::update_many()
+                .col_expr(timer::Column::Status, Expr::value("cancelled"))
+                .filter(timer::Column::ProcedureId.eq(p.id.to_string()))
+                .filter(timer::Column::Status.eq("pending"))
+                .exec(&txn)
+                .await?;
+        }
+        if !decision.timers.set.is_empty() {
+            let rows = decision.timers.set.iter().map(|t| timer::ActiveModel {
+                procedure_id: Set(p.id.to_string()),
+                stage: Set(t.stage.to_string()),
+                stage_entry: Set(t.stage_entry),
+                kind: Set(t.kind.as_str().to_string()),
+                rule: Set(t.rule.clone()),
+                occurrence: Set(t.occurrence),
+                fire_at: Set(t.fire_at),
+                status: Set("pending".to_string()),
+                recipients: Set(
+                    serde_json::to_string(&t.recipients).unwrap_or_else(|_| "[]".into())
+                ),
+                // The fire time is part of the key: a recomputed due date sets new timers.
+                dedupe_key: Set(format!(
+                    "{}@{}",
+                    t.dedupe_key,
+                    t.fire_at.to_rfc3339_opts(SecondsFormat::Secs, true)
+                )),
+                claimed_by: Set(None),
+                lease_until: Set(None),
+                created_at: Set(now),
+                fired_at: Set(None),
+                ..Default::default()
+            });
+            timer::Entity::insert_many(rows).exec(&txn).await?;
+        }
+
+        if !decision.notifications.is_empty() {
+            let rows = decision.notifications.iter().map(|n| {
+                let payload = serde_json::json!({
+                    "procedure": p.id,
+                    "stage": n.stage,
+                    "history_sequence": n.history_sequence,
+                });
+                outbox::ActiveModel {
+                    dedupe_key: Set(n.dedupe_key.clone()),
+                    message_id: Set(message_id_for(&n.dedupe_key)),
+                    procedure_id: Set(Some(p.id.to_string())),
+                    kind: Set(n.kind.as_str().to_string()),
+                    recipient_institution: Set(n.recipient.to_string()),
+                    recipient_address: Set(None),
+                    language: Set(None),
+                    payload: Set(payload.to_string()),
+                    status: Set("pending".to_string()),
+                    attempts: Set(0),
+                    next_attempt_at: Set(now),
+                    last_error: Set(None),
+                    created_at: Set(now),
+                    sent_at: Set(None),
+                    ..Default::default()
+                }
+            });
+            outbox::Entity::insert_many(rows).exec(&txn).await?;
+        }
+
+        txn.commit().await?;
+        Ok(())
+    }
+}
+
+fn procedure_row(
+    p: &ProcedureState,
+    now: chrono::DateTime<chrono::Utc>,
+    new: bool,
+) -> procedure::ActiveModel {
+    let fields = serde_json::to_string(&p.fields).unwrap_or_else(|_| "{}".into());
+    let mut row = procedure::ActiveModel {
+        id: Set(p.id.to_string()),
+        state_code: Set(p.state.to_string()),
+        convention_id: Set(p.convention.to_string()),
+        workflow_id: Set(p.workflow.id.to_string()),
+        workflow_version: Set(p.workflow.version as i32),
+        workflow_hash: Set(p.workflow.hash.clone()),
+        stage: Set(p.stage.to_string()),
+        stage_entered_at: Set(p.stage_entered_at),
+        stage_entry: Set(p.stage_entry),
+        status: Set(p.status.as_str().to_string()),
+        version: Set(p.version.0),
+        fields: Set(fields),
+        due_on: Set(p.due_on),
+        requested_on: Set(p.key_dates.requested_on),
+        invited_on: Set(p.key_dates.invited_on),
+        invitation_expires_on: Set(p.key_dates.invitation_expires_on),
+        deposited_on: Set(p.key_dates.deposited_on),
+        entry_into_force_computed: Set(p.key_dates.entry_into_force_computed),
+        entry_into_force_recorded: Set(p.key_dates.entry_into_force_recorded),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    if !new {
+        // Identity and creation never change after the start.
+        row.id = sea_orm::ActiveValue::NotSet;
+        row.created_at = sea_orm::ActiveValue::NotSet;
+        row.state_code = sea_orm::ActiveValue::NotSet;
+        row.convention_id = sea_orm::ActiveValue::NotSet;
+    }
+    row
+}
+
+/// Append events with their chain hashes, continuing from the procedure's last row.
+async fn append_history(
+    txn: &DatabaseTransaction,
+    p: &ProcedureState,
+    events: &[Event],
+) -> Result<(), StoreError> {
+    let last = history::Entity::find()
+        .filter(history::Column::ProcedureId.eq(p.id.to_string()))
+        .order_by_desc(history::Column::Sequence)
+        .limit(1)
+        .one(txn)
+        .await?;
+    let (mut prev_hash, mut prev_sequence) = match last {
+        Some(row) => (row.hash, row.sequence),
+        None => (GENESIS.to_string(), 0),
+    };
+    for event in events {
+        if event.sequence != prev_sequence + 1 {
+            return Err(StoreError::corrupt(format!(
+                "history of `{}` would jump from {prev_sequence} to {}",
+                p.id, event.sequence
+            )));
+        }
+        let mut row = ChainRow {
+            procedure_id: p.id.to_string(),
+            sequence: event.sequence,
+            at: event.at,
+            actor_institution: event.actor.institution.to_string(),
+            actor_name: event.actor.name.clone(),
+            actor_role: event.actor.role.as_str().to_string(),
+            command: event.command.clone(),
+            from_stage: event.from_stage.as_ref().map(|s| s.to_string()),
+            to_stage: event.to_stage.as_ref().map(|s| s.to_string()),
+            comment: event.comment.clone(),
+            payload: event.payload.to_string(),
+            prev_hash: prev_hash.clone(),
+            hash: String::new(),
+        };
+        row.hash = row_hash(&row, &prev_hash);
+        history::Entity::insert(history::ActiveModel {
+            procedure_id: Set(row.procedure_id.clone()),
+            sequence: Set(row.sequence),
+            at: Set(row.at),
+            actor_institution: Set(row.actor_institution.clone()),
+            actor_name: Set(row.actor_name.clone()),
+            actor_role: Set(row.actor_role.clone()),
+            command: Set(row.command.clone()),
+            from_stage: Set(row.from_stage.clone()),
+            to_stage: Set(row.to_stage.clone()),
+            comment: Set(row.comment.clone()),
+            payload: Set(row.payload.clone()),
+            prev_hash: Set(row.prev_hash.clone()),
+            hash: Set(row.hash.clone()),
+            ..Default::default()
+        })
+        .exec(txn)
+        .await?;
+        prev_hash = row.hash;
+        prev_sequence = row.sequence;
+    }
+    Ok(())
+}

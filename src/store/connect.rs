@@ -1,0 +1,120 @@
+//! Opening the database: SQLite (WAL, busy timeout, foreign keys on every pooled connection, file
+//! and folder created on first run) or PostgreSQL; and write transactions that take the write lock
+//! up front on SQLite (BEGIN IMMEDIATE), so two writers queue instead of failing mid-transaction.
+
+use std::path::Path;
+use std::time::Duration;
+
+use migrations::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+
+use super::StoreError;
+use crate::config::DatabaseSettings;
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub(super) db: DatabaseConnection,
+}
+
+impl Store {
+    pub async fn connect(settings: &DatabaseSettings) -> Result<Store, StoreError> {
+        let url = settings.url.trim();
+        let mut options = ConnectOptions::new(url.to_string());
+        options
+            .max_connections(settings.max_connections.max(1))
+            .min_connections(0)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(30))
+            .sqlx_logging(false);
+        if url.starts_with("sqlite:") {
+            create_sqlite_folder(url)?;
+            let busy = Duration::from_millis(settings.busy_timeout_ms);
+            options.map_sqlx_sqlite_opts(move |o| {
+                o.create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(busy)
+                    .foreign_keys(true)
+            });
+        } else if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+            return Err(StoreError::corrupt(format!(
+                "database.url must start with sqlite:// or postgres://, not `{}`",
+                url.split("://").next().unwrap_or(url)
+            )));
+        }
+        let db = Database::connect(options).await?;
+        Ok(Store { db })
+    }
+
+    /// Bring the schema up to date.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        Migrator::up(&self.db, None).await?;
+        Ok(())
+    }
+
+    /// Names of migrations not yet applied.
+    pub async fn pending_migrations(&self) -> Result<Vec<String>, StoreError> {
+        Ok(Migrator::get_pending_migrations(&self.db)
+            .await?
+            .iter()
+            .map(|m| m.name().to_string())
+            .collect())
+    }
+
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    /// A transaction for writing; on SQLite it holds the write lock from its first statement.
+    pub(super) async fn begin_write(&self) -> Result<DatabaseTransaction, StoreError> {
+        let txn = match self.backend() {
+            DbBackend::Sqlite => {
+                self.db
+                    .begin_with_options(TransactionOptions {
+                        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                        ..Default::default()
+                    })
+                    .await?
+            }
+            _ => self.db.begin().await?,
+        };
+        Ok(txn)
+    }
+
+    pub async fn close(self) -> Result<(), StoreError> {
+        self.db.close().await?;
+        Ok(())
+    }
+}
+
+/// `sqlite://data/accession.db` needs `data/` before SQLite can create the file.
+fn create_sqlite_folder(url: &str) -> Result<(), StoreError> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    if let Some(parent) = Path::new(path).parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            StoreError::corrupt(format!(
+                "cannot create the folder {}: {e}",
+                parent.display()
+            ))
+        })?;
+    }
+    Ok(())
+}

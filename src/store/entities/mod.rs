@@ -1,0 +1,11 @@
+//! SeaORM entities mirroring the tables created by the `migrations` crate.
+//! One module per table; JSON columns are kept as exact text for hashing.
+
+pub mod approval;
+pub mod convention;
+pub mod history;
+pub mod institution;
+pub mod outbox;
+pub mod procedure;
+pub mod timer;
+pub mod workflow_definition;

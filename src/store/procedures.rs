@@ -1,0 +1,177 @@
+//! Reading procedures back into the engine's terms, listing them and their timers.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::Serialize;
+
+use super::entities::{approval, history, procedure, timer};
+use super::{Store, StoreError};
+use crate::engine::{KeyDates, ProcedureState, Status, WorkflowRef};
+use crate::ids::{
+    ConventionId, FieldName, InstitutionId, ProcedureId, StageId, StateCode, Version, WorkflowId,
+};
+
+/// Filters for listing procedures; `None` means any.
+#[derive(Debug, Clone, Default)]
+pub struct ProcedureFilter {
+    pub convention: Option<ConventionId>,
+    pub stage: Option<StageId>,
+    pub status: Option<Status>,
+    /// Only those whose due date is before this day.
+    pub overdue_on: Option<NaiveDate>,
+}
+
+/// A procedure as listed: its state plus bookkeeping.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProcedureRow {
+    #[serde(flatten)]
+    pub procedure: ProcedureState,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TimerRow {
+    pub id: i64,
+    pub stage: String,
+    pub kind: String,
+    pub rule: String,
+    pub fire_at: DateTime<Utc>,
+    pub status: String,
+    pub recipients: Vec<String>,
+}
+
+impl Store {
+    /// The procedure with its approvals for the current stage entry and its last sequence.
+    pub async fn procedure(&self, id: &ProcedureId) -> Result<Option<ProcedureState>, StoreError> {
+        let Some(row) = procedure::Entity::find_by_id(id.to_string())
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let approvals = approval::Entity::find()
+            .filter(approval::Column::ProcedureId.eq(row.id.clone()))
+            .filter(approval::Column::StageEntry.eq(row.stage_entry))
+            .all(&self.db)
+            .await?;
+        let last: Option<i64> = history::Entity::find()
+            .select_only()
+            .column_as(history::Column::Sequence.max(), "max")
+            .filter(history::Column::ProcedureId.eq(row.id.clone()))
+            .into_tuple::<Option<i64>>()
+            .one(&self.db)
+            .await?
+            .flatten();
+        let mut state = state_from_row(&row)?;
+        state.last_sequence = last.unwrap_or(0);
+        for a in approvals {
+            let inst = InstitutionId::parse(a.institution.clone())
+                .map_err(|e| StoreError::corrupt(e.to_string()))?;
+            state.approvals.insert(inst, a.at);
+        }
+        Ok(Some(state))
+    }
+
+    /// Procedures matching `filter`, by id. Approvals are not loaded; use `procedure` for one.
+    pub async fn procedures(
+        &self,
+        filter: &ProcedureFilter,
+    ) -> Result<Vec<ProcedureRow>, StoreError> {
+        let mut query = procedure::Entity::find().order_by_asc(procedure::Column::Id);
+        if let Some(c) = &filter.convention {
+            query = query.filter(procedure::Column::ConventionId.eq(c.to_string()));
+        }
+        if let Some(s) = &filter.stage {
+            query = query.filter(procedure::Column::Stage.eq(s.to_string()));
+        }
+        if let Some(s) = filter.status {
+            query = query.filter(procedure::Column::Status.eq(s.as_str()));
+        }
+        if let Some(day) = filter.overdue_on {
+            query = query
+                .filter(procedure::Column::DueOn.lt(day))
+                .filter(procedure::Column::Status.eq(Status::Active.as_str()));
+        }
+        query
+            .all(&self.db)
+            .await?
+            .iter()
+            .map(|row| {
+                let mut procedure = state_from_row(row)?;
+                procedure.last_sequence = row.version;
+                Ok(ProcedureRow {
+                    procedure,
+                    created_at: row.created_at,
+                    updated_at: row.updated_at,
+                })
+            })
+            .collect()
+    }
+
+    /// The procedure's timers, pending ones only unless `all`.
+    pub async fn timers(&self, id: &ProcedureId, all: bool) -> Result<Vec<TimerRow>, StoreError> {
+        let mut query = timer::Entity::find()
+            .filter(timer::Column::ProcedureId.eq(id.to_string()))
+            .order_by_asc(timer::Column::FireAt)
+            .order_by_asc(timer::Column::Id);
+        if !all {
+            query = query.filter(timer::Column::Status.eq("pending"));
+        }
+        Ok(query
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|t| TimerRow {
+                id: t.id,
+                stage: t.stage,
+                kind: t.kind,
+                rule: t.rule,
+                fire_at: t.fire_at,
+                status: t.status,
+                recipients: serde_json::from_str(&t.recipients).unwrap_or_default(),
+            })
+            .collect())
+    }
+}
+
+pub(super) fn state_from_row(row: &procedure::Model) -> Result<ProcedureState, StoreError> {
+    let bad = |what: String| StoreError::corrupt(format!("procedure `{}`: {what}", row.id));
+    let fields: BTreeMap<String, String> =
+        serde_json::from_str(&row.fields).map_err(|e| bad(format!("fields: {e}")))?;
+    let fields = fields
+        .into_iter()
+        .map(|(k, v)| Ok((FieldName::parse(k).map_err(|e| bad(e.to_string()))?, v)))
+        .collect::<Result<_, StoreError>>()?;
+    Ok(ProcedureState {
+        id: ProcedureId::parse(row.id.clone()).map_err(|e| bad(e.to_string()))?,
+        state: StateCode::parse(row.state_code.clone()).map_err(|e| bad(e.to_string()))?,
+        convention: ConventionId::parse(row.convention_id.clone())
+            .map_err(|e| bad(e.to_string()))?,
+        workflow: WorkflowRef {
+            id: WorkflowId::parse(row.workflow_id.clone()).map_err(|e| bad(e.to_string()))?,
+            version: u32::try_from(row.workflow_version).map_err(|e| bad(e.to_string()))?,
+            hash: row.workflow_hash.clone(),
+        },
+        stage: StageId::parse(row.stage.clone()).map_err(|e| bad(e.to_string()))?,
+        stage_entered_at: row.stage_entered_at,
+        stage_entry: row.stage_entry,
+        status: Status::parse(&row.status)
+            .ok_or_else(|| bad(format!("status `{}`", row.status)))?,
+        version: Version(row.version),
+        fields,
+        approvals: BTreeMap::new(),
+        key_dates: KeyDates {
+            requested_on: row.requested_on,
+            invited_on: row.invited_on,
+            invitation_expires_on: row.invitation_expires_on,
+            deposited_on: row.deposited_on,
+            entry_into_force_computed: row.entry_into_force_computed,
+            entry_into_force_recorded: row.entry_into_force_recorded,
+        },
+        due_on: row.due_on,
+        last_sequence: 0,
+    })
+}

@@ -1,0 +1,197 @@
+//! Institutions and conventions: idempotent import and lookup.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveValue::Set, EntityTrait, QueryOrder};
+use serde::Serialize;
+
+use super::entities::{convention, institution};
+use super::{Store, StoreError};
+use crate::calendar::EntryIntoForceRule;
+use crate::ids::{ConventionId, InstitutionId};
+use crate::reference::{Convention, Institution, Language};
+
+/// What an import changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ImportSummary {
+    pub inserted: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+}
+
+impl Store {
+    /// Insert new institutions and update changed ones, in one transaction.
+    pub async fn import_institutions(
+        &self,
+        list: &[Institution],
+        now: DateTime<Utc>,
+    ) -> Result<ImportSummary, StoreError> {
+        let txn = self.begin_write().await?;
+        let mut summary = ImportSummary::default();
+        for inst in list {
+            let existing = institution::Entity::find_by_id(inst.id.to_string())
+                .one(&txn)
+                .await?;
+            let emails = serde_json::to_string(&inst.emails).unwrap_or_else(|_| "[]".into());
+            let mut row = institution::ActiveModel {
+                id: Set(inst.id.to_string()),
+                name_en: Set(inst.name.clone()),
+                name_ru: Set(inst.name_ru.clone()),
+                name_ky: Set(inst.name_ky.clone()),
+                emails: Set(emails),
+                language: Set(inst.language.as_str().to_string()),
+                time_zone: Set(inst.time_zone.name().to_string()),
+                coordinator: Set(inst.coordinator),
+                created_at: Set(now),
+                updated_at: Set(now),
+            };
+            match existing {
+                None => {
+                    institution::Entity::insert(row).exec(&txn).await?;
+                    summary.inserted += 1;
+                }
+                Some(old) => {
+                    if institution_from_row(&old)? == *inst {
+                        summary.unchanged += 1;
+                    } else {
+                        row.created_at = Set(old.created_at);
+                        institution::Entity::update(row).exec(&txn).await?;
+                        summary.updated += 1;
+                    }
+                }
+            }
+        }
+        txn.commit().await?;
+        Ok(summary)
+    }
+
+    pub async fn institutions(&self) -> Result<Vec<Institution>, StoreError> {
+        institution::Entity::find()
+            .order_by_asc(institution::Column::Id)
+            .all(&self.db)
+            .await?
+            .iter()
+            .map(institution_from_row)
+            .collect()
+    }
+
+    pub async fn institution(&self, id: &InstitutionId) -> Result<Option<Institution>, StoreError> {
+        institution::Entity::find_by_id(id.to_string())
+            .one(&self.db)
+            .await?
+            .as_ref()
+            .map(institution_from_row)
+            .transpose()
+    }
+
+    /// Insert new conventions and update changed ones, in one transaction.
+    pub async fn import_conventions(
+        &self,
+        list: &[Convention],
+        now: DateTime<Utc>,
+    ) -> Result<ImportSummary, StoreError> {
+        let txn = self.begin_write().await?;
+        let mut summary = ImportSummary::default();
+        for c in list {
+            let existing = convention::Entity::find_by_id(c.id.to_string())
+                .one(&txn)
+                .await?;
+            let mut row = convention::ActiveModel {
+                id: Set(c.id.to_string()),
+                number: Set(c.number.clone()),
+                title_en: Set(c.title.clone()),
+                title_fr: Set(c.title_fr.clone()),
+                title_ru: Set(c.title_ru.clone()),
+                short_title: Set(c.short_title.clone()),
+                opened_on: Set(c.opened_on),
+                opened_at: Set(c.opened_at.clone()),
+                general_entry_into_force: Set(c.general_entry_into_force),
+                accession_article: Set(c.accession_article.clone()),
+                entry_into_force_rule: Set(
+                    serde_json::to_string(&c.entry_into_force).unwrap_or_default()
+                ),
+                invitation_validity_years: Set(c.invitation_validity_years.map(|y| y as i32)),
+                reservation_validity_years: Set(c.reservation_validity_years.map(|y| y as i32)),
+                monitoring_body: Set(c.monitoring_body.clone()),
+                parties_before_invitation: Set(c.parties_before_invitation.clone()),
+                created_at: Set(now),
+                updated_at: Set(now),
+            };
+            match existing {
+                None => {
+                    convention::Entity::insert(row).exec(&txn).await?;
+                    summary.inserted += 1;
+                }
+                Some(old) => {
+                    if convention_from_row(&old)? == *c {
+                        summary.unchanged += 1;
+                    } else {
+                        row.created_at = Set(old.created_at);
+                        convention::Entity::update(row).exec(&txn).await?;
+                        summary.updated += 1;
+                    }
+                }
+            }
+        }
+        txn.commit().await?;
+        Ok(summary)
+    }
+
+    pub async fn conventions(&self) -> Result<Vec<Convention>, StoreError> {
+        convention::Entity::find()
+            .order_by_asc(convention::Column::Id)
+            .all(&self.db)
+            .await?
+            .iter()
+            .map(convention_from_row)
+            .collect()
+    }
+
+    pub async fn convention(&self, id: &ConventionId) -> Result<Option<Convention>, StoreError> {
+        convention::Entity::find_by_id(id.to_string())
+            .one(&self.db)
+            .await?
+            .as_ref()
+            .map(convention_from_row)
+            .transpose()
+    }
+}
+
+fn institution_from_row(row: &institution::Model) -> Result<Institution, StoreError> {
+    let bad = |what: &str| StoreError::corrupt(format!("institution `{}`: {what}", row.id));
+    Ok(Institution {
+        id: InstitutionId::parse(row.id.clone()).map_err(|e| bad(&e.to_string()))?,
+        name: row.name_en.clone(),
+        name_ru: row.name_ru.clone(),
+        name_ky: row.name_ky.clone(),
+        emails: serde_json::from_str(&row.emails).map_err(|e| bad(&e.to_string()))?,
+        language: Language::parse(&row.language).ok_or_else(|| bad("unknown language"))?,
+        time_zone: row
+            .time_zone
+            .parse()
+            .map_err(|_| bad("unknown time zone"))?,
+        coordinator: row.coordinator,
+    })
+}
+
+fn convention_from_row(row: &convention::Model) -> Result<Convention, StoreError> {
+    let bad = |what: &str| StoreError::corrupt(format!("convention `{}`: {what}", row.id));
+    let rule: EntryIntoForceRule =
+        serde_json::from_str(&row.entry_into_force_rule).map_err(|e| bad(&e.to_string()))?;
+    Ok(Convention {
+        id: ConventionId::parse(row.id.clone()).map_err(|e| bad(&e.to_string()))?,
+        number: row.number.clone(),
+        title: row.title_en.clone(),
+        title_fr: row.title_fr.clone(),
+        title_ru: row.title_ru.clone(),
+        short_title: row.short_title.clone(),
+        opened_on: row.opened_on,
+        opened_at: row.opened_at.clone(),
+        general_entry_into_force: row.general_entry_into_force,
+        accession_article: row.accession_article.clone(),
+        entry_into_force: rule,
+        invitation_validity_years: row.invitation_validity_years.map(|y| y as u32),
+        reservation_validity_years: row.reservation_validity_years.map(|y| y as u32),
+        monitoring_body: row.monitoring_body.clone(),
+        parties_before_invitation: row.parties_before_invitation.clone(),
+    })
+}

@@ -1,0 +1,248 @@
+//! The definition model: what a workflow says, once parsed and validated.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use crate::calendar::Period;
+use crate::ids::{FieldName, InstitutionId, StageId, WorkflowId};
+
+/// A validated workflow definition. `content_hash` is the SHA-256 of the file's bytes: a procedure
+/// keeps the (id, version, hash) it started on, and the store keeps the source under that hash.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkflowDefinition {
+    pub id: WorkflowId,
+    pub version: u32,
+    pub title: String,
+    pub description: String,
+    pub initial: StageId,
+    pub stages: Vec<Stage>,
+    pub transitions: Vec<Transition>,
+    pub control: Control,
+    pub content_hash: String,
+    /// The TOML source the definition was parsed from.
+    #[serde(skip)]
+    pub source: String,
+}
+
+/// Who may suspend, resume and withdraw a procedure of this workflow.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Control {
+    pub suspend: Vec<InstitutionId>,
+    pub withdraw: Vec<InstitutionId>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Stage {
+    pub id: StageId,
+    pub title: String,
+    pub description: String,
+    pub responsible: Vec<InstitutionId>,
+    pub due: Option<DueRule>,
+    pub reminders: Vec<Reminder>,
+    pub escalation: Option<Escalation>,
+    pub approvals: Option<ApprovalRule>,
+    pub fields: Vec<FieldSpec>,
+    pub terminal: bool,
+}
+
+/// When a stage is due.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DueRule {
+    /// A period after the day the stage was entered.
+    After(Period),
+    /// A treaty date computed from the procedure's key dates and the convention's rules.
+    Treaty(TreatyDateRule),
+}
+
+/// The named treaty date rules a stage can be due on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TreatyDateRule {
+    /// The end of the validity of the invitation to accede (the deadline for deposit).
+    InvitationValidity,
+    /// The date of entry into force for the State, from the deposit and the convention's rule.
+    EntryIntoForce,
+}
+
+impl TreatyDateRule {
+    pub const NAMES: &'static [&'static str] = &["invitation-validity", "entry-into-force"];
+
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "invitation-validity" => Some(Self::InvitationValidity),
+            "entry-into-force" => Some(Self::EntryIntoForce),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::InvitationValidity => "invitation-validity",
+            Self::EntryIntoForce => "entry-into-force",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Reminder {
+    /// A cron expression (five-field crontab or the `cron` crate's six/seven-field form),
+    /// evaluated in the responsible institution's time zone.
+    Cron { expression: String },
+    /// A period before the due date.
+    BeforeDue { period: Period },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Escalation {
+    pub after_due: Period,
+    pub to: Vec<InstitutionId>,
+}
+
+/// Approvals a stage needs before it can be left: all of a set of institutions, or N of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApprovalRule {
+    pub of: Vec<InstitutionId>,
+    pub at_least: usize,
+}
+
+impl ApprovalRule {
+    /// The institutions still to approve when `given` have, or empty when the rule is met.
+    pub fn missing(&self, given: &BTreeSet<InstitutionId>) -> Vec<InstitutionId> {
+        let have = self.of.iter().filter(|i| given.contains(*i)).count();
+        if have >= self.at_least {
+            return Vec::new();
+        }
+        self.of
+            .iter()
+            .filter(|i| !given.contains(*i))
+            .cloned()
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldKind {
+    Date,
+    Text,
+    /// A reference to a document: a registry number, an official journal reference, a URL.
+    Document,
+}
+
+impl FieldKind {
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "date" => Some(Self::Date),
+            "text" => Some(Self::Text),
+            "document" => Some(Self::Document),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Date => "date",
+            Self::Text => "text",
+            Self::Document => "document",
+        }
+    }
+}
+
+/// The key dates a procedure keeps in columns of its own, for lists, filters and treaty rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyDate {
+    Request,
+    Invitation,
+    Deposit,
+    /// The date of entry into force as the depositary published it; authoritative beside the
+    /// computed one.
+    EntryIntoForce,
+}
+
+impl KeyDate {
+    pub const NAMES: &'static [&'static str] =
+        &["request", "invitation", "deposit", "entry-into-force"];
+
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "request" => Some(Self::Request),
+            "invitation" => Some(Self::Invitation),
+            "deposit" => Some(Self::Deposit),
+            "entry-into-force" => Some(Self::EntryIntoForce),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldSpec {
+    pub name: FieldName,
+    pub title: String,
+    pub kind: FieldKind,
+    /// Needed before the stage can be left forward (see `Transition::fields`).
+    pub required: bool,
+    pub key: Option<KeyDate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Transition {
+    pub from: StageId,
+    pub to: StageId,
+    /// Who may perform it; the responsible institutions of `from` unless the file says otherwise.
+    pub by: Vec<InstitutionId>,
+    /// Whether the approvals of `from` must be complete.
+    pub approvals: bool,
+    /// Fields that must have been recorded.
+    pub fields: Vec<FieldName>,
+}
+
+impl WorkflowDefinition {
+    pub fn stage(&self, id: &StageId) -> Option<&Stage> {
+        self.stages.iter().find(|s| &s.id == id)
+    }
+
+    pub fn transitions_from<'a>(
+        &'a self,
+        stage: &'a StageId,
+    ) -> impl Iterator<Item = &'a Transition> + 'a {
+        self.transitions.iter().filter(move |t| &t.from == stage)
+    }
+
+    pub fn transition(&self, from: &StageId, to: &StageId) -> Option<&Transition> {
+        self.transitions
+            .iter()
+            .find(|t| &t.from == from && &t.to == to)
+    }
+
+    /// The field declared under `name` on any stage.
+    pub fn field(&self, name: &FieldName) -> Option<(&Stage, &FieldSpec)> {
+        self.stages
+            .iter()
+            .flat_map(|s| s.fields.iter().map(move |f| (s, f)))
+            .find(|(_, f)| &f.name == name)
+    }
+
+    /// Every institution the definition names, for validation against the registry.
+    pub fn institutions(&self) -> BTreeSet<&InstitutionId> {
+        let mut all = BTreeSet::new();
+        for stage in &self.stages {
+            all.extend(stage.responsible.iter());
+            if let Some(rule) = &stage.approvals {
+                all.extend(rule.of.iter());
+            }
+            if let Some(esc) = &stage.escalation {
+                all.extend(esc.to.iter());
+            }
+        }
+        for t in &self.transitions {
+            all.extend(t.by.iter());
+        }
+        all.extend(self.control.suspend.iter());
+        all.extend(self.control.withdraw.iter());
+        all
+    }
+}
