@@ -84,6 +84,13 @@ macro_rules! slug_id {
             }
         }
 
+        // Ordering, equality and hashing are the inner String's, so maps can be read by `&str`.
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
         impl AsRef<str> for $name {
             fn as_ref(&self) -> &str {
                 &self.0

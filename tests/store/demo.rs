@@ -1,0 +1,82 @@
+//! The demo data of the Kyrgyz case.
+
+use accession::engine::Status;
+use accession::ids::ProcedureId;
+use accession::store::ProcedureFilter;
+
+use crate::on_both;
+use crate::support::{TestDb, clock};
+
+async fn demo_loads_the_kyrgyz_case_and_a_second_run_changes_nothing(db: &TestDb) {
+    let clock = clock();
+    let mut app = db.app(&clock).await;
+    let first = app.demo().await.expect("demo");
+    assert_eq!(first.institutions.inserted, 11);
+    assert_eq!(first.conventions.inserted, 6);
+    assert_eq!(first.procedures_created.len(), 6);
+
+    let ets112 = app
+        .store
+        .procedure(&ProcedureId::parse("kg-ets-112").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ets112.stage.as_str(), "party");
+    assert_eq!(ets112.status, Status::Active);
+    assert_eq!(
+        ets112.key_dates.deposited_on,
+        Some("2024-04-22".parse().unwrap())
+    );
+    assert_eq!(
+        ets112.key_dates.entry_into_force_computed,
+        Some("2024-08-01".parse().unwrap())
+    );
+    assert_eq!(ets112.fields["law_adopted_date"], "2023-12-20");
+    assert_eq!(ets112.fields["law_signed_date"], "2024-01-31");
+    let history = app.store.history(&ets112.id).await.unwrap();
+    assert_eq!(history.len() as i64, ets112.version.0);
+    assert_eq!(history.last().unwrap().to_stage.as_deref(), Some("party"));
+    assert_eq!(
+        history.last().unwrap().at.date_naive().to_string(),
+        "2024-08-01",
+        "entry into force was recorded on its real date"
+    );
+
+    let all = app
+        .store
+        .procedures(&ProcedureFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 6);
+    for row in all
+        .iter()
+        .filter(|r| r.procedure.id.as_str() != "kg-ets-112")
+    {
+        assert_eq!(
+            row.procedure.stage.as_str(),
+            "legal-review",
+            "{}",
+            row.procedure.id
+        );
+    }
+    let before: Vec<_> = all
+        .iter()
+        .map(|r| (r.procedure.id.clone(), r.procedure.version))
+        .collect();
+
+    let second = app.demo().await.expect("demo again");
+    assert_eq!(second.institutions.unchanged, 11);
+    assert_eq!(second.conventions.unchanged, 6);
+    assert!(second.procedures_created.is_empty());
+    let after: Vec<_> = app
+        .store
+        .procedures(&ProcedureFilter::default())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.procedure.id.clone(), r.procedure.version))
+        .collect();
+    assert_eq!(before, after);
+    assert!(app.store.verify(None).await.unwrap().ok());
+}
+on_both!(demo_loads_the_kyrgyz_case_and_a_second_run_changes_nothing);

@@ -1,0 +1,250 @@
+//! A procedure through the application and store: decisions land whole, refusals change nothing,
+//! and a procedure keeps the definition it started on.
+
+use accession::app::AppError;
+use accession::engine::{Act, Command, Refusal, Role, StartProcedure};
+use accession::ids::{
+    ConventionId, FieldName, InstitutionId, StageId, StateCode, Version, WorkflowId,
+};
+
+use crate::on_both;
+use crate::support::{TestDb, clock, count, pid};
+
+fn inst(id: &str) -> InstitutionId {
+    InstitutionId::parse(id).unwrap()
+}
+
+async fn a_refused_act_writes_nothing(db: &TestDb) {
+    let clock = clock();
+    let mut app = db.app(&clock).await;
+    app.demo().await.unwrap();
+    let id = pid("kg-cets-197");
+    let before_history = count(&app, "SELECT COUNT(*) FROM history").await;
+    let before_outbox = count(&app, "SELECT COUNT(*) FROM outbox").await;
+    let before_timers = count(&app, "SELECT COUNT(*) FROM timers").await;
+    let mia = app.actor(&inst("mia"), None, "x").await.unwrap();
+    let advance = Command {
+        expected_version: Version(2),
+        act: Act::Advance {
+            to: StageId::parse("interagency-consultation").unwrap(),
+            comment: None,
+        },
+    };
+    let err = app.act(&id, &advance, &mia).await.unwrap_err();
+    assert!(
+        matches!(err, AppError::Refused(Refusal::NotAllowed { .. })),
+        "{err}"
+    );
+    let moj = app.actor(&inst("moj"), None, "x").await.unwrap();
+    let err = app.act(&id, &advance, &moj).await.unwrap_err();
+    assert!(
+        matches!(err, AppError::Refused(Refusal::FieldsMissing { .. })),
+        "{err}"
+    );
+    let auditor = app
+        .actor(&inst("mfa"), Some(Role::Auditor), "auditor")
+        .await
+        .unwrap();
+    let err = app.act(&id, &advance, &auditor).await.unwrap_err();
+    assert!(
+        matches!(err, AppError::Refused(Refusal::ReadOnly { .. })),
+        "{err}"
+    );
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM history").await,
+        before_history
+    );
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM outbox").await,
+        before_outbox
+    );
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM timers").await,
+        before_timers
+    );
+    assert_eq!(
+        app.store.procedure(&id).await.unwrap().unwrap().version,
+        Version(2)
+    );
+}
+on_both!(a_refused_act_writes_nothing);
+
+async fn a_decision_lands_whole_with_timers_outbox_and_approvals(db: &TestDb) {
+    let clock = clock();
+    let mut app = db.app(&clock).await;
+    app.demo().await.unwrap();
+    let id = pid("kg-cets-201");
+    let moj = app.actor(&inst("moj"), None, "clerk").await.unwrap();
+    let record = Command {
+        expected_version: Version(2),
+        act: Act::Record {
+            field: FieldName::parse("compatibility_report").unwrap(),
+            value: "MoJ/2026/3".into(),
+            comment: None,
+        },
+    };
+    app.act(&id, &record, &moj).await.unwrap();
+    let advance = Command {
+        expected_version: Version(3),
+        act: Act::Advance {
+            to: StageId::parse("interagency-consultation").unwrap(),
+            comment: Some("draft ready".into()),
+        },
+    };
+    let view = app.act(&id, &advance, &moj).await.unwrap();
+    assert_eq!(view.procedure.stage.as_str(), "interagency-consultation");
+    assert_eq!(
+        view.procedure.due_on,
+        Some("2027-01-01".parse().unwrap()),
+        "60 days after 2026-11-02"
+    );
+    let kinds: Vec<&str> = view.timers.iter().map(|t| t.kind.as_str()).collect();
+    assert_eq!(kinds, ["reminder", "deadline", "escalation"]);
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM outbox WHERE procedure_id = 'kg-cets-201' AND kind = 'approval_requested'").await,
+        4
+    );
+    for who in ["mia", "ombudsperson", "supreme-court"] {
+        let actor = app.actor(&inst(who), None, who).await.unwrap();
+        let v = app.store.procedure(&id).await.unwrap().unwrap().version;
+        app.act(
+            &id,
+            &Command {
+                expected_version: v,
+                act: Act::Approve { comment: None },
+            },
+            &actor,
+        )
+        .await
+        .unwrap();
+    }
+    let p = app.store.procedure(&id).await.unwrap().unwrap();
+    assert_eq!(
+        p.approvals.len(),
+        3,
+        "approvals are read back for the current stage entry"
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM approvals WHERE procedure_id = 'kg-cets-201'"
+        )
+        .await,
+        3
+    );
+    let to_request = Command {
+        expected_version: p.version,
+        act: Act::Advance {
+            to: StageId::parse("request").unwrap(),
+            comment: None,
+        },
+    };
+    let view = app.act(&id, &to_request, &moj).await.unwrap();
+    assert_eq!(view.procedure.stage.as_str(), "request");
+    assert!(
+        view.procedure.approvals.is_empty(),
+        "a new stage entry starts without approvals"
+    );
+    assert!(app.store.verify(Some(&id)).await.unwrap().ok());
+}
+on_both!(a_decision_lands_whole_with_timers_outbox_and_approvals);
+
+/// A procedure stores the definition's id, version and hash, and keeps using the stored
+/// definition after the file changes.
+async fn a_procedure_keeps_its_definition_when_the_file_changes(db: &TestDb) {
+    let clock = clock();
+    let mut app = db.app(&clock).await;
+    app.demo().await.unwrap();
+    let original = app
+        .store
+        .procedure(&pid("kg-ets-173"))
+        .await
+        .unwrap()
+        .unwrap();
+
+    // A new folder where coe-accession v1 changed: legal review no longer needs the report.
+    let dir = tempfile::tempdir().unwrap();
+    let source = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/workflows/coe-accession.toml"
+    ))
+    .unwrap()
+    .replace(
+        "type = \"document\"\nrequired = true",
+        "type = \"document\"\nrequired = false",
+    );
+    std::fs::write(dir.path().join("coe-accession.toml"), source).unwrap();
+    let mut settings = db.settings();
+    settings.workflows.dir = dir.path().to_path_buf();
+    let changed = accession::app::Accession::open(settings, std::sync::Arc::new(clock.clone()))
+        .await
+        .unwrap();
+    let new_def = changed
+        .catalog()
+        .current(&WorkflowId::parse("coe-accession").unwrap())
+        .unwrap();
+    assert_ne!(new_def.content_hash, original.workflow.hash);
+
+    // The old procedure still needs the report, as its definition said.
+    let moj = changed.actor(&inst("moj"), None, "x").await.unwrap();
+    let advance = Command {
+        expected_version: Version(2),
+        act: Act::Advance {
+            to: StageId::parse("interagency-consultation").unwrap(),
+            comment: None,
+        },
+    };
+    let err = changed.act(&original.id, &advance, &moj).await.unwrap_err();
+    assert!(
+        matches!(err, AppError::Refused(Refusal::FieldsMissing { .. })),
+        "{err}"
+    );
+
+    // A new procedure starts on the changed file and does not.
+    let mfa = changed.actor(&inst("mfa"), None, "x").await.unwrap();
+    let start = StartProcedure {
+        id: pid("xk-ets-173"),
+        state: StateCode::parse("XK").unwrap(),
+        convention: ConventionId::parse("ets-173").unwrap(),
+        comment: None,
+    };
+    changed
+        .start(&WorkflowId::parse("coe-accession").unwrap(), &start, &mfa)
+        .await
+        .unwrap();
+    let p = changed.store.procedure(&start.id).await.unwrap().unwrap();
+    assert_eq!(p.workflow.hash, new_def.content_hash);
+    changed
+        .act(
+            &start.id,
+            &Command {
+                expected_version: Version(1),
+                act: Act::Advance {
+                    to: StageId::parse("legal-review").unwrap(),
+                    comment: None,
+                },
+            },
+            &mfa,
+        )
+        .await
+        .unwrap();
+    changed
+        .act(
+            &start.id,
+            &Command {
+                expected_version: Version(2),
+                act: Act::Advance {
+                    to: StageId::parse("interagency-consultation").unwrap(),
+                    comment: None,
+                },
+            },
+            &moj,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        count(&changed, "SELECT COUNT(*) FROM workflow_definitions").await,
+        2
+    );
+}
+on_both!(a_procedure_keeps_its_definition_when_the_file_changes);

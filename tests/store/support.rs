@@ -1,0 +1,137 @@
+//! Test databases and an application on them.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use accession::app::Accession;
+use accession::clock::ManualClock;
+use accession::config::Settings;
+use chrono::{TimeZone, Utc};
+use sea_orm::{ConnectionTrait, Database};
+use tempfile::TempDir;
+
+pub const PG_ENV: &str = "ACCESSION_TEST_DATABASE_URL";
+
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<TempDir>,
+    pg: Option<(String, String)>,
+}
+
+pub fn sqlite() -> TestDb {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/accession.db", dir.path().display());
+    TestDb {
+        url,
+        _dir: Some(dir),
+        pg: None,
+    }
+}
+
+/// A fresh PostgreSQL database, or None (with a note) outside CI when none is configured.
+pub async fn postgres() -> Option<TestDb> {
+    let Ok(admin) = std::env::var(PG_ENV) else {
+        if std::env::var_os("CI").is_some() {
+            panic!("{PG_ENV} must be set in CI: the PostgreSQL tests are required there");
+        }
+        eprintln!("skipping PostgreSQL: {PG_ENV} is not set");
+        return None;
+    };
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let name = format!(
+        "accession_test_{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst),
+        Utc::now().timestamp_subsec_nanos()
+    );
+    let conn = Database::connect(&admin)
+        .await
+        .expect("connect to PostgreSQL");
+    conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create test database");
+    conn.close().await.ok();
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    Some(TestDb {
+        url: format!("{base}/{name}"),
+        _dir: None,
+        pg: Some((admin.clone(), name)),
+    })
+}
+
+impl TestDb {
+    /// Drop a PostgreSQL test database (SQLite files go with their temp dir).
+    pub async fn finish(self) {
+        if let Some((admin, name)) = &self.pg
+            && let Ok(conn) = Database::connect(admin).await
+        {
+            let _ = conn
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await;
+            let _ = conn.close().await;
+        }
+    }
+
+    pub fn settings(&self) -> Settings {
+        let mut s = Settings::load(None).expect("default settings");
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        s.database.url = self.url.clone();
+        s.database.max_connections = 4;
+        s.workflows.dir = root.join("workflows");
+        s.demo.dir = root.join("config/demo");
+        s
+    }
+
+    pub async fn app(&self, clock: &ManualClock) -> Accession {
+        Accession::open(self.settings(), Arc::new(clock.clone()))
+            .await
+            .expect("open the application")
+    }
+}
+
+pub fn clock() -> ManualClock {
+    ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 2, 6, 0, 0).unwrap())
+}
+
+/// Run an async test body against SQLite and, when available, PostgreSQL.
+#[macro_export]
+macro_rules! on_both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let db = $crate::support::sqlite();
+                super::$name(&db).await;
+                db.finish().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(db) = $crate::support::postgres().await {
+                    super::$name(&db).await;
+                    db.finish().await;
+                }
+            }
+        }
+    };
+}
+
+/// `SELECT COUNT(*) …` on either backend.
+pub async fn count(app: &Accession, sql: &str) -> i64 {
+    use sea_orm::{ConnectionTrait, Statement};
+    let conn = app.store.connection();
+    let row = conn
+        .query_one_raw(Statement::from_string(
+            conn.get_database_backend(),
+            sql.to_string(),
+        ))
+        .await
+        .expect("count query")
+        .expect("one row");
+    row.try_get_by_index::<i64>(0).expect("a count")
+}
+
+pub fn pid(id: &str) -> accession::ids::ProcedureId {
+    accession::ids::ProcedureId::parse(id).unwrap()
+}
