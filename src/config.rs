@@ -146,6 +146,8 @@ fn describe(error: figment::Error) -> String {
 }
 
 #[cfg(test)]
+// figment's `Jail` fixes the closures' error type to `figment::Error`.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
     use figment::Jail;

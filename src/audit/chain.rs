@@ -69,9 +69,8 @@ pub fn verify_chain<'a>(
     rows: impl IntoIterator<Item = &'a ChainRow>,
 ) -> Result<u64, ChainBreak> {
     let mut expected_prev = GENESIS.to_string();
-    let mut expected_sequence = 1;
     let mut count = 0;
-    for row in rows {
+    for (expected_sequence, row) in (1_i64..).zip(rows) {
         let fail = |what: String| ChainBreak {
             procedure_id: procedure_id.to_string(),
             sequence: row.sequence,
@@ -100,7 +99,6 @@ pub fn verify_chain<'a>(
             )));
         }
         expected_prev = row.hash.clone();
-        expected_sequence += 1;
         count += 1;
     }
     Ok(count)

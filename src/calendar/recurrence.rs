@@ -35,9 +35,12 @@ pub fn parse_cron(expression: &str) -> Result<Schedule, InvalidCron> {
             });
         }
     };
-    Schedule::from_str(&normalized).map_err(|e| InvalidCron {
+    // The crate's error only repeats the expression; say what to check instead.
+    Schedule::from_str(&normalized).map_err(|_| InvalidCron {
         expression: expression.to_string(),
-        reason: e.to_string(),
+        reason: "a field is out of range or not understood (minute 0-59, hour 0-23, day 1-31, \
+                 month 1-12 or JAN-DEC, weekday 0-7 or SUN-SAT)"
+            .to_string(),
     })
 }
 

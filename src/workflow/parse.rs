@@ -583,10 +583,6 @@ impl Checker<'_, '_> {
                 }
             },
         };
-        if of.len() < listed.len() {
-            // Some institutions were refused (and reported); the rule cannot be built faithfully.
-            return None;
-        }
         Some(ApprovalRule { of, at_least })
     }
 

@@ -1050,7 +1050,9 @@ to = "done"
 }
 
 #[test]
-fn an_unknown_institution_in_approvals_does_not_make_at_least_unreachable() {
+fn an_unknown_institution_in_approvals_is_reported_once() {
+    // Not also as an `at_least` that two known institutions could not meet, nor as an approvals
+    // guard on a stage without approvals.
     let d = only_error_with(
         r#"id = "w"
 version = 1
@@ -1070,6 +1072,7 @@ terminal = true
 [[transitions]]
 from = "draft"
 to = "done"
+guards = { approvals = true }
 "#,
         &seed(),
     );
@@ -1333,6 +1336,13 @@ to = "done"
 "#,
     );
     assert_at(&d, 6, 6, "stage `draft` names no responsible institution");
+}
+
+#[test]
+fn an_empty_title_is_reported_once_and_the_stage_still_counts() {
+    // The stage is kept, so the transition into it is not also reported as unknown.
+    let d = only_error(&MINIMAL.replace(r#"title = "Done""#, r#"title = " ""#));
+    assert_at(&d, 12, 9, "`title` is empty");
 }
 
 #[test]
