@@ -32,13 +32,13 @@ pub fn check_files(
     files: &[PathBuf],
     known: &KnownInstitutions,
 ) -> Result<Vec<WorkflowDefinition>, Vec<Diagnostic>> {
-    let mut definitions = Vec::new();
+    let mut parsed: Vec<(WorkflowDefinition, &PathBuf)> = Vec::new();
     let mut diagnostics = Vec::new();
     for path in files {
         let name = path.display().to_string();
         match std::fs::read_to_string(path) {
             Ok(source) => match parse_definition(&name, &source, known) {
-                Ok(def) => definitions.push(def),
+                Ok(def) => parsed.push((def, path)),
                 Err(mut d) => diagnostics.append(&mut d),
             },
             Err(e) => diagnostics.push(Diagnostic {
@@ -53,7 +53,7 @@ pub fn check_files(
     // The same (id, version) twice with different content is ambiguous.
     let mut seen: BTreeMap<(String, u32), (&str, &str)> = BTreeMap::new();
     let mut duplicates = Vec::new();
-    for (def, path) in definitions.iter().zip(files) {
+    for (def, path) in &parsed {
         let key = (def.id.to_string(), def.version);
         if let Some((other, hash)) = seen.get(&key) {
             if *hash != def.content_hash {
@@ -74,7 +74,7 @@ pub fn check_files(
     }
     diagnostics.extend(duplicates);
     if diagnostics.is_empty() {
-        Ok(definitions)
+        Ok(parsed.into_iter().map(|(def, _)| def).collect())
     } else {
         Err(diagnostics)
     }

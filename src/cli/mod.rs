@@ -15,7 +15,7 @@ use crate::config::Settings;
 use crate::ids::{InstitutionId, ProcedureId, WorkflowId};
 use crate::reference::InstitutionFile;
 use crate::workflow::{DiagramFormat, KnownInstitutions, render_diagram};
-use output::{print_json, table};
+use output::{out, outln, print_json, table};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -126,9 +126,9 @@ pub async fn run(cli: Cli) -> Result<u8, AppError> {
             if cli.json {
                 print_json(&serde_json::json!({ "applied": pending }));
             } else if pending.is_empty() {
-                println!("database is up to date");
+                outln!("database is up to date");
             } else {
-                println!(
+                outln!(
                     "applied {} migration(s): {}",
                     pending.len(),
                     pending.join(", ")
@@ -211,10 +211,10 @@ pub async fn run(cli: Cli) -> Result<u8, AppError> {
             if cli.json {
                 print_json(&report);
             } else if let Some(b) = report.first_break() {
-                println!("BROKEN {b}");
+                outln!("BROKEN {b}");
             } else {
                 let rows: u64 = report.procedures.iter().map(|p| p.rows).sum();
-                println!(
+                outln!(
                     "OK: {} procedure(s), {rows} history row(s), every chain intact",
                     report.procedures.len()
                 );
@@ -230,10 +230,10 @@ pub async fn run(cli: Cli) -> Result<u8, AppError> {
                 report_import(&cli, "institutions", &s.institutions);
                 report_import(&cli, "conventions", &s.conventions);
                 if !s.procedures_created.is_empty() {
-                    println!("procedures created: {}", s.procedures_created.join(", "));
+                    outln!("procedures created: {}", s.procedures_created.join(", "));
                 }
                 if !s.procedures_existing.is_empty() {
-                    println!(
+                    outln!(
                         "procedures already there: {}",
                         s.procedures_existing.join(", ")
                     );
@@ -248,9 +248,11 @@ fn report_import(cli: &Cli, what: &str, s: &crate::store::ImportSummary) {
     if cli.json {
         print_json(s);
     } else {
-        println!(
+        outln!(
             "{what}: {} inserted, {} updated, {} unchanged",
-            s.inserted, s.updated, s.unchanged
+            s.inserted,
+            s.updated,
+            s.unchanged
         );
     }
 }
@@ -276,9 +278,9 @@ async fn workflows(cli: &Cli, cmd: &WorkflowsCmd) -> Result<u8, AppError> {
                         );
                     } else {
                         for (d, f) in defs.iter().zip(&files) {
-                            println!("ok  {}  {} v{}", f.display(), d.id, d.version);
+                            outln!("ok  {}  {} v{}", f.display(), d.id, d.version);
                         }
-                        println!(
+                        outln!(
                             "{} workflow file(s) valid (institutions checked against {source})",
                             defs.len()
                         );
@@ -330,7 +332,7 @@ async fn workflows(cli: &Cli, cmd: &WorkflowsCmd) -> Result<u8, AppError> {
                     what: "workflow",
                     id: id.to_string(),
                 })?;
-            print!("{}", render_diagram(def, *format));
+            out!("{}", render_diagram(def, *format));
             Ok(0)
         }
     }

@@ -1,11 +1,46 @@
 //! Aligned tables for people, JSON for programs.
+//!
+//! Everything goes to stdout through [`write_out`] (the `out!` and `outln!` macros), never
+//! `print!`: `println!` panics when the reader has gone (`accession procedures list | head`).
+
+use std::io::{ErrorKind, Write};
 
 use comfy_table::{ContentArrangement, Table, presets};
 use serde::Serialize;
 
+/// Write to stdout. When the reader has closed the pipe, end quietly with exit code 0: the
+/// command has done its work, only the rest of its output is unwanted. Any other failure to
+/// write is an internal error (exit code 4).
+pub fn write_out(args: std::fmt::Arguments<'_>) {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(args) {
+        if e.kind() == ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write the output: {e}");
+        std::process::exit(4);
+    }
+}
+
+/// `print!` that ends quietly on a closed pipe.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::output::write_out(format_args!($($arg)*))
+    };
+}
+
+/// `println!` that ends quietly on a closed pipe.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::cli::output::write_out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+pub(crate) use {out, outln};
+
 pub fn print_json<T: Serialize + ?Sized>(value: &T) {
     match serde_json::to_string_pretty(value) {
-        Ok(text) => println!("{text}"),
+        Ok(text) => outln!("{text}"),
         Err(e) => eprintln!("error: cannot encode JSON: {e}"),
     }
 }
@@ -21,11 +56,11 @@ pub fn table(headers: &[&str], rows: impl IntoIterator<Item = Vec<String>>) {
         t.add_row(row);
     }
     if empty {
-        println!("(none)");
+        outln!("(none)");
     } else {
         // comfy-table pads each cell with a space on both sides; trim the left margin.
         for line in t.to_string().lines() {
-            println!("{}", line.strip_prefix(' ').unwrap_or(line).trim_end());
+            outln!("{}", line.strip_prefix(' ').unwrap_or(line).trim_end());
         }
     }
 }

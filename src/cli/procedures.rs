@@ -3,7 +3,7 @@
 use clap::{Args, Subcommand};
 
 use super::Cli;
-use super::output::{print_json, table};
+use super::output::{outln, print_json, table};
 use crate::app::{Accession, AppError, ProcedureView};
 use crate::engine::{Act, Command, Role, StartProcedure, Status};
 use crate::ids::{
@@ -354,30 +354,35 @@ fn print_view(cli: &Cli, v: &ProcedureView) {
         return;
     }
     let p = &v.procedure;
-    println!(
+    outln!(
         "{}  {} — {} ({})",
-        p.id, v.convention_number, v.convention_title, p.state
+        p.id,
+        v.convention_number,
+        v.convention_title,
+        p.state
     );
-    println!(
-        "workflow   {} v{} — {}",
-        p.workflow.id, p.workflow.version, v.workflow_title
+    outln!(
+        "workflow    {} v{} — {}",
+        p.workflow.id,
+        p.workflow.version,
+        v.workflow_title
     );
-    println!("status     {}   version {}", p.status, p.version);
-    println!(
-        "stage      {} — {} (since {})",
+    outln!("status      {}   version {}", p.status, p.version);
+    outln!(
+        "stage       {} — {} (since {})",
         p.stage,
         v.stage_title,
         p.stage_entered_at.format("%Y-%m-%d")
     );
-    println!("responsible {}", join(&v.responsible));
+    outln!("responsible {}", join(&v.responsible));
     match p.due_on {
-        Some(d) if v.overdue => println!("due        {d}  OVERDUE"),
-        Some(d) => println!("due        {d}"),
-        None => println!("due        -"),
+        Some(d) if v.overdue => outln!("due         {d}  OVERDUE"),
+        Some(d) => outln!("due         {d}"),
+        None => outln!("due         -"),
     }
     if let Some(a) = &v.approvals_needed {
-        println!(
-            "approvals  {} of {} needed from {}; given: {}; waiting for: {}",
+        outln!(
+            "approvals   {} of {} needed from {}; given: {}; waiting for: {}",
             a.given.len(),
             a.at_least,
             join(&a.of),
@@ -394,15 +399,15 @@ fn print_view(cli: &Cli, v: &ProcedureView) {
         );
     }
     let k = &p.key_dates;
-    println!(
-        "key dates  request {}  invitation {} (valid until {})  deposit {}",
+    outln!(
+        "key dates   request {}  invitation {} (valid until {})  deposit {}",
         date(k.requested_on),
         date(k.invited_on),
         date(k.invitation_expires_on),
         date(k.deposited_on)
     );
-    println!(
-        "           entry into force: computed {}  recorded {}{}",
+    outln!(
+        "            entry into force: computed {}  recorded {}{}",
         date(k.entry_into_force_computed),
         date(k.entry_into_force_recorded),
         if v.entry_into_force_differs {
@@ -412,28 +417,28 @@ fn print_view(cli: &Cli, v: &ProcedureView) {
         }
     );
     if !p.fields.is_empty() {
-        println!("fields");
+        outln!("fields");
         for (name, value) in &p.fields {
-            println!("  {name} = {value}");
+            outln!("  {name} = {value}");
         }
     }
     if v.next.is_empty() {
-        println!("next       nothing: the procedure is {}", p.status);
+        outln!("next        nothing: the procedure is {}", p.status);
     } else {
-        println!("next");
+        outln!("next");
         for n in &v.next {
             let state = if n.blocked_by.is_empty() {
                 "ready".to_string()
             } else {
                 format!("blocked: {}", n.blocked_by.join("; "))
             };
-            println!("  -> {} ({}) by {} [{}]", n.to, n.title, join(&n.by), state);
+            outln!("  -> {} ({}) by {} [{}]", n.to, n.title, join(&n.by), state);
         }
     }
     if !v.timers.is_empty() {
-        println!("pending timers");
+        outln!("pending timers");
         for t in &v.timers {
-            println!(
+            outln!(
                 "  {}  {:<10} {:<24} to {}",
                 t.fire_at.format("%Y-%m-%d %H:%M UTC"),
                 t.kind,

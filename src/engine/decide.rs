@@ -129,7 +129,11 @@ pub fn decide(
         });
     }
     if current.status == Status::Suspended
-        && !matches!(cmd.act, Act::Resume { .. } | Act::Comment { .. })
+        // A suspended procedure may still be commented on, resumed, or given up for good.
+        && !matches!(
+            cmd.act,
+            Act::Resume { .. } | Act::Comment { .. } | Act::Withdraw { .. }
+        )
     {
         return Err(Refusal::Suspended);
     }
@@ -522,8 +526,18 @@ fn validate_field(
     let value = value.trim();
     match kind {
         FieldKind::Date => {
-            let date = NaiveDate::parse_from_str(value, "%Y-%m-%d")
-                .map_err(|_| invalid(format!("`{value}` is not a date; write YYYY-MM-DD")))?;
+            let not_a_date = || invalid(format!("`{value}` is not a date; write YYYY-MM-DD"));
+            // chrono alone takes `2024-4-22`, `+2024-04-22` and even `2024-04-2`: a truncated date
+            // must not pass for another one.
+            let written_in_full = value.len() == 10
+                && value.bytes().enumerate().all(|(i, b)| match i {
+                    4 | 7 => b == b'-',
+                    _ => b.is_ascii_digit(),
+                });
+            if !written_in_full {
+                return Err(not_a_date());
+            }
+            let date = NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| not_a_date())?;
             if date > today {
                 return Err(invalid(format!(
                     "{date} is in the future; record a date once it has happened"

@@ -94,8 +94,8 @@ pub struct ProcedureState {
     pub workflow: WorkflowRef,
     pub stage: StageId,
     pub stage_entered_at: DateTime<Utc>,
-    /// The history sequence of the event that entered the current stage (or resumed it): approvals
-    /// and timers belong to one stage entry.
+    /// The history sequence of the event that entered the current stage: approvals and timers
+    /// belong to one stage entry. A resumption keeps it, so approvals given before stand.
     pub stage_entry: i64,
     pub status: Status,
     pub version: Version,

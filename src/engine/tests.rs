@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
-use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, Utc};
 use chrono_tz::Asia::Bishkek;
 
 use super::*;
@@ -154,9 +154,12 @@ fn every_act() -> Vec<Act> {
 
 /// A procedure driven command by command, one day apart, keeping the state of every accepted
 /// command as the store would.
+#[derive(Clone)]
 struct Walk {
     procedure: ProcedureState,
     now: DateTime<Utc>,
+    /// Every accepted decision, the start included.
+    decisions: Vec<Decision>,
 }
 
 impl Walk {
@@ -165,8 +168,9 @@ impl Walk {
         let decision =
             start(ctx(), &opening(), &coordinator(), now).expect("a coordinator may start");
         Walk {
-            procedure: decision.procedure,
+            procedure: decision.procedure.clone(),
             now,
+            decisions: vec![decision],
         }
     }
 
@@ -195,6 +199,7 @@ impl Walk {
             panic!("{name} by {} was refused: {refusal}", actor.institution)
         });
         self.procedure = decision.procedure.clone();
+        self.decisions.push(decision.clone());
         decision
     }
 
@@ -343,6 +348,11 @@ fn starting_sets_the_due_deadline_and_the_reminder_before_it_and_asks_the_mfa_to
         assert_eq!(t.stage_entry, 1);
         assert_eq!(t.recipients, insts(&["mfa"]));
     }
+    // Procedure, stage entry, the event that planned it, kind, rule, occurrence.
+    assert_eq!(
+        timer(&decision, TimerKind::Deadline, "due").dedupe_key,
+        "kg-ets-112:1:1:deadline:due:0"
+    );
     assert_eq!(
         decision.notifications,
         [Notification {
@@ -430,10 +440,10 @@ fn advancing_by_an_institution_the_transition_does_not_name_is_refused_with_the_
         walk.act(&ministry(who), approve());
     }
     let refusal = walk.refused(&ministry("embassy-france"), advance("request"));
-    assert!(
-        matches!(&refusal, Refusal::NotAllowed { allowed, .. } if allowed == &insts(&["moj", "mfa"])),
-        "{refusal:?}"
-    );
+    let Refusal::NotAllowed { allowed, .. } = refusal else {
+        panic!("{refusal:?}");
+    };
+    assert_eq!(allowed, insts(&["moj", "mfa"]));
 }
 
 #[test]
@@ -800,10 +810,11 @@ fn a_date_in_the_future_is_refused() {
         .date_naive()
         .to_string();
     let refusal = walk.refused(&coordinator(), record("deposit_date", &tomorrow));
-    assert!(
-        matches!(&refusal, Refusal::FieldInvalid { field: f, reason } if f == &field("deposit_date") && reason.contains("future")),
-        "{refusal:?}"
-    );
+    let Refusal::FieldInvalid { field: f, reason } = refusal else {
+        panic!("{refusal:?}");
+    };
+    assert_eq!(f, field("deposit_date"));
+    assert!(reason.contains("in the future"), "{reason}");
 }
 
 #[test]
@@ -830,13 +841,25 @@ fn a_date_not_written_yyyy_mm_dd_is_refused() {
         "22 April 2024",
         "yesterday",
         "",
+        // Short or signed forms that a lenient parser would read as some date.
+        "2024-4-22",
+        "2024-04-2",
+        "+2024-04-22",
+        "-0001-01-01",
+        "2024-04-22T00:00",
     ] {
         let refusal = walk.refused(&coordinator(), record("deposit_date", value));
-        assert!(
-            matches!(&refusal, Refusal::FieldInvalid { field: f, .. } if f == &field("deposit_date")),
-            "{value:?}: {refusal:?}"
-        );
+        let Refusal::FieldInvalid { field: f, .. } = &refusal else {
+            panic!("{value:?}: {refusal:?}");
+        };
+        assert_eq!(f, &field("deposit_date"), "{value:?}");
     }
+    // Spaces around a well-written date are forgiven.
+    let decision = walk.record("deposit_date", " 2024-04-22 ");
+    assert_eq!(
+        decision.procedure.fields[&field("deposit_date")],
+        "2024-04-22"
+    );
 }
 
 #[test]
@@ -866,7 +889,7 @@ fn a_document_reference_is_one_line_and_not_empty() {
 // Suspending, withdrawing, completing.
 
 #[test]
-fn a_suspended_procedure_accepts_only_resume_and_comment() {
+fn a_suspended_procedure_accepts_only_resume_comment_and_withdraw() {
     let mut walk = Walk::start_at("2024-01-10T05:00:00Z");
     assert_eq!(
         walk.refused(&ministry("moj"), suspend()),
@@ -884,10 +907,13 @@ fn a_suspended_procedure_accepts_only_resume_and_comment() {
         approve(),
         record("request_date", "2024-01-05"),
         suspend(),
-        withdraw(),
     ] {
         assert_eq!(walk.refused(&coordinator(), act), Refusal::Suspended);
     }
+    // Withdrawing needs no resumption first (which would re-plan timers only to cancel them).
+    let mut other = walk.clone();
+    let withdrawn = other.act(&coordinator(), withdraw());
+    assert_eq!(withdrawn.procedure.status, Status::Withdrawn);
     let decision = walk.act(&ministry("moj"), comment("We are waiting too"));
     assert_eq!(decision.procedure.status, Status::Suspended);
     let decision = walk.act(&coordinator(), resume());
@@ -911,6 +937,30 @@ fn resuming_runs_the_stage_period_again_from_the_day_of_resumption() {
     );
     // The stage entry is the same one: approvals given before the suspension would stand.
     assert_eq!(decision.procedure.stage_entry, 1);
+}
+
+#[test]
+fn an_institution_the_workflow_does_not_name_may_not_comment() {
+    let mut walk = Walk::start_at("2024-01-10T05:00:00Z");
+    let refusal = walk.refused(&ministry("bishkek-district-court"), comment("Hello"));
+    assert!(
+        matches!(&refusal, Refusal::NotAllowed { institution, allowed, .. }
+            if institution == &inst("bishkek-district-court") && allowed.contains(&inst("moj"))),
+        "{refusal:?}"
+    );
+    assert_eq!(
+        walk.refused(&coordinator(), comment("   ")),
+        Refusal::Empty { what: "a comment" }
+    );
+    let decision = walk.act(
+        &ministry("ombudsperson"),
+        comment("We will give an opinion"),
+    );
+    assert_eq!(
+        decision.events[0].comment.as_deref(),
+        Some("We will give an opinion")
+    );
+    assert_eq!(decision.procedure.stage, stage("assessment"));
 }
 
 #[test]
@@ -1084,8 +1134,15 @@ mod properties {
 
     use super::*;
 
-    /// The first command comes a day after this instant; each next one a day later.
+    /// The procedure starts at this instant; each command comes a day after the one before.
     const BASE: &str = "2024-01-10T05:00:00Z";
+
+    /// Where the random commands begin: on a fresh procedure, or on one walked along the route to
+    /// any stage (random commands alone rarely get past the consultation between institutions).
+    fn beginning() -> impl Strategy<Value = StageId> {
+        let stages: Vec<StageId> = def().stages.iter().map(|s| s.id.clone()).collect();
+        prop_oneof![Just(stage("assessment")), select(stages)]
+    }
 
     #[derive(Debug, Clone)]
     enum Target {
@@ -1103,7 +1160,7 @@ mod properties {
 
     #[derive(Debug, Clone)]
     enum Value {
-        /// A date this many days from the base day: mostly past, sometimes in the future.
+        /// A date this many days from the day of the command in Bishkek.
         Date(i64),
         Written(&'static str),
     }
@@ -1120,15 +1177,52 @@ mod properties {
     }
 
     #[derive(Debug, Clone)]
+    enum Who {
+        /// Anyone: an institution of the workflow (or one it does not name), in any role.
+        Anyone(Actor),
+        /// A ministry the act concerns: an approver of the stage, an institution the transition
+        /// names, the owner of the field, the institutions that control the procedure.
+        Concerned(Index),
+    }
+
+    #[derive(Debug, Clone)]
     struct Move {
         step: Step,
-        actor: Actor,
+        who: Who,
         /// How far the expected version is from the current one.
         skew: i64,
     }
 
     impl Move {
-        fn act(&self, current: &ProcedureState, base: NaiveDate) -> Act {
+        fn actor(&self, current: &ProcedureState, act: &Act) -> Actor {
+            let index = match &self.who {
+                Who::Anyone(actor) => return actor.clone(),
+                Who::Concerned(index) => index,
+            };
+            let def = def();
+            let here = def.stage(&current.stage).expect("a defined stage");
+            let candidates = match act {
+                Act::Advance { to, .. } => def
+                    .transition(&current.stage, to)
+                    .map(|t| t.by.clone())
+                    .unwrap_or_else(|| here.responsible.clone()),
+                Act::Approve { .. } => here
+                    .approvals
+                    .as_ref()
+                    .map(|rule| rule.of.clone())
+                    .unwrap_or_else(|| here.responsible.clone()),
+                Act::Record { field, .. } => def
+                    .field(field)
+                    .map(|(owner, _)| owner.responsible.clone())
+                    .unwrap_or_else(|| here.responsible.clone()),
+                Act::Suspend { .. } | Act::Resume { .. } => def.control.suspend.clone(),
+                Act::Withdraw { .. } => def.control.withdraw.clone(),
+                Act::Comment { .. } => here.responsible.clone(),
+            };
+            ministry(candidates[index.index(candidates.len())].as_str())
+        }
+
+        fn act(&self, current: &ProcedureState, today: NaiveDate) -> Act {
             let def = def();
             match &self.step {
                 Step::Advance(target) => {
@@ -1162,7 +1256,7 @@ mod properties {
                         }
                     };
                     let value = match value {
-                        Value::Date(days) => (base + TimeDelta::days(*days)).to_string(),
+                        Value::Date(days) => (today + TimeDelta::days(*days)).to_string(),
                         Value::Written(text) => (*text).to_string(),
                     };
                     Act::Record {
@@ -1198,10 +1292,19 @@ mod properties {
         "2024-02-30",
         "2024/04/22",
         "2024-13-01",
+        "2024-4-22",
+        "2024-04-2",
         "yesterday",
     ];
 
-    fn actor() -> impl Strategy<Value = Actor> {
+    fn who() -> impl Strategy<Value = Who> {
+        prop_oneof![
+            anyone().prop_map(Who::Anyone),
+            any::<Index>().prop_map(Who::Concerned),
+        ]
+    }
+
+    fn anyone() -> impl Strategy<Value = Actor> {
         let mut institutions: Vec<InstitutionId> =
             def().institutions().into_iter().cloned().collect();
         // One institution the workflow does not name at all.
@@ -1219,7 +1322,8 @@ mod properties {
 
     fn value() -> impl Strategy<Value = Value> {
         prop_oneof![
-            6 => (-4000i64..60).prop_map(Value::Date),
+            5 => (-4000i64..=0).prop_map(Value::Date),
+            1 => (1i64..400).prop_map(Value::Date),
             2 => select(MALFORMED_DATES).prop_map(Value::Written),
             2 => select(TEXTS).prop_map(Value::Written),
         ]
@@ -1247,7 +1351,7 @@ mod properties {
             6 => (choice, value()).prop_map(|(c, v)| Step::Record(c, v)),
             1 => select(TEXTS).prop_map(Step::Comment),
             1 => select(TEXTS).prop_map(Step::Suspend),
-            1 => Just(Step::Resume),
+            3 => Just(Step::Resume),
             1 => select(TEXTS).prop_map(Step::Withdraw),
         ]
     }
@@ -1259,7 +1363,7 @@ mod properties {
             1 => 1i64..=3,
         ];
         prop::collection::vec(
-            (step(), actor(), skew).prop_map(|(step, actor, skew)| Move { step, actor, skew }),
+            (step(), who(), skew).prop_map(|(step, who, skew)| Move { step, who, skew }),
             1..40,
         )
     }
@@ -1422,28 +1526,32 @@ mod properties {
         check_state(p, now)
     }
 
-    fn run(moves: &[Move]) -> Result<(), TestCaseError> {
-        let base = instant(BASE);
-        let base_day = base.with_timezone(&Bishkek).date_naive();
-        let started = start(ctx(), &opening(), &coordinator(), base).expect("started");
+    fn run(beginning: &StageId, moves: &[Move]) -> Result<(), TestCaseError> {
+        let mut walk = Walk::start_at(BASE);
+        walk.walk_to(beginning.as_str());
         let mut keys = Keys::default();
-        keys.fresh(&started)?;
-        check_state(&started.procedure, base)?;
-        let mut held = started.procedure;
-        let mut now = base;
+        for decision in &walk.decisions {
+            keys.fresh(decision)?;
+            check_state(&decision.procedure, walk.now)?;
+        }
+        let mut held = walk.procedure.clone();
+        let mut now = walk.now;
+        let walked = held.version;
         let mut accepted = 0;
         for m in moves {
             now += TimeDelta::days(1);
+            let act = m.act(&held, now.with_timezone(&Bishkek).date_naive());
+            let actor = m.actor(&held, &act);
             let cmd = Command {
                 expected_version: Version(held.version.0 + m.skew),
-                act: m.act(&held, base_day),
+                act,
             };
             let before = held.clone();
-            let first = decide(ctx(), &held, &cmd, &m.actor, now);
-            let second = decide(ctx(), &held, &cmd, &m.actor, now);
+            let first = decide(ctx(), &held, &cmd, &actor, now);
+            let second = decide(ctx(), &held, &cmd, &actor, now);
             prop_assert_eq!(&first, &second, "decide is not deterministic");
             prop_assert_eq!(&held, &before);
-            if m.actor.role == Role::Auditor {
+            if actor.role == Role::Auditor {
                 prop_assert_eq!(
                     &first,
                     &Err(Refusal::ReadOnly {
@@ -1467,13 +1575,13 @@ mod properties {
                 );
             }
             if let Ok(decision) = first {
-                check_accepted(&before, &cmd.act, &m.actor, now, &decision)?;
+                check_accepted(&before, &cmd.act, &actor, now, &decision)?;
                 keys.fresh(&decision)?;
                 held = decision.procedure;
                 accepted += 1;
             }
         }
-        prop_assert_eq!(held.version, Version(1 + accepted));
+        prop_assert_eq!(held.version, Version(walked.0 + accepted));
         if held.status.is_closed() {
             for act in every_act() {
                 let cmd = Command {
@@ -1494,11 +1602,49 @@ mod properties {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
 
+        /// Whatever is asked, by whomever, at whatever version: the stage is always defined and
+        /// only moves along a transition, by an advance; history has no gaps and the version rises
+        /// by one per accepted command; a refusal changes nothing and `decide` answers the same
+        /// twice; a withdrawn or completed procedure refuses everything; timer and notification
+        /// keys are never used twice.
         #[test]
         fn random_command_sequences_keep_the_procedure_on_the_definitions_graph(
-            moves in moves()
+            beginning in beginning(),
+            moves in moves(),
         ) {
-            run(&moves)?;
+            run(&beginning, &moves)?;
+        }
+
+        #[test]
+        fn deadlines_fall_at_midnight_and_reminders_at_nine_in_bishkek(
+            seconds in 0i64..(80 * 365 * 86_400),
+        ) {
+            let now = instant("2000-01-01T00:00:00Z") + TimeDelta::seconds(seconds);
+            let started = start(ctx(), &opening(), &coordinator(), now).expect("started");
+            let cmd = Command {
+                expected_version: started.procedure.version,
+                act: advance("legal-review"),
+            };
+            let reviewed = decide(ctx(), &started.procedure, &cmd, &coordinator(), now)
+                .expect("advanced");
+            for decision in [&started, &reviewed] {
+                let due = decision.procedure.due_on.expect("a due date");
+                prop_assert!(due > now.with_timezone(&Bishkek).date_naive());
+                for t in &decision.timers.set {
+                    let local = t.fire_at.with_timezone(&Bishkek).naive_local();
+                    prop_assert!(t.fire_at > now);
+                    match t.kind {
+                        TimerKind::Deadline => {
+                            let day_after = due + TimeDelta::days(1);
+                            prop_assert_eq!(local, day_after.and_time(NaiveTime::MIN));
+                        }
+                        TimerKind::Reminder | TimerKind::Escalation => {
+                            let nine = NaiveTime::from_hms_opt(9, 0, 0).expect("09:00");
+                            prop_assert_eq!(local.time(), nine);
+                        }
+                    }
+                }
+            }
         }
     }
 }

@@ -1,0 +1,787 @@
+//! End-to-end tests of the `accession` command line: the real binary, run in its own temporary
+//! folder with its own SQLite database, on the repository's workflows and demo data.
+//!
+//! Exit codes: 0 ok, 1 refused or invalid input, 2 usage, 3 conflict (stale version, already
+//! exists). An error is one line on stderr starting with `error:`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+const BIN: &str = env!("CARGO_BIN_EXE_accession");
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// One temporary folder, one database, nothing inherited from the environment's `ACCESSION*`.
+struct Sandbox {
+    dir: TempDir,
+}
+
+/// What a run of the binary left behind.
+struct Run {
+    args: String,
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    /// Assert the exit code, showing everything the command printed when it differs.
+    #[track_caller]
+    fn expect(self, code: i32) -> Run {
+        assert_eq!(
+            self.code, code,
+            "`accession {}` exited {} instead of {code}\n--- stdout\n{}\n--- stderr\n{}",
+            self.args, self.code, self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// The one line an error ends in: on stderr, starting with `error:`.
+    #[track_caller]
+    fn error_line(&self) -> &str {
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert_eq!(
+            lines.len(),
+            1,
+            "`accession {}` should print one line on stderr:\n{}",
+            self.args,
+            self.stderr
+        );
+        assert!(
+            lines[0].starts_with("error: "),
+            "not an error line: {}",
+            lines[0]
+        );
+        lines[0]
+    }
+
+    #[track_caller]
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "`accession {}` did not print JSON ({e}):\n{}",
+                self.args, self.stdout
+            )
+        })
+    }
+}
+
+impl Sandbox {
+    fn new() -> Sandbox {
+        Sandbox {
+            dir: tempfile::tempdir().expect("a temporary folder"),
+        }
+    }
+
+    /// A sandbox with the Kyrgyz demo loaded.
+    fn with_demo() -> Sandbox {
+        let s = Sandbox::new();
+        s.run(&["demo"]).expect(0);
+        s
+    }
+
+    fn database(&self) -> PathBuf {
+        self.dir.path().join("accession.db")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("ACCESSION") {
+                cmd.env_remove(key);
+            }
+        }
+        cmd.current_dir(self.dir.path())
+            .env("ACCESSION__WORKFLOWS__DIR", repo("workflows"))
+            .env("ACCESSION__DEMO__DIR", repo("config/demo"))
+            .env(
+                "ACCESSION__DATABASE__URL",
+                format!("sqlite://{}", self.database().display()),
+            )
+            .args(args);
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        self.run_with(args, &[])
+    }
+
+    /// Run with extra environment variables.
+    fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = self.command(args);
+        cmd.envs(env.iter().copied());
+        let out = cmd.output().expect("the accession binary runs");
+        Run {
+            args: args.join(" "),
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
+            stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
+        }
+    }
+
+    /// `procedures show ID --json`.
+    fn procedure(&self, id: &str) -> Value {
+        self.run(&["procedures", "show", id, "--json"])
+            .expect(0)
+            .json()
+    }
+
+    /// `procedures history ID --json`, as a list.
+    fn history(&self, id: &str) -> Vec<Value> {
+        match self
+            .run(&["procedures", "history", id, "--json"])
+            .expect(0)
+            .json()
+        {
+            Value::Array(rows) => rows,
+            other => panic!("history is not a list: {other}"),
+        }
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).expect("write a file in the sandbox");
+        path
+    }
+}
+
+/// The 1-based line and column where `needle` starts in `text`.
+fn position(text: &str, needle: &str) -> (usize, usize) {
+    let at = text.find(needle).expect("the needle is in the text");
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let column = before.chars().rev().take_while(|&c| c != '\n').count() + 1;
+    (line, column)
+}
+
+/// The `id`s of the `[[section]]` entries of a seed file.
+fn seed_ids(file: &str, section: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(repo(file)).expect("the seed file");
+    let seed: toml::Table = toml::from_str(&text).expect("the seed is TOML");
+    seed[section]
+        .as_array()
+        .expect("a list of entries")
+        .iter()
+        .map(|e| e["id"].as_str().expect("an id").to_string())
+        .collect()
+}
+
+/// Every row starts with one of `ids`, and each of `filled` columns starts, in every row, exactly
+/// under its header.
+#[track_caller]
+fn assert_aligned_table(out: &str, ids: &[String], filled: &[&str]) {
+    let mut lines = out.lines();
+    let header: Vec<char> = lines.next().expect("a header line").chars().collect();
+    let header_text: String = header.iter().collect();
+    let rows: Vec<Vec<char>> = lines.map(|l| l.chars().collect()).collect();
+    let mut first: Vec<String> = rows
+        .iter()
+        .map(|r| r.iter().take_while(|c| **c != ' ').collect())
+        .collect();
+    first.sort();
+    let mut expected = ids.to_vec();
+    expected.sort();
+    assert_eq!(first, expected, "one row per seed id:\n{out}");
+    for column in filled {
+        let at = header_text
+            .find(&format!(" {column}"))
+            .unwrap_or_else(|| panic!("no column {column} in: {header_text}"))
+            + 1;
+        for row in &rows {
+            let line: String = row.iter().collect();
+            assert!(
+                row.get(at - 1) == Some(&' ') && row.get(at).is_some_and(|c| *c != ' '),
+                "column {column} is not aligned at {at} in:\n{header_text}\n{line}"
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------- exit 0
+
+#[test]
+fn demo_loads_the_kyrgyz_case_and_a_second_run_changes_nothing() {
+    let s = Sandbox::new();
+    let first = s.run(&["demo"]).expect(0);
+    assert!(
+        first
+            .stdout
+            .contains("institutions: 11 inserted, 0 updated, 0 unchanged"),
+        "{}",
+        first.stdout
+    );
+    assert!(
+        first
+            .stdout
+            .contains("conventions: 6 inserted, 0 updated, 0 unchanged"),
+        "{}",
+        first.stdout
+    );
+    assert!(
+        first.stdout.contains("procedures created: kg-ets-112, "),
+        "{}",
+        first.stdout
+    );
+    let before = s.history("kg-ets-112").len();
+
+    let second = s.run(&["demo"]).expect(0);
+    assert!(
+        second
+            .stdout
+            .contains("institutions: 0 inserted, 0 updated, 11 unchanged"),
+        "{}",
+        second.stdout
+    );
+    assert!(
+        second
+            .stdout
+            .contains("conventions: 0 inserted, 0 updated, 6 unchanged"),
+        "{}",
+        second.stdout
+    );
+    assert!(
+        !second.stdout.contains("procedures created"),
+        "{}",
+        second.stdout
+    );
+    let existing = second
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("procedures already there: "))
+        .unwrap_or_else(|| panic!("no `procedures already there` line:\n{}", second.stdout));
+    assert_eq!(existing.split(", ").count(), 6, "{existing}");
+    assert_eq!(s.history("kg-ets-112").len(), before);
+}
+
+#[test]
+fn procedures_list_json_has_the_six_demo_procedures() {
+    let s = Sandbox::with_demo();
+    let list = s.run(&["procedures", "list", "--json"]).expect(0).json();
+    let mut ids: Vec<&str> = list
+        .as_array()
+        .expect("a JSON list")
+        .iter()
+        .map(|p| p["id"].as_str().expect("an id"))
+        .collect();
+    ids.sort();
+    assert_eq!(
+        ids,
+        [
+            "kg-cets-197",
+            "kg-cets-201",
+            "kg-cets-210",
+            "kg-ets-112",
+            "kg-ets-173",
+            "kg-ets-185"
+        ]
+    );
+}
+
+#[test]
+fn ets_112_is_a_party_deposited_on_2024_04_22_and_in_force_on_2024_08_01() {
+    let s = Sandbox::with_demo();
+    let p = s.procedure("kg-ets-112");
+    assert_eq!(p["stage"], "party");
+    assert_eq!(p["status"], "active");
+    assert_eq!(p["key_dates"]["deposited_on"], "2024-04-22");
+    assert_eq!(p["key_dates"]["entry_into_force_computed"], "2024-08-01");
+
+    let table = s.run(&["procedures", "list"]).expect(0).stdout;
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("kg-ets-112 "))
+        .unwrap_or_else(|| panic!("no kg-ets-112 row:\n{table}"));
+    assert!(
+        row.contains(" party ") && row.ends_with("2024-04-22  2024-08-01"),
+        "{row}"
+    );
+}
+
+#[test]
+fn audit_verify_finds_every_chain_intact() {
+    let s = Sandbox::with_demo();
+    let out = s.run(&["audit", "verify"]).expect(0).stdout;
+    assert!(out.starts_with("OK: 6 procedure(s), "), "{out}");
+    assert!(out.contains("every chain intact"), "{out}");
+    let one = s
+        .run(&["audit", "verify", "--procedure", "kg-ets-112"])
+        .expect(0)
+        .stdout;
+    assert!(
+        one.starts_with("OK: 1 procedure(s), 18 history row(s)"),
+        "{one}"
+    );
+}
+
+#[test]
+fn workflows_check_accepts_the_shipped_workflows_without_creating_a_database() {
+    let s = Sandbox::new();
+    let out = s.run(&["workflows", "check"]).expect(0).stdout;
+    assert!(out.contains("coe-accession v1"), "{out}");
+    assert!(
+        out.contains("3 workflow file(s) valid (institutions checked against "),
+        "{out}"
+    );
+    assert!(out.contains("institutions.toml)"), "{out}");
+    assert!(
+        !s.database().exists(),
+        "`workflows check` created a database"
+    );
+
+    s.run(&["demo"]).expect(0);
+    let out = s.run(&["workflows", "check"]).expect(0).stdout;
+    assert!(
+        out.contains("(institutions checked against the database)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn workflows_diagram_in_dot_is_a_digraph() {
+    let s = Sandbox::new();
+    let out = s
+        .run(&["workflows", "diagram", "coe-accession", "--format", "dot"])
+        .expect(0)
+        .stdout;
+    assert!(out.starts_with("digraph \"coe-accession\" {"), "{out}");
+    assert!(out.trim_end().ends_with('}'), "{out}");
+    assert!(out.contains("\"legal-review\""), "{out}");
+    assert!(out.contains("->"), "{out}");
+}
+
+#[test]
+fn institutions_list_is_an_aligned_table_of_the_seed() {
+    let s = Sandbox::with_demo();
+    let out = s.run(&["institutions", "list"]).expect(0).stdout;
+    assert!(
+        out.starts_with("ID ") && out.lines().next().unwrap().ends_with(" ROLE"),
+        "{out}"
+    );
+    let ids = seed_ids("config/demo/institutions.toml", "institutions");
+    assert_aligned_table(&out, &ids, &["NAME", "LANG", "TIME ZONE", "EMAILS"]);
+    let mfa = out.lines().find(|l| l.starts_with("mfa ")).expect("mfa");
+    assert!(mfa.ends_with(" coordinator"), "{mfa}");
+}
+
+#[test]
+fn conventions_list_is_an_aligned_table_of_the_seed() {
+    let s = Sandbox::with_demo();
+    let out = s.run(&["conventions", "list"]).expect(0).stdout;
+    let ids = seed_ids("config/demo/conventions.toml", "conventions");
+    assert_aligned_table(
+        &out,
+        &ids,
+        &["NUMBER", "TITLE", "IN FORCE", "RULE", "MONITORING"],
+    );
+    let istanbul = out
+        .lines()
+        .find(|l| l.starts_with("cets-210 "))
+        .expect("cets-210");
+    assert!(
+        istanbul.contains("CETS No. 210") && istanbul.contains("Istanbul Convention"),
+        "{istanbul}"
+    );
+}
+
+#[test]
+fn procedures_show_prints_every_value_in_one_column() {
+    let s = Sandbox::with_demo();
+    let out = s
+        .run(&["procedures", "show", "kg-cets-210"])
+        .expect(0)
+        .stdout;
+    let labelled = [
+        "workflow",
+        "status",
+        "stage",
+        "responsible",
+        "due",
+        "key dates",
+    ];
+    let columns: Vec<usize> = labelled
+        .iter()
+        .map(|label| {
+            let line = out
+                .lines()
+                .find(|l| l.starts_with(label))
+                .unwrap_or_else(|| panic!("no `{label}` line:\n{out}"));
+            label.len() + line[label.len()..].len() - line[label.len()..].trim_start().len()
+        })
+        .collect();
+    assert!(
+        columns.iter().all(|c| *c == columns[0]),
+        "values start at columns {columns:?}:\n{out}"
+    );
+    let responsible = out.lines().find(|l| l.starts_with("responsible"));
+    assert!(responsible.is_some_and(|l| l.ends_with(" moj")), "{out}");
+}
+
+#[test]
+fn a_reader_that_stops_early_does_not_make_the_cli_panic() {
+    let s = Sandbox::with_demo();
+    for args in [
+        &["procedures", "list", "--json"][..],
+        &["procedures", "history", "kg-ets-112"][..],
+        &["workflows", "diagram", "coe-accession"][..],
+    ] {
+        let mut child = s
+            .command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the accession binary runs");
+        // Close the reading end at once, like `accession … | head -0`.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("it ends");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}:\n{stderr}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}:\n{stderr}");
+    }
+}
+
+// ---------------------------------------------------------------- exit 1
+
+#[test]
+fn advancing_as_an_institution_that_is_not_responsible_is_refused_and_changes_nothing() {
+    let s = Sandbox::with_demo();
+    assert_eq!(s.procedure("kg-cets-210")["version"], 2);
+    let run = s
+        .run(&[
+            "procedures",
+            "advance",
+            "kg-cets-210",
+            "--to",
+            "interagency-consultation",
+            "--as",
+            "mia",
+            "--expected-version",
+            "2",
+        ])
+        .expect(1);
+    let line = run.error_line();
+    assert!(line.contains("`mia`"), "{line}");
+    assert!(line.contains("allowed: `moj`"), "{line}");
+    assert_eq!(run.stdout, "");
+    let p = s.procedure("kg-cets-210");
+    assert_eq!(p["version"], 2);
+    assert_eq!(p["stage"], "legal-review");
+}
+
+#[test]
+fn recording_an_impossible_date_is_refused_naming_the_field() {
+    let s = Sandbox::with_demo();
+    let run = s
+        .run(&[
+            "procedures",
+            "set",
+            "kg-cets-210",
+            "request_date",
+            "2024-13-45",
+            "--as",
+            "mfa",
+            "--expected-version",
+            "2",
+        ])
+        .expect(1);
+    let line = run.error_line();
+    assert!(line.contains("`request_date`"), "{line}");
+    assert!(line.contains("2024-13-45"), "{line}");
+    assert!(line.contains("YYYY-MM-DD"), "{line}");
+    let p = s.procedure("kg-cets-210");
+    assert_eq!(p["version"], 2);
+    assert!(p["fields"].get("request_date").is_none(), "{p}");
+}
+
+const BROKEN_WORKFLOW: &str = r#"id = "broken"
+version = 1
+title = "A workflow with two mistakes"
+initial = "seminar"
+
+[[stages]]
+id = "seminar"
+title = "Seminar"
+responsible = ["mfa"]
+due = "30 days"
+reminders = [{ cron = "every monday" }]
+
+[[stages]]
+id = "signature"
+title = "Signature"
+responsible = ["mfa"]
+terminal = true
+
+[[transitions]]
+from = "seminar"
+to = "ratification"
+"#;
+
+#[test]
+fn workflows_check_of_a_broken_file_exits_1_with_file_line_column_for_each_error() {
+    let s = Sandbox::new();
+    s.write("broken.toml", BROKEN_WORKFLOW);
+    let run = s.run(&["workflows", "check", "broken.toml"]).expect(1);
+    for (needle, about) in [
+        ("\"every monday\"", "cron"),
+        ("\"ratification\"", "ratification"),
+    ] {
+        let (line, column) = position(BROKEN_WORKFLOW, needle);
+        let at = format!("broken.toml:{line}:{column}: error:");
+        let diagnostic = run
+            .stderr
+            .lines()
+            .find(|l| l.starts_with(&at))
+            .unwrap_or_else(|| panic!("no `{at}` line:\n{}", run.stderr));
+        assert!(diagnostic.contains(about), "{diagnostic}");
+    }
+    assert!(
+        run.stderr.contains("unknown stage `ratification`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.trim_end().ends_with("2 error(s)"),
+        "{}",
+        run.stderr
+    );
+
+    let json = s
+        .run(&["workflows", "check", "broken.toml", "--json"])
+        .expect(1)
+        .json();
+    assert_eq!(json["ok"], false);
+    assert_eq!(json["errors"].as_array().map(Vec::len), Some(2), "{json}");
+}
+
+#[test]
+fn importing_institutions_with_an_unknown_key_exits_1_naming_file_line_column() {
+    let s = Sandbox::new();
+    let text = "[[institutions]]\nid = \"customs\"\nname = \"State Customs Service\"\n\
+                emails = [\"office@customs.example.org\"]\nlanguage = \"ru\"\n\
+                time_zone = \"Asia/Bishkek\"\ncolour = \"blue\"\n";
+    s.write("institutions.toml", text);
+    let run = s
+        .run(&["institutions", "import", "institutions.toml"])
+        .expect(1);
+    let line = run.error_line();
+    let (l, c) = position(text, "colour");
+    assert!(
+        line.starts_with(&format!("error: institutions.toml:{l}:{c}: ")),
+        "{line}"
+    );
+    assert!(line.contains("`colour`"), "{line}");
+    let list = s.run(&["institutions", "list", "--json"]).expect(0).json();
+    assert_eq!(list, serde_json::json!([]), "nothing imported");
+}
+
+#[test]
+fn an_unknown_procedure_exits_1() {
+    let s = Sandbox::with_demo();
+    for args in [
+        &["procedures", "show", "kg-cets-999"][..],
+        &["procedures", "history", "kg-cets-999"][..],
+        &[
+            "procedures",
+            "comment",
+            "kg-cets-999",
+            "hello",
+            "--as",
+            "mfa",
+            "--expected-version",
+            "1",
+        ][..],
+        &["audit", "verify", "--procedure", "kg-cets-999"][..],
+    ] {
+        let run = s.run(args).expect(1);
+        assert_eq!(
+            run.error_line(),
+            "error: procedure `kg-cets-999` does not exist"
+        );
+    }
+}
+
+// ---------------------------------------------------------------- exit 2
+
+#[test]
+fn a_missing_required_flag_is_a_usage_error_exit_2() {
+    let s = Sandbox::with_demo();
+    let run = s
+        .run(&[
+            "procedures",
+            "advance",
+            "kg-cets-210",
+            "--to",
+            "interagency-consultation",
+            "--as",
+            "moj",
+        ])
+        .expect(2);
+    assert!(run.stderr.contains("--expected-version"), "{}", run.stderr);
+    assert_eq!(s.procedure("kg-cets-210")["version"], 2);
+}
+
+#[test]
+fn an_unknown_subcommand_is_a_usage_error_exit_2() {
+    let s = Sandbox::new();
+    let run = s.run(&["procedures", "frobnicate"]).expect(2);
+    assert!(run.stderr.contains("frobnicate"), "{}", run.stderr);
+    let run = s.run(&["frobnicate"]).expect(2);
+    assert!(run.stderr.contains("frobnicate"), "{}", run.stderr);
+}
+
+// ---------------------------------------------------------------- exit 3
+
+#[test]
+fn a_stale_expected_version_exits_3_and_writes_nothing() {
+    let s = Sandbox::with_demo();
+    assert_eq!(s.procedure("kg-cets-210")["version"], 2);
+    let before = s.history("kg-cets-210").len();
+    let run = s
+        .run(&[
+            "procedures",
+            "set",
+            "kg-cets-210",
+            "compatibility_report",
+            "MoJ/2025/17",
+            "--as",
+            "moj",
+            "--expected-version",
+            "1",
+        ])
+        .expect(3);
+    let line = run.error_line();
+    assert!(
+        line.contains("version 1") && line.contains("at 2"),
+        "{line}"
+    );
+    assert_eq!(s.history("kg-cets-210").len(), before);
+    let p = s.procedure("kg-cets-210");
+    assert_eq!(p["version"], 2);
+    assert!(p["fields"].get("compatibility_report").is_none(), "{p}");
+}
+
+#[test]
+fn starting_a_procedure_that_already_exists_exits_3() {
+    let s = Sandbox::with_demo();
+    let run = s
+        .run(&[
+            "procedures",
+            "start",
+            "--state",
+            "KG",
+            "--convention",
+            "cets-210",
+            "--as",
+            "mfa",
+        ])
+        .expect(3);
+    assert_eq!(
+        run.error_line(),
+        "error: procedure `kg-cets-210` already exists"
+    );
+}
+
+// ---------------------------------------------------------------- configuration
+
+#[test]
+fn a_config_file_with_an_unknown_key_exits_1_naming_the_key() {
+    let s = Sandbox::new();
+    s.write("settings.toml", "[database]\npool = 3\n");
+    let run = s
+        .run(&["--config", "settings.toml", "procedures", "list"])
+        .expect(1);
+    let line = run.error_line();
+    assert!(line.contains("`database.pool`"), "{line}");
+    assert!(line.contains("settings.toml"), "{line}");
+    assert!(!s.database().exists());
+}
+
+#[test]
+fn a_missing_config_file_exits_1() {
+    let s = Sandbox::new();
+    let run = s
+        .run(&["--config", "nowhere.toml", "procedures", "list"])
+        .expect(1);
+    assert!(run.error_line().contains("nowhere.toml"), "{}", run.stderr);
+}
+
+#[test]
+fn an_invalid_time_zone_in_the_environment_exits_1_naming_calendar_time_zone() {
+    let s = Sandbox::new();
+    let run = s
+        .run_with(
+            &["procedures", "list"],
+            &[("ACCESSION__CALENDAR__TIME_ZONE", "Mars/Olympus")],
+        )
+        .expect(1);
+    let line = run.error_line();
+    assert!(line.contains("calendar.time_zone"), "{line}");
+    assert!(line.contains("Mars/Olympus"), "{line}");
+}
+
+// ---------------------------------------------------------------- an act, from start to end
+
+#[test]
+fn moj_records_the_compatibility_report_then_opens_the_interagency_consultation() {
+    let s = Sandbox::with_demo();
+    let history = s.history("kg-cets-210").len();
+
+    let set = s
+        .run(&[
+            "procedures",
+            "set",
+            "kg-cets-210",
+            "compatibility_report",
+            "MoJ/2025/17",
+            "--as",
+            "moj",
+            "--expected-version",
+            "2",
+            "--json",
+        ])
+        .expect(0)
+        .json();
+    assert_eq!(set["version"], 3);
+    assert_eq!(set["fields"]["compatibility_report"], "MoJ/2025/17");
+
+    let advance = s
+        .run(&[
+            "procedures",
+            "advance",
+            "kg-cets-210",
+            "--to",
+            "interagency-consultation",
+            "--as",
+            "moj",
+            "--expected-version",
+            "3",
+            "--comment",
+            "Draft sent for opinions.",
+        ])
+        .expect(0);
+    let stage = advance.stdout.lines().find(|l| l.starts_with("stage "));
+    assert!(
+        stage.is_some_and(|l| l.contains(" interagency-consultation ")),
+        "{}",
+        advance.stdout
+    );
+
+    let p = s.procedure("kg-cets-210");
+    assert_eq!(p["version"], 4);
+    assert_eq!(p["stage"], "interagency-consultation");
+    assert_eq!(p["approvals_needed"]["at_least"], 3, "{p}");
+    let rows = s.history("kg-cets-210");
+    assert_eq!(rows.len(), history + 2);
+    let last = rows.last().expect("a last row");
+    assert_eq!(last["command"], "advance");
+    assert_eq!(last["actor_institution"], "moj");
+    assert_eq!(last["to_stage"], "interagency-consultation");
+    assert_eq!(last["comment"], "Draft sent for opinions.");
+
+    let out = s.run(&["audit", "verify"]).expect(0).stdout;
+    assert!(out.starts_with("OK: "), "{out}");
+}
