@@ -785,3 +785,20 @@ fn moj_records_the_compatibility_report_then_opens_the_interagency_consultation(
     let out = s.run(&["audit", "verify"]).expect(0).stdout;
     assert!(out.starts_with("OK: "), "{out}");
 }
+
+#[test]
+fn a_list_filter_naming_an_unknown_institution_or_convention_exits_1() {
+    let s = Sandbox::with_demo();
+    for args in [
+        ["procedures", "list", "--institution", "nobody"],
+        ["procedures", "list", "--convention", "ets-999"],
+    ] {
+        let run = s.run(&args);
+        assert_eq!(run.code, 1, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains("does not exist"), "{}", run.stderr);
+    }
+    // A real filter still works.
+    let run = s.run(&["procedures", "list", "--institution", "moj", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json().as_array().map(|a| a.len()), Some(5));
+}

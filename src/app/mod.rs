@@ -243,6 +243,23 @@ impl Accession {
         filter: &ProcedureFilter,
         responsible: Option<&InstitutionId>,
     ) -> Result<Vec<ProcedureRow>, AppError> {
+        // A filter naming something that does not exist is a typo, not an empty result.
+        if let Some(c) = &filter.convention
+            && self.store.convention(c).await?.is_none()
+        {
+            return Err(AppError::NotFound {
+                what: "convention",
+                id: c.to_string(),
+            });
+        }
+        if let Some(i) = responsible
+            && self.store.institution(i).await?.is_none()
+        {
+            return Err(AppError::NotFound {
+                what: "institution",
+                id: i.to_string(),
+            });
+        }
         let rows = self.store.procedures(filter).await?;
         let Some(institution) = responsible else {
             return Ok(rows);
