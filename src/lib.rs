@@ -11,5 +11,6 @@ pub mod config;
 pub mod engine;
 pub mod ids;
 pub mod reference;
+pub mod source;
 pub mod store;
 pub mod workflow;

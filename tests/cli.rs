@@ -124,6 +124,14 @@ impl Sandbox {
         }
     }
 
+    /// `procedures VERB ARGS… --as INSTITUTION --expected-version VERSION`.
+    fn act(&self, args: &[&str], institution: &str, version: &str) -> Run {
+        let mut all = vec!["procedures"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--as", institution, "--expected-version", version]);
+        self.run(&all)
+    }
+
     /// `procedures show ID --json`.
     fn procedure(&self, id: &str) -> Value {
         self.run(&["procedures", "show", id, "--json"])
@@ -451,17 +459,11 @@ fn advancing_as_an_institution_that_is_not_responsible_is_refused_and_changes_no
     let s = Sandbox::with_demo();
     assert_eq!(s.procedure("kg-cets-210")["version"], 2);
     let run = s
-        .run(&[
-            "procedures",
-            "advance",
-            "kg-cets-210",
-            "--to",
-            "interagency-consultation",
-            "--as",
+        .act(
+            &["advance", "kg-cets-210", "--to", "interagency-consultation"],
             "mia",
-            "--expected-version",
             "2",
-        ])
+        )
         .expect(1);
     let line = run.error_line();
     assert!(line.contains("`mia`"), "{line}");
@@ -476,17 +478,11 @@ fn advancing_as_an_institution_that_is_not_responsible_is_refused_and_changes_no
 fn recording_an_impossible_date_is_refused_naming_the_field() {
     let s = Sandbox::with_demo();
     let run = s
-        .run(&[
-            "procedures",
-            "set",
-            "kg-cets-210",
-            "request_date",
-            "2024-13-45",
-            "--as",
+        .act(
+            &["set", "kg-cets-210", "request_date", "2024-13-45"],
             "mfa",
-            "--expected-version",
             "2",
-        ])
+        )
         .expect(1);
     let line = run.error_line();
     assert!(line.contains("`request_date`"), "{line}");
@@ -641,17 +637,11 @@ fn a_stale_expected_version_exits_3_and_writes_nothing() {
     assert_eq!(s.procedure("kg-cets-210")["version"], 2);
     let before = s.history("kg-cets-210").len();
     let run = s
-        .run(&[
-            "procedures",
-            "set",
-            "kg-cets-210",
-            "compatibility_report",
-            "MoJ/2025/17",
-            "--as",
+        .act(
+            &["set", "kg-cets-210", "compatibility_report", "MoJ/2025/17"],
             "moj",
-            "--expected-version",
             "1",
-        ])
+        )
         .expect(3);
     let line = run.error_line();
     assert!(
@@ -731,37 +721,35 @@ fn moj_records_the_compatibility_report_then_opens_the_interagency_consultation(
     let history = s.history("kg-cets-210").len();
 
     let set = s
-        .run(&[
-            "procedures",
-            "set",
-            "kg-cets-210",
-            "compatibility_report",
-            "MoJ/2025/17",
-            "--as",
+        .act(
+            &[
+                "set",
+                "kg-cets-210",
+                "compatibility_report",
+                "MoJ/2025/17",
+                "--json",
+            ],
             "moj",
-            "--expected-version",
             "2",
-            "--json",
-        ])
+        )
         .expect(0)
         .json();
     assert_eq!(set["version"], 3);
     assert_eq!(set["fields"]["compatibility_report"], "MoJ/2025/17");
 
     let advance = s
-        .run(&[
-            "procedures",
-            "advance",
-            "kg-cets-210",
-            "--to",
-            "interagency-consultation",
-            "--as",
+        .act(
+            &[
+                "advance",
+                "kg-cets-210",
+                "--to",
+                "interagency-consultation",
+                "--comment",
+                "Draft sent for opinions.",
+            ],
             "moj",
-            "--expected-version",
             "3",
-            "--comment",
-            "Draft sent for opinions.",
-        ])
+        )
         .expect(0);
     let stage = advance.stdout.lines().find(|l| l.starts_with("stage "));
     assert!(

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 pub use catalog::{Catalog, check_files, workflow_files};
 pub use demo::DemoSummary;
@@ -20,9 +20,11 @@ pub use view::{NextMove, ProcedureView};
 use crate::calendar::WorkingCalendar;
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::engine::{self, Actor, Command, Context, StartProcedure};
-use crate::ids::{InstitutionId, ProcedureId, WorkflowId};
-use crate::reference::{ConventionFile, ImportError, InstitutionFile};
+use crate::engine::{
+    self, Actor, Command, Context, ConventionRules, Decision, ProcedureState, StartProcedure,
+};
+use crate::ids::{ConventionId, InstitutionId, ProcedureId, WorkflowId};
+use crate::reference::{ConventionFile, ImportError, Institution, InstitutionFile};
 use crate::store::{ImportSummary, ProcedureFilter, ProcedureRow, Store};
 use crate::workflow::{KnownInstitutions, WorkflowDefinition, parse_definition};
 
@@ -106,11 +108,9 @@ impl Accession {
         Ok(Actor::new(inst.id, role, name))
     }
 
-    pub async fn import_institutions(&mut self, path: &Path) -> Result<ImportSummary, AppError> {
-        let (name, source) = read(path)?;
-        let list = InstitutionFile::parse(&name, &source)?;
-        let summary = self.store.import_institutions(&list, self.now()).await?;
-        Ok(summary)
+    pub async fn import_institutions(&self, path: &Path) -> Result<ImportSummary, AppError> {
+        let list = read_institution_file(path)?;
+        Ok(self.store.import_institutions(&list, self.now()).await?)
     }
 
     pub async fn import_conventions(&self, path: &Path) -> Result<ImportSummary, AppError> {
@@ -143,28 +143,9 @@ impl Accession {
                 what: "workflow",
                 id: workflow.to_string(),
             })?;
-        let convention = self
-            .store
-            .convention(&cmd.convention)
-            .await?
-            .ok_or_else(|| AppError::NotFound {
-                what: "convention",
-                id: cmd.convention.to_string(),
-            })?;
-        if self.store.procedure(&cmd.id).await?.is_some() {
-            return Err(AppError::Conflict(format!(
-                "procedure `{}` already exists",
-                cmd.id
-            )));
-        }
-        let rules = convention.rules();
-        let ctx = Context {
-            definition: &def,
-            convention: &rules,
-            calendar: &self.calendar,
-            time_zone: self.settings.calendar.time_zone,
-        };
-        let decision = engine::start(ctx, cmd, actor, now)?;
+        // A procedure that already exists is refused by the store's insert, in the transaction.
+        let rules = self.rules_of(&cmd.convention).await?;
+        let decision = engine::start(self.context(&def, &rules), cmd, actor, now)?;
         self.store.save_definition(&def, now).await?;
         self.store.apply(&decision).await?;
         self.view(&cmd.id).await
@@ -195,25 +176,61 @@ impl Accession {
                 what: "procedure",
                 id: id.to_string(),
             })?;
+        let decision = self.decide(&current, cmd, actor, now).await?;
+        self.store.apply(&decision).await?;
+        self.view(id).await
+    }
+
+    /// What the engine decides for `cmd` on `current`, with the procedure's own definition and
+    /// convention; nothing is written.
+    pub async fn decide(
+        &self,
+        current: &ProcedureState,
+        cmd: &Command,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Decision, AppError> {
         let def = self.definition_of(&current.workflow.hash).await?;
+        let rules = self.rules_of(&current.convention).await?;
+        Ok(engine::decide(
+            self.context(&def, &rules),
+            current,
+            cmd,
+            actor,
+            now,
+        )?)
+    }
+
+    fn context<'a>(
+        &'a self,
+        definition: &'a WorkflowDefinition,
+        convention: &'a ConventionRules,
+    ) -> Context<'a> {
+        Context {
+            definition,
+            convention,
+            calendar: &self.calendar,
+            time_zone: self.settings.calendar.time_zone,
+        }
+    }
+
+    async fn rules_of(&self, id: &ConventionId) -> Result<ConventionRules, AppError> {
         let convention = self
             .store
-            .convention(&current.convention)
+            .convention(id)
             .await?
             .ok_or_else(|| AppError::NotFound {
                 what: "convention",
-                id: current.convention.to_string(),
+                id: id.to_string(),
             })?;
-        let rules = convention.rules();
-        let ctx = Context {
-            definition: &def,
-            convention: &rules,
-            calendar: &self.calendar,
-            time_zone: self.settings.calendar.time_zone,
-        };
-        let decision = engine::decide(ctx, &current, cmd, actor, now)?;
-        self.store.apply(&decision).await?;
-        self.view(id).await
+        Ok(convention.rules())
+    }
+
+    /// Today in the time zone deadlines are counted in.
+    pub fn today(&self) -> NaiveDate {
+        self.now()
+            .with_timezone(&self.settings.calendar.time_zone)
+            .date_naive()
     }
 
     /// The definition a procedure started on: from the folder if unchanged, else as stored.
@@ -276,6 +293,12 @@ impl Accession {
         }
         Ok(out)
     }
+}
+
+/// Read and parse an institutions file.
+pub fn read_institution_file(path: &Path) -> Result<Vec<Institution>, AppError> {
+    let (name, source) = read(path)?;
+    Ok(InstitutionFile::parse(&name, &source)?)
 }
 
 fn read(path: &Path) -> Result<(String, String), AppError> {

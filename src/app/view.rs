@@ -1,11 +1,10 @@
 //! What `procedures show` tells a person: where the procedure is, what may happen next and by
 //! whom, what is still missing, the key dates, the due date and the upcoming timers.
 
-use chrono::NaiveDate;
 use serde::Serialize;
 
 use super::{Accession, AppError};
-use crate::engine::{KeyDates, ProcedureState};
+use crate::engine::ProcedureState;
 use crate::ids::{FieldName, InstitutionId, ProcedureId, StageId};
 use crate::store::TimerRow;
 
@@ -41,12 +40,6 @@ pub struct ProcedureView {
     pub fields_missing: Vec<FieldName>,
     pub entry_into_force_differs: bool,
     pub timers: Vec<TimerRow>,
-}
-
-impl ProcedureView {
-    pub fn key_dates(&self) -> &KeyDates {
-        &self.procedure.key_dates
-    }
 }
 
 impl Accession {
@@ -115,10 +108,7 @@ impl Accession {
                 })
                 .collect()
         };
-        let today: NaiveDate = self
-            .now()
-            .with_timezone(&self.settings.calendar.time_zone)
-            .date_naive();
+        let today = self.today();
         let timers = self.store.timers(id, false).await?;
         Ok(ProcedureView {
             convention_number: convention
@@ -132,8 +122,7 @@ impl Accession {
             workflow_title: def.title.clone(),
             stage_title: stage.map(|s| s.title.clone()).unwrap_or_default(),
             responsible: stage.map(|s| s.responsible.clone()).unwrap_or_default(),
-            overdue: p.status == crate::engine::Status::Active
-                && p.due_on.is_some_and(|d| d < today),
+            overdue: p.is_overdue(today),
             next,
             approvals_needed,
             fields_missing,

@@ -9,11 +9,10 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
-use crate::app::{Accession, AppError, check_files, workflow_files};
+use crate::app::{Accession, AppError, check_files, read_institution_file, workflow_files};
 use crate::clock::SystemClock;
 use crate::config::Settings;
-use crate::ids::{InstitutionId, ProcedureId, WorkflowId};
-use crate::reference::InstitutionFile;
+use crate::ids::{ProcedureId, WorkflowId};
 use crate::workflow::{DiagramFormat, KnownInstitutions, render_diagram};
 use output::{out, outln, print_json, table};
 
@@ -138,7 +137,7 @@ pub async fn run(cli: Cli) -> Result<u8, AppError> {
         }
         Top::Workflows(cmd) => workflows(&cli, cmd).await,
         Top::Institutions(ReferenceCmd::Import { file }) => {
-            let mut app = open(&cli).await?;
+            let app = open(&cli).await?;
             let s = app.import_institutions(file).await?;
             report_import(&cli, "institutions", &s);
             Ok(0)
@@ -345,29 +344,16 @@ async fn known_institutions(
     file: Option<&std::path::Path>,
 ) -> Result<(KnownInstitutions, String), AppError> {
     let from_file = |path: &std::path::Path| -> Result<(KnownInstitutions, String), AppError> {
-        let source = std::fs::read_to_string(path)
-            .map_err(|e| AppError::Invalid(format!("cannot read {}: {e}", path.display())))?;
-        let list = InstitutionFile::parse(&path.display().to_string(), &source)?;
-        let ids: std::collections::BTreeSet<InstitutionId> =
-            list.into_iter().map(|i| i.id).collect();
+        let ids = read_institution_file(path)?
+            .into_iter()
+            .map(|i| i.id)
+            .collect();
         Ok((KnownInstitutions::Only(ids), path.display().to_string()))
     };
     if let Some(path) = file {
         return from_file(path);
     }
-    let url = &settings.database.url;
-    let sqlite_missing = url.starts_with("sqlite:")
-        && !std::path::Path::new(
-            url.trim_start_matches("sqlite://")
-                .trim_start_matches("sqlite:")
-                .split('?')
-                .next()
-                .unwrap_or_default(),
-        )
-        .exists();
-    if !sqlite_missing
-        && let Ok(store) = crate::store::Store::connect(&settings.database).await
-        && store.pending_migrations().await.is_ok_and(|p| p.is_empty())
+    if let Some(store) = crate::store::Store::connect_existing(&settings.database).await
         && let Ok(list) = store.institutions().await
         && !list.is_empty()
     {

@@ -41,7 +41,11 @@ pub(crate) use {out, outln};
 pub fn print_json<T: Serialize + ?Sized>(value: &T) {
     match serde_json::to_string_pretty(value) {
         Ok(text) => outln!("{text}"),
-        Err(e) => eprintln!("error: cannot encode JSON: {e}"),
+        // Exit as write_out does: a command that cannot print its result has failed internally.
+        Err(e) => {
+            eprintln!("error: cannot encode JSON: {e}");
+            std::process::exit(4);
+        }
     }
 }
 

@@ -184,10 +184,7 @@ pub async fn run(app: &Accession, cli: &Cli, cmd: &ProceduresCmd) -> Result<u8, 
             institution,
             overdue,
         } => {
-            let today = app
-                .now()
-                .with_timezone(&app.settings.calendar.time_zone)
-                .date_naive();
+            let today = app.today();
             let filter = ProcedureFilter {
                 convention: convention.clone(),
                 stage: stage.clone(),
@@ -212,8 +209,7 @@ pub async fn run(app: &Accession, cli: &Cli, cmd: &ProceduresCmd) -> Result<u8, 
                     ],
                     rows.iter().map(|r| {
                         let p = &r.procedure;
-                        let overdue =
-                            p.status == Status::Active && p.due_on.is_some_and(|d| d < today);
+                        let overdue = p.is_overdue(today);
                         vec![
                             p.id.to_string(),
                             p.state.to_string(),

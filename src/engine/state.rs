@@ -107,3 +107,11 @@ pub struct ProcedureState {
     /// The sequence of the last history event.
     pub last_sequence: i64,
 }
+
+impl ProcedureState {
+    /// Active and past its due date on `today` (a day in the deadlines' time zone). A suspended
+    /// procedure is not overdue: nobody is expected to act on it.
+    pub fn is_overdue(&self, today: NaiveDate) -> bool {
+        self.status == Status::Active && self.due_on.is_some_and(|due| due < today)
+    }
+}

@@ -19,12 +19,7 @@ pub struct ImportError {
 
 impl ImportError {
     pub(crate) fn at(file: &str, source: &str, offset: usize, message: impl Into<String>) -> Self {
-        let before = source.get(..offset.min(source.len())).unwrap_or(source);
-        let line = before.matches('\n').count() + 1;
-        let column = before[before.rfind('\n').map_or(0, |i| i + 1)..]
-            .chars()
-            .count()
-            + 1;
+        let (line, column) = crate::source::line_column(source, offset);
         Self {
             file: file.to_string(),
             line,

@@ -1,6 +1,5 @@
 //! Applying a decision: everything in one transaction, or nothing.
 
-use chrono::SecondsFormat;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
@@ -113,12 +112,9 @@ impl Store {
                 recipients: Set(
                     serde_json::to_string(&t.recipients).unwrap_or_else(|_| "[]".into())
                 ),
-                // The fire time is part of the key: a recomputed due date sets new timers.
-                dedupe_key: Set(format!(
-                    "{}@{}",
-                    t.dedupe_key,
-                    t.fire_at.to_rfc3339_opts(SecondsFormat::Secs, true)
-                )),
+                // The engine's key names the event that planned the timer: re-planned timers
+                // never collide with the cancelled ones.
+                dedupe_key: Set(t.dedupe_key.clone()),
                 claimed_by: Set(None),
                 lease_until: Set(None),
                 created_at: Set(now),

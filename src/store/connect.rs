@@ -50,6 +50,20 @@ impl Store {
         Ok(Store { db })
     }
 
+    /// Connect only to a database that exists and is up to date, creating nothing: for read-only
+    /// uses such as checking workflow files. None when there is no such database.
+    pub async fn connect_existing(settings: &DatabaseSettings) -> Option<Store> {
+        if sqlite_file(settings.url.trim()).is_some_and(|file| !file.exists()) {
+            return None;
+        }
+        let store = Store::connect(settings).await.ok()?;
+        store
+            .pending_migrations()
+            .await
+            .is_ok_and(|pending| pending.is_empty())
+            .then_some(store)
+    }
+
     /// Bring the schema up to date.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         Migrator::up(&self.db, None).await?;
@@ -95,18 +109,23 @@ impl Store {
     }
 }
 
-/// `sqlite://data/accession.db` needs `data/` before SQLite can create the file.
-fn create_sqlite_folder(url: &str) -> Result<(), StoreError> {
-    let path = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:")
+/// The file a `sqlite:` URL names, or None for another database or an in-memory one.
+fn sqlite_file(url: &str) -> Option<&Path> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let path = rest
+        .trim_start_matches("//")
         .split('?')
         .next()
         .unwrap_or_default();
-    if path.is_empty() || path == ":memory:" {
+    (!path.is_empty() && path != ":memory:").then(|| Path::new(path))
+}
+
+/// `sqlite://data/accession.db` needs `data/` before SQLite can create the file.
+fn create_sqlite_folder(url: &str) -> Result<(), StoreError> {
+    let Some(path) = sqlite_file(url) else {
         return Ok(());
-    }
-    if let Some(parent) = Path::new(path).parent()
+    };
+    if let Some(parent) = path.parent()
         && !parent.as_os_str().is_empty()
     {
         std::fs::create_dir_all(parent).map_err(|e| {

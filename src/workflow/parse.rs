@@ -15,6 +15,7 @@ use super::model::*;
 use super::validate::{self, KnownInstitutions};
 use crate::calendar::{Period, parse_cron};
 use crate::ids::{FieldName, InstitutionId, StageId, WorkflowId};
+use crate::source::line_column;
 
 /// One problem in a workflow file, where it is and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -71,16 +72,6 @@ impl<'a> Report<'a> {
             hint,
         });
     }
-}
-
-/// 1-based line and column (in characters) of a byte offset.
-fn line_column(source: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(source.len());
-    let before = source.get(..offset).unwrap_or(source);
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let column = before[line_start..].chars().count() + 1;
-    (line, column)
 }
 
 #[derive(Deserialize)]
@@ -184,7 +175,6 @@ struct RawGuards {
 /// Where things were declared, for the graph checks.
 pub(super) struct Spans {
     pub(super) stages: BTreeMap<StageId, Range<usize>>,
-    pub(super) transitions: Vec<Range<usize>>,
     pub(super) initial: Range<usize>,
     /// False when a stage or a transition could not be read (the problem is reported): the graph
     /// checks would then see a partial graph and report follow-on errors.
@@ -309,7 +299,6 @@ impl Checker<'_, '_> {
         };
 
         let mut transitions = Vec::new();
-        let mut transition_spans = Vec::new();
         let mut seen = BTreeSet::new();
         for raw_t in &raw.transitions {
             let Some(t) = self.transition(raw_t.get_ref(), &stages, &stage_spans) else {
@@ -327,7 +316,6 @@ impl Checker<'_, '_> {
                 );
                 continue;
             }
-            transition_spans.push(raw_t.span());
             transitions.push(t);
         }
 
@@ -352,7 +340,6 @@ impl Checker<'_, '_> {
             definition,
             Spans {
                 stages: stage_spans,
-                transitions: transition_spans,
                 initial: initial_span,
                 complete,
             },
@@ -377,11 +364,22 @@ impl Checker<'_, '_> {
             );
         }
         let due = raw.due.as_ref().and_then(|d| self.due(d));
-        let reminders = raw
-            .reminders
-            .iter()
-            .filter_map(|r| self.reminder(r))
-            .collect::<Vec<_>>();
+        let mut reminders: Vec<Reminder> = Vec::new();
+        for spanned in &raw.reminders {
+            let Some(reminder) = self.reminder(spanned) else {
+                continue;
+            };
+            // Two equal reminders would send every message twice (and share a timer key).
+            if reminders.contains(&reminder) {
+                self.report.error(
+                    spanned.span(),
+                    format!("stage `{}` has this reminder twice", raw.id.get_ref()),
+                    Some("remove one of them".into()),
+                );
+                continue;
+            }
+            reminders.push(reminder);
+        }
         let before_due = raw
             .reminders
             .iter()

@@ -1687,3 +1687,19 @@ fn the_dot_diagram_escapes_quotes_in_titles() {
     let dot = render_diagram(&def, DiagramFormat::Dot);
     assert!(dot.contains(r#"label="Draft \"A\"\n(mfa)""#), "{dot}");
 }
+
+#[test]
+fn the_same_reminder_twice_on_a_stage_is_refused_where_it_repeats() {
+    let source = MINIMAL.replace(
+        "responsible = [\"mfa\"]\n",
+        "responsible = [\"mfa\"]\ndue = \"30 days\"\nreminders = [{ before_due = \"7 days\" }, { before_due = \"7 days\" }]\n",
+    );
+    let d = only_error(&source);
+    let line = source
+        .lines()
+        .position(|l| l.starts_with("reminders"))
+        .unwrap()
+        + 1;
+    let column = source.lines().nth(line - 1).unwrap().rfind('{').unwrap() + 1;
+    assert_at(&d, line, column, "has this reminder twice");
+}

@@ -73,7 +73,6 @@ pub(super) fn graph(def: &WorkflowDefinition, spans: &Spans, report: &mut Report
             );
         }
     }
-    let _ = &spans.transitions;
 }
 
 fn forward(def: &WorkflowDefinition, start: &StageId) -> BTreeSet<StageId> {

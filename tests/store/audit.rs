@@ -9,8 +9,7 @@ use crate::support::{TestDb, clock, pid};
 
 async fn history_refuses_update_and_delete(db: &TestDb) {
     let clock = clock();
-    let mut app = db.app(&clock).await;
-    app.demo().await.unwrap();
+    let app = db.demo_app(&clock).await;
     let conn = app.store.connection();
     let update = conn
         .execute_unprepared("UPDATE history SET comment = 'forged' WHERE procedure_id = 'kg-ets-112' AND sequence = 5")
@@ -29,8 +28,7 @@ on_both!(history_refuses_update_and_delete);
 /// verification names the procedure and the row.
 async fn an_edited_history_row_is_named_by_verify(db: &TestDb) {
     let clock = clock();
-    let mut app = db.app(&clock).await;
-    app.demo().await.unwrap();
+    let app = db.demo_app(&clock).await;
     let conn = app.store.connection();
     let disable = match conn.get_database_backend() {
         DbBackend::Postgres => "ALTER TABLE history DISABLE TRIGGER history_append_only",

@@ -1,72 +1,41 @@
 //! Optimistic concurrency: two acts on the same version, one wins, the other writes nothing.
 
 use accession::app::AppError;
-use accession::calendar::WorkingCalendar;
 use accession::clock::Clock;
-use accession::engine::{self, Act, Command, Context};
-use accession::ids::{FieldName, InstitutionId, StageId, Version};
+use accession::engine::{Act, Command};
+use accession::ids::Version;
 use accession::store::StoreError;
 
 use crate::on_both;
-use crate::support::{TestDb, clock, count, pid};
+use crate::support::{TestDb, actor, advance, clock, count, pid, record};
 
 /// Two decisions made on the same loaded version and applied at once by two processes (two
 /// connection pools): exactly one is written, the other is a conflict and leaves no trace.
 async fn two_concurrent_advances_on_one_version_write_exactly_one(db: &TestDb) {
     let clock = clock();
-    let mut a = db.app(&clock).await;
-    a.demo().await.unwrap();
+    let a = db.demo_app(&clock).await;
     let b = db.app(&clock).await;
     let id = pid("kg-cets-210");
-    let moj = a
-        .actor(&InstitutionId::parse("moj").unwrap(), None, "moj clerk")
+    let moj = actor(&a, "moj").await;
+    a.act(&id, &record(2, "compatibility_report", "MoJ/2026/17"), &moj)
         .await
         .unwrap();
-    a.act(
-        &id,
-        &Command {
-            expected_version: Version(2),
-            act: Act::Record {
-                field: FieldName::parse("compatibility_report").unwrap(),
-                value: "MoJ/2026/17".into(),
-                comment: None,
-            },
-        },
-        &moj,
-    )
-    .await
-    .unwrap();
 
     let current = a.store.procedure(&id).await.unwrap().unwrap();
     assert_eq!(current.version, Version(3));
-    let def = a.definition_of(&current.workflow.hash).await.unwrap();
-    let rules = a
-        .store
-        .convention(&current.convention)
-        .await
-        .unwrap()
-        .unwrap()
-        .rules();
-    let calendar = WorkingCalendar::weekends_only();
-    let ctx = Context {
-        definition: &def,
-        convention: &rules,
-        calendar: &calendar,
-        time_zone: chrono_tz::Asia::Bishkek,
-    };
-    let advance = Command {
-        expected_version: Version(3),
-        act: Act::Advance {
-            to: StageId::parse("interagency-consultation").unwrap(),
-            comment: None,
-        },
-    };
+    let to_consultation = advance(3, "interagency-consultation");
     let mut first_actor = moj.clone();
     first_actor.name = "first".into();
     let mut second_actor = moj.clone();
     second_actor.name = "second".into();
-    let d1 = engine::decide(ctx, &current, &advance, &first_actor, clock.now()).unwrap();
-    let d2 = engine::decide(ctx, &current, &advance, &second_actor, clock.now()).unwrap();
+    let d1 = a
+        .decide(&current, &to_consultation, &first_actor, clock.now())
+        .await
+        .unwrap();
+    let d2 = a
+        .decide(&current, &to_consultation, &second_actor, clock.now())
+        .await
+        .unwrap();
     let outbox_before = count(
         &a,
         "SELECT COUNT(*) FROM outbox WHERE procedure_id = 'kg-cets-210'",
@@ -118,18 +87,11 @@ on_both!(two_concurrent_advances_on_one_version_write_exactly_one);
 /// Through the application, as two ministries would: one succeeds, the other is told.
 async fn racing_acts_through_the_application_leave_one_winner(db: &TestDb) {
     let clock = clock();
-    let mut a = db.app(&clock).await;
-    a.demo().await.unwrap();
+    let a = db.demo_app(&clock).await;
     let b = db.app(&clock).await;
     let id = pid("kg-ets-185");
-    let moj = a
-        .actor(&InstitutionId::parse("moj").unwrap(), None, "a")
-        .await
-        .unwrap();
-    let mfa = b
-        .actor(&InstitutionId::parse("mfa").unwrap(), None, "b")
-        .await
-        .unwrap();
+    let moj = actor(&a, "moj").await;
+    let mfa = actor(&b, "mfa").await;
     let c1 = Command {
         expected_version: Version(2),
         act: Act::Comment {

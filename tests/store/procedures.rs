@@ -3,12 +3,10 @@
 
 use accession::app::AppError;
 use accession::engine::{Act, Command, Refusal, Role, StartProcedure};
-use accession::ids::{
-    ConventionId, FieldName, InstitutionId, StageId, StateCode, Version, WorkflowId,
-};
+use accession::ids::{ConventionId, InstitutionId, StageId, StateCode, Version, WorkflowId};
 
 use crate::on_both;
-use crate::support::{TestDb, clock, count, pid};
+use crate::support::{TestDb, actor, advance, clock, count, pid, record};
 
 fn inst(id: &str) -> InstitutionId {
     InstitutionId::parse(id).unwrap()
@@ -16,27 +14,20 @@ fn inst(id: &str) -> InstitutionId {
 
 async fn a_refused_act_writes_nothing(db: &TestDb) {
     let clock = clock();
-    let mut app = db.app(&clock).await;
-    app.demo().await.unwrap();
+    let app = db.demo_app(&clock).await;
     let id = pid("kg-cets-197");
     let before_history = count(&app, "SELECT COUNT(*) FROM history").await;
     let before_outbox = count(&app, "SELECT COUNT(*) FROM outbox").await;
     let before_timers = count(&app, "SELECT COUNT(*) FROM timers").await;
-    let mia = app.actor(&inst("mia"), None, "x").await.unwrap();
-    let advance = Command {
-        expected_version: Version(2),
-        act: Act::Advance {
-            to: StageId::parse("interagency-consultation").unwrap(),
-            comment: None,
-        },
-    };
-    let err = app.act(&id, &advance, &mia).await.unwrap_err();
+    let mia = actor(&app, "mia").await;
+    let to_consultation = advance(2, "interagency-consultation");
+    let err = app.act(&id, &to_consultation, &mia).await.unwrap_err();
     assert!(
         matches!(err, AppError::Refused(Refusal::NotAllowed { .. })),
         "{err}"
     );
-    let moj = app.actor(&inst("moj"), None, "x").await.unwrap();
-    let err = app.act(&id, &advance, &moj).await.unwrap_err();
+    let moj = actor(&app, "moj").await;
+    let err = app.act(&id, &to_consultation, &moj).await.unwrap_err();
     assert!(
         matches!(err, AppError::Refused(Refusal::FieldsMissing { .. })),
         "{err}"
@@ -45,7 +36,7 @@ async fn a_refused_act_writes_nothing(db: &TestDb) {
         .actor(&inst("mfa"), Some(Role::Auditor), "auditor")
         .await
         .unwrap();
-    let err = app.act(&id, &advance, &auditor).await.unwrap_err();
+    let err = app.act(&id, &to_consultation, &auditor).await.unwrap_err();
     assert!(
         matches!(err, AppError::Refused(Refusal::ReadOnly { .. })),
         "{err}"
@@ -71,27 +62,19 @@ on_both!(a_refused_act_writes_nothing);
 
 async fn a_decision_lands_whole_with_timers_outbox_and_approvals(db: &TestDb) {
     let clock = clock();
-    let mut app = db.app(&clock).await;
-    app.demo().await.unwrap();
+    let app = db.demo_app(&clock).await;
     let id = pid("kg-cets-201");
-    let moj = app.actor(&inst("moj"), None, "clerk").await.unwrap();
-    let record = Command {
-        expected_version: Version(2),
-        act: Act::Record {
-            field: FieldName::parse("compatibility_report").unwrap(),
-            value: "MoJ/2026/3".into(),
-            comment: None,
-        },
-    };
-    app.act(&id, &record, &moj).await.unwrap();
-    let advance = Command {
+    let moj = actor(&app, "moj").await;
+    let report = record(2, "compatibility_report", "MoJ/2026/3");
+    app.act(&id, &report, &moj).await.unwrap();
+    let to_consultation = Command {
         expected_version: Version(3),
         act: Act::Advance {
             to: StageId::parse("interagency-consultation").unwrap(),
             comment: Some("draft ready".into()),
         },
     };
-    let view = app.act(&id, &advance, &moj).await.unwrap();
+    let view = app.act(&id, &to_consultation, &moj).await.unwrap();
     assert_eq!(view.procedure.stage.as_str(), "interagency-consultation");
     assert_eq!(
         view.procedure.due_on,
@@ -105,7 +88,7 @@ async fn a_decision_lands_whole_with_timers_outbox_and_approvals(db: &TestDb) {
         4
     );
     for who in ["mia", "ombudsperson", "supreme-court"] {
-        let actor = app.actor(&inst(who), None, who).await.unwrap();
+        let approver = actor(&app, who).await;
         let v = app.store.procedure(&id).await.unwrap().unwrap().version;
         app.act(
             &id,
@@ -113,7 +96,7 @@ async fn a_decision_lands_whole_with_timers_outbox_and_approvals(db: &TestDb) {
                 expected_version: v,
                 act: Act::Approve { comment: None },
             },
-            &actor,
+            &approver,
         )
         .await
         .unwrap();
@@ -153,8 +136,7 @@ on_both!(a_decision_lands_whole_with_timers_outbox_and_approvals);
 /// definition after the file changes.
 async fn a_procedure_keeps_its_definition_when_the_file_changes(db: &TestDb) {
     let clock = clock();
-    let mut app = db.app(&clock).await;
-    app.demo().await.unwrap();
+    let app = db.demo_app(&clock).await;
     let original = app
         .store
         .procedure(&pid("kg-ets-173"))
@@ -186,22 +168,19 @@ async fn a_procedure_keeps_its_definition_when_the_file_changes(db: &TestDb) {
     assert_ne!(new_def.content_hash, original.workflow.hash);
 
     // The old procedure still needs the report, as its definition said.
-    let moj = changed.actor(&inst("moj"), None, "x").await.unwrap();
-    let advance = Command {
-        expected_version: Version(2),
-        act: Act::Advance {
-            to: StageId::parse("interagency-consultation").unwrap(),
-            comment: None,
-        },
-    };
-    let err = changed.act(&original.id, &advance, &moj).await.unwrap_err();
+    let moj = actor(&changed, "moj").await;
+    let to_consultation = advance(2, "interagency-consultation");
+    let err = changed
+        .act(&original.id, &to_consultation, &moj)
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, AppError::Refused(Refusal::FieldsMissing { .. })),
         "{err}"
     );
 
     // A new procedure starts on the changed file and does not.
-    let mfa = changed.actor(&inst("mfa"), None, "x").await.unwrap();
+    let mfa = actor(&changed, "mfa").await;
     let start = StartProcedure {
         id: pid("xk-ets-173"),
         state: StateCode::parse("XK").unwrap(),
@@ -215,31 +194,11 @@ async fn a_procedure_keeps_its_definition_when_the_file_changes(db: &TestDb) {
     let p = changed.store.procedure(&start.id).await.unwrap().unwrap();
     assert_eq!(p.workflow.hash, new_def.content_hash);
     changed
-        .act(
-            &start.id,
-            &Command {
-                expected_version: Version(1),
-                act: Act::Advance {
-                    to: StageId::parse("legal-review").unwrap(),
-                    comment: None,
-                },
-            },
-            &mfa,
-        )
+        .act(&start.id, &advance(1, "legal-review"), &mfa)
         .await
         .unwrap();
     changed
-        .act(
-            &start.id,
-            &Command {
-                expected_version: Version(2),
-                act: Act::Advance {
-                    to: StageId::parse("interagency-consultation").unwrap(),
-                    comment: None,
-                },
-            },
-            &moj,
-        )
+        .act(&start.id, &advance(2, "interagency-consultation"), &moj)
         .await
         .unwrap();
     assert_eq!(

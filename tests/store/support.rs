@@ -135,3 +135,44 @@ pub async fn count(app: &Accession, sql: &str) -> i64 {
 pub fn pid(id: &str) -> accession::ids::ProcedureId {
     accession::ids::ProcedureId::parse(id).unwrap()
 }
+
+impl TestDb {
+    /// An application on this database with the Kyrgyz demo loaded.
+    pub async fn demo_app(&self, clock: &ManualClock) -> Accession {
+        let mut app = self.app(clock).await;
+        app.demo().await.expect("load the demo");
+        app
+    }
+}
+
+/// The institution as its default role, named after itself in the history.
+pub async fn actor(app: &Accession, institution: &str) -> accession::engine::Actor {
+    app.actor(
+        &accession::ids::InstitutionId::parse(institution).unwrap(),
+        None,
+        institution,
+    )
+    .await
+    .expect("a known institution")
+}
+
+pub fn advance(version: i64, to: &str) -> accession::engine::Command {
+    accession::engine::Command {
+        expected_version: accession::ids::Version(version),
+        act: accession::engine::Act::Advance {
+            to: accession::ids::StageId::parse(to).unwrap(),
+            comment: None,
+        },
+    }
+}
+
+pub fn record(version: i64, field: &str, value: &str) -> accession::engine::Command {
+    accession::engine::Command {
+        expected_version: accession::ids::Version(version),
+        act: accession::engine::Act::Record {
+            field: accession::ids::FieldName::parse(field).unwrap(),
+            value: value.into(),
+            comment: None,
+        },
+    }
+}
