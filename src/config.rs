@@ -19,6 +19,58 @@ pub struct Settings {
     pub calendar: CalendarSettings,
     pub workflows: WorkflowSettings,
     pub demo: DemoSettings,
+    pub scheduler: SchedulerSettings,
+    pub dispatcher: DispatcherSettings,
+    /// The names of the States procedures are about, by code, as emails print them.
+    #[serde(default)]
+    pub states: std::collections::BTreeMap<String, StateNames>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateNames {
+    pub en: String,
+    #[serde(default)]
+    pub ru: Option<String>,
+}
+
+impl Settings {
+    /// The State's name in `language` (Russian for Kyrgyz; English otherwise), or its code.
+    pub fn state_name(&self, code: &str, language: crate::reference::Language) -> String {
+        use crate::reference::Language;
+        match self.states.get(code) {
+            Some(names) => match language {
+                Language::Ru | Language::Ky => names.ru.clone().unwrap_or(names.en.clone()),
+                _ => names.en.clone(),
+            },
+            None => code.to_string(),
+        }
+    }
+}
+
+/// The timer scheduler: how often it looks, how much it claims at once, how long a claim holds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulerSettings {
+    pub enabled: bool,
+    pub interval_secs: u64,
+    pub batch_size: u64,
+    pub lease_secs: u64,
+}
+
+/// The outbox dispatcher: batches, leases and the retry policy for failed sends.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DispatcherSettings {
+    pub enabled: bool,
+    pub interval_secs: u64,
+    pub batch_size: u64,
+    pub lease_secs: u64,
+    /// After this many failed attempts a row is dead (a coordinator may retry it).
+    pub max_attempts: u32,
+    /// The first retry waits about this long; each next one twice as long, up to `retry_max_secs`.
+    pub retry_base_secs: u64,
+    pub retry_max_secs: u64,
 }
 
 #[derive(Clone, Deserialize)]
@@ -68,12 +120,45 @@ pub struct MailSettings {
     pub outbox_dir: PathBuf,
     pub from: String,
     pub base_url: String,
+    /// A folder of templates laid out like `config/templates/`, read instead of the embedded ones.
+    #[serde(default)]
+    pub templates_dir: Option<PathBuf>,
+    pub smtp: SmtpSettings,
+}
+
+/// The SMTP server. The password is not a setting: it comes from `ACCESSION_SMTP_PASSWORD` or
+/// the file named by `ACCESSION_SMTP_PASSWORD_FILE`, so it is never in a file of settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    #[serde(default)]
+    pub username: Option<String>,
+    pub timeout_secs: u64,
+    pub pool_max: u32,
+}
+
+/// How the connection to the SMTP server is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpSecurity {
+    /// Plain connection upgraded with STARTTLS, refused if the server cannot (port 587).
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// No encryption: only for a relay on the same machine or in tests.
+    None,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CalendarSettings {
     pub time_zone: Tz,
+    /// The working-day calendar file (weekend and public holidays) business days are counted on.
+    #[serde(default)]
+    pub holidays: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -100,6 +100,10 @@ impl Sandbox {
             .env("ACCESSION__WORKFLOWS__DIR", repo("workflows"))
             .env("ACCESSION__DEMO__DIR", repo("config/demo"))
             .env(
+                "ACCESSION__CALENDAR__HOLIDAYS",
+                repo("config/calendars/kg.toml"),
+            )
+            .env(
                 "ACCESSION__DATABASE__URL",
                 format!("sqlite://{}", self.database().display()),
             )

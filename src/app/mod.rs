@@ -17,7 +17,7 @@ pub use demo::DemoSummary;
 pub use error::AppError;
 pub use view::{NextMove, ProcedureView};
 
-use crate::calendar::WorkingCalendar;
+use crate::calendar::{WorkingCalendar, Zones};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::engine::{
@@ -39,7 +39,9 @@ pub struct Accession {
 impl Accession {
     /// Connect, bring the schema up to date and load the workflows folder.
     pub async fn open(settings: Settings, clock: Arc<dyn Clock>) -> Result<Accession, AppError> {
-        let store = Store::connect(&settings.database).await?;
+        let store = Store::connect(&settings.database)
+            .await?
+            .with_mail_domain(crate::notify::message_id_domain(&settings.mail.from));
         store.migrate().await?;
         let mut app = Accession {
             settings,
@@ -48,6 +50,7 @@ impl Accession {
             catalog: Catalog::default(),
             calendar: WorkingCalendar::weekends_only(),
         };
+        app.calendar = app.load_calendar()?;
         app.reload_workflows().await?;
         Ok(app)
     }
@@ -74,6 +77,35 @@ impl Accession {
         let definitions = check_files(&files, &known).map_err(AppError::Workflows)?;
         self.catalog = Catalog::new(definitions);
         Ok(())
+    }
+
+    /// The working-day calendar named in the settings, or the weekend alone when none is.
+    fn load_calendar(&self) -> Result<WorkingCalendar, AppError> {
+        let Some(path) = &self.settings.calendar.holidays else {
+            return Ok(WorkingCalendar::weekends_only());
+        };
+        let source = std::fs::read_to_string(path).map_err(|e| {
+            AppError::Invalid(format!(
+                "calendar.holidays: cannot read {}: {e}",
+                path.display()
+            ))
+        })?;
+        let name = path.display().to_string();
+        let parsed = crate::reference::HolidayCalendar::parse(&name, &source)?;
+        if let Some((_, until)) = parsed.calendar.covers()
+            && until < self.today()
+        {
+            tracing::warn!(
+                calendar = %name,
+                %until,
+                "the holiday calendar ends before today; business days now skip weekends only"
+            );
+        }
+        Ok(parsed.calendar)
+    }
+
+    pub fn calendar(&self) -> &WorkingCalendar {
+        &self.calendar
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -145,7 +177,8 @@ impl Accession {
             })?;
         // A procedure that already exists is refused by the store's insert, in the transaction.
         let rules = self.rules_of(&cmd.convention).await?;
-        let decision = engine::start(self.context(&def, &rules), cmd, actor, now)?;
+        let people = self.people().await?;
+        let decision = engine::start(self.context(&def, &rules, &people), cmd, actor, now)?;
         self.store.save_definition(&def, now).await?;
         self.store.apply(&decision).await?;
         self.view(&cmd.id).await
@@ -192,8 +225,9 @@ impl Accession {
     ) -> Result<Decision, AppError> {
         let def = self.definition_of(&current.workflow.hash).await?;
         let rules = self.rules_of(&current.convention).await?;
+        let people = self.people().await?;
         Ok(engine::decide(
-            self.context(&def, &rules),
+            self.context(&def, &rules, &people),
             current,
             cmd,
             actor,
@@ -201,20 +235,38 @@ impl Accession {
         )?)
     }
 
-    fn context<'a>(
+    /// Who works where, and who coordinates: read from the institutions table.
+    pub(crate) async fn people(&self) -> Result<People, AppError> {
+        let institutions = self.store.institutions().await?;
+        Ok(People {
+            zones: Zones::new(
+                self.settings.calendar.time_zone,
+                institutions.iter().map(|i| (i.id.clone(), i.time_zone)),
+            ),
+            coordinators: institutions
+                .iter()
+                .filter(|i| i.coordinator)
+                .map(|i| i.id.clone())
+                .collect(),
+        })
+    }
+
+    pub(crate) fn context<'a>(
         &'a self,
         definition: &'a WorkflowDefinition,
         convention: &'a ConventionRules,
+        people: &'a People,
     ) -> Context<'a> {
         Context {
             definition,
             convention,
             calendar: &self.calendar,
-            time_zone: self.settings.calendar.time_zone,
+            zones: &people.zones,
+            coordinators: &people.coordinators,
         }
     }
 
-    async fn rules_of(&self, id: &ConventionId) -> Result<ConventionRules, AppError> {
+    pub(crate) async fn rules_of(&self, id: &ConventionId) -> Result<ConventionRules, AppError> {
         let convention = self
             .store
             .convention(id)
@@ -293,6 +345,12 @@ impl Accession {
         }
         Ok(out)
     }
+}
+
+/// The institutions' time zones and the coordinators, as a decision needs them.
+pub struct People {
+    pub zones: Zones,
+    pub coordinators: Vec<InstitutionId>,
 }
 
 /// Read and parse an institutions file.

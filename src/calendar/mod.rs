@@ -5,8 +5,10 @@ mod period;
 mod recurrence;
 mod treaty;
 mod working;
+mod zones;
 
 pub use period::{InvalidPeriod, Period, Unit};
-pub use recurrence::{InvalidCron, parse_cron};
+pub use recurrence::{InvalidCron, Recurrence, parse_cron};
 pub use treaty::{EntryIntoForceRule, ValidityRule};
 pub use working::WorkingCalendar;
+pub use zones::Zones;

@@ -4,12 +4,14 @@ use std::collections::BTreeSet;
 
 use chrono::{Datelike, Days, NaiveDate, Weekday};
 
-/// A working-day calendar. The holiday list of the Kyrgyz Republic is data (see the deadlines
-/// issue); without one, only the weekend is off.
+/// A working-day calendar: a weekend and a list of days off. The Kyrgyz Republic's holidays are
+/// data (`config/calendars/kg.toml`); without a list, only the weekend is off.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkingCalendar {
     weekend: BTreeSet<u32>,
     holidays: BTreeSet<NaiveDate>,
+    /// The days the holiday list is known for; outside them only the weekend is off.
+    covers: Option<(NaiveDate, NaiveDate)>,
 }
 
 impl Default for WorkingCalendar {
@@ -33,7 +35,44 @@ impl WorkingCalendar {
                 .map(|d| d.num_days_from_monday())
                 .collect(),
             holidays: holidays.into_iter().collect(),
+            covers: None,
         }
+    }
+
+    /// A calendar whose holidays falling on a weekend day give the next working day off, as the
+    /// Kyrgyz Labour Code has it, known for the days in `covers`.
+    pub fn with_weekend_holidays_moved(mut self) -> Self {
+        let on_weekend: Vec<NaiveDate> = self
+            .holidays
+            .iter()
+            .copied()
+            .filter(|d| self.weekend.contains(&d.weekday().num_days_from_monday()))
+            .collect();
+        for holiday in on_weekend {
+            let mut day = holiday;
+            while let Some(next) = day.checked_add_days(Days::new(1)) {
+                day = next;
+                if self.is_working_day(day) {
+                    self.holidays.insert(day);
+                    break;
+                }
+            }
+        }
+        self
+    }
+
+    pub fn covering(mut self, from: NaiveDate, until: NaiveDate) -> Self {
+        self.covers = Some((from, until));
+        self
+    }
+
+    /// The days the holiday list is known for, if it says.
+    pub fn covers(&self) -> Option<(NaiveDate, NaiveDate)> {
+        self.covers
+    }
+
+    pub fn holidays(&self) -> impl Iterator<Item = NaiveDate> + '_ {
+        self.holidays.iter().copied()
     }
 
     pub fn is_working_day(&self, date: NaiveDate) -> bool {
@@ -108,6 +147,30 @@ mod tests {
             with_holiday.sub_working_days(d("2024-03-11"), 1),
             Some(d("2024-03-07"))
         );
+    }
+
+    #[test]
+    fn a_holiday_on_a_weekend_gives_the_next_working_day_off() {
+        // Sunday 2023-01-01 (New Year) moves to Monday 2 January. Saturday 2023-01-07 (Christmas)
+        // moves to Monday 9 January.
+        let cal = WorkingCalendar::new(
+            [Weekday::Sat, Weekday::Sun],
+            [d("2023-01-01"), d("2023-01-07")],
+        )
+        .with_weekend_holidays_moved();
+        assert!(!cal.is_working_day(d("2023-01-02")));
+        assert!(!cal.is_working_day(d("2023-01-09")));
+        assert!(cal.is_working_day(d("2023-01-03")));
+        // Two weekend holidays in a row (7 and 8 November 2026, Saturday and Sunday) take Monday
+        // and Tuesday.
+        let cal = WorkingCalendar::new(
+            [Weekday::Sat, Weekday::Sun],
+            [d("2026-11-07"), d("2026-11-08")],
+        )
+        .with_weekend_holidays_moved();
+        assert!(!cal.is_working_day(d("2026-11-09")));
+        assert!(!cal.is_working_day(d("2026-11-10")));
+        assert!(cal.is_working_day(d("2026-11-11")));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Command-line interface: parse, call the application, print a table for people or JSON with
 //! `--json`. No rules live here.
 
+mod background;
+mod calendar;
 mod output;
 mod procedures;
 
@@ -57,6 +59,15 @@ pub enum Top {
     Audit(AuditCmd),
     /// Load the Kyrgyz demo data: institutions, conventions and six procedures (idempotent).
     Demo,
+    /// Treaty date rules: entry into force for a deposit date.
+    #[command(subcommand)]
+    Calendar(calendar::CalendarCmd),
+    /// Fire due deadlines, reminders and escalations, and send the outbox.
+    #[command(subcommand)]
+    Scheduler(background::SchedulerCmd),
+    /// The emails: pending, sent and dead, and retrying dead ones.
+    #[command(subcommand)]
+    Outbox(background::OutboxCmd),
 }
 
 #[derive(Debug, Subcommand)]
@@ -219,6 +230,18 @@ pub async fn run(cli: Cli) -> Result<u8, AppError> {
                 );
             }
             Ok(if report.ok() { 0 } else { 1 })
+        }
+        Top::Calendar(cmd) => {
+            let app = open(&cli).await?;
+            calendar::run(&app, &cli, cmd).await
+        }
+        Top::Scheduler(cmd) => {
+            let app = open(&cli).await?;
+            background::scheduler(&app, &cli, cmd).await
+        }
+        Top::Outbox(cmd) => {
+            let app = open(&cli).await?;
+            background::outbox(&app, &cli, cmd).await
         }
         Top::Demo => {
             let mut app = open(&cli).await?;

@@ -46,6 +46,9 @@ impl fmt::Display for Role {
     }
 }
 
+/// The institution id history shows for Accession's own acts; no real institution may take it.
+pub const SYSTEM_INSTITUTION: &str = "accession";
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
     pub institution: InstitutionId,
@@ -60,6 +63,15 @@ impl Actor {
             institution,
             role,
             name: name.into(),
+        }
+    }
+
+    /// Accession itself, for what the scheduler records (reminders, deadlines, escalations).
+    pub fn system() -> Self {
+        Self {
+            institution: InstitutionId::parse(SYSTEM_INSTITUTION).expect("a valid id"),
+            role: Role::Admin,
+            name: "scheduler".into(),
         }
     }
 

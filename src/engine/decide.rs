@@ -12,7 +12,7 @@ use super::{
     Act, Actor, Command, KeyDates, ProcedureState, Refusal, Role, StartProcedure, Status,
     WorkflowRef,
 };
-use crate::calendar::{EntryIntoForceRule, ValidityRule, WorkingCalendar};
+use crate::calendar::{EntryIntoForceRule, ValidityRule, WorkingCalendar, Zones};
 use crate::ids::{FieldName, InstitutionId, StageId, Version};
 use crate::workflow::{DueRule, FieldKind, KeyDate, Stage, TreatyDateRule, WorkflowDefinition};
 
@@ -30,8 +30,40 @@ pub struct Context<'a> {
     pub definition: &'a WorkflowDefinition,
     pub convention: &'a ConventionRules,
     pub calendar: &'a WorkingCalendar,
-    /// The time zone deadlines are counted in.
-    pub time_zone: Tz,
+    /// Each institution's time zone: a stage's days are its lead responsible institution's.
+    pub zones: &'a Zones,
+    /// The coordinating institutions (the Ministry of Foreign Affairs): told when a deadline
+    /// passes, whoever was responsible.
+    pub coordinators: &'a [InstitutionId],
+}
+
+impl Context<'_> {
+    /// The time zone of `stage`: its lead responsible institution's.
+    pub fn stage_zone(&self, stage: &Stage) -> Tz {
+        self.zones.lead(&stage.responsible)
+    }
+
+    pub(super) fn stage_timers<'s>(
+        &'s self,
+        procedure: &'s crate::ids::ProcedureId,
+        stage: &'s Stage,
+        stage_entry: i64,
+        planned_by: i64,
+        due_on: Option<NaiveDate>,
+        now: DateTime<Utc>,
+    ) -> StageTimers<'s> {
+        StageTimers {
+            procedure,
+            stage,
+            stage_entry,
+            planned_by,
+            due_on,
+            now,
+            tz: self.stage_zone(stage),
+            calendar: self.calendar,
+            coordinators: self.coordinators,
+        }
+    }
 }
 
 const MAX_TEXT: usize = 4000;
@@ -283,7 +315,10 @@ pub fn decide(
                     allowed: owner.responsible.clone(),
                 });
             }
-            let today = now.with_timezone(&ctx.time_zone).date_naive();
+            // "Today" is the recording institution's day: a date may not be after it.
+            let today = now
+                .with_timezone(&ctx.zones.of(&actor.institution))
+                .date_naive();
             let value = validate_field(field, spec.kind, value, today)?;
             event.comment = clean_comment(comment.as_deref())?;
             let previous = current.fields.get(field).cloned();
@@ -327,17 +362,17 @@ pub fn decide(
                         payload["due_on"] = json!(due);
                         decision.timers = TimerChanges {
                             cancel_pending: true,
-                            set: StageTimers {
-                                procedure: &current.id,
-                                stage,
-                                stage_entry: current.stage_entry,
-                                planned_by: sequence,
-                                due_on: due,
-                                now,
-                                tz: ctx.time_zone,
-                                calendar: ctx.calendar,
-                            }
-                            .plan(),
+                            fired: None,
+                            set: ctx
+                                .stage_timers(
+                                    &current.id,
+                                    stage,
+                                    current.stage_entry,
+                                    sequence,
+                                    due,
+                                    now,
+                                )
+                                .plan(),
                         };
                     }
                 }
@@ -372,17 +407,10 @@ pub fn decide(
             decision.procedure.due_on = due;
             decision.timers = TimerChanges {
                 cancel_pending: true,
-                set: StageTimers {
-                    procedure: &current.id,
-                    stage,
-                    stage_entry: current.stage_entry,
-                    planned_by: sequence,
-                    due_on: due,
-                    now,
-                    tz: ctx.time_zone,
-                    calendar: ctx.calendar,
-                }
-                .plan(),
+                fired: None,
+                set: ctx
+                    .stage_timers(&current.id, stage, current.stage_entry, sequence, due, now)
+                    .plan(),
             };
             event.payload = json!({ "due_on": due });
         }
@@ -419,20 +447,12 @@ fn enter_stage(
     }
     decision.timers = TimerChanges {
         cancel_pending: true,
+        fired: None,
         set: if stage.terminal {
             Vec::new()
         } else {
-            StageTimers {
-                procedure: &p.id,
-                stage,
-                stage_entry: sequence,
-                planned_by: sequence,
-                due_on: p.due_on,
-                now,
-                tz: ctx.time_zone,
-                calendar: ctx.calendar,
-            }
-            .plan()
+            ctx.stage_timers(&p.id, stage, sequence, sequence, p.due_on, now)
+                .plan()
         },
     };
     let id = p.id.clone();
@@ -484,7 +504,7 @@ fn due_date(
 ) -> Option<NaiveDate> {
     match stage.due.as_ref()? {
         DueRule::After(period) => {
-            let local = entered.with_timezone(&ctx.time_zone).date_naive();
+            let local = entered.with_timezone(&ctx.stage_zone(stage)).date_naive();
             period.after(local, ctx.calendar)
         }
         DueRule::Treaty(TreatyDateRule::InvitationValidity) => key_dates.invitation_expires_on,

@@ -46,6 +46,8 @@ pub struct ApprovalRecord {
 pub struct TimerChanges {
     /// Cancel every pending timer of the procedure before setting `set`.
     pub cancel_pending: bool,
+    /// The timer (by key) this decision fires: marked fired, and only if still pending.
+    pub fired: Option<String>,
     pub set: Vec<TimerSpec>,
 }
 
@@ -61,6 +63,15 @@ pub enum TimerKind {
 }
 
 impl TimerKind {
+    pub fn parse(text: &str) -> Option<TimerKind> {
+        match text {
+            "reminder" => Some(TimerKind::Reminder),
+            "deadline" => Some(TimerKind::Deadline),
+            "escalation" => Some(TimerKind::Escalation),
+            _ => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             TimerKind::Reminder => "reminder",
@@ -98,6 +109,12 @@ pub enum NotificationKind {
     ProcedureCompleted,
     /// The convention entered (or will enter) into force for the State.
     EntryIntoForce,
+    /// A reminder timer fired: a due date approaches, or a cron reminder.
+    Reminder,
+    /// A stage's due date passed without it being left.
+    DeadlinePassed,
+    /// Some time after the due date: the matter goes up.
+    Escalation,
 }
 
 impl NotificationKind {
@@ -107,6 +124,9 @@ impl NotificationKind {
             NotificationKind::ApprovalRequested => "approval_requested",
             NotificationKind::ProcedureCompleted => "procedure_completed",
             NotificationKind::EntryIntoForce => "entry_into_force",
+            NotificationKind::Reminder => "reminder",
+            NotificationKind::DeadlinePassed => "deadline",
+            NotificationKind::Escalation => "escalation",
         }
     }
 }

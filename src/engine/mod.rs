@@ -7,6 +7,7 @@ mod actor;
 mod command;
 mod decide;
 mod decision;
+mod fire;
 mod refusal;
 mod state;
 mod timers;
@@ -21,5 +22,6 @@ pub use decision::{
     ApprovalRecord, Decision, Event, Notification, NotificationKind, TimerChanges, TimerKind,
     TimerSpec,
 };
+pub use fire::{DueTimer, fire};
 pub use refusal::Refusal;
 pub use state::{KeyDates, ProcedureState, Status, WorkflowRef};

@@ -80,6 +80,8 @@ pub enum Refusal {
     Empty { what: &'static str },
     #[error("{0}")]
     Invalid(String),
+    #[error("timer `{timer}` no longer applies: the procedure has moved on")]
+    TimerOutdated { timer: String },
 }
 
 impl Refusal {
@@ -99,6 +101,7 @@ impl Refusal {
                 "procedure-state"
             }
             Refusal::Empty { .. } | Refusal::Invalid(_) => "invalid-input",
+            Refusal::TimerOutdated { .. } => "timer-outdated",
         }
     }
 }

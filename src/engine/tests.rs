@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, Utc};
 use chrono_tz::Asia::Bishkek;
 
 use super::*;
-use crate::calendar::{EntryIntoForceRule, ValidityRule, WorkingCalendar};
+use crate::calendar::{EntryIntoForceRule, ValidityRule, WorkingCalendar, Zones};
 use crate::ids::{
     ConventionId, FieldName, InstitutionId, ProcedureId, StageId, StateCode, Version,
 };
@@ -21,6 +21,8 @@ struct Fixture {
     definition: WorkflowDefinition,
     convention: ConventionRules,
     calendar: WorkingCalendar,
+    zones: Zones,
+    coordinators: Vec<InstitutionId>,
 }
 
 static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| Fixture {
@@ -28,6 +30,12 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| Fixture {
         .unwrap_or_else(|diagnostics| panic!("the workflow must parse: {diagnostics:#?}")),
     convention: ets_112(),
     calendar: WorkingCalendar::weekends_only(),
+    // The embassy works in Paris; everyone else in Bishkek.
+    zones: Zones::new(
+        Bishkek,
+        [(inst("embassy-france"), chrono_tz::Europe::Paris)],
+    ),
+    coordinators: vec![inst("mfa")],
 });
 
 /// The treaty rules of the Convention on the Transfer of Sentenced Persons.
@@ -45,7 +53,8 @@ fn ctx() -> Context<'static> {
         definition: &fixture.definition,
         convention: &fixture.convention,
         calendar: &fixture.calendar,
-        time_zone: Bishkek,
+        zones: &fixture.zones,
+        coordinators: &fixture.coordinators,
     }
 }
 

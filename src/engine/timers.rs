@@ -5,7 +5,7 @@ use chrono::{DateTime, Days, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use super::decision::{TimerKind, TimerSpec};
-use crate::calendar::{WorkingCalendar, parse_cron};
+use crate::calendar::{Recurrence, WorkingCalendar};
 use crate::ids::ProcedureId;
 use crate::workflow::{Reminder, Stage};
 
@@ -39,6 +39,36 @@ pub(super) struct StageTimers<'a> {
     pub now: DateTime<Utc>,
     pub tz: Tz,
     pub calendar: &'a WorkingCalendar,
+    pub coordinators: &'a [crate::ids::InstitutionId],
+}
+
+/// `a` followed by the members of `b` it lacks.
+fn union(
+    a: &[crate::ids::InstitutionId],
+    b: &[crate::ids::InstitutionId],
+) -> Vec<crate::ids::InstitutionId> {
+    let mut out = a.to_vec();
+    for i in b {
+        if !out.contains(i) {
+            out.push(i.clone());
+        }
+    }
+    out
+}
+
+/// The key of the next occurrence of a cron reminder: the same key with the occurrence counted on.
+pub(super) fn next_occurrence_key(dedupe_key: &str, occurrence: i64) -> String {
+    match dedupe_key.rsplit_once(':') {
+        Some((stem, _)) => format!("{stem}:{}", occurrence + 1),
+        None => format!("{dedupe_key}:{}", occurrence + 1),
+    }
+}
+
+/// The next time a cron reminder fires after `now`, in `tz`. Asked after a downtime, it is the
+/// next time after now: the missed occurrences are one reminder (the one firing), not many.
+pub(super) fn next_cron(rule: &str, tz: Tz, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let expression = rule.strip_prefix("cron ")?;
+    Recurrence::parse(expression).ok()?.next_after(tz, now)
 }
 
 impl StageTimers<'_> {
@@ -80,12 +110,13 @@ impl StageTimers<'_> {
                 .checked_add_days(Days::new(1))
                 .and_then(|d| local_instant(self.tz, d, NaiveTime::MIN))
             {
+                // Coordinators hear of every deadline that passes.
                 timers.push(self.spec(
                     TimerKind::Deadline,
                     "due".into(),
                     0,
                     at,
-                    responsible.clone(),
+                    union(&responsible, self.coordinators),
                 ));
             }
             for reminder in &self.stage.reminders {
@@ -109,33 +140,21 @@ impl StageTimers<'_> {
                     .after(due, self.calendar)
                     .and_then(|d| local_instant(self.tz, d, SEND_AT))
             {
-                let mut to = esc.to.clone();
-                for inst in &responsible {
-                    if !to.contains(inst) {
-                        to.push(inst.clone());
-                    }
-                }
                 timers.push(self.spec(
                     TimerKind::Escalation,
                     format!("after_due {}", esc.after_due),
                     0,
                     at,
-                    to,
+                    union(&esc.to, &responsible),
                 ));
             }
         }
         for reminder in &self.stage.reminders {
-            if let Reminder::Cron { expression } = reminder
-                && let Ok(schedule) = parse_cron(expression)
-                && let Some(next) = schedule.after(&self.now.with_timezone(&self.tz)).next()
-            {
-                timers.push(self.spec(
-                    TimerKind::Reminder,
-                    format!("cron {expression}"),
-                    0,
-                    next.with_timezone(&Utc),
-                    responsible.clone(),
-                ));
+            if let Reminder::Cron { expression } = reminder {
+                let rule = format!("cron {expression}");
+                if let Some(next) = next_cron(&rule, self.tz, self.now) {
+                    timers.push(self.spec(TimerKind::Reminder, rule, 0, next, responsible.clone()));
+                }
             }
         }
         timers.retain(|t| t.fire_at > self.now);

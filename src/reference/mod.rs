@@ -1,9 +1,11 @@
 //! Reference data: the State's institutions and the conventions, with the files they are
 //! imported from. Pure: parsing text, not reading files.
 
+mod calendar_file;
 mod convention;
 mod institution;
 
+pub use calendar_file::HolidayCalendar;
 pub use convention::{Convention, ConventionFile};
 pub use institution::{Institution, InstitutionFile, Language};
 
@@ -44,6 +46,10 @@ pub(crate) mod toml_date {
     enum Raw {
         Text(String),
         Toml(toml::value::Datetime),
+    }
+
+    pub fn required<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
+        option(d)?.ok_or_else(|| serde::de::Error::custom("a date is required here"))
     }
 
     pub fn option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {

@@ -16,9 +16,9 @@ use crate::ids::Version;
 
 /// The stable Message-ID of the email an outbox row becomes: a resend after a crash carries the
 /// same id, so a receiving server (or a person) can recognise it.
-pub fn message_id_for(dedupe_key: &str) -> String {
+pub fn message_id_for(dedupe_key: &str, domain: &str) -> String {
     let digest = hex::encode(Sha256::digest(dedupe_key.as_bytes()));
-    format!("<{}@accession.invalid>", &digest[..32])
+    format!("<{}@{domain}>", &digest[..32])
 }
 
 impl Store {
@@ -91,6 +91,20 @@ impl Store {
             .await?;
         }
 
+        if let Some(key) = &decision.timers.fired {
+            let fired = timer::Entity::update_many()
+                .col_expr(timer::Column::Status, Expr::value("fired"))
+                .col_expr(timer::Column::FiredAt, Expr::value(now))
+                .filter(timer::Column::DedupeKey.eq(key.as_str()))
+                .filter(timer::Column::Status.eq("pending"))
+                .exec(&txn)
+                .await?;
+            if fired.rows_affected != 1 {
+                // Fired or cancelled by someone else since it was claimed: write nothing.
+                txn.rollback().await?;
+                return Err(StoreError::TimerGone(key.clone()));
+            }
+        }
         if decision.timers.cancel_pending {
             timer::Entity::update_many()
                 .col_expr(timer::Column::Status, Expr::value("cancelled"))
@@ -125,15 +139,26 @@ impl Store {
         }
 
         if !decision.notifications.is_empty() {
+            // What the email says, as it was when the event happened: the dispatcher renders it
+            // later, perhaps after the procedure has moved on.
+            let rule = decision
+                .events
+                .last()
+                .and_then(|e| e.payload.get("rule"))
+                .cloned();
             let rows = decision.notifications.iter().map(|n| {
                 let payload = serde_json::json!({
                     "procedure": p.id,
                     "stage": n.stage,
                     "history_sequence": n.history_sequence,
+                    "due_on": p.due_on,
+                    "rule": rule,
+                    "deposited_on": p.key_dates.deposited_on,
+                    "entry_into_force": p.key_dates.entry_into_force(),
                 });
                 outbox::ActiveModel {
                     dedupe_key: Set(n.dedupe_key.clone()),
-                    message_id: Set(message_id_for(&n.dedupe_key)),
+                    message_id: Set(message_id_for(&n.dedupe_key, &self.mail_domain)),
                     procedure_id: Set(Some(p.id.to_string())),
                     kind: Set(n.kind.as_str().to_string()),
                     recipient_institution: Set(n.recipient.to_string()),

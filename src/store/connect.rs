@@ -18,6 +18,8 @@ use crate::config::DatabaseSettings;
 #[derive(Debug, Clone)]
 pub struct Store {
     pub(super) db: DatabaseConnection,
+    /// The domain of the Message-IDs given to outbox rows: the sender's (see `with_mail_domain`).
+    pub(super) mail_domain: String,
 }
 
 impl Store {
@@ -47,7 +49,10 @@ impl Store {
             )));
         }
         let db = Database::connect(options).await?;
-        Ok(Store { db })
+        Ok(Store {
+            db,
+            mail_domain: "accession.invalid".into(),
+        })
     }
 
     /// Connect only to a database that exists and is up to date, creating nothing: for read-only
@@ -77,6 +82,13 @@ impl Store {
             .iter()
             .map(|m| m.name().to_string())
             .collect())
+    }
+
+    /// Message-IDs of new outbox rows end in `@domain`: the sender's domain, so receiving servers
+    /// see a plausible id. The default is `accession.invalid`.
+    pub fn with_mail_domain(mut self, domain: impl Into<String>) -> Self {
+        self.mail_domain = domain.into();
+        self
     }
 
     pub fn connection(&self) -> &DatabaseConnection {

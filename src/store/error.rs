@@ -19,6 +19,8 @@ pub enum StoreError {
     AlreadyExists(String),
     #[error("{what} `{id}` does not exist")]
     NotFound { what: &'static str, id: String },
+    #[error("timer `{0}` was fired or cancelled meanwhile")]
+    TimerGone(String),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
     #[error("database: {0}")]

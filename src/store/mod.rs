@@ -9,12 +9,16 @@ mod connect;
 mod definitions;
 mod error;
 mod history;
+mod outbox;
 mod procedures;
 mod reference;
+mod timers;
 
 pub use apply::message_id_for;
 pub use connect::Store;
 pub use error::StoreError;
 pub use history::{ChainVerdict, VerifyReport};
+pub use outbox::{OutboxCounts, OutboxRow, OutboxStatus};
 pub use procedures::{ProcedureFilter, ProcedureRow, TimerRow};
 pub use reference::ImportSummary;
+pub use timers::ClaimedTimer;

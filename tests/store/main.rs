@@ -1,10 +1,13 @@
 //! Integration tests of the engine and store together, on a real SQLite file and a real
-//! PostgreSQL database. Each test gets its own database; PostgreSQL runs when
+//! PostgreSQL database, and of the mail on a real SMTP server over TCP. Each test gets its own database; PostgreSQL runs when
 //! ACCESSION_TEST_DATABASE_URL is set (and must be set in CI).
 
+mod mailserver;
 mod support;
 
 mod audit;
 mod concurrency;
 mod demo;
 mod procedures;
+mod scheduler;
+mod smtp;

@@ -15,18 +15,15 @@ pub const PG_ENV: &str = "ACCESSION_TEST_DATABASE_URL";
 
 pub struct TestDb {
     pub url: String,
-    _dir: Option<TempDir>,
+    /// Holds the SQLite file and the emails the file transport writes.
+    pub dir: TempDir,
     pg: Option<(String, String)>,
 }
 
 pub fn sqlite() -> TestDb {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}/accession.db", dir.path().display());
-    TestDb {
-        url,
-        _dir: Some(dir),
-        pg: None,
-    }
+    TestDb { url, dir, pg: None }
 }
 
 /// A fresh PostgreSQL database, or None (with a note) outside CI when none is configured.
@@ -55,7 +52,7 @@ pub async fn postgres() -> Option<TestDb> {
     let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
     Some(TestDb {
         url: format!("{base}/{name}"),
-        _dir: None,
+        dir: tempfile::tempdir().expect("temp dir"),
         pg: Some((admin.clone(), name)),
     })
 }
@@ -80,7 +77,26 @@ impl TestDb {
         s.database.max_connections = 4;
         s.workflows.dir = root.join("workflows");
         s.demo.dir = root.join("config/demo");
+        s.calendar.holidays = Some(root.join("config/calendars/kg.toml"));
+        s.mail.outbox_dir = self.dir.path().join("outbox");
         s
+    }
+
+    /// Settings that send mail by SMTP to a plain server on loopback `port`.
+    pub fn smtp_settings(&self, port: u16) -> Settings {
+        let mut s = self.settings();
+        s.mail.transport = accession::config::MailTransport::Smtp;
+        s.mail.smtp.host = "127.0.0.1".into();
+        s.mail.smtp.port = port;
+        s.mail.smtp.security = accession::config::SmtpSecurity::None;
+        s.mail.smtp.timeout_secs = 5;
+        s
+    }
+
+    pub async fn app_with(&self, settings: Settings, clock: &ManualClock) -> Accession {
+        Accession::open(settings, Arc::new(clock.clone()))
+            .await
+            .expect("open the application")
     }
 
     pub async fn app(&self, clock: &ManualClock) -> Accession {

@@ -1,0 +1,194 @@
+//! `scheduler run-once` and `outbox list|show|retry`: the background work, run by hand or from an
+//! external cron, and the outbox as coordinators see it.
+
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
+use clap::Subcommand;
+
+use super::Cli;
+use super::output::{outln, print_json, table};
+use crate::app::{Accession, AppError};
+use crate::scheduler::{Dispatcher, SchedulerOptions, tick};
+use crate::store::OutboxStatus;
+
+#[derive(Debug, Subcommand)]
+pub enum SchedulerCmd {
+    /// Fire the due timers and send the outbox once, then exit (for an external cron, or to see
+    /// what a workflow's reminders do before going live). Running it again at the same time sends
+    /// nothing new.
+    RunOnce {
+        /// Act as if it were this time: RFC 3339 (`2024-05-02T09:00:00+06:00`) or a date
+        /// (`2024-05-02`, the start of that day in `calendar.time_zone`). Default: now.
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCmd {
+    /// The latest emails, newest first.
+    List {
+        #[arg(long, value_parser = ["pending", "sent", "dead"])]
+        status: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+    },
+    /// One email: recipients, attempts, the last error and what it says.
+    Show { id: i64 },
+    /// Put a dead email (or, with --all-dead, every dead one) back in the queue.
+    Retry {
+        #[arg(required_unless_present = "all_dead", conflicts_with = "all_dead")]
+        id: Option<i64>,
+        #[arg(long)]
+        all_dead: bool,
+    },
+}
+
+/// A `--at` value: an RFC 3339 instant, or a date taken as the start of that day in `tz`.
+pub fn parse_at(text: &str, tz: chrono_tz::Tz) -> Result<DateTime<Utc>, AppError> {
+    let text = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        && let Some(t) = tz
+            .from_local_datetime(&d.and_time(NaiveTime::MIN))
+            .earliest()
+    {
+        return Ok(t.with_timezone(&Utc));
+    }
+    Err(AppError::Invalid(format!(
+        "--at `{text}` is neither an RFC 3339 time (2024-05-02T09:00:00+06:00) nor a date \
+         (2024-05-02)"
+    )))
+}
+
+pub async fn scheduler(app: &Accession, cli: &Cli, cmd: &SchedulerCmd) -> Result<u8, AppError> {
+    let SchedulerCmd::RunOnce { at } = cmd;
+    let now = match at {
+        Some(text) => parse_at(text, app.settings.calendar.time_zone)?,
+        None => app.now(),
+    };
+    let dispatcher = Dispatcher::from_settings(app)?;
+    let options = SchedulerOptions::from_settings(&app.settings.scheduler);
+    let timers = tick(app, &options, now).await?;
+    let mail = dispatcher.dispatch(app, now).await?;
+    if cli.json {
+        print_json(&serde_json::json!({ "at": now, "timers": timers, "outbox": mail }));
+    } else {
+        outln!(
+            "at {}: {} timer(s) fired, {} dropped, {} failed; {} email(s) sent, {} to retry, {} dead",
+            now.to_rfc3339(),
+            timers.fired,
+            timers.dropped,
+            timers.failed,
+            mail.sent,
+            mail.retried,
+            mail.dead
+        );
+    }
+    Ok(if timers.failed > 0 { 1 } else { 0 })
+}
+
+pub async fn outbox(app: &Accession, cli: &Cli, cmd: &OutboxCmd) -> Result<u8, AppError> {
+    match cmd {
+        OutboxCmd::List { status, limit } => {
+            let status = status.as_deref().and_then(OutboxStatus::parse);
+            let rows = app.store.outbox(status, *limit).await?;
+            if cli.json {
+                print_json(&rows);
+            } else {
+                table(
+                    &[
+                        "ID",
+                        "STATUS",
+                        "KIND",
+                        "TO",
+                        "PROCEDURE",
+                        "TRIES",
+                        "WHEN",
+                        "ERROR",
+                    ],
+                    rows.iter().map(|r| {
+                        vec![
+                            r.id.to_string(),
+                            r.status.as_str().to_string(),
+                            r.kind.clone(),
+                            r.recipient_institution.clone(),
+                            r.procedure.clone().unwrap_or_default(),
+                            r.attempts.to_string(),
+                            r.sent_at
+                                .unwrap_or(r.next_attempt_at)
+                                .format("%Y-%m-%d %H:%M")
+                                .to_string(),
+                            r.last_error.clone().unwrap_or_default(),
+                        ]
+                    }),
+                );
+            }
+            Ok(0)
+        }
+        OutboxCmd::Show { id } => {
+            let row = app
+                .store
+                .outbox_row(*id)
+                .await?
+                .ok_or_else(|| AppError::NotFound {
+                    what: "outbox row",
+                    id: id.to_string(),
+                })?;
+            if cli.json {
+                print_json(&row);
+            } else {
+                outln!("id:           {}", row.id);
+                outln!("status:       {}", row.status.as_str());
+                outln!("kind:         {}", row.kind);
+                outln!("to:           {}", row.recipient_institution);
+                if let Some(a) = &row.recipient_address {
+                    outln!("addresses:    {a}");
+                }
+                if let Some(l) = &row.language {
+                    outln!("language:     {l}");
+                }
+                outln!("procedure:    {}", row.procedure.as_deref().unwrap_or("-"));
+                outln!("message-id:   {}", row.message_id);
+                outln!("attempts:     {}", row.attempts);
+                outln!("created:      {}", row.created_at.to_rfc3339());
+                match row.sent_at {
+                    Some(t) => outln!("sent:         {}", t.to_rfc3339()),
+                    None => outln!("next attempt: {}", row.next_attempt_at.to_rfc3339()),
+                }
+                if let Some(e) = &row.last_error {
+                    outln!("last error:   {e}");
+                }
+                outln!("facts:        {}", row.payload);
+            }
+            Ok(0)
+        }
+        OutboxCmd::Retry { id, all_dead } => {
+            if let Some(id) = id {
+                let row = app
+                    .store
+                    .outbox_row(*id)
+                    .await?
+                    .ok_or_else(|| AppError::NotFound {
+                        what: "outbox row",
+                        id: id.to_string(),
+                    })?;
+                if row.status != OutboxStatus::Dead {
+                    return Err(AppError::Invalid(format!(
+                        "outbox row {id} is {}, not dead: only dead rows are retried",
+                        row.status.as_str()
+                    )));
+                }
+            }
+            let only = if *all_dead { None } else { *id };
+            let n = app.store.outbox_retry(only, app.now()).await?;
+            if cli.json {
+                print_json(&serde_json::json!({ "requeued": n }));
+            } else {
+                outln!("{n} email(s) back in the queue");
+            }
+            Ok(0)
+        }
+    }
+}

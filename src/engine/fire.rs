@@ -1,0 +1,108 @@
+//! A due timer turned into what it means: a history event, emails to its recipients, and for a
+//! cron reminder its next occurrence.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::decision::*;
+use super::timers::{next_cron, next_occurrence_key};
+use super::{Actor, Context, ProcedureState, Refusal, Status};
+use crate::ids::{InstitutionId, StageId};
+
+/// A timer the scheduler found due, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueTimer {
+    pub dedupe_key: String,
+    pub stage: StageId,
+    pub stage_entry: i64,
+    pub kind: TimerKind,
+    pub rule: String,
+    pub occurrence: i64,
+    pub fire_at: DateTime<Utc>,
+    pub recipients: Vec<InstitutionId>,
+}
+
+/// Fire `timer` on `current` at `now`. Refused when the timer no longer belongs to the
+/// procedure's present (a transition in between cancels timers in the same transaction, so this
+/// is a race the scheduler resolves by dropping the timer).
+pub fn fire(
+    ctx: Context<'_>,
+    current: &ProcedureState,
+    timer: &DueTimer,
+    now: DateTime<Utc>,
+) -> Result<Decision, Refusal> {
+    if current.status != Status::Active
+        || current.stage != timer.stage
+        || current.stage_entry != timer.stage_entry
+    {
+        return Err(Refusal::TimerOutdated {
+            timer: timer.dedupe_key.clone(),
+        });
+    }
+    let sequence = current.last_sequence + 1;
+    let mut next = current.clone();
+    next.version = current.version.next();
+    next.last_sequence = sequence;
+
+    let mut set = Vec::new();
+    if timer.kind == TimerKind::Reminder
+        && let Some(stage) = ctx.definition.stage(&timer.stage)
+        && let Some(at) = next_cron(&timer.rule, ctx.stage_zone(stage), now)
+    {
+        // Asked after now, not after the missed time: a downtime gives one reminder, not many.
+        set.push(TimerSpec {
+            stage: timer.stage.clone(),
+            stage_entry: timer.stage_entry,
+            kind: timer.kind,
+            rule: timer.rule.clone(),
+            occurrence: timer.occurrence + 1,
+            fire_at: at,
+            recipients: timer.recipients.clone(),
+            dedupe_key: next_occurrence_key(&timer.dedupe_key, timer.occurrence),
+        });
+    }
+    let kind = match timer.kind {
+        TimerKind::Reminder => NotificationKind::Reminder,
+        TimerKind::Deadline => NotificationKind::DeadlinePassed,
+        TimerKind::Escalation => NotificationKind::Escalation,
+    };
+    let notifications = timer
+        .recipients
+        .iter()
+        .map(|recipient| Notification {
+            kind,
+            recipient: recipient.clone(),
+            stage: timer.stage.clone(),
+            history_sequence: sequence,
+            dedupe_key: format!("{}:{recipient}", timer.dedupe_key),
+        })
+        .collect();
+    let event = Event {
+        sequence,
+        at: now,
+        actor: Actor::system(),
+        command: timer.kind.as_str().into(),
+        from_stage: Some(current.stage.clone()),
+        to_stage: Some(current.stage.clone()),
+        comment: None,
+        payload: json!({
+            "timer": timer.dedupe_key,
+            "rule": timer.rule,
+            "occurrence": timer.occurrence,
+            "due_on": current.due_on,
+            "fire_at": timer.fire_at,
+            "recipients": timer.recipients,
+        }),
+    };
+    Ok(Decision {
+        procedure: next,
+        events: vec![event],
+        approval: None,
+        timers: TimerChanges {
+            cancel_pending: false,
+            fired: Some(timer.dedupe_key.clone()),
+            set,
+        },
+        notifications,
+    })
+}

@@ -1,0 +1,678 @@
+//! Email templates: one subject, text and HTML file per kind of email and language, embedded in
+//! the binary from `config/templates/` or read from a folder laid out the same way.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use minijinja::syntax::SyntaxConfig;
+use minijinja::value::Serde;
+use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
+use serde::{Serialize, Serializer};
+
+use crate::config::MailSettings;
+use crate::reference::Language;
+
+/// Why an email is sent; each kind has its own three template files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EmailKind {
+    /// A stage is open and the recipient is expected to act.
+    ActionNeeded,
+    /// A timer rule (before or after the due day, or a cron schedule) fired.
+    Reminder,
+    /// The due day of a stage has passed.
+    DeadlinePassed,
+    /// A stage is overdue long enough to be raised to someone above the responsible.
+    Escalation,
+    /// An act waits for the approval of the recipient.
+    ApprovalRequested,
+    /// The procedure reached its final stage.
+    ProcedureCompleted,
+    /// The convention enters (or entered) into force for the State.
+    EntryIntoForce,
+}
+
+impl EmailKind {
+    pub const ALL: [EmailKind; 7] = [
+        EmailKind::ActionNeeded,
+        EmailKind::Reminder,
+        EmailKind::DeadlinePassed,
+        EmailKind::Escalation,
+        EmailKind::ApprovalRequested,
+        EmailKind::ProcedureCompleted,
+        EmailKind::EntryIntoForce,
+    ];
+
+    /// The name used in template file names, headers and the outbox.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmailKind::ActionNeeded => "action_needed",
+            EmailKind::Reminder => "reminder",
+            EmailKind::DeadlinePassed => "deadline",
+            EmailKind::Escalation => "escalation",
+            EmailKind::ApprovalRequested => "approval_requested",
+            EmailKind::ProcedureCompleted => "procedure_completed",
+            EmailKind::EntryIntoForce => "entry_into_force",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<EmailKind> {
+        EmailKind::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+impl fmt::Display for EmailKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for EmailKind {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// What an email says, and the context its templates are rendered with. Every text is already
+/// in the recipient's language and formatted by the caller; dates print as `YYYY-MM-DD`.
+#[derive(Serialize, Clone, Debug)]
+pub struct EmailFacts {
+    pub kind: EmailKind,
+    pub procedure_id: String,
+    /// "Kyrgyz Republic"
+    pub state_name: String,
+    /// "ETS No. 112"
+    pub convention_number: String,
+    /// In the recipient's language where known.
+    pub convention_title: String,
+    pub stage_id: String,
+    pub stage_title: String,
+    /// What is expected at this stage, from the workflow.
+    pub stage_description: String,
+    /// The institution the email is addressed to, in its language.
+    pub recipient_name: String,
+    /// The institutions expected to act ("from whom").
+    pub responsible: Vec<String>,
+    /// Those whose approval is still missing (approval requests; may be empty).
+    pub approvers_missing: Vec<String>,
+    pub due_on: Option<NaiveDate>,
+    /// The deadline as the caller formats it for the recipient's time zone, printed as given.
+    pub deadline_local: Option<String>,
+    /// The recipient's time zone, e.g. "Europe/Paris".
+    pub time_zone: String,
+    /// Days past the due day (deadline passed, escalation).
+    pub overdue_days: Option<i64>,
+    /// The timer rule that sent the email, e.g. "before_due 7 days".
+    pub rule: Option<String>,
+    pub entry_into_force: Option<NaiveDate>,
+    pub deposited_on: Option<NaiveDate>,
+    /// base_url + /procedures/ID
+    pub link: String,
+}
+
+/// One email in one language, ready to be put in a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedEmail {
+    /// One line: runs of whitespace, newlines included, are folded to one space.
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// A template that cannot be read, parsed or rendered; every message names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("email template {file} cannot be read: {source}")]
+    Unreadable {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("email template {file}{}: {message}", line_suffix(*.line))]
+    Invalid {
+        file: String,
+        line: Option<usize>,
+        message: String,
+    },
+    #[error("email template {file}{} failed to render: {message}", line_suffix(*.line))]
+    Render {
+        file: String,
+        line: Option<usize>,
+        message: String,
+    },
+}
+
+fn line_suffix(line: Option<usize>) -> String {
+    line.map(|l| format!(":{l}")).unwrap_or_default()
+}
+
+/// The languages templates exist in.
+const LANGUAGES: [&str; 2] = ["en", "ru"];
+
+/// Files shared by every kind of a language, besides the three of each kind.
+const SHARED: [&str; 4] = ["base.html", "base.txt", "facts.html", "facts.txt"];
+
+/// The template language mail in `language` is written in.
+fn template_language(language: Language) -> &'static str {
+    match language {
+        Language::En | Language::Fr => "en",
+        Language::Ru => "ru",
+        // Kyrgyz officials work in Russian as well (it is an official language of the
+        // Kyrgyz Republic), so Russian serves them until Kyrgyz templates are written.
+        Language::Ky => "ru",
+    }
+}
+
+/// Every template name (`en/reminder.subject.txt`, …) a complete set has.
+pub fn expected_files() -> Vec<String> {
+    let mut names = Vec::new();
+    for lang in LANGUAGES {
+        for shared in SHARED {
+            names.push(format!("{lang}/{shared}"));
+        }
+        for kind in EmailKind::ALL {
+            for suffix in ["subject.txt", "txt", "html"] {
+                names.push(format!("{lang}/{}.{suffix}", kind.as_str()));
+            }
+        }
+    }
+    names
+}
+
+macro_rules! language_files {
+    ($lang:literal) => {
+        language_files!($lang;
+            "base.html", "base.txt", "facts.html", "facts.txt",
+            "action_needed.subject.txt", "action_needed.txt", "action_needed.html",
+            "reminder.subject.txt", "reminder.txt", "reminder.html",
+            "deadline.subject.txt", "deadline.txt", "deadline.html",
+            "escalation.subject.txt", "escalation.txt", "escalation.html",
+            "approval_requested.subject.txt", "approval_requested.txt", "approval_requested.html",
+            "procedure_completed.subject.txt", "procedure_completed.txt",
+            "procedure_completed.html",
+            "entry_into_force.subject.txt", "entry_into_force.txt", "entry_into_force.html"
+        )
+    };
+    ($lang:literal; $($file:literal),+) => {
+        [$((
+            concat!($lang, "/", $file),
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/config/templates/", $lang, "/", $file)),
+        )),+]
+    };
+}
+
+const EMBEDDED_EN: [(&str, &str); 25] = language_files!("en");
+const EMBEDDED_RU: [(&str, &str); 25] = language_files!("ru");
+
+/// Where the templates came from, to name files in errors.
+#[derive(Debug, Clone)]
+enum Origin {
+    Embedded,
+    Dir(PathBuf),
+}
+
+impl Origin {
+    fn file(&self, name: &str) -> String {
+        match self {
+            Origin::Embedded => format!("config/templates/{name} (embedded)"),
+            Origin::Dir(dir) => dir.join(name).display().to_string(),
+        }
+    }
+}
+
+/// The loaded templates of every kind and language.
+pub struct Templates {
+    env: Environment<'static>,
+    origin: Origin,
+}
+
+impl fmt::Debug for Templates {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Templates")
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Templates {
+    /// The copies of `config/templates/` compiled into the binary.
+    pub fn embedded() -> Templates {
+        let mut templates = Templates::empty(Origin::Embedded);
+        for (name, source) in EMBEDDED_EN.into_iter().chain(EMBEDDED_RU) {
+            templates
+                .add(name.to_string(), source.to_string())
+                .unwrap_or_else(|e| panic!("embedded templates are checked by the tests: {e}"));
+        }
+        templates
+    }
+
+    /// The templates `mail.templates_dir` names, or the embedded ones when it is not set.
+    pub fn from_settings(settings: &MailSettings) -> Result<Templates, TemplateError> {
+        match &settings.templates_dir {
+            Some(dir) => Templates::from_dir(dir),
+            None => Ok(Templates::embedded()),
+        }
+    }
+
+    /// Every expected file read from `dir`, parsed, and tried on sample facts of every kind, so
+    /// a missing or broken template is found at start and not when a deadline falls.
+    pub fn from_dir(dir: &Path) -> Result<Templates, TemplateError> {
+        let mut templates = Templates::empty(Origin::Dir(dir.to_path_buf()));
+        for name in expected_files() {
+            let path = dir.join(&name);
+            let source =
+                std::fs::read_to_string(&path).map_err(|source| TemplateError::Unreadable {
+                    file: path.display().to_string(),
+                    source,
+                })?;
+            templates.add(name, source)?;
+        }
+        templates.check()?;
+        Ok(templates)
+    }
+
+    /// The subject, text and HTML of the email `facts` describe, in the template language of
+    /// `language`.
+    pub fn render(
+        &self,
+        language: Language,
+        facts: &EmailFacts,
+    ) -> Result<RenderedEmail, TemplateError> {
+        let lang = template_language(language);
+        let kind = facts.kind.as_str();
+        let context = Value::from(Serde(facts));
+        let subject = self.render_file(&format!("{lang}/{kind}.subject.txt"), &context)?;
+        Ok(RenderedEmail {
+            subject: subject.split_whitespace().collect::<Vec<_>>().join(" "),
+            text: self.render_file(&format!("{lang}/{kind}.txt"), &context)?,
+            html: self.render_file(&format!("{lang}/{kind}.html"), &context)?,
+        })
+    }
+
+    fn empty(origin: Origin) -> Templates {
+        let mut env = Environment::new();
+        // HTML is escaped, text and subjects are not: a `<` in a title stays a `<` in the text.
+        env.set_auto_escape_callback(|name| {
+            if name.ends_with(".html") {
+                AutoEscape::Html
+            } else {
+                AutoEscape::None
+            }
+        });
+        // minijinja's HTML escaping also turns `/` into `&#x2f;`, which garbles the links and
+        // the time zones (`Europe&#x2f;Paris`) for any reader of the source; `/` is harmless in
+        // text and in quoted attributes, so only `& < > " '` are escaped.
+        env.set_formatter(|out, state, value| match value.as_str() {
+            Some(text) if *state.auto_escape() == AutoEscape::Html && !value.is_safe() => out
+                .write_str(&escape_html(text))
+                .map_err(minijinja::Error::from),
+            _ => minijinja::escape_formatter(out, state, value),
+        });
+        // A misspelt variable is an error, not an empty space in an official letter.
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // Block tags on lines of their own leave no blank lines in the text emails.
+        env.set_syntax(
+            SyntaxConfig::builder()
+                .trim_blocks(true)
+                .lstrip_blocks(true)
+                .keep_trailing_newline(true)
+                .build()
+                .expect("the default delimiters are valid"),
+        );
+        env.add_filter("plural_ru", plural_ru);
+        env.add_filter("plural_en", plural_en);
+        Templates { env, origin }
+    }
+
+    fn add(&mut self, name: String, source: String) -> Result<(), TemplateError> {
+        let file = self.origin.file(&name);
+        self.env
+            .add_template_owned(name, source)
+            .map_err(|e| TemplateError::Invalid {
+                file,
+                line: e.line(),
+                message: describe(&e),
+            })
+    }
+
+    fn render_file(&self, name: &str, context: &Value) -> Result<String, TemplateError> {
+        let error = |e: minijinja::Error| TemplateError::Render {
+            // The error may be in a template this one extends or imports.
+            file: self.origin.file(e.name().unwrap_or(name)),
+            line: e.line(),
+            message: describe(&e),
+        };
+        let template = self.env.get_template(name).map_err(error)?;
+        template.render(context).map_err(error)
+    }
+
+    /// Render every kind in every language, once with every optional fact present and once with
+    /// none, so a template that only breaks at render time is found now.
+    fn check(&self) -> Result<(), TemplateError> {
+        for lang in [Language::En, Language::Ru] {
+            for kind in EmailKind::ALL {
+                self.render(lang, &sample_facts(kind, true))?;
+                self.render(lang, &sample_facts(kind, false))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn describe(error: &minijinja::Error) -> String {
+    match error.detail() {
+        Some(detail) => format!("{}: {detail}", error.kind()),
+        None => error.kind().to_string(),
+    }
+}
+
+/// Facts with plausible values, to try templates on.
+fn sample_facts(kind: EmailKind, full: bool) -> EmailFacts {
+    let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d);
+    EmailFacts {
+        kind,
+        procedure_id: "sample".into(),
+        state_name: "State".into(),
+        convention_number: "ETS No. 1".into(),
+        convention_title: "Convention".into(),
+        stage_id: "stage".into(),
+        stage_title: "Stage".into(),
+        stage_description: "What is expected.".into(),
+        recipient_name: "Institution".into(),
+        responsible: if full {
+            vec!["Institution".into()]
+        } else {
+            vec![]
+        },
+        approvers_missing: if full {
+            vec!["Approver".into()]
+        } else {
+            vec![]
+        },
+        due_on: full.then(|| date(2024, 5, 1)).flatten(),
+        deadline_local: full.then(|| "2024-05-01 24:00 (Asia/Bishkek)".into()),
+        time_zone: "Asia/Bishkek".into(),
+        overdue_days: full.then_some(3),
+        rule: full.then(|| "after_due 7 days".into()),
+        entry_into_force: full.then(|| date(2024, 8, 1)).flatten(),
+        deposited_on: full.then(|| date(2024, 4, 22)).flatten(),
+        link: "http://localhost/procedures/sample".into(),
+    }
+}
+
+/// `{{ n | plural_ru("день", "дня", "дней") }}`: the Russian form for `n` (1 день, 3 дня, 5 дней,
+/// 11 дней, 21 день).
+fn plural_ru(n: i64, one: String, few: String, many: String) -> String {
+    let (n10, n100) = (n.abs() % 10, n.abs() % 100);
+    if n10 == 1 && n100 != 11 {
+        one
+    } else if (2..=4).contains(&n10) && !(12..=14).contains(&n100) {
+        few
+    } else {
+        many
+    }
+}
+
+/// `{{ n | plural_en("day", "days") }}`
+fn plural_en(n: i64, one: String, other: String) -> String {
+    if n.abs() == 1 { one } else { other }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(kind: EmailKind) -> EmailFacts {
+        EmailFacts {
+            kind,
+            procedure_id: "kg-ets-112".into(),
+            state_name: "Kyrgyz Republic".into(),
+            convention_number: "ETS No. 112".into(),
+            convention_title: "Convention on the Transfer of Sentenced Persons".into(),
+            stage_id: "parliament".into(),
+            stage_title: "Parliament".into(),
+            stage_description: "Adopt the law on accession.".into(),
+            recipient_name: "Ministry of Justice".into(),
+            responsible: vec!["Jogorku Kenesh".into(), "Ministry of Justice".into()],
+            approvers_missing: vec!["Ministry of Finance".into()],
+            due_on: NaiveDate::from_ymd_opt(2024, 5, 1),
+            deadline_local: Some(
+                "2024-05-01 24:00 (Asia/Bishkek) = 2024-05-01 20:00 Europe/Paris".into(),
+            ),
+            time_zone: "Europe/Paris".into(),
+            overdue_days: Some(12),
+            rule: Some("before_due 7 days".into()),
+            entry_into_force: NaiveDate::from_ymd_opt(2024, 8, 1),
+            deposited_on: NaiveDate::from_ymd_opt(2024, 4, 22),
+            link: "http://127.0.0.1:8080/procedures/kg-ets-112".into(),
+        }
+    }
+
+    fn is_cyrillic(c: char) -> bool {
+        ('\u{0400}'..='\u{04FF}').contains(&c)
+    }
+
+    #[test]
+    fn kinds_round_trip_through_their_names() {
+        for kind in EmailKind::ALL {
+            assert_eq!(EmailKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(
+            EmailKind::parse("deadline"),
+            Some(EmailKind::DeadlinePassed)
+        );
+        assert_eq!(EmailKind::parse("deadline_passed"), None);
+    }
+
+    #[test]
+    fn every_kind_renders_in_english_and_russian_with_the_essential_facts() {
+        let templates = Templates::embedded();
+        for language in [Language::En, Language::Ru] {
+            for kind in EmailKind::ALL {
+                let facts = facts(kind);
+                let email = templates.render(language, &facts).unwrap();
+                let what = format!("{kind} in {language}");
+                assert!(
+                    email.subject.contains("ETS No. 112"),
+                    "{what}: {}",
+                    email.subject
+                );
+                assert!(!email.subject.contains('\n'), "{what}");
+                for body in [&email.text, &email.html] {
+                    for needle in [
+                        "ETS No. 112",
+                        "Kyrgyz Republic",
+                        "Parliament",
+                        "2024-05-01",
+                        "http://127.0.0.1:8080/procedures/kg-ets-112",
+                    ] {
+                        assert!(body.contains(needle), "{what} lacks {needle}:\n{body}");
+                    }
+                }
+                if language == Language::Ru {
+                    assert!(email.subject.chars().any(is_cyrillic), "{what}");
+                    assert!(email.text.contains("Уважаемые коллеги"), "{what}");
+                }
+                assert!(
+                    email.html.contains(&format!("lang=\"{language}\"")),
+                    "{what}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_kind_renders_without_any_optional_fact() {
+        let templates = Templates::embedded();
+        for language in [Language::En, Language::Ru] {
+            for kind in EmailKind::ALL {
+                let email = templates
+                    .render(language, &sample_facts(kind, false))
+                    .unwrap();
+                assert!(!email.text.contains("None"), "{kind}: {}", email.text);
+                assert!(!email.text.contains("none"), "{kind}: {}", email.text);
+            }
+        }
+    }
+
+    #[test]
+    fn emails_say_what_makes_their_kind() {
+        let templates = Templates::embedded();
+        let text = |language, kind| templates.render(language, &facts(kind)).unwrap().text;
+        let reminder = text(Language::En, EmailKind::Reminder);
+        assert!(reminder.contains("before_due 7 days"), "{reminder}");
+        let deadline = text(Language::En, EmailKind::DeadlinePassed);
+        assert!(deadline.contains("12 days"), "{deadline}");
+        let escalation = text(Language::En, EmailKind::Escalation);
+        assert!(escalation.contains("escalation"), "{escalation}");
+        assert!(escalation.contains("Ministry of Justice"), "{escalation}");
+        let in_force = text(Language::En, EmailKind::EntryIntoForce);
+        assert!(in_force.contains("2024-08-01"), "{in_force}");
+        assert!(in_force.contains("2024-04-22"), "{in_force}");
+        let approval = text(Language::En, EmailKind::ApprovalRequested);
+        assert!(approval.contains("Ministry of Finance"), "{approval}");
+        let deadline_ru = text(Language::Ru, EmailKind::DeadlinePassed);
+        assert!(deadline_ru.contains("12 дней"), "{deadline_ru}");
+        let escalation_ru = text(Language::Ru, EmailKind::Escalation);
+        assert!(escalation_ru.contains("эскалац"), "{escalation_ru}");
+    }
+
+    #[test]
+    fn the_deadline_in_the_recipients_time_zone_is_printed_as_given() {
+        let email = Templates::embedded()
+            .render(Language::En, &facts(EmailKind::ActionNeeded))
+            .unwrap();
+        let local = "2024-05-01 24:00 (Asia/Bishkek) = 2024-05-01 20:00 Europe/Paris";
+        assert!(email.text.contains(local), "{}", email.text);
+        assert!(email.html.contains(local), "{}", email.html);
+    }
+
+    #[test]
+    fn kyrgyz_recipients_get_russian_and_french_recipients_english() {
+        let templates = Templates::embedded();
+        let facts = facts(EmailKind::Reminder);
+        let render = |language| templates.render(language, &facts).unwrap();
+        assert_eq!(render(Language::Ky).text, render(Language::Ru).text);
+        assert_eq!(render(Language::Fr).text, render(Language::En).text);
+        assert_ne!(render(Language::Ru).text, render(Language::En).text);
+    }
+
+    #[test]
+    fn html_escapes_markup_in_facts_while_text_keeps_it_literally() {
+        let mut facts = facts(EmailKind::ActionNeeded);
+        facts.stage_title = "<script>alert(1)</script>".into();
+        let email = Templates::embedded().render(Language::En, &facts).unwrap();
+        assert!(!email.html.contains("<script>"), "{}", email.html);
+        assert!(email.html.contains("&lt;script&gt;"), "{}", email.html);
+        assert!(
+            email.text.contains("<script>alert(1)</script>"),
+            "{}",
+            email.text
+        );
+        assert!(email.subject.contains("<script>"), "{}", email.subject);
+    }
+
+    #[test]
+    fn html_has_no_external_resources_or_images() {
+        let templates = Templates::embedded();
+        for language in [Language::En, Language::Ru] {
+            for kind in EmailKind::ALL {
+                let html = templates.render(language, &facts(kind)).unwrap().html;
+                for banned in ["<img", "<script", "<link", "src=", "url("] {
+                    assert!(!html.contains(banned), "{kind} {language}: {banned}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn russian_plurals_follow_the_number() {
+        let p = |n| plural_ru(n, "день".into(), "дня".into(), "дней".into());
+        let got: Vec<_> = [1, 2, 5, 11, 12, 21, 22, 25, 101, 111].map(p).into();
+        assert_eq!(
+            got,
+            [
+                "день", "дня", "дней", "дней", "дней", "день", "дня", "дней", "день", "дней"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_folder_in_the_repository_renders_as_the_embedded_copies() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/templates");
+        let from_dir = Templates::from_dir(&dir).unwrap();
+        let embedded = Templates::embedded();
+        for language in [Language::En, Language::Ru] {
+            for kind in EmailKind::ALL {
+                let facts = facts(kind);
+                assert_eq!(
+                    from_dir.render(language, &facts).unwrap(),
+                    embedded.render(language, &facts).unwrap()
+                );
+            }
+        }
+    }
+
+    fn copy_of_repository_templates() -> tempfile::TempDir {
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/templates");
+        let dir = tempfile::tempdir().unwrap();
+        for name in expected_files() {
+            let to = dir.path().join(&name);
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(source.join(&name), to).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn a_missing_file_is_named() {
+        let dir = copy_of_repository_templates();
+        std::fs::remove_file(dir.path().join("ru/escalation.html")).unwrap();
+        let err = Templates::from_dir(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("ru/escalation.html"), "{err}");
+    }
+
+    #[test]
+    fn a_syntax_error_is_named_with_its_line() {
+        let dir = copy_of_repository_templates();
+        std::fs::write(
+            dir.path().join("en/reminder.txt"),
+            "Dear colleagues,\n\n{% if due_on %}\nno end\n",
+        )
+        .unwrap();
+        let err = Templates::from_dir(dir.path()).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("en/reminder.txt"), "{text}");
+        assert!(
+            matches!(err, TemplateError::Invalid { line: Some(_), .. }),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_variable_is_found_when_loading() {
+        let dir = copy_of_repository_templates();
+        std::fs::write(
+            dir.path().join("ru/deadline.subject.txt"),
+            "Срок: {{ convention_numbr }}",
+        )
+        .unwrap();
+        let err = Templates::from_dir(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("ru/deadline.subject.txt:1"), "{err}");
+    }
+}

@@ -1,0 +1,453 @@
+//! The outbox dispatcher: sends pending outbox rows, each once. A row is claimed with a lease
+//! (see `store::outbox`), rendered in its recipient institution's language from the facts saved
+//! with it, and sent; a transient failure is retried with exponential backoff and jitter, a
+//! permanent one (or too many attempts) makes the row dead, with the last error kept. Sending
+//! never touches a procedure: a transition never waits for, or fails because of, the mail.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Days, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+use crate::app::{Accession, AppError};
+use crate::config::DispatcherSettings;
+use crate::ids::{ConventionId, InstitutionId, ProcedureId, StageId};
+use crate::notify::{
+    EmailFacts, EmailKind, ExtraHeaders, Mailbox, Mailer, Templates, build_message,
+};
+use crate::reference::{Convention, Institution, Language};
+use crate::store::OutboxRow;
+
+/// What one pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct DispatchReport {
+    pub sent: u64,
+    /// Failed for now; tried again later.
+    pub retried: u64,
+    /// Given up on: permanent failure or too many attempts.
+    pub dead: u64,
+}
+
+/// The dispatcher's parts: how to send, what to say, and the retry policy.
+pub struct Dispatcher {
+    pub mailer: Box<dyn Mailer>,
+    pub templates: Templates,
+    pub from: Mailbox,
+    pub settings: DispatcherSettings,
+}
+
+/// Why a row cannot be sent, ever (it becomes dead at once).
+struct Undeliverable(String);
+
+impl Dispatcher {
+    pub fn from_settings(app: &Accession) -> Result<Dispatcher, AppError> {
+        let mail = &app.settings.mail;
+        let mailer = crate::notify::mailer_from_settings(mail)
+            .map_err(|e| AppError::Invalid(e.to_string()))?;
+        let templates = match &mail.templates_dir {
+            Some(dir) => Templates::from_dir(dir).map_err(|e| AppError::Invalid(e.to_string()))?,
+            None => Templates::embedded(),
+        };
+        let from = mail.from.parse::<Mailbox>().map_err(|e| {
+            AppError::Invalid(format!("mail.from `{}` is not an address: {e}", mail.from))
+        })?;
+        Ok(Dispatcher {
+            mailer,
+            templates,
+            from,
+            settings: app.settings.dispatcher.clone(),
+        })
+    }
+
+    /// One pass: send every row due at `now`, in batches, until none is left.
+    pub async fn dispatch(
+        &self,
+        app: &Accession,
+        now: DateTime<Utc>,
+    ) -> Result<DispatchReport, AppError> {
+        let mut report = DispatchReport::default();
+        let lease = TimeDelta::seconds(self.settings.lease_secs.max(1) as i64);
+        let batch = self.settings.batch_size.max(1);
+        let mut known = Known::default();
+        loop {
+            let rows = app.store.claim_outbox(now, now + lease, batch).await?;
+            let n = rows.len() as u64;
+            for row in rows {
+                self.send_one(app, &mut known, &row, now, &mut report)
+                    .await?;
+            }
+            if n < batch {
+                break;
+            }
+        }
+        if report != DispatchReport::default() {
+            tracing::info!(
+                sent = report.sent,
+                retried = report.retried,
+                dead = report.dead,
+                mailer = %self.mailer.describe(),
+                "dispatch pass"
+            );
+        }
+        Ok(report)
+    }
+
+    async fn send_one(
+        &self,
+        app: &Accession,
+        known: &mut Known,
+        row: &OutboxRow,
+        now: DateTime<Utc>,
+        report: &mut DispatchReport,
+    ) -> Result<(), AppError> {
+        let prepared = match self.prepare(app, known, row, now).await? {
+            Ok(prepared) => prepared,
+            Err(Undeliverable(reason)) => {
+                tracing::warn!(outbox = row.id, %reason, "undeliverable email");
+                app.store.outbox_failed(row.id, &reason, None).await?;
+                report.dead += 1;
+                return Ok(());
+            }
+        };
+        let started = std::time::Instant::now();
+        match self.mailer.send(&prepared.message).await {
+            Ok(()) => {
+                app.store
+                    .outbox_sent(row.id, &prepared.addresses, prepared.language.as_str(), now)
+                    .await?;
+                tracing::info!(
+                    outbox = row.id,
+                    kind = %row.kind,
+                    institution = %row.recipient_institution,
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "email sent"
+                );
+                report.sent += 1;
+            }
+            Err(e) => {
+                let attempts = row.attempts as u32 + 1;
+                let retry_at = (!e.permanent && attempts < self.settings.max_attempts)
+                    .then(|| now + self.backoff(attempts));
+                tracing::warn!(
+                    outbox = row.id,
+                    attempts,
+                    error = %e,
+                    retry_at = ?retry_at,
+                    "email not sent"
+                );
+                app.store
+                    .outbox_failed(row.id, &e.to_string(), retry_at)
+                    .await?;
+                match retry_at {
+                    Some(_) => report.retried += 1,
+                    None => report.dead += 1,
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The wait before attempt `attempts + 1`: base × 2^(attempts − 1), capped, ±20% jitter so
+    /// rows that failed together do not retry together.
+    pub fn backoff(&self, attempts: u32) -> TimeDelta {
+        backoff(
+            self.settings.retry_base_secs,
+            self.settings.retry_max_secs,
+            attempts,
+            fastrand::f64(),
+        )
+    }
+
+    async fn prepare(
+        &self,
+        app: &Accession,
+        known: &mut Known,
+        row: &OutboxRow,
+        now: DateTime<Utc>,
+    ) -> Result<Result<Prepared, Undeliverable>, AppError> {
+        let Some(kind) = EmailKind::parse(&row.kind) else {
+            return Ok(Err(Undeliverable(format!("unknown kind `{}`", row.kind))));
+        };
+        let Ok(recipient_id) = InstitutionId::parse(row.recipient_institution.clone()) else {
+            return Ok(Err(Undeliverable(format!(
+                "`{}` is not an institution id",
+                row.recipient_institution
+            ))));
+        };
+        let Some(recipient) = known.institution(app, &recipient_id).await? else {
+            return Ok(Err(Undeliverable(format!(
+                "institution `{recipient_id}` does not exist"
+            ))));
+        };
+        let mut to = Vec::new();
+        for address in &recipient.emails {
+            match address.parse::<Mailbox>() {
+                Ok(mailbox) => to.push(mailbox),
+                Err(e) => {
+                    return Ok(Err(Undeliverable(format!(
+                        "institution `{recipient_id}` has a bad address `{address}`: {e}"
+                    ))));
+                }
+            }
+        }
+        if to.is_empty() {
+            return Ok(Err(Undeliverable(format!(
+                "institution `{recipient_id}` has no email address"
+            ))));
+        }
+        let facts = match self.facts(app, known, row, kind, &recipient, now).await? {
+            Ok(facts) => facts,
+            Err(e) => return Ok(Err(e)),
+        };
+        let rendered = self
+            .templates
+            .render(recipient.language, &facts)
+            .map_err(|e| AppError::Invalid(e.to_string()))?;
+        let message = match build_message(
+            &self.from,
+            &to,
+            &row.message_id,
+            now,
+            &rendered,
+            &ExtraHeaders {
+                procedure_id: facts.procedure_id.clone(),
+                kind,
+            },
+        ) {
+            Ok(message) => message,
+            Err(e) => return Ok(Err(Undeliverable(e.to_string()))),
+        };
+        Ok(Ok(Prepared {
+            message,
+            addresses: recipient.emails.join(", "),
+            language: recipient.language,
+        }))
+    }
+
+    /// What the email says: the facts saved with the row, and names and titles in the
+    /// recipient's language.
+    async fn facts(
+        &self,
+        app: &Accession,
+        known: &mut Known,
+        row: &OutboxRow,
+        kind: EmailKind,
+        recipient: &Institution,
+        now: DateTime<Utc>,
+    ) -> Result<Result<EmailFacts, Undeliverable>, AppError> {
+        let payload = &row.payload;
+        let text = |key: &str| {
+            payload
+                .get(key)
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        };
+        let date = |key: &str| text(key).and_then(|t| t.parse::<NaiveDate>().ok());
+        let Some(procedure_id) = text("procedure").and_then(|p| ProcedureId::parse(p).ok()) else {
+            return Ok(Err(Undeliverable("the row names no procedure".into())));
+        };
+        let Some(procedure) = app.store.procedure(&procedure_id).await? else {
+            return Ok(Err(Undeliverable(format!(
+                "procedure `{procedure_id}` does not exist"
+            ))));
+        };
+        let def = app.definition_of(&procedure.workflow.hash).await?;
+        let stage_id = text("stage")
+            .and_then(|s| StageId::parse(s).ok())
+            .unwrap_or_else(|| procedure.stage.clone());
+        let Some(stage) = def.stage(&stage_id) else {
+            return Ok(Err(Undeliverable(format!(
+                "stage `{stage_id}` is not in the procedure's workflow"
+            ))));
+        };
+        let language = recipient.language;
+        let convention = known.convention(app, &procedure.convention).await?;
+        let mut names = Vec::new();
+        for id in &stage.responsible {
+            names.push(known.name(app, id, language).await?);
+        }
+        let mut missing = Vec::new();
+        if kind == EmailKind::ApprovalRequested
+            && let Some(rule) = &stage.approvals
+        {
+            for id in &rule.of {
+                if !procedure.approvals.contains_key(id) || procedure.stage != stage_id {
+                    missing.push(known.name(app, id, language).await?);
+                }
+            }
+        }
+        let stage_zone = known.zone(app, stage.responsible.first()).await?;
+        let recipient_zone = recipient.time_zone;
+        let due_on = date("due_on");
+        let overdue_days = match kind {
+            EmailKind::DeadlinePassed | EmailKind::Escalation => due_on.map(|due| {
+                (now.with_timezone(&stage_zone).date_naive() - due)
+                    .num_days()
+                    .max(0)
+            }),
+            _ => None,
+        };
+        let base = app.settings.mail.base_url.trim_end_matches('/');
+        Ok(Ok(EmailFacts {
+            kind,
+            procedure_id: procedure.id.to_string(),
+            state_name: app.settings.state_name(procedure.state.as_str(), language),
+            convention_number: convention
+                .as_ref()
+                .map_or_else(|| procedure.convention.to_string(), |c| c.number.clone()),
+            convention_title: convention.as_ref().map_or_else(String::new, |c| {
+                match language {
+                    Language::Ru | Language::Ky => c.title_ru.clone(),
+                    Language::Fr => c.title_fr.clone(),
+                    Language::En => None,
+                }
+                .unwrap_or_else(|| c.title.clone())
+            }),
+            stage_id: stage.id.to_string(),
+            stage_title: stage.title.clone(),
+            stage_description: stage.description.clone(),
+            recipient_name: known.name(app, &recipient.id, language).await?,
+            responsible: names,
+            approvers_missing: missing,
+            due_on,
+            deadline_local: due_on.and_then(|due| deadline_text(due, stage_zone, recipient_zone)),
+            time_zone: recipient_zone.name().to_string(),
+            overdue_days,
+            rule: text("rule"),
+            entry_into_force: date("entry_into_force"),
+            deposited_on: date("deposited_on"),
+            link: format!("{base}/procedures/{}", procedure.id),
+        }))
+    }
+}
+
+struct Prepared {
+    message: crate::notify::Message,
+    addresses: String,
+    language: Language,
+}
+
+/// Reference data read once per pass.
+#[derive(Default)]
+struct Known {
+    institutions: HashMap<InstitutionId, Option<Institution>>,
+    conventions: HashMap<ConventionId, Option<Convention>>,
+}
+
+impl Known {
+    async fn institution(
+        &mut self,
+        app: &Accession,
+        id: &InstitutionId,
+    ) -> Result<Option<Institution>, AppError> {
+        if !self.institutions.contains_key(id) {
+            let found = app.store.institution(id).await?;
+            self.institutions.insert(id.clone(), found);
+        }
+        Ok(self.institutions[id].clone())
+    }
+
+    async fn convention(
+        &mut self,
+        app: &Accession,
+        id: &ConventionId,
+    ) -> Result<Option<Convention>, AppError> {
+        if !self.conventions.contains_key(id) {
+            let found = app.store.convention(id).await?;
+            self.conventions.insert(id.clone(), found);
+        }
+        Ok(self.conventions[id].clone())
+    }
+
+    /// An institution's name in `language` (Russian for Kyrgyz readers when there is no Kyrgyz
+    /// form), or its id when it is unknown.
+    async fn name(
+        &mut self,
+        app: &Accession,
+        id: &InstitutionId,
+        language: Language,
+    ) -> Result<String, AppError> {
+        Ok(match self.institution(app, id).await? {
+            Some(i) => match language {
+                Language::Ky => i.name_ky.or(i.name_ru),
+                Language::Ru => i.name_ru,
+                _ => None,
+            }
+            .unwrap_or(i.name),
+            None => id.to_string(),
+        })
+    }
+
+    async fn zone(&mut self, app: &Accession, id: Option<&InstitutionId>) -> Result<Tz, AppError> {
+        let default = app.settings.calendar.time_zone;
+        Ok(match id {
+            Some(id) => self
+                .institution(app, id)
+                .await?
+                .map_or(default, |i| i.time_zone),
+            None => default,
+        })
+    }
+}
+
+/// "2024-05-01 24:00 Asia/Bishkek (2024-05-01 20:00 Europe/Paris)": the end of the due day in
+/// the stage's zone, and in the recipient's when it differs.
+fn deadline_text(due: NaiveDate, stage_zone: Tz, recipient_zone: Tz) -> Option<String> {
+    let end = due.checked_add_days(Days::new(1))?;
+    let instant = stage_zone
+        .from_local_datetime(&end.and_time(NaiveTime::MIN))
+        .earliest()?;
+    let own = format!("{due} 24:00 {}", stage_zone.name());
+    if stage_zone == recipient_zone {
+        return Some(own);
+    }
+    let there = instant.with_timezone(&recipient_zone);
+    Some(format!(
+        "{own} ({} {})",
+        there.format("%Y-%m-%d %H:%M"),
+        recipient_zone.name()
+    ))
+}
+
+/// base × 2^(attempts − 1), at most `max`, scaled by a factor in [0.8, 1.2) from `unit` ∈ [0, 1).
+fn backoff(base_secs: u64, max_secs: u64, attempts: u32, unit: f64) -> TimeDelta {
+    let exponent = attempts.saturating_sub(1).min(30);
+    let raw = base_secs
+        .max(1)
+        .saturating_mul(1u64 << exponent)
+        .min(max_secs.max(1));
+    let jittered = raw as f64 * (0.8 + 0.4 * unit);
+    TimeDelta::milliseconds((jittered * 1000.0) as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_with_bounded_jitter() {
+        let exact = |attempts| backoff(60, 3600, attempts, 0.5).num_seconds();
+        assert_eq!(
+            [1, 2, 3, 4, 5, 6, 7, 8].map(exact),
+            [60, 120, 240, 480, 960, 1920, 3600, 3600]
+        );
+        assert_eq!(backoff(60, 3600, 1, 0.0).num_seconds(), 48);
+        assert!(backoff(60, 3600, 1, 0.999_999).num_seconds() < 72);
+        // Huge attempt counts neither overflow nor exceed the cap.
+        assert!(backoff(60, 3600, u32::MAX, 0.999).num_seconds() <= 4320);
+    }
+
+    #[test]
+    fn the_deadline_is_shown_in_the_recipients_zone_when_it_differs() {
+        let due: NaiveDate = "2024-05-01".parse().unwrap();
+        assert_eq!(
+            deadline_text(due, chrono_tz::Asia::Bishkek, chrono_tz::Europe::Paris).unwrap(),
+            "2024-05-01 24:00 Asia/Bishkek (2024-05-01 20:00 Europe/Paris)"
+        );
+        assert_eq!(
+            deadline_text(due, chrono_tz::Asia::Bishkek, chrono_tz::Asia::Bishkek).unwrap(),
+            "2024-05-01 24:00 Asia/Bishkek"
+        );
+    }
+}

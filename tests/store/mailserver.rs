@@ -1,0 +1,121 @@
+//! A real SMTP server on a loopback port (mailin-embedded) that keeps what it receives.
+
+use std::net::TcpListener;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use mailin_embedded::{Handler, Response, Server, response};
+
+/// One message as the server received it.
+#[derive(Debug, Clone, Default)]
+pub struct Received {
+    pub from: String,
+    pub to: Vec<String>,
+    pub data: String,
+}
+
+impl Received {
+    /// A header's raw value (first occurrence, unfolded).
+    pub fn header(&self, name: &str) -> Option<String> {
+        let head = self.data.split("\r\n\r\n").next()?;
+        let unfolded = head.replace("\r\n ", " ").replace("\r\n\t", " ");
+        unfolded.lines().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.eq_ignore_ascii_case(name)
+                .then(|| value.trim().to_string())
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct Inbox {
+    messages: Mutex<Vec<Received>>,
+    arrived: Condvar,
+}
+
+impl Inbox {
+    /// Wait until `count` messages are in, at most ten seconds; what is in by then.
+    pub fn wait_for(&self, count: usize) -> Vec<Received> {
+        let messages = self.messages.lock().unwrap();
+        let (messages, _) = self
+            .arrived
+            .wait_timeout_while(messages, Duration::from_secs(10), |m| m.len() < count)
+            .unwrap();
+        messages.clone()
+    }
+
+    /// What is in now.
+    pub fn all(&self) -> Vec<Received> {
+        self.messages.lock().unwrap().clone()
+    }
+}
+
+#[derive(Clone)]
+struct Collector {
+    inbox: Arc<Inbox>,
+    current: Received,
+    /// Recipients containing this are refused with 550 (a permanent failure).
+    refuse: Option<String>,
+}
+
+impl Handler for Collector {
+    fn rcpt(&mut self, to: &str) -> Response {
+        match &self.refuse {
+            Some(bad) if to.contains(bad.as_str()) => response::NO_MAILBOX,
+            _ => response::OK,
+        }
+    }
+
+    fn data_start(&mut self, _domain: &str, from: &str, _is8bit: bool, to: &[String]) -> Response {
+        self.current = Received {
+            from: from.to_string(),
+            to: to.to_vec(),
+            data: String::new(),
+        };
+        response::OK
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.current.data.push_str(&String::from_utf8_lossy(buf));
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> Response {
+        let received = std::mem::take(&mut self.current);
+        self.inbox.messages.lock().unwrap().push(received);
+        self.inbox.arrived.notify_all();
+        response::OK
+    }
+}
+
+/// A free loopback port with nothing listening on it (yet).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A server on `port` (0: any free one), refusing recipients that contain `refuse`; serves until
+/// the test process ends. Returns the port.
+pub fn start(port: u16, refuse: Option<&str>) -> (u16, Arc<Inbox>) {
+    let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let inbox = Arc::new(Inbox::default());
+    let mut server = Server::new(Collector {
+        inbox: Arc::clone(&inbox),
+        current: Received::default(),
+        refuse: refuse.map(str::to_string),
+    });
+    server
+        .with_name("smtp.test")
+        .with_num_threads(4)
+        .with_tcp_listener(listener);
+    std::thread::spawn(move || {
+        if let Err(e) = server.serve() {
+            panic!("the test SMTP server stopped: {e}");
+        }
+    });
+    (port, inbox)
+}

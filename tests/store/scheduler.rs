@@ -1,0 +1,525 @@
+//! The scheduler and the dispatcher on a real database and a real SMTP server: reminders,
+//! deadlines and escalations fire on time, once, in the recipient's language, whatever the
+//! downtime, the number of instances or a crash.
+
+use std::collections::BTreeMap;
+
+use accession::app::Accession;
+use accession::clock::{Clock, ManualClock};
+use accession::engine::StartProcedure;
+use accession::ids::{ConventionId, StateCode, WorkflowId};
+use accession::scheduler::{Dispatcher, SchedulerOptions, tick};
+use chrono::{DateTime, Datelike, TimeDelta, Utc, Weekday};
+
+use crate::mailserver::{self, Received};
+use crate::on_both;
+use crate::support::{TestDb, actor, advance, count, pid};
+
+fn at(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn options(owner: &str) -> SchedulerOptions {
+    SchedulerOptions {
+        owner: owner.into(),
+        batch_size: 7,
+        lease: TimeDelta::minutes(5),
+    }
+}
+
+/// Institutions and conventions of the seed, and one Istanbul procedure moved to `legal-review`
+/// (the Ministry of Justice's, due in six months, with a Monday 09:00 reminder, a reminder 14
+/// days before and an escalation to the Ministry of Foreign Affairs 7 days after) at `entered`.
+async fn procedure_in_legal_review(app: &Accession, clock: &ManualClock, entered: DateTime<Utc>) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    app.import_institutions(&root.join("config/demo/institutions.toml"))
+        .await
+        .unwrap();
+    app.import_conventions(&root.join("config/demo/conventions.toml"))
+        .await
+        .unwrap();
+    clock.set(entered);
+    let mfa = actor(app, "mfa").await;
+    app.start(
+        &WorkflowId::parse("coe-accession").unwrap(),
+        &StartProcedure {
+            id: pid("kg-cets-210"),
+            state: StateCode::parse("KG").unwrap(),
+            convention: ConventionId::parse("cets-210").unwrap(),
+            comment: None,
+        },
+        &mfa,
+    )
+    .await
+    .unwrap();
+    app.act(&pid("kg-cets-210"), &advance(1, "legal-review"), &mfa)
+        .await
+        .unwrap();
+}
+
+/// (Date header, kind, first recipient's institution) of what the server received, by time.
+fn summary(messages: &[Received]) -> Vec<(DateTime<Utc>, String, String)> {
+    let mut out: Vec<_> = messages
+        .iter()
+        .filter_map(|m| {
+            let kind = m.header("X-Accession-Kind")?;
+            if !["reminder", "deadline", "escalation"].contains(&kind.as_str()) {
+                return None;
+            }
+            let date = DateTime::parse_from_rfc2822(&m.header("Date")?)
+                .ok()?
+                .with_timezone(&Utc);
+            // The demo addresses are <office>@<institution>.example.org.
+            let to = m.to[0].split('@').nth(1)?.split('.').next()?.to_string();
+            Some((date, kind, to))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Six months and more of simulated time, a scheduler pass every three hours, with the service
+/// down for three weeks in March: every reminder and escalation at its time, once.
+async fn six_months_of_reminders_and_escalations_arrive_on_time_and_once(db: &TestDb) {
+    let (port, inbox) = mailserver::start(0, None);
+    let clock = crate::support::clock();
+    let app = db.app_with(db.smtp_settings(port), &clock).await;
+    let entered = at("2027-01-04T04:00:00Z"); // Monday, 10:00 in Bishkek
+    procedure_in_legal_review(&app, &clock, entered).await;
+    let dispatcher = Dispatcher::from_settings(&app).unwrap();
+    let down = (at("2027-03-01T00:00:00Z"), at("2027-03-22T00:00:00Z"));
+
+    let mut now = at("2027-01-04T06:00:00Z");
+    while now <= at("2027-07-15T00:00:00Z") {
+        if now < down.0 || now >= down.1 {
+            clock.set(now);
+            tick(&app, &options("a"), now).await.unwrap();
+            dispatcher.dispatch(&app, now).await.unwrap();
+        }
+        now += TimeDelta::hours(3);
+    }
+
+    // What must have been sent: 09:00 in Bishkek is 03:00 UTC.
+    let mut expected = Vec::new();
+    let mut monday = at("2027-01-11T03:00:00Z");
+    while monday <= at("2027-07-15T00:00:00Z") {
+        if monday < down.0 || monday >= down.1 {
+            expected.push((monday, "reminder".to_string(), "moj".to_string()));
+        }
+        monday += TimeDelta::weeks(1);
+    }
+    // The three Mondays missed during the downtime are one reminder when the service is back.
+    expected.push((down.1, "reminder".into(), "moj".into()));
+    // 14 days before the due date (4 July 2027, six months after 4 January).
+    expected.push((at("2027-06-20T03:00:00Z"), "reminder".into(), "moj".into()));
+    // The due day is over at midnight in Bishkek: 18:00 UTC. Coordinators hear of it too.
+    expected.push((at("2027-07-04T18:00:00Z"), "deadline".into(), "mfa".into()));
+    expected.push((at("2027-07-04T18:00:00Z"), "deadline".into(), "moj".into()));
+    // Seven days later, at 09:00: the escalation to the MFA and the ministry.
+    expected.push((
+        at("2027-07-11T03:00:00Z"),
+        "escalation".into(),
+        "mfa".into(),
+    ));
+    expected.push((
+        at("2027-07-11T03:00:00Z"),
+        "escalation".into(),
+        "moj".into(),
+    ));
+    expected.sort();
+    assert!(expected.iter().all(|(t, k, _)| k != "reminder"
+        || *t == down.1
+        || *t == at("2027-06-20T03:00:00Z")
+        || t.weekday() == Weekday::Mon));
+
+    let received = inbox.all();
+    assert_eq!(summary(&received), expected);
+    // Each outbox row was delivered once: as many messages as distinct Message-IDs.
+    let ids: std::collections::BTreeSet<_> = received
+        .iter()
+        .filter_map(|m| m.header("Message-ID"))
+        .collect();
+    assert_eq!(ids.len(), received.len());
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM outbox WHERE status <> 'sent'").await,
+        0
+    );
+    // Every firing is in the procedure's history, by the scheduler, and the chain holds.
+    let fired = count(
+        &app,
+        "SELECT COUNT(*) FROM history WHERE actor_name = 'scheduler'",
+    )
+    .await;
+    // 24 weekly reminders + the catch-up + the one before due + deadline + escalation.
+    assert_eq!(fired, 28);
+    assert!(app.store.verify(None).await.unwrap().ok());
+    // The next Monday's reminder is set; nothing else is pending.
+    let pending = app.store.timers(&pid("kg-cets-210"), false).await.unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].fire_at, at("2027-07-19T03:00:00Z"));
+}
+on_both!(six_months_of_reminders_and_escalations_arrive_on_time_and_once);
+
+/// Emails reach the institutions' addresses in their languages, with what they must know.
+async fn an_email_names_the_convention_stage_due_date_and_link_in_the_recipients_language(
+    db: &TestDb,
+) {
+    let (port, inbox) = mailserver::start(0, None);
+    let clock = crate::support::clock();
+    let app = db.app_with(db.smtp_settings(port), &clock).await;
+    procedure_in_legal_review(&app, &clock, at("2027-01-04T04:00:00Z")).await;
+    let now = at("2027-07-04T18:00:00Z");
+    clock.set(now);
+    tick(&app, &options("a"), now).await.unwrap();
+    Dispatcher::from_settings(&app)
+        .unwrap()
+        .dispatch(&app, now)
+        .await
+        .unwrap();
+    let received = inbox.all();
+    let by_kind_to = |kind: &str, domain: &str| -> Received {
+        received
+            .iter()
+            .find(|m| {
+                m.header("X-Accession-Kind").as_deref() == Some(kind)
+                    && m.to.iter().any(|t| t.contains(domain))
+            })
+            .unwrap_or_else(|| panic!("no {kind} email to {domain}"))
+            .clone()
+    };
+    // The Ministry of Justice reads Russian; the MFA English.
+    let moj = by_kind_to("deadline", "moj.example.org");
+    let subject = moj.header("Subject").unwrap();
+    assert!(
+        subject.contains("=?utf-8?"),
+        "a Russian subject is encoded: {subject}"
+    );
+    let body = decoded_text(&moj.data);
+    for needle in [
+        "CETS No. 210",
+        "Кыргызская Республика",
+        "2027-07-04",
+        "http://127.0.0.1:8080/procedures/kg-cets-210",
+    ] {
+        assert!(
+            body.contains(needle),
+            "the Russian email lacks {needle}:\n{body}"
+        );
+    }
+    let mfa = by_kind_to("deadline", "mfa.example.org");
+    let body = decoded_text(&mfa.data);
+    for needle in [
+        "CETS No. 210",
+        "Kyrgyz Republic",
+        "Domestic legal review",
+        "Ministry of Justice",
+        "2027-07-04",
+        "http://127.0.0.1:8080/procedures/kg-cets-210",
+    ] {
+        assert!(
+            body.contains(needle),
+            "the English email lacks {needle}:\n{body}"
+        );
+    }
+    assert_eq!(
+        mfa.header("Auto-Submitted").as_deref(),
+        Some("auto-generated")
+    );
+    let message_id = mfa.header("Message-ID").unwrap();
+    assert!(message_id.ends_with("@example.org>"), "{message_id}");
+    let stored = count(
+        &app,
+        &format!(
+            "SELECT COUNT(*) FROM outbox WHERE message_id = '{message_id}' AND status = 'sent'"
+        ),
+    )
+    .await;
+    assert_eq!(stored, 1, "the Message-ID is the outbox row's");
+}
+on_both!(an_email_names_the_convention_stage_due_date_and_link_in_the_recipients_language);
+
+/// The plain-text part of a message, decoded.
+fn decoded_text(data: &str) -> String {
+    let message = mail_parser::MessageParser::default()
+        .parse(data.as_bytes())
+        .expect("a MIME message");
+    message.body_text(0).expect("a text part").into_owned()
+}
+
+/// SMTP down: nothing is lost, rows wait with their error; SMTP back: each is delivered once.
+async fn with_smtp_down_rows_wait_and_once_it_is_back_each_is_delivered_once(db: &TestDb) {
+    let port = mailserver::free_port();
+    let clock = crate::support::clock();
+    let app = db.app_with(db.smtp_settings(port), &clock).await;
+    procedure_in_legal_review(&app, &clock, at("2027-01-04T04:00:00Z")).await;
+    let dispatcher = Dispatcher::from_settings(&app).unwrap();
+    let queued = count(&app, "SELECT COUNT(*) FROM outbox").await;
+    assert!(queued > 0);
+
+    let now = at("2027-01-04T05:00:00Z");
+    let report = dispatcher.dispatch(&app, now).await.unwrap();
+    assert_eq!((report.sent, report.dead), (0, 0));
+    assert_eq!(report.retried as i64, queued);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND attempts = 1 \
+             AND last_error IS NOT NULL"
+        )
+        .await,
+        queued
+    );
+    // Not due again before the backoff has passed: a pass now sends nothing.
+    let report = dispatcher.dispatch(&app, now).await.unwrap();
+    assert_eq!(report, Default::default());
+
+    let (_, inbox) = mailserver::start(port, None);
+    let later = now + TimeDelta::hours(2);
+    let report = dispatcher.dispatch(&app, later).await.unwrap();
+    assert_eq!(report.sent as i64, queued);
+    assert_eq!(
+        dispatcher
+            .dispatch(&app, later + TimeDelta::days(1))
+            .await
+            .unwrap()
+            .sent,
+        0
+    );
+    let received = inbox.wait_for(queued as usize);
+    assert_eq!(received.len() as i64, queued);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM outbox WHERE status = 'sent' AND attempts = 2"
+        )
+        .await,
+        queued
+    );
+}
+on_both!(with_smtp_down_rows_wait_and_once_it_is_back_each_is_delivered_once);
+
+/// A permanent refusal (550) makes the row dead at once with the server's words; a retry puts it
+/// back and, once the address is fixed on the server side, it is delivered.
+async fn a_refused_address_is_a_dead_letter_with_its_error_until_retried(db: &TestDb) {
+    let (port, inbox) = mailserver::start(0, Some("moj.example.org"));
+    let clock = crate::support::clock();
+    let app = db.app_with(db.smtp_settings(port), &clock).await;
+    procedure_in_legal_review(&app, &clock, at("2027-01-04T04:00:00Z")).await;
+    let dispatcher = Dispatcher::from_settings(&app).unwrap();
+    let report = dispatcher
+        .dispatch(&app, at("2027-01-04T05:00:00Z"))
+        .await
+        .unwrap();
+    let to_moj = count(
+        &app,
+        "SELECT COUNT(*) FROM outbox WHERE recipient_institution = 'moj'",
+    )
+    .await;
+    assert!(to_moj > 0);
+    assert_eq!(report.dead as i64, to_moj);
+    let dead = app
+        .store
+        .outbox(Some(accession::store::OutboxStatus::Dead), 100)
+        .await
+        .unwrap();
+    assert_eq!(dead.len() as i64, to_moj);
+    assert!(
+        dead[0].last_error.as_deref().unwrap().contains("550"),
+        "{:?}",
+        dead[0].last_error
+    );
+    assert_eq!(inbox.all().len() as u64, report.sent);
+
+    // Requeued, it is tried again (and refused again, since the server still refuses).
+    assert_eq!(
+        app.store
+            .outbox_retry(Some(dead[0].id), clock.now())
+            .await
+            .unwrap(),
+        1
+    );
+    let again = dispatcher.dispatch(&app, clock.now()).await.unwrap();
+    assert_eq!((again.sent, again.dead), (0, 1));
+}
+on_both!(a_refused_address_is_a_dead_letter_with_its_error_until_retried);
+
+/// Many due timers, two schedulers and two dispatchers (separate pools, as separate processes
+/// would be) at once: each timer fires once and each email is delivered once.
+async fn two_schedulers_and_two_dispatchers_send_each_reminder_exactly_once(db: &TestDb) {
+    let (port, inbox) = mailserver::start(0, None);
+    let clock = crate::support::clock();
+    let settings = db.smtp_settings(port);
+    let a = db.app_with(settings.clone(), &clock).await;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    a.import_institutions(&root.join("config/demo/institutions.toml"))
+        .await
+        .unwrap();
+    a.import_conventions(&root.join("config/demo/conventions.toml"))
+        .await
+        .unwrap();
+    let b = db.app_with(settings, &clock).await;
+    clock.set(at("2027-01-04T04:00:00Z"));
+    let mfa = actor(&a, "mfa").await;
+    for n in 0..12 {
+        let id = pid(&format!("kg-cets-210-{n}"));
+        a.start(
+            &WorkflowId::parse("coe-accession").unwrap(),
+            &StartProcedure {
+                id: id.clone(),
+                state: StateCode::parse("KG").unwrap(),
+                convention: ConventionId::parse("cets-210").unwrap(),
+                comment: None,
+            },
+            &mfa,
+        )
+        .await
+        .unwrap();
+        a.act(&id, &advance(1, "legal-review"), &mfa).await.unwrap();
+    }
+    // Everything sent so far is out of the way; then, at the due date's end, every procedure has
+    // a deadline (two recipients) and the Monday reminder due.
+    let first = Dispatcher::from_settings(&a).unwrap();
+    first.dispatch(&a, clock.now()).await.unwrap();
+    let before = inbox
+        .wait_for(count(&a, "SELECT COUNT(*) FROM outbox").await as usize)
+        .len();
+    let now = at("2027-07-05T03:00:00Z");
+    clock.set(now);
+    let due = count(
+        &a,
+        &format!(
+            "SELECT COUNT(*) FROM timers WHERE status = 'pending' AND fire_at <= '{}'",
+            if a.store.backend() == sea_orm::DbBackend::Postgres {
+                now.to_rfc3339()
+            } else {
+                now.format("%Y-%m-%d %H:%M:%S").to_string()
+            }
+        ),
+    )
+    .await;
+    assert!(due >= 24, "{due} timers due");
+    let da = Dispatcher::from_settings(&a).unwrap();
+    let db_ = Dispatcher::from_settings(&b).unwrap();
+    let (ra, rb) = tokio::join!(
+        async {
+            let t = tick(&a, &options("a"), now).await.unwrap();
+            let d = da.dispatch(&a, now).await.unwrap();
+            (t, d)
+        },
+        async {
+            let t = tick(&b, &options("b"), now).await.unwrap();
+            let d = db_.dispatch(&b, now).await.unwrap();
+            (t, d)
+        }
+    );
+    // Whatever the interleaving, a last pass by either finds nothing left to do.
+    let rest_t = tick(&a, &options("a"), now).await.unwrap();
+    let rest_d = da.dispatch(&a, now).await.unwrap();
+    assert_eq!(ra.0.fired + rb.0.fired + rest_t.fired, due as u64);
+    assert_eq!(ra.0.failed + rb.0.failed, 0);
+    let outbox_total = count(&a, "SELECT COUNT(*) FROM outbox").await as usize;
+    let received = inbox.wait_for(outbox_total);
+    assert_eq!(received.len(), outbox_total, "one delivery per outbox row");
+    assert_eq!(
+        (ra.1.sent + rb.1.sent + rest_d.sent) as usize,
+        outbox_total - before
+    );
+    let mut per_id: BTreeMap<String, usize> = BTreeMap::new();
+    for m in &received {
+        *per_id.entry(m.header("Message-ID").unwrap()).or_default() += 1;
+    }
+    assert!(
+        per_id.values().all(|n| *n == 1),
+        "a Message-ID arrived twice"
+    );
+    assert_eq!(
+        count(
+            &a,
+            "SELECT COUNT(*) FROM history WHERE actor_name = 'scheduler'"
+        )
+        .await,
+        due
+    );
+    assert!(a.store.verify(None).await.unwrap().ok());
+}
+on_both!(two_schedulers_and_two_dispatchers_send_each_reminder_exactly_once);
+
+/// An instance that claimed timers and died holds them only until its lease ends; then another
+/// fires them, once.
+async fn a_scheduler_killed_holding_a_lease_loses_nothing(db: &TestDb) {
+    let clock = crate::support::clock();
+    let app = db.app(&clock).await;
+    procedure_in_legal_review(&app, &clock, at("2027-01-04T04:00:00Z")).await;
+    let now = at("2027-07-04T18:00:00Z");
+    // The "dead" instance claims the due timers and never fires them.
+    let claimed = app
+        .store
+        .claim_due_timers(now, "dead-instance", now + TimeDelta::minutes(5), 100)
+        .await
+        .unwrap();
+    assert!(!claimed.is_empty());
+    let n = claimed.len() as u64;
+    // While the lease lives, another instance leaves them alone.
+    let report = tick(&app, &options("alive"), now + TimeDelta::minutes(4))
+        .await
+        .unwrap();
+    assert_eq!(report.fired, 0);
+    // Once it has run out, they are fired, once.
+    let later = now + TimeDelta::minutes(6);
+    let report = tick(&app, &options("alive"), later).await.unwrap();
+    assert_eq!(report.fired, n);
+    assert_eq!(tick(&app, &options("alive"), later).await.unwrap().fired, 0);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM history WHERE actor_name = 'scheduler'"
+        )
+        .await,
+        n as i64
+    );
+}
+on_both!(a_scheduler_killed_holding_a_lease_loses_nothing);
+
+/// A scheduler tick reads only the partial index of pending timers (the plan, not a timing).
+async fn the_due_timer_query_uses_the_partial_index(db: &TestDb) {
+    use sea_orm::{ConnectionTrait, Statement};
+    let clock = crate::support::clock();
+    let app = db.app(&clock).await;
+    let conn = app.store.connection();
+    let backend = conn.get_database_backend();
+    let sql = match backend {
+        sea_orm::DbBackend::Postgres => {
+            "EXPLAIN SELECT id FROM timers WHERE status = 'pending' AND fire_at <= now() \
+             ORDER BY fire_at LIMIT 100"
+        }
+        _ => {
+            "EXPLAIN QUERY PLAN SELECT id FROM timers WHERE status = 'pending' \
+             AND fire_at <= '2027-01-01' ORDER BY fire_at LIMIT 100"
+        }
+    };
+    if backend == sea_orm::DbBackend::Postgres {
+        // An empty table is read sequentially whatever the indexes; make the planner choose.
+        conn.execute_unprepared("SET enable_seqscan = off")
+            .await
+            .unwrap();
+    }
+    let rows = conn
+        .query_all_raw(Statement::from_string(backend, sql.to_string()))
+        .await
+        .unwrap();
+    let plan: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            r.try_get_by_index::<String>(0)
+                .or_else(|_| r.try_get_by_index::<String>(3))
+                .unwrap_or_default()
+        })
+        .collect();
+    assert!(
+        plan.iter().any(|l| l.contains("timers_pending_fire_at")),
+        "the plan does not use the partial index: {plan:?}"
+    );
+}
+on_both!(the_due_timer_query_uses_the_partial_index);
