@@ -794,3 +794,183 @@ fn a_list_filter_naming_an_unknown_institution_or_convention_exits_1() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.json().as_array().map(|a| a.len()), Some(5));
 }
+
+#[test]
+fn calendar_entry_into_force_applies_the_conventions_rule() {
+    let s = Sandbox::with_demo();
+    let run = s
+        .run(&[
+            "calendar",
+            "entry-into-force",
+            "--convention",
+            "ets-185",
+            "--deposit",
+            "2025-08-28",
+        ])
+        .expect(0);
+    assert_eq!(run.stdout, "2025-12-01\n");
+    // Albania deposited before the general entry into force: it is the general date.
+    let json = s
+        .run(&[
+            "calendar",
+            "entry-into-force",
+            "--convention",
+            "ets-185",
+            "--deposit",
+            "2002-06-20",
+            "--json",
+        ])
+        .expect(0)
+        .json();
+    assert_eq!(json["entry_into_force"], "2004-07-01");
+    assert_eq!(json["rule"]["months_after"], 3);
+    // Istanbul reservations are valid five years from entry into force.
+    let json = s
+        .run(&[
+            "calendar",
+            "entry-into-force",
+            "--convention",
+            "cets-210",
+            "--deposit",
+            "2024-04-22",
+            "--json",
+        ])
+        .expect(0)
+        .json();
+    assert_eq!(json["entry_into_force"], "2024-08-01");
+    assert_eq!(json["reservations_valid_until"], "2029-08-01");
+}
+
+#[test]
+fn calendar_entry_into_force_refuses_an_unknown_convention_and_a_bad_date() {
+    let s = Sandbox::with_demo();
+    let run = s
+        .run(&[
+            "calendar",
+            "entry-into-force",
+            "--convention",
+            "ets-999",
+            "--deposit",
+            "2025-08-28",
+        ])
+        .expect(1);
+    assert!(run.error_line().contains("ets-999"), "{}", run.stderr);
+    let run = s
+        .run(&[
+            "calendar",
+            "entry-into-force",
+            "--convention",
+            "ets-185",
+            "--deposit",
+            "2025-02-30",
+        ])
+        .expect(2);
+    assert!(run.stderr.contains("--deposit"), "{}", run.stderr);
+}
+
+fn emails_in(dir: &Path) -> usize {
+    std::fs::read_dir(dir.join("data/outbox"))
+        .map(|d| d.filter(|e| e.is_ok()).count())
+        .unwrap_or(0)
+}
+
+#[test]
+fn scheduler_run_once_at_a_time_sends_the_due_mail_and_a_second_run_sends_nothing() {
+    let s = Sandbox::with_demo();
+    let at = [
+        "scheduler",
+        "run-once",
+        "--at",
+        "2026-11-30T03:00:00Z",
+        "--json",
+    ];
+    let first = s.run(&at).expect(0).json();
+    let fired = first["timers"]["fired"].as_u64().unwrap();
+    let sent = first["outbox"]["sent"].as_u64().unwrap();
+    // The five overdue procedures: deadline and escalation long past, and Monday's reminder.
+    assert!(fired >= 15, "{first}");
+    assert!(sent > fired, "{first}");
+    assert_eq!(first["outbox"]["dead"], 0);
+    assert_eq!(emails_in(s.dir.path()), sent as usize);
+
+    let second = s.run(&at).expect(0).json();
+    assert_eq!(second["timers"]["fired"], 0, "{second}");
+    assert_eq!(second["outbox"]["sent"], 0, "{second}");
+    assert_eq!(emails_in(s.dir.path()), sent as usize);
+
+    // Every row is sent; one shows its Message-ID, and a sent row cannot be "retried".
+    let rows = s
+        .run(&["outbox", "list", "--json", "--limit", "500"])
+        .expect(0)
+        .json();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len() as u64, sent);
+    assert!(rows.iter().all(|r| r["status"] == "sent"));
+    let id = rows[0]["id"].to_string();
+    let show = s.run(&["outbox", "show", &id]).expect(0);
+    assert!(show.stdout.contains("message-id:   <"), "{}", show.stdout);
+    let retry = s.run(&["outbox", "retry", &id]).expect(1);
+    assert!(retry.error_line().contains("not dead"), "{}", retry.stderr);
+}
+
+#[test]
+fn scheduler_run_once_refuses_a_time_it_cannot_read() {
+    let s = Sandbox::with_demo();
+    let run = s
+        .run(&["scheduler", "run-once", "--at", "next tuesday"])
+        .expect(1);
+    assert!(
+        run.error_line().contains("--at `next tuesday`"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn with_no_smtp_server_mail_becomes_dead_letters_that_a_coordinator_can_requeue() {
+    let s = Sandbox::with_demo();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let env = [
+        ("ACCESSION__MAIL__TRANSPORT", "smtp"),
+        ("ACCESSION__MAIL__SMTP__HOST", "127.0.0.1"),
+        ("ACCESSION__MAIL__SMTP__PORT", port.as_str()),
+        ("ACCESSION__MAIL__SMTP__SECURITY", "none"),
+        ("ACCESSION__DISPATCHER__MAX_ATTEMPTS", "1"),
+    ];
+    let run = s
+        .run_with(&["scheduler", "run-once", "--json"], &env)
+        .expect(0)
+        .json();
+    let dead = run["outbox"]["dead"].as_u64().unwrap();
+    assert!(dead > 0, "{run}");
+    assert_eq!(run["outbox"]["sent"], 0);
+    let list = s
+        .run(&[
+            "outbox", "list", "--status", "dead", "--json", "--limit", "500",
+        ])
+        .expect(0)
+        .json();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len() as u64, dead);
+    assert!(
+        list[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("127.0.0.1:{port}")),
+        "{}",
+        list[0]
+    );
+    let requeued = s.run(&["outbox", "retry", "--all-dead"]).expect(0);
+    assert_eq!(
+        requeued.stdout,
+        format!("{dead} email(s) back in the queue\n")
+    );
+    // With the file transport they go out.
+    let run = s.run(&["scheduler", "run-once", "--json"]).expect(0).json();
+    assert_eq!(run["outbox"]["sent"].as_u64(), Some(dead));
+}

@@ -39,6 +39,9 @@ pub struct ProcedureView {
     pub approvals_needed: Option<ApprovalsView>,
     pub fields_missing: Vec<FieldName>,
     pub entry_into_force_differs: bool,
+    /// Reservations made at deposit lapse on this day unless renewed (CETS 210: five years from
+    /// entry into force; ETS 173: three), when the convention limits them and the date is known.
+    pub reservations_valid_until: Option<chrono::NaiveDate>,
     pub timers: Vec<TimerRow>,
 }
 
@@ -127,6 +130,13 @@ impl Accession {
             approvals_needed,
             fields_missing,
             entry_into_force_differs: p.key_dates.entry_into_force_differs(),
+            reservations_valid_until: convention
+                .as_ref()
+                .and_then(|c| c.reservation_validity_years)
+                .and_then(|years| {
+                    crate::calendar::ValidityRule { years }
+                        .valid_until(p.key_dates.entry_into_force()?)
+                }),
             timers,
             procedure: p,
         })

@@ -43,6 +43,19 @@ impl EntryIntoForceRule {
     }
 }
 
+impl EntryIntoForceRule {
+    /// When a notification received on `receipt` takes effect: denunciation and territorial
+    /// extension follow the same "first day of the month following N months" form, with no
+    /// floor at the general entry into force.
+    pub fn takes_effect(&self, receipt: NaiveDate) -> Option<NaiveDate> {
+        EntryIntoForceRule {
+            not_before_general: false,
+            ..*self
+        }
+        .entry_into_force(receipt, None)
+    }
+}
+
 /// "Valid N years from" a date: an invitation to accede from the Committee of Ministers' decision,
 /// a reservation from entry into force for the State.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,6 +141,29 @@ mod tests {
         assert_eq!(
             rule.entry_into_force(d("2024-10-01"), None),
             Some(d("2025-02-01"))
+        );
+    }
+
+    #[test]
+    fn a_denunciation_takes_effect_on_the_first_of_the_month_after_three_months() {
+        // Received 15 January 2025: three months expire 15 April; effective 1 May 2025. The
+        // general entry-into-force floor does not apply to it.
+        let rule = EntryIntoForceRule::COE_THREE_MONTHS;
+        assert_eq!(rule.takes_effect(d("2025-01-15")), Some(d("2025-05-01")));
+        assert_eq!(rule.takes_effect(d("2025-01-31")), Some(d("2025-05-01")));
+    }
+
+    #[test]
+    fn reservations_lapse_after_their_validity_from_entry_into_force() {
+        // Istanbul (Art. 79): five years; Criminal Law Convention on Corruption (Art. 38): three.
+        let eif = d("2024-08-01");
+        assert_eq!(
+            ValidityRule { years: 5 }.valid_until(eif),
+            Some(d("2029-08-01"))
+        );
+        assert_eq!(
+            ValidityRule { years: 3 }.valid_until(eif),
+            Some(d("2027-08-01"))
         );
     }
 

@@ -412,6 +412,9 @@ fn print_view(cli: &Cli, v: &ProcedureView) {
             ""
         }
     );
+    if let Some(until) = v.reservations_valid_until {
+        outln!("            reservations valid until {until} unless renewed");
+    }
     if !p.fields.is_empty() {
         outln!("fields");
         for (name, value) in &p.fields {

@@ -89,6 +89,18 @@ impl InstitutionFile {
                     format!("duplicate institution `{}`", inst.id),
                 ));
             }
+            if inst.id.as_str() == crate::engine::SYSTEM_INSTITUTION {
+                return Err(ImportError::at(
+                    file,
+                    source,
+                    span.start,
+                    format!(
+                        "`{}` is reserved: history shows Accession's own acts (reminders, \
+                         deadlines) under it; choose another id",
+                        inst.id
+                    ),
+                ));
+            }
             if inst.name.trim().is_empty() {
                 return Err(ImportError::at(
                     file,
@@ -161,5 +173,12 @@ mod tests {
         let src = "[[institutions]]\nid = \"mfa\"\nname = \"MFA\"\nemails = []\nlanguage = \"ru\"\ntime_zone = \"Asia/Atlantis\"\n";
         let err = InstitutionFile::parse("x.toml", src).unwrap_err();
         assert_eq!(err.line, 6, "{err}");
+    }
+
+    #[test]
+    fn the_id_history_uses_for_accession_itself_is_reserved() {
+        let src = "[[institutions]]\nid = \"accession\"\nname = \"A\"\nemails = []\nlanguage = \"en\"\ntime_zone = \"Asia/Bishkek\"\n";
+        let err = InstitutionFile::parse("x.toml", src).unwrap_err();
+        assert!(err.message.contains("reserved"), "{err}");
     }
 }
