@@ -1,0 +1,250 @@
+//! The scheduler tick with about 100 due timers among N pending ones, on SQLite (and PostgreSQL
+//! when ACCESSION_BENCH_DATABASE_URL names a server): a tick must cost what is due, not what
+//! exists. Run with `cargo bench --bench tick` (sizes: ACCESSION_BENCH_SIZES, default
+//! 10000,100000,1000000). Prints, per size, the median of five ticks that each fire 100 timers
+//! (engine, hashed history row, outbox rows, timer marked fired) and of the due-timer query alone.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use accession::app::Accession;
+use accession::clock::ManualClock;
+use accession::config::Settings;
+use accession::engine::{Act, Command, StartProcedure};
+use accession::ids::{ConventionId, ProcedureId, StageId, StateCode, Version, WorkflowId};
+use accession::scheduler::{SchedulerOptions, tick};
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
+
+const DUE_PER_TICK: u64 = 100;
+const ROUNDS: u64 = 5;
+
+#[tokio::main]
+async fn main() {
+    // `cargo bench` passes `--bench`; nothing else is expected.
+    let sizes: Vec<u64> = std::env::var("ACCESSION_BENCH_SIZES")
+        .unwrap_or_else(|_| "10000,100000,1000000".into())
+        .split(',')
+        .map(|s| s.trim().parse().expect("sizes are numbers"))
+        .collect();
+    println!("scheduler tick: {DUE_PER_TICK} due timers among N pending, median of {ROUNDS}");
+    println!(
+        "{:<10} {:>10} {:>14} {:>16}",
+        "database", "N", "tick (ms)", "due query (ms)"
+    );
+    for &n in &sizes {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/bench.db", dir.path().display());
+        run("sqlite", &url, n).await;
+    }
+    if let Ok(admin) = std::env::var("ACCESSION_BENCH_DATABASE_URL") {
+        for &n in &sizes {
+            let name = format!("accession_bench_{n}");
+            let conn = sea_orm::Database::connect(&admin).await.unwrap();
+            conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await
+                .unwrap();
+            conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .unwrap();
+            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+            run("postgres", &format!("{base}/{name}"), n).await;
+            conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await
+                .unwrap();
+        }
+    }
+}
+
+async fn run(label: &str, url: &str, n: u64) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut settings = Settings::load(None).unwrap();
+    settings.database.url = url.to_string();
+    settings.workflows.dir = root.join("workflows");
+    settings.calendar.holidays = Some(root.join("config/calendars/kg.toml"));
+    let start: DateTime<Utc> = Utc.with_ymd_and_hms(2027, 1, 4, 4, 0, 0).unwrap();
+    let clock = ManualClock::new(start);
+    let app = Accession::open(settings, Arc::new(clock.clone()))
+        .await
+        .unwrap();
+    app.import_institutions(&root.join("config/demo/institutions.toml"))
+        .await
+        .unwrap();
+    app.import_conventions(&root.join("config/demo/conventions.toml"))
+        .await
+        .unwrap();
+    let mfa = app
+        .actor(&"mfa".parse().unwrap(), None, "bench")
+        .await
+        .unwrap();
+    let template = ProcedureId::parse("template").unwrap();
+    app.start(
+        &WorkflowId::parse("coe-accession").unwrap(),
+        &StartProcedure {
+            id: template.clone(),
+            state: StateCode::parse("KG").unwrap(),
+            convention: ConventionId::parse("cets-210").unwrap(),
+            comment: None,
+        },
+        &mfa,
+    )
+    .await
+    .unwrap();
+    app.act(
+        &template,
+        &Command {
+            expected_version: Version(1),
+            act: Act::Advance {
+                to: StageId::parse("legal-review").unwrap(),
+                comment: None,
+            },
+        },
+        &mfa,
+    )
+    .await
+    .unwrap();
+
+    let loading = Instant::now();
+    eprint!("{label}: loading {n} procedures with a pending timer each …");
+    let conn = app.store.connection();
+    let backend = conn.get_database_backend();
+    let far = start + TimeDelta::days(3650);
+    exec(
+        conn,
+        backend,
+        &procedures_sql(backend),
+        vec![(n as i64).into()],
+    )
+    .await;
+    exec(
+        conn,
+        backend,
+        &timers_sql(backend, "deadline", "due"),
+        vec![(n as i64).into(), 0i64.into(), far.into()],
+    )
+    .await;
+    if backend == DbBackend::Postgres {
+        conn.execute_unprepared("ANALYZE").await.unwrap();
+    }
+    eprintln!(" {:.1} s", loading.elapsed().as_secs_f64());
+
+    let options = SchedulerOptions {
+        owner: "bench".into(),
+        batch_size: DUE_PER_TICK,
+        lease: TimeDelta::minutes(5),
+    };
+    let mut ticks = Vec::new();
+    let mut queries = Vec::new();
+    for round in 0..ROUNDS {
+        // DUE_PER_TICK procedures of this round get a reminder that is due now.
+        let now = start + TimeDelta::hours(round as i64 + 1);
+        exec(
+            conn,
+            backend,
+            &timers_sql(backend, "reminder", &format!("bench {round}")),
+            vec![
+                (DUE_PER_TICK as i64).into(),
+                ((round * DUE_PER_TICK) as i64).into(),
+                (now - TimeDelta::minutes(1)).into(),
+            ],
+        )
+        .await;
+        let began = Instant::now();
+        conn.query_all_raw(Statement::from_sql_and_values(
+            backend,
+            due_query(backend),
+            vec![now.into()],
+        ))
+        .await
+        .unwrap();
+        queries.push(began.elapsed());
+        let began = Instant::now();
+        let report = tick(&app, &options, now).await.unwrap();
+        ticks.push(began.elapsed());
+        assert_eq!(report.fired, DUE_PER_TICK, "every due timer fires");
+    }
+    println!(
+        "{:<10} {:>10} {:>14.2} {:>16.3}",
+        label,
+        n,
+        ms(median(&mut ticks)),
+        ms(median(&mut queries))
+    );
+    app.store.close().await.unwrap();
+}
+
+fn median(v: &mut [Duration]) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+async fn exec(
+    conn: &sea_orm::DatabaseConnection,
+    backend: DbBackend,
+    sql: &str,
+    values: Vec<Value>,
+) {
+    conn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{sql}"));
+}
+
+/// Numbers 1..=$1 as rows `i`.
+fn series(backend: DbBackend, count: &str) -> String {
+    match backend {
+        DbBackend::Postgres => format!("SELECT i FROM generate_series(1, {count}) AS s(i)"),
+        _ => format!(
+            "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {count}) \
+             SELECT i FROM s"
+        ),
+    }
+}
+
+fn param(backend: DbBackend, n: usize) -> String {
+    match backend {
+        DbBackend::Postgres => format!("${n}"),
+        _ => format!("?{n}"),
+    }
+}
+
+/// Copies of the template procedure, `b-1` … `b-N`, at the same stage entry.
+fn procedures_sql(backend: DbBackend) -> String {
+    format!(
+        "INSERT INTO procedures (id, state_code, convention_id, workflow_id, workflow_version, \
+         workflow_hash, stage, stage_entered_at, stage_entry, status, version, fields, due_on, \
+         created_at, updated_at) \
+         SELECT 'b-' || s.i, t.state_code, t.convention_id, t.workflow_id, t.workflow_version, \
+         t.workflow_hash, t.stage, t.stage_entered_at, t.stage_entry, t.status, t.version, \
+         t.fields, t.due_on, t.created_at, t.updated_at \
+         FROM ({}) AS s CROSS JOIN procedures t WHERE t.id = 'template'",
+        series(backend, &param(backend, 1))
+    )
+}
+
+/// One pending timer for each of procedures `b-(offset+1)` … `b-(offset+count)`, firing at `at`.
+fn timers_sql(backend: DbBackend, kind: &str, rule: &str) -> String {
+    let (count, offset, at) = (param(backend, 1), param(backend, 2), param(backend, 3));
+    format!(
+        "INSERT INTO timers (procedure_id, stage, stage_entry, kind, rule, occurrence, fire_at, \
+         status, recipients, dedupe_key, created_at) \
+         SELECT 'b-' || (s.i + {offset}), t.stage, t.stage_entry, '{kind}', '{rule}', 0, {at}, \
+         'pending', '[\"moj\"]', \
+         'b-' || (s.i + {offset}) || ':' || t.stage_entry || ':{kind}:{rule}', {at} \
+         FROM ({}) AS s CROSS JOIN procedures t WHERE t.id = 'template'",
+        series(backend, &count)
+    )
+}
+
+/// The claim's candidate query, alone.
+fn due_query(backend: DbBackend) -> String {
+    format!(
+        "SELECT id FROM timers WHERE status = 'pending' AND fire_at <= {} \
+         ORDER BY fire_at LIMIT {DUE_PER_TICK}",
+        param(backend, 1)
+    )
+}
