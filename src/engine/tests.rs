@@ -1074,6 +1074,114 @@ fn timers_fire_at_local_times_in_bishkek() {
 }
 
 #[test]
+fn a_stage_the_embassy_leads_runs_on_paris_time() {
+    // The consultation of the Parties is the embassy's: its ten weeks are counted in Paris days,
+    // its deadline is midnight in Paris and its reminder 09:00 in Paris.
+    let mut walk = Walk::start_at("2024-01-10T05:00:00Z");
+    walk.walk_to("request");
+    let decision = walk.advance("consultation-of-parties");
+    // Entered on 2024-01-18T05:00Z (06:00 in Paris, 11:00 in Bishkek): due ten weeks later.
+    assert_eq!(walk.now, instant("2024-01-18T05:00:00Z"));
+    assert_eq!(decision.procedure.due_on, Some(date("2024-03-28")));
+    assert_eq!(
+        timer(&decision, TimerKind::Deadline, "due").fire_at,
+        instant("2024-03-29T00:00:00+01:00")
+    );
+    assert_eq!(
+        timer(&decision, TimerKind::Reminder, "before_due 7 days").fire_at,
+        instant("2024-03-21T09:00:00+01:00")
+    );
+    // The escalation, 14 days after, is after the change to summer time (31 March): 09:00 CEST.
+    assert_eq!(
+        timer(&decision, TimerKind::Escalation, "after_due 14 days").fire_at,
+        instant("2024-04-11T09:00:00+02:00")
+    );
+    // The deadline also tells the coordinator.
+    assert_eq!(
+        timer(&decision, TimerKind::Deadline, "due").recipients,
+        insts(&["embassy-france", "mfa"])
+    );
+}
+
+fn due(timer: &TimerSpec) -> DueTimer {
+    DueTimer {
+        dedupe_key: timer.dedupe_key.clone(),
+        stage: timer.stage.clone(),
+        stage_entry: timer.stage_entry,
+        kind: timer.kind,
+        rule: timer.rule.clone(),
+        occurrence: timer.occurrence,
+        fire_at: timer.fire_at,
+        recipients: timer.recipients.clone(),
+    }
+}
+
+#[test]
+fn firing_a_cron_reminder_records_it_emails_the_responsible_and_sets_the_next_one_after_now() {
+    let mut walk = Walk::start_at("2024-01-10T05:00:00Z");
+    let entered = walk.advance("legal-review");
+    let weekly = due(timer(&entered, TimerKind::Reminder, "cron 0 9 * * 1"));
+    assert_eq!(weekly.fire_at, instant("2024-01-15T03:00:00Z"));
+    // Fired three weeks late (the service was down): one reminder, and the next one is the first
+    // Monday after now, not the missed ones.
+    let now = instant("2024-02-06T10:00:00Z");
+    let fired = fire(ctx(), &walk.procedure, &weekly, now).unwrap();
+    assert_eq!(fired.procedure.version, walk.procedure.version.next());
+    assert_eq!(fired.events.len(), 1);
+    assert_eq!(fired.events[0].command, "reminder");
+    assert_eq!(fired.events[0].actor, Actor::system());
+    assert_eq!(
+        fired.timers.fired.as_deref(),
+        Some(weekly.dedupe_key.as_str())
+    );
+    assert!(!fired.timers.cancel_pending);
+    assert_eq!(fired.timers.set.len(), 1);
+    let next = &fired.timers.set[0];
+    assert_eq!(next.fire_at, instant("2024-02-12T03:00:00Z"));
+    assert_eq!(next.occurrence, 1);
+    assert!(next.dedupe_key.ends_with(":1") && next.dedupe_key != weekly.dedupe_key);
+    let to: Vec<_> = fired
+        .notifications
+        .iter()
+        .map(|n| n.recipient.clone())
+        .collect();
+    assert_eq!(to, insts(&["moj"]));
+    assert_eq!(fired.notifications[0].kind, NotificationKind::Reminder);
+}
+
+#[test]
+fn a_deadline_or_escalation_fires_once_with_no_successor() {
+    let mut walk = Walk::start_at("2024-01-10T05:00:00Z");
+    let entered = walk.advance("legal-review");
+    let escalation = due(timer(&entered, TimerKind::Escalation, "after_due 7 days"));
+    let fired = fire(ctx(), &walk.procedure, &escalation, escalation.fire_at).unwrap();
+    assert!(fired.timers.set.is_empty());
+    let mut to: Vec<_> = fired
+        .notifications
+        .iter()
+        .map(|n| n.recipient.clone())
+        .collect();
+    to.sort();
+    assert_eq!(to, insts(&["mfa", "moj"]));
+    assert!(
+        fired
+            .notifications
+            .iter()
+            .all(|n| n.kind == NotificationKind::Escalation)
+    );
+}
+
+#[test]
+fn a_timer_of_a_stage_already_left_is_refused_as_outdated() {
+    let mut walk = Walk::start_at("2024-01-10T05:00:00Z");
+    let entered = walk.advance("legal-review");
+    let deadline = due(timer(&entered, TimerKind::Deadline, "due"));
+    walk.walk_to("interagency-consultation");
+    let refusal = fire(ctx(), &walk.procedure, &deadline, deadline.fire_at).unwrap_err();
+    assert_eq!(refusal.kind(), "timer-outdated");
+}
+
+#[test]
 fn legal_review_sets_a_weekly_reminder_a_reminder_before_due_and_an_escalation_to_the_mfa() {
     let mut walk = Walk::start_at("2024-01-10T05:00:00Z");
     // Entered on Thursday 11 January, 11:00 in Bishkek.

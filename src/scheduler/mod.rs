@@ -5,6 +5,7 @@
 //! outbox key is unique, so nothing fires twice and a crashed instance's claims come back.
 
 mod dispatch;
+mod repeat;
 
 use std::collections::HashMap;
 
@@ -17,6 +18,7 @@ use crate::ids::ConventionId;
 use crate::store::{ClaimedTimer, StoreError};
 
 pub use dispatch::{DispatchReport, Dispatcher};
+pub use repeat::repeat;
 
 /// How a scheduler instance claims work.
 #[derive(Debug, Clone)]

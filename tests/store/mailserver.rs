@@ -44,6 +44,17 @@ impl Inbox {
         messages.clone()
     }
 
+    /// Wait until a message satisfies `found`, at most ten seconds; whether one did. Blocks the
+    /// thread: from async code, call it through `spawn_blocking`.
+    pub fn wait_until(&self, found: impl Fn(&Received) -> bool) -> bool {
+        let messages = self.messages.lock().unwrap();
+        let (messages, _) = self
+            .arrived
+            .wait_timeout_while(messages, Duration::from_secs(10), |m| !m.iter().any(&found))
+            .unwrap();
+        messages.iter().any(found)
+    }
+
     /// What is in now.
     pub fn all(&self) -> Vec<Received> {
         self.messages.lock().unwrap().clone()

@@ -523,3 +523,48 @@ async fn the_due_timer_query_uses_the_partial_index(db: &TestDb) {
     );
 }
 on_both!(the_due_timer_query_uses_the_partial_index);
+
+/// Inside a long-lived process: the passes run on their own until told to stop, and the pass in
+/// progress finishes first.
+async fn background_passes_fire_and_send_until_told_to_stop(db: &TestDb) {
+    use accession::scheduler::repeat;
+    let (port, inbox) = mailserver::start(0, None);
+    let clock = crate::support::clock();
+    let app = db.app_with(db.smtp_settings(port), &clock).await;
+    procedure_in_legal_review(&app, &clock, at("2027-01-04T04:00:00Z")).await;
+    clock.set(at("2027-01-11T03:00:00Z")); // the first Monday reminder is due
+    let dispatcher = Dispatcher::from_settings(&app).unwrap();
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let (fired_tx, mut fired_rx) = tokio::sync::mpsc::unbounded_channel();
+    let every = std::time::Duration::from_millis(5);
+    let scheduler = repeat("scheduler", every, stop.clone(), || async {
+        let report = tick(&app, &options("bg"), clock.now()).await?;
+        let _ = fired_tx.send(report.fired);
+        Ok(report)
+    });
+    let sender = repeat("dispatcher", every, stop, || {
+        dispatcher.dispatch(&app, clock.now())
+    });
+    let control = async {
+        // Wait until the reminder has fired and its email has arrived, then stop.
+        while fired_rx.recv().await == Some(0) {}
+        let inbox = std::sync::Arc::clone(&inbox);
+        let arrived = tokio::task::spawn_blocking(move || {
+            inbox.wait_until(|m| m.header("X-Accession-Kind").as_deref() == Some("reminder"))
+        })
+        .await
+        .unwrap();
+        assert!(arrived, "no reminder arrived");
+        stop_tx.send(true).unwrap();
+    };
+    tokio::join!(scheduler, sender, control);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM history WHERE actor_name = 'scheduler'"
+        )
+        .await,
+        1
+    );
+}
+on_both!(background_passes_fire_and_send_until_told_to_stop);
