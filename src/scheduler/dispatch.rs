@@ -200,10 +200,12 @@ impl Dispatcher {
             Ok(facts) => facts,
             Err(e) => return Ok(Err(e)),
         };
-        let rendered = self
-            .templates
-            .render(recipient.language, &facts)
-            .map_err(|e| AppError::Invalid(e.to_string()))?;
+        // A template that cannot render this row will not render it next time either: the row
+        // is dead with the reason, and a coordinator retries it once the template is mended.
+        let rendered = match self.templates.render(recipient.language, &facts) {
+            Ok(rendered) => rendered,
+            Err(e) => return Ok(Err(Undeliverable(e.to_string()))),
+        };
         let message = match build_message(
             &self.from,
             &to,

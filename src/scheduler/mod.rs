@@ -76,18 +76,20 @@ pub async fn tick(
                 Ok(true) => report.fired += 1,
                 Ok(false) => report.dropped += 1,
                 Err(e) => {
+                    // The claim is kept: the timer comes back when its lease ends, so a timer
+                    // that keeps failing neither loops in this pass nor starves the others.
                     tracing::warn!(
                         procedure = %timer.procedure,
                         timer = %timer.timer.dedupe_key,
                         error = %e,
-                        "could not fire a timer; it is given back for the next pass"
+                        "could not fire a timer; it is tried again when its lease ends"
                     );
-                    app.store.release_timer(timer.id, &options.owner).await?;
                     report.failed += 1;
                 }
             }
         }
-        // A batch not full means nothing more is due; failures are not retried in this pass.
+        // A batch not full means nothing more is due (failed timers stay claimed until their
+        // lease ends, so they are not claimed again in this pass).
         if n < options.batch_size {
             break;
         }

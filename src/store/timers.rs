@@ -67,26 +67,6 @@ impl Store {
         Ok(claimed)
     }
 
-    /// Give a claimed timer back (firing it failed for a reason that may pass): another tick may
-    /// take it at once.
-    pub async fn release_timer(&self, id: i64, owner: &str) -> Result<(), StoreError> {
-        timer::Entity::update_many()
-            .col_expr(
-                timer::Column::ClaimedBy,
-                Expr::value(Option::<String>::None),
-            )
-            .col_expr(
-                timer::Column::LeaseUntil,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            )
-            .filter(timer::Column::Id.eq(id))
-            .filter(timer::Column::ClaimedBy.eq(owner))
-            .filter(timer::Column::Status.eq("pending"))
-            .exec(&self.db)
-            .await?;
-        Ok(())
-    }
-
     /// Drop a timer that no longer applies (the procedure moved on between claim and firing).
     pub async fn drop_timer(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
         timer::Entity::update_many()

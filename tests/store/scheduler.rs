@@ -568,3 +568,43 @@ async fn background_passes_fire_and_send_until_told_to_stop(db: &TestDb) {
     );
 }
 on_both!(background_passes_fire_and_send_until_told_to_stop);
+
+/// A timer that cannot fire (here its procedure's stored workflow no longer parses) is reported, keeps
+/// its claim until the lease ends and does not hold up the pass or the other timers.
+async fn a_timer_that_cannot_fire_is_retried_after_its_lease_without_stalling_the_rest(
+    db: &TestDb,
+) {
+    use sea_orm::ConnectionTrait;
+    let clock = crate::support::clock();
+    let app = db.app(&clock).await;
+    procedure_in_legal_review(&app, &clock, at("2027-01-04T04:00:00Z")).await;
+    let conn = app.store.connection();
+    conn.execute_unprepared(
+        "INSERT INTO workflow_definitions (hash, workflow_id, version, title, source, created_at) \
+         SELECT 'broken', workflow_id, version, title, 'not = [toml', created_at \
+         FROM workflow_definitions",
+    )
+    .await
+    .unwrap();
+    conn.execute_unprepared(
+        "UPDATE procedures SET workflow_hash = 'broken' WHERE id = 'kg-cets-210'",
+    )
+    .await
+    .unwrap();
+    let now = at("2027-01-11T03:00:00Z");
+    let mut tight = options("a");
+    tight.batch_size = 1;
+    let report = tick(&app, &tight, now).await.unwrap();
+    assert_eq!((report.fired, report.failed), (0, 1));
+    // Still claimed: a pass now finds nothing to do.
+    let report = tick(&app, &tight, now + TimeDelta::minutes(1))
+        .await
+        .unwrap();
+    assert_eq!(report, Default::default());
+    // After the lease, it is tried (and fails) again.
+    let report = tick(&app, &tight, now + TimeDelta::minutes(6))
+        .await
+        .unwrap();
+    assert_eq!(report.failed, 1);
+}
+on_both!(a_timer_that_cannot_fire_is_retried_after_its_lease_without_stalling_the_rest);
