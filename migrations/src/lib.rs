@@ -4,6 +4,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_core;
+mod m20261129_000002_outbox_claims;
 
 /// Applies and rolls back the Accession schema.
 pub struct Migrator;
@@ -11,6 +12,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261128_000001_core::Migration)]
+        vec![
+            Box::new(m20261128_000001_core::Migration),
+            Box::new(m20261129_000002_outbox_claims::Migration),
+        ]
     }
 }

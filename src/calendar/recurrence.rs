@@ -28,9 +28,11 @@ pub struct InvalidCron {
 }
 
 /// A parsed cron schedule whose occurrences are computed correctly across daylight-saving changes.
+/// Crontab fires when the day of the month *or* the day of the week matches (when both are
+/// restricted), where the crate requires both; such an expression is two schedules here.
 #[derive(Debug, Clone)]
 pub struct Recurrence {
-    schedule: Schedule,
+    schedules: Vec<Schedule>,
 }
 
 /// The longest daylight-saving shift of any zone is two hours (Antarctica/Troll); a window of
@@ -39,16 +41,23 @@ const DST_WINDOW: TimeDelta = TimeDelta::hours(3);
 
 impl Recurrence {
     pub fn parse(expression: &str) -> Result<Recurrence, InvalidCron> {
-        parse_cron(expression).map(|schedule| Recurrence { schedule })
+        parse_cron(expression)
     }
 
     /// The first occurrence strictly after `after`, for a schedule read in `tz`.
     pub fn next_after(&self, tz: Tz, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.schedules
+            .iter()
+            .filter_map(|schedule| self.next_of(schedule, tz, after))
+            .min()
+    }
+
+    fn next_of(&self, schedule: &Schedule, tz: Tz, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let local_after = after.with_timezone(&tz).naive_local();
         // Wall-clock times as if UTC: the crate is right where there is no DST.
         let start = Utc.from_utc_datetime(&(local_after - DST_WINDOW));
         let mut best: Option<(DateTime<Utc>, NaiveDateTime)> = None;
-        for wall in self.schedule.after(&start).map(|t| t.naive_utc()) {
+        for wall in schedule.after(&start).map(|t| t.naive_utc()) {
             if let Some((_, best_wall)) = best
                 && wall > best_wall + DST_WINDOW
             {
@@ -102,25 +111,36 @@ impl Recurrence {
 
     fn matches_wall(&self, wall: NaiveDateTime) -> bool {
         let probe = Utc.from_utc_datetime(&(wall - TimeDelta::seconds(1)));
-        self.schedule
-            .after(&probe)
-            .next()
-            .is_some_and(|t| t.naive_utc() == wall)
+        self.schedules.iter().any(|schedule| {
+            schedule
+                .after(&probe)
+                .next()
+                .is_some_and(|t| t.naive_utc() == wall)
+        })
     }
 }
 
 /// Parse a reminder's cron expression.
-pub fn parse_cron(expression: &str) -> Result<Schedule, InvalidCron> {
+pub fn parse_cron(expression: &str) -> Result<Recurrence, InvalidCron> {
     let fields: Vec<&str> = expression.split_whitespace().collect();
-    let normalized = match fields.len() {
+    let normalized: Vec<String> = match fields.len() {
         5 => {
-            let dow = crontab_day_of_week(fields[4]);
-            format!(
-                "0 {} {} {} {} {}",
-                fields[0], fields[1], fields[2], fields[3], dow
-            )
+            let (minute, hour, dom, month) = (fields[0], fields[1], fields[2], fields[3]);
+            let dow = crontab_day_of_week(fields[4]).map_err(|reason| InvalidCron {
+                expression: expression.to_string(),
+                reason,
+            })?;
+            if dom != "*" && fields[4] != "*" {
+                // Crontab: either day field matching is enough.
+                vec![
+                    format!("0 {minute} {hour} {dom} {month} *"),
+                    format!("0 {minute} {hour} * {month} {dow}"),
+                ]
+            } else {
+                vec![format!("0 {minute} {hour} {dom} {month} {dow}")]
+            }
         }
-        6 | 7 => fields.join(" "),
+        6 | 7 => vec![fields.join(" ")],
         n => {
             return Err(InvalidCron {
                 expression: expression.to_string(),
@@ -132,42 +152,75 @@ pub fn parse_cron(expression: &str) -> Result<Schedule, InvalidCron> {
         }
     };
     // The crate's error only repeats the expression; say what to check instead.
-    Schedule::from_str(&normalized).map_err(|_| InvalidCron {
-        expression: expression.to_string(),
-        reason: "a field is out of range or not understood (minute 0-59, hour 0-23, day 1-31, \
-                 month 1-12 or JAN-DEC, weekday 0-7 or SUN-SAT)"
-            .to_string(),
-    })
+    let schedules = normalized
+        .iter()
+        .map(|text| Schedule::from_str(text))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| InvalidCron {
+            expression: expression.to_string(),
+            reason: "a field is out of range or not understood (minute 0-59, hour 0-23, day 1-31, \
+                     month 1-12 or JAN-DEC, weekday 0-7 or SUN-SAT)"
+                .to_string(),
+        })?;
+    Ok(Recurrence { schedules })
 }
 
 /// Crontab numbers days of the week 0–7 with Sunday as 0 and 7; the `cron` crate numbers them 1–7
-/// with Sunday as 1. Names mean the same in both, so numbers become names; step values stay.
-fn crontab_day_of_week(field: &str) -> String {
-    const NAMES: [&str; 8] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"];
-    let name = |part: &str| -> String {
-        match part.parse::<usize>() {
-            Ok(n) if n < NAMES.len() => NAMES[n].to_string(),
-            _ => part.to_string(),
+/// with Sunday as 1. Numeric items (`1`, `1-5`, `5-7`, `*/2`, `1-7/2`) are expanded to the days
+/// they mean and written as names, which both read alike; items with names pass unchanged.
+fn crontab_day_of_week(field: &str) -> Result<String, String> {
+    const NAMES: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
+    if field == "*" {
+        return Ok("*".into());
+    }
+    let number = |text: &str| -> Result<Option<u32>, String> {
+        match text.parse::<u32>() {
+            Ok(n) if n <= 7 => Ok(Some(n)),
+            Ok(n) => Err(format!(
+                "weekday {n} is out of range (0-7, Sunday is 0 or 7)"
+            )),
+            Err(_) => Ok(None),
         }
     };
-    field
-        .split(',')
-        .map(|item| {
-            let (range, step) = match item.split_once('/') {
-                Some((r, s)) => (r, Some(s)),
-                None => (item, None),
-            };
-            let range = match range.split_once('-') {
-                Some((a, b)) => format!("{}-{}", name(a), name(b)),
-                None => name(range),
-            };
-            match step {
-                Some(s) => format!("{range}/{s}"),
-                None => range,
+    let mut out: Vec<String> = Vec::new();
+    let mut days = [false; 7];
+    for item in field.split(',') {
+        let (range, step) = match item.split_once('/') {
+            Some((r, s)) => (
+                r,
+                s.parse::<u32>()
+                    .ok()
+                    .filter(|s| *s > 0)
+                    .ok_or_else(|| format!("`{item}` has a bad step"))?,
+            ),
+            None => (item, 1),
+        };
+        let bounds = match range.split_once('-') {
+            _ if range == "*" => Some((0, 6)),
+            Some((a, b)) => match (number(a)?, number(b)?) {
+                (Some(a), Some(b)) if a <= b => Some((a, b)),
+                (Some(_), Some(_)) => return Err(format!("`{range}` runs backwards")),
+                _ => None,
+            },
+            None => number(range)?.map(|n| (n, if step > 1 { 6 } else { n })),
+        };
+        match bounds {
+            Some((a, b)) => {
+                for d in (a..=b).step_by(step as usize) {
+                    days[(d % 7) as usize] = true;
+                }
             }
-        })
-        .collect::<Vec<_>>()
-        .join(",")
+            // Names (MON-FRI, SUN): the crate reads them as crontab does.
+            None => out.push(item.to_string()),
+        }
+    }
+    out.extend(
+        days.iter()
+            .enumerate()
+            .filter(|(_, on)| **on)
+            .map(|(d, _)| NAMES[d].to_string()),
+    );
+    Ok(out.join(","))
 }
 
 #[cfg(test)]
@@ -178,20 +231,21 @@ mod tests {
     #[test]
     fn five_field_crontab_means_what_crontab_means() {
         // Every Monday at 09:00: crontab day 1 is Monday.
+        let utc = chrono_tz::UTC;
         let schedule = parse_cron("0 9 * * 1").unwrap();
         let after = Utc.with_ymd_and_hms(2024, 3, 6, 12, 0, 0).unwrap(); // a Wednesday
-        let next = schedule.after(&after).next().unwrap();
+        let next = schedule.next_after(utc, after).unwrap();
         assert_eq!(next.weekday(), Weekday::Mon);
         assert_eq!(next, Utc.with_ymd_and_hms(2024, 3, 11, 9, 0, 0).unwrap());
         // Sunday is 0 and 7.
         for expr in ["0 9 * * 0", "0 9 * * 7", "0 9 * * SUN"] {
-            let next = parse_cron(expr).unwrap().after(&after).next().unwrap();
+            let next = parse_cron(expr).unwrap().next_after(utc, after).unwrap();
             assert_eq!(next.weekday(), Weekday::Sun, "{expr}");
         }
         let weekdays = parse_cron("30 8 * * 1-5").unwrap();
         let friday = Utc.with_ymd_and_hms(2024, 3, 8, 9, 0, 0).unwrap();
         assert_eq!(
-            weekdays.after(&friday).next().unwrap().weekday(),
+            weekdays.next_after(utc, friday).unwrap().weekday(),
             Weekday::Mon
         );
     }
@@ -291,7 +345,7 @@ mod tests {
     #[test]
     fn zones_without_dst_agree_with_the_crate() {
         let rec = Recurrence::parse("15 10 * * 1-5").unwrap();
-        let schedule = parse_cron("15 10 * * 1-5").unwrap();
+        let schedule = Schedule::from_str("0 15 10 * * MON-FRI").unwrap();
         let mut at = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
         for _ in 0..300 {
             let ours = rec.next_after(chrono_tz::Asia::Bishkek, at).unwrap();
@@ -337,6 +391,51 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_day_of_the_month_or_a_day_of_the_week_is_enough_as_in_crontab() {
+        // "At 09:00 on the 1st and on every Monday": from Wednesday 2024-05-29 (Bishkek has no
+        // DST), Saturday 1 June, then Monday 3 June, then Monday 10 June.
+        let rec = Recurrence::parse("0 9 1 * 1").unwrap();
+        let tz = chrono_tz::Asia::Bishkek;
+        let mut at = Utc.with_ymd_and_hms(2024, 5, 29, 0, 0, 0).unwrap();
+        let mut days = Vec::new();
+        for _ in 0..3 {
+            at = rec.next_after(tz, at).unwrap();
+            days.push(at.with_timezone(&tz).format("%a %d").to_string());
+        }
+        assert_eq!(days, ["Sat 01", "Mon 03", "Mon 10"]);
+    }
+
+    #[test]
+    fn weekday_ranges_and_steps_mean_what_crontab_means() {
+        let cases = [
+            ("5-7", "SUN,FRI,SAT"),
+            ("0-7", "SUN,MON,TUE,WED,THU,FRI,SAT"),
+            ("1-5", "MON,TUE,WED,THU,FRI"),
+            ("*/2", "SUN,TUE,THU,SAT"),
+            ("1-7/3", "SUN,MON,THU"),
+            ("7", "SUN"),
+            ("MON-FRI", "MON-FRI"),
+        ];
+        for (field, expected) in cases {
+            assert_eq!(crontab_day_of_week(field).unwrap(), expected, "{field}");
+        }
+        assert!(crontab_day_of_week("8").is_err());
+        assert!(crontab_day_of_week("5-2").is_err());
+        // Friday to Sunday at 18:00: after Thursday comes Friday, then Saturday, then Sunday.
+        let rec = Recurrence::parse("0 18 * * 5-7").unwrap();
+        let mut at = Utc.with_ymd_and_hms(2024, 3, 7, 0, 0, 0).unwrap();
+        let mut got = Vec::new();
+        for _ in 0..4 {
+            at = rec.next_after(chrono_tz::UTC, at).unwrap();
+            got.push(at.weekday());
+        }
+        assert_eq!(
+            got,
+            [Weekday::Fri, Weekday::Sat, Weekday::Sun, Weekday::Fri]
+        );
     }
 
     #[test]

@@ -39,6 +39,17 @@ pub fn fire(
             timer: timer.dedupe_key.clone(),
         });
     }
+    // A "before due" reminder found after the due day (the scheduler was down) would arrive with
+    // or after the news that the deadline passed: it is dropped.
+    if timer.rule.starts_with("before_due")
+        && let Some(due) = current.due_on
+        && let Some(stage) = ctx.definition.stage(&timer.stage)
+        && now.with_timezone(&ctx.stage_zone(stage)).date_naive() > due
+    {
+        return Err(Refusal::TimerOutdated {
+            timer: timer.dedupe_key.clone(),
+        });
+    }
     let sequence = current.last_sequence + 1;
     let mut next = current.clone();
     next.version = current.version.next();

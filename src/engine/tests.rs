@@ -1172,6 +1172,56 @@ fn a_deadline_or_escalation_fires_once_with_no_successor() {
 }
 
 #[test]
+fn a_stage_whose_treaty_date_has_already_passed_fires_its_deadline_and_escalation_at_once() {
+    let mut walk = Walk::start_at("2024-01-10T05:00:00Z");
+    walk.walk_to("parliament");
+    // An invitation of 2015 expired in 2020: the parliament stage is due on a day long past.
+    let decision = walk.record("invitation_date", "2015-01-05");
+    assert_eq!(decision.procedure.due_on, Some(date("2020-01-05")));
+    let now = walk.now;
+    assert_eq!(timer(&decision, TimerKind::Deadline, "due").fire_at, now);
+    assert_eq!(
+        timer(&decision, TimerKind::Escalation, "after_due 1 day").fire_at,
+        now
+    );
+    // The reminder six months before is pointless now; the monthly one still lies ahead.
+    assert!(
+        decision
+            .timers
+            .set
+            .iter()
+            .all(|t| t.rule != "before_due 6 months")
+    );
+    assert!(timer(&decision, TimerKind::Reminder, "cron 0 9 1 * *").fire_at > now);
+}
+
+#[test]
+fn a_reminder_before_the_due_day_found_after_it_is_dropped() {
+    let mut walk = Walk::start_at("2024-01-10T05:00:00Z");
+    let entered = walk.advance("legal-review");
+    let before = due(timer(&entered, TimerKind::Reminder, "before_due 14 days"));
+    // The scheduler comes back after the due day (2024-07-11) is over.
+    let refusal = fire(
+        ctx(),
+        &walk.procedure,
+        &before,
+        instant("2024-07-12T03:00:00Z"),
+    )
+    .unwrap_err();
+    assert_eq!(refusal.kind(), "timer-outdated");
+    // Late but before the due day is over, it still goes.
+    assert!(
+        fire(
+            ctx(),
+            &walk.procedure,
+            &before,
+            instant("2024-07-10T03:00:00Z")
+        )
+        .is_ok()
+    );
+}
+
+#[test]
 fn a_timer_of_a_stage_already_left_is_refused_as_outdated() {
     let mut walk = Walk::start_at("2024-01-10T05:00:00Z");
     let entered = walk.advance("legal-review");
@@ -1625,7 +1675,8 @@ mod properties {
             prop_assert_eq!(p.approvals.len(), before.approvals.len() + 1);
         }
         for t in &decision.timers.set {
-            prop_assert!(t.fire_at > now);
+            // Reminders lie ahead; a deadline or escalation already past fires at once.
+            prop_assert!(t.fire_at > now || (t.fire_at == now && t.kind != TimerKind::Reminder));
             prop_assert_eq!(&t.stage, &p.stage);
             prop_assert_eq!(t.stage_entry, p.stage_entry);
         }

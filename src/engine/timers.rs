@@ -157,7 +157,12 @@ impl StageTimers<'_> {
                 }
             }
         }
-        timers.retain(|t| t.fire_at > self.now);
+        // A reminder before a day already past is pointless; a deadline or an escalation whose
+        // time has passed (a stage entered after its treaty date, a resumption) fires at once.
+        timers.retain(|t| t.fire_at > self.now || t.kind != TimerKind::Reminder);
+        for t in &mut timers {
+            t.fire_at = t.fire_at.max(self.now);
+        }
         timers.sort_by(|a, b| {
             a.fire_at
                 .cmp(&b.fire_at)

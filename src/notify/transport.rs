@@ -220,7 +220,7 @@ impl Mailer for SmtpMailer {
             .await
             .map(|_| ())
             .map_err(|e| SendError {
-                permanent: e.is_permanent(),
+                permanent: is_about_the_message(&e),
                 reason: format!("{}: {e}", self.describe()),
             })
     }
@@ -239,6 +239,18 @@ impl Mailer for SmtpMailer {
             .unwrap_or_default();
         format!("SMTP server {}:{} ({security}){user}", s.host, s.port)
     }
+}
+
+/// Whether a refusal concerns this message (a 55x reply: no such mailbox, mailbox full, address
+/// not allowed, transaction failed) and will not change by retrying. Every other failure is
+/// about the server or the connection — refused, timed out, 4xx, and also 5xx replies such as a
+/// failed authentication (535) or STARTTLS required (530): a wrong password must not turn the
+/// whole queue into dead letters; it is retried, and the dispatcher stops the pass at once.
+fn is_about_the_message(e: &lettre::transport::smtp::Error) -> bool {
+    use lettre::transport::smtp::response::Category;
+    e.is_permanent()
+        && e.status()
+            .is_some_and(|code| code.category == Category::MailSystem)
 }
 
 /// Writes each message as an `.eml` file in a folder, named after its Message-ID: sending the

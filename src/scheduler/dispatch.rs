@@ -27,6 +27,8 @@ pub struct DispatchReport {
     pub retried: u64,
     /// Given up on: permanent failure or too many attempts.
     pub dead: u64,
+    /// No longer applicable: the procedure left the stage the email was about.
+    pub cancelled: u64,
 }
 
 /// The dispatcher's parts: how to send, what to say, and the retry policy.
@@ -35,10 +37,26 @@ pub struct Dispatcher {
     pub templates: Templates,
     pub from: Mailbox,
     pub settings: DispatcherSettings,
+    /// This instance's name on the rows it claims.
+    pub owner: String,
+    /// The longest one send may take (the transport's timeouts): a row is sent only while its
+    /// lease has at least this long to run, so no other dispatcher can take it mid-send.
+    pub send_budget: TimeDelta,
 }
 
 /// Why a row cannot be sent, ever (it becomes dead at once).
 struct Undeliverable(String);
+
+/// What to do with a row instead of sending it.
+enum Instead {
+    Dead(Undeliverable),
+    /// It no longer applies (the procedure moved on): cancelled, with the reason.
+    Cancel(String),
+}
+
+fn dead(reason: impl Into<String>) -> Instead {
+    Instead::Dead(Undeliverable(reason.into()))
+}
 
 impl Dispatcher {
     pub fn from_settings(app: &Accession) -> Result<Dispatcher, AppError> {
@@ -52,30 +70,66 @@ impl Dispatcher {
         let from = mail.from.parse::<Mailbox>().map_err(|e| {
             AppError::Invalid(format!("mail.from `{}` is not an address: {e}", mail.from))
         })?;
+        let send_budget = match mail.transport {
+            // Connecting, then each command, may each take up to the timeout.
+            crate::config::MailTransport::Smtp => {
+                TimeDelta::seconds(mail.smtp.timeout_secs.clamp(1, 3600) as i64 * 3)
+            }
+            crate::config::MailTransport::File => TimeDelta::seconds(10),
+        };
+        let mut settings = app.settings.dispatcher.clone();
+        settings.lease_secs = settings.lease_secs.clamp(1, super::MAX_LEASE_SECS);
+        if TimeDelta::seconds(settings.lease_secs as i64) <= send_budget {
+            return Err(AppError::Invalid(format!(
+                "dispatcher.lease_secs ({}) must be longer than one send may take ({} s: three \
+                 times mail.smtp.timeout_secs)",
+                settings.lease_secs,
+                send_budget.num_seconds()
+            )));
+        }
         Ok(Dispatcher {
             mailer,
             templates,
             from,
-            settings: app.settings.dispatcher.clone(),
+            settings,
+            owner: super::instance_name(),
+            send_budget,
         })
     }
 
-    /// One pass: send every row due at `now`, in batches, until none is left.
+    /// One pass: send every row due at `due_at` (normally now; `run-once --at` evaluates
+    /// another time), in batches, until none is left or the server fails.
     pub async fn dispatch(
         &self,
         app: &Accession,
-        now: DateTime<Utc>,
+        due_at: DateTime<Utc>,
     ) -> Result<DispatchReport, AppError> {
         let mut report = DispatchReport::default();
-        let lease = TimeDelta::seconds(self.settings.lease_secs.max(1) as i64);
+        let lease = TimeDelta::seconds(self.settings.lease_secs as i64);
         let batch = self.settings.batch_size.max(1);
         let mut known = Known::default();
-        loop {
-            let rows = app.store.claim_outbox(now, now + lease, batch).await?;
+        'pass: loop {
+            let real = app.now();
+            let lease_until = real + lease;
+            let rows = app
+                .store
+                .claim_outbox(due_at, real, &self.owner, lease_until, batch)
+                .await?;
             let n = rows.len() as u64;
-            for row in rows {
-                self.send_one(app, &mut known, &row, now, &mut report)
-                    .await?;
+            for (i, row) in rows.iter().enumerate() {
+                let rest = || rows[i..].iter().map(|r| r.id).collect::<Vec<_>>();
+                // Never start a send the lease might not cover: give the rest back instead.
+                if app.now() + self.send_budget >= lease_until {
+                    app.store.outbox_release(&rest(), &self.owner).await?;
+                    continue 'pass;
+                }
+                let go_on = self.send_one(app, &mut known, row, &mut report).await?;
+                if !go_on {
+                    // The server is unreachable or refusing us: the others would fail alike
+                    // and spend their attempts. They wait for the next pass, unattempted.
+                    app.store.outbox_release(&rest()[1..], &self.owner).await?;
+                    break 'pass;
+                }
             }
             if n < batch {
                 break;
@@ -86,6 +140,7 @@ impl Dispatcher {
                 sent = report.sent,
                 retried = report.retried,
                 dead = report.dead,
+                cancelled = report.cancelled,
                 mailer = %self.mailer.describe(),
                 "dispatch pass"
             );
@@ -93,29 +148,59 @@ impl Dispatcher {
         Ok(report)
     }
 
+    /// Send one row and record what happened; false when the failure concerns the server, so
+    /// the pass should stop.
     async fn send_one(
         &self,
         app: &Accession,
         known: &mut Known,
         row: &OutboxRow,
-        now: DateTime<Utc>,
         report: &mut DispatchReport,
-    ) -> Result<(), AppError> {
+    ) -> Result<bool, AppError> {
+        let now = app.now();
         let prepared = match self.prepare(app, known, row, now).await? {
             Ok(prepared) => prepared,
-            Err(Undeliverable(reason)) => {
+            Err(Instead::Dead(Undeliverable(reason))) => {
                 tracing::warn!(outbox = row.id, %reason, "undeliverable email");
-                app.store.outbox_failed(row.id, &reason, None).await?;
-                report.dead += 1;
-                return Ok(());
+                if app
+                    .store
+                    .outbox_failed(row.id, &self.owner, &reason, None)
+                    .await?
+                {
+                    report.dead += 1;
+                }
+                return Ok(true);
+            }
+            Err(Instead::Cancel(reason)) => {
+                tracing::info!(outbox = row.id, %reason, "email no longer applies");
+                if app
+                    .store
+                    .outbox_cancelled(row.id, &self.owner, &reason)
+                    .await?
+                {
+                    report.cancelled += 1;
+                }
+                return Ok(true);
             }
         };
         let started = std::time::Instant::now();
         match self.mailer.send(&prepared.message).await {
             Ok(()) => {
-                app.store
-                    .outbox_sent(row.id, &prepared.addresses, prepared.language.as_str(), now)
+                let recorded = app
+                    .store
+                    .outbox_sent(
+                        row.id,
+                        &self.owner,
+                        &prepared.addresses,
+                        prepared.language.as_str(),
+                        app.now(),
+                    )
                     .await?;
+                if !recorded {
+                    // Should the lease have run out mid-send despite the budget, the Message-ID
+                    // lets the receiving side recognise the copy another dispatcher sends.
+                    tracing::warn!(outbox = row.id, "sent after this dispatcher's lease ended");
+                }
                 tracing::info!(
                     outbox = row.id,
                     kind = %row.kind,
@@ -124,11 +209,12 @@ impl Dispatcher {
                     "email sent"
                 );
                 report.sent += 1;
+                Ok(true)
             }
             Err(e) => {
                 let attempts = row.attempts as u32 + 1;
                 let retry_at = (!e.permanent && attempts < self.settings.max_attempts)
-                    .then(|| now + self.backoff(attempts));
+                    .then(|| app.now() + self.backoff(attempts));
                 tracing::warn!(
                     outbox = row.id,
                     attempts,
@@ -137,15 +223,15 @@ impl Dispatcher {
                     "email not sent"
                 );
                 app.store
-                    .outbox_failed(row.id, &e.to_string(), retry_at)
+                    .outbox_failed(row.id, &self.owner, &e.to_string(), retry_at)
                     .await?;
                 match retry_at {
                     Some(_) => report.retried += 1,
                     None => report.dead += 1,
                 }
+                Ok(e.permanent)
             }
         }
-        Ok(())
     }
 
     /// The wait before attempt `attempts + 1`: base × 2^(attempts − 1), capped, ±20% jitter so
@@ -165,18 +251,18 @@ impl Dispatcher {
         known: &mut Known,
         row: &OutboxRow,
         now: DateTime<Utc>,
-    ) -> Result<Result<Prepared, Undeliverable>, AppError> {
+    ) -> Result<Result<Prepared, Instead>, AppError> {
         let Some(kind) = EmailKind::parse(&row.kind) else {
-            return Ok(Err(Undeliverable(format!("unknown kind `{}`", row.kind))));
+            return Ok(Err(dead(format!("unknown kind `{}`", row.kind))));
         };
         let Ok(recipient_id) = InstitutionId::parse(row.recipient_institution.clone()) else {
-            return Ok(Err(Undeliverable(format!(
+            return Ok(Err(dead(format!(
                 "`{}` is not an institution id",
                 row.recipient_institution
             ))));
         };
         let Some(recipient) = known.institution(app, &recipient_id).await? else {
-            return Ok(Err(Undeliverable(format!(
+            return Ok(Err(dead(format!(
                 "institution `{recipient_id}` does not exist"
             ))));
         };
@@ -185,14 +271,14 @@ impl Dispatcher {
             match address.parse::<Mailbox>() {
                 Ok(mailbox) => to.push(mailbox),
                 Err(e) => {
-                    return Ok(Err(Undeliverable(format!(
+                    return Ok(Err(dead(format!(
                         "institution `{recipient_id}` has a bad address `{address}`: {e}"
                     ))));
                 }
             }
         }
         if to.is_empty() {
-            return Ok(Err(Undeliverable(format!(
+            return Ok(Err(dead(format!(
                 "institution `{recipient_id}` has no email address"
             ))));
         }
@@ -204,7 +290,7 @@ impl Dispatcher {
         // is dead with the reason, and a coordinator retries it once the template is mended.
         let rendered = match self.templates.render(recipient.language, &facts) {
             Ok(rendered) => rendered,
-            Err(e) => return Ok(Err(Undeliverable(e.to_string()))),
+            Err(e) => return Ok(Err(dead(e.to_string()))),
         };
         let message = match build_message(
             &self.from,
@@ -218,7 +304,7 @@ impl Dispatcher {
             },
         ) {
             Ok(message) => message,
-            Err(e) => return Ok(Err(Undeliverable(e.to_string()))),
+            Err(e) => return Ok(Err(dead(e.to_string()))),
         };
         Ok(Ok(Prepared {
             message,
@@ -237,7 +323,7 @@ impl Dispatcher {
         kind: EmailKind,
         recipient: &Institution,
         now: DateTime<Utc>,
-    ) -> Result<Result<EmailFacts, Undeliverable>, AppError> {
+    ) -> Result<Result<EmailFacts, Instead>, AppError> {
         let payload = &row.payload;
         let text = |key: &str| {
             payload
@@ -247,19 +333,39 @@ impl Dispatcher {
         };
         let date = |key: &str| text(key).and_then(|t| t.parse::<NaiveDate>().ok());
         let Some(procedure_id) = text("procedure").and_then(|p| ProcedureId::parse(p).ok()) else {
-            return Ok(Err(Undeliverable("the row names no procedure".into())));
+            return Ok(Err(dead("the row names no procedure")));
         };
         let Some(procedure) = app.store.procedure(&procedure_id).await? else {
-            return Ok(Err(Undeliverable(format!(
+            return Ok(Err(dead(format!(
                 "procedure `{procedure_id}` does not exist"
             ))));
         };
+        // A call to act on a stage is stale once the procedure has left that stage entry (or is
+        // suspended or closed); news of a completion or of entry into force never is.
+        let about_the_stage = matches!(
+            kind,
+            EmailKind::ActionNeeded
+                | EmailKind::ApprovalRequested
+                | EmailKind::Reminder
+                | EmailKind::DeadlinePassed
+                | EmailKind::Escalation
+        );
+        let entry = payload.get("stage_entry").and_then(|v| v.as_i64());
+        if about_the_stage
+            && (entry.is_some_and(|e| e != procedure.stage_entry)
+                || procedure.status != crate::engine::Status::Active)
+        {
+            return Ok(Err(Instead::Cancel(format!(
+                "procedure `{}` has moved on (now {} at stage `{}`)",
+                procedure.id, procedure.status, procedure.stage
+            ))));
+        }
         let def = app.definition_of(&procedure.workflow.hash).await?;
         let stage_id = text("stage")
             .and_then(|s| StageId::parse(s).ok())
             .unwrap_or_else(|| procedure.stage.clone());
         let Some(stage) = def.stage(&stage_id) else {
-            return Ok(Err(Undeliverable(format!(
+            return Ok(Err(dead(format!(
                 "stage `{stage_id}` is not in the procedure's workflow"
             ))));
         };

@@ -34,10 +34,13 @@ impl SchedulerOptions {
         Self {
             owner: instance_name(),
             batch_size: settings.batch_size.max(1),
-            lease: TimeDelta::seconds(settings.lease_secs.max(1) as i64),
+            lease: TimeDelta::seconds(settings.lease_secs.clamp(1, MAX_LEASE_SECS) as i64),
         }
     }
 }
+
+/// A lease longer than a day would only keep a crashed instance's work away for longer.
+pub(crate) const MAX_LEASE_SECS: u64 = 86_400;
 
 /// This process's name for leases: host and process id.
 pub fn instance_name() -> String {
@@ -66,9 +69,17 @@ pub async fn tick(
     let people = app.people().await?;
     let mut rules: HashMap<ConventionId, ConventionRules> = HashMap::new();
     loop {
+        // Leases run on the real clock, even when `now` is a time being evaluated.
+        let real = app.now();
         let claimed = app
             .store
-            .claim_due_timers(now, &options.owner, now + options.lease, options.batch_size)
+            .claim_due_timers(
+                now,
+                real,
+                &options.owner,
+                real + options.lease,
+                options.batch_size,
+            )
             .await?;
         let n = claimed.len() as u64;
         for timer in claimed {

@@ -150,6 +150,7 @@ impl Store {
                 let payload = serde_json::json!({
                     "procedure": p.id,
                     "stage": n.stage,
+                    "stage_entry": p.stage_entry,
                     "history_sequence": n.history_sequence,
                     "due_on": p.due_on,
                     "rule": rule,
@@ -171,6 +172,8 @@ impl Store {
                     last_error: Set(None),
                     created_at: Set(now),
                     sent_at: Set(None),
+                    claimed_by: Set(None),
+                    lease_until: Set(None),
                     ..Default::default()
                 }
             });

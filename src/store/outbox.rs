@@ -1,12 +1,14 @@
 //! The outbox: emails written with the change that causes them, sent later by the dispatcher.
-//! A claim moves a row's `next_attempt_at` past the lease, so no other dispatcher takes it until
-//! the lease runs out (a crashed dispatcher's rows come back by themselves); on PostgreSQL the
-//! candidates are locked `FOR UPDATE SKIP LOCKED` so dispatchers never wait on each other.
+//! A dispatcher claims rows with a lease (`claimed_by`, `lease_until`), so no other takes them
+//! until it runs out (a crashed dispatcher's rows come back by themselves), and records an
+//! outcome only for a row it still holds. On PostgreSQL the candidates are locked `FOR UPDATE
+//! SKIP LOCKED`, so dispatchers never wait on each other.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Query};
 use sea_orm::{
-    ColumnTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use serde::Serialize;
 
@@ -22,6 +24,8 @@ pub enum OutboxStatus {
     Sent,
     /// Given up: a permanent failure or too many attempts. A coordinator may retry it.
     Dead,
+    /// Not sent because it no longer applied: the procedure left the stage it was about.
+    Cancelled,
 }
 
 impl OutboxStatus {
@@ -30,6 +34,7 @@ impl OutboxStatus {
             OutboxStatus::Pending => "pending",
             OutboxStatus::Sent => "sent",
             OutboxStatus::Dead => "dead",
+            OutboxStatus::Cancelled => "cancelled",
         }
     }
 
@@ -38,6 +43,7 @@ impl OutboxStatus {
             "pending" => Some(OutboxStatus::Pending),
             "sent" => Some(OutboxStatus::Sent),
             "dead" => Some(OutboxStatus::Dead),
+            "cancelled" => Some(OutboxStatus::Cancelled),
             _ => None,
         }
     }
@@ -68,13 +74,18 @@ pub struct OutboxCounts {
     pub pending: u64,
     pub sent: u64,
     pub dead: u64,
+    pub cancelled: u64,
 }
 
 impl Store {
-    /// Claim up to `limit` pending rows due at `now` for sending, until `lease_until`.
+    /// Claim up to `limit` pending rows due at `due_at` that nobody holds at `now`, for `owner`
+    /// until `lease_until`. `due_at` is the time being evaluated (`run-once --at`); leases are
+    /// always compared with the real `now`, so such a run never takes rows a live dispatcher holds.
     pub async fn claim_outbox(
         &self,
+        due_at: DateTime<Utc>,
         now: DateTime<Utc>,
+        owner: &str,
         lease_until: DateTime<Utc>,
         limit: u64,
     ) -> Result<Vec<OutboxRow>, StoreError> {
@@ -82,7 +93,12 @@ impl Store {
         due.column(outbox::Column::Id)
             .from(outbox::Entity)
             .and_where(outbox::Column::Status.eq("pending"))
-            .and_where(outbox::Column::NextAttemptAt.lte(now))
+            .and_where(outbox::Column::NextAttemptAt.lte(due_at))
+            .cond_where(
+                Condition::any()
+                    .add(outbox::Column::LeaseUntil.is_null())
+                    .add(outbox::Column::LeaseUntil.lt(now)),
+            )
             .order_by(outbox::Column::NextAttemptAt, sea_orm::Order::Asc)
             .order_by(outbox::Column::Id, sea_orm::Order::Asc)
             .limit(limit);
@@ -91,7 +107,8 @@ impl Store {
         }
         let txn = self.begin_write().await?;
         let rows = outbox::Entity::update_many()
-            .col_expr(outbox::Column::NextAttemptAt, Expr::value(lease_until))
+            .col_expr(outbox::Column::ClaimedBy, Expr::value(owner))
+            .col_expr(outbox::Column::LeaseUntil, Expr::value(lease_until))
             .filter(outbox::Column::Id.in_subquery(due))
             .exec_with_returning(&txn)
             .await?;
@@ -100,20 +117,21 @@ impl Store {
             .into_iter()
             .map(row_from_model)
             .collect::<Result<_, _>>()?;
-        rows.sort_by_key(|r| r.id);
+        rows.sort_by_key(|r| (r.next_attempt_at, r.id));
         Ok(rows)
     }
 
-    /// Record a delivery. Only a row still pending changes (a retry after a crash may find it
-    /// already sent).
+    /// Record a delivery of a row `owner` holds; false when it no longer does (its lease ran out
+    /// and another dispatcher took it).
     pub async fn outbox_sent(
         &self,
         id: i64,
+        owner: &str,
         addresses: &str,
         language: &str,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        outbox::Entity::update_many()
+    ) -> Result<bool, StoreError> {
+        let update = outbox::Entity::update_many()
             .col_expr(outbox::Column::Status, Expr::value("sent"))
             .col_expr(outbox::Column::SentAt, Expr::value(now))
             .col_expr(outbox::Column::RecipientAddress, Expr::value(addresses))
@@ -125,21 +143,19 @@ impl Store {
             .col_expr(
                 outbox::Column::LastError,
                 Expr::value(Option::<String>::None),
-            )
-            .filter(outbox::Column::Id.eq(id))
-            .filter(outbox::Column::Status.eq("pending"))
-            .exec(&self.db)
-            .await?;
-        Ok(())
+            );
+        self.finish_claim(update, id, owner).await
     }
 
-    /// Record a failed attempt: try again at `retry_at`, or give up (`None`).
+    /// Record a failed attempt on a row `owner` holds: try again at `retry_at`, or give up
+    /// (`None`). False when it no longer holds the row.
     pub async fn outbox_failed(
         &self,
         id: i64,
+        owner: &str,
         error: &str,
         retry_at: Option<DateTime<Utc>>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let mut update = outbox::Entity::update_many()
             .col_expr(
                 outbox::Column::Attempts,
@@ -150,12 +166,65 @@ impl Store {
             Some(at) => update.col_expr(outbox::Column::NextAttemptAt, Expr::value(at)),
             None => update.col_expr(outbox::Column::Status, Expr::value("dead")),
         };
-        update
-            .filter(outbox::Column::Id.eq(id))
+        self.finish_claim(update, id, owner).await
+    }
+
+    /// Mark a row `owner` holds as no longer applicable, with the reason.
+    pub async fn outbox_cancelled(
+        &self,
+        id: i64,
+        owner: &str,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        let update = outbox::Entity::update_many()
+            .col_expr(outbox::Column::Status, Expr::value("cancelled"))
+            .col_expr(outbox::Column::LastError, Expr::value(reason));
+        self.finish_claim(update, id, owner).await
+    }
+
+    /// Give rows back unattempted (the pass stopped before them): due again at once.
+    pub async fn outbox_release(&self, ids: &[i64], owner: &str) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        outbox::Entity::update_many()
+            .col_expr(
+                outbox::Column::ClaimedBy,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(
+                outbox::Column::LeaseUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .filter(outbox::Column::Id.is_in(ids.iter().copied()))
+            .filter(outbox::Column::ClaimedBy.eq(owner))
             .filter(outbox::Column::Status.eq("pending"))
             .exec(&self.db)
             .await?;
         Ok(())
+    }
+
+    async fn finish_claim(
+        &self,
+        update: sea_orm::UpdateMany<outbox::Entity>,
+        id: i64,
+        owner: &str,
+    ) -> Result<bool, StoreError> {
+        let done = update
+            .col_expr(
+                outbox::Column::ClaimedBy,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(
+                outbox::Column::LeaseUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .filter(outbox::Column::Id.eq(id))
+            .filter(outbox::Column::Status.eq("pending"))
+            .filter(outbox::Column::ClaimedBy.eq(owner))
+            .exec(&self.db)
+            .await?;
+        Ok(done.rows_affected == 1)
     }
 
     /// Put dead rows back in the queue, due at `now`, with their attempts counted afresh.
@@ -169,6 +238,14 @@ impl Store {
             .col_expr(outbox::Column::Status, Expr::value("pending"))
             .col_expr(outbox::Column::Attempts, Expr::value(0))
             .col_expr(outbox::Column::NextAttemptAt, Expr::value(now))
+            .col_expr(
+                outbox::Column::ClaimedBy,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(
+                outbox::Column::LeaseUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
             .filter(outbox::Column::Status.eq("dead"));
         if let Some(id) = only {
             update = update.filter(outbox::Column::Id.eq(id));
@@ -214,6 +291,7 @@ impl Store {
             pending: count("pending").await?,
             sent: count("sent").await?,
             dead: count("dead").await?,
+            cancelled: count("cancelled").await?,
         })
     }
 }

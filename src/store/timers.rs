@@ -27,10 +27,12 @@ pub struct ClaimedTimer {
 }
 
 impl Store {
-    /// Claim up to `limit` pending timers due at `now` that nobody holds a live lease on, for
-    /// `owner` until `lease_until`. Earliest first.
+    /// Claim up to `limit` pending timers due at `due_at` that nobody holds a live lease on at
+    /// `now`, for `owner` until `lease_until`. Earliest first. `due_at` is the time being
+    /// evaluated (`run-once --at`); leases are always compared with the real `now`.
     pub async fn claim_due_timers(
         &self,
+        due_at: DateTime<Utc>,
         now: DateTime<Utc>,
         owner: &str,
         lease_until: DateTime<Utc>,
@@ -40,7 +42,7 @@ impl Store {
         due.column(timer::Column::Id)
             .from(timer::Entity)
             .and_where(timer::Column::Status.eq("pending"))
-            .and_where(timer::Column::FireAt.lte(now))
+            .and_where(timer::Column::FireAt.lte(due_at))
             .cond_where(
                 Condition::any()
                     .add(timer::Column::LeaseUntil.is_null())

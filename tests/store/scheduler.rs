@@ -142,9 +142,20 @@ async fn six_months_of_reminders_and_escalations_arrive_on_time_and_once(db: &Te
         .filter_map(|m| m.header("Message-ID"))
         .collect();
     assert_eq!(ids.len(), received.len());
+    // Everything was sent but the call to act on `assessment`, which the procedure had left
+    // before the first pass: it is cancelled, not sent.
     assert_eq!(
         count(&app, "SELECT COUNT(*) FROM outbox WHERE status <> 'sent'").await,
-        0
+        1
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM outbox WHERE status = 'cancelled' AND kind = 'action_needed' \
+             AND payload LIKE '%\"assessment\"%'"
+        )
+        .await,
+        1
     );
     // Every firing is in the procedure's history, by the scheduler, and the chain holds.
     let fired = count(
@@ -248,54 +259,74 @@ fn decoded_text(data: &str) -> String {
     message.body_text(0).expect("a text part").into_owned()
 }
 
-/// SMTP down: nothing is lost, rows wait with their error; SMTP back: each is delivered once.
+/// SMTP down: nothing is lost — the row tried waits with its error and backs off, the others are
+/// not even tried (they would fail alike and spend their attempts); SMTP back: each is delivered
+/// once.
 async fn with_smtp_down_rows_wait_and_once_it_is_back_each_is_delivered_once(db: &TestDb) {
     let port = mailserver::free_port();
     let clock = crate::support::clock();
     let app = db.app_with(db.smtp_settings(port), &clock).await;
     procedure_in_legal_review(&app, &clock, at("2027-01-04T04:00:00Z")).await;
+    // Two more procedures: more mail waiting.
+    let mfa = actor(&app, "mfa").await;
+    for id in ["kg-ets-185", "kg-cets-197"] {
+        app.start(
+            &WorkflowId::parse("coe-accession").unwrap(),
+            &StartProcedure {
+                id: pid(id),
+                state: StateCode::parse("KG").unwrap(),
+                convention: ConventionId::parse(&id[3..]).unwrap(),
+                comment: None,
+            },
+            &mfa,
+        )
+        .await
+        .unwrap();
+    }
     let dispatcher = Dispatcher::from_settings(&app).unwrap();
-    let queued = count(&app, "SELECT COUNT(*) FROM outbox").await;
-    assert!(queued > 0);
+    let untried = "SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND attempts = 0 \
+                   AND claimed_by IS NULL";
 
     let now = at("2027-01-04T05:00:00Z");
+    clock.set(now);
     let report = dispatcher.dispatch(&app, now).await.unwrap();
-    assert_eq!((report.sent, report.dead), (0, 0));
-    assert_eq!(report.retried as i64, queued);
-    assert_eq!(
-        count(
-            &app,
-            "SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND attempts = 1 \
-             AND last_error IS NOT NULL"
-        )
-        .await,
-        queued
-    );
-    // Not due again before the backoff has passed: a pass now sends nothing.
-    let report = dispatcher.dispatch(&app, now).await.unwrap();
-    assert_eq!(report, Default::default());
+    assert_eq!((report.sent, report.retried, report.dead), (0, 1, 0));
+    let failed = "SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND attempts = 1 \
+                  AND last_error LIKE '%127.0.0.1%'";
+    assert_eq!(count(&app, failed).await, 1);
+    let waiting = count(&app, untried).await;
+    assert!(waiting >= 2, "the others wait, unattempted and unclaimed");
+    // Still down half a minute later: the next row is tried; the first is backing off.
+    clock.set(now + TimeDelta::seconds(30));
+    let report = dispatcher.dispatch(&app, clock.now()).await.unwrap();
+    assert_eq!(report.retried, 1);
+    assert_eq!(count(&app, untried).await, waiting - 1);
 
     let (_, inbox) = mailserver::start(port, None);
     let later = now + TimeDelta::hours(2);
+    clock.set(later);
     let report = dispatcher.dispatch(&app, later).await.unwrap();
-    assert_eq!(report.sent as i64, queued);
+    let sent = count(&app, "SELECT COUNT(*) FROM outbox WHERE status = 'sent'").await;
+    assert_eq!(report.sent as i64, sent);
+    assert_eq!(sent, waiting + 1);
     assert_eq!(
-        dispatcher
-            .dispatch(&app, later + TimeDelta::days(1))
-            .await
-            .unwrap()
-            .sent,
+        count(&app, "SELECT COUNT(*) FROM outbox WHERE status = 'pending'").await,
         0
     );
-    let received = inbox.wait_for(queued as usize);
-    assert_eq!(received.len() as i64, queued);
+    clock.set(later + TimeDelta::days(1));
+    assert_eq!(
+        dispatcher.dispatch(&app, clock.now()).await.unwrap(),
+        Default::default()
+    );
+    let received = inbox.wait_for(sent as usize);
+    assert_eq!(received.len() as i64, sent);
     assert_eq!(
         count(
             &app,
             "SELECT COUNT(*) FROM outbox WHERE status = 'sent' AND attempts = 2"
         )
         .await,
-        queued
+        2
     );
 }
 on_both!(with_smtp_down_rows_wait_and_once_it_is_back_each_is_delivered_once);
@@ -378,13 +409,13 @@ async fn two_schedulers_and_two_dispatchers_send_each_reminder_exactly_once(db: 
         .unwrap();
         a.act(&id, &advance(1, "legal-review"), &mfa).await.unwrap();
     }
-    // Everything sent so far is out of the way; then, at the due date's end, every procedure has
-    // a deadline (two recipients) and the Monday reminder due.
+    // Everything sent so far is out of the way (the calls to act on `assessment`, left at
+    // once, are cancelled); then, at the due date's end, every procedure has its deadline, the
+    // Monday reminder and the reminder before due (dropped: its day is over) due.
     let first = Dispatcher::from_settings(&a).unwrap();
     first.dispatch(&a, clock.now()).await.unwrap();
-    let before = inbox
-        .wait_for(count(&a, "SELECT COUNT(*) FROM outbox").await as usize)
-        .len();
+    let before = count(&a, "SELECT COUNT(*) FROM outbox WHERE status = 'sent'").await as usize;
+    assert_eq!(inbox.wait_for(before).len(), before);
     let now = at("2027-07-05T03:00:00Z");
     clock.set(now);
     let due = count(
@@ -417,14 +448,21 @@ async fn two_schedulers_and_two_dispatchers_send_each_reminder_exactly_once(db: 
     // Whatever the interleaving, a last pass by either finds nothing left to do.
     let rest_t = tick(&a, &options("a"), now).await.unwrap();
     let rest_d = da.dispatch(&a, now).await.unwrap();
-    assert_eq!(ra.0.fired + rb.0.fired + rest_t.fired, due as u64);
+    assert_eq!(rest_t, Default::default());
+    let fired = ra.0.fired + rb.0.fired;
+    assert_eq!(fired + ra.0.dropped + rb.0.dropped, due as u64);
+    assert_eq!(ra.0.dropped + rb.0.dropped, 12, "the reminders before due");
     assert_eq!(ra.0.failed + rb.0.failed, 0);
-    let outbox_total = count(&a, "SELECT COUNT(*) FROM outbox").await as usize;
-    let received = inbox.wait_for(outbox_total);
-    assert_eq!(received.len(), outbox_total, "one delivery per outbox row");
+    let sent = count(&a, "SELECT COUNT(*) FROM outbox WHERE status = 'sent'").await as usize;
+    assert_eq!(
+        count(&a, "SELECT COUNT(*) FROM outbox WHERE status = 'pending'").await,
+        0
+    );
+    let received = inbox.wait_for(sent);
+    assert_eq!(received.len(), sent, "one delivery per outbox row");
     assert_eq!(
         (ra.1.sent + rb.1.sent + rest_d.sent) as usize,
-        outbox_total - before
+        sent - before
     );
     let mut per_id: BTreeMap<String, usize> = BTreeMap::new();
     for m in &received {
@@ -440,7 +478,7 @@ async fn two_schedulers_and_two_dispatchers_send_each_reminder_exactly_once(db: 
             "SELECT COUNT(*) FROM history WHERE actor_name = 'scheduler'"
         )
         .await,
-        due
+        fired as i64
     );
     assert!(a.store.verify(None).await.unwrap().ok());
 }
@@ -453,31 +491,39 @@ async fn a_scheduler_killed_holding_a_lease_loses_nothing(db: &TestDb) {
     let app = db.app(&clock).await;
     procedure_in_legal_review(&app, &clock, at("2027-01-04T04:00:00Z")).await;
     let now = at("2027-07-04T18:00:00Z");
+    clock.set(now);
     // The "dead" instance claims the due timers and never fires them.
     let claimed = app
         .store
-        .claim_due_timers(now, "dead-instance", now + TimeDelta::minutes(5), 100)
+        .claim_due_timers(now, now, "dead-instance", now + TimeDelta::minutes(5), 100)
         .await
         .unwrap();
     assert!(!claimed.is_empty());
     let n = claimed.len() as u64;
-    // While the lease lives, another instance leaves them alone.
-    let report = tick(&app, &options("alive"), now + TimeDelta::minutes(4))
+    // While the lease lives, another instance leaves them alone, even one evaluating a later
+    // time (`run-once --at`): leases run on the real clock.
+    clock.set(now + TimeDelta::minutes(4));
+    let report = tick(&app, &options("alive"), now + TimeDelta::days(1))
         .await
         .unwrap();
     assert_eq!(report.fired, 0);
     // Once it has run out, they are fired, once.
     let later = now + TimeDelta::minutes(6);
+    clock.set(later);
     let report = tick(&app, &options("alive"), later).await.unwrap();
-    assert_eq!(report.fired, n);
-    assert_eq!(tick(&app, &options("alive"), later).await.unwrap().fired, 0);
+    // The reminder 14 days before a due day now over is dropped; the others fire.
+    assert_eq!((report.fired, report.dropped), (n - 1, 1));
+    assert_eq!(
+        tick(&app, &options("alive"), later).await.unwrap(),
+        Default::default()
+    );
     assert_eq!(
         count(
             &app,
             "SELECT COUNT(*) FROM history WHERE actor_name = 'scheduler'"
         )
         .await,
-        n as i64
+        (n - 1) as i64
     );
 }
 on_both!(a_scheduler_killed_holding_a_lease_loses_nothing);
@@ -592,19 +638,18 @@ async fn a_timer_that_cannot_fire_is_retried_after_its_lease_without_stalling_th
     .await
     .unwrap();
     let now = at("2027-01-11T03:00:00Z");
+    clock.set(now);
     let mut tight = options("a");
     tight.batch_size = 1;
     let report = tick(&app, &tight, now).await.unwrap();
     assert_eq!((report.fired, report.failed), (0, 1));
     // Still claimed: a pass now finds nothing to do.
-    let report = tick(&app, &tight, now + TimeDelta::minutes(1))
-        .await
-        .unwrap();
+    clock.set(now + TimeDelta::minutes(1));
+    let report = tick(&app, &tight, clock.now()).await.unwrap();
     assert_eq!(report, Default::default());
     // After the lease, it is tried (and fails) again.
-    let report = tick(&app, &tight, now + TimeDelta::minutes(6))
-        .await
-        .unwrap();
+    clock.set(now + TimeDelta::minutes(6));
+    let report = tick(&app, &tight, clock.now()).await.unwrap();
     assert_eq!(report.failed, 1);
 }
 on_both!(a_timer_that_cannot_fire_is_retried_after_its_lease_without_stalling_the_rest);
