@@ -1000,3 +1000,52 @@ fn with_no_smtp_server_mail_becomes_dead_letters_that_a_coordinator_can_requeue(
     assert!(sent > 0, "{run}");
     assert_eq!(sent + cancelled, dead + waiting, "{run}");
 }
+
+#[test]
+fn scheduler_run_sends_the_due_mail_and_stops_cleanly_on_sigterm() {
+    let s = Sandbox::with_demo();
+    let mut child = s
+        .command(&["scheduler", "run", "-v"])
+        .env("ACCESSION__SCHEDULER__INTERVAL_SECS", "1")
+        .env("ACCESSION__DISPATCHER__INTERVAL_SECS", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the accession binary starts");
+    // Its log says when an email has gone out; read it on a thread, wait at most a minute.
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut log = Vec::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains("email sent") {
+                let _ = tx.send(());
+            }
+            log.push(line);
+        }
+        log
+    });
+    let sent = rx.recv_timeout(std::time::Duration::from_secs(60));
+    assert!(sent.is_ok(), "no email was sent");
+    assert!(emails_in(s.dir.path()) > 0, "no email was written");
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let out = child.wait_with_output().expect("the process ends");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let log = reader.join().expect("the log reader ends with the process");
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", log.join("\n"));
+    assert!(
+        log.iter().any(|l| l.contains("stopped")),
+        "{}",
+        log.join("\n")
+    );
+    assert!(stdout.contains("Ctrl-C to stop"), "{stdout}");
+    assert!(stdout.trim_end().ends_with("stopped"), "{stdout}");
+}

@@ -209,9 +209,37 @@ impl Accession {
                 what: "procedure",
                 id: id.to_string(),
             })?;
-        let decision = self.decide(&current, cmd, actor, now).await?;
+        let cmd = self.rebased(&current, cmd).await?;
+        let decision = self.decide(&current, &cmd, actor, now).await?;
         self.store.apply(&decision).await?;
         self.view(id).await
+    }
+
+    /// `cmd` made current when all that happened since the version it names is Accession's own
+    /// doing (reminders, deadlines, escalations fired): those change nothing a person decided on,
+    /// so a ministry is not sent back to reload because a reminder went out. Anything a person did
+    /// in between still makes the command stale.
+    async fn rebased(&self, current: &ProcedureState, cmd: &Command) -> Result<Command, AppError> {
+        if cmd.expected_version >= current.version || cmd.expected_version.0 < 1 {
+            return Ok(cmd.clone());
+        }
+        // One event per accepted act or fired timer: version N ends with history sequence N.
+        let since: Vec<_> = self
+            .store
+            .history(&current.id)
+            .await?
+            .into_iter()
+            .filter(|row| row.sequence > cmd.expected_version.0)
+            .collect();
+        let only_system = !since.is_empty()
+            && since
+                .iter()
+                .all(|row| row.actor_institution == crate::engine::SYSTEM_INSTITUTION);
+        let mut cmd = cmd.clone();
+        if only_system {
+            cmd.expected_version = current.version;
+        }
+        Ok(cmd)
     }
 
     /// What the engine decides for `cmd` on `current`, with the procedure's own definition and

@@ -7,11 +7,15 @@ use clap::Subcommand;
 use super::Cli;
 use super::output::{outln, print_json, table};
 use crate::app::{Accession, AppError};
-use crate::scheduler::{Dispatcher, SchedulerOptions, tick};
+use crate::scheduler::{Dispatcher, SchedulerOptions, repeat, tick};
 use crate::store::OutboxStatus;
 
 #[derive(Debug, Subcommand)]
 pub enum SchedulerCmd {
+    /// Run the scheduler and the dispatcher until Ctrl-C or SIGTERM, each every `interval_secs`
+    /// (`scheduler.*`, `dispatcher.*`; either can be switched off with `enabled = false`). The
+    /// pass in progress finishes before the process exits.
+    Run,
     /// Fire the due timers and send the outbox once, then exit (for an external cron, or to see
     /// what a workflow's reminders do before going live). Running it again at the same time sends
     /// nothing new.
@@ -63,11 +67,21 @@ pub fn parse_at(text: &str, tz: chrono_tz::Tz) -> Result<DateTime<Utc>, AppError
 }
 
 pub async fn scheduler(app: &Accession, cli: &Cli, cmd: &SchedulerCmd) -> Result<u8, AppError> {
-    let SchedulerCmd::RunOnce { at } = cmd;
+    let at = match cmd {
+        SchedulerCmd::Run => return run_until_stopped(app).await,
+        SchedulerCmd::RunOnce { at } => at,
+    };
     let now = match at {
         Some(text) => parse_at(text, app.settings.calendar.time_zone)?,
         None => app.now(),
     };
+    if now > app.now() {
+        eprintln!(
+            "warning: evaluating {} ahead of now: timers due by then fire now and their emails \
+             are sent for real; rehearse a workflow on a copy of the database",
+            now.to_rfc3339()
+        );
+    }
     let dispatcher = Dispatcher::from_settings(app)?;
     let options = SchedulerOptions::from_settings(&app.settings.scheduler);
     let timers = tick(app, &options, now).await?;
@@ -87,6 +101,79 @@ pub async fn scheduler(app: &Accession, cli: &Cli, cmd: &SchedulerCmd) -> Result
         );
     }
     Ok(if timers.failed > 0 { 1 } else { 0 })
+}
+
+/// The long-running form: both passes on their intervals until a signal.
+async fn run_until_stopped(app: &Accession) -> Result<u8, AppError> {
+    let (scheduler, dispatcher) = (&app.settings.scheduler, &app.settings.dispatcher);
+    if !scheduler.enabled && !dispatcher.enabled {
+        return Err(AppError::Invalid(
+            "scheduler.enabled and dispatcher.enabled are both false: nothing to run".into(),
+        ));
+    }
+    let options = SchedulerOptions::from_settings(scheduler);
+    let sender = Dispatcher::from_settings(app)?;
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let every = |secs: u64| std::time::Duration::from_secs(secs.max(1));
+    let timers = async {
+        if scheduler.enabled {
+            repeat(
+                "scheduler",
+                every(scheduler.interval_secs),
+                stop.clone(),
+                || tick(app, &options, app.now()),
+            )
+            .await;
+        }
+    };
+    let mail = async {
+        if dispatcher.enabled {
+            repeat(
+                "dispatcher",
+                every(dispatcher.interval_secs),
+                stop.clone(),
+                || sender.dispatch(app, app.now()),
+            )
+            .await;
+        }
+    };
+    let signal = async {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    };
+    outln!(
+        "scheduler {} (every {} s), dispatcher {} (every {} s, {}); Ctrl-C to stop",
+        if scheduler.enabled { "on" } else { "off" },
+        scheduler.interval_secs,
+        if dispatcher.enabled { "on" } else { "off" },
+        dispatcher.interval_secs,
+        sender.mailer.describe()
+    );
+    tokio::join!(timers, mail, signal);
+    outln!("stopped");
+    Ok(0)
+}
+
+/// Ctrl-C, or SIGTERM where there is one.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
 }
 
 pub async fn outbox(app: &Accession, cli: &Cli, cmd: &OutboxCmd) -> Result<u8, AppError> {

@@ -25,3 +25,4 @@ pub use decision::{
 pub use fire::{DueTimer, fire};
 pub use refusal::Refusal;
 pub use state::{KeyDates, ProcedureState, Status, WorkflowRef};
+pub use timers::deadline_instant;

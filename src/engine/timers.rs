@@ -27,6 +27,11 @@ fn local_instant(tz: Tz, date: NaiveDate, time: NaiveTime) -> Option<DateTime<Ut
         .map(|t| t.with_timezone(&Utc))
 }
 
+/// When a stage due on `due` in zone `tz` is overdue: the end of that day there.
+pub fn deadline_instant(due: NaiveDate, tz: Tz) -> Option<DateTime<Utc>> {
+    local_instant(tz, due.checked_add_days(Days::new(1))?, NaiveTime::MIN)
+}
+
 pub(super) struct StageTimers<'a> {
     pub procedure: &'a ProcedureId,
     pub stage: &'a Stage,
@@ -105,11 +110,7 @@ impl StageTimers<'_> {
         let mut timers = Vec::new();
         let responsible = self.stage.responsible.clone();
         if let Some(due) = self.due_on {
-            // The deadline passes when the due day is over.
-            if let Some(at) = due
-                .checked_add_days(Days::new(1))
-                .and_then(|d| local_instant(self.tz, d, NaiveTime::MIN))
-            {
+            if let Some(at) = deadline_instant(due, self.tz) {
                 // Coordinators hear of every deadline that passes.
                 timers.push(self.spec(
                     TimerKind::Deadline,

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Days, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
@@ -385,7 +385,7 @@ impl Dispatcher {
                 }
             }
         }
-        let stage_zone = known.zone(app, stage.responsible.first()).await?;
+        let stage_zone = known.people(app).await?.zones.lead(&stage.responsible);
         let recipient_zone = recipient.time_zone;
         let due_on = date("due_on");
         let overdue_days = match kind {
@@ -441,6 +441,7 @@ struct Prepared {
 struct Known {
     institutions: HashMap<InstitutionId, Option<Institution>>,
     conventions: HashMap<ConventionId, Option<Convention>>,
+    people: Option<crate::app::People>,
 }
 
 impl Known {
@@ -487,25 +488,19 @@ impl Known {
         })
     }
 
-    async fn zone(&mut self, app: &Accession, id: Option<&InstitutionId>) -> Result<Tz, AppError> {
-        let default = app.settings.calendar.time_zone;
-        Ok(match id {
-            Some(id) => self
-                .institution(app, id)
-                .await?
-                .map_or(default, |i| i.time_zone),
-            None => default,
-        })
+    /// The institutions' time zones, as the engine plans with them.
+    async fn people(&mut self, app: &Accession) -> Result<&crate::app::People, AppError> {
+        if self.people.is_none() {
+            self.people = Some(app.people().await?);
+        }
+        Ok(self.people.as_ref().expect("just set"))
     }
 }
 
 /// "2024-05-01 24:00 Asia/Bishkek (2024-05-01 20:00 Europe/Paris)": the end of the due day in
 /// the stage's zone, and in the recipient's when it differs.
 fn deadline_text(due: NaiveDate, stage_zone: Tz, recipient_zone: Tz) -> Option<String> {
-    let end = due.checked_add_days(Days::new(1))?;
-    let instant = stage_zone
-        .from_local_datetime(&end.and_time(NaiveTime::MIN))
-        .earliest()?;
+    let instant = crate::engine::deadline_instant(due, stage_zone)?;
     let own = format!("{due} 24:00 {}", stage_zone.name());
     if stage_zone == recipient_zone {
         return Some(own);
@@ -520,11 +515,13 @@ fn deadline_text(due: NaiveDate, stage_zone: Tz, recipient_zone: Tz) -> Option<S
 
 /// base × 2^(attempts − 1), at most `max`, scaled by a factor in [0.8, 1.2) from `unit` ∈ [0, 1).
 fn backoff(base_secs: u64, max_secs: u64, attempts: u32, unit: f64) -> TimeDelta {
+    // A week between attempts is as patient as a queue of reminders can usefully be.
+    const MAX: u64 = 7 * 86_400;
     let exponent = attempts.saturating_sub(1).min(30);
     let raw = base_secs
         .max(1)
         .saturating_mul(1u64 << exponent)
-        .min(max_secs.max(1));
+        .min(max_secs.clamp(1, MAX));
     let jittered = raw as f64 * (0.8 + 0.4 * unit);
     TimeDelta::milliseconds((jittered * 1000.0) as i64)
 }
@@ -542,8 +539,9 @@ mod tests {
         );
         assert_eq!(backoff(60, 3600, 1, 0.0).num_seconds(), 48);
         assert!(backoff(60, 3600, 1, 0.999_999).num_seconds() < 72);
-        // Huge attempt counts neither overflow nor exceed the cap.
+        // Huge attempt counts or settings neither overflow nor exceed the caps.
         assert!(backoff(60, 3600, u32::MAX, 0.999).num_seconds() <= 4320);
+        assert!(backoff(u64::MAX, u64::MAX, u32::MAX, 0.999).num_seconds() <= 7 * 86_400 * 6 / 5);
     }
 
     #[test]

@@ -653,3 +653,51 @@ async fn a_timer_that_cannot_fire_is_retried_after_its_lease_without_stalling_th
     assert_eq!(report.failed, 1);
 }
 on_both!(a_timer_that_cannot_fire_is_retried_after_its_lease_without_stalling_the_rest);
+
+/// A reminder going out does not make a ministry's command stale; another institution's act does.
+async fn a_fired_reminder_does_not_send_a_ministry_back_to_reload(db: &TestDb) {
+    use accession::app::AppError;
+    use accession::engine::Refusal;
+    let clock = crate::support::clock();
+    let app = db.app(&clock).await;
+    procedure_in_legal_review(&app, &clock, at("2027-01-04T04:00:00Z")).await;
+    let id = pid("kg-cets-210");
+    let seen = app.store.procedure(&id).await.unwrap().unwrap();
+    assert_eq!((seen.version.0, seen.last_sequence), (2, 2));
+    // The Monday reminder fires meanwhile.
+    let monday = at("2027-01-11T03:00:00Z");
+    clock.set(monday);
+    assert_eq!(tick(&app, &options("a"), monday).await.unwrap().fired, 1);
+    let moj = actor(&app, "moj").await;
+    let view = app
+        .act(
+            &id,
+            &crate::support::record(2, "compatibility_report", "MoJ/2027/1"),
+            &moj,
+        )
+        .await
+        .expect("accepted on the version the ministry saw");
+    assert_eq!(view.procedure.version.0, 4);
+    // The MFA comments; a command still naming version 4 is now stale.
+    let mfa = actor(&app, "mfa").await;
+    let comment = accession::engine::Command {
+        expected_version: accession::ids::Version(4),
+        act: accession::engine::Act::Comment {
+            text: "Noted.".into(),
+        },
+    };
+    app.act(&id, &comment, &mfa).await.unwrap();
+    let stale = app
+        .act(
+            &id,
+            &crate::support::advance(4, "interagency-consultation"),
+            &moj,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(stale, AppError::Refused(Refusal::StaleVersion { .. })),
+        "{stale}"
+    );
+}
+on_both!(a_fired_reminder_does_not_send_a_ministry_back_to_reload);
