@@ -19,6 +19,7 @@ pub struct Settings {
     pub calendar: CalendarSettings,
     pub workflows: WorkflowSettings,
     pub demo: DemoSettings,
+    pub server: ServerSettings,
     pub scheduler: SchedulerSettings,
     pub dispatcher: DispatcherSettings,
     /// The names of the States procedures are about, by code, as emails print them.
@@ -46,6 +47,15 @@ impl Settings {
             None => code.to_string(),
         }
     }
+}
+
+/// The HTTP API of `accession serve`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Off: `serve` runs only the scheduler and the dispatcher (a worker machine).
+    pub enabled: bool,
+    pub bind: std::net::SocketAddr,
 }
 
 /// The timer scheduler: how often it looks, how much it claims at once, how long a claim holds.

@@ -2,6 +2,7 @@
 //!
 //! `workflow`, `engine` and `calendar` are pure; `store` is the only module that speaks SQL.
 
+pub mod api;
 pub mod app;
 pub mod audit;
 pub mod calendar;
@@ -10,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod engine;
 pub mod ids;
+pub mod metrics;
 pub mod notify;
 pub mod reference;
 pub mod scheduler;

@@ -1049,3 +1049,177 @@ fn scheduler_run_sends_the_due_mail_and_stops_cleanly_on_sigterm() {
     assert!(stdout.contains("Ctrl-C to stop"), "{stdout}");
     assert!(stdout.trim_end().ends_with("stopped"), "{stdout}");
 }
+
+// ---------------------------------------------------------------- API tokens
+
+/// A sandbox with the seed's institutions, and nothing else.
+fn with_institutions() -> Sandbox {
+    let s = Sandbox::new();
+    let seed = repo("config/demo/institutions.toml");
+    s.run(&[
+        "institutions",
+        "import",
+        seed.to_str().expect("a UTF-8 path"),
+    ])
+    .expect(0);
+    s
+}
+
+#[test]
+fn tokens_create_prints_a_token_once_that_list_shows_by_prefix_only() {
+    let s = with_institutions();
+    let created = s
+        .run(&[
+            "tokens",
+            "create",
+            "--institution",
+            "moj",
+            "--role",
+            "ministry",
+            "--name",
+            "Treaty department",
+        ])
+        .expect(0);
+    let token = created
+        .stdout
+        .strip_suffix('\n')
+        .unwrap_or_else(|| panic!("not one line: {:?}", created.stdout));
+    assert_eq!(token.len(), 68, "{token}");
+    assert!(token.starts_with("acc_"), "{token}");
+    assert!(
+        token[4..]
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        "{token}"
+    );
+    assert!(
+        created.stderr.contains("shown only this once"),
+        "{}",
+        created.stderr
+    );
+    assert!(!created.stderr.contains(&token[4..]), "{}", created.stderr);
+
+    let list = s.run(&["tokens", "list"]).expect(0).stdout;
+    let mut lines = list.lines();
+    let header = lines.next().expect("a header");
+    for column in [
+        "ID",
+        "PREFIX",
+        "INSTITUTION",
+        "ROLE",
+        "NAME",
+        "CREATED",
+        "LAST USED",
+        "REVOKED",
+    ] {
+        assert!(header.contains(column), "no {column} in {header}");
+    }
+    let row = lines.next().expect("one token row");
+    assert!(row.starts_with("1 "), "{row}");
+    assert!(row.contains(&token[..12]), "the prefix is not shown: {row}");
+    assert!(
+        row.contains(" moj ") && row.contains(" ministry ") && row.contains("Treaty department"),
+        "{row}"
+    );
+    assert!(row.contains(" never "), "{row}");
+    let json = s.run(&["tokens", "list", "--json"]).expect(0);
+    for out in [&list, &json.stdout] {
+        // No run of the secret longer than the prefix appears anywhere.
+        assert!(!out.contains(&token[12..24]), "the token is shown:\n{out}");
+    }
+    let rows = json.json();
+    assert_eq!(rows[0]["prefix"], &token[..12]);
+    assert_eq!(rows[0]["role"], "ministry");
+    assert!(rows[0]["revoked_at"].is_null(), "{rows}");
+    assert!(rows[0].get("token").is_none() && rows[0].get("token_hash").is_none());
+
+    let revoked = s.run(&["tokens", "revoke", "1"]).expect(0);
+    assert!(
+        revoked
+            .stdout
+            .starts_with("token 1 (moj ministry `Treaty department`) revoked at "),
+        "{}",
+        revoked.stdout
+    );
+    let rows = s.run(&["tokens", "list", "--json"]).expect(0).json();
+    assert!(rows[0]["revoked_at"].is_string(), "{rows}");
+    let list = s.run(&["tokens", "list"]).expect(0).stdout;
+    let row = list.lines().nth(1).expect("the token row");
+    assert!(
+        !row.trim_end().ends_with(" -"),
+        "not shown as revoked: {row}"
+    );
+    // Revoking again is not an error.
+    s.run(&["tokens", "revoke", "1"]).expect(0);
+}
+
+#[test]
+fn tokens_create_json_has_the_token_and_its_row() {
+    let s = with_institutions();
+    let created = s
+        .run(&[
+            "tokens",
+            "create",
+            "--institution",
+            "mfa",
+            "--role",
+            "coordinator",
+            "--name",
+            "Coordination desk",
+            "--json",
+        ])
+        .expect(0)
+        .json();
+    let token = created["token"].as_str().expect("a token");
+    assert!(token.starts_with("acc_") && token.len() == 68, "{token}");
+    assert_eq!(created["row"]["id"], 1);
+    assert_eq!(created["row"]["institution"], "mfa");
+    assert_eq!(created["row"]["role"], "coordinator");
+    assert_eq!(created["row"]["prefix"], &token[..12]);
+}
+
+#[test]
+fn tokens_create_for_an_unknown_institution_exits_1_naming_it() {
+    let s = with_institutions();
+    let run = s
+        .run(&[
+            "tokens",
+            "create",
+            "--institution",
+            "nowhere",
+            "--role",
+            "ministry",
+            "--name",
+            "Ghost",
+        ])
+        .expect(1);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    let line = run.error_line();
+    assert!(
+        line.contains("institution `nowhere` does not exist"),
+        "{line}"
+    );
+    s.run(&["tokens", "revoke", "7"]).expect(1);
+    let list = s.run(&["tokens", "list"]).expect(0).stdout;
+    assert_eq!(list, "(none)\n");
+}
+
+#[test]
+fn tokens_create_with_a_bad_role_exits_2() {
+    let s = with_institutions();
+    let run = s
+        .run(&[
+            "tokens",
+            "create",
+            "--institution",
+            "moj",
+            "--role",
+            "minister",
+            "--name",
+            "Typo",
+        ])
+        .expect(2);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    assert!(run.stderr.contains("minister"), "{}", run.stderr);
+    assert!(run.stderr.contains("coordinator"), "{}", run.stderr);
+}

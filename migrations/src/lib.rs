@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_core;
 mod m20261129_000002_outbox_claims;
+mod m20261129_000003_api;
 
 /// Applies and rolls back the Accession schema.
 pub struct Migrator;
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261128_000001_core::Migration),
             Box::new(m20261129_000002_outbox_claims::Migration),
+            Box::new(m20261129_000003_api::Migration),
         ]
     }
 }

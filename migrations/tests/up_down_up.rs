@@ -1,5 +1,5 @@
 //! Runs the migrator up, down and up again on SQLite and on PostgreSQL and
-//! checks tables, partial indexes and the append-only history triggers.
+//! checks tables, partial indexes, the append-only history triggers and the API tables' keys.
 
 use std::collections::BTreeSet;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use migrations::sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend};
 use migrations::{Migrator, MigratorTrait};
 
-const TABLES: [&str; 8] = [
+const TABLES: [&str; 10] = [
     "institutions",
     "conventions",
     "workflow_definitions",
@@ -16,6 +16,8 @@ const TABLES: [&str; 8] = [
     "approvals",
     "timers",
     "outbox",
+    "api_tokens",
+    "idempotency_keys",
 ];
 
 const PARTIAL_INDEXES: [&str; 2] = ["timers_pending_fire_at", "outbox_pending"];
@@ -127,6 +129,8 @@ async fn assert_schema_present(db: &DatabaseConnection) {
         "history_procedure_id_sequence",
         "approvals_procedure_id_stage_entry_institution",
         "timers_procedure_id_status",
+        "api_tokens_token_hash",
+        "idempotency_keys_token_id_key",
     ] {
         assert!(
             indexes.iter().any(|d| d.starts_with(&format!("{name}: "))),
@@ -292,11 +296,58 @@ async fn assert_history_append_only(db: &DatabaseConnection) {
     );
 }
 
-/// The whole scenario; `down` runs with rows in every parent table and in history.
+/// Token hashes are unique, an idempotency key is unique per token, and both tables refuse rows
+/// whose parent is missing. Runs after `assert_history_append_only` (which adds `mfa`).
+async fn assert_api_keys(db: &DatabaseConnection) {
+    let backend = db.get_database_backend();
+    let now = "'2026-11-29 12:00:00+00'";
+    let token = |hash: &str, institution: &str| {
+        format!(
+            "INSERT INTO api_tokens (token_hash, prefix, institution, role, name, created_at) \
+             VALUES ('{hash}', 'acc_1234', '{institution}', 'ministry', 'Registry', {now})"
+        )
+    };
+    exec(db, &token("h1", "mfa")).await;
+    assert!(
+        db.execute_unprepared(&token("h1", "mfa")).await.is_err(),
+        "{backend:?}: a second token with the same hash accepted"
+    );
+    assert!(
+        db.execute_unprepared(&token("h2", "missing"))
+            .await
+            .is_err(),
+        "{backend:?}: a token for a missing institution accepted"
+    );
+    let ids = strings(db, "SELECT CAST(id AS TEXT) FROM api_tokens").await;
+    assert_eq!(ids.len(), 1, "{backend:?}: api_tokens ids: {ids:?}");
+    let token_id = ids.first().expect("one token").clone();
+
+    let key = |token_id: &str, key: &str| {
+        format!(
+            "INSERT INTO idempotency_keys (token_id, key, method, path, request_hash, status, \
+             response, headers, created_at) \
+             VALUES ({token_id}, '{key}', 'POST', '/procedures', 'rh', 201, '{{}}', '{{}}', {now})"
+        )
+    };
+    exec(db, &key(&token_id, "k1")).await;
+    assert!(
+        db.execute_unprepared(&key(&token_id, "k1")).await.is_err(),
+        "{backend:?}: the same key twice for one token accepted"
+    );
+    assert!(
+        db.execute_unprepared(&key("999999", "k2")).await.is_err(),
+        "{backend:?}: a key for a missing token accepted"
+    );
+    exec(db, &key(&token_id, "k2")).await;
+}
+
+/// The whole scenario; `down` runs with rows in every parent table, in history and in the API
+/// tables.
 async fn up_down_up(db: DatabaseConnection) {
     Migrator::up(&db, None).await.expect("first up");
     assert_schema_present(&db).await;
     assert_history_append_only(&db).await;
+    assert_api_keys(&db).await;
 
     Migrator::down(&db, None).await.expect("down");
     assert_schema_absent(&db).await;
@@ -304,6 +355,7 @@ async fn up_down_up(db: DatabaseConnection) {
     Migrator::up(&db, None).await.expect("second up");
     assert_schema_present(&db).await;
     assert_history_append_only(&db).await;
+    assert_api_keys(&db).await;
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 mod catalog;
 mod demo;
 mod error;
+mod tokens;
 mod view;
 
 use std::collections::BTreeSet;
@@ -15,6 +16,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 pub use catalog::{Catalog, check_files, workflow_files};
 pub use demo::DemoSummary;
 pub use error::AppError;
+pub use tokens::{NewToken, TOKEN_LEN, TOKEN_PREFIX, token_hash, token_prefix};
 pub use view::{NextMove, ProcedureView};
 
 use crate::calendar::{WorkingCalendar, Zones};
@@ -32,6 +34,7 @@ pub struct Accession {
     pub settings: Settings,
     pub store: Store,
     pub clock: Arc<dyn Clock>,
+    pub metrics: Arc<crate::metrics::Metrics>,
     catalog: Catalog,
     calendar: WorkingCalendar,
 }
@@ -47,6 +50,7 @@ impl Accession {
             settings,
             store,
             clock,
+            metrics: Arc::default(),
             catalog: Catalog::default(),
             calendar: WorkingCalendar::weekends_only(),
         };
@@ -176,12 +180,43 @@ impl Accession {
                 id: workflow.to_string(),
             })?;
         // A procedure that already exists is refused by the store's insert, in the transaction.
-        let rules = self.rules_of(&cmd.convention).await?;
-        let people = self.people().await?;
-        let decision = engine::start(self.context(&def, &rules, &people), cmd, actor, now)?;
-        self.store.save_definition(&def, now).await?;
-        self.store.apply(&decision).await?;
+        let outcome = async {
+            let rules = self.rules_of(&cmd.convention).await?;
+            let people = self.people().await?;
+            let decision = engine::start(self.context(&def, &rules, &people), cmd, actor, now)?;
+            self.store.save_definition(&def, now).await?;
+            self.store.apply(&decision).await?;
+            Ok(decision)
+        }
+        .await;
+        self.observe(&outcome);
+        outcome?;
         self.view(&cmd.id).await
+    }
+
+    /// Count a decision's transition, or a refusal by kind.
+    fn observe(&self, outcome: &Result<Decision, AppError>) {
+        match outcome {
+            Ok(decision) => {
+                for event in &decision.events {
+                    if let Some(to) = &event.to_stage
+                        && event.from_stage.as_ref() != Some(to)
+                    {
+                        self.metrics
+                            .transitions
+                            .get_or_create(&crate::metrics::StageLabels {
+                                workflow: decision.procedure.workflow.id.to_string(),
+                                stage: to.to_string(),
+                            })
+                            .inc();
+                    }
+                }
+            }
+            Err(e @ (AppError::Refused(_) | AppError::Conflict(_))) => {
+                self.metrics.count(&self.metrics.refusals, e.kind());
+            }
+            Err(_) => {}
+        }
     }
 
     /// Decide and apply one act.
@@ -210,8 +245,14 @@ impl Accession {
                 id: id.to_string(),
             })?;
         let cmd = self.rebased(&current, cmd).await?;
-        let decision = self.decide(&current, &cmd, actor, now).await?;
-        self.store.apply(&decision).await?;
+        let outcome = async {
+            let decision = self.decide(&current, &cmd, actor, now).await?;
+            self.store.apply(&decision).await?;
+            Ok(decision)
+        }
+        .await;
+        self.observe(&outcome);
+        outcome?;
         self.view(id).await
     }
 

@@ -8,7 +8,7 @@ use crate::engine::ProcedureState;
 use crate::ids::{FieldName, InstitutionId, ProcedureId, StageId};
 use crate::store::TimerRow;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct NextMove {
     pub to: StageId,
     pub title: String,
@@ -17,7 +17,7 @@ pub struct NextMove {
     pub blocked_by: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ApprovalsView {
     pub of: Vec<InstitutionId>,
     pub at_least: usize,
@@ -25,7 +25,7 @@ pub struct ApprovalsView {
     pub missing: Vec<InstitutionId>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ProcedureView {
     #[serde(flatten)]
     pub procedure: ProcedureState,

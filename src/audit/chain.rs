@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// A history row as stored, with the fields the hash covers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ChainRow {
     pub procedure_id: String,
     pub sequence: i64,
@@ -55,7 +55,7 @@ pub fn row_hash(row: &ChainRow, prev_hash: &str) -> String {
 }
 
 /// The first place a procedure's chain breaks.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error, utoipa::ToSchema)]
 #[error("procedure `{procedure_id}`, sequence {sequence}: {what}")]
 pub struct ChainBreak {
     pub procedure_id: String,

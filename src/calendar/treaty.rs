@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 /// "The first day of the month following the expiration of a period of `months_after` months
 /// after" a date, and, when `not_before_general`, never before the convention's own general entry
 /// into force. Denunciation and territorial extension take the same form from the day of receipt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EntryIntoForceRule {
     pub months_after: u32,

@@ -155,7 +155,7 @@ async fn run_until_stopped(app: &Accession) -> Result<u8, AppError> {
 }
 
 /// Ctrl-C, or SIGTERM where there is one.
-async fn shutdown_signal() {
+pub(super) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -5,6 +5,8 @@ mod background;
 mod calendar;
 mod output;
 mod procedures;
+mod serve;
+mod tokens;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -59,6 +61,15 @@ pub enum Top {
     Audit(AuditCmd),
     /// Load the Kyrgyz demo data: institutions, conventions and six procedures (idempotent).
     Demo,
+    /// Run the HTTP API, the scheduler and the mail dispatcher until Ctrl-C or SIGTERM.
+    Serve {
+        /// Address and port to listen on (default: `server.bind`, 127.0.0.1:8080).
+        #[arg(long, value_name = "ADDR:PORT")]
+        bind: Option<std::net::SocketAddr>,
+        /// Load the demo data into an empty database and print a token for each role.
+        #[arg(long)]
+        demo: bool,
+    },
     /// Treaty date rules: entry into force for a deposit date.
     #[command(subcommand)]
     Calendar(calendar::CalendarCmd),
@@ -68,6 +79,9 @@ pub enum Top {
     /// The emails: pending, sent and dead, and retrying dead ones.
     #[command(subcommand)]
     Outbox(background::OutboxCmd),
+    /// Create, list and revoke the HTTP API's bearer tokens.
+    #[command(subcommand)]
+    Tokens(tokens::TokensCmd),
 }
 
 #[derive(Debug, Subcommand)]
@@ -231,6 +245,10 @@ pub async fn run(cli: Cli) -> Result<u8, AppError> {
             }
             Ok(if report.ok() { 0 } else { 1 })
         }
+        Top::Serve { bind, demo } => {
+            let app = open(&cli).await?;
+            serve::run(app, &cli, *bind, *demo).await
+        }
         Top::Calendar(cmd) => {
             let app = open(&cli).await?;
             calendar::run(&app, &cli, cmd).await
@@ -242,6 +260,10 @@ pub async fn run(cli: Cli) -> Result<u8, AppError> {
         Top::Outbox(cmd) => {
             let app = open(&cli).await?;
             background::outbox(&app, &cli, cmd).await
+        }
+        Top::Tokens(cmd) => {
+            let app = open(&cli).await?;
+            tokens::run(&app, &cli, cmd).await
         }
         Top::Demo => {
             let mut app = open(&cli).await?;

@@ -11,14 +11,14 @@ use crate::ids::{
 };
 
 /// The definition a procedure started on; kept when the file changes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WorkflowRef {
     pub id: WorkflowId,
     pub version: u32,
     pub hash: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Active,
@@ -59,7 +59,7 @@ impl fmt::Display for Status {
 }
 
 /// The dates of the treaty route that lists, filters and treaty rules need.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct KeyDates {
     pub requested_on: Option<NaiveDate>,
     pub invited_on: Option<NaiveDate>,
@@ -86,7 +86,7 @@ impl KeyDates {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProcedureState {
     pub id: ProcedureId,
     pub state: StateCode,

@@ -11,7 +11,7 @@ use crate::calendar::{EntryIntoForceRule, ValidityRule};
 use crate::engine::ConventionRules;
 use crate::ids::ConventionId;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Convention {
     pub id: ConventionId,

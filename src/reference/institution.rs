@@ -11,7 +11,7 @@ use super::ImportError;
 use crate::ids::InstitutionId;
 
 /// The language an institution receives its mail in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Language {
     En,
@@ -47,7 +47,7 @@ impl fmt::Display for Language {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Institution {
     pub id: InstitutionId,
@@ -59,6 +59,7 @@ pub struct Institution {
     pub name_ky: Option<String>,
     pub emails: Vec<String>,
     pub language: Language,
+    #[schema(value_type = String, example = "Asia/Bishkek")]
     pub time_zone: Tz,
     /// The coordinator (the Ministry of Foreign Affairs) sees every procedure and may do every act.
     #[serde(default)]

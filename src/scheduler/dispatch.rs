@@ -184,8 +184,13 @@ impl Dispatcher {
             }
         };
         let started = std::time::Instant::now();
-        match self.mailer.send(&prepared.message).await {
+        let result = self.mailer.send(&prepared.message).await;
+        app.metrics
+            .email_seconds
+            .observe(started.elapsed().as_secs_f64());
+        match result {
             Ok(()) => {
+                app.metrics.count(&app.metrics.emails, "sent");
                 let recorded = app
                     .store
                     .outbox_sent(
@@ -225,10 +230,17 @@ impl Dispatcher {
                 app.store
                     .outbox_failed(row.id, &self.owner, &e.to_string(), retry_at)
                     .await?;
-                match retry_at {
-                    Some(_) => report.retried += 1,
-                    None => report.dead += 1,
-                }
+                let outcome = match retry_at {
+                    Some(_) => {
+                        report.retried += 1;
+                        "retried"
+                    }
+                    None => {
+                        report.dead += 1;
+                        "dead"
+                    }
+                };
+                app.metrics.count(&app.metrics.emails, outcome);
                 Ok(e.permanent)
             }
         }

@@ -84,7 +84,11 @@ pub async fn tick(
         let n = claimed.len() as u64;
         for timer in claimed {
             match fire_one(app, &people, &mut rules, &timer, now).await {
-                Ok(true) => report.fired += 1,
+                Ok(true) => {
+                    report.fired += 1;
+                    app.metrics
+                        .count(&app.metrics.timers_fired, timer.timer.kind.as_str());
+                }
                 Ok(false) => report.dropped += 1,
                 Err(e) => {
                     // The claim is kept: the timer comes back when its lease ends, so a timer

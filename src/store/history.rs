@@ -9,14 +9,14 @@ use crate::audit::{ChainBreak, ChainRow, verify_chain};
 use crate::ids::ProcedureId;
 
 /// The verdict on one procedure's chain.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ChainVerdict {
     pub procedure: String,
     pub rows: u64,
     pub broken: Option<ChainBreak>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct VerifyReport {
     pub procedures: Vec<ChainVerdict>,
 }

@@ -13,6 +13,7 @@ mod outbox;
 mod procedures;
 mod reference;
 mod timers;
+mod tokens;
 
 pub use apply::message_id_for;
 pub use connect::Store;
@@ -22,3 +23,4 @@ pub use outbox::{OutboxCounts, OutboxRow, OutboxStatus};
 pub use procedures::{ProcedureFilter, ProcedureRow, TimerRow};
 pub use reference::ImportSummary;
 pub use timers::ClaimedTimer;
+pub use tokens::{StoredResponse, TokenRow};

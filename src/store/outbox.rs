@@ -16,7 +16,7 @@ use super::entities::outbox;
 use super::{Store, StoreError};
 
 /// Where an outbox row is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OutboxStatus {
     /// Waiting to be sent (again, after a transient failure).
@@ -49,7 +49,7 @@ impl OutboxStatus {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OutboxRow {
     pub id: i64,
     pub message_id: String,
@@ -69,7 +69,7 @@ pub struct OutboxRow {
 }
 
 /// How many rows are in each state.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct OutboxCounts {
     pub pending: u64,
     pub sent: u64,

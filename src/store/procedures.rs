@@ -24,7 +24,7 @@ pub struct ProcedureFilter {
 }
 
 /// A procedure as listed: its state plus bookkeeping.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ProcedureRow {
     #[serde(flatten)]
     pub procedure: ProcedureState,
@@ -32,7 +32,7 @@ pub struct ProcedureRow {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TimerRow {
     pub id: i64,
     pub stage: String,

@@ -81,13 +81,13 @@ impl Store {
         Ok(())
     }
 
-    /// Whether the timer is still pending (not fired or cancelled by someone else meanwhile).
-    pub async fn timer_pending(&self, id: i64) -> Result<bool, StoreError> {
-        Ok(timer::Entity::find_by_id(id)
+    /// How many pending timers are due at `now` (for the metrics).
+    pub async fn count_due_timers(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        Ok(timer::Entity::find()
             .filter(timer::Column::Status.eq("pending"))
+            .filter(timer::Column::FireAt.lte(now))
             .count(&self.db)
-            .await?
-            > 0)
+            .await?)
     }
 
     /// Pending timers of every procedure due before `until`, earliest first (upcoming reminders).

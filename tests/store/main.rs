@@ -11,3 +11,4 @@ mod demo;
 mod procedures;
 mod scheduler;
 mod smtp;
+mod tokens;

@@ -1,9 +1,11 @@
 //! SeaORM entities mirroring the tables created by the `migrations` crate.
 //! One module per table; JSON columns are kept as exact text for hashing.
 
+pub mod api_token;
 pub mod approval;
 pub mod convention;
 pub mod history;
+pub mod idempotency_key;
 pub mod institution;
 pub mod outbox;
 pub mod procedure;

@@ -1,0 +1,83 @@
+//! Who is calling: the bearer token, looked up by its hash, gives an institution, a role and a
+//! name. Unknown or revoked: 401. What a caller may do is the engine's rule (acts) and
+//! `Caller::may_read` (which procedures a ministry sees).
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+
+use super::ApiState;
+use super::problem::Problem;
+use crate::engine::{Actor, Role};
+use crate::workflow::WorkflowDefinition;
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub actor: Actor,
+    pub token_id: i64,
+}
+
+impl Caller {
+    /// Coordinators, auditors and admins read every procedure; a ministry those whose workflow
+    /// gives its institution a part.
+    pub fn may_read(&self, definition: &WorkflowDefinition) -> bool {
+        match self.actor.role {
+            Role::Coordinator | Role::Auditor | Role::Admin => true,
+            Role::Ministry => definition.institutions().contains(&self.actor.institution),
+        }
+    }
+
+    /// Refused with 403 unless the caller has one of `roles`.
+    pub fn require(&self, roles: &[Role], what: &str) -> Result<(), Problem> {
+        if roles.contains(&self.actor.role) {
+            Ok(())
+        } else {
+            Err(Problem::forbidden(format!(
+                "the {} role may not {what}; it takes {}",
+                self.actor.role,
+                roles
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            )))
+        }
+    }
+}
+
+impl FromRequestParts<ApiState> for Caller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, Problem> {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .ok_or_else(|| {
+                Problem::unauthenticated(
+                    "no Authorization header: send `Authorization: Bearer <token>` \
+                     (tokens come from `accession tokens create`)",
+                )
+            })?
+            .to_str()
+            .map_err(|_| Problem::unauthenticated("the Authorization header is not text"))?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                Problem::unauthenticated("the Authorization header is not `Bearer <token>`")
+            })?;
+        match state.app.authenticate(token).await {
+            Ok(Some((row, actor))) => Ok(Caller {
+                actor,
+                token_id: row.id,
+            }),
+            Ok(None) => Err(Problem::unauthenticated(
+                "the token is unknown or has been revoked",
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! Reference data: workflows (list, definition, diagram), conventions and institutions.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::ApiState;
+use super::auth::Caller;
+use super::problem::Problem;
+use super::query::ApiQuery;
+use crate::app::AppError;
+use crate::ids::WorkflowId;
+use crate::reference::{Convention, Institution};
+use crate::workflow::{DiagramFormat, render_diagram};
+
+pub fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(workflows))
+        .routes(routes!(workflow))
+        .routes(routes!(diagram))
+        .routes(routes!(conventions))
+        .routes(routes!(institutions))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkflowSummary {
+    pub id: WorkflowId,
+    pub version: u32,
+    pub title: String,
+    pub stages: usize,
+    /// SHA-256 of the definition file: procedures keep the definition they started on.
+    pub hash: String,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DiagramQuery {
+    /// `mermaid` (default) or `dot`.
+    pub format: Option<String>,
+}
+
+fn definition(
+    state: &ApiState,
+    id: &WorkflowId,
+) -> Result<std::sync::Arc<crate::workflow::WorkflowDefinition>, Problem> {
+    state.app.catalog().current(id).ok_or_else(|| {
+        AppError::NotFound {
+            what: "workflow",
+            id: id.to_string(),
+        }
+        .into()
+    })
+}
+
+/// The workflows of the workflows folder, latest version of each.
+#[utoipa::path(get, path = "/api/v1/workflows", tag = "reference",
+    responses((status = 200, body = Vec<WorkflowSummary>), (status = 401, body = Problem)))]
+async fn workflows(
+    State(state): State<ApiState>,
+    _caller: Caller,
+) -> axum::Json<Vec<WorkflowSummary>> {
+    let mut list: Vec<WorkflowSummary> = state
+        .app
+        .catalog()
+        .all()
+        .map(|d| WorkflowSummary {
+            id: d.id.clone(),
+            version: d.version,
+            title: d.title.clone(),
+            stages: d.stages.len(),
+            hash: d.content_hash.clone(),
+        })
+        .collect();
+    list.sort_by(|a, b| a.id.cmp(&b.id).then(a.version.cmp(&b.version)));
+    axum::Json(list)
+}
+
+/// A workflow's definition: stages, transitions, deadlines, reminders, approvals, fields.
+#[utoipa::path(get, path = "/api/v1/workflows/{id}", tag = "reference",
+    params(("id" = String, Path, description = "e.g. coe-accession")),
+    responses((status = 200, body = Object, description = "The definition as parsed from its file"),
+        (status = 404, body = Problem)))]
+async fn workflow(
+    State(state): State<ApiState>,
+    _caller: Caller,
+    Path(id): Path<WorkflowId>,
+) -> Result<Response, Problem> {
+    let def = definition(&state, &id)?;
+    Ok(axum::Json(def.as_ref()).into_response())
+}
+
+/// The workflow's state machine as Mermaid or Graphviz DOT text.
+#[utoipa::path(get, path = "/api/v1/workflows/{id}/diagram", tag = "reference",
+    params(("id" = String, Path), DiagramQuery),
+    responses((status = 200, body = String, content_type = "text/plain"), (status = 404, body = Problem)))]
+async fn diagram(
+    State(state): State<ApiState>,
+    _caller: Caller,
+    Path(id): Path<WorkflowId>,
+    ApiQuery(q): ApiQuery<DiagramQuery>,
+) -> Result<Response, Problem> {
+    let format = match q.format.as_deref() {
+        None | Some("mermaid") => DiagramFormat::Mermaid,
+        Some("dot") => DiagramFormat::Dot,
+        Some(other) => {
+            return Err(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-input",
+                format!("format `{other}` is not mermaid or dot"),
+            )
+            .with_field("format"));
+        }
+    };
+    let def = definition(&state, &id)?;
+    let mut response = render_diagram(&def, format).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    Ok(response)
+}
+
+/// The conventions, with their treaty date rules.
+#[utoipa::path(get, path = "/api/v1/conventions", tag = "reference",
+    responses((status = 200, body = Vec<Convention>), (status = 401, body = Problem)))]
+async fn conventions(
+    State(state): State<ApiState>,
+    _caller: Caller,
+) -> Result<axum::Json<Vec<Convention>>, Problem> {
+    Ok(axum::Json(
+        state
+            .app
+            .store
+            .conventions()
+            .await
+            .map_err(AppError::from)?,
+    ))
+}
+
+/// The State's institutions: languages, time zones, addresses, the coordinator.
+#[utoipa::path(get, path = "/api/v1/institutions", tag = "reference",
+    responses((status = 200, body = Vec<Institution>), (status = 401, body = Problem)))]
+async fn institutions(
+    State(state): State<ApiState>,
+    _caller: Caller,
+) -> Result<axum::Json<Vec<Institution>>, Problem> {
+    Ok(axum::Json(
+        state
+            .app
+            .store
+            .institutions()
+            .await
+            .map_err(AppError::from)?,
+    ))
+}

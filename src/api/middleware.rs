@@ -1,0 +1,234 @@
+//! What wraps every request: a request id (taken from `x-request-id` or made, echoed in the
+//! response, in the log span and in every problem), a problem body for every error (unknown
+//! routes, wrong methods, timeouts and panics included), the latency histogram, a body limit and
+//! a timeout.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use super::problem::{CONTENT_TYPE, Problem};
+use super::{ApiState, REQUEST_TIMEOUT};
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Request ids: this process's start time and a counter — unique, short, and readable in logs.
+#[derive(Clone)]
+struct Ids {
+    prefix: String,
+}
+
+static NEXT: AtomicU64 = AtomicU64::new(1);
+
+impl MakeRequestId for Ids {
+    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        HeaderValue::from_str(&format!("{}-{n}", self.prefix))
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+pub fn wrap(routes: axum::Router<ApiState>, state: ApiState) -> Router {
+    let prefix = format!(
+        "{:x}",
+        chrono::Utc::now().timestamp_millis() & 0xff_ffff_ffff
+    );
+    let metrics_state = state.clone();
+    routes
+        .layer(middleware::from_fn_with_state(metrics_state, observe))
+        .with_state(state)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID, Ids { prefix }))
+                .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                    let id = req
+                        .headers()
+                        .get(REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    tracing::info_span!(
+                        "request",
+                        request_id = %id,
+                        method = %req.method(),
+                        path = %req.uri().path()
+                    )
+                }))
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(middleware::from_fn(problems))
+                .layer(CatchPanicLayer::custom(panicked))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    REQUEST_TIMEOUT,
+                )),
+        )
+}
+
+/// HTTP latency by method, route pattern and status.
+async fn observe(
+    axum::extract::State(state): axum::extract::State<ApiState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "(unmatched)".to_string(), |m| m.as_str().to_string());
+    let response = next.run(req).await;
+    state
+        .app
+        .metrics
+        .http_seconds
+        .get_or_create(&crate::metrics::HttpLabels {
+            method,
+            route,
+            status: response.status().as_u16(),
+        })
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    Problem::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "an internal error occurred; quote the request id to the operators",
+    )
+    .into_response()
+}
+
+/// Every error response becomes a problem carrying the request id and the path.
+async fn problems(req: Request, next: Next) -> Response {
+    let request_id = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let path = req.uri().path().to_string();
+    let response = next.run(req).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == CONTENT_TYPE.as_bytes());
+    let (mut parts, body) = response.into_parts();
+    let mut problem: serde_json::Value = if is_problem {
+        match axum::body::to_bytes(body, super::BODY_LIMIT).await {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
+            Err(_) => serde_json::Value::Null,
+        }
+    } else {
+        serde_json::Value::Null
+    };
+    if !problem.is_object() {
+        let (kind, detail) = match status {
+            StatusCode::NOT_FOUND => ("not-found", format!("there is no resource at {path}")),
+            StatusCode::METHOD_NOT_ALLOWED => (
+                "method-not-allowed",
+                format!("{path} does not take this method"),
+            ),
+            StatusCode::REQUEST_TIMEOUT => (
+                "timeout",
+                format!(
+                    "the request took longer than {} s",
+                    REQUEST_TIMEOUT.as_secs()
+                ),
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE => (
+                "payload-too-large",
+                format!("the body is larger than {} bytes", super::BODY_LIMIT),
+            ),
+            _ => (
+                "error",
+                status.canonical_reason().unwrap_or("error").to_string(),
+            ),
+        };
+        problem = serde_json::to_value(Problem::new(status, kind, detail)).unwrap_or_default();
+    }
+    if let Some(object) = problem.as_object_mut() {
+        object
+            .entry("instance")
+            .or_insert_with(|| serde_json::Value::String(path));
+        if let Some(id) = request_id {
+            object.insert("request_id".into(), serde_json::Value::String(id));
+        }
+    }
+    parts
+        .headers
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let body = serde_json::to_vec(&problem).unwrap_or_default();
+    Response::from_parts(parts, Body::from(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn state() -> (ApiState, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = crate::config::Settings::load(None).unwrap();
+        settings.database.url = format!("sqlite://{}/a.db", dir.path().display());
+        let app = crate::app::Accession::open(settings, Arc::new(crate::clock::SystemClock))
+            .await
+            .unwrap();
+        (ApiState { app: Arc::new(app) }, dir)
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_becomes_a_500_problem_with_the_request_id() {
+        let (state, _dir) = state().await;
+        let routes = axum::Router::new().route(
+            "/boom",
+            get(|| async {
+                let items: Vec<u8> = std::hint::black_box(Vec::new());
+                // A handler bug: indexing past the end.
+                items[3].to_string()
+            }),
+        );
+        let response = wrap(routes, state)
+            .oneshot(
+                Request::builder()
+                    .uri("/boom")
+                    .header("x-request-id", "test-42")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(response.headers()["x-request-id"], "test-42");
+        assert_eq!(response.headers()[header::CONTENT_TYPE], CONTENT_TYPE);
+        let body = axum::body::to_bytes(response.into_body(), 10_000)
+            .await
+            .unwrap();
+        let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(problem["type"], "urn:accession:problem:internal");
+        assert_eq!(problem["request_id"], "test-42");
+        assert_eq!(problem["instance"], "/boom");
+    }
+}

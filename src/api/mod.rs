@@ -1,0 +1,104 @@
+//! The HTTP API (axum): thin handlers that authenticate the caller, call the application and map
+//! its errors to RFC 9457 problems. Routes and the OpenAPI 3.1 document come from the same
+//! annotated handlers (utoipa-axum), so they cannot disagree.
+
+// A `Problem` (about 150 bytes) is the error of nearly every function here; it is built once per
+// failed request, where boxing it would buy nothing measurable and cost every signature.
+#![allow(clippy::result_large_err)]
+
+mod auth;
+mod catalog;
+mod etag;
+mod idempotency;
+mod json;
+mod middleware;
+mod ops;
+mod problem;
+mod procedures;
+mod query;
+mod schema;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use tokio::net::TcpListener;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+pub use auth::Caller;
+pub use problem::Problem;
+use schema::BearerAuth;
+
+use crate::app::Accession;
+
+/// What every handler gets.
+#[derive(Clone)]
+pub struct ApiState {
+    pub app: Arc<Accession>,
+}
+
+/// The largest request body accepted.
+pub const BODY_LIMIT: usize = 64 * 1024;
+/// A request still running after this is answered with 408.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Accession",
+        description = "How a State joins international conventions: procedures, their stages, \
+                       history and deadlines. Every request but /healthz, /readyz, /metrics and \
+                       /api/openapi.json needs `Authorization: Bearer <token>`. Writes to a \
+                       procedure need `If-Match` with its `ETag`. Errors are RFC 9457 problems."
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    tags(
+        (name = "procedures", description = "Procedures, their acts and history"),
+        (name = "reference", description = "Workflows, conventions and institutions"),
+        (name = "operations", description = "Outbox, timers, tokens, health and metrics"),
+    )
+)]
+struct ApiDoc;
+
+/// The routes and the OpenAPI document that describes them.
+pub fn routes() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
+    let (router, document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(procedures::routes())
+        .merge(catalog::routes())
+        .merge(ops::routes())
+        .split_for_parts();
+    (router, document)
+}
+
+/// The whole application: the routes with the document at `/api/openapi.json`, and the
+/// middleware (request id, problems for every error, panics, body limit, timeout, metrics).
+pub fn router(state: ApiState) -> Router {
+    let (routes, document) = routes();
+    let document = Arc::new(document);
+    let routes = routes
+        .route(
+            "/api/openapi.json",
+            axum::routing::get(move || {
+                let document = Arc::clone(&document);
+                async move { axum::Json(document.as_ref().clone()) }
+            }),
+        )
+        .layer(DefaultBodyLimit::max(BODY_LIMIT));
+    middleware::wrap(routes, state)
+}
+
+/// Serve on `listener` until `shutdown` completes, then finish the requests in flight.
+pub async fn serve(
+    app: Arc<Accession>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let router = router(ApiState { app });
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,348 @@
+//! Operations: the outbox and the upcoming timers (coordinators, admins), chain verification of
+//! every procedure (auditors, coordinators, admins), API tokens (admins), and the unauthenticated
+//! probes: `/healthz`, `/readyz`, `/metrics`.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::ApiState;
+use super::auth::Caller;
+use super::json::ApiJson;
+use super::problem::Problem;
+use super::query::ApiQuery;
+use crate::app::AppError;
+use crate::engine::Role;
+use crate::ids::InstitutionId;
+use crate::store::{OutboxRow, OutboxStatus, TokenRow, VerifyReport};
+
+pub fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(outbox))
+        .routes(routes!(outbox_row))
+        .routes(routes!(outbox_retry))
+        .routes(routes!(upcoming))
+        .routes(routes!(audit_verify))
+        .routes(routes!(tokens, create_token))
+        .routes(routes!(revoke_token))
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
+}
+
+const MANAGERS: [Role; 2] = [Role::Coordinator, Role::Admin];
+const READERS: [Role; 3] = [Role::Coordinator, Role::Admin, Role::Auditor];
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct OutboxQuery {
+    /// pending, sent, dead or cancelled.
+    pub status: Option<String>,
+    /// At most this many, newest first (1 to 500; default 50).
+    pub limit: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct UpcomingQuery {
+    /// Timers due before this instant (RFC 3339); default: the next 30 days.
+    pub until: Option<DateTime<Utc>>,
+    pub limit: Option<u64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UpcomingTimer {
+    pub procedure: String,
+    pub stage: String,
+    pub kind: String,
+    pub rule: String,
+    pub fire_at: DateTime<Utc>,
+    pub recipients: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTokenBody {
+    pub institution: InstitutionId,
+    pub role: Role,
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedToken {
+    /// Shown this once: only its SHA-256 is stored.
+    pub token: String,
+    #[serde(flatten)]
+    pub row: TokenRow,
+}
+
+fn limit(value: Option<u64>) -> Result<u64, Problem> {
+    let limit = value.unwrap_or(50);
+    if (1..=500).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-input",
+            format!("limit {limit} is not between 1 and 500"),
+        )
+        .with_field("limit"))
+    }
+}
+
+/// The emails: pending, sent, dead letters with their last error, cancelled.
+#[utoipa::path(get, path = "/api/v1/outbox", tag = "operations", params(OutboxQuery),
+    responses((status = 200, body = Vec<OutboxRow>), (status = 403, body = Problem)))]
+async fn outbox(
+    State(state): State<ApiState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<OutboxQuery>,
+) -> Result<axum::Json<Vec<OutboxRow>>, Problem> {
+    caller.require(&MANAGERS, "read the outbox")?;
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(s) => Some(OutboxStatus::parse(s).ok_or_else(|| {
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-input",
+                format!("status `{s}` is not one of pending, sent, dead, cancelled"),
+            )
+            .with_field("status")
+        })?),
+    };
+    let rows = state
+        .app
+        .store
+        .outbox(status, limit(q.limit)?)
+        .await
+        .map_err(AppError::from)?;
+    Ok(axum::Json(rows))
+}
+
+/// One email of the outbox.
+#[utoipa::path(get, path = "/api/v1/outbox/{id}", tag = "operations", params(("id" = i64, Path)),
+    responses((status = 200, body = OutboxRow), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn outbox_row(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<axum::Json<OutboxRow>, Problem> {
+    caller.require(&MANAGERS, "read the outbox")?;
+    let row = state
+        .app
+        .store
+        .outbox_row(id)
+        .await
+        .map_err(AppError::from)?;
+    row.map(axum::Json).ok_or_else(|| {
+        AppError::NotFound {
+            what: "outbox row",
+            id: id.to_string(),
+        }
+        .into()
+    })
+}
+
+/// Put a dead email back in the queue.
+#[utoipa::path(post, path = "/api/v1/outbox/{id}/retry", tag = "operations", params(("id" = i64, Path)),
+    responses((status = 200, body = OutboxRow), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem)))]
+async fn outbox_retry(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<axum::Json<OutboxRow>, Problem> {
+    caller.require(&MANAGERS, "retry an email")?;
+    let store = &state.app.store;
+    let Some(row) = store.outbox_row(id).await.map_err(AppError::from)? else {
+        return Err(AppError::NotFound {
+            what: "outbox row",
+            id: id.to_string(),
+        }
+        .into());
+    };
+    if row.status != OutboxStatus::Dead {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!(
+                "outbox row {id} is {}, not dead: only dead rows are retried",
+                row.status.as_str()
+            ),
+        ));
+    }
+    store
+        .outbox_retry(Some(id), state.app.now())
+        .await
+        .map_err(AppError::from)?;
+    let row = store.outbox_row(id).await.map_err(AppError::from)?;
+    row.map(axum::Json)
+        .ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "not-found", "gone"))
+}
+
+/// Reminders, deadlines and escalations coming up across all procedures.
+#[utoipa::path(get, path = "/api/v1/timers", tag = "operations", params(UpcomingQuery),
+    responses((status = 200, body = Vec<UpcomingTimer>), (status = 403, body = Problem)))]
+async fn upcoming(
+    State(state): State<ApiState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<UpcomingQuery>,
+) -> Result<axum::Json<Vec<UpcomingTimer>>, Problem> {
+    caller.require(&READERS, "see every procedure's timers")?;
+    let until = q
+        .until
+        .unwrap_or_else(|| state.app.now() + TimeDelta::days(30));
+    let rows = state
+        .app
+        .store
+        .upcoming_timers(until, limit(q.limit)?)
+        .await
+        .map_err(AppError::from)?;
+    Ok(axum::Json(
+        rows.into_iter()
+            .map(|c| UpcomingTimer {
+                procedure: c.procedure.to_string(),
+                stage: c.timer.stage.to_string(),
+                kind: c.timer.kind.as_str().to_string(),
+                rule: c.timer.rule,
+                fire_at: c.timer.fire_at,
+                recipients: c.timer.recipients.iter().map(|r| r.to_string()).collect(),
+            })
+            .collect(),
+    ))
+}
+
+/// Recompute every procedure's chain.
+#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "operations",
+    responses((status = 200, body = VerifyReport), (status = 403, body = Problem)))]
+async fn audit_verify(
+    State(state): State<ApiState>,
+    caller: Caller,
+) -> Result<axum::Json<VerifyReport>, Problem> {
+    caller.require(&READERS, "verify every procedure's history")?;
+    Ok(axum::Json(
+        state.app.store.verify(None).await.map_err(AppError::from)?,
+    ))
+}
+
+/// The API tokens (never the tokens themselves).
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "operations",
+    responses((status = 200, body = Vec<TokenRow>), (status = 403, body = Problem)))]
+async fn tokens(
+    State(state): State<ApiState>,
+    caller: Caller,
+) -> Result<axum::Json<Vec<TokenRow>>, Problem> {
+    caller.require(&[Role::Admin], "manage tokens")?;
+    Ok(axum::Json(
+        state.app.store.tokens().await.map_err(AppError::from)?,
+    ))
+}
+
+/// Create a token for an institution and role; the token is in this answer only.
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "operations", request_body = NewTokenBody,
+    responses((status = 201, body = CreatedToken), (status = 403, body = Problem), (status = 422, body = Problem)))]
+async fn create_token(
+    State(state): State<ApiState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<NewTokenBody>,
+) -> Result<Response, Problem> {
+    caller.require(&[Role::Admin], "manage tokens")?;
+    let new = state
+        .app
+        .create_token(&body.institution, body.role, &body.name)
+        .await?;
+    let mut response = (
+        StatusCode::CREATED,
+        axum::Json(CreatedToken {
+            token: new.token.clone(),
+            row: new.row,
+        }),
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// Revoke a token: from now on it is refused (401).
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "operations", params(("id" = i64, Path)),
+    responses((status = 200, body = TokenRow), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn revoke_token(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<axum::Json<TokenRow>, Problem> {
+    caller.require(&[Role::Admin], "manage tokens")?;
+    Ok(axum::Json(state.app.revoke_token(id).await?))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+}
+
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "operations", security(()),
+    responses((status = 200, body = Health)))]
+async fn healthz() -> axum::Json<Health> {
+    axum::Json(Health {
+        status: "ok".into(),
+    })
+}
+
+/// The database is reachable and its schema current.
+#[utoipa::path(get, path = "/readyz", tag = "operations", security(()),
+    responses((status = 200, body = Health), (status = 503, body = Problem)))]
+async fn readyz(State(state): State<ApiState>) -> Result<axum::Json<Health>, Problem> {
+    let unready =
+        |detail: String| Problem::new(StatusCode::SERVICE_UNAVAILABLE, "not-ready", detail);
+    match state.app.store.pending_migrations().await {
+        Ok(pending) if pending.is_empty() => Ok(axum::Json(Health {
+            status: "ready".into(),
+        })),
+        Ok(pending) => Err(unready(format!(
+            "migrations not applied: {}",
+            pending.join(", ")
+        ))),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready");
+            Err(unready("the database cannot be reached".into()))
+        }
+    }
+}
+
+/// Prometheus metrics in the text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations", security(()),
+    responses((status = 200, body = String, content_type = "application/openmetrics-text")))]
+async fn metrics(State(state): State<ApiState>) -> Result<Response, Problem> {
+    let app = &state.app;
+    let counts = app.store.outbox_counts().await.map_err(AppError::from)?;
+    let due = app
+        .store
+        .count_due_timers(app.now())
+        .await
+        .map_err(AppError::from)?;
+    let text = app.metrics.render(
+        due as i64,
+        &[
+            ("pending", counts.pending as i64),
+            ("sent", counts.sent as i64),
+            ("dead", counts.dead as i64),
+            ("cancelled", counts.cancelled as i64),
+        ],
+    );
+    let mut response = text.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    Ok(response)
+}

@@ -1,0 +1,670 @@
+//! `/api/v1/procedures`: list, show (with what the caller may do now), start, the acts, history
+//! (JSON and CSV) with its verification, and upcoming timers.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::ApiState;
+use super::auth::Caller;
+use super::etag::{etag, if_match};
+use super::idempotency;
+use super::json::ApiJson;
+use super::problem::Problem;
+use super::query::ApiQuery;
+use crate::app::{AppError, ProcedureView};
+use crate::audit::ChainRow;
+use crate::engine::{Act, Command, ProcedureState, Role, StartProcedure, Status};
+use crate::ids::{
+    ConventionId, FieldName, InstitutionId, ProcedureId, StageId, StateCode, WorkflowId,
+};
+use crate::store::{ProcedureFilter, ProcedureRow, TimerRow, VerifyReport};
+
+pub fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, start))
+        .routes(routes!(show))
+        .routes(routes!(advance))
+        .routes(routes!(approve))
+        .routes(routes!(record))
+        .routes(routes!(comment))
+        .routes(routes!(suspend))
+        .routes(routes!(resume))
+        .routes(routes!(withdraw))
+        .routes(routes!(history))
+        .routes(routes!(verify))
+        .routes(routes!(timers))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bodies and answers.
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    pub convention: Option<ConventionId>,
+    pub stage: Option<StageId>,
+    /// Only procedures whose current stage this institution is responsible for.
+    pub institution: Option<InstitutionId>,
+    /// Only those past their due date (true), or not (false).
+    pub overdue: Option<bool>,
+    /// active, suspended, withdrawn or completed.
+    pub status: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<ProcedureId>,
+    /// At most this many (1 to 500; default 50).
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProcedurePage {
+    pub items: Vec<ProcedureRow>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<ProcedureId>,
+}
+
+/// An act the caller may do now.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AllowedAct {
+    /// advance, approve, record, comment, suspend, resume or withdraw.
+    pub act: String,
+    /// For `advance`: the stage it moves to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<StageId>,
+    /// For `record`: the field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<FieldName>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProcedureDetail {
+    #[serde(flatten)]
+    pub view: ProcedureView,
+    /// What the caller may do now (empty for an auditor).
+    pub allowed_acts: Vec<AllowedAct>,
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartBody {
+    /// Defaults to the State code and the convention, e.g. `kg-ets-112`.
+    pub id: Option<ProcedureId>,
+    pub state: StateCode,
+    pub convention: ConventionId,
+    /// Defaults to `coe-accession`.
+    pub workflow: Option<WorkflowId>,
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdvanceBody {
+    pub to: StageId,
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OptionalComment {
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordBody {
+    pub field: FieldName,
+    /// A date as YYYY-MM-DD, a text or a document reference, as the field's type says.
+    pub value: String,
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommentBody {
+    pub text: String,
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonBody {
+    pub reason: String,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// `json` (default) or `csv`; `Accept: text/csv` also gives CSV.
+    pub format: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared steps.
+
+/// The procedure, if the caller may read it; a ministry is told "not found" for another's.
+async fn readable(
+    state: &ApiState,
+    caller: &Caller,
+    id: &ProcedureId,
+) -> Result<ProcedureState, Problem> {
+    let app = &state.app;
+    let not_found = || {
+        Problem::from(AppError::NotFound {
+            what: "procedure",
+            id: id.to_string(),
+        })
+    };
+    let p = app
+        .store
+        .procedure(id)
+        .await
+        .map_err(AppError::from)?
+        .ok_or_else(not_found)?;
+    let def = app.definition_of(&p.workflow.hash).await?;
+    if caller.may_read(&def) {
+        Ok(p)
+    } else {
+        Err(not_found())
+    }
+}
+
+/// What `caller` may do on `p` now: each act the engine would accept.
+async fn allowed_acts(
+    state: &ApiState,
+    caller: &Caller,
+    p: &ProcedureState,
+) -> Result<Vec<AllowedAct>, Problem> {
+    let app = &state.app;
+    if caller.actor.role == Role::Auditor || p.status.is_closed() {
+        return Ok(Vec::new());
+    }
+    let def = app.definition_of(&p.workflow.hash).await?;
+    let now = app.now();
+    let mut candidates: Vec<(AllowedAct, Act)> = def
+        .transitions_from(&p.stage)
+        .map(|t| {
+            (
+                AllowedAct {
+                    act: "advance".into(),
+                    to: Some(t.to.clone()),
+                    field: None,
+                },
+                Act::Advance {
+                    to: t.to.clone(),
+                    comment: None,
+                },
+            )
+        })
+        .collect();
+    let x = || "x".to_string();
+    for (name, act) in [
+        ("approve", Act::Approve { comment: None }),
+        ("comment", Act::Comment { text: x() }),
+        ("suspend", Act::Suspend { reason: x() }),
+        ("resume", Act::Resume { comment: None }),
+        ("withdraw", Act::Withdraw { reason: x() }),
+    ] {
+        candidates.push((
+            AllowedAct {
+                act: name.into(),
+                to: None,
+                field: None,
+            },
+            act,
+        ));
+    }
+    let mut allowed = Vec::new();
+    for (what, act) in candidates {
+        let cmd = Command {
+            expected_version: p.version,
+            act,
+        };
+        if app.decide(p, &cmd, &caller.actor, now).await.is_ok() {
+            allowed.push(what);
+        }
+    }
+    // Recording depends on the value; whether the caller may record a field does not.
+    if p.status == Status::Active {
+        for stage in &def.stages {
+            for field in &stage.fields {
+                if caller.actor.manages() || stage.responsible.contains(&caller.actor.institution) {
+                    allowed.push(AllowedAct {
+                        act: "record".into(),
+                        to: None,
+                        field: Some(field.name.clone()),
+                    });
+                }
+            }
+        }
+    }
+    Ok(allowed)
+}
+
+fn with_etag(mut response: Response, version: crate::ids::Version) -> Response {
+    response.headers_mut().insert(header::ETAG, etag(version));
+    response
+}
+
+/// Do `act` on procedure `id` as `caller`, at the version `If-Match` names.
+async fn act(
+    state: ApiState,
+    caller: Caller,
+    id: ProcedureId,
+    headers: HeaderMap,
+    what: &'static str,
+    body: impl Serialize,
+    act: Act,
+) -> Response {
+    let path = format!("/api/v1/procedures/{id}/{what}");
+    let work = async {
+        readable(&state, &caller, &id).await?;
+        let expected_version = if_match(&headers)?;
+        let view = state
+            .app
+            .act(
+                &id,
+                &Command {
+                    expected_version,
+                    act,
+                },
+                &caller.actor,
+            )
+            .await?;
+        let version = view.procedure.version;
+        Ok(with_etag(axum::Json(view).into_response(), version))
+    };
+    idempotency::once(&state, &caller, &headers, &path, &body, work).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handlers.
+
+/// List procedures the caller may read, by id, a page at a time.
+#[utoipa::path(get, path = "/api/v1/procedures", tag = "procedures", params(ListQuery),
+    responses((status = 200, body = ProcedurePage), (status = 401, body = Problem), (status = 404, body = Problem)))]
+async fn list(
+    State(state): State<ApiState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<axum::Json<ProcedurePage>, Problem> {
+    let app = &state.app;
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(s) => Some(Status::parse(s).ok_or_else(|| {
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-input",
+                format!("status `{s}` is not one of active, suspended, withdrawn, completed"),
+            )
+            .with_field("status")
+        })?),
+    };
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-input",
+            format!("limit {limit} is not between 1 and 500"),
+        )
+        .with_field("limit"));
+    }
+    let today = app.today();
+    let filter = ProcedureFilter {
+        convention: q.convention,
+        stage: q.stage,
+        status,
+        overdue_on: (q.overdue == Some(true)).then_some(today),
+    };
+    let rows = app.list(&filter, q.institution.as_ref()).await?;
+    let mut items = Vec::new();
+    let mut next_cursor = None;
+    for row in rows {
+        if q.cursor.as_ref().is_some_and(|c| &row.procedure.id <= c) {
+            continue;
+        }
+        if q.overdue == Some(false) && row.procedure.is_overdue(today) {
+            continue;
+        }
+        let def = app.definition_of(&row.procedure.workflow.hash).await?;
+        if !caller.may_read(&def) {
+            continue;
+        }
+        if items.len() == limit as usize {
+            next_cursor = items.last().map(|r: &ProcedureRow| r.procedure.id.clone());
+            break;
+        }
+        items.push(row);
+    }
+    Ok(axum::Json(ProcedurePage { items, next_cursor }))
+}
+
+/// Start a procedure (coordinators).
+#[utoipa::path(post, path = "/api/v1/procedures", tag = "procedures", request_body = StartBody,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first result")),
+    responses((status = 201, body = ProcedureView, headers(("ETag" = String), ("Location" = String))),
+        (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn start(
+    State(state): State<ApiState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<StartBody>,
+) -> Response {
+    let work = async {
+        let id = match &body.id {
+            Some(id) => id.clone(),
+            None => ProcedureId::parse(format!(
+                "{}-{}",
+                body.state.as_str().to_lowercase(),
+                body.convention
+            ))
+            .map_err(|e| {
+                Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid-input",
+                    e.to_string(),
+                )
+                .with_field("id")
+            })?,
+        };
+        let workflow = body
+            .workflow
+            .clone()
+            .unwrap_or_else(|| WorkflowId::parse("coe-accession").expect("a valid id"));
+        let view = state
+            .app
+            .start(
+                &workflow,
+                &StartProcedure {
+                    id: id.clone(),
+                    state: body.state.clone(),
+                    convention: body.convention.clone(),
+                    comment: body.comment.clone(),
+                },
+                &caller.actor,
+            )
+            .await?;
+        let version = view.procedure.version;
+        let mut response = (StatusCode::CREATED, axum::Json(view)).into_response();
+        response.headers_mut().insert(
+            header::LOCATION,
+            HeaderValue::from_str(&format!("/api/v1/procedures/{id}"))
+                .expect("an id is a valid header"),
+        );
+        Ok(with_etag(response, version))
+    };
+    idempotency::once(&state, &caller, &headers, "/api/v1/procedures", &body, work).await
+}
+
+/// One procedure: where it is, what may happen next and by whom, its key dates, timers, and the
+/// acts the caller may do now. The `ETag` is its version.
+#[utoipa::path(get, path = "/api/v1/procedures/{id}", tag = "procedures",
+    params(("id" = String, Path, description = "Procedure id, e.g. kg-ets-112")),
+    responses((status = 200, body = ProcedureDetail, headers(("ETag" = String))), (status = 404, body = Problem)))]
+async fn show(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<ProcedureId>,
+) -> Result<Response, Problem> {
+    let p = readable(&state, &caller, &id).await?;
+    let allowed_acts = allowed_acts(&state, &caller, &p).await?;
+    let view = state.app.view(&id).await?;
+    let version = view.procedure.version;
+    Ok(with_etag(
+        axum::Json(ProcedureDetail { view, allowed_acts }).into_response(),
+        version,
+    ))
+}
+
+/// Move the procedure to another stage.
+#[utoipa::path(post, path = "/api/v1/procedures/{id}/advance", tag = "procedures", request_body = AdvanceBody,
+    params(("id" = String, Path), ("If-Match" = String, Header), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = ProcedureView), (status = 403, body = Problem), (status = 409, body = Problem),
+        (status = 412, body = Problem), (status = 428, body = Problem)))]
+async fn advance(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<ProcedureId>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<AdvanceBody>,
+) -> Response {
+    let a = Act::Advance {
+        to: body.to.clone(),
+        comment: body.comment.clone(),
+    };
+    act(state, caller, id, headers, "advance", body, a).await
+}
+
+/// Approve the current stage for the caller's institution.
+#[utoipa::path(post, path = "/api/v1/procedures/{id}/approve", tag = "procedures", request_body = OptionalComment,
+    params(("id" = String, Path), ("If-Match" = String, Header), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = ProcedureView), (status = 403, body = Problem), (status = 409, body = Problem),
+        (status = 412, body = Problem), (status = 428, body = Problem)))]
+async fn approve(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<ProcedureId>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<OptionalComment>,
+) -> Response {
+    let a = Act::Approve {
+        comment: body.comment.clone(),
+    };
+    act(state, caller, id, headers, "approve", body, a).await
+}
+
+/// Record a field (a date, a text, a document reference).
+#[utoipa::path(post, path = "/api/v1/procedures/{id}/record", tag = "procedures", request_body = RecordBody,
+    params(("id" = String, Path), ("If-Match" = String, Header), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = ProcedureView), (status = 403, body = Problem), (status = 412, body = Problem),
+        (status = 422, body = Problem), (status = 428, body = Problem)))]
+async fn record(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<ProcedureId>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<RecordBody>,
+) -> Response {
+    let a = Act::Record {
+        field: body.field.clone(),
+        value: body.value.clone(),
+        comment: body.comment.clone(),
+    };
+    act(state, caller, id, headers, "record", body, a).await
+}
+
+/// Comment on the procedure.
+#[utoipa::path(post, path = "/api/v1/procedures/{id}/comment", tag = "procedures", request_body = CommentBody,
+    params(("id" = String, Path), ("If-Match" = String, Header), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = ProcedureView), (status = 403, body = Problem), (status = 412, body = Problem),
+        (status = 422, body = Problem), (status = 428, body = Problem)))]
+async fn comment(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<ProcedureId>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<CommentBody>,
+) -> Response {
+    let a = Act::Comment {
+        text: body.text.clone(),
+    };
+    act(state, caller, id, headers, "comment", body, a).await
+}
+
+/// Suspend the procedure, with the reason.
+#[utoipa::path(post, path = "/api/v1/procedures/{id}/suspend", tag = "procedures", request_body = ReasonBody,
+    params(("id" = String, Path), ("If-Match" = String, Header), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = ProcedureView), (status = 403, body = Problem), (status = 409, body = Problem),
+        (status = 412, body = Problem), (status = 428, body = Problem)))]
+async fn suspend(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<ProcedureId>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<ReasonBody>,
+) -> Response {
+    let a = Act::Suspend {
+        reason: body.reason.clone(),
+    };
+    act(state, caller, id, headers, "suspend", body, a).await
+}
+
+/// Resume a suspended procedure; the stage's period runs again from today.
+#[utoipa::path(post, path = "/api/v1/procedures/{id}/resume", tag = "procedures", request_body = OptionalComment,
+    params(("id" = String, Path), ("If-Match" = String, Header), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = ProcedureView), (status = 403, body = Problem), (status = 409, body = Problem),
+        (status = 412, body = Problem), (status = 428, body = Problem)))]
+async fn resume(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<ProcedureId>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<OptionalComment>,
+) -> Response {
+    let a = Act::Resume {
+        comment: body.comment.clone(),
+    };
+    act(state, caller, id, headers, "resume", body, a).await
+}
+
+/// Withdraw the procedure for good, with the reason.
+#[utoipa::path(post, path = "/api/v1/procedures/{id}/withdraw", tag = "procedures", request_body = ReasonBody,
+    params(("id" = String, Path), ("If-Match" = String, Header), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = ProcedureView), (status = 403, body = Problem), (status = 409, body = Problem),
+        (status = 412, body = Problem), (status = 428, body = Problem)))]
+async fn withdraw(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<ProcedureId>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<ReasonBody>,
+) -> Response {
+    let a = Act::Withdraw {
+        reason: body.reason.clone(),
+    };
+    act(state, caller, id, headers, "withdraw", body, a).await
+}
+
+/// The procedure's hash-chained history, as JSON or CSV.
+#[utoipa::path(get, path = "/api/v1/procedures/{id}/history", tag = "procedures",
+    params(("id" = String, Path), HistoryQuery),
+    responses((status = 200, body = Vec<ChainRow>, content_type = "application/json"),
+        (status = 200, body = String, content_type = "text/csv"), (status = 404, body = Problem)))]
+async fn history(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<ProcedureId>,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<HistoryQuery>,
+) -> Result<Response, Problem> {
+    readable(&state, &caller, &id).await?;
+    let rows = state.app.store.history(&id).await.map_err(AppError::from)?;
+    let wants_csv = match q.format.as_deref() {
+        Some("csv") => true,
+        Some("json") => false,
+        Some(other) => {
+            return Err(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-input",
+                format!("format `{other}` is not json or csv"),
+            )
+            .with_field("format"));
+        }
+        None => headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/csv")),
+    };
+    if !wants_csv {
+        return Ok(axum::Json(rows).into_response());
+    }
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let write = |out: &mut csv::Writer<Vec<u8>>| -> Result<(), csv::Error> {
+        out.write_record([
+            "sequence",
+            "at",
+            "actor_institution",
+            "actor_role",
+            "actor_name",
+            "command",
+            "from_stage",
+            "to_stage",
+            "comment",
+            "payload",
+            "prev_hash",
+            "hash",
+        ])?;
+        for r in &rows {
+            out.write_record([
+                r.sequence.to_string(),
+                r.at.to_rfc3339(),
+                r.actor_institution.clone(),
+                r.actor_role.clone(),
+                r.actor_name.clone(),
+                r.command.clone(),
+                r.from_stage.clone().unwrap_or_default(),
+                r.to_stage.clone().unwrap_or_default(),
+                r.comment.clone().unwrap_or_default(),
+                r.payload.clone(),
+                r.prev_hash.clone(),
+                r.hash.clone(),
+            ])?;
+        }
+        Ok(())
+    };
+    write(&mut out).map_err(|e| AppError::Io(e.to_string()))?;
+    let bytes = out.into_inner().map_err(|e| AppError::Io(e.to_string()))?;
+    let mut response = bytes.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    response.headers_mut().insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_str(&format!("attachment; filename=\"{id}-history.csv\""))
+            .expect("an id is a valid header"),
+    );
+    Ok(response)
+}
+
+/// Recompute the procedure's chain: which row, if any, breaks it.
+#[utoipa::path(get, path = "/api/v1/procedures/{id}/history/verify", tag = "procedures",
+    params(("id" = String, Path)), responses((status = 200, body = VerifyReport), (status = 404, body = Problem)))]
+async fn verify(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<ProcedureId>,
+) -> Result<axum::Json<VerifyReport>, Problem> {
+    readable(&state, &caller, &id).await?;
+    Ok(axum::Json(
+        state
+            .app
+            .store
+            .verify(Some(&id))
+            .await
+            .map_err(AppError::from)?,
+    ))
+}
+
+/// The procedure's upcoming timers: deadline, reminders, escalation.
+#[utoipa::path(get, path = "/api/v1/procedures/{id}/timers", tag = "procedures",
+    params(("id" = String, Path)), responses((status = 200, body = Vec<TimerRow>), (status = 404, body = Problem)))]
+async fn timers(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<ProcedureId>,
+) -> Result<axum::Json<Vec<TimerRow>>, Problem> {
+    readable(&state, &caller, &id).await?;
+    Ok(axum::Json(
+        state
+            .app
+            .store
+            .timers(&id, false)
+            .await
+            .map_err(AppError::from)?,
+    ))
+}

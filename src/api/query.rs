@@ -1,0 +1,41 @@
+//! Query strings, with a problem naming the parameter when one does not fit.
+
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::problem::Problem;
+
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Problem> {
+        let query = parts.uri.query().unwrap_or_default();
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de)
+            .map(ApiQuery)
+            .map_err(|e| {
+                let message = e.inner().to_string();
+                let named = ["unknown field `", "missing field `"]
+                    .iter()
+                    .find_map(|lead| {
+                        message
+                            .split(lead)
+                            .nth(1)?
+                            .split('`')
+                            .next()
+                            .map(str::to_string)
+                    });
+                let field = named.unwrap_or_else(|| e.path().to_string());
+                Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid-input",
+                    format!("query parameter `{field}`: {message}"),
+                )
+                .with_field(field)
+            })
+    }
+}

@@ -1,0 +1,121 @@
+//! `accession serve`: the HTTP API, the scheduler and the dispatcher in one process, each of
+//! which configuration can switch off (so roles can run apart against one PostgreSQL). Ctrl-C or
+//! SIGTERM: stop accepting, finish the requests in flight and the current passes, exit 0.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use super::Cli;
+use super::background::shutdown_signal;
+use super::output::outln;
+use crate::app::{Accession, AppError};
+use crate::engine::Role;
+use crate::scheduler::{Dispatcher, SchedulerOptions, repeat, tick};
+
+/// The demo's tokens: one per role, for the institutions of the seed.
+const DEMO_TOKENS: [(&str, Role, &str); 4] = [
+    ("moj", Role::Ministry, "demo: Ministry of Justice"),
+    ("mfa", Role::Coordinator, "demo: MFA treaty department"),
+    ("mfa", Role::Auditor, "demo: auditor"),
+    ("mfa", Role::Admin, "demo: administrator"),
+];
+
+pub async fn run(
+    mut app: Accession,
+    cli: &Cli,
+    bind: Option<SocketAddr>,
+    demo: bool,
+) -> Result<u8, AppError> {
+    let _ = cli;
+    let server = app.settings.server.clone();
+    let bind = bind.unwrap_or(server.bind);
+    if demo {
+        if app.store.procedures(&Default::default()).await?.is_empty() {
+            let summary = app.demo().await?;
+            outln!(
+                "demo loaded: {} procedures ({})",
+                summary.procedures_created.len(),
+                summary.procedures_created.join(", ")
+            );
+        } else {
+            outln!("the database already has procedures: the demo data is not loaded again");
+        }
+    }
+    let listener = if server.enabled {
+        Some(
+            TcpListener::bind(bind)
+                .await
+                .map_err(|e| AppError::Io(format!("cannot listen on {bind}: {e}")))?,
+        )
+    } else {
+        None
+    };
+    let app = Arc::new(app);
+    if let Some(listener) = &listener {
+        let address = listener
+            .local_addr()
+            .map_err(|e| AppError::Io(e.to_string()))?;
+        outln!("listening on http://{address}  (API under /api/v1, document at /api/openapi.json)");
+    }
+    if demo {
+        outln!("tokens (shown once; only their hashes are kept):");
+        for (institution, role, name) in DEMO_TOKENS {
+            let institution = institution
+                .parse()
+                .map_err(|e: crate::ids::InvalidId| AppError::Invalid(e.to_string()))?;
+            let token = app.create_token(&institution, role, name).await?;
+            outln!("  {:<12} {institution:<4} {}", role.as_str(), token.token);
+        }
+    }
+
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let scheduler = &app.settings.scheduler;
+    let dispatcher = &app.settings.dispatcher;
+    let options = SchedulerOptions::from_settings(scheduler);
+    let sender = Dispatcher::from_settings(&app)?;
+    let every = |secs: u64| Duration::from_secs(secs.max(1));
+    let timers = async {
+        if scheduler.enabled {
+            repeat(
+                "scheduler",
+                every(scheduler.interval_secs),
+                stop.clone(),
+                || tick(&app, &options, app.now()),
+            )
+            .await;
+        }
+    };
+    let mail = async {
+        if dispatcher.enabled {
+            repeat(
+                "dispatcher",
+                every(dispatcher.interval_secs),
+                stop.clone(),
+                || sender.dispatch(&app, app.now()),
+            )
+            .await;
+        }
+    };
+    let http = async {
+        if let Some(listener) = listener {
+            let mut stopping = stop.clone();
+            let shutdown = async move {
+                let _ = stopping.wait_for(|stop| *stop).await;
+            };
+            if let Err(e) = crate::api::serve(Arc::clone(&app), listener, shutdown).await {
+                tracing::error!(error = %e, "the HTTP server stopped");
+            }
+        }
+    };
+    let signal = async {
+        shutdown_signal().await;
+        tracing::info!("stopping: finishing the requests in flight and the current passes");
+        let _ = stop_tx.send(true);
+    };
+    tokio::join!(http, timers, mail, signal);
+    outln!("stopped");
+    Ok(0)
+}

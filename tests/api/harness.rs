@@ -1,0 +1,213 @@
+//! A running server, its database, and a token per institution and role.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use accession::app::Accession;
+use accession::clock::ManualClock;
+use accession::engine::Role;
+use reqwest::{Client, Method, Response, StatusCode};
+use serde_json::Value;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::support::TestDb;
+
+pub struct Server {
+    pub base: String,
+    pub client: Client,
+    pub app: Arc<Accession>,
+    /// The server's clock, held so a test could move it.
+    _clock: ManualClock,
+    tokens: HashMap<(String, Role), String>,
+    stop: Option<oneshot::Sender<()>>,
+    pub task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+/// (institution, role) pairs that get a token.
+const TOKENS: &[(&str, Role)] = &[
+    ("mfa", Role::Coordinator),
+    ("mfa", Role::Auditor),
+    ("mfa", Role::Admin),
+    ("moj", Role::Ministry),
+    ("mia", Role::Ministry),
+    ("prosecutor-general", Role::Ministry),
+    ("supreme-court", Role::Ministry),
+    ("embassy-france", Role::Ministry),
+    ("jogorku-kenesh", Role::Ministry),
+    ("presidential-administration", Role::Ministry),
+    ("bar-training-centre", Role::Ministry),
+];
+
+impl Server {
+    /// The server on `db` with the Kyrgyz demo loaded.
+    pub async fn start(db: &TestDb) -> Server {
+        let clock = crate::support::clock();
+        let mut app = db.app(&clock).await;
+        app.demo().await.expect("the demo loads");
+        let mut tokens = HashMap::new();
+        for (institution, role) in TOKENS {
+            let new = app
+                .create_token(
+                    &institution.parse().unwrap(),
+                    *role,
+                    &format!("{institution} {role}"),
+                )
+                .await
+                .expect("a token");
+            tokens.insert((institution.to_string(), *role), new.token.clone());
+        }
+        let app = Arc::new(app);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(accession::api::serve(Arc::clone(&app), listener, async {
+            let _ = stopped.await;
+        }));
+        Server {
+            base,
+            client: Client::new(),
+            app,
+            _clock: clock,
+            tokens,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    pub fn token(&self, institution: &str, role: Role) -> &str {
+        self.tokens
+            .get(&(institution.to_string(), role))
+            .unwrap_or_else(|| panic!("no token for {institution} as {role}"))
+    }
+
+    /// Ask the server to stop (it finishes the requests in flight).
+    pub fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        Reply::read(request.send().await.expect("the server answers")).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.send(Method::GET, path, Some(token), &[], None).await
+    }
+
+    /// POST an act with `If-Match` set to the procedure's current ETag (read first).
+    pub async fn act(&self, id: &str, verb: &str, token: &str, body: Value) -> Reply {
+        let etag = self.etag(id).await;
+        self.send(
+            Method::POST,
+            &format!("/api/v1/procedures/{id}/{verb}"),
+            Some(token),
+            &[("If-Match", &etag)],
+            Some(body),
+        )
+        .await
+    }
+
+    /// The procedure's ETag as the coordinator reads it.
+    pub async fn etag(&self, id: &str) -> String {
+        let reply = self
+            .get(
+                &format!("/api/v1/procedures/{id}"),
+                self.token("mfa", Role::Coordinator),
+            )
+            .await
+            .expect(StatusCode::OK);
+        reply.header("etag").expect("an ETag")
+    }
+
+    /// How many history rows a procedure has (to show that a refusal wrote nothing).
+    pub async fn history_len(&self, id: &str) -> usize {
+        self.app
+            .store
+            .history(&id.parse().unwrap())
+            .await
+            .unwrap()
+            .len()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+}
+
+impl Reply {
+    async fn read(response: Response) -> Reply {
+        Reply {
+            status: response.status(),
+            headers: response.headers().clone(),
+            text: response.text().await.unwrap_or_default(),
+        }
+    }
+
+    #[track_caller]
+    pub fn expect(self, status: StatusCode) -> Reply {
+        assert_eq!(self.status, status, "unexpected answer: {}", self.text);
+        self
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    }
+
+    /// The problem's `type` ends with `kind`, it is `application/problem+json`, and it carries
+    /// the request id of the response header.
+    #[track_caller]
+    pub fn problem(&self, kind: &str) -> Value {
+        assert_eq!(
+            self.header("content-type").as_deref(),
+            Some("application/problem+json"),
+            "{}",
+            self.text
+        );
+        let p = self.json();
+        assert_eq!(p["type"], format!("urn:accession:problem:{kind}"), "{p}");
+        assert_eq!(p["status"], self.status.as_u16(), "{p}");
+        assert!(p["detail"].as_str().is_some_and(|d| !d.is_empty()), "{p}");
+        assert_eq!(
+            p["request_id"].as_str(),
+            self.header("x-request-id").as_deref(),
+            "{p}"
+        );
+        p
+    }
+}

@@ -1,0 +1,15 @@
+//! The HTTP API over real TCP: each test starts the real server on port 0 with its own database
+//! (SQLite, and PostgreSQL when ACCESSION_TEST_DATABASE_URL is set; required in CI) and talks to
+//! it with an HTTP client.
+
+#[allow(dead_code)]
+#[path = "../store/support.rs"]
+mod support;
+
+mod harness;
+
+mod access;
+mod document;
+mod lifecycle;
+mod walk;
+mod writes;

@@ -1,0 +1,237 @@
+//! Writes: If-Match (missing 428, stale 412), idempotent retries, and bad input refused with a
+//! problem naming the field — each writing nothing.
+
+use accession::engine::Role;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::harness::Server;
+use crate::on_both;
+use crate::support::TestDb;
+
+const ID: &str = "kg-cets-210";
+
+async fn if_match_is_required_and_a_stale_one_is_refused(db: &TestDb) {
+    let server = Server::start(db).await;
+    let moj = server.token("moj", Role::Ministry).to_string();
+    let path = format!("/api/v1/procedures/{ID}/comment");
+    let body = json!({"text": "Draft amendments sent to the Ministry of Internal Affairs."});
+    let before = server.history_len(ID).await;
+
+    let missing = server
+        .send(Method::POST, &path, Some(&moj), &[], Some(body.clone()))
+        .await;
+    assert_eq!(missing.status, StatusCode::PRECONDITION_REQUIRED);
+    missing.problem("precondition-required");
+
+    let etag = server.etag(ID).await;
+    let version: i64 = etag.trim_matches('"').parse().unwrap();
+    let stale = format!("\"{}\"", version - 1);
+    let old = server
+        .send(
+            Method::POST,
+            &path,
+            Some(&moj),
+            &[("If-Match", &stale)],
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(old.status, StatusCode::PRECONDITION_FAILED, "{}", old.text);
+    old.problem("stale-version");
+    assert_eq!(
+        server.history_len(ID).await,
+        before,
+        "refusals write nothing"
+    );
+
+    let ok = server
+        .send(
+            Method::POST,
+            &path,
+            Some(&moj),
+            &[("If-Match", &etag)],
+            Some(body),
+        )
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(ok.header("etag"), Some(format!("\"{}\"", version + 1)));
+    assert_eq!(server.history_len(ID).await, before + 1);
+}
+on_both!(if_match_is_required_and_a_stale_one_is_refused);
+
+async fn an_idempotent_retry_returns_the_first_result_and_writes_nothing(db: &TestDb) {
+    let server = Server::start(db).await;
+    let moj = server.token("moj", Role::Ministry).to_string();
+    let path = format!("/api/v1/procedures/{ID}/record");
+    let body = json!({"field": "compatibility_report", "value": "MoJ/2026/17"});
+    let etag = server.etag(ID).await;
+    let headers = [
+        ("If-Match", etag.as_str()),
+        ("Idempotency-Key", "moj-report-17"),
+    ];
+    let first = server
+        .send(
+            Method::POST,
+            &path,
+            Some(&moj),
+            &headers,
+            Some(body.clone()),
+        )
+        .await
+        .expect(StatusCode::OK);
+    let after_first = server.history_len(ID).await;
+    // The retry names the old ETag, as a client that lost the answer would: same answer back.
+    let retry = server
+        .send(Method::POST, &path, Some(&moj), &headers, Some(body))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(retry.text, first.text);
+    assert_eq!(retry.header("etag"), first.header("etag"));
+    assert_eq!(retry.header("idempotent-replayed").as_deref(), Some("true"));
+    assert_eq!(server.history_len(ID).await, after_first);
+    // The same key for another request is a mistake, said so.
+    let other = server
+        .send(
+            Method::POST,
+            &path,
+            Some(&moj),
+            &headers,
+            Some(json!({"field": "compatibility_report", "value": "MoJ/2026/18"})),
+        )
+        .await
+        .expect(StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        other.problem("idempotency-key-reused")["field"],
+        "Idempotency-Key"
+    );
+    assert_eq!(server.history_len(ID).await, after_first);
+}
+on_both!(an_idempotent_retry_returns_the_first_result_and_writes_nothing);
+
+async fn bad_input_is_a_problem_naming_the_field_and_writes_nothing(db: &TestDb) {
+    let server = Server::start(db).await;
+    let moj = server.token("moj", Role::Ministry).to_string();
+    let mfa = server.token("mfa", Role::Coordinator).to_string();
+    let before = server.history_len(ID).await;
+    let etag = server.etag(ID).await;
+    let post = |path: String, token: String, body: reqwest::Body, content_type: &'static str| {
+        let server = &server;
+        let etag = etag.clone();
+        async move {
+            let response = server
+                .client
+                .post(format!("{}{path}", server.base))
+                .bearer_auth(token)
+                .header("If-Match", etag)
+                .header("Content-Type", content_type)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            let text = response.text().await.unwrap();
+            (
+                status,
+                serde_json::from_str::<serde_json::Value>(&text).unwrap_or_default(),
+            )
+        }
+    };
+    let record = format!("/api/v1/procedures/{ID}/record");
+    // Not JSON at all.
+    let (status, p) = post(
+        record.clone(),
+        moj.clone(),
+        "{\"field\": ".into(),
+        "application/json",
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(p["type"], "urn:accession:problem:invalid-json");
+    // Not JSON by its content type.
+    let (status, _) = post(
+        record.clone(),
+        moj.clone(),
+        "field=x".into(),
+        "application/x-www-form-urlencoded",
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    // An unknown field.
+    let (status, p) = post(
+        record.clone(),
+        moj.clone(),
+        r#"{"field": "compatibility_report", "value": "x", "colour": "red"}"#.into(),
+        "application/json",
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(p["field"], "colour");
+    // A field id that is not an id.
+    let (status, p) = post(
+        record.clone(),
+        moj.clone(),
+        r#"{"field": "Compatibility Report", "value": "x"}"#.into(),
+        "application/json",
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(p["field"], "field");
+    // An impossible date for a date field (the coordinator may record it; the date is wrong).
+    let (status, p) = post(
+        format!("/api/v1/procedures/{ID}/record"),
+        mfa.clone(),
+        r#"{"field": "deposit_date", "value": "2024-02-30"}"#.into(),
+        "application/json",
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(p["type"], "urn:accession:problem:field-invalid");
+    assert_eq!(p["field"], "deposit_date");
+    // A date in the future.
+    let (status, p) = post(
+        format!("/api/v1/procedures/{ID}/record"),
+        mfa.clone(),
+        r#"{"field": "deposit_date", "value": "2031-01-01"}"#.into(),
+        "application/json",
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(p["field"], "deposit_date");
+    // A body over the limit.
+    let big = format!(r#"{{"text": "{}"}}"#, "x".repeat(100 * 1024));
+    let (status, p) = post(
+        format!("/api/v1/procedures/{ID}/comment"),
+        moj.clone(),
+        big.into(),
+        "application/json",
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{p}");
+    // An unknown stage to advance to is a state conflict, explained.
+    let (status, p) = post(
+        format!("/api/v1/procedures/{ID}/advance"),
+        moj.clone(),
+        r#"{"to": "parliament"}"#.into(),
+        "application/json",
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{p}");
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("interagency-consultation"),
+        "{p}"
+    );
+    assert_eq!(server.history_len(ID).await, before, "nothing was written");
+    // An unknown route and a wrong method are problems too.
+    let r = server.get("/api/v1/nothing-here", &moj).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    r.problem("not-found");
+    let r = server
+        .send(Method::DELETE, "/api/v1/procedures", Some(&moj), &[], None)
+        .await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    r.problem("method-not-allowed");
+}
+on_both!(bad_input_is_a_problem_naming_the_field_and_writes_nothing);
