@@ -1223,3 +1223,87 @@ fn tokens_create_with_a_bad_role_exits_2() {
     assert!(run.stderr.contains("minister"), "{}", run.stderr);
     assert!(run.stderr.contains("coordinator"), "{}", run.stderr);
 }
+
+/// `GET path` with a bearer token over a plain TCP connection; the status line and the body.
+fn http_get(address: &str, path: &str, token: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).expect("the server accepts");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.lines().next().unwrap_or_default().to_string();
+    let body = response
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    (status, body)
+}
+
+#[test]
+fn serve_demo_prints_a_token_per_role_serves_the_api_and_stops_on_sigterm() {
+    use std::io::BufRead;
+    let s = Sandbox::new();
+    let mut child = s
+        .command(&["serve", "--demo", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the accession binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let mut lines = Vec::new();
+    let mut address = None;
+    let mut tokens = std::collections::BTreeMap::new();
+    while tokens.len() < 4 {
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("serve printed only:\n{}", lines.join("\n")));
+        if let Some(rest) = line.strip_prefix("listening on http://") {
+            address = rest.split_whitespace().next().map(str::to_string);
+        }
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if let [role, _institution, token] = words[..]
+            && token.starts_with("acc_")
+        {
+            tokens.insert(role.to_string(), token.to_string());
+        }
+        lines.push(line);
+    }
+    assert!(
+        lines[0].starts_with("demo loaded: 6 procedures"),
+        "{lines:?}"
+    );
+    let address = address.expect("the address is printed");
+    assert_eq!(
+        tokens.keys().collect::<Vec<_>>(),
+        ["admin", "auditor", "coordinator", "ministry"]
+    );
+    let (status, body) = http_get(&address, "/api/v1/procedures", &tokens["auditor"]);
+    assert!(status.contains(" 200 "), "{status}\n{body}");
+    assert!(body.contains("kg-ets-112"), "{body}");
+    let (status, _) = http_get(&address, "/api/v1/tokens", &tokens["auditor"]);
+    assert!(status.contains(" 403 "), "{status}");
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let status = child.wait().expect("the process ends");
+    reader.join().unwrap();
+    let rest: Vec<String> = rx.try_iter().collect();
+    assert_eq!(status.code(), Some(0), "{rest:?}");
+    assert_eq!(rest.last().map(String::as_str), Some("stopped"), "{rest:?}");
+}

@@ -131,15 +131,18 @@ async fn problems(req: Request, next: Next) -> Response {
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes() == CONTENT_TYPE.as_bytes());
     let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, super::BODY_LIMIT)
+        .await
+        .unwrap_or_default();
     let mut problem: serde_json::Value = if is_problem {
-        match axum::body::to_bytes(body, super::BODY_LIMIT).await {
-            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
-            Err(_) => serde_json::Value::Null,
-        }
+        serde_json::from_slice(&bytes).unwrap_or_default()
     } else {
         serde_json::Value::Null
     };
     if !problem.is_object() {
+        // An error from axum itself (a path that does not parse, say) says what is wrong in
+        // plain text: keep its words.
+        let said = String::from_utf8_lossy(&bytes).trim().to_string();
         let (kind, detail) = match status {
             StatusCode::NOT_FOUND => ("not-found", format!("there is no resource at {path}")),
             StatusCode::METHOD_NOT_ALLOWED => (
@@ -157,6 +160,8 @@ async fn problems(req: Request, next: Next) -> Response {
                 "payload-too-large",
                 format!("the body is larger than {} bytes", super::BODY_LIMIT),
             ),
+            StatusCode::BAD_REQUEST if !said.is_empty() => ("invalid-input", said),
+            _ if !said.is_empty() => ("error", said),
             _ => (
                 "error",
                 status.canonical_reason().unwrap_or("error").to_string(),

@@ -224,6 +224,14 @@ async fn bad_input_is_a_problem_naming_the_field_and_writes_nothing(db: &TestDb)
         "{p}"
     );
     assert_eq!(server.history_len(ID).await, before, "nothing was written");
+    // A path id that is not an id is said so.
+    let r = server.get("/api/v1/procedures/KG%20ETS", &moj).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    let p = r.problem("invalid-input");
+    assert!(
+        p["detail"].as_str().unwrap().contains("procedure id"),
+        "{p}"
+    );
     // An unknown route and a wrong method are problems too.
     let r = server.get("/api/v1/nothing-here", &moj).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
