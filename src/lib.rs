@@ -17,4 +17,5 @@ pub mod reference;
 pub mod scheduler;
 pub mod source;
 pub mod store;
+pub mod web;
 pub mod workflow;

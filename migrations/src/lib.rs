@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261128_000001_core;
 mod m20261129_000002_outbox_claims;
 mod m20261129_000003_api;
+mod m20261129_000004_web_sessions;
 
 /// Applies and rolls back the Accession schema.
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_core::Migration),
             Box::new(m20261129_000002_outbox_claims::Migration),
             Box::new(m20261129_000003_api::Migration),
+            Box::new(m20261129_000004_web_sessions::Migration),
         ]
     }
 }

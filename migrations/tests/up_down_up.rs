@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use migrations::sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend};
 use migrations::{Migrator, MigratorTrait};
 
-const TABLES: [&str; 10] = [
+const TABLES: [&str; 11] = [
     "institutions",
     "conventions",
     "workflow_definitions",
@@ -18,6 +18,7 @@ const TABLES: [&str; 10] = [
     "outbox",
     "api_tokens",
     "idempotency_keys",
+    "web_sessions",
 ];
 
 const PARTIAL_INDEXES: [&str; 2] = ["timers_pending_fire_at", "outbox_pending"];

@@ -126,10 +126,16 @@ async fn problems(req: Request, next: Next) -> Response {
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
-    let is_problem = response
+    let content_type = response
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes() == CONTENT_TYPE.as_bytes());
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    // The web pages answer errors with pages of their own.
+    if content_type.starts_with("text/html") {
+        return response;
+    }
+    let is_problem = content_type == CONTENT_TYPE;
     let (mut parts, body) = response.into_parts();
     let bytes = axum::body::to_bytes(body, super::BODY_LIMIT)
         .await

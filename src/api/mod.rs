@@ -87,6 +87,7 @@ pub fn router(state: ApiState) -> Router {
                 async move { axum::Json(document.as_ref().clone()) }
             }),
         )
+        .merge(crate::web::routes())
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
     middleware::wrap(routes, state)
 }

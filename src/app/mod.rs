@@ -4,6 +4,7 @@
 mod catalog;
 mod demo;
 mod error;
+mod sessions;
 mod tokens;
 mod view;
 
@@ -16,6 +17,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 pub use catalog::{Catalog, check_files, workflow_files};
 pub use demo::DemoSummary;
 pub use error::AppError;
+pub use sessions::{NewSession, SESSION_LIFETIME, Session, random_secret};
 pub use tokens::{NewToken, TOKEN_LEN, TOKEN_PREFIX, token_hash, token_prefix};
 pub use view::{NextMove, ProcedureView};
 

@@ -12,6 +12,7 @@ mod history;
 mod outbox;
 mod procedures;
 mod reference;
+mod sessions;
 mod timers;
 mod tokens;
 
@@ -22,5 +23,6 @@ pub use history::{ChainVerdict, VerifyReport};
 pub use outbox::{OutboxCounts, OutboxRow, OutboxStatus};
 pub use procedures::{ProcedureFilter, ProcedureRow, TimerRow};
 pub use reference::ImportSummary;
+pub use sessions::SessionRow;
 pub use timers::ClaimedTimer;
 pub use tokens::{StoredResponse, TokenRow};

@@ -103,6 +103,23 @@ impl Store {
         Ok(Some((stored, token_from_model(model)?)))
     }
 
+    /// (id, stored hash) of the institution's tokens that are not revoked: what its calendar
+    /// feed keys are derived from.
+    pub async fn live_token_hashes(
+        &self,
+        institution: &InstitutionId,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        Ok(api_token::Entity::find()
+            .filter(api_token::Column::Institution.eq(institution.to_string()))
+            .filter(api_token::Column::RevokedAt.is_null())
+            .order_by_asc(api_token::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|m| (m.id, m.token_hash))
+            .collect())
+    }
+
     /// Every token, oldest first.
     pub async fn tokens(&self) -> Result<Vec<TokenRow>, StoreError> {
         api_token::Entity::find()
@@ -206,7 +223,7 @@ fn is_foreign_key_violation(err: &DbErr) -> bool {
     )
 }
 
-fn token_from_model(m: api_token::Model) -> Result<TokenRow, StoreError> {
+pub(super) fn token_from_model(m: api_token::Model) -> Result<TokenRow, StoreError> {
     let bad = |what: String| StoreError::corrupt(format!("api token {}: {what}", m.id));
     Ok(TokenRow {
         id: m.id,

@@ -12,4 +12,5 @@ mod access;
 mod document;
 mod lifecycle;
 mod walk;
+mod web;
 mod writes;

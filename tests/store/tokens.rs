@@ -35,7 +35,7 @@ async fn a_token_authenticates_as_its_institution_role_and_name_until_revoked(db
         .expect("create a token");
     assert_eq!(new.row.institution, inst("moj"));
     assert_eq!(new.row.role, Role::Ministry);
-    assert_eq!(new.row.prefix, &new.token[..8]);
+    assert_eq!(new.row.prefix, &new.token[..12]);
     assert_eq!(new.row.created_at, clock.now());
 
     let (row, actor) = app
@@ -127,7 +127,7 @@ async fn the_database_holds_the_hash_of_a_token_never_the_token(db: &TestDb) {
     assert_eq!(
         count(
             &app,
-            "SELECT COUNT(*) FROM api_tokens WHERE LENGTH(prefix) <> 8"
+            "SELECT COUNT(*) FROM api_tokens WHERE LENGTH(prefix) <> 12"
         )
         .await,
         0

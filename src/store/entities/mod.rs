@@ -10,4 +10,5 @@ pub mod institution;
 pub mod outbox;
 pub mod procedure;
 pub mod timer;
+pub mod web_session;
 pub mod workflow_definition;

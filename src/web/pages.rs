@@ -1,0 +1,1202 @@
+//! The pages: sign-in and sign-out, the dashboard matrix, a procedure (timeline, workflow,
+//! history, the forms of the acts the institution may do now), the auditor's history and
+//! exports, the coordinator's outbox and reminders, and an iCalendar feed per institution.
+//! The same rules as the API: the engine decides acts; `Caller` decides what may be read.
+
+// A page handler's early exit is a whole response (a redirect, an error page): returned once per
+// request, where boxing would only add noise.
+#![allow(clippy::result_large_err)]
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use chrono_tz::Tz;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::render::{page, strings, text};
+use super::session::{
+    CSRF_COOKIE, LANG_COOKIE, SESSION_COOKIE, Visitor, cookie, session_max_age, set_cookie,
+};
+use super::svg;
+use crate::api::{ApiState, Caller};
+use crate::app::{AppError, random_secret};
+use crate::audit::ChainRow;
+use crate::engine::{Act, Command, ProcedureState, Role};
+use crate::ids::{ConventionId, InstitutionId, ProcedureId, StageId};
+use crate::reference::Language;
+use crate::store::{OutboxStatus, ProcedureFilter};
+use crate::workflow::FieldKind;
+
+type Form = BTreeMap<String, String>;
+
+fn secure(state: &ApiState) -> bool {
+    state.app.settings.mail.base_url.starts_with("https://")
+}
+
+fn redirect(to: &str) -> Response {
+    let mut r = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(to) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r
+}
+
+/// What every page's layout needs.
+fn context(v: &Visitor, extra: Value) -> minijinja::Value {
+    let me = v.session.as_ref().map(|s| {
+        json!({
+            "name": s.actor.name,
+            "institution": s.actor.institution,
+            "role": s.actor.role.as_str(),
+            "reads_all": matches!(s.actor.role, Role::Coordinator | Role::Auditor | Role::Admin),
+            "manages": s.actor.manages(),
+        })
+    });
+    let mut base = json!({
+        "tr": strings(v.language),
+        "lang": super::render::page_language(v.language).as_str(),
+        "me": me,
+        "csrf": v.session.as_ref().map(|s| s.row.csrf.clone()),
+        "path": v.path,
+    });
+    if let (Some(base), Some(extra)) = (base.as_object_mut(), extra.as_object()) {
+        for (k, val) in extra {
+            base.insert(k.clone(), val.clone());
+        }
+    }
+    minijinja::Value::from(minijinja::value::Serde(base))
+}
+
+fn error_page(
+    v: &Visitor,
+    status: StatusCode,
+    heading: &str,
+    detail: impl Into<String>,
+) -> Response {
+    page(
+        status,
+        "error.html",
+        context(
+            v,
+            json!({"heading": text(v.language, heading), "detail": detail.into()}),
+        ),
+    )
+}
+
+fn app_error_page(v: &Visitor, e: AppError) -> Response {
+    let problem = crate::api::Problem::from(e);
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let heading = match status {
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::FORBIDDEN => "forbidden",
+        _ => "error",
+    };
+    error_page(v, status, heading, problem.detail)
+}
+
+/// The signed-in caller, or a redirect to the sign-in page.
+fn signed_in(v: &Visitor) -> Result<Caller, Response> {
+    v.caller().ok_or_else(|| redirect("/sign-in"))
+}
+
+/// The form's CSRF secret matches the session's, or 403.
+fn checked(v: &Visitor, form: &Form) -> Result<Caller, Response> {
+    let caller = signed_in(v)?;
+    let session = v.session.as_ref().expect("signed in");
+    match form.get("csrf") {
+        Some(token) if session.csrf_matches(token) => Ok(caller),
+        _ => Err(error_page(
+            v,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this form has expired or did not come from this site; reload the page and try again",
+        )),
+    }
+}
+
+async fn zone_of(state: &ApiState, institution: &InstitutionId) -> Tz {
+    match state.app.store.institution(institution).await {
+        Ok(Some(i)) => i.time_zone,
+        _ => state.app.settings.calendar.time_zone,
+    }
+}
+
+fn local(at: DateTime<Utc>, tz: Tz) -> String {
+    at.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signing in and out, language.
+
+pub async fn sign_in_page(State(state): State<ApiState>, v: Visitor) -> Response {
+    if v.session.is_some() {
+        return redirect("/");
+    }
+    sign_in_form(&state, &v, false, StatusCode::OK)
+}
+
+fn sign_in_form(state: &ApiState, v: &Visitor, failed: bool, status: StatusCode) -> Response {
+    let csrf = match random_secret() {
+        Ok(c) => c,
+        Err(e) => return app_error_page(v, e),
+    };
+    let mut response = page(
+        status,
+        "sign_in.html",
+        context(v, json!({"failed": failed, "csrf": csrf})),
+    );
+    set_cookie(
+        response.headers_mut(),
+        CSRF_COOKIE,
+        &csrf,
+        3600,
+        secure(state),
+    );
+    response
+}
+
+pub async fn sign_in(
+    State(state): State<ApiState>,
+    v: Visitor,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<Form>,
+) -> Response {
+    // Double submit: the form's secret must be the cookie's, so no other site can sign a
+    // browser in with its own token.
+    let expected = cookie(&headers, CSRF_COOKIE);
+    let given = form.get("csrf");
+    let same = matches!((&expected, given), (Some(a), Some(b)) if a.len() == 64 && a == b);
+    if !same {
+        return error_page(
+            &v,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the sign-in form has expired; reload it",
+        );
+    }
+    let token = form.get("token").map(|t| t.trim()).unwrap_or_default();
+    match state.app.sign_in(token).await {
+        Ok(Some(session)) => {
+            let mut response = redirect("/");
+            let h = response.headers_mut();
+            set_cookie(
+                h,
+                SESSION_COOKIE,
+                &session.cookie,
+                session_max_age(),
+                secure(&state),
+            );
+            set_cookie(h, CSRF_COOKIE, "", 0, secure(&state));
+            set_cookie(
+                h,
+                LANG_COOKIE,
+                session.language.as_str(),
+                session_max_age(),
+                secure(&state),
+            );
+            response
+        }
+        Ok(None) => sign_in_form(&state, &v, true, StatusCode::UNAUTHORIZED),
+        Err(e) => app_error_page(&v, e),
+    }
+}
+
+pub async fn sign_out(
+    State(state): State<ApiState>,
+    v: Visitor,
+    axum::Form(form): axum::Form<Form>,
+) -> Response {
+    if let Err(r) = checked(&v, &form) {
+        return r;
+    }
+    if let Some(c) = &v.cookie
+        && let Err(e) = state.app.sign_out(c).await
+    {
+        return app_error_page(&v, e);
+    }
+    let mut response = redirect("/sign-in");
+    set_cookie(
+        response.headers_mut(),
+        SESSION_COOKIE,
+        "",
+        0,
+        secure(&state),
+    );
+    response
+}
+
+#[derive(Deserialize)]
+pub struct LangQuery {
+    to: String,
+    back: Option<String>,
+}
+
+pub async fn language(
+    State(state): State<ApiState>,
+    v: Visitor,
+    Query(q): Query<LangQuery>,
+) -> Response {
+    let language = match Language::parse(&q.to) {
+        Some(l @ (Language::En | Language::Ru)) => l,
+        _ => Language::En,
+    };
+    // Only a path of this site: never a redirect elsewhere.
+    let back = q
+        .back
+        .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'))
+        .unwrap_or_else(|| "/".into());
+    if let Some(s) = &v.session
+        && let Err(e) = state
+            .app
+            .store
+            .set_session_language(s.row.id, language.as_str())
+            .await
+    {
+        return app_error_page(&v, e.into());
+    }
+    let mut response = redirect(&back);
+    set_cookie(
+        response.headers_mut(),
+        LANG_COOKIE,
+        language.as_str(),
+        session_max_age(),
+        secure(&state),
+    );
+    response
+}
+
+// ---------------------------------------------------------------------------------------------
+// The dashboard.
+
+#[derive(Debug, Default, Deserialize)]
+pub struct DashboardQuery {
+    convention: Option<String>,
+    institution: Option<String>,
+    status: Option<String>,
+    overdue: Option<String>,
+    mine: Option<String>,
+}
+
+fn some(text: &Option<String>) -> Option<&str> {
+    text.as_deref().map(str::trim).filter(|t| !t.is_empty())
+}
+
+pub async fn dashboard(
+    State(state): State<ApiState>,
+    v: Visitor,
+    Query(q): Query<DashboardQuery>,
+) -> Response {
+    let caller = match signed_in(&v) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    match dashboard_inner(&state, &v, &caller, q).await {
+        Ok(r) => r,
+        Err(e) => app_error_page(&v, e),
+    }
+}
+
+async fn dashboard_inner(
+    state: &ApiState,
+    v: &Visitor,
+    caller: &Caller,
+    q: DashboardQuery,
+) -> Result<Response, AppError> {
+    let app = &state.app;
+    let ru = super::render::page_language(v.language) == Language::Ru;
+    let invalid = |what: &str, e: crate::ids::InvalidId| AppError::Invalid(format!("{what}: {e}"));
+    let convention = some(&q.convention)
+        .map(ConventionId::parse)
+        .transpose()
+        .map_err(|e| invalid("convention", e))?;
+    let mut institution = some(&q.institution)
+        .map(InstitutionId::parse)
+        .transpose()
+        .map_err(|e| invalid("institution", e))?;
+    let mine = some(&q.mine).is_some();
+    if mine {
+        institution = Some(caller.actor.institution.clone());
+    }
+    let status = some(&q.status).and_then(crate::engine::Status::parse);
+    let overdue = some(&q.overdue).is_some();
+    let today = app.today();
+    let filter = ProcedureFilter {
+        convention: convention.clone(),
+        stage: None,
+        status,
+        overdue_on: overdue.then_some(today),
+    };
+    let conventions = app.store.conventions().await?;
+    let institutions = app.store.institutions().await?;
+    let zone = zone_of(state, &caller.actor.institution).await;
+    let mut rows = Vec::new();
+    for row in app.list(&filter, institution.as_ref()).await? {
+        let p = row.procedure;
+        let def = app.definition_of(&p.workflow.hash).await?;
+        if !caller.may_read(&def) {
+            continue;
+        }
+        let c = conventions.iter().find(|c| c.id == p.convention);
+        let stage = def.stage(&p.stage);
+        let k = &p.key_dates;
+        rows.push(json!({
+            "id": p.id,
+            "number": c.map_or_else(|| p.convention.to_string(), |c| c.number.clone()),
+            "title": c.map(|c| if ru { c.title_ru.clone().unwrap_or_else(|| c.title.clone()) } else { c.title.clone() }),
+            "state": app.settings.state_name(p.state.as_str(), v.language),
+            "stage_title": stage.map_or_else(|| p.stage.to_string(), |s| s.title.clone()),
+            "status": p.status.as_str(),
+            "requested_on": k.requested_on,
+            "invited_on": k.invited_on,
+            "invitation_expires_on": k.invitation_expires_on,
+            "deposited_on": k.deposited_on,
+            "eif_computed": k.entry_into_force_computed,
+            "eif_recorded": k.entry_into_force_recorded,
+            "eif_differs": k.entry_into_force_differs(),
+            "due_on": p.due_on,
+            "overdue": p.is_overdue(today),
+            "responsible": stage.map(|s| s.responsible.clone()).unwrap_or_default(),
+        }));
+    }
+    let feed = feed_key(state, caller).await?.map(|key| {
+        format!(
+            "{}/calendar/{}.ics?key={key}",
+            app.settings.mail.base_url.trim_end_matches('/'),
+            caller.actor.institution
+        )
+    });
+    Ok(page(
+        StatusCode::OK,
+        "dashboard.html",
+        context(
+            v,
+            json!({
+                "rows": rows,
+                "zone": zone.name(),
+                "conventions": conventions,
+                "institutions": institutions,
+                "feed": feed,
+                "filter": {
+                    "convention": convention, "institution": if mine { None } else { institution },
+                    "status": status.map(|s| s.as_str()), "overdue": overdue, "mine": mine,
+                },
+            }),
+        ),
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// A procedure.
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ProcedureQuery {
+    done: Option<String>,
+}
+
+pub async fn procedure(
+    State(state): State<ApiState>,
+    v: Visitor,
+    Path(id): Path<String>,
+    Query(q): Query<ProcedureQuery>,
+) -> Response {
+    let caller = match signed_in(&v) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let flash = some(&q.done).map(|act| json!({"kind": "done", "text": act}));
+    match procedure_page(&state, &v, &caller, &id, flash, StatusCode::OK).await {
+        Ok(r) => r,
+        Err(e) => app_error_page(&v, e),
+    }
+}
+
+async fn readable(state: &ApiState, caller: &Caller, id: &str) -> Result<ProcedureState, AppError> {
+    let not_found = || AppError::NotFound {
+        what: "procedure",
+        id: id.to_string(),
+    };
+    let id = ProcedureId::parse(id).map_err(|_| not_found())?;
+    let p = state
+        .app
+        .store
+        .procedure(&id)
+        .await?
+        .ok_or_else(not_found)?;
+    let def = state.app.definition_of(&p.workflow.hash).await?;
+    if caller.may_read(&def) {
+        Ok(p)
+    } else {
+        Err(not_found())
+    }
+}
+
+/// The forms of the acts the caller may do now: moving on where the workflow lets its
+/// institution (the engine may still refuse for a missing approval or field, and says why),
+/// the stage's approval, recording the fields of its stages, and what the engine accepts.
+async fn forms(
+    state: &ApiState,
+    caller: &Caller,
+    p: &ProcedureState,
+) -> Result<Vec<Value>, AppError> {
+    let app = &state.app;
+    if caller.actor.role == Role::Auditor || p.status.is_closed() {
+        return Ok(Vec::new());
+    }
+    let def = app.definition_of(&p.workflow.hash).await?;
+    let me = &caller.actor;
+    let mut out = Vec::new();
+    if p.status == crate::engine::Status::Active {
+        for t in def.transitions_from(&p.stage) {
+            if me.manages() || t.by.contains(&me.institution) {
+                let title = def
+                    .stage(&t.to)
+                    .map_or_else(|| t.to.to_string(), |s| s.title.clone());
+                out.push(json!({"act": "advance", "to": t.to, "to_title": title}));
+            }
+        }
+        if let Some(stage) = def.stage(&p.stage)
+            && let Some(rule) = &stage.approvals
+            && rule.of.contains(&me.institution)
+            && !p.approvals.contains_key(&me.institution)
+        {
+            out.push(json!({"act": "approve"}));
+        }
+        let mut fields = Vec::new();
+        // The current stage's fields first.
+        let mut stages: Vec<_> = def.stages.iter().collect();
+        stages.sort_by_key(|s| s.id != p.stage);
+        for stage in stages {
+            if me.manages() || stage.responsible.contains(&me.institution) {
+                for f in &stage.fields {
+                    fields.push(json!({"name": f.name, "title": f.title, "is_date": f.kind == FieldKind::Date}));
+                }
+            }
+        }
+        if !fields.is_empty() {
+            out.push(json!({"act": "record", "fields": fields}));
+        }
+    }
+    let now = app.now();
+    let x = || "x".to_string();
+    for (name, act) in [
+        ("comment", Act::Comment { text: x() }),
+        ("suspend", Act::Suspend { reason: x() }),
+        ("resume", Act::Resume { comment: None }),
+        ("withdraw", Act::Withdraw { reason: x() }),
+    ] {
+        let cmd = Command {
+            expected_version: p.version,
+            act,
+        };
+        if app.decide(p, &cmd, me, now).await.is_ok() {
+            out.push(json!({"act": name}));
+        }
+    }
+    Ok(out)
+}
+
+/// The stages as they were entered and left, from the history, for the timeline.
+fn timeline(
+    def: &crate::workflow::WorkflowDefinition,
+    p: &ProcedureState,
+    history: &[ChainRow],
+    zone: Tz,
+    today: NaiveDate,
+    v: &Visitor,
+) -> svg::Timeline {
+    let mut rows: Vec<svg::TimelineRow> = Vec::new();
+    let mut entries: Vec<(String, NaiveDate)> = Vec::new();
+    for h in history {
+        if let Some(to) = &h.to_stage
+            && h.from_stage.as_deref() != Some(to.as_str())
+        {
+            entries.push((to.clone(), h.at.with_timezone(&zone).date_naive()));
+        }
+    }
+    for (i, (stage, entered)) in entries.iter().enumerate() {
+        let left = entries.get(i + 1).map(|(_, d)| *d);
+        let current = i + 1 == entries.len();
+        let title = StageId::parse(stage.clone())
+            .ok()
+            .and_then(|s| def.stage(&s).map(|s| s.title.clone()))
+            .unwrap_or_else(|| stage.clone());
+        rows.push(svg::TimelineRow {
+            label: title,
+            planned: if current {
+                p.due_on.map(|due| (*entered, due))
+            } else {
+                None
+            },
+            actual: Some((*entered, left)),
+            overdue: current && p.is_overdue(today),
+            marks: Vec::new(),
+        });
+    }
+    let k = &p.key_dates;
+    let mut marks = Vec::new();
+    for (date, key) in [
+        (k.requested_on, "col_request"),
+        (k.invited_on, "col_invitation"),
+        (k.deposited_on, "col_deposit"),
+        (k.entry_into_force_computed, "col_eif"),
+        (k.entry_into_force_recorded, "recorded"),
+    ] {
+        if let Some(date) = date {
+            marks.push(svg::TimelineMark {
+                date,
+                label: text(v.language, key),
+            });
+        }
+    }
+    if let Some(last) = rows.last_mut() {
+        last.marks = marks;
+    }
+    svg::Timeline {
+        title: text(v.language, "timeline"),
+        today,
+        today_label: today.to_string(),
+        overdue_label: text(v.language, "overdue"),
+        rows,
+    }
+}
+
+async fn procedure_page(
+    state: &ApiState,
+    v: &Visitor,
+    caller: &Caller,
+    id: &str,
+    flash: Option<Value>,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let app = &state.app;
+    let p = readable(state, caller, id).await?;
+    let view = app.view(&p.id).await?;
+    let def = app.definition_of(&p.workflow.hash).await?;
+    let zone = zone_of(state, &caller.actor.institution).await;
+    let today = app.now().with_timezone(&zone).date_naive();
+    let history = app.store.history(&p.id).await?;
+    let forms = forms(state, caller, &p).await?;
+    let timeline_svg = svg::timeline_svg(&timeline(&def, &p, &history, zone, today, v));
+    let workflow_svg = svg::workflow_svg(
+        &def,
+        Some(&p.stage),
+        &svg::DiagramLabels {
+            title: def.title.clone(),
+            current: text(v.language, "current"),
+        },
+    );
+    let ru = super::render::page_language(v.language) == Language::Ru;
+    let convention = app.store.convention(&p.convention).await?;
+    let timers: Vec<Value> = view
+        .timers
+        .iter()
+        .map(|t| json!({"at": local(t.fire_at, zone), "kind": t.kind, "rule": t.rule, "recipients": t.recipients}))
+        .collect();
+    let history: Vec<Value> = history
+        .iter()
+        .rev()
+        .map(|h| {
+            json!({
+                "sequence": h.sequence, "at": local(h.at, zone), "actor_institution": h.actor_institution,
+                "actor_name": h.actor_name, "command": h.command, "from_stage": h.from_stage,
+                "to_stage": h.to_stage, "comment": h.comment,
+            })
+        })
+        .collect();
+    Ok(page(
+        status,
+        "procedure.html",
+        context(
+            v,
+            json!({
+                "p": {
+                    "id": p.id,
+                    "number": convention.as_ref().map_or_else(|| p.convention.to_string(), |c| c.number.clone()),
+                    "title": convention.as_ref().map(|c| if ru { c.title_ru.clone().unwrap_or_else(|| c.title.clone()) } else { c.title.clone() }),
+                    "state": app.settings.state_name(p.state.as_str(), v.language),
+                    "stage_title": view.stage_title,
+                    "status": p.status.as_str(),
+                    "version": p.version.0,
+                    "responsible": view.responsible,
+                    "due_on": p.due_on,
+                    "overdue": view.overdue,
+                    "key_dates": p.key_dates,
+                    "eif_differs": view.entry_into_force_differs,
+                    "next": view.next,
+                },
+                "forms": forms,
+                "flash": flash,
+                "timeline_svg": timeline_svg,
+                "workflow_svg": workflow_svg,
+                "timers": timers,
+                "history": history,
+                "zone": zone.name(),
+            }),
+        ),
+    ))
+}
+
+/// A form's act, as the engine takes it.
+fn act_of(form: &Form) -> Result<Act, String> {
+    let get = |k: &str| {
+        form.get(k)
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    let comment = get("comment");
+    let required = |k: &str| get(k).ok_or_else(|| format!("`{k}` is empty"));
+    Ok(match form.get("act").map(String::as_str) {
+        Some("advance") => Act::Advance {
+            to: StageId::parse(required("to")?).map_err(|e| e.to_string())?,
+            comment,
+        },
+        Some("approve") => Act::Approve { comment },
+        Some("record") => Act::Record {
+            field: crate::ids::FieldName::parse(required("field")?).map_err(|e| e.to_string())?,
+            value: required("value")?,
+            comment,
+        },
+        Some("comment") => Act::Comment {
+            text: required("text")?,
+        },
+        Some("suspend") => Act::Suspend {
+            reason: required("reason")?,
+        },
+        Some("resume") => Act::Resume { comment },
+        Some("withdraw") => Act::Withdraw {
+            reason: required("reason")?,
+        },
+        other => return Err(format!("unknown act `{}`", other.unwrap_or(""))),
+    })
+}
+
+pub async fn act(
+    State(state): State<ApiState>,
+    v: Visitor,
+    Path(id): Path<String>,
+    axum::Form(form): axum::Form<Form>,
+) -> Response {
+    let caller = match checked(&v, &form) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let refused = |status: StatusCode, text: String| {
+        let state = state.clone();
+        let caller = caller.clone();
+        let id = id.clone();
+        let v = &v;
+        async move {
+            match procedure_page(
+                &state,
+                v,
+                &caller,
+                &id,
+                Some(json!({"kind": "refused", "text": text})),
+                status,
+            )
+            .await
+            {
+                Ok(r) => r,
+                Err(e) => app_error_page(v, e),
+            }
+        }
+    };
+    if let Err(e) = readable(&state, &caller, &id).await {
+        return app_error_page(&v, e);
+    }
+    let act = match act_of(&form) {
+        Ok(a) => a,
+        Err(text) => return refused(StatusCode::UNPROCESSABLE_ENTITY, text).await,
+    };
+    let Some(version) = form.get("version").and_then(|s| s.parse::<i64>().ok()) else {
+        return refused(
+            StatusCode::BAD_REQUEST,
+            "the form has no version; reload the page".into(),
+        )
+        .await;
+    };
+    let name = act.name();
+    let pid = ProcedureId::parse(id.clone()).expect("readable checked it");
+    match state
+        .app
+        .act(
+            &pid,
+            &Command {
+                expected_version: crate::ids::Version(version),
+                act,
+            },
+            &caller.actor,
+        )
+        .await
+    {
+        Ok(_) => redirect(&format!("/procedures/{id}?done={name}")),
+        Err(e) => {
+            let problem = crate::api::Problem::from(e);
+            let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::CONFLICT);
+            refused(status, problem.detail).await
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The auditor's pages.
+
+#[derive(Debug, Default, Deserialize)]
+pub struct AuditQuery {
+    institution: Option<String>,
+    convention: Option<String>,
+    from: Option<String>,
+    until: Option<String>,
+}
+
+/// Every history row the filters keep, oldest procedure first.
+async fn audit_rows(state: &ApiState, q: &AuditQuery) -> Result<Vec<ChainRow>, AppError> {
+    let app = &state.app;
+    let date = |t: &Option<String>| -> Result<Option<NaiveDate>, AppError> {
+        some(t)
+            .map(|t| {
+                t.parse::<NaiveDate>()
+                    .map_err(|_| AppError::Invalid(format!("`{t}` is not a date (YYYY-MM-DD)")))
+            })
+            .transpose()
+    };
+    let (from, until) = (date(&q.from)?, date(&q.until)?);
+    let convention = some(&q.convention)
+        .map(ConventionId::parse)
+        .transpose()
+        .map_err(|e| AppError::Invalid(e.to_string()))?;
+    let filter = ProcedureFilter {
+        convention,
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    for row in app.store.procedures(&filter).await? {
+        for h in app.store.history(&row.procedure.id).await? {
+            let day = h.at.date_naive();
+            if from.is_some_and(|f| day < f) || until.is_some_and(|u| day > u) {
+                continue;
+            }
+            if some(&q.institution).is_some_and(|i| h.actor_institution != i) {
+                continue;
+            }
+            out.push(h);
+        }
+    }
+    Ok(out)
+}
+
+fn reads_all(caller: &Caller) -> bool {
+    matches!(
+        caller.actor.role,
+        Role::Coordinator | Role::Auditor | Role::Admin
+    )
+}
+
+pub async fn audit(
+    State(state): State<ApiState>,
+    v: Visitor,
+    Query(q): Query<AuditQuery>,
+    uri: axum::http::Uri,
+) -> Response {
+    let caller = match signed_in(&v) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if !reads_all(&caller) {
+        return error_page(
+            &v,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the audit pages are for auditors, coordinators and admins",
+        );
+    }
+    let result = async {
+        let rows = audit_rows(&state, &q).await?;
+        let report = state.app.store.verify(None).await?;
+        let zone = zone_of(&state, &caller.actor.institution).await;
+        let history: Vec<Value> = rows
+            .iter()
+            .map(|h| json!({
+                "procedure_id": h.procedure_id, "sequence": h.sequence, "at": local(h.at, zone),
+                "actor_institution": h.actor_institution, "actor_name": h.actor_name, "actor_role": h.actor_role,
+                "command": h.command, "from_stage": h.from_stage, "to_stage": h.to_stage, "comment": h.comment,
+            }))
+            .collect();
+        Ok::<_, AppError>(page(
+            StatusCode::OK,
+            "audit.html",
+            context(&v, json!({
+                "history": history,
+                "verified": {
+                    "ok": report.ok(),
+                    "rows": report.procedures.iter().map(|p| p.rows).sum::<u64>(),
+                    "first_break": report.first_break().map(|b| b.to_string()),
+                },
+                "institutions": state.app.store.institutions().await?,
+                "conventions": state.app.store.conventions().await?,
+                "filter": {"institution": some(&q.institution), "convention": some(&q.convention), "from": some(&q.from), "until": some(&q.until)},
+                "query": uri.query().unwrap_or_default(),
+                "zone": zone.name(),
+            })),
+        ))
+    }
+    .await;
+    result.unwrap_or_else(|e| app_error_page(&v, e))
+}
+
+pub async fn audit_export(
+    State(state): State<ApiState>,
+    v: Visitor,
+    Path(file): Path<String>,
+    Query(q): Query<AuditQuery>,
+) -> Response {
+    let caller = match signed_in(&v) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if !reads_all(&caller) {
+        return error_page(
+            &v,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the audit exports are for auditors, coordinators and admins",
+        );
+    }
+    let rows = match audit_rows(&state, &q).await {
+        Ok(rows) => rows,
+        Err(e) => return app_error_page(&v, e),
+    };
+    let (body, content_type) = match file.as_str() {
+        "history.json" => (
+            serde_json::to_vec_pretty(&rows).unwrap_or_default(),
+            "application/json",
+        ),
+        "history.csv" => {
+            let mut out = csv::Writer::from_writer(Vec::new());
+            let _ = out.write_record([
+                "procedure_id",
+                "sequence",
+                "at",
+                "actor_institution",
+                "actor_role",
+                "actor_name",
+                "command",
+                "from_stage",
+                "to_stage",
+                "comment",
+                "payload",
+                "prev_hash",
+                "hash",
+            ]);
+            for r in &rows {
+                let _ = out.write_record([
+                    r.procedure_id.clone(),
+                    r.sequence.to_string(),
+                    r.at.to_rfc3339(),
+                    r.actor_institution.clone(),
+                    r.actor_role.clone(),
+                    r.actor_name.clone(),
+                    r.command.clone(),
+                    r.from_stage.clone().unwrap_or_default(),
+                    r.to_stage.clone().unwrap_or_default(),
+                    r.comment.clone().unwrap_or_default(),
+                    r.payload.clone(),
+                    r.prev_hash.clone(),
+                    r.hash.clone(),
+                ]);
+            }
+            (
+                out.into_inner().unwrap_or_default(),
+                "text/csv; charset=utf-8",
+            )
+        }
+        _ => {
+            return error_page(
+                &v,
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("there is no export `{file}`"),
+            );
+        }
+    };
+    let mut response = body.into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"accession-{file}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    response
+}
+
+// ---------------------------------------------------------------------------------------------
+// The coordinator's pages.
+
+pub async fn outbox(
+    State(state): State<ApiState>,
+    v: Visitor,
+    Query(q): Query<ProcedureQuery>,
+) -> Response {
+    let caller = match signed_in(&v) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if !caller.actor.manages() {
+        return error_page(
+            &v,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the outbox is for coordinators and admins",
+        );
+    }
+    let result = async {
+        let zone = zone_of(&state, &caller.actor.institution).await;
+        let rows: Vec<Value> = state
+            .app
+            .store
+            .outbox(None, 200)
+            .await?
+            .into_iter()
+            .map(|r| json!({
+                "id": r.id, "status": r.status.as_str(), "kind": r.kind, "recipient_institution": r.recipient_institution,
+                "procedure": r.procedure, "attempts": r.attempts, "when": local(r.sent_at.unwrap_or(r.next_attempt_at), zone),
+                "last_error": r.last_error,
+            }))
+            .collect();
+        let counts = state.app.store.outbox_counts().await?;
+        let flash = some(&q.done).map(|t| json!({"kind": "done", "text": t}));
+        Ok::<_, AppError>(page(StatusCode::OK, "outbox.html", context(&v, json!({"rows": rows, "counts": counts, "flash": flash}))))
+    }
+    .await;
+    result.unwrap_or_else(|e| app_error_page(&v, e))
+}
+
+pub async fn outbox_retry(
+    State(state): State<ApiState>,
+    v: Visitor,
+    Path(id): Path<i64>,
+    axum::Form(form): axum::Form<Form>,
+) -> Response {
+    let caller = match checked(&v, &form) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if !caller.actor.manages() {
+        return error_page(
+            &v,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the outbox is for coordinators and admins",
+        );
+    }
+    let store = &state.app.store;
+    match store.outbox_row(id).await {
+        Ok(Some(row)) if row.status == OutboxStatus::Dead => {
+            if let Err(e) = store.outbox_retry(Some(id), state.app.now()).await {
+                return app_error_page(&v, e.into());
+            }
+            redirect(&format!("/outbox?done=%23{id}"))
+        }
+        Ok(_) => error_page(
+            &v,
+            StatusCode::CONFLICT,
+            "error",
+            format!("email {id} is not a dead letter"),
+        ),
+        Err(e) => app_error_page(&v, e.into()),
+    }
+}
+
+pub async fn reminders(State(state): State<ApiState>, v: Visitor) -> Response {
+    let caller = match signed_in(&v) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if !caller.actor.manages() {
+        return error_page(
+            &v,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the reminders across procedures are for coordinators and admins",
+        );
+    }
+    let zone = zone_of(&state, &caller.actor.institution).await;
+    let until = state.app.now() + TimeDelta::days(366);
+    match state.app.store.upcoming_timers(until, 500).await {
+        Ok(rows) => {
+            let timers: Vec<Value> = rows
+                .into_iter()
+                .map(|c| json!({
+                    "at": local(c.timer.fire_at, zone), "procedure": c.procedure, "stage": c.timer.stage,
+                    "kind": c.timer.kind.as_str(), "rule": c.timer.rule, "recipients": c.timer.recipients,
+                }))
+                .collect();
+            page(
+                StatusCode::OK,
+                "reminders.html",
+                context(&v, json!({"timers": timers, "zone": zone.name()})),
+            )
+        }
+        Err(e) => app_error_page(&v, e.into()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The iCalendar feed.
+
+/// The feed key of the caller's token: derived from its stored hash, so the feed needs no secret
+/// of its own and stops with the token.
+async fn feed_key(state: &ApiState, caller: &Caller) -> Result<Option<String>, AppError> {
+    Ok(state
+        .app
+        .store
+        .live_token_hashes(&caller.actor.institution)
+        .await?
+        .into_iter()
+        .find(|(id, _)| *id == caller.token_id)
+        .map(|(_, hash)| derive_feed_key(&hash)))
+}
+
+fn derive_feed_key(token_hash: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(
+        format!("accession-ics-v1:{token_hash}").as_bytes(),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct FeedQuery {
+    key: Option<String>,
+}
+
+pub async fn calendar(
+    State(state): State<ApiState>,
+    Path(file): Path<String>,
+    Query(q): Query<FeedQuery>,
+) -> Response {
+    let plain = |status: StatusCode, text: &str| (status, text.to_string()).into_response();
+    let Some(institution) = file
+        .strip_suffix(".ics")
+        .and_then(|i| InstitutionId::parse(i).ok())
+    else {
+        return plain(StatusCode::NOT_FOUND, "no such calendar");
+    };
+    let Some(key) = q.key.filter(|k| k.len() == 64) else {
+        return plain(
+            StatusCode::UNAUTHORIZED,
+            "the calendar address needs its key",
+        );
+    };
+    let app = &state.app;
+    let hashes = match app.store.live_token_hashes(&institution).await {
+        Ok(h) => h,
+        Err(e) => return crate::api::Problem::from(AppError::from(e)).into_response(),
+    };
+    use subtle::ConstantTimeEq;
+    if !hashes
+        .iter()
+        .any(|(_, h)| bool::from(derive_feed_key(h).as_bytes().ct_eq(key.as_bytes())))
+    {
+        return plain(
+            StatusCode::UNAUTHORIZED,
+            "this calendar key is unknown or its token was revoked",
+        );
+    }
+    match feed(&state, &institution).await {
+        Ok(text) => {
+            let mut r = text.into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/calendar; charset=utf-8"),
+            );
+            r
+        }
+        Err(e) => crate::api::Problem::from(e).into_response(),
+    }
+}
+
+async fn feed(state: &ApiState, institution: &InstitutionId) -> Result<String, AppError> {
+    let app = &state.app;
+    let base = app.settings.mail.base_url.trim_end_matches('/').to_string();
+    let inst = app.store.institution(institution).await?;
+    let language = inst.as_ref().map_or(Language::En, |i| i.language);
+    let zone = inst
+        .as_ref()
+        .map_or(app.settings.calendar.time_zone, |i| i.time_zone);
+    let conventions = app.store.conventions().await?;
+    let number = |c: &ConventionId| {
+        conventions
+            .iter()
+            .find(|x| &x.id == c)
+            .map_or_else(|| c.to_string(), |x| x.number.clone())
+    };
+    let mut events = Vec::new();
+    // Due dates of the stages it must act on, as all-day events.
+    for row in app
+        .list(&ProcedureFilter::default(), Some(institution))
+        .await?
+    {
+        let p = row.procedure;
+        let Some(due) = p.due_on else { continue };
+        if p.status != crate::engine::Status::Active {
+            continue;
+        }
+        let def = app.definition_of(&p.workflow.hash).await?;
+        let stage = def
+            .stage(&p.stage)
+            .map_or_else(|| p.stage.to_string(), |s| s.title.clone());
+        events.push(super::ics::FeedEvent {
+            uid: format!("{}:{}:due", p.id, p.stage_entry),
+            start: crate::engine::deadline_instant(due, zone).unwrap_or_else(|| app.now()),
+            all_day: Some(due),
+            summary: format!(
+                "{}: {} — {stage}",
+                text(language, "col_due"),
+                number(&p.convention)
+            ),
+            description: format!(
+                "{} {}\n{base}/procedures/{}",
+                text(language, "due_on"),
+                due,
+                p.id
+            ),
+            url: Some(format!("{base}/procedures/{}", p.id)),
+            categories: vec!["deadline".into()],
+        });
+    }
+    // Reminders and escalations addressed to it.
+    for c in app
+        .store
+        .upcoming_timers(app.now() + TimeDelta::days(366), 1000)
+        .await?
+    {
+        if !c.timer.recipients.contains(institution)
+            || c.timer.kind == crate::engine::TimerKind::Deadline
+        {
+            continue;
+        }
+        events.push(super::ics::FeedEvent {
+            uid: c.timer.dedupe_key.clone(),
+            start: c.timer.fire_at,
+            all_day: None,
+            summary: format!(
+                "{}: {} — {}",
+                c.timer.kind.as_str(),
+                c.procedure,
+                c.timer.stage
+            ),
+            description: format!("{}\n{base}/procedures/{}", c.timer.rule, c.procedure),
+            url: Some(format!("{base}/procedures/{}", c.procedure)),
+            categories: vec![c.timer.kind.as_str().to_string()],
+        });
+    }
+    Ok(super::ics::render(&super::ics::Feed {
+        name: format!("Accession — {institution}"),
+        time_zone_hint: zone.name().to_string(),
+        generated: app.now(),
+        events,
+    }))
+}

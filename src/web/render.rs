@@ -1,0 +1,133 @@
+//! The page templates (`config/templates/web/`, embedded in the binary) and the strings of each
+//! language (`config/locales/`), rendered with minijinja, HTML escaped.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use minijinja::{AutoEscape, Environment, Value};
+
+use crate::reference::Language;
+
+const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "base.html",
+        include_str!("../../config/templates/web/base.html"),
+    ),
+    (
+        "sign_in.html",
+        include_str!("../../config/templates/web/sign_in.html"),
+    ),
+    (
+        "dashboard.html",
+        include_str!("../../config/templates/web/dashboard.html"),
+    ),
+    (
+        "procedure.html",
+        include_str!("../../config/templates/web/procedure.html"),
+    ),
+    (
+        "audit.html",
+        include_str!("../../config/templates/web/audit.html"),
+    ),
+    (
+        "outbox.html",
+        include_str!("../../config/templates/web/outbox.html"),
+    ),
+    (
+        "reminders.html",
+        include_str!("../../config/templates/web/reminders.html"),
+    ),
+    (
+        "error.html",
+        include_str!("../../config/templates/web/error.html"),
+    ),
+];
+
+const EN: &str = include_str!("../../config/locales/en.toml");
+const RU: &str = include_str!("../../config/locales/ru.toml");
+
+static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    env.set_auto_escape_callback(|_| AutoEscape::Html);
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Lenient);
+    for (name, source) in TEMPLATES {
+        env.add_template(name, source)
+            .unwrap_or_else(|e| panic!("web template {name} does not parse: {e}"));
+    }
+    env
+});
+
+static STRINGS: LazyLock<[BTreeMap<String, String>; 2]> = LazyLock::new(|| {
+    let parse = |name: &str, text: &str| -> BTreeMap<String, String> {
+        toml::from_str(text).unwrap_or_else(|e| panic!("locale {name} does not parse: {e}"))
+    };
+    [parse("en.toml", EN), parse("ru.toml", RU)]
+});
+
+/// The page languages: English, and Russian (for Kyrgyz readers too).
+pub fn page_language(language: Language) -> Language {
+    match language {
+        Language::Ru | Language::Ky => Language::Ru,
+        _ => Language::En,
+    }
+}
+
+/// The strings of `language`, for templates as `tr.key`.
+pub fn strings(language: Language) -> &'static BTreeMap<String, String> {
+    match page_language(language) {
+        Language::Ru => &STRINGS[1],
+        _ => &STRINGS[0],
+    }
+}
+
+/// One string of `language`.
+pub fn text(language: Language, key: &str) -> String {
+    strings(language)
+        .get(key)
+        .cloned()
+        .unwrap_or_else(|| key.to_string())
+}
+
+/// Render page `name` with `context`; an error in a template is an internal error, logged.
+pub fn page(status: StatusCode, name: &str, context: Value) -> Response {
+    match ENV.get_template(name).and_then(|t| t.render(context)) {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(template = name, error = %e, "a page did not render");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Html(
+                    "<!DOCTYPE html><title>Error</title><p>The page could not be shown.</p>"
+                        .to_string(),
+                ),
+            )
+                .into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_string_exists_in_both_languages() {
+        let en: Vec<_> = STRINGS[0].keys().collect();
+        let ru: Vec<_> = STRINGS[1].keys().collect();
+        assert_eq!(en, ru);
+        assert!(
+            STRINGS[1]["sign_in"]
+                .chars()
+                .any(|c| ('а'..='я').contains(&c.to_lowercase().next().unwrap()))
+        );
+    }
+
+    #[test]
+    fn every_template_parses() {
+        for (name, _) in TEMPLATES {
+            assert!(ENV.get_template(name).is_ok(), "{name}");
+        }
+    }
+}
