@@ -125,6 +125,21 @@ async fn zone_of(state: &ApiState, institution: &InstitutionId) -> Tz {
     }
 }
 
+/// An institution's name in the page's language, or its id.
+fn name_of(
+    list: &[crate::reference::Institution],
+    id: &InstitutionId,
+    language: Language,
+) -> String {
+    match list.iter().find(|i| &i.id == id) {
+        Some(i) if super::render::page_language(language) == Language::Ru => {
+            i.name_ru.clone().unwrap_or_else(|| i.name.clone())
+        }
+        Some(i) => i.name.clone(),
+        None => id.to_string(),
+    }
+}
+
 fn local(at: DateTime<Utc>, tz: Tz) -> String {
     at.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
 }
@@ -359,7 +374,9 @@ async fn dashboard_inner(
             "eif_differs": k.entry_into_force_differs(),
             "due_on": p.due_on,
             "overdue": p.is_overdue(today),
-            "responsible": stage.map(|s| s.responsible.clone()).unwrap_or_default(),
+            "responsible": stage
+                .map(|s| s.responsible.iter().map(|i| name_of(&institutions, i, v.language)).collect::<Vec<_>>())
+                .unwrap_or_default(),
         }));
     }
     let feed = feed_key(state, caller).await?.map(|key| {
@@ -591,6 +608,7 @@ async fn procedure_page(
     );
     let ru = super::render::page_language(v.language) == Language::Ru;
     let convention = app.store.convention(&p.convention).await?;
+    let institutions = app.store.institutions().await?;
     let timers: Vec<Value> = view
         .timers
         .iter()
@@ -621,7 +639,7 @@ async fn procedure_page(
                     "stage_title": view.stage_title,
                     "status": p.status.as_str(),
                     "version": p.version.0,
-                    "responsible": view.responsible,
+                    "responsible": view.responsible.iter().map(|i| name_of(&institutions, i, v.language)).collect::<Vec<_>>(),
                     "due_on": p.due_on,
                     "overdue": view.overdue,
                     "key_dates": p.key_dates,
