@@ -70,8 +70,9 @@ pub fn wrap(routes: axum::Router<ApiState>, state: ApiState) -> Router {
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(middleware::from_fn(problems))
                 .layer(CatchPanicLayer::custom(panicked))
+                // 503, not 408: 408 says the client was slow, and some clients retry it blindly.
                 .layer(TimeoutLayer::with_status_code(
-                    StatusCode::REQUEST_TIMEOUT,
+                    StatusCode::SERVICE_UNAVAILABLE,
                     REQUEST_TIMEOUT,
                 )),
         )
@@ -155,7 +156,7 @@ async fn problems(req: Request, next: Next) -> Response {
                 "method-not-allowed",
                 format!("{path} does not take this method"),
             ),
-            StatusCode::REQUEST_TIMEOUT => (
+            StatusCode::SERVICE_UNAVAILABLE => (
                 "timeout",
                 format!(
                     "the request took longer than {} s",

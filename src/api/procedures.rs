@@ -320,7 +320,10 @@ async fn list(
         status,
         overdue_on: (q.overdue == Some(true)).then_some(today),
     };
-    let rows = app.list(&filter, q.institution.as_ref()).await?;
+    let mut rows = app.list(&filter, q.institution.as_ref()).await?;
+    // The cursor compares ids as Rust does: order them the same way, whatever the database's
+    // collation.
+    rows.sort_by(|a, b| a.procedure.id.cmp(&b.procedure.id));
     let mut items = Vec::new();
     let mut next_cursor = None;
     for row in rows {
@@ -582,42 +585,8 @@ async fn history(
     if !wants_csv {
         return Ok(axum::Json(rows).into_response());
     }
-    let mut out = csv::Writer::from_writer(Vec::new());
-    let write = |out: &mut csv::Writer<Vec<u8>>| -> Result<(), csv::Error> {
-        out.write_record([
-            "sequence",
-            "at",
-            "actor_institution",
-            "actor_role",
-            "actor_name",
-            "command",
-            "from_stage",
-            "to_stage",
-            "comment",
-            "payload",
-            "prev_hash",
-            "hash",
-        ])?;
-        for r in &rows {
-            out.write_record([
-                r.sequence.to_string(),
-                r.at.to_rfc3339(),
-                r.actor_institution.clone(),
-                r.actor_role.clone(),
-                r.actor_name.clone(),
-                r.command.clone(),
-                r.from_stage.clone().unwrap_or_default(),
-                r.to_stage.clone().unwrap_or_default(),
-                r.comment.clone().unwrap_or_default(),
-                r.payload.clone(),
-                r.prev_hash.clone(),
-                r.hash.clone(),
-            ])?;
-        }
-        Ok(())
-    };
-    write(&mut out).map_err(|e| AppError::Io(e.to_string()))?;
-    let bytes = out.into_inner().map_err(|e| AppError::Io(e.to_string()))?;
+    let bytes =
+        crate::audit::export::history_csv(&rows, false).map_err(|e| AppError::Io(e.to_string()))?;
     let mut response = bytes.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -32,9 +32,12 @@ pub enum AppError {
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict { .. } | StoreError::AlreadyExists(_) => {
-                AppError::Conflict(e.to_string())
-            }
+            // Another act landed between reading and writing: the same staleness the engine
+            // reports when it sees it first (412 over HTTP, exit 3).
+            StoreError::Conflict {
+                expected, actual, ..
+            } => AppError::Refused(Refusal::StaleVersion { expected, actual }),
+            StoreError::AlreadyExists(_) => AppError::Conflict(e.to_string()),
             StoreError::NotFound { what, id } => AppError::NotFound { what, id },
             other => AppError::Store(other),
         }

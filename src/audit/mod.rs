@@ -2,5 +2,6 @@
 //! canonical encoding, so any edit, deletion or insertion is detectable.
 
 mod chain;
+pub mod export;
 
 pub use chain::{ChainBreak, ChainRow, GENESIS, canonical_encoding, row_hash, verify_chain};

@@ -90,6 +90,34 @@ impl Store {
             .await?)
     }
 
+    /// Pending timers addressed to `institution`, due before `until`, earliest first.
+    pub async fn upcoming_timers_for(
+        &self,
+        institution: &InstitutionId,
+        until: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<ClaimedTimer>, StoreError> {
+        // Recipients are a JSON array of slugs: the quoted id narrows the scan in the database
+        // (`_` is a LIKE wildcard, so the exact test follows here).
+        let rows = timer::Entity::find()
+            .filter(timer::Column::Status.eq("pending"))
+            .filter(timer::Column::FireAt.lte(until))
+            .filter(timer::Column::Recipients.like(format!("%\"{institution}\"%")))
+            .order_by_asc(timer::Column::FireAt)
+            .order_by_asc(timer::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
+        let mut out = Vec::new();
+        for row in rows {
+            let claimed = claimed_from_row(row)?;
+            if claimed.timer.recipients.contains(institution) {
+                out.push(claimed);
+            }
+        }
+        Ok(out)
+    }
+
     /// Pending timers of every procedure due before `until`, earliest first (upcoming reminders).
     pub async fn upcoming_timers(
         &self,

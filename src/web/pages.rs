@@ -244,6 +244,17 @@ pub async fn sign_out(
     response
 }
 
+/// A path of this site and nothing else: `/` then visible ASCII, never `//` or `/\` (which
+/// browsers read as another host), no whitespace or control character (which they strip).
+fn local_path(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    bytes.first() == Some(&b'/')
+        && !matches!(bytes.get(1), Some(b'/' | b'\\'))
+        && bytes
+            .iter()
+            .all(|b| (0x21..=0x7e).contains(b) && *b != b'\\')
+}
+
 #[derive(Deserialize)]
 pub struct LangQuery {
     to: String,
@@ -262,7 +273,7 @@ pub async fn language(
     // Only a path of this site: never a redirect elsewhere.
     let back = q
         .back
-        .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'))
+        .filter(|b| local_path(b))
         .unwrap_or_else(|| "/".into());
     if let Some(s) = &v.session
         && let Err(e) = state
@@ -424,7 +435,13 @@ pub async fn procedure(
         Ok(c) => c,
         Err(r) => return r,
     };
-    let flash = some(&q.done).map(|act| json!({"kind": "done", "text": act}));
+    // Only the name of an act: a crafted link cannot make the page say anything else.
+    const ACTS: [&str; 7] = [
+        "advance", "approve", "record", "comment", "suspend", "resume", "withdraw",
+    ];
+    let flash = some(&q.done)
+        .filter(|act| ACTS.contains(act))
+        .map(|act| json!({"kind": "done", "text": act}));
     match procedure_page(&state, &v, &caller, &id, flash, StatusCode::OK).await {
         Ok(r) => r,
         Err(e) => app_error_page(&v, e),
@@ -893,45 +910,10 @@ pub async fn audit_export(
             serde_json::to_vec_pretty(&rows).unwrap_or_default(),
             "application/json",
         ),
-        "history.csv" => {
-            let mut out = csv::Writer::from_writer(Vec::new());
-            let _ = out.write_record([
-                "procedure_id",
-                "sequence",
-                "at",
-                "actor_institution",
-                "actor_role",
-                "actor_name",
-                "command",
-                "from_stage",
-                "to_stage",
-                "comment",
-                "payload",
-                "prev_hash",
-                "hash",
-            ]);
-            for r in &rows {
-                let _ = out.write_record([
-                    r.procedure_id.clone(),
-                    r.sequence.to_string(),
-                    r.at.to_rfc3339(),
-                    r.actor_institution.clone(),
-                    r.actor_role.clone(),
-                    r.actor_name.clone(),
-                    r.command.clone(),
-                    r.from_stage.clone().unwrap_or_default(),
-                    r.to_stage.clone().unwrap_or_default(),
-                    r.comment.clone().unwrap_or_default(),
-                    r.payload.clone(),
-                    r.prev_hash.clone(),
-                    r.hash.clone(),
-                ]);
-            }
-            (
-                out.into_inner().unwrap_or_default(),
-                "text/csv; charset=utf-8",
-            )
-        }
+        "history.csv" => match crate::audit::export::history_csv(&rows, true) {
+            Ok(bytes) => (bytes, "text/csv; charset=utf-8"),
+            Err(e) => return app_error_page(&v, AppError::Io(e.to_string())),
+        },
         _ => {
             return error_page(
                 &v,
@@ -985,7 +967,9 @@ pub async fn outbox(
             }))
             .collect();
         let counts = state.app.store.outbox_counts().await?;
-        let flash = some(&q.done).map(|t| json!({"kind": "done", "text": t}));
+        let flash = some(&q.done)
+            .filter(|t| t.strip_prefix('#').is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())))
+            .map(|t| json!({"kind": "done", "text": t}));
         Ok::<_, AppError>(page(StatusCode::OK, "outbox.html", context(&v, json!({"rows": rows, "counts": counts, "flash": flash}))))
     }
     .await;
@@ -1188,12 +1172,10 @@ async fn feed(state: &ApiState, institution: &InstitutionId) -> Result<String, A
     // Reminders and escalations addressed to it.
     for c in app
         .store
-        .upcoming_timers(app.now() + TimeDelta::days(366), 1000)
+        .upcoming_timers_for(institution, app.now() + TimeDelta::days(366), 1000)
         .await?
     {
-        if !c.timer.recipients.contains(institution)
-            || c.timer.kind == crate::engine::TimerKind::Deadline
-        {
+        if c.timer.kind == crate::engine::TimerKind::Deadline {
             continue;
         }
         events.push(super::ics::FeedEvent {
@@ -1217,4 +1199,27 @@ async fn feed(state: &ApiState, institution: &InstitutionId) -> Result<String, A
         generated: app.now(),
         events,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_path;
+
+    #[test]
+    fn only_paths_of_this_site_are_redirected_to() {
+        for ok in ["/", "/procedures/kg-ets-112", "/audit?from=2024-01-01"] {
+            assert!(local_path(ok), "{ok}");
+        }
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "https://evil",
+            "",
+            "/ x",
+            "evil",
+        ] {
+            assert!(!local_path(bad), "{bad:?}");
+        }
+    }
 }

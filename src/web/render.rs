@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use minijinja::{AutoEscape, Environment, Value};
 
@@ -93,7 +93,25 @@ pub fn text(language: Language, key: &str) -> String {
 /// Render page `name` with `context`; an error in a template is an internal error, logged.
 pub fn page(status: StatusCode, name: &str, context: Value) -> Response {
     match ENV.get_template(name).and_then(|t| t.render(context)) {
-        Ok(html) => (status, Html(html)).into_response(),
+        Ok(html) => {
+            let mut response = (status, Html(html)).into_response();
+            let h = response.headers_mut();
+            // Pages carry data and the session's CSRF secret: not kept in caches, not framed,
+            // no script from anywhere.
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            h.insert(
+                "x-content-type-options",
+                HeaderValue::from_static("nosniff"),
+            );
+            h.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(
+                    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; \
+                     form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+                ),
+            );
+            response
+        }
         Err(e) => {
             tracing::error!(template = name, error = %e, "a page did not render");
             (
