@@ -205,6 +205,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut settings = crate::config::Settings::load(None).unwrap();
         settings.database.url = format!("sqlite://{}/a.db", dir.path().display());
+        // Absolute paths: other tests in this process (figment's Jail) move the working folder.
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        settings.workflows.dir = root.join("workflows");
+        settings.calendar.holidays = Some(root.join("config/calendars/kg.toml"));
         let app = crate::app::Accession::open(settings, Arc::new(crate::clock::SystemClock))
             .await
             .unwrap();

@@ -1,0 +1,537 @@
+//! Throughput against the raw limit of the same database: persisted transitions through the
+//! engine and the store, beside the same transaction shape written with sqlx directly (no engine,
+//! no ORM); emails per second to a local SMTP server; and `serve`'s memory and time to ready.
+//!
+//! `cargo bench --bench throughput` (SQLite; PostgreSQL too when ACCESSION_BENCH_DATABASE_URL
+//! names a server). ACCESSION_BENCH_RUNS (default 3) runs of ACCESSION_BENCH_OPS (default 2000)
+//! transitions each; the median is reported. ACCESSION_BENCH_PROCEDURES (default 1000000) sizes
+//! the database `serve` is measured on.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use accession::app::Accession;
+use accession::clock::{ManualClock, SystemClock};
+use accession::config::Settings;
+use accession::engine::{Act, Command, Role, StartProcedure};
+use accession::ids::{
+    ConventionId, FieldName, ProcedureId, StageId, StateCode, Version, WorkflowId,
+};
+use chrono::{TimeZone, Utc};
+use indicatif::{ProgressBar, ProgressStyle};
+use sea_orm::sqlx::{self, Executor, Row};
+use sea_orm::{ConnectionTrait, DbBackend};
+use sha2::{Digest, Sha256};
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn root() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn settings(url: &str) -> Settings {
+    let mut s = Settings::load(None).unwrap();
+    s.database.url = url.to_string();
+    s.database.max_connections = 16;
+    s.workflows.dir = root().join("workflows");
+    s.calendar.holidays = Some(root().join("config/calendars/kg.toml"));
+    s
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+#[tokio::main]
+async fn main() {
+    let runs = env("ACCESSION_BENCH_RUNS", 3);
+    let ops = env("ACCESSION_BENCH_OPS", 2000);
+    println!("# transitions per second (median of {runs} runs of {ops}), engine+store vs raw sqlx");
+    println!(
+        "{:<22} {:>8} {:>12} {:>12} {:>7}",
+        "database", "clients", "engine/s", "raw/s", "ratio"
+    );
+    let mut targets = vec![("sqlite".to_string(), None, vec![1usize])];
+    if let Ok(admin) = std::env::var("ACCESSION_BENCH_DATABASE_URL") {
+        targets.push(("postgres".to_string(), Some(admin), vec![1, 8]));
+    }
+    for (label, admin, clients) in targets {
+        for n in clients {
+            let mut engine = Vec::new();
+            let mut raw = Vec::new();
+            for run in 0..runs {
+                let (url, _dir) = fresh_database(admin.as_deref(), &format!("tp_{n}_{run}")).await;
+                let app = Arc::new(seeded(&url, n * 2).await);
+                engine.push(engine_run(&app, n, ops).await);
+                raw.push(raw_run(&url, n, ops).await);
+                drop(app);
+            }
+            let (e, r) = (median(engine), median(raw));
+            println!(
+                "{label:<22} {n:>8} {e:>12.0} {r:>12.0} {:>6.0}%",
+                100.0 * e / r
+            );
+        }
+    }
+
+    println!();
+    println!("# emails per second to a local SMTP server (pooled), median of {runs} runs");
+    let mut rates = Vec::new();
+    for run in 0..runs {
+        rates.push(email_run(run).await);
+    }
+    println!("emails/s: {:.0}", median(rates));
+
+    println!();
+    let n = env("ACCESSION_BENCH_PROCEDURES", 1_000_000);
+    println!("# serve: peak memory (VmHWM) and time to ready, median of {runs} runs");
+    for (label, procedures) in [("empty database", 0usize), ("with procedures", n)] {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/serve.db", dir.path().display());
+        {
+            let app = seeded(&url, 1).await;
+            if procedures > 0 {
+                generate(&app, procedures).await;
+            }
+        }
+        let mut ready = Vec::new();
+        let mut memory = Vec::new();
+        for _ in 0..runs {
+            let (r, m) = serve_run(&url).await;
+            ready.push(r);
+            memory.push(m);
+        }
+        println!(
+            "{label:<16} procedures {procedures:>8}: ready in {:.0} ms, peak memory {:.1} MiB",
+            median(ready),
+            median(memory)
+        );
+    }
+}
+
+/// An empty database: a SQLite file, or a fresh PostgreSQL database.
+async fn fresh_database(admin: Option<&str>, name: &str) -> (String, Option<tempfile::TempDir>) {
+    match admin {
+        None => {
+            let dir = tempfile::tempdir().unwrap();
+            (
+                format!("sqlite://{}/bench.db", dir.path().display()),
+                Some(dir),
+            )
+        }
+        Some(admin) => {
+            let name = format!("accession_bench_{name}");
+            let conn = sea_orm::Database::connect(admin).await.unwrap();
+            conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await
+                .unwrap();
+            conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .unwrap();
+            let base = admin.rsplit_once('/').map_or(admin, |(b, _)| b);
+            (format!("{base}/{name}"), None)
+        }
+    }
+}
+
+fn moj() -> accession::engine::Actor {
+    accession::engine::Actor::new("moj".parse().unwrap(), Role::Ministry, "bench")
+}
+
+/// Institutions, conventions and `n` procedures at `legal-review` with the report recorded, so
+/// each can go to `interagency-consultation` and back (`b-0` … for the engine, `r-…` raw).
+async fn seeded(url: &str, n: usize) -> Accession {
+    let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 2, 6, 0, 0).unwrap());
+    let app = Accession::open(settings(url), Arc::new(clock))
+        .await
+        .unwrap();
+    app.import_institutions(&root().join("config/demo/institutions.toml"))
+        .await
+        .unwrap();
+    app.import_conventions(&root().join("config/demo/conventions.toml"))
+        .await
+        .unwrap();
+    let mfa = app
+        .actor(&"mfa".parse().unwrap(), None, "bench")
+        .await
+        .unwrap();
+    for i in 0..n {
+        let id = ProcedureId::parse(format!("b-{i}")).unwrap();
+        app.start(
+            &WorkflowId::parse("coe-accession").unwrap(),
+            &StartProcedure {
+                id: id.clone(),
+                state: StateCode::parse("KG").unwrap(),
+                convention: ConventionId::parse("cets-210").unwrap(),
+                comment: None,
+            },
+            &mfa,
+        )
+        .await
+        .unwrap();
+        let to = |s: &str| Act::Advance {
+            to: StageId::parse(s).unwrap(),
+            comment: None,
+        };
+        app.act(
+            &id,
+            &Command {
+                expected_version: Version(1),
+                act: to("legal-review"),
+            },
+            &mfa,
+        )
+        .await
+        .unwrap();
+        app.act(
+            &id,
+            &Command {
+                expected_version: Version(2),
+                act: Act::Record {
+                    field: FieldName::parse("compatibility_report").unwrap(),
+                    value: "bench".into(),
+                    comment: None,
+                },
+            },
+            &moj(),
+        )
+        .await
+        .unwrap();
+    }
+    app
+}
+
+/// `clients` tasks, each moving its own procedure between two stages: transitions per second.
+async fn engine_run(app: &Arc<Accession>, clients: usize, ops: usize) -> f64 {
+    let per = ops / clients;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let app = Arc::clone(app);
+        tasks.push(tokio::spawn(async move {
+            let id = ProcedureId::parse(format!("b-{c}")).unwrap();
+            let mut version = app.store.procedure(&id).await.unwrap().unwrap().version.0;
+            for i in 0..per {
+                let to = if i % 2 == 0 {
+                    "interagency-consultation"
+                } else {
+                    "legal-review"
+                };
+                let act = Act::Advance {
+                    to: StageId::parse(to).unwrap(),
+                    comment: None,
+                };
+                let view = app
+                    .act(
+                        &id,
+                        &Command {
+                            expected_version: Version(version),
+                            act,
+                        },
+                        &moj(),
+                    )
+                    .await
+                    .unwrap();
+                version = view.procedure.version.0;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    (per * clients) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// The same transaction shape with sqlx alone: the version-checked update, the previous hash
+/// read and a hashed history row, the pending timers cancelled and new ones inserted, the outbox
+/// rows; on procedures `b-{clients}` … (the seeded ones the engine did not use).
+async fn raw_run(url: &str, clients: usize, ops: usize) -> f64 {
+    let per = ops / clients;
+    let sqlite = url.starts_with("sqlite");
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let url = url.to_string();
+        tasks.push(tokio::spawn(async move {
+            let id = format!("b-{}", clients + c);
+            if sqlite {
+                let pool = sqlx::SqlitePool::connect(&format!("{url}?mode=rwc"))
+                    .await
+                    .unwrap();
+                pool.execute("PRAGMA journal_mode = WAL").await.unwrap();
+                pool.execute("PRAGMA synchronous = NORMAL").await.unwrap();
+                raw_loop_sqlite(&pool, &id, per).await;
+            } else {
+                let pool = sqlx::PgPool::connect(&url).await.unwrap();
+                raw_loop_pg(&pool, &id, per).await;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    (per * clients) as f64 / started.elapsed().as_secs_f64()
+}
+
+fn hash(prev: &str, text: &str) -> String {
+    hex::encode(Sha256::digest(format!("{prev}{text}").as_bytes()))
+}
+
+/// Timers and outbox rows a transition writes: as the engine does for these two stages.
+fn shape(i: usize) -> (usize, usize) {
+    if i % 2 == 0 { (3, 5) } else { (4, 1) }
+}
+
+async fn raw_loop_sqlite(pool: &sqlx::SqlitePool, id: &str, per: usize) {
+    let now = Utc::now();
+    for i in 0..per {
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.unwrap();
+        let row = sqlx::query("SELECT version FROM procedures WHERE id = ?")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        let version: i64 = row.get(0);
+        let stage = if i % 2 == 0 {
+            "interagency-consultation"
+        } else {
+            "legal-review"
+        };
+        let done = sqlx::query("UPDATE procedures SET stage = ?, stage_entry = ?, version = ?, updated_at = ? WHERE id = ? AND version = ?")
+            .bind(stage).bind(version + 1).bind(version + 1).bind(now).bind(id).bind(version)
+            .execute(&mut *tx).await.unwrap();
+        assert_eq!(done.rows_affected(), 1);
+        let last = sqlx::query(
+            "SELECT hash FROM history WHERE procedure_id = ? ORDER BY sequence DESC LIMIT 1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await
+        .unwrap();
+        let prev: String = last.map(|r| r.get(0)).unwrap_or_default();
+        let payload = format!("{{\"to\":\"{stage}\"}}");
+        sqlx::query("INSERT INTO history (procedure_id, sequence, at, actor_institution, actor_name, actor_role, command, from_stage, to_stage, comment, payload, prev_hash, hash) VALUES (?, ?, ?, 'moj', 'bench', 'ministry', 'advance', ?, ?, NULL, ?, ?, ?)")
+            .bind(id).bind(version + 1).bind(now).bind(stage).bind(stage).bind(&payload).bind(&prev).bind(hash(&prev, &payload))
+            .execute(&mut *tx).await.unwrap();
+        sqlx::query(
+            "UPDATE timers SET status = 'cancelled' WHERE procedure_id = ? AND status = 'pending'",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        let (timers, mails) = shape(i);
+        for t in 0..timers {
+            sqlx::query("INSERT INTO timers (procedure_id, stage, stage_entry, kind, rule, occurrence, fire_at, status, recipients, dedupe_key, created_at) VALUES (?, ?, ?, 'reminder', 'r', 0, ?, 'pending', '[\"moj\"]', ?, ?)")
+                .bind(id).bind(stage).bind(version + 1).bind(now).bind(format!("{id}:{}:{t}", version + 1)).bind(now)
+                .execute(&mut *tx).await.unwrap();
+        }
+        for m in 0..mails {
+            let key = format!("{id}:{}:{m}", version + 1);
+            sqlx::query("INSERT INTO outbox (dedupe_key, message_id, procedure_id, kind, recipient_institution, payload, status, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, 'action_needed', 'moj', '{}', 'pending', 0, ?, ?)")
+                .bind(&key).bind(format!("<{key}@bench>")).bind(id).bind(now).bind(now)
+                .execute(&mut *tx).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+}
+
+async fn raw_loop_pg(pool: &sqlx::PgPool, id: &str, per: usize) {
+    let now = Utc::now();
+    for i in 0..per {
+        let mut tx = pool.begin().await.unwrap();
+        let row = sqlx::query("SELECT version FROM procedures WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        let version: i64 = row.get(0);
+        let stage = if i % 2 == 0 {
+            "interagency-consultation"
+        } else {
+            "legal-review"
+        };
+        let done = sqlx::query("UPDATE procedures SET stage = $1, stage_entry = $2, version = $3, updated_at = $4 WHERE id = $5 AND version = $6")
+            .bind(stage).bind(version + 1).bind(version + 1).bind(now).bind(id).bind(version)
+            .execute(&mut *tx).await.unwrap();
+        assert_eq!(done.rows_affected(), 1);
+        let last = sqlx::query(
+            "SELECT hash FROM history WHERE procedure_id = $1 ORDER BY sequence DESC LIMIT 1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await
+        .unwrap();
+        let prev: String = last.map(|r| r.get(0)).unwrap_or_default();
+        let payload = format!("{{\"to\":\"{stage}\"}}");
+        sqlx::query("INSERT INTO history (procedure_id, sequence, at, actor_institution, actor_name, actor_role, command, from_stage, to_stage, comment, payload, prev_hash, hash) VALUES ($1, $2, $3, 'moj', 'bench', 'ministry', 'advance', $4, $5, NULL, $6, $7, $8)")
+            .bind(id).bind(version + 1).bind(now).bind(stage).bind(stage).bind(&payload).bind(&prev).bind(hash(&prev, &payload))
+            .execute(&mut *tx).await.unwrap();
+        sqlx::query(
+            "UPDATE timers SET status = 'cancelled' WHERE procedure_id = $1 AND status = 'pending'",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        let (timers, mails) = shape(i);
+        for t in 0..timers {
+            sqlx::query("INSERT INTO timers (procedure_id, stage, stage_entry, kind, rule, occurrence, fire_at, status, recipients, dedupe_key, created_at) VALUES ($1, $2, $3, 'reminder', 'r', 0, $4, 'pending', '[\"moj\"]', $5, $6)")
+                .bind(id).bind(stage).bind(version + 1).bind(now).bind(format!("{id}:{}:{t}", version + 1)).bind(now)
+                .execute(&mut *tx).await.unwrap();
+        }
+        for m in 0..mails {
+            let key = format!("{id}:{}:{m}", version + 1);
+            sqlx::query("INSERT INTO outbox (dedupe_key, message_id, procedure_id, kind, recipient_institution, payload, status, attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, 'action_needed', 'moj', '{}', 'pending', 0, $4, $5)")
+                .bind(&key).bind(format!("<{key}@bench>")).bind(id).bind(now).bind(now)
+                .execute(&mut *tx).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+}
+
+/// Queue emails by moving procedures, then send them all to a local SMTP server: emails/s.
+async fn email_run(run: usize) -> f64 {
+    use mailin_embedded::{Handler, Server, response};
+    #[derive(Clone)]
+    struct Sink;
+    impl Handler for Sink {
+        fn data(&mut self, _buf: &[u8]) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn data_end(&mut self) -> mailin_embedded::Response {
+            response::OK
+        }
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut server = Server::new(Sink);
+    server
+        .with_name("bench")
+        .with_num_threads(8)
+        .with_tcp_listener(listener);
+    std::thread::spawn(move || {
+        let _ = server.serve();
+    });
+    let (url, _dir) = fresh_database(None, &format!("mail_{run}")).await;
+    let mut s = settings(&url);
+    s.mail.transport = accession::config::MailTransport::Smtp;
+    s.mail.smtp.host = "127.0.0.1".into();
+    s.mail.smtp.port = port;
+    s.mail.smtp.security = accession::config::SmtpSecurity::None;
+    s.mail.smtp.pool_max = 8;
+    s.dispatcher.batch_size = 500;
+    let app = seeded_with(&url, s, 200).await;
+    let dispatcher = accession::scheduler::Dispatcher::from_settings(&app).unwrap();
+    let pending = app.store.outbox_counts().await.unwrap().pending;
+    let started = Instant::now();
+    let report = dispatcher.dispatch(&app, app.now()).await.unwrap();
+    let elapsed = started.elapsed().as_secs_f64();
+    assert_eq!(
+        report.sent + report.cancelled,
+        pending,
+        "every email handled"
+    );
+    report.sent as f64 / elapsed
+}
+
+async fn seeded_with(url: &str, s: Settings, n: usize) -> Accession {
+    drop(seeded(url, n).await);
+    Accession::open(s, Arc::new(SystemClock)).await.unwrap()
+}
+
+/// `n` more procedures (copies of `b-0`) in batches, with a progress bar.
+async fn generate(app: &Accession, n: usize) {
+    let conn = app.store.connection();
+    let backend = conn.get_database_backend();
+    assert_eq!(backend, DbBackend::Sqlite);
+    let bar = ProgressBar::new(n as u64).with_style(
+        ProgressStyle::with_template("{msg} {wide_bar} {pos}/{len} ({per_sec}, {eta})").unwrap(),
+    );
+    bar.set_message("generating procedures");
+    let batch = 50_000;
+    let mut done = 0;
+    while done < n {
+        let count = batch.min(n - done);
+        let sql = format!(
+            "INSERT INTO procedures (id, state_code, convention_id, workflow_id, workflow_version, workflow_hash, stage, stage_entered_at, stage_entry, status, version, fields, due_on, created_at, updated_at) \
+             WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {count}) \
+             SELECT 'g-' || (s.i + {done}), t.state_code, t.convention_id, t.workflow_id, t.workflow_version, t.workflow_hash, t.stage, t.stage_entered_at, t.stage_entry, t.status, t.version, t.fields, t.due_on, t.created_at, t.updated_at \
+             FROM s CROSS JOIN procedures t WHERE t.id = 'b-0'"
+        );
+        conn.execute_unprepared(&sql).await.unwrap();
+        let timers = format!(
+            "INSERT INTO timers (procedure_id, stage, stage_entry, kind, rule, occurrence, fire_at, status, recipients, dedupe_key, created_at) \
+             WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {count}) \
+             SELECT 'g-' || (s.i + {done}), 'legal-review', 3, 'deadline', 'due', 0, '2036-01-01 00:00:00+00:00', 'pending', '[\"moj\"]', 'g-' || (s.i + {done}) || ':due', '2026-11-02 06:00:00+00:00' FROM s"
+        );
+        conn.execute_unprepared(&timers).await.unwrap();
+        done += count;
+        bar.set_position(done as u64);
+    }
+    bar.finish_and_clear();
+}
+
+/// Start `accession serve` on `url`: milliseconds until /readyz answers 200, and the peak
+/// resident memory (MiB) after it has been ready and idle for a second.
+async fn serve_run(url: &str) -> (f64, f64) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let bin = env!("CARGO_BIN_EXE_accession");
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let mut child = std::process::Command::new(bin)
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .current_dir(dir.path())
+        .env("ACCESSION__DATABASE__URL", url)
+        .env("ACCESSION__WORKFLOWS__DIR", root().join("workflows"))
+        .env(
+            "ACCESSION__CALENDAR__HOLIDAYS",
+            root().join("config/calendars/kg.toml"),
+        )
+        .env("ACCESSION__SCHEDULER__ENABLED", "false")
+        .env("ACCESSION__DISPATCHER__ENABLED", "false")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let ready = loop {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read, Write};
+            let _ = write!(
+                s,
+                "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            );
+            let mut answer = String::new();
+            let _ = s.read_to_string(&mut answer);
+            if answer.starts_with("HTTP/1.1 200") {
+                break started.elapsed().as_secs_f64() * 1000.0;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "serve never became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+    let peak_kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0.0);
+    let _ = child.kill();
+    let _ = child.wait();
+    (ready, peak_kib / 1024.0)
+}
