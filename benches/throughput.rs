@@ -218,7 +218,7 @@ async fn engine_run(app: &Arc<Accession>, clients: usize, ops: usize) -> f64 {
             let id = ProcedureId::parse(format!("b-{c}")).unwrap();
             let mut version = app.store.procedure(&id).await.unwrap().unwrap().version.0;
             for i in 0..per {
-                let to = if i % 2 == 0 {
+                let to = if i.is_multiple_of(2) {
                     "interagency-consultation"
                 } else {
                     "legal-review"
@@ -285,7 +285,7 @@ fn hash(prev: &str, text: &str) -> String {
 
 /// Timers and outbox rows a transition writes: as the engine does for these two stages.
 fn shape(i: usize) -> (usize, usize) {
-    if i % 2 == 0 { (3, 5) } else { (4, 1) }
+    if i.is_multiple_of(2) { (3, 5) } else { (4, 1) }
 }
 
 async fn raw_loop_sqlite(pool: &sqlx::SqlitePool, id: &str, per: usize) {
@@ -298,7 +298,7 @@ async fn raw_loop_sqlite(pool: &sqlx::SqlitePool, id: &str, per: usize) {
             .await
             .unwrap();
         let version: i64 = row.get(0);
-        let stage = if i % 2 == 0 {
+        let stage = if i.is_multiple_of(2) {
             "interagency-consultation"
         } else {
             "legal-review"
@@ -352,7 +352,7 @@ async fn raw_loop_pg(pool: &sqlx::PgPool, id: &str, per: usize) {
             .await
             .unwrap();
         let version: i64 = row.get(0);
-        let stage = if i % 2 == 0 {
+        let stage = if i.is_multiple_of(2) {
             "interagency-consultation"
         } else {
             "legal-review"
