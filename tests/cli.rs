@@ -949,15 +949,17 @@ fn with_no_smtp_server_mail_becomes_dead_letters_that_a_coordinator_can_requeue(
         ("ACCESSION__MAIL__SMTP__PORT", port.as_str()),
         ("ACCESSION__MAIL__SMTP__SECURITY", "none"),
         ("ACCESSION__DISPATCHER__MAX_ATTEMPTS", "1"),
+        ("ACCESSION__MAIL__SMTP__POOL_MAX", "2"),
     ];
     let run = s
         .run_with(&["scheduler", "run-once", "--json"], &env)
         .expect(0)
         .json();
-    // The first email tried fails, and with one attempt allowed it is dead; the pass stops there
-    // rather than spend the others' attempts on a server that is not there.
+    // The first wave (one email per pooled connection, two) fails, and with one attempt allowed
+    // those are dead; the pass stops there rather than spend the others' attempts on a server
+    // that is not there.
     let dead = run["outbox"]["dead"].as_u64().unwrap();
-    assert_eq!(dead, 1, "{run}");
+    assert_eq!(dead, 2, "{run}");
     assert_eq!(run["outbox"]["sent"], 0);
     let waiting = s
         .run(&[

@@ -42,6 +42,8 @@ pub struct Dispatcher {
     /// The longest one send may take (the transport's timeouts): a row is sent only while its
     /// lease has at least this long to run, so no other dispatcher can take it mid-send.
     pub send_budget: TimeDelta,
+    /// Rows sent at once: the SMTP pool's size (one connection each).
+    pub concurrency: usize,
 }
 
 /// Why a row cannot be sent, ever (it becomes dead at once).
@@ -87,6 +89,10 @@ impl Dispatcher {
                 send_budget.num_seconds()
             )));
         }
+        let concurrency = match mail.transport {
+            crate::config::MailTransport::Smtp => mail.smtp.pool_max.max(1) as usize,
+            crate::config::MailTransport::File => 4,
+        };
         Ok(Dispatcher {
             mailer,
             templates,
@@ -94,6 +100,7 @@ impl Dispatcher {
             settings,
             owner: super::instance_name(),
             send_budget,
+            concurrency,
         })
     }
 
@@ -116,18 +123,42 @@ impl Dispatcher {
                 .claim_outbox(due_at, real, &self.owner, lease_until, batch)
                 .await?;
             let n = rows.len() as u64;
-            for (i, row) in rows.iter().enumerate() {
-                let rest = || rows[i..].iter().map(|r| r.id).collect::<Vec<_>>();
+            let mut i = 0;
+            while i < rows.len() {
+                let rest = |from: usize| rows[from..].iter().map(|r| r.id).collect::<Vec<_>>();
                 // Never start a send the lease might not cover: give the rest back instead.
                 if app.now() + self.send_budget >= lease_until {
-                    app.store.outbox_release(&rest(), &self.owner).await?;
+                    app.store.outbox_release(&rest(i), &self.owner).await?;
                     continue 'pass;
                 }
-                let go_on = self.send_one(app, &mut known, row, &mut report).await?;
+                // A wave of rows, as many as the transport has connections, sent at once.
+                let mut wave = Vec::new();
+                while i < rows.len() && wave.len() < self.concurrency {
+                    let row = &rows[i];
+                    i += 1;
+                    if let Some(prepared) = self
+                        .settle_or_prepare(app, &mut known, row, &mut report)
+                        .await?
+                    {
+                        wave.push((row, prepared));
+                    }
+                }
+                let sends = wave.iter().map(|(_, prepared)| async move {
+                    let started = std::time::Instant::now();
+                    let result = self.mailer.send(&prepared.message).await;
+                    (result, started.elapsed())
+                });
+                let results = futures_util::future::join_all(sends).await;
+                let mut go_on = true;
+                for ((row, prepared), (result, elapsed)) in wave.iter().zip(results) {
+                    go_on &= self
+                        .record(app, row, prepared, result, elapsed, &mut report)
+                        .await?;
+                }
                 if !go_on {
                     // The server is unreachable or refusing us: the others would fail alike
                     // and spend their attempts. They wait for the next pass, unattempted.
-                    app.store.outbox_release(&rest()[1..], &self.owner).await?;
+                    app.store.outbox_release(&rest(i), &self.owner).await?;
                     break 'pass;
                 }
             }
@@ -148,15 +179,14 @@ impl Dispatcher {
         Ok(report)
     }
 
-    /// Send one row and record what happened; false when the failure concerns the server, so
-    /// the pass should stop.
-    async fn send_one(
+    /// The message of a row, or None when the row was settled instead (dead or cancelled).
+    async fn settle_or_prepare(
         &self,
         app: &Accession,
         known: &mut Known,
         row: &OutboxRow,
         report: &mut DispatchReport,
-    ) -> Result<bool, AppError> {
+    ) -> Result<Option<Prepared>, AppError> {
         let now = app.now();
         let prepared = match self.prepare(app, known, row, now).await? {
             Ok(prepared) => prepared,
@@ -168,8 +198,9 @@ impl Dispatcher {
                     .await?
                 {
                     report.dead += 1;
+                    app.metrics.count(&app.metrics.emails, "dead");
                 }
-                return Ok(true);
+                return Ok(None);
             }
             Err(Instead::Cancel(reason)) => {
                 tracing::info!(outbox = row.id, %reason, "email no longer applies");
@@ -179,15 +210,26 @@ impl Dispatcher {
                     .await?
                 {
                     report.cancelled += 1;
+                    app.metrics.count(&app.metrics.emails, "cancelled");
                 }
-                return Ok(true);
+                return Ok(None);
             }
         };
-        let started = std::time::Instant::now();
-        let result = self.mailer.send(&prepared.message).await;
-        app.metrics
-            .email_seconds
-            .observe(started.elapsed().as_secs_f64());
+        Ok(Some(prepared))
+    }
+
+    /// Record what sending `row` gave; false when the failure concerns the server, so the pass
+    /// should stop.
+    async fn record(
+        &self,
+        app: &Accession,
+        row: &OutboxRow,
+        prepared: &Prepared,
+        result: Result<(), crate::notify::SendError>,
+        elapsed: std::time::Duration,
+        report: &mut DispatchReport,
+    ) -> Result<bool, AppError> {
+        app.metrics.email_seconds.observe(elapsed.as_secs_f64());
         match result {
             Ok(()) => {
                 app.metrics.count(&app.metrics.emails, "sent");
@@ -210,7 +252,7 @@ impl Dispatcher {
                     outbox = row.id,
                     kind = %row.kind,
                     institution = %row.recipient_institution,
-                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    elapsed_ms = elapsed.as_millis() as u64,
                     "email sent"
                 );
                 report.sent += 1;

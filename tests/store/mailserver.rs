@@ -121,7 +121,9 @@ pub fn start(port: u16, refuse: Option<&str>) -> (u16, Arc<Inbox>) {
     });
     server
         .with_name("smtp.test")
-        .with_num_threads(4)
+        // A thread per connection: enough for every pooled connection of the dispatchers a test
+        // runs (idle ones hold theirs).
+        .with_num_threads(32)
         .with_tcp_listener(listener);
     std::thread::spawn(move || {
         if let Err(e) = server.serve() {

@@ -265,7 +265,10 @@ fn decoded_text(data: &str) -> String {
 async fn with_smtp_down_rows_wait_and_once_it_is_back_each_is_delivered_once(db: &TestDb) {
     let port = mailserver::free_port();
     let clock = crate::support::clock();
-    let app = db.app_with(db.smtp_settings(port), &clock).await;
+    // One connection: one email tried per wave, so the stop after a failure shows plainly.
+    let mut settings = db.smtp_settings(port);
+    settings.mail.smtp.pool_max = 1;
+    let app = db.app_with(settings, &clock).await;
     procedure_in_legal_review(&app, &clock, at("2027-01-04T04:00:00Z")).await;
     // Two more procedures: more mail waiting.
     let mfa = actor(&app, "mfa").await;
