@@ -1,6 +1,6 @@
 //! Who is calling: the bearer token, looked up by its hash, gives an institution, a role and a
 //! name. Unknown or revoked: 401. What a caller may do is the engine's rule (acts) and
-//! `Caller::may_read` (which procedures a ministry sees).
+//! `Actor::may_read` (which procedures a ministry sees).
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -9,7 +9,6 @@ use axum::http::request::Parts;
 use super::ApiState;
 use super::problem::Problem;
 use crate::engine::{Actor, Role};
-use crate::workflow::WorkflowDefinition;
 
 /// An authenticated caller.
 #[derive(Debug, Clone)]
@@ -19,15 +18,6 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// Coordinators, auditors and admins read every procedure; a ministry those whose workflow
-    /// gives its institution a part.
-    pub fn may_read(&self, definition: &WorkflowDefinition) -> bool {
-        match self.actor.role {
-            Role::Coordinator | Role::Auditor | Role::Admin => true,
-            Role::Ministry => definition.institutions().contains(&self.actor.institution),
-        }
-    }
-
     /// Refused with 403 unless the caller has one of `roles`.
     pub fn require(&self, roles: &[Role], what: &str) -> Result<(), Problem> {
         if roles.contains(&self.actor.role) {

@@ -16,9 +16,9 @@ use super::idempotency;
 use super::json::ApiJson;
 use super::problem::Problem;
 use super::query::ApiQuery;
-use crate::app::{AppError, ProcedureView};
+use crate::app::{AllowedAct, AppError, Moves, ProcedureView};
 use crate::audit::ChainRow;
-use crate::engine::{Act, Command, ProcedureState, Role, StartProcedure, Status};
+use crate::engine::{Act, Command, ProcedureState, StartProcedure, Status};
 use crate::ids::{
     ConventionId, FieldName, InstitutionId, ProcedureId, StageId, StateCode, WorkflowId,
 };
@@ -66,19 +66,6 @@ pub struct ProcedurePage {
     pub items: Vec<ProcedureRow>,
     /// Pass as `cursor` for the next page; absent on the last page.
     pub next_cursor: Option<ProcedureId>,
-}
-
-/// An act the caller may do now.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct AllowedAct {
-    /// advance, approve, record, comment, suspend, resume or withdraw.
-    pub act: String,
-    /// For `advance`: the stage it moves to.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub to: Option<StageId>,
-    /// For `record`: the field.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<FieldName>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -152,97 +139,7 @@ async fn readable(
     caller: &Caller,
     id: &ProcedureId,
 ) -> Result<ProcedureState, Problem> {
-    let app = &state.app;
-    let not_found = || {
-        Problem::from(AppError::NotFound {
-            what: "procedure",
-            id: id.to_string(),
-        })
-    };
-    let p = app
-        .store
-        .procedure(id)
-        .await
-        .map_err(AppError::from)?
-        .ok_or_else(not_found)?;
-    let def = app.definition_of(&p.workflow.hash).await?;
-    if caller.may_read(&def) {
-        Ok(p)
-    } else {
-        Err(not_found())
-    }
-}
-
-/// What `caller` may do on `p` now: each act the engine would accept.
-async fn allowed_acts(
-    state: &ApiState,
-    caller: &Caller,
-    p: &ProcedureState,
-) -> Result<Vec<AllowedAct>, Problem> {
-    let app = &state.app;
-    if caller.actor.role == Role::Auditor || p.status.is_closed() {
-        return Ok(Vec::new());
-    }
-    let def = app.definition_of(&p.workflow.hash).await?;
-    let now = app.now();
-    let mut candidates: Vec<(AllowedAct, Act)> = def
-        .transitions_from(&p.stage)
-        .map(|t| {
-            (
-                AllowedAct {
-                    act: "advance".into(),
-                    to: Some(t.to.clone()),
-                    field: None,
-                },
-                Act::Advance {
-                    to: t.to.clone(),
-                    comment: None,
-                },
-            )
-        })
-        .collect();
-    let x = || "x".to_string();
-    for (name, act) in [
-        ("approve", Act::Approve { comment: None }),
-        ("comment", Act::Comment { text: x() }),
-        ("suspend", Act::Suspend { reason: x() }),
-        ("resume", Act::Resume { comment: None }),
-        ("withdraw", Act::Withdraw { reason: x() }),
-    ] {
-        candidates.push((
-            AllowedAct {
-                act: name.into(),
-                to: None,
-                field: None,
-            },
-            act,
-        ));
-    }
-    let mut allowed = Vec::new();
-    for (what, act) in candidates {
-        let cmd = Command {
-            expected_version: p.version,
-            act,
-        };
-        if app.decide(p, &cmd, &caller.actor, now).await.is_ok() {
-            allowed.push(what);
-        }
-    }
-    // Recording depends on the value; whether the caller may record a field does not.
-    if p.status == Status::Active {
-        for stage in &def.stages {
-            for field in &stage.fields {
-                if caller.actor.manages() || stage.responsible.contains(&caller.actor.institution) {
-                    allowed.push(AllowedAct {
-                        act: "record".into(),
-                        to: None,
-                        field: Some(field.name.clone()),
-                    });
-                }
-            }
-        }
-    }
-    Ok(allowed)
+    Ok(state.app.readable(id, &caller.actor).await?)
 }
 
 fn with_etag(mut response: Response, version: crate::ids::Version) -> Response {
@@ -334,7 +231,7 @@ async fn list(
             continue;
         }
         let def = app.definition_of(&row.procedure.workflow.hash).await?;
-        if !caller.may_read(&def) {
+        if !caller.actor.may_read(&def) {
             continue;
         }
         if items.len() == limit as usize {
@@ -414,7 +311,10 @@ async fn show(
     Path(id): Path<ProcedureId>,
 ) -> Result<Response, Problem> {
     let p = readable(&state, &caller, &id).await?;
-    let allowed_acts = allowed_acts(&state, &caller, &p).await?;
+    let allowed_acts = state
+        .app
+        .allowed_acts(&p, &caller.actor, Moves::AcceptedNow)
+        .await?;
     let view = state.app.view(&id).await?;
     let version = view.procedure.version;
     Ok(with_etag(

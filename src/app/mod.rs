@@ -1,6 +1,7 @@
 //! The application: settings, store, workflow catalog and clock put together, with the use cases
 //! the CLI (and later the API) call. Thin: it loads, asks the engine, and has the store apply.
 
+mod acts;
 mod catalog;
 mod demo;
 mod error;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+pub use acts::{AllowedAct, Moves};
 pub use catalog::{Catalog, check_files, workflow_files};
 pub use demo::DemoSummary;
 pub use error::AppError;

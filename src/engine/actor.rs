@@ -86,6 +86,15 @@ impl Actor {
         }
     }
 
+    /// Coordinators, auditors and admins read every procedure; a ministry those whose workflow
+    /// gives its institution a part.
+    pub fn may_read(&self, definition: &crate::workflow::WorkflowDefinition) -> bool {
+        match self.role {
+            Role::Coordinator | Role::Auditor | Role::Admin => true,
+            Role::Ministry => definition.institutions().contains(&self.institution),
+        }
+    }
+
     /// Coordinators and admins may do every act in every procedure.
     pub fn manages(&self) -> bool {
         matches!(self.role, Role::Coordinator | Role::Admin)

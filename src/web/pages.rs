@@ -23,7 +23,7 @@ use super::session::{
 };
 use super::svg;
 use crate::api::{ApiState, Caller};
-use crate::app::{AppError, random_secret};
+use crate::app::{AppError, Moves, random_secret};
 use crate::audit::ChainRow;
 use crate::engine::{Act, Command, ProcedureState, Role};
 use crate::ids::{ConventionId, InstitutionId, ProcedureId, StageId};
@@ -363,7 +363,7 @@ async fn dashboard_inner(
     for row in app.list(&filter, institution.as_ref()).await? {
         let p = row.procedure;
         let def = app.definition_of(&p.workflow.hash).await?;
-        if !caller.may_read(&def) {
+        if !caller.actor.may_read(&def) {
             continue;
         }
         let c = conventions.iter().find(|c| c.id == p.convention);
@@ -449,85 +449,48 @@ pub async fn procedure(
 }
 
 async fn readable(state: &ApiState, caller: &Caller, id: &str) -> Result<ProcedureState, AppError> {
-    let not_found = || AppError::NotFound {
+    let id = ProcedureId::parse(id).map_err(|_| AppError::NotFound {
         what: "procedure",
         id: id.to_string(),
-    };
-    let id = ProcedureId::parse(id).map_err(|_| not_found())?;
-    let p = state
-        .app
-        .store
-        .procedure(&id)
-        .await?
-        .ok_or_else(not_found)?;
-    let def = state.app.definition_of(&p.workflow.hash).await?;
-    if caller.may_read(&def) {
-        Ok(p)
-    } else {
-        Err(not_found())
-    }
+    })?;
+    state.app.readable(&id, &caller.actor).await
 }
 
-/// The forms of the acts the caller may do now: moving on where the workflow lets its
-/// institution (the engine may still refuse for a missing approval or field, and says why),
-/// the stage's approval, recording the fields of its stages, and what the engine accepts.
+/// The forms of the acts the caller may do now (`Accession::allowed_acts`, offering every move
+/// the workflow gives the institution: the engine's refusal says what is still missing), with
+/// the fields to record gathered in one form.
 async fn forms(
     state: &ApiState,
     caller: &Caller,
     p: &ProcedureState,
 ) -> Result<Vec<Value>, AppError> {
     let app = &state.app;
-    if caller.actor.role == Role::Auditor || p.status.is_closed() {
-        return Ok(Vec::new());
-    }
     let def = app.definition_of(&p.workflow.hash).await?;
-    let me = &caller.actor;
     let mut out = Vec::new();
-    if p.status == crate::engine::Status::Active {
-        for t in def.transitions_from(&p.stage) {
-            if me.manages() || t.by.contains(&me.institution) {
+    let mut fields = Vec::new();
+    for a in app.allowed_acts(p, &caller.actor, Moves::Permitted).await? {
+        match (a.act.as_str(), &a.to, &a.field) {
+            ("advance", Some(to), _) => {
                 let title = def
-                    .stage(&t.to)
-                    .map_or_else(|| t.to.to_string(), |s| s.title.clone());
-                out.push(json!({"act": "advance", "to": t.to, "to_title": title}));
+                    .stage(to)
+                    .map_or_else(|| to.to_string(), |s| s.title.clone());
+                out.push(json!({"act": "advance", "to": to, "to_title": title}));
             }
-        }
-        if let Some(stage) = def.stage(&p.stage)
-            && let Some(rule) = &stage.approvals
-            && rule.of.contains(&me.institution)
-            && !p.approvals.contains_key(&me.institution)
-        {
-            out.push(json!({"act": "approve"}));
-        }
-        let mut fields = Vec::new();
-        // The current stage's fields first.
-        let mut stages: Vec<_> = def.stages.iter().collect();
-        stages.sort_by_key(|s| s.id != p.stage);
-        for stage in stages {
-            if me.manages() || stage.responsible.contains(&me.institution) {
-                for f in &stage.fields {
+            ("record", _, Some(name)) => {
+                if let Some((_, f)) = def.field(name) {
                     fields.push(json!({"name": f.name, "title": f.title, "is_date": f.kind == FieldKind::Date}));
                 }
+                if fields.len() == 1 {
+                    // The record form stands where the first field is, before comment & co.
+                    out.push(json!({"act": "record"}));
+                }
             }
-        }
-        if !fields.is_empty() {
-            out.push(json!({"act": "record", "fields": fields}));
+            (act, _, _) => out.push(json!({ "act": act })),
         }
     }
-    let now = app.now();
-    let x = || "x".to_string();
-    for (name, act) in [
-        ("comment", Act::Comment { text: x() }),
-        ("suspend", Act::Suspend { reason: x() }),
-        ("resume", Act::Resume { comment: None }),
-        ("withdraw", Act::Withdraw { reason: x() }),
-    ] {
-        let cmd = Command {
-            expected_version: p.version,
-            act,
-        };
-        if app.decide(p, &cmd, me, now).await.is_ok() {
-            out.push(json!({"act": name}));
+    for form in &mut out {
+        if form["act"] == "record" {
+            form["fields"] = Value::Array(fields.clone());
         }
     }
     Ok(out)

@@ -1,0 +1,138 @@
+//! What a caller may see and do on a procedure: the one rule the API and the pages share.
+//! Reading follows `Actor::may_read`; acts are asked of the engine itself (a dry run decides
+//! nothing and writes nothing).
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{Accession, AppError};
+use crate::engine::{Act, Actor, Command, ProcedureState, Role, Status};
+use crate::ids::{FieldName, ProcedureId, StageId};
+
+/// An act the caller may do now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct AllowedAct {
+    /// advance, approve, record, comment, suspend, resume or withdraw.
+    pub act: String,
+    /// For `advance`: the stage it moves to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<StageId>,
+    /// For `record`: the field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<FieldName>,
+}
+
+impl AllowedAct {
+    fn named(act: &str) -> Self {
+        Self {
+            act: act.into(),
+            to: None,
+            field: None,
+        }
+    }
+}
+
+/// Which moves on to offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moves {
+    /// Only those the engine accepts now (the API's `allowed_acts`).
+    AcceptedNow,
+    /// Every one the workflow gives the institution, even if an approval or a field is still
+    /// missing: the pages offer it, and the engine's refusal says what is missing.
+    Permitted,
+}
+
+impl Accession {
+    /// Procedure `id`, if `actor` may read it; one it may not read does not exist for it.
+    pub async fn readable(
+        &self,
+        id: &ProcedureId,
+        actor: &Actor,
+    ) -> Result<ProcedureState, AppError> {
+        let not_found = || AppError::NotFound {
+            what: "procedure",
+            id: id.to_string(),
+        };
+        let p = self.store.procedure(id).await?.ok_or_else(not_found)?;
+        let def = self.definition_of(&p.workflow.hash).await?;
+        if actor.may_read(&def) {
+            Ok(p)
+        } else {
+            Err(not_found())
+        }
+    }
+
+    /// What `actor` may do on `p` now: moving on (as `moves` says), approving, recording a
+    /// field (the current stage's first), commenting, suspending, resuming, withdrawing.
+    pub async fn allowed_acts(
+        &self,
+        p: &ProcedureState,
+        actor: &Actor,
+        moves: Moves,
+    ) -> Result<Vec<AllowedAct>, AppError> {
+        if actor.role == Role::Auditor || p.status.is_closed() {
+            return Ok(Vec::new());
+        }
+        let def = self.definition_of(&p.workflow.hash).await?;
+        let now = self.now();
+        let accepted = |act: Act| async move {
+            let cmd = Command {
+                expected_version: p.version,
+                act,
+            };
+            self.decide(p, &cmd, actor, now).await.is_ok()
+        };
+        let mut out = Vec::new();
+        for t in def.transitions_from(&p.stage) {
+            let offered = match moves {
+                Moves::AcceptedNow => {
+                    accepted(Act::Advance {
+                        to: t.to.clone(),
+                        comment: None,
+                    })
+                    .await
+                }
+                Moves::Permitted => {
+                    p.status == Status::Active
+                        && (actor.manages() || t.by.contains(&actor.institution))
+                }
+            };
+            if offered {
+                out.push(AllowedAct {
+                    to: Some(t.to.clone()),
+                    ..AllowedAct::named("advance")
+                });
+            }
+        }
+        if accepted(Act::Approve { comment: None }).await {
+            out.push(AllowedAct::named("approve"));
+        }
+        // Recording depends on the value; whether the caller may record a field does not.
+        if p.status == Status::Active {
+            let mut stages: Vec<_> = def.stages.iter().collect();
+            stages.sort_by_key(|s| s.id != p.stage);
+            for stage in stages {
+                if actor.manages() || stage.responsible.contains(&actor.institution) {
+                    for field in &stage.fields {
+                        out.push(AllowedAct {
+                            field: Some(field.name.clone()),
+                            ..AllowedAct::named("record")
+                        });
+                    }
+                }
+            }
+        }
+        let x = || "x".to_string();
+        for (name, act) in [
+            ("comment", Act::Comment { text: x() }),
+            ("suspend", Act::Suspend { reason: x() }),
+            ("resume", Act::Resume { comment: None }),
+            ("withdraw", Act::Withdraw { reason: x() }),
+        ] {
+            if accepted(act).await {
+                out.push(AllowedAct::named(name));
+            }
+        }
+        Ok(out)
+    }
+}
