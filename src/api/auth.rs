@@ -10,6 +10,11 @@ use super::ApiState;
 use super::problem::Problem;
 use crate::engine::{Actor, Role};
 
+/// The roles that manage: the outbox, reminders across procedures.
+pub const MANAGERS: [Role; 2] = [Role::Coordinator, Role::Admin];
+/// The roles that read everything: audit, verification, timers across procedures.
+pub const READERS: [Role; 3] = [Role::Coordinator, Role::Admin, Role::Auditor];
+
 /// An authenticated caller.
 #[derive(Debug, Clone)]
 pub struct Caller {

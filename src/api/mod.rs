@@ -28,7 +28,7 @@ use tokio::net::TcpListener;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-pub use auth::Caller;
+pub use auth::{Caller, MANAGERS, READERS};
 pub use problem::Problem;
 use schema::BearerAuth;
 

@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::ApiState;
-use super::auth::Caller;
+use super::auth::{Caller, MANAGERS, READERS};
 use super::json::ApiJson;
 use super::problem::Problem;
 use super::query::ApiQuery;
@@ -34,9 +34,6 @@ pub fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(readyz))
         .routes(routes!(metrics))
 }
-
-const MANAGERS: [Role; 2] = [Role::Coordinator, Role::Admin];
-const READERS: [Role; 3] = [Role::Coordinator, Role::Admin, Role::Auditor];
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]

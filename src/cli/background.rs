@@ -105,6 +105,7 @@ pub async fn scheduler(app: &Accession, cli: &Cli, cmd: &SchedulerCmd) -> Result
 
 /// The long-running form: both passes on their intervals until a signal.
 async fn run_until_stopped(app: &Accession) -> Result<u8, AppError> {
+    let stop_signal = shutdown_signal();
     let (scheduler, dispatcher) = (&app.settings.scheduler, &app.settings.dispatcher);
     if !scheduler.enabled && !dispatcher.enabled {
         return Err(AppError::Invalid(
@@ -138,7 +139,7 @@ async fn run_until_stopped(app: &Accession) -> Result<u8, AppError> {
         }
     };
     let signal = async {
-        shutdown_signal().await;
+        stop_signal.await;
         let _ = stop_tx.send(true);
     };
     outln!(
@@ -154,25 +155,38 @@ async fn run_until_stopped(app: &Accession) -> Result<u8, AppError> {
     Ok(0)
 }
 
-/// Ctrl-C, or SIGTERM where there is one.
-pub(super) async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Ctrl-C, or SIGTERM where there is one. The handlers are installed when this is called, not
+/// when the future is first awaited: a signal that comes while the process is still starting is
+/// kept (and stops it cleanly), not fatal.
+pub(super) fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate()).ok();
+        let mut interrupt = signal(SignalKind::interrupt()).ok();
+        async move {
+            tokio::select! {
+                _ = received(&mut terminate) => {}
+                _ = received(&mut interrupt) => {}
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = terminate => {}
+    {
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// The next delivery of `signal`, or never when it could not be installed.
+#[cfg(unix)]
+async fn received(signal: &mut Option<tokio::signal::unix::Signal>) {
+    match signal {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending::<()>().await,
     }
 }
 

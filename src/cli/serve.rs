@@ -30,6 +30,8 @@ pub async fn run(
     demo: bool,
 ) -> Result<u8, AppError> {
     let _ = cli;
+    // Listen for Ctrl-C and SIGTERM before anything else, so one during start-up is not fatal.
+    let stop_signal = shutdown_signal();
     let server = app.settings.server.clone();
     let bind = bind.unwrap_or(server.bind);
     if demo {
@@ -111,7 +113,7 @@ pub async fn run(
         }
     };
     let signal = async {
-        shutdown_signal().await;
+        stop_signal.await;
         tracing::info!("stopping: finishing the requests in flight and the current passes");
         let _ = stop_tx.send(true);
     };

@@ -6,7 +6,19 @@ use serde::Serialize;
 use super::entities::{history, procedure};
 use super::{Store, StoreError};
 use crate::audit::{ChainBreak, ChainRow, verify_chain};
-use crate::ids::ProcedureId;
+use crate::ids::{ConventionId, InstitutionId, ProcedureId};
+
+/// Which history rows an auditor asks for; `None` means any.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryFilter {
+    pub convention: Option<ConventionId>,
+    /// The institution that acted.
+    pub actor: Option<InstitutionId>,
+    /// From this instant, inclusive.
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Until this instant, exclusive.
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+}
 
 /// The verdict on one procedure's chain.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -37,6 +49,36 @@ impl Store {
         Ok(history::Entity::find()
             .filter(history::Column::ProcedureId.eq(id.to_string()))
             .order_by_asc(history::Column::Sequence)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(chain_row)
+            .collect())
+    }
+
+    /// The history rows `filter` keeps, by procedure and sequence, in one query.
+    pub async fn history_where(&self, filter: &HistoryFilter) -> Result<Vec<ChainRow>, StoreError> {
+        let mut query = history::Entity::find()
+            .order_by_asc(history::Column::ProcedureId)
+            .order_by_asc(history::Column::Sequence);
+        if let Some(c) = &filter.convention {
+            let mut of_convention = sea_orm::sea_query::Query::select();
+            of_convention
+                .column(procedure::Column::Id)
+                .from(procedure::Entity)
+                .and_where(procedure::Column::ConventionId.eq(c.to_string()));
+            query = query.filter(history::Column::ProcedureId.in_subquery(of_convention));
+        }
+        if let Some(i) = &filter.actor {
+            query = query.filter(history::Column::ActorInstitution.eq(i.to_string()));
+        }
+        if let Some(from) = filter.from {
+            query = query.filter(history::Column::At.gte(from));
+        }
+        if let Some(until) = filter.until {
+            query = query.filter(history::Column::At.lt(until));
+        }
+        Ok(query
             .all(&self.db)
             .await?
             .into_iter()

@@ -19,7 +19,7 @@ mod tokens;
 pub use apply::message_id_for;
 pub use connect::Store;
 pub use error::StoreError;
-pub use history::{ChainVerdict, VerifyReport};
+pub use history::{ChainVerdict, HistoryFilter, VerifyReport};
 pub use outbox::{OutboxCounts, OutboxRow, OutboxStatus};
 pub use procedures::{ProcedureFilter, ProcedureRow, TimerRow};
 pub use reference::ImportSummary;

@@ -22,13 +22,13 @@ use super::session::{
     CSRF_COOKIE, LANG_COOKIE, SESSION_COOKIE, Visitor, cookie, session_max_age, set_cookie,
 };
 use super::svg;
-use crate::api::{ApiState, Caller};
+use crate::api::{ApiState, Caller, MANAGERS, READERS};
 use crate::app::{AppError, Moves, random_secret};
 use crate::audit::ChainRow;
 use crate::engine::{Act, Command, ProcedureState, Role};
 use crate::ids::{ConventionId, InstitutionId, ProcedureId, StageId};
 use crate::reference::Language;
-use crate::store::{OutboxStatus, ProcedureFilter};
+use crate::store::{HistoryFilter, OutboxStatus, ProcedureFilter};
 use crate::workflow::FieldKind;
 
 type Form = BTreeMap<String, String>;
@@ -52,7 +52,7 @@ fn context(v: &Visitor, extra: Value) -> minijinja::Value {
             "name": s.actor.name,
             "institution": s.actor.institution,
             "role": s.actor.role.as_str(),
-            "reads_all": matches!(s.actor.role, Role::Coordinator | Role::Auditor | Role::Admin),
+            "reads_all": READERS.contains(&s.actor.role),
             "manages": s.actor.manages(),
         })
     });
@@ -118,10 +118,11 @@ fn checked(v: &Visitor, form: &Form) -> Result<Caller, Response> {
     }
 }
 
+/// The institution's time zone, as the engine counts its days.
 async fn zone_of(state: &ApiState, institution: &InstitutionId) -> Tz {
-    match state.app.store.institution(institution).await {
-        Ok(Some(i)) => i.time_zone,
-        _ => state.app.settings.calendar.time_zone,
+    match state.app.people().await {
+        Ok(people) => people.zones.of(institution),
+        Err(_) => state.app.settings.calendar.time_zone,
     }
 }
 
@@ -752,9 +753,9 @@ pub struct AuditQuery {
 }
 
 /// Every history row the filters keep, oldest procedure first.
-async fn audit_rows(state: &ApiState, q: &AuditQuery) -> Result<Vec<ChainRow>, AppError> {
-    let app = &state.app;
-    let date = |t: &Option<String>| -> Result<Option<NaiveDate>, AppError> {
+/// Every history row the filters keep; the days are the viewer's (in `zone`).
+async fn audit_rows(state: &ApiState, q: &AuditQuery, zone: Tz) -> Result<Vec<ChainRow>, AppError> {
+    let day = |t: &Option<String>| -> Result<Option<NaiveDate>, AppError> {
         some(t)
             .map(|t| {
                 t.parse::<NaiveDate>()
@@ -762,36 +763,30 @@ async fn audit_rows(state: &ApiState, q: &AuditQuery) -> Result<Vec<ChainRow>, A
             })
             .transpose()
     };
-    let (from, until) = (date(&q.from)?, date(&q.until)?);
-    let convention = some(&q.convention)
-        .map(ConventionId::parse)
-        .transpose()
-        .map_err(|e| AppError::Invalid(e.to_string()))?;
-    let filter = ProcedureFilter {
-        convention,
-        ..Default::default()
+    // A day ends when the next begins: `deadline_instant` is that end in the viewer's zone.
+    let end_of = |d: NaiveDate| crate::engine::deadline_instant(d, zone);
+    let invalid = |e: crate::ids::InvalidId| AppError::Invalid(e.to_string());
+    let filter = HistoryFilter {
+        convention: some(&q.convention)
+            .map(ConventionId::parse)
+            .transpose()
+            .map_err(invalid)?,
+        actor: some(&q.institution)
+            .map(InstitutionId::parse)
+            .transpose()
+            .map_err(invalid)?,
+        // From the start of `from` to the end of `until`, in the viewer's days.
+        from: day(&q.from)?.and_then(|d| d.pred_opt()).and_then(end_of),
+        until: day(&q.until)?.and_then(end_of),
     };
-    let mut out = Vec::new();
-    for row in app.store.procedures(&filter).await? {
-        for h in app.store.history(&row.procedure.id).await? {
-            let day = h.at.date_naive();
-            if from.is_some_and(|f| day < f) || until.is_some_and(|u| day > u) {
-                continue;
-            }
-            if some(&q.institution).is_some_and(|i| h.actor_institution != i) {
-                continue;
-            }
-            out.push(h);
-        }
-    }
-    Ok(out)
+    Ok(state.app.store.history_where(&filter).await?)
 }
 
-fn reads_all(caller: &Caller) -> bool {
-    matches!(
-        caller.actor.role,
-        Role::Coordinator | Role::Auditor | Role::Admin
-    )
+/// 403, as a page, unless the caller has one of `roles` (the API's own check and words).
+fn require(v: &Visitor, caller: &Caller, roles: &[Role], what: &str) -> Result<(), Response> {
+    caller
+        .require(roles, what)
+        .map_err(|problem| error_page(v, StatusCode::FORBIDDEN, "forbidden", problem.detail))
 }
 
 pub async fn audit(
@@ -804,18 +799,13 @@ pub async fn audit(
         Ok(c) => c,
         Err(r) => return r,
     };
-    if !reads_all(&caller) {
-        return error_page(
-            &v,
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "the audit pages are for auditors, coordinators and admins",
-        );
+    if let Err(r) = require(&v, &caller, &READERS, "read every procedure's history") {
+        return r;
     }
     let result = async {
-        let rows = audit_rows(&state, &q).await?;
-        let report = state.app.store.verify(None).await?;
         let zone = zone_of(&state, &caller.actor.institution).await;
+        let rows = audit_rows(&state, &q, zone).await?;
+        let report = state.app.store.verify(None).await?;
         let history: Vec<Value> = rows
             .iter()
             .map(|h| json!({
@@ -856,15 +846,11 @@ pub async fn audit_export(
         Ok(c) => c,
         Err(r) => return r,
     };
-    if !reads_all(&caller) {
-        return error_page(
-            &v,
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "the audit exports are for auditors, coordinators and admins",
-        );
+    if let Err(r) = require(&v, &caller, &READERS, "export every procedure's history") {
+        return r;
     }
-    let rows = match audit_rows(&state, &q).await {
+    let zone = zone_of(&state, &caller.actor.institution).await;
+    let rows = match audit_rows(&state, &q, zone).await {
         Ok(rows) => rows,
         Err(e) => return app_error_page(&v, e),
     };
@@ -907,13 +893,8 @@ pub async fn outbox(
         Ok(c) => c,
         Err(r) => return r,
     };
-    if !caller.actor.manages() {
-        return error_page(
-            &v,
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "the outbox is for coordinators and admins",
-        );
+    if let Err(r) = require(&v, &caller, &MANAGERS, "read the outbox") {
+        return r;
     }
     let result = async {
         let zone = zone_of(&state, &caller.actor.institution).await;
@@ -949,13 +930,8 @@ pub async fn outbox_retry(
         Ok(c) => c,
         Err(r) => return r,
     };
-    if !caller.actor.manages() {
-        return error_page(
-            &v,
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "the outbox is for coordinators and admins",
-        );
+    if let Err(r) = require(&v, &caller, &MANAGERS, "retry an email") {
+        return r;
     }
     let store = &state.app.store;
     match store.outbox_row(id).await {
@@ -980,13 +956,8 @@ pub async fn reminders(State(state): State<ApiState>, v: Visitor) -> Response {
         Ok(c) => c,
         Err(r) => return r,
     };
-    if !caller.actor.manages() {
-        return error_page(
-            &v,
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "the reminders across procedures are for coordinators and admins",
-        );
+    if let Err(r) = require(&v, &caller, &MANAGERS, "see every procedure's reminders") {
+        return r;
     }
     let zone = zone_of(&state, &caller.actor.institution).await;
     let until = state.app.now() + TimeDelta::days(366);
