@@ -30,6 +30,13 @@ fn env(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// Whether `part` is to run: ACCESSION_BENCH_ONLY lists the parts (transitions, http, emails,
+/// serve), comma-separated; all run when it is unset.
+fn wanted(part: &str) -> bool {
+    std::env::var("ACCESSION_BENCH_ONLY")
+        .map_or(true, |only| only.split(',').any(|p| p.trim() == part))
+}
+
 fn root() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -51,18 +58,37 @@ fn median(mut v: Vec<f64>) -> f64 {
 #[tokio::main]
 async fn main() {
     let runs = env("ACCESSION_BENCH_RUNS", 3);
+    if wanted("transitions") {
+        transitions(runs).await;
+    }
+    if wanted("emails") {
+        emails(runs).await;
+    }
+    if wanted("serve") {
+        serve(runs).await;
+    }
+}
+
+/// Databases to measure on: SQLite, and PostgreSQL when ACCESSION_BENCH_DATABASE_URL names one.
+fn databases() -> Vec<(&'static str, Option<String>)> {
+    let mut out = vec![("sqlite", None)];
+    if let Ok(admin) = std::env::var("ACCESSION_BENCH_DATABASE_URL") {
+        out.push(("postgres", Some(admin)));
+    }
+    out
+}
+
+async fn transitions(runs: usize) {
     let ops = env("ACCESSION_BENCH_OPS", 2000);
+    println!();
     println!("# transitions per second (median of {runs} runs of {ops}), engine+store vs raw sqlx");
     println!(
         "{:<22} {:>8} {:>12} {:>12} {:>7}",
         "database", "clients", "engine/s", "raw/s", "ratio"
     );
-    let mut targets = vec![("sqlite".to_string(), None, vec![1usize])];
-    if let Ok(admin) = std::env::var("ACCESSION_BENCH_DATABASE_URL") {
-        targets.push(("postgres".to_string(), Some(admin), vec![1, 8]));
-    }
-    for (label, admin, clients) in targets {
-        for n in clients {
+    for (label, admin) in databases() {
+        let clients: &[usize] = if admin.is_some() { &[1, 8] } else { &[1] };
+        for &n in clients {
             let mut engine = Vec::new();
             let mut raw = Vec::new();
             for run in 0..runs {
@@ -79,7 +105,9 @@ async fn main() {
             );
         }
     }
+}
 
+async fn emails(runs: usize) {
     println!();
     println!("# emails per second to a local SMTP server (pooled), median of {runs} runs");
     let mut rates = Vec::new();
@@ -87,9 +115,11 @@ async fn main() {
         rates.push(email_run(run).await);
     }
     println!("emails/s: {:.0}", median(rates));
+}
 
-    println!();
+async fn serve(runs: usize) {
     let n = env("ACCESSION_BENCH_PROCEDURES", 1_000_000);
+    println!();
     println!("# serve: peak memory (VmHWM) and time to ready, median of {runs} runs");
     for (label, procedures) in [("empty database", 0usize), ("with procedures", n)] {
         let dir = tempfile::tempdir().unwrap();
