@@ -89,6 +89,10 @@ pub struct DatabaseSettings {
     pub url: String,
     pub max_connections: u32,
     pub busy_timeout_ms: u64,
+    /// Institutions and conventions are kept in memory this long (milliseconds) after being
+    /// read; an import through this process refreshes them at once, one by another process
+    /// is seen within this time.
+    pub reference_cache_ms: u64,
 }
 
 impl std::fmt::Debug for DatabaseSettings {
@@ -98,6 +102,7 @@ impl std::fmt::Debug for DatabaseSettings {
             .field("url", &redact_url(&self.url))
             .field("max_connections", &self.max_connections)
             .field("busy_timeout_ms", &self.busy_timeout_ms)
+            .field("reference_cache_ms", &self.reference_cache_ms)
             .finish()
     }
 }

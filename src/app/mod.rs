@@ -41,6 +41,8 @@ pub struct Accession {
     pub metrics: Arc<crate::metrics::Metrics>,
     catalog: Catalog,
     calendar: WorkingCalendar,
+    /// Definitions read back from the database, by hash: content-addressed, so never stale.
+    stored: std::sync::Mutex<std::collections::HashMap<String, Arc<WorkflowDefinition>>>,
 }
 
 impl Accession {
@@ -57,6 +59,7 @@ impl Accession {
             metrics: Arc::default(),
             catalog: Catalog::default(),
             calendar: WorkingCalendar::weekends_only(),
+            stored: Default::default(),
         };
         app.calendar = app.load_calendar()?;
         app.reload_workflows().await?;
@@ -194,8 +197,7 @@ impl Accession {
         }
         .await;
         self.observe(&outcome);
-        outcome?;
-        self.view(&cmd.id).await
+        self.view_of(outcome?.procedure).await
     }
 
     /// Count a decision's transition, or a refusal by kind.
@@ -256,8 +258,8 @@ impl Accession {
         }
         .await;
         self.observe(&outcome);
-        outcome?;
-        self.view(id).await
+        // What was written is the decision's procedure: the view is built from it, not re-read.
+        self.view_of(outcome?.procedure).await
     }
 
     /// `cmd` made current when all that happened since the version it names is Accession's own
@@ -363,6 +365,9 @@ impl Accession {
         if let Some(def) = self.catalog.by_hash(hash) {
             return Ok(def);
         }
+        if let Some(def) = self.stored_definitions().get(hash) {
+            return Ok(Arc::clone(def));
+        }
         let source =
             self.store
                 .definition_source(hash)
@@ -377,7 +382,16 @@ impl Accession {
             &KnownInstitutions::Unchecked,
         )
         .map_err(AppError::Workflows)?;
-        Ok(Arc::new(def))
+        let def = Arc::new(def);
+        self.stored_definitions()
+            .insert(hash.to_string(), Arc::clone(&def));
+        Ok(def)
+    }
+
+    fn stored_definitions(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Arc<WorkflowDefinition>>> {
+        self.stored.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub async fn list(

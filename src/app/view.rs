@@ -55,6 +55,13 @@ impl Accession {
                 what: "procedure",
                 id: id.to_string(),
             })?;
+        self.view_of(p).await
+    }
+
+    /// The view of `p` as given (an act passes the state its decision wrote, so it need not be
+    /// read back); only the pending timers are read.
+    pub(crate) async fn view_of(&self, p: ProcedureState) -> Result<ProcedureView, AppError> {
+        let id = &p.id;
         let def = self.definition_of(&p.workflow.hash).await?;
         let convention = self.store.convention(&p.convention).await?;
         let stage = def.stage(&p.stage);

@@ -96,7 +96,7 @@ impl Store {
                 .col_expr(timer::Column::Status, Expr::value("fired"))
                 .col_expr(timer::Column::FiredAt, Expr::value(now))
                 .filter(timer::Column::DedupeKey.eq(key.as_str()))
-                .filter(timer::Column::Status.eq("pending"))
+                .filter(super::status_is(timer::Column::Status, "pending"))
                 .exec(&txn)
                 .await?;
             if fired.rows_affected != 1 {
@@ -109,7 +109,7 @@ impl Store {
             timer::Entity::update_many()
                 .col_expr(timer::Column::Status, Expr::value("cancelled"))
                 .filter(timer::Column::ProcedureId.eq(p.id.to_string()))
-                .filter(timer::Column::Status.eq("pending"))
+                .filter(super::status_is(timer::Column::Status, "pending"))
                 .exec(&txn)
                 .await?;
         }
@@ -230,16 +230,16 @@ async fn append_history(
     p: &ProcedureState,
     events: &[Event],
 ) -> Result<(), StoreError> {
-    let last = history::Entity::find()
+    let last: Option<(String, i64)> = history::Entity::find()
+        .select_only()
+        .columns([history::Column::Hash, history::Column::Sequence])
         .filter(history::Column::ProcedureId.eq(p.id.to_string()))
         .order_by_desc(history::Column::Sequence)
         .limit(1)
+        .into_tuple()
         .one(txn)
         .await?;
-    let (mut prev_hash, mut prev_sequence) = match last {
-        Some(row) => (row.hash, row.sequence),
-        None => (GENESIS.to_string(), 0),
-    };
+    let (mut prev_hash, mut prev_sequence) = last.unwrap_or_else(|| (GENESIS.to_string(), 0));
     for event in events {
         if event.sequence != prev_sequence + 1 {
             return Err(StoreError::corrupt(format!(

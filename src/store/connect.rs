@@ -20,6 +20,8 @@ pub struct Store {
     pub(super) db: DatabaseConnection,
     /// The domain of the Message-IDs given to outbox rows: the sender's (see `with_mail_domain`).
     pub(super) mail_domain: String,
+    /// Institutions and conventions, shared by the clones of this store.
+    pub(super) reference: std::sync::Arc<super::cached::ReferenceCache>,
 }
 
 impl Store {
@@ -52,6 +54,9 @@ impl Store {
         Ok(Store {
             db,
             mail_domain: "accession.invalid".into(),
+            reference: std::sync::Arc::new(super::cached::ReferenceCache::new(
+                Duration::from_millis(settings.reference_cache_ms),
+            )),
         })
     }
 

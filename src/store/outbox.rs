@@ -92,7 +92,7 @@ impl Store {
         let mut due = Query::select();
         due.column(outbox::Column::Id)
             .from(outbox::Entity)
-            .and_where(outbox::Column::Status.eq("pending"))
+            .and_where(super::status_is(outbox::Column::Status, "pending"))
             .and_where(outbox::Column::NextAttemptAt.lte(due_at))
             .cond_where(
                 Condition::any()
@@ -198,7 +198,7 @@ impl Store {
             )
             .filter(outbox::Column::Id.is_in(ids.iter().copied()))
             .filter(outbox::Column::ClaimedBy.eq(owner))
-            .filter(outbox::Column::Status.eq("pending"))
+            .filter(super::status_is(outbox::Column::Status, "pending"))
             .exec(&self.db)
             .await?;
         Ok(())
@@ -220,7 +220,7 @@ impl Store {
                 Expr::value(Option::<DateTime<Utc>>::None),
             )
             .filter(outbox::Column::Id.eq(id))
-            .filter(outbox::Column::Status.eq("pending"))
+            .filter(super::status_is(outbox::Column::Status, "pending"))
             .filter(outbox::Column::ClaimedBy.eq(owner))
             .exec(&self.db)
             .await?;
@@ -246,7 +246,7 @@ impl Store {
                 outbox::Column::LeaseUntil,
                 Expr::value(Option::<DateTime<Utc>>::None),
             )
-            .filter(outbox::Column::Status.eq("dead"));
+            .filter(super::status_is(outbox::Column::Status, "dead"));
         if let Some(id) = only {
             update = update.filter(outbox::Column::Id.eq(id));
         }
@@ -271,7 +271,7 @@ impl Store {
             .order_by_desc(outbox::Column::Id)
             .limit(limit);
         if let Some(status) = status {
-            query = query.filter(outbox::Column::Status.eq(status.as_str()));
+            query = query.filter(super::status_is(outbox::Column::Status, status.as_str()));
         }
         query
             .all(&self.db)
@@ -284,7 +284,7 @@ impl Store {
     pub async fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
         let count = |status: &'static str| {
             outbox::Entity::find()
-                .filter(outbox::Column::Status.eq(status))
+                .filter(super::status_is(outbox::Column::Status, status))
                 .count(&self.db)
         };
         Ok(OutboxCounts {

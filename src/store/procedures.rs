@@ -3,7 +3,13 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::sea_query::{
+    Condition, Expr, ExprTrait, Func, JoinType, Query, QueryStatementBuilder,
+};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait,
+};
 use serde::Serialize;
 
 use super::entities::{approval, history, procedure, timer};
@@ -45,32 +51,66 @@ pub struct TimerRow {
 
 impl Store {
     /// The procedure with its approvals for the current stage entry and its last sequence.
+    ///
+    /// One query: the procedure row, left-joined to the approvals given in this stage entry
+    /// (one row each, or one row with none), with the history's last sequence as a subquery.
     pub async fn procedure(&self, id: &ProcedureId) -> Result<Option<ProcedureState>, StoreError> {
-        let Some(row) = procedure::Entity::find_by_id(id.to_string())
-            .one(&self.db)
-            .await?
-        else {
+        let last_sequence = Query::select()
+            .expr(Func::max(Expr::col((
+                history::Entity,
+                history::Column::Sequence,
+            ))))
+            .from(history::Entity)
+            .and_where(
+                Expr::col((history::Entity, history::Column::ProcedureId))
+                    .equals((procedure::Entity, procedure::Column::Id)),
+            )
+            .to_owned();
+        let mut select = procedure::Entity::find()
+            .filter(procedure::Column::Id.eq(id.to_string()))
+            .expr_as(
+                Expr::col((approval::Entity, approval::Column::Institution)),
+                "approval_institution",
+            )
+            .expr_as(
+                Expr::col((approval::Entity, approval::Column::At)),
+                "approval_at",
+            )
+            .expr_as(
+                Expr::SubQuery(None, Box::new(last_sequence.into_sub_query_statement())),
+                "last_sequence",
+            )
+            .order_by_asc(Expr::col((approval::Entity, approval::Column::Institution)));
+        QueryTrait::query(&mut select).join(
+            JoinType::LeftJoin,
+            approval::Entity,
+            Condition::all()
+                .add(
+                    Expr::col((approval::Entity, approval::Column::ProcedureId))
+                        .equals((procedure::Entity, procedure::Column::Id)),
+                )
+                .add(
+                    Expr::col((approval::Entity, approval::Column::StageEntry))
+                        .equals((procedure::Entity, procedure::Column::StageEntry)),
+                ),
+        );
+        let rows = self.db.query_all(QueryTrait::query(&mut select)).await?;
+        let Some(first) = rows.first() else {
             return Ok(None);
         };
-        let approvals = approval::Entity::find()
-            .filter(approval::Column::ProcedureId.eq(row.id.clone()))
-            .filter(approval::Column::StageEntry.eq(row.stage_entry))
-            .all(&self.db)
-            .await?;
-        let last: Option<i64> = history::Entity::find()
-            .select_only()
-            .column_as(history::Column::Sequence.max(), "max")
-            .filter(history::Column::ProcedureId.eq(row.id.clone()))
-            .into_tuple::<Option<i64>>()
-            .one(&self.db)
-            .await?
-            .flatten();
+        let row = procedure::Model::from_query_result(first, "")?;
         let mut state = state_from_row(&row)?;
-        state.last_sequence = last.unwrap_or(0);
-        for a in approvals {
-            let inst = InstitutionId::parse(a.institution.clone())
+        state.last_sequence = first
+            .try_get::<Option<i64>>("", "last_sequence")?
+            .unwrap_or(0);
+        for r in &rows {
+            let Some(institution) = r.try_get::<Option<String>>("", "approval_institution")? else {
+                continue;
+            };
+            let at: DateTime<Utc> = r.try_get("", "approval_at")?;
+            let inst = InstitutionId::parse(institution)
                 .map_err(|e| StoreError::corrupt(e.to_string()))?;
-            state.approvals.insert(inst, a.at);
+            state.approvals.insert(inst, at);
         }
         Ok(Some(state))
     }
@@ -118,7 +158,7 @@ impl Store {
             .order_by_asc(timer::Column::FireAt)
             .order_by_asc(timer::Column::Id);
         if !all {
-            query = query.filter(timer::Column::Status.eq("pending"));
+            query = query.filter(super::status_is(timer::Column::Status, "pending"));
         }
         Ok(query
             .all(&self.db)

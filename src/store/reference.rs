@@ -4,6 +4,9 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ActiveValue::Set, EntityTrait, QueryOrder};
 use serde::Serialize;
 
+use std::sync::Arc;
+
+use super::cached::Reference;
 use super::entities::{convention, institution};
 use super::{Store, StoreError};
 use crate::calendar::EntryIntoForceRule;
@@ -61,26 +64,23 @@ impl Store {
             }
         }
         txn.commit().await?;
+        self.reference.invalidate();
         Ok(summary)
     }
 
+    /// Every institution, by id (from memory when read recently; see `cached`).
     pub async fn institutions(&self) -> Result<Vec<Institution>, StoreError> {
-        institution::Entity::find()
-            .order_by_asc(institution::Column::Id)
-            .all(&self.db)
-            .await?
-            .iter()
-            .map(institution_from_row)
-            .collect()
+        Ok(self.reference().await?.institutions.clone())
     }
 
     pub async fn institution(&self, id: &InstitutionId) -> Result<Option<Institution>, StoreError> {
-        institution::Entity::find_by_id(id.to_string())
-            .one(&self.db)
+        Ok(self
+            .reference()
             .await?
-            .as_ref()
-            .map(institution_from_row)
-            .transpose()
+            .institutions
+            .iter()
+            .find(|i| &i.id == id)
+            .cloned())
     }
 
     /// Insert new conventions and update changed ones, in one transaction.
@@ -133,26 +133,51 @@ impl Store {
             }
         }
         txn.commit().await?;
+        self.reference.invalidate();
         Ok(summary)
     }
 
+    /// Every convention, by id (from memory when read recently; see `cached`).
     pub async fn conventions(&self) -> Result<Vec<Convention>, StoreError> {
-        convention::Entity::find()
+        Ok(self.reference().await?.conventions.clone())
+    }
+
+    pub async fn convention(&self, id: &ConventionId) -> Result<Option<Convention>, StoreError> {
+        Ok(self
+            .reference()
+            .await?
+            .conventions
+            .iter()
+            .find(|c| &c.id == id)
+            .cloned())
+    }
+
+    /// Institutions and conventions, read together when the cached copy is missing or old.
+    async fn reference(&self) -> Result<Arc<Reference>, StoreError> {
+        let generation = match self.reference.get() {
+            Ok(fresh) => return Ok(fresh),
+            Err(generation) => generation,
+        };
+        let institutions = institution::Entity::find()
+            .order_by_asc(institution::Column::Id)
+            .all(&self.db)
+            .await?
+            .iter()
+            .map(institution_from_row)
+            .collect::<Result<_, _>>()?;
+        let conventions = convention::Entity::find()
             .order_by_asc(convention::Column::Id)
             .all(&self.db)
             .await?
             .iter()
             .map(convention_from_row)
-            .collect()
-    }
-
-    pub async fn convention(&self, id: &ConventionId) -> Result<Option<Convention>, StoreError> {
-        convention::Entity::find_by_id(id.to_string())
-            .one(&self.db)
-            .await?
-            .as_ref()
-            .map(convention_from_row)
-            .transpose()
+            .collect::<Result<_, _>>()?;
+        let reference = Arc::new(Reference {
+            institutions,
+            conventions,
+        });
+        self.reference.put(generation, Arc::clone(&reference));
+        Ok(reference)
     }
 }
 

@@ -41,7 +41,7 @@ impl Store {
         let mut due = Query::select();
         due.column(timer::Column::Id)
             .from(timer::Entity)
-            .and_where(timer::Column::Status.eq("pending"))
+            .and_where(super::status_is(timer::Column::Status, "pending"))
             .and_where(timer::Column::FireAt.lte(due_at))
             .cond_where(
                 Condition::any()
@@ -75,7 +75,7 @@ impl Store {
             .col_expr(timer::Column::Status, Expr::value("cancelled"))
             .col_expr(timer::Column::FiredAt, Expr::value(now))
             .filter(timer::Column::Id.eq(id))
-            .filter(timer::Column::Status.eq("pending"))
+            .filter(super::status_is(timer::Column::Status, "pending"))
             .exec(&self.db)
             .await?;
         Ok(())
@@ -84,7 +84,7 @@ impl Store {
     /// How many pending timers are due at `now` (for the metrics).
     pub async fn count_due_timers(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
         Ok(timer::Entity::find()
-            .filter(timer::Column::Status.eq("pending"))
+            .filter(super::status_is(timer::Column::Status, "pending"))
             .filter(timer::Column::FireAt.lte(now))
             .count(&self.db)
             .await?)
@@ -100,7 +100,7 @@ impl Store {
         // Recipients are a JSON array of slugs: the quoted id narrows the scan in the database
         // (`_` is a LIKE wildcard, so the exact test follows here).
         let rows = timer::Entity::find()
-            .filter(timer::Column::Status.eq("pending"))
+            .filter(super::status_is(timer::Column::Status, "pending"))
             .filter(timer::Column::FireAt.lte(until))
             .filter(timer::Column::Recipients.like(format!("%\"{institution}\"%")))
             .order_by_asc(timer::Column::FireAt)
@@ -125,7 +125,7 @@ impl Store {
         limit: u64,
     ) -> Result<Vec<ClaimedTimer>, StoreError> {
         let rows = timer::Entity::find()
-            .filter(timer::Column::Status.eq("pending"))
+            .filter(super::status_is(timer::Column::Status, "pending"))
             .filter(timer::Column::FireAt.lte(until))
             .order_by_asc(timer::Column::FireAt)
             .order_by_asc(timer::Column::Id)

@@ -207,3 +207,115 @@ async fn a_procedure_keeps_its_definition_when_the_file_changes(db: &TestDb) {
     );
 }
 on_both!(a_procedure_keeps_its_definition_when_the_file_changes);
+
+/// An act answers with a view built from its decision rather than read back: it must be the view
+/// a fresh read gives, through approvals (read with the procedure in one query) and a new stage.
+async fn the_view_an_act_returns_is_the_view_read_back(db: &TestDb) {
+    let clock = clock();
+    let app = db.demo_app(&clock).await;
+    let id = pid("kg-cets-201");
+    let moj = actor(&app, "moj").await;
+    let same = |acted: &accession::app::ProcedureView, read: &accession::app::ProcedureView| {
+        assert_eq!(
+            serde_json::to_value(acted).unwrap(),
+            serde_json::to_value(read).unwrap()
+        );
+    };
+    let mut steps = vec![
+        ("moj", record(2, "compatibility_report", "MoJ/2026/3")),
+        ("moj", advance(3, "interagency-consultation")),
+    ];
+    for who in ["mia", "ombudsperson", "supreme-court"] {
+        steps.push((
+            who,
+            Command {
+                expected_version: Version(0),
+                act: Act::Approve {
+                    comment: Some(format!("{who} agrees")),
+                },
+            },
+        ));
+    }
+    steps.push(("moj", advance(0, "request")));
+    for (who, mut cmd) in steps {
+        let by = if who == "moj" {
+            moj.clone()
+        } else {
+            actor(&app, who).await
+        };
+        cmd.expected_version = app.store.procedure(&id).await.unwrap().unwrap().version;
+        let acted = app.act(&id, &cmd, &by).await.unwrap();
+        let read = app.view(&id).await.unwrap();
+        same(&acted, &read);
+        if who != "moj" {
+            assert!(
+                read.procedure
+                    .approvals
+                    .contains_key(&InstitutionId::parse(who).unwrap()),
+                "{who}'s approval is read back"
+            );
+        }
+    }
+    let read = app.view(&id).await.unwrap();
+    assert_eq!(read.procedure.stage.as_str(), "request");
+    assert!(read.procedure.approvals.is_empty());
+    assert_eq!(read.procedure.last_sequence, read.procedure.version.0);
+}
+on_both!(the_view_an_act_returns_is_the_view_read_back);
+
+/// Institutions and conventions are cached: an import through the same store is seen at once,
+/// one through another connection (another process) once the cached copy is older than
+/// `database.reference_cache_ms`; with 0 nothing is cached.
+async fn reference_data_is_cached_until_an_import_or_its_lifetime(db: &TestDb) {
+    let clock = clock();
+    let app = db.demo_app(&clock).await;
+    let mfa = InstitutionId::parse("mfa").unwrap();
+    let name = |store: &accession::store::Store| {
+        let store = store.clone();
+        let mfa = mfa.clone();
+        async move { store.institution(&mfa).await.unwrap().unwrap().name }
+    };
+    let before = name(&app.store).await;
+
+    // A second process: its own pool, with a long lifetime and with none.
+    let mut settings = db.settings();
+    settings.database.reference_cache_ms = 3_600_000;
+    let long = accession::store::Store::connect(&settings.database)
+        .await
+        .unwrap();
+    settings.database.reference_cache_ms = 0;
+    let none = accession::store::Store::connect(&settings.database)
+        .await
+        .unwrap();
+    assert_eq!(name(&long).await, before);
+
+    let mut list = accession::app::read_institution_file(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo/institutions.toml"),
+    )
+    .unwrap();
+    list.iter_mut().find(|i| i.id == mfa).unwrap().name =
+        "Ministry of Foreign Affairs (renamed)".into();
+    app.store
+        .import_institutions(&list, app.now())
+        .await
+        .unwrap();
+
+    assert_eq!(
+        name(&app.store).await,
+        "Ministry of Foreign Affairs (renamed)",
+        "the importing store sees its import at once"
+    );
+    assert_eq!(
+        name(&none).await,
+        "Ministry of Foreign Affairs (renamed)",
+        "without a cache every read goes to the database"
+    );
+    assert_eq!(
+        name(&long).await,
+        before,
+        "another process keeps its copy for its lifetime"
+    );
+    long.close().await.unwrap();
+    none.close().await.unwrap();
+}
+on_both!(reference_data_is_cached_until_an_import_or_its_lifetime);
