@@ -14,37 +14,20 @@
 //! latency of a request (sent to body read) over all the clients of a run; each the median over
 //! the runs.
 
-use std::str::FromStr;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+mod common;
 
-use accession::app::Accession;
-use accession::clock::ManualClock;
-use accession::config::Settings;
-use accession::engine::{Act, Command, Role, StartProcedure};
-use accession::ids::{
-    ConventionId, FieldName, ProcedureId, StageId, StateCode, Version, WorkflowId,
-};
+use common::{RawDb, RawError, STAGES, databases, env, fresh_database, median, seeded};
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use accession::engine::Role;
+use accession::ids::ProcedureId;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{TimeZone, Utc};
-use sea_orm::ConnectionTrait;
-use sea_orm::sqlx::{self, Row};
-use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 use tokio::sync::{Barrier, oneshot};
-
-/// The two stages each client moves its procedure between, in turn (the seeded procedures are
-/// at `legal-review`, so the first move is to `interagency-consultation`).
-const STAGES: [&str; 2] = ["interagency-consultation", "legal-review"];
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// Numbers of concurrent clients: ACCESSION_BENCH_HTTP_CLIENTS (comma-separated), or 1 and 8.
 fn client_counts() -> Vec<usize> {
@@ -58,37 +41,10 @@ fn client_counts() -> Vec<usize> {
     )
 }
 
-fn root() -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn settings(url: &str) -> Settings {
-    let mut s = Settings::load(None).unwrap();
-    s.database.url = url.to_string();
-    s.database.max_connections = 16;
-    s.workflows.dir = root().join("workflows");
-    s.calendar.holidays = Some(root().join("config/calendars/kg.toml"));
-    s
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
-
 /// The `q` quantile (0 < q <= 1) of sorted `v`, by nearest rank.
 fn percentile(sorted: &[f64], q: f64) -> f64 {
     let rank = (q * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-/// Databases to measure on: SQLite, and PostgreSQL when ACCESSION_BENCH_DATABASE_URL names one.
-fn databases() -> Vec<(&'static str, Option<String>)> {
-    let mut out = vec![("sqlite", None)];
-    if let Ok(admin) = std::env::var("ACCESSION_BENCH_DATABASE_URL") {
-        out.push(("postgres", Some(admin)));
-    }
-    out
 }
 
 /// What one side of one run measured.
@@ -284,151 +240,12 @@ async fn drive(targets: Vec<Target>, per: usize) -> Figures {
     }
 }
 
-/// An empty database: a SQLite file, or a fresh PostgreSQL database.
-async fn fresh_database(admin: Option<&str>, name: &str) -> (String, Option<tempfile::TempDir>) {
-    match admin {
-        None => {
-            let dir = tempfile::tempdir().unwrap();
-            (
-                format!("sqlite://{}/bench.db", dir.path().display()),
-                Some(dir),
-            )
-        }
-        Some(admin) => {
-            let name = format!("accession_bench_{name}");
-            let conn = sea_orm::Database::connect(admin).await.unwrap();
-            conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .await
-                .unwrap();
-            conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
-                .await
-                .unwrap();
-            let base = admin.rsplit_once('/').map_or(admin, |(b, _)| b);
-            (format!("{base}/{name}"), None)
-        }
-    }
-}
-
-fn moj() -> accession::engine::Actor {
-    accession::engine::Actor::new("moj".parse().unwrap(), Role::Ministry, "bench")
-}
-
-/// Institutions, conventions and `n` procedures `b-0` … at `legal-review` with the report
-/// recorded, so each can go to `interagency-consultation` and back (MoJ may do both moves).
-async fn seeded(url: &str, n: usize) -> Accession {
-    let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 2, 6, 0, 0).unwrap());
-    let app = Accession::open(settings(url), Arc::new(clock))
-        .await
-        .unwrap();
-    app.import_institutions(&root().join("config/demo/institutions.toml"))
-        .await
-        .unwrap();
-    app.import_conventions(&root().join("config/demo/conventions.toml"))
-        .await
-        .unwrap();
-    let mfa = app
-        .actor(&"mfa".parse().unwrap(), None, "bench")
-        .await
-        .unwrap();
-    for i in 0..n {
-        let id = ProcedureId::parse(format!("b-{i}")).unwrap();
-        app.start(
-            &WorkflowId::parse("coe-accession").unwrap(),
-            &StartProcedure {
-                id: id.clone(),
-                state: StateCode::parse("KG").unwrap(),
-                convention: ConventionId::parse("cets-210").unwrap(),
-                comment: None,
-            },
-            &mfa,
-        )
-        .await
-        .unwrap();
-        app.act(
-            &id,
-            &Command {
-                expected_version: Version(1),
-                act: Act::Advance {
-                    to: StageId::parse("legal-review").unwrap(),
-                    comment: None,
-                },
-            },
-            &mfa,
-        )
-        .await
-        .unwrap();
-        app.act(
-            &id,
-            &Command {
-                expected_version: Version(2),
-                act: Act::Record {
-                    field: FieldName::parse("compatibility_report").unwrap(),
-                    value: "bench".into(),
-                    comment: None,
-                },
-            },
-            &moj(),
-        )
-        .await
-        .unwrap();
-    }
-    app
-}
-
 // ---------------------------------------------------------------------------------------------
 // The raw route: the transaction shape of throughput.rs's raw loops, one iteration per request.
-
-/// The raw route's pool: as the store opens SQLite (WAL, synchronous NORMAL, 5 s busy timeout,
-/// foreign keys, writes under `BEGIN IMMEDIATE`) and PostgreSQL, 16 connections at most.
-#[derive(Clone)]
-enum RawDb {
-    Sqlite(sqlx::SqlitePool),
-    Pg(sqlx::PgPool),
-}
-
-impl RawDb {
-    async fn connect(url: &str) -> RawDb {
-        if url.starts_with("sqlite") {
-            let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
-                .unwrap()
-                .create_if_missing(true)
-                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-                .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(5))
-                .foreign_keys(true);
-            let pool = sqlx::sqlite::SqlitePoolOptions::new()
-                .max_connections(16)
-                .connect_with(options)
-                .await
-                .unwrap();
-            RawDb::Sqlite(pool)
-        } else {
-            let pool = sqlx::postgres::PgPoolOptions::new()
-                .max_connections(16)
-                .connect(url)
-                .await
-                .unwrap();
-            RawDb::Pg(pool)
-        }
-    }
-}
 
 #[derive(serde::Deserialize)]
 struct RawBody {
     to: String,
-}
-
-/// Why the raw route refused.
-enum RawError {
-    /// The version `If-Match` named is not the current one.
-    Stale,
-    Db(sqlx::Error),
-}
-
-impl From<sqlx::Error> for RawError {
-    fn from(e: sqlx::Error) -> Self {
-        RawError::Db(e)
-    }
 }
 
 /// `POST /raw/{id}` with `{"to": stage}` and `If-Match: "<version>"`: the move, written with sqlx
@@ -454,10 +271,7 @@ async fn raw_advance(
     if !STAGES.contains(&body.to.as_str()) {
         return (StatusCode::UNPROCESSABLE_ENTITY, "unknown stage").into_response();
     }
-    let done = match db {
-        RawDb::Sqlite(pool) => raw_step_sqlite(&pool, &id, &body.to, expected).await,
-        RawDb::Pg(pool) => raw_step_pg(&pool, &id, &body.to, expected).await,
-    };
+    let done = db.step(&id, &body.to, expected).await;
     match done {
         Ok(version) => (
             [(header::ETAG, format!("\"{version}\""))],
@@ -467,129 +281,4 @@ async fn raw_advance(
         Err(RawError::Stale) => (StatusCode::PRECONDITION_FAILED, "stale version").into_response(),
         Err(RawError::Db(e)) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
-}
-
-fn hash(prev: &str, text: &str) -> String {
-    hex::encode(Sha256::digest(format!("{prev}{text}").as_bytes()))
-}
-
-/// Timers and outbox rows a transition writes, as the engine does for these two stages:
-/// throughput.rs's `shape(i)`, keyed by the stage moved to (even `i` is the move to
-/// `interagency-consultation`).
-fn shape(to: &str) -> (usize, usize) {
-    if to == STAGES[0] { (3, 5) } else { (4, 1) }
-}
-
-/// One iteration of throughput.rs's `raw_loop_sqlite`, with the version checked against
-/// `expected` first: the new version.
-async fn raw_step_sqlite(
-    pool: &sqlx::SqlitePool,
-    id: &str,
-    stage: &str,
-    expected: i64,
-) -> Result<i64, RawError> {
-    let now = Utc::now();
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let row = sqlx::query("SELECT version FROM procedures WHERE id = ?")
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
-    let version: i64 = row.get(0);
-    if version != expected {
-        return Err(RawError::Stale);
-    }
-    let done = sqlx::query("UPDATE procedures SET stage = ?, stage_entry = ?, version = ?, updated_at = ? WHERE id = ? AND version = ?")
-        .bind(stage).bind(version + 1).bind(version + 1).bind(now).bind(id).bind(version)
-        .execute(&mut *tx).await?;
-    if done.rows_affected() != 1 {
-        return Err(RawError::Stale);
-    }
-    let last = sqlx::query(
-        "SELECT hash FROM history WHERE procedure_id = ? ORDER BY sequence DESC LIMIT 1",
-    )
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let prev: String = last.map(|r| r.get(0)).unwrap_or_default();
-    let payload = format!("{{\"to\":\"{stage}\"}}");
-    sqlx::query("INSERT INTO history (procedure_id, sequence, at, actor_institution, actor_name, actor_role, command, from_stage, to_stage, comment, payload, prev_hash, hash) VALUES (?, ?, ?, 'moj', 'bench', 'ministry', 'advance', ?, ?, NULL, ?, ?, ?)")
-        .bind(id).bind(version + 1).bind(now).bind(stage).bind(stage).bind(&payload).bind(&prev).bind(hash(&prev, &payload))
-        .execute(&mut *tx).await?;
-    sqlx::query(
-        "UPDATE timers SET status = 'cancelled' WHERE procedure_id = ? AND status = 'pending'",
-    )
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
-    let (timers, mails) = shape(stage);
-    for t in 0..timers {
-        sqlx::query("INSERT INTO timers (procedure_id, stage, stage_entry, kind, rule, occurrence, fire_at, status, recipients, dedupe_key, created_at) VALUES (?, ?, ?, 'reminder', 'r', 0, ?, 'pending', '[\"moj\"]', ?, ?)")
-            .bind(id).bind(stage).bind(version + 1).bind(now).bind(format!("{id}:{}:{t}", version + 1)).bind(now)
-            .execute(&mut *tx).await?;
-    }
-    for m in 0..mails {
-        let key = format!("{id}:{}:{m}", version + 1);
-        sqlx::query("INSERT INTO outbox (dedupe_key, message_id, procedure_id, kind, recipient_institution, payload, status, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, 'action_needed', 'moj', '{}', 'pending', 0, ?, ?)")
-            .bind(&key).bind(format!("<{key}@bench>")).bind(id).bind(now).bind(now)
-            .execute(&mut *tx).await?;
-    }
-    tx.commit().await?;
-    Ok(version + 1)
-}
-
-/// One iteration of throughput.rs's `raw_loop_pg`, with the version checked against `expected`
-/// first: the new version.
-async fn raw_step_pg(
-    pool: &sqlx::PgPool,
-    id: &str,
-    stage: &str,
-    expected: i64,
-) -> Result<i64, RawError> {
-    let now = Utc::now();
-    let mut tx = pool.begin().await?;
-    let row = sqlx::query("SELECT version FROM procedures WHERE id = $1")
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
-    let version: i64 = row.get(0);
-    if version != expected {
-        return Err(RawError::Stale);
-    }
-    let done = sqlx::query("UPDATE procedures SET stage = $1, stage_entry = $2, version = $3, updated_at = $4 WHERE id = $5 AND version = $6")
-        .bind(stage).bind(version + 1).bind(version + 1).bind(now).bind(id).bind(version)
-        .execute(&mut *tx).await?;
-    if done.rows_affected() != 1 {
-        return Err(RawError::Stale);
-    }
-    let last = sqlx::query(
-        "SELECT hash FROM history WHERE procedure_id = $1 ORDER BY sequence DESC LIMIT 1",
-    )
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let prev: String = last.map(|r| r.get(0)).unwrap_or_default();
-    let payload = format!("{{\"to\":\"{stage}\"}}");
-    sqlx::query("INSERT INTO history (procedure_id, sequence, at, actor_institution, actor_name, actor_role, command, from_stage, to_stage, comment, payload, prev_hash, hash) VALUES ($1, $2, $3, 'moj', 'bench', 'ministry', 'advance', $4, $5, NULL, $6, $7, $8)")
-        .bind(id).bind(version + 1).bind(now).bind(stage).bind(stage).bind(&payload).bind(&prev).bind(hash(&prev, &payload))
-        .execute(&mut *tx).await?;
-    sqlx::query(
-        "UPDATE timers SET status = 'cancelled' WHERE procedure_id = $1 AND status = 'pending'",
-    )
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
-    let (timers, mails) = shape(stage);
-    for t in 0..timers {
-        sqlx::query("INSERT INTO timers (procedure_id, stage, stage_entry, kind, rule, occurrence, fire_at, status, recipients, dedupe_key, created_at) VALUES ($1, $2, $3, 'reminder', 'r', 0, $4, 'pending', '[\"moj\"]', $5, $6)")
-            .bind(id).bind(stage).bind(version + 1).bind(now).bind(format!("{id}:{}:{t}", version + 1)).bind(now)
-            .execute(&mut *tx).await?;
-    }
-    for m in 0..mails {
-        let key = format!("{id}:{}:{m}", version + 1);
-        sqlx::query("INSERT INTO outbox (dedupe_key, message_id, procedure_id, kind, recipient_institution, payload, status, attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, 'action_needed', 'moj', '{}', 'pending', 0, $4, $5)")
-            .bind(&key).bind(format!("<{key}@bench>")).bind(id).bind(now).bind(now)
-            .execute(&mut *tx).await?;
-    }
-    tx.commit().await?;
-    Ok(version + 1)
 }

@@ -7,52 +7,26 @@
 //! transitions each; the median is reported. ACCESSION_BENCH_PROCEDURES (default 1000000) sizes
 //! the database `serve` is measured on.
 
+mod common;
+
+use common::{RawDb, STAGES, databases, env, fresh_database, median, moj, root, seeded, settings};
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use accession::app::Accession;
-use accession::clock::{ManualClock, SystemClock};
+use accession::clock::SystemClock;
 use accession::config::Settings;
-use accession::engine::{Act, Command, Role, StartProcedure};
-use accession::ids::{
-    ConventionId, FieldName, ProcedureId, StageId, StateCode, Version, WorkflowId,
-};
-use chrono::{TimeZone, Utc};
+use accession::engine::{Act, Command};
+use accession::ids::{ProcedureId, StageId, Version};
 use indicatif::{ProgressBar, ProgressStyle};
-use sea_orm::sqlx::{self, Executor, Row};
 use sea_orm::{ConnectionTrait, DbBackend};
-use sha2::{Digest, Sha256};
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// Whether `part` is to run: ACCESSION_BENCH_ONLY lists the parts (transitions, http, emails,
 /// serve), comma-separated; all run when it is unset.
 fn wanted(part: &str) -> bool {
     std::env::var("ACCESSION_BENCH_ONLY")
         .map_or(true, |only| only.split(',').any(|p| p.trim() == part))
-}
-
-fn root() -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn settings(url: &str) -> Settings {
-    let mut s = Settings::load(None).unwrap();
-    s.database.url = url.to_string();
-    s.database.max_connections = 16;
-    s.workflows.dir = root().join("workflows");
-    s.calendar.holidays = Some(root().join("config/calendars/kg.toml"));
-    s
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
 }
 
 #[tokio::main]
@@ -67,15 +41,6 @@ async fn main() {
     if wanted("serve") {
         serve(runs).await;
     }
-}
-
-/// Databases to measure on: SQLite, and PostgreSQL when ACCESSION_BENCH_DATABASE_URL names one.
-fn databases() -> Vec<(&'static str, Option<String>)> {
-    let mut out = vec![("sqlite", None)];
-    if let Ok(admin) = std::env::var("ACCESSION_BENCH_DATABASE_URL") {
-        out.push(("postgres", Some(admin)));
-    }
-    out
 }
 
 async fn transitions(runs: usize) {
@@ -145,98 +110,6 @@ async fn serve(runs: usize) {
     }
 }
 
-/// An empty database: a SQLite file, or a fresh PostgreSQL database.
-async fn fresh_database(admin: Option<&str>, name: &str) -> (String, Option<tempfile::TempDir>) {
-    match admin {
-        None => {
-            let dir = tempfile::tempdir().unwrap();
-            (
-                format!("sqlite://{}/bench.db", dir.path().display()),
-                Some(dir),
-            )
-        }
-        Some(admin) => {
-            let name = format!("accession_bench_{name}");
-            let conn = sea_orm::Database::connect(admin).await.unwrap();
-            conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .await
-                .unwrap();
-            conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
-                .await
-                .unwrap();
-            let base = admin.rsplit_once('/').map_or(admin, |(b, _)| b);
-            (format!("{base}/{name}"), None)
-        }
-    }
-}
-
-fn moj() -> accession::engine::Actor {
-    accession::engine::Actor::new("moj".parse().unwrap(), Role::Ministry, "bench")
-}
-
-/// Institutions, conventions and `n` procedures at `legal-review` with the report recorded, so
-/// each can go to `interagency-consultation` and back (`b-0` … for the engine, `r-…` raw).
-async fn seeded(url: &str, n: usize) -> Accession {
-    let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 2, 6, 0, 0).unwrap());
-    let app = Accession::open(settings(url), Arc::new(clock))
-        .await
-        .unwrap();
-    app.import_institutions(&root().join("config/demo/institutions.toml"))
-        .await
-        .unwrap();
-    app.import_conventions(&root().join("config/demo/conventions.toml"))
-        .await
-        .unwrap();
-    let mfa = app
-        .actor(&"mfa".parse().unwrap(), None, "bench")
-        .await
-        .unwrap();
-    for i in 0..n {
-        let id = ProcedureId::parse(format!("b-{i}")).unwrap();
-        app.start(
-            &WorkflowId::parse("coe-accession").unwrap(),
-            &StartProcedure {
-                id: id.clone(),
-                state: StateCode::parse("KG").unwrap(),
-                convention: ConventionId::parse("cets-210").unwrap(),
-                comment: None,
-            },
-            &mfa,
-        )
-        .await
-        .unwrap();
-        let to = |s: &str| Act::Advance {
-            to: StageId::parse(s).unwrap(),
-            comment: None,
-        };
-        app.act(
-            &id,
-            &Command {
-                expected_version: Version(1),
-                act: to("legal-review"),
-            },
-            &mfa,
-        )
-        .await
-        .unwrap();
-        app.act(
-            &id,
-            &Command {
-                expected_version: Version(2),
-                act: Act::Record {
-                    field: FieldName::parse("compatibility_report").unwrap(),
-                    value: "bench".into(),
-                    comment: None,
-                },
-            },
-            &moj(),
-        )
-        .await
-        .unwrap();
-    }
-    app
-}
-
 /// `clients` tasks, each moving its own procedure between two stages: transitions per second.
 async fn engine_run(app: &Arc<Accession>, clients: usize, ops: usize) -> f64 {
     let per = ops / clients;
@@ -278,28 +151,24 @@ async fn engine_run(app: &Arc<Accession>, clients: usize, ops: usize) -> f64 {
     (per * clients) as f64 / started.elapsed().as_secs_f64()
 }
 
-/// The same transaction shape with sqlx alone: the version-checked update, the previous hash
-/// read and a hashed history row, the pending timers cancelled and new ones inserted, the outbox
-/// rows; on procedures `b-{clients}` … (the seeded ones the engine did not use).
+/// The same transaction shape with sqlx alone (`common::RawDb::step`), on procedures
+/// `b-{clients}` … (the seeded ones the engine did not use).
 async fn raw_run(url: &str, clients: usize, ops: usize) -> f64 {
     let per = ops / clients;
-    let sqlite = url.starts_with("sqlite");
+    let db = RawDb::connect(url).await;
     let started = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..clients {
-        let url = url.to_string();
+        let db = db.clone();
         tasks.push(tokio::spawn(async move {
             let id = format!("b-{}", clients + c);
-            if sqlite {
-                let pool = sqlx::SqlitePool::connect(&format!("{url}?mode=rwc"))
-                    .await
-                    .unwrap();
-                pool.execute("PRAGMA journal_mode = WAL").await.unwrap();
-                pool.execute("PRAGMA synchronous = NORMAL").await.unwrap();
-                raw_loop_sqlite(&pool, &id, per).await;
-            } else {
-                let pool = sqlx::PgPool::connect(&url).await.unwrap();
-                raw_loop_pg(&pool, &id, per).await;
+            let mut version = db.version(&id).await;
+            for i in 0..per {
+                let stage = STAGES[i % 2];
+                match db.step(&id, stage, version).await {
+                    Ok(v) => version = v,
+                    Err(_) => panic!("the raw move of {id} failed"),
+                }
             }
         }));
     }
@@ -307,123 +176,6 @@ async fn raw_run(url: &str, clients: usize, ops: usize) -> f64 {
         t.await.unwrap();
     }
     (per * clients) as f64 / started.elapsed().as_secs_f64()
-}
-
-fn hash(prev: &str, text: &str) -> String {
-    hex::encode(Sha256::digest(format!("{prev}{text}").as_bytes()))
-}
-
-/// Timers and outbox rows a transition writes: as the engine does for these two stages.
-fn shape(i: usize) -> (usize, usize) {
-    if i.is_multiple_of(2) { (3, 5) } else { (4, 1) }
-}
-
-async fn raw_loop_sqlite(pool: &sqlx::SqlitePool, id: &str, per: usize) {
-    let now = Utc::now();
-    for i in 0..per {
-        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.unwrap();
-        let row = sqlx::query("SELECT version FROM procedures WHERE id = ?")
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await
-            .unwrap();
-        let version: i64 = row.get(0);
-        let stage = if i.is_multiple_of(2) {
-            "interagency-consultation"
-        } else {
-            "legal-review"
-        };
-        let done = sqlx::query("UPDATE procedures SET stage = ?, stage_entry = ?, version = ?, updated_at = ? WHERE id = ? AND version = ?")
-            .bind(stage).bind(version + 1).bind(version + 1).bind(now).bind(id).bind(version)
-            .execute(&mut *tx).await.unwrap();
-        assert_eq!(done.rows_affected(), 1);
-        let last = sqlx::query(
-            "SELECT hash FROM history WHERE procedure_id = ? ORDER BY sequence DESC LIMIT 1",
-        )
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await
-        .unwrap();
-        let prev: String = last.map(|r| r.get(0)).unwrap_or_default();
-        let payload = format!("{{\"to\":\"{stage}\"}}");
-        sqlx::query("INSERT INTO history (procedure_id, sequence, at, actor_institution, actor_name, actor_role, command, from_stage, to_stage, comment, payload, prev_hash, hash) VALUES (?, ?, ?, 'moj', 'bench', 'ministry', 'advance', ?, ?, NULL, ?, ?, ?)")
-            .bind(id).bind(version + 1).bind(now).bind(stage).bind(stage).bind(&payload).bind(&prev).bind(hash(&prev, &payload))
-            .execute(&mut *tx).await.unwrap();
-        sqlx::query(
-            "UPDATE timers SET status = 'cancelled' WHERE procedure_id = ? AND status = 'pending'",
-        )
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-        let (timers, mails) = shape(i);
-        for t in 0..timers {
-            sqlx::query("INSERT INTO timers (procedure_id, stage, stage_entry, kind, rule, occurrence, fire_at, status, recipients, dedupe_key, created_at) VALUES (?, ?, ?, 'reminder', 'r', 0, ?, 'pending', '[\"moj\"]', ?, ?)")
-                .bind(id).bind(stage).bind(version + 1).bind(now).bind(format!("{id}:{}:{t}", version + 1)).bind(now)
-                .execute(&mut *tx).await.unwrap();
-        }
-        for m in 0..mails {
-            let key = format!("{id}:{}:{m}", version + 1);
-            sqlx::query("INSERT INTO outbox (dedupe_key, message_id, procedure_id, kind, recipient_institution, payload, status, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, 'action_needed', 'moj', '{}', 'pending', 0, ?, ?)")
-                .bind(&key).bind(format!("<{key}@bench>")).bind(id).bind(now).bind(now)
-                .execute(&mut *tx).await.unwrap();
-        }
-        tx.commit().await.unwrap();
-    }
-}
-
-async fn raw_loop_pg(pool: &sqlx::PgPool, id: &str, per: usize) {
-    let now = Utc::now();
-    for i in 0..per {
-        let mut tx = pool.begin().await.unwrap();
-        let row = sqlx::query("SELECT version FROM procedures WHERE id = $1")
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await
-            .unwrap();
-        let version: i64 = row.get(0);
-        let stage = if i.is_multiple_of(2) {
-            "interagency-consultation"
-        } else {
-            "legal-review"
-        };
-        let done = sqlx::query("UPDATE procedures SET stage = $1, stage_entry = $2, version = $3, updated_at = $4 WHERE id = $5 AND version = $6")
-            .bind(stage).bind(version + 1).bind(version + 1).bind(now).bind(id).bind(version)
-            .execute(&mut *tx).await.unwrap();
-        assert_eq!(done.rows_affected(), 1);
-        let last = sqlx::query(
-            "SELECT hash FROM history WHERE procedure_id = $1 ORDER BY sequence DESC LIMIT 1",
-        )
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await
-        .unwrap();
-        let prev: String = last.map(|r| r.get(0)).unwrap_or_default();
-        let payload = format!("{{\"to\":\"{stage}\"}}");
-        sqlx::query("INSERT INTO history (procedure_id, sequence, at, actor_institution, actor_name, actor_role, command, from_stage, to_stage, comment, payload, prev_hash, hash) VALUES ($1, $2, $3, 'moj', 'bench', 'ministry', 'advance', $4, $5, NULL, $6, $7, $8)")
-            .bind(id).bind(version + 1).bind(now).bind(stage).bind(stage).bind(&payload).bind(&prev).bind(hash(&prev, &payload))
-            .execute(&mut *tx).await.unwrap();
-        sqlx::query(
-            "UPDATE timers SET status = 'cancelled' WHERE procedure_id = $1 AND status = 'pending'",
-        )
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-        let (timers, mails) = shape(i);
-        for t in 0..timers {
-            sqlx::query("INSERT INTO timers (procedure_id, stage, stage_entry, kind, rule, occurrence, fire_at, status, recipients, dedupe_key, created_at) VALUES ($1, $2, $3, 'reminder', 'r', 0, $4, 'pending', '[\"moj\"]', $5, $6)")
-                .bind(id).bind(stage).bind(version + 1).bind(now).bind(format!("{id}:{}:{t}", version + 1)).bind(now)
-                .execute(&mut *tx).await.unwrap();
-        }
-        for m in 0..mails {
-            let key = format!("{id}:{}:{m}", version + 1);
-            sqlx::query("INSERT INTO outbox (dedupe_key, message_id, procedure_id, kind, recipient_institution, payload, status, attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, 'action_needed', 'moj', '{}', 'pending', 0, $4, $5)")
-                .bind(&key).bind(format!("<{key}@bench>")).bind(id).bind(now).bind(now)
-                .execute(&mut *tx).await.unwrap();
-        }
-        tx.commit().await.unwrap();
-    }
 }
 
 /// Queue emails by moving procedures, then send them all to a local SMTP server: emails/s.
