@@ -159,12 +159,12 @@ async fn act(
 ) -> Response {
     let path = format!("/api/v1/procedures/{id}/{what}");
     let work = async {
-        readable(&state, &caller, &id).await?;
+        let current = readable(&state, &caller, &id).await?;
         let expected_version = if_match(&headers)?;
         let view = state
             .app
-            .act(
-                &id,
+            .act_on(
+                current,
                 &Command {
                     expected_version,
                     act,

@@ -250,6 +250,29 @@ impl Accession {
                 what: "procedure",
                 id: id.to_string(),
             })?;
+        self.act_on_at(current, cmd, actor, now).await
+    }
+
+    /// Decide and apply one act on `current`, the procedure as the caller has just read it (the
+    /// API reads it to check the caller may see it): reading it again would only widen the
+    /// window in which another act can come first, and that is caught by the version check when
+    /// the decision is applied.
+    pub async fn act_on(
+        &self,
+        current: ProcedureState,
+        cmd: &Command,
+        actor: &Actor,
+    ) -> Result<ProcedureView, AppError> {
+        self.act_on_at(current, cmd, actor, self.now()).await
+    }
+
+    async fn act_on_at(
+        &self,
+        current: ProcedureState,
+        cmd: &Command,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<ProcedureView, AppError> {
         let cmd = self.rebased(&current, cmd).await?;
         let outcome = async {
             let decision = self.decide(&current, &cmd, actor, now).await?;

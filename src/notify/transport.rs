@@ -6,9 +6,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use lettre::transport::smtp::PoolConfig;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use std::time::Instant;
+
+use lettre::Message;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
 
 use crate::config::{MailSettings, MailTransport, SmtpSecurity, SmtpSettings};
 
@@ -135,8 +138,7 @@ impl SmtpPassword {
     }
 }
 
-/// The mailer the settings ask for. The SMTP one must be made inside a tokio runtime (its
-/// connection pool starts a task).
+/// The mailer the settings ask for.
 pub fn mailer_from_settings(settings: &MailSettings) -> Result<Box<dyn Mailer>, TransportError> {
     match settings.transport {
         MailTransport::File => Ok(Box::new(FileMailer::new(&settings.outbox_dir))),
@@ -158,9 +160,85 @@ pub fn mailer_from_settings(settings: &MailSettings) -> Result<Box<dyn Mailer>, 
 }
 
 /// Sends through an SMTP server over a pool of connections.
+///
+/// The pool is ours, the protocol lettre's (`AsyncSmtpConnection`): lettre 0.11.23 opens its
+/// pooled sockets with Nagle's algorithm on, and it writes a message's body and the closing
+/// `.` as two writes, so the second waits for the server's delayed ACK — 40 ms on Linux — on
+/// every message. That capped sending at about 22 messages a second per connection (see
+/// BENCHMARKS.md). Our sockets set TCP_NODELAY. lettre has merged the same fix upstream
+/// (lettre/lettre#1159); once released, this pool can go back to lettre's.
 pub struct SmtpMailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    connector: Connector,
+    /// One permit per connection the server may see at once (`mail.smtp.pool_max`).
+    permits: tokio::sync::Semaphore,
+    /// Connections not in use, the most recently returned last.
+    idle: std::sync::Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
     settings: SmtpSettings,
+}
+
+/// An idle connection is closed after this long (servers close theirs after a few minutes)…
+const IDLE_MAX: Duration = Duration::from_secs(60);
+/// …and checked with NOOP before reuse once it has been idle this long.
+const CHECK_AFTER: Duration = Duration::from_secs(5);
+
+struct Connector {
+    host: String,
+    port: u16,
+    security: SmtpSecurity,
+    tls: Option<TlsParameters>,
+    hello: ClientId,
+    credentials: Option<Credentials>,
+    timeout: Duration,
+}
+
+impl Connector {
+    /// A new connection: greeted, encrypted as the settings say, authenticated.
+    async fn connect(&self) -> Result<AsyncSmtpConnection, String> {
+        let address = (self.host.as_str(), self.port);
+        let mut conn = match (&self.security, &self.tls) {
+            (SmtpSecurity::Tls, Some(tls)) => {
+                // TLS from the first byte: lettre opens this socket itself (without
+                // TCP_NODELAY, so port 465 still pays the delayed ACK until lettre's release).
+                AsyncSmtpConnection::connect_tokio1(
+                    address,
+                    Some(self.timeout),
+                    &self.hello,
+                    Some(tls.clone()),
+                    None,
+                )
+                .await
+                .map_err(|e| e.to_string())?
+            }
+            _ => {
+                let tcp =
+                    tokio::time::timeout(self.timeout, tokio::net::TcpStream::connect(address))
+                        .await
+                        .map_err(|_| "connection timed out".to_string())?
+                        .map_err(|e| format!("cannot connect: {e}"))?;
+                tcp.set_nodelay(true)
+                    .map_err(|e| format!("cannot set TCP_NODELAY: {e}"))?;
+                tokio::time::timeout(
+                    self.timeout,
+                    AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello),
+                )
+                .await
+                .map_err(|_| "the server did not greet in time".to_string())?
+                .map_err(|e| e.to_string())?
+            }
+        };
+        if let (SmtpSecurity::Starttls, Some(tls)) = (&self.security, &self.tls) {
+            // Refused when the server does not offer STARTTLS: never falls back to plain text.
+            conn.starttls(tls.clone(), &self.hello)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        if let Some(credentials) = &self.credentials {
+            conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(conn)
+    }
 }
 
 impl fmt::Debug for SmtpMailer {
@@ -172,8 +250,7 @@ impl fmt::Debug for SmtpMailer {
 }
 
 impl SmtpMailer {
-    /// A mailer for `settings`, authenticating when they name a user (with `password`). Call it
-    /// inside a tokio runtime.
+    /// A mailer for `settings`, authenticating when they name a user (with `password`).
     pub fn new(
         settings: &SmtpSettings,
         password: Option<SmtpPassword>,
@@ -184,45 +261,93 @@ impl SmtpMailer {
         if settings.timeout_secs == 0 {
             return Err(TransportError::Zero("timeout_secs"));
         }
-        let host = settings.host.as_str();
-        let tls_error = |source| TransportError::Tls {
-            host: host.to_string(),
-            source,
+        let host = settings.host.clone();
+        let tls = match settings.security {
+            SmtpSecurity::None => None,
+            SmtpSecurity::Starttls | SmtpSecurity::Tls => Some(
+                TlsParameters::new(host.clone()).map_err(|source| TransportError::Tls {
+                    host: host.clone(),
+                    source,
+                })?,
+            ),
         };
-        let builder = match settings.security {
-            SmtpSecurity::Starttls => {
-                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host).map_err(tls_error)?
+        let credentials = match (&settings.username, password) {
+            (Some(username), Some(password)) => {
+                Some(Credentials::new(username.clone(), password.0))
             }
-            SmtpSecurity::Tls => {
-                AsyncSmtpTransport::<Tokio1Executor>::relay(host).map_err(tls_error)?
-            }
-            SmtpSecurity::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
+            _ => None,
         };
-        let mut builder = builder
-            .port(settings.port)
-            .timeout(Some(Duration::from_secs(settings.timeout_secs)))
-            .pool_config(PoolConfig::new().max_size(settings.pool_max));
-        if let (Some(username), Some(password)) = (&settings.username, password) {
-            builder = builder.credentials(Credentials::new(username.clone(), password.0));
-        }
         Ok(SmtpMailer {
-            transport: builder.build(),
+            connector: Connector {
+                host,
+                port: settings.port,
+                security: settings.security,
+                tls,
+                hello: ClientId::default(),
+                credentials,
+                timeout: Duration::from_secs(settings.timeout_secs),
+            },
+            permits: tokio::sync::Semaphore::new(settings.pool_max as usize),
+            idle: std::sync::Mutex::new(Vec::new()),
             settings: settings.clone(),
         })
+    }
+
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<(AsyncSmtpConnection, Instant)>> {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// An idle connection still alive, or a new one.
+    async fn checkout(&self) -> Result<AsyncSmtpConnection, String> {
+        loop {
+            let Some((mut conn, since)) = self.idle().pop() else {
+                return self.connector.connect().await;
+            };
+            let idle_for = since.elapsed();
+            if idle_for >= IDLE_MAX {
+                conn.abort().await;
+            } else if idle_for < CHECK_AFTER || conn.test_connected().await {
+                return Ok(conn);
+            }
+        }
     }
 }
 
 #[async_trait::async_trait]
 impl Mailer for SmtpMailer {
     async fn send(&self, message: &Message) -> Result<(), SendError> {
-        self.transport
-            .send_raw(message.envelope(), &message.formatted())
+        let failed = |permanent: bool, e: String| SendError {
+            permanent,
+            reason: format!("{}: {e}", self.describe()),
+        };
+        let _permit = self
+            .permits
+            .acquire()
             .await
-            .map(|_| ())
-            .map_err(|e| SendError {
-                permanent: is_about_the_message(&e),
-                reason: format!("{}: {e}", self.describe()),
-            })
+            .map_err(|_| failed(false, "the mailer is closed".into()))?;
+        let mut conn = self.checkout().await.map_err(|e| failed(false, e))?;
+        let sent = tokio::time::timeout(
+            self.connector.timeout,
+            conn.send(message.envelope(), &message.formatted()),
+        )
+        .await;
+        match sent {
+            Ok(Ok(_)) => {
+                self.idle().push((conn, Instant::now()));
+                Ok(())
+            }
+            Ok(Err(e)) => {
+                // lettre ends the session on any failure; a connection it left open is reused.
+                if !conn.has_broken() {
+                    self.idle().push((conn, Instant::now()));
+                }
+                Err(failed(is_about_the_message(&e), e.to_string()))
+            }
+            Err(_) => {
+                conn.abort().await;
+                Err(failed(false, "the server did not answer in time".into()))
+            }
+        }
     }
 
     fn describe(&self) -> String {

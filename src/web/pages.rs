@@ -704,9 +704,10 @@ pub async fn act(
             }
         }
     };
-    if let Err(e) = readable(&state, &caller, &id).await {
-        return app_error_page(&v, e);
-    }
+    let current = match readable(&state, &caller, &id).await {
+        Ok(p) => p,
+        Err(e) => return app_error_page(&v, e),
+    };
     let act = match act_of(&form) {
         Ok(a) => a,
         Err(text) => return refused(StatusCode::UNPROCESSABLE_ENTITY, text).await,
@@ -719,11 +720,10 @@ pub async fn act(
         .await;
     };
     let name = act.name();
-    let pid = ProcedureId::parse(id.clone()).expect("readable checked it");
     match state
         .app
-        .act(
-            &pid,
+        .act_on(
+            current,
             &Command {
                 expected_version: crate::ids::Version(version),
                 act,

@@ -31,9 +31,16 @@ impl Received {
 pub struct Inbox {
     messages: Mutex<Vec<Received>>,
     arrived: Condvar,
+    /// SMTP sessions opened (one EHLO each without STARTTLS).
+    sessions: std::sync::atomic::AtomicUsize,
 }
 
 impl Inbox {
+    /// How many sessions clients have opened so far.
+    pub fn sessions(&self) -> usize {
+        self.sessions.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Wait until `count` messages are in, at most ten seconds; what is in by then.
     pub fn wait_for(&self, count: usize) -> Vec<Received> {
         let messages = self.messages.lock().unwrap();
@@ -70,6 +77,13 @@ struct Collector {
 }
 
 impl Handler for Collector {
+    fn helo(&mut self, _ip: std::net::IpAddr, _domain: &str) -> Response {
+        self.inbox
+            .sessions
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        response::OK
+    }
+
     fn rcpt(&mut self, to: &str) -> Response {
         match &self.refuse {
             Some(bad) if to.contains(bad.as_str()) => response::NO_MAILBOX,

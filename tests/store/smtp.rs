@@ -124,3 +124,34 @@ async fn a_recipient_the_server_refuses_is_a_permanent_failure() {
     assert!(err.reason.contains("550"), "{err}");
     assert!(inbox.all().is_empty());
 }
+
+/// Many messages at once share the pool: no more sessions than `pool_max`, each reused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_messages_share_the_pooled_connections() {
+    let (port, inbox) = mailserver::start(0, Some("nobody"));
+    let mailer = std::sync::Arc::new(SmtpMailer::new(&settings(port, 10), None).unwrap());
+    let sends = (0..20).map(|i| {
+        let mailer = std::sync::Arc::clone(&mailer);
+        async move { mailer.send(&message(&format!("<pool-{i}@example.org>"))).await }
+    });
+    for result in futures_util::future::join_all(sends).await {
+        result.unwrap();
+    }
+    assert_eq!(inbox.wait_for(20).len(), 20);
+    let sessions = inbox.sessions();
+    assert!(
+        (1..=2).contains(&sessions),
+        "20 messages over at most pool_max = 2 connections, not {sessions}"
+    );
+    // A refusal of one message leaves the pool working for the next.
+    let err = mailer
+        .send(&message_to("<pool-refused@example.org>", &["nobody@gov.example"]))
+        .await
+        .unwrap_err();
+    assert!(err.permanent, "{err}");
+    mailer
+        .send(&message("<pool-after@example.org>"))
+        .await
+        .unwrap();
+    assert_eq!(inbox.wait_for(21).len(), 21);
+}
