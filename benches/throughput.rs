@@ -12,6 +12,8 @@ mod common;
 use common::{RawDb, STAGES, databases, env, fresh_database, median, moj, root, seeded, settings};
 
 use std::sync::Arc;
+
+use futures_util::StreamExt;
 use std::time::{Duration, Instant};
 
 use accession::app::Accession;
@@ -75,11 +77,17 @@ async fn transitions(runs: usize) {
 async fn emails(runs: usize) {
     println!();
     println!("# emails per second to a local SMTP server (pooled), median of {runs} runs");
-    let mut rates = Vec::new();
+    let (mut engine, mut raw) = (Vec::new(), Vec::new());
     for run in 0..runs {
-        rates.push(email_run(run).await);
+        let (e, r) = email_run(run).await;
+        engine.push(e);
+        raw.push(r);
     }
-    println!("emails/s: {:.0}", median(rates));
+    let (e, r) = (median(engine), median(raw));
+    println!(
+        "emails/s: dispatcher {e:.0}, raw sends {r:.0}, ratio {:.0}%",
+        100.0 * e / r
+    );
 }
 
 async fn serve(runs: usize) {
@@ -179,12 +187,15 @@ async fn raw_run(url: &str, clients: usize, ops: usize) -> f64 {
 }
 
 /// Queue emails by moving procedures, then send them all to a local SMTP server: emails/s.
-async fn email_run(run: usize) -> f64 {
+async fn email_run(run: usize) -> (f64, f64) {
     use mailin_embedded::{Handler, Server, response};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    /// Counts the bytes it receives, so the raw messages can be the dispatcher's size.
     #[derive(Clone)]
-    struct Sink;
+    struct Sink(Arc<AtomicUsize>);
     impl Handler for Sink {
-        fn data(&mut self, _buf: &[u8]) -> std::io::Result<()> {
+        fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+            self.0.fetch_add(buf.len(), Ordering::Relaxed);
             Ok(())
         }
         fn data_end(&mut self) -> mailin_embedded::Response {
@@ -193,7 +204,8 @@ async fn email_run(run: usize) -> f64 {
     }
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let mut server = Server::new(Sink);
+    let received = Arc::new(AtomicUsize::new(0));
+    let mut server = Server::new(Sink(Arc::clone(&received)));
     server
         .with_name("bench")
         .with_num_threads(8)
@@ -209,7 +221,7 @@ async fn email_run(run: usize) -> f64 {
     s.mail.smtp.security = accession::config::SmtpSecurity::None;
     s.mail.smtp.pool_max = 8;
     s.dispatcher.batch_size = 500;
-    let app = seeded_with(&url, s, 200).await;
+    let app = seeded_with(&url, s.clone(), 200).await;
     let dispatcher = accession::scheduler::Dispatcher::from_settings(&app).unwrap();
     let pending = app.store.outbox_counts().await.unwrap().pending;
     let started = Instant::now();
@@ -220,7 +232,51 @@ async fn email_run(run: usize) -> f64 {
         pending,
         "every email handled"
     );
-    report.sent as f64 / elapsed
+    let engine = report.sent as f64 / elapsed;
+
+    // The raw limit: as many ready-made messages of the same size, sent through the same pool
+    // size as fast as it takes them, with no outbox, no reading and no rendering.
+    use accession::notify::Mailer;
+    let mailer = accession::notify::SmtpMailer::new(&s.mail.smtp, None).unwrap();
+    let size = received.load(Ordering::Relaxed) / (report.sent as usize).max(1);
+    let messages: Vec<_> = (0..report.sent)
+        .map(|i| raw_message(&format!("<raw-{run}-{i}@bench>"), size))
+        .collect();
+    let started = Instant::now();
+    let sends = futures_util::stream::iter(messages.iter().map(|m| mailer.send(m)))
+        .buffer_unordered(s.mail.smtp.pool_max as usize)
+        .collect::<Vec<_>>()
+        .await;
+    let raw = sends.len() as f64 / started.elapsed().as_secs_f64();
+    assert!(sends.iter().all(Result::is_ok), "every raw email sent");
+    (engine, raw)
+}
+
+/// A message like the dispatcher's (text and HTML alternatives), about `size` bytes in all.
+fn raw_message(message_id: &str, size: usize) -> accession::notify::Message {
+    use accession::notify::{EmailKind, ExtraHeaders, Mailbox, RenderedEmail, build_message};
+    use chrono::Utc;
+    let line = "The stage Parliament of ETS No. 112 is due on 2027-05-01. ";
+    // Headers and MIME parts take about a kilobyte; text and HTML share the rest.
+    let text = line.repeat(size.saturating_sub(1000) / 2 / line.len() + 1);
+    build_message(
+        &"Accession <accession@example.org>"
+            .parse::<Mailbox>()
+            .unwrap(),
+        &["moj@gov.example".parse::<Mailbox>().unwrap()],
+        message_id,
+        Utc::now(),
+        &RenderedEmail {
+            subject: "[Accession] Reminder: ETS No. 112 - Parliament".into(),
+            html: format!("<p>{text}</p>"),
+            text,
+        },
+        &ExtraHeaders {
+            procedure_id: "kg-ets-112".into(),
+            kind: EmailKind::Reminder,
+        },
+    )
+    .unwrap()
 }
 
 async fn seeded_with(url: &str, s: Settings, n: usize) -> Accession {

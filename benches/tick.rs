@@ -2,7 +2,11 @@
 //! when ACCESSION_BENCH_DATABASE_URL names a server): a tick must cost what is due, not what
 //! exists. Run with `cargo bench --bench tick` (sizes: ACCESSION_BENCH_SIZES, default
 //! 10000,100000,1000000). Prints, per size, the median of five ticks that each fire 100 timers
-//! (engine, hashed history row, outbox rows, timer marked fired) and of the due-timer query alone.
+//! (engine, hashed history row, outbox rows, timer marked fired) and of the due-timer query alone,
+//! beside the same tick written with sqlx alone (`common::RawDb::fire_due`) on another 100 timers
+//! in the same database.
+
+mod common;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -30,8 +34,8 @@ async fn main() {
         .collect();
     println!("scheduler tick: {DUE_PER_TICK} due timers among N pending, median of {ROUNDS}");
     println!(
-        "{:<10} {:>10} {:>14} {:>16}",
-        "database", "N", "tick (ms)", "due query (ms)"
+        "{:<10} {:>10} {:>14} {:>14} {:>7} {:>16}",
+        "database", "N", "tick (ms)", "raw (ms)", "ratio", "due query (ms)"
     );
     for &n in &sizes {
         let dir = tempfile::tempdir().unwrap();
@@ -134,7 +138,9 @@ async fn run(label: &str, url: &str, n: u64) {
         batch_size: DUE_PER_TICK,
         lease: TimeDelta::minutes(5),
     };
+    let raw = common::RawDb::connect(url).await;
     let mut ticks = Vec::new();
+    let mut raws = Vec::new();
     let mut queries = Vec::new();
     for round in 0..ROUNDS {
         // DUE_PER_TICK procedures of this round get a reminder that is due now.
@@ -163,12 +169,32 @@ async fn run(label: &str, url: &str, n: u64) {
         let report = tick(&app, &options, now).await.unwrap();
         ticks.push(began.elapsed());
         assert_eq!(report.fired, DUE_PER_TICK, "every due timer fires");
+
+        // The raw baseline: as many timers on other procedures, fired with sqlx alone.
+        exec(
+            conn,
+            backend,
+            &timers_sql(backend, "reminder", &format!("raw {round}")),
+            vec![
+                (DUE_PER_TICK as i64).into(),
+                (((ROUNDS + round) * DUE_PER_TICK) as i64).into(),
+                (now - TimeDelta::minutes(1)).into(),
+            ],
+        )
+        .await;
+        let began = Instant::now();
+        let fired = raw.fire_due(now, DUE_PER_TICK).await;
+        raws.push(began.elapsed());
+        assert_eq!(fired as u64, DUE_PER_TICK, "every due timer fires");
     }
+    let (tick_ms, raw_ms) = (ms(median(&mut ticks)), ms(median(&mut raws)));
     println!(
-        "{:<10} {:>10} {:>14.2} {:>16.3}",
+        "{:<10} {:>10} {:>14.2} {:>14.2} {:>6.0}% {:>16.3}",
         label,
         n,
-        ms(median(&mut ticks)),
+        tick_ms,
+        raw_ms,
+        100.0 * raw_ms / tick_ms,
         ms(median(&mut queries))
     );
     app.store.close().await.unwrap();

@@ -348,3 +348,138 @@ pub async fn raw_step_pg(
     tx.commit().await?;
     Ok(version + 1)
 }
+
+/// Fire up to `limit` timers due at `now` as a tick does, with sqlx alone: claim them in one
+/// statement (name and lease), then per timer one transaction — the timer marked fired, the
+/// version-checked update of its procedure, a hashed history row after the previous one, one
+/// outbox row (a reminder to the one responsible institution). The number fired.
+macro_rules! fire_due {
+    ($pool:expr, $begin:expr, $ph:expr, $now:expr, $limit:expr) => {{
+        let ph = $ph;
+        // The statements are built from this macro's own text and placeholders only.
+        let q = |sql: String| sqlx::query(sqlx::AssertSqlSafe(sql));
+        let now: chrono::DateTime<Utc> = $now;
+        let claim = format!(
+            "UPDATE timers SET claimed_by = 'raw', lease_until = {} WHERE id IN \
+             (SELECT id FROM timers WHERE status = 'pending' AND fire_at <= {} \
+             ORDER BY fire_at LIMIT {}) RETURNING id, procedure_id, dedupe_key",
+            ph(1),
+            ph(2),
+            $limit
+        );
+        let claimed = q(claim)
+            .bind(now + chrono::TimeDelta::minutes(5))
+            .bind(now)
+            .fetch_all($pool)
+            .await
+            .unwrap();
+        for row in &claimed {
+            let (timer, id, key): (i64, String, String) = (row.get(0), row.get(1), row.get(2));
+            let mut tx = $begin.await.unwrap();
+            let fired = q(format!(
+                "UPDATE timers SET status = 'fired', fired_at = {} WHERE id = {} AND status = 'pending'",
+                ph(1),
+                ph(2)
+            ))
+            .bind(now)
+            .bind(timer)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+            assert_eq!(fired.rows_affected(), 1);
+            let version: i64 = q(format!(
+                "SELECT version FROM procedures WHERE id = {}",
+                ph(1)
+            ))
+            .bind(&id)
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap()
+            .get(0);
+            q(format!(
+                "UPDATE procedures SET version = {}, updated_at = {} WHERE id = {} AND version = {}",
+                ph(1),
+                ph(2),
+                ph(3),
+                ph(4)
+            ))
+            .bind(version + 1)
+            .bind(now)
+            .bind(&id)
+            .bind(version)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+            let last = q(format!(
+                "SELECT hash, sequence FROM history WHERE procedure_id = {} ORDER BY sequence DESC LIMIT 1",
+                ph(1)
+            ))
+            .bind(&id)
+            .fetch_optional(&mut *tx)
+            .await
+            .unwrap();
+            let (prev, sequence): (String, i64) =
+                last.map_or((String::new(), 0), |r| (r.get(0), r.get(1)));
+            let payload = format!("{{\"timer\":\"{key}\"}}");
+            q(format!(
+                "INSERT INTO history (procedure_id, sequence, at, actor_institution, actor_name, \
+                 actor_role, command, from_stage, to_stage, comment, payload, prev_hash, hash) \
+                 VALUES ({}, {}, {}, 'accession', 'scheduler', 'system', 'timer', NULL, NULL, \
+                 NULL, {}, {}, {})",
+                ph(1),
+                ph(2),
+                ph(3),
+                ph(4),
+                ph(5),
+                ph(6)
+            ))
+            .bind(&id)
+            .bind(sequence + 1)
+            .bind(now)
+            .bind(&payload)
+            .bind(&prev)
+            .bind(hash(&prev, &payload))
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+            q(format!(
+                "INSERT INTO outbox (dedupe_key, message_id, procedure_id, kind, \
+                 recipient_institution, payload, status, attempts, next_attempt_at, created_at) \
+                 VALUES ({}, {}, {}, 'reminder', 'moj', '{{}}', 'pending', 0, {}, {})",
+                ph(1),
+                ph(2),
+                ph(3),
+                ph(4),
+                ph(5)
+            ))
+            .bind(format!("raw:{key}"))
+            .bind(format!("<raw.{timer}@bench>"))
+            .bind(&id)
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+            tx.commit().await.unwrap();
+        }
+        claimed.len()
+    }};
+}
+
+impl RawDb {
+    /// A tick with sqlx alone (see `fire_due!`): the number of timers fired.
+    pub async fn fire_due(&self, now: chrono::DateTime<Utc>, limit: u64) -> usize {
+        match self {
+            RawDb::Sqlite(pool) => fire_due!(
+                pool,
+                pool.begin_with("BEGIN IMMEDIATE"),
+                |n: usize| format!("?{n}"),
+                now,
+                limit
+            ),
+            RawDb::Pg(pool) => {
+                fire_due!(pool, pool.begin(), |n: usize| format!("${n}"), now, limit)
+            }
+        }
+    }
+}

@@ -132,7 +132,11 @@ async fn concurrent_messages_share_the_pooled_connections() {
     let mailer = std::sync::Arc::new(SmtpMailer::new(&settings(port, 10), None).unwrap());
     let sends = (0..20).map(|i| {
         let mailer = std::sync::Arc::clone(&mailer);
-        async move { mailer.send(&message(&format!("<pool-{i}@example.org>"))).await }
+        async move {
+            mailer
+                .send(&message(&format!("<pool-{i}@example.org>")))
+                .await
+        }
     });
     for result in futures_util::future::join_all(sends).await {
         result.unwrap();
@@ -145,7 +149,10 @@ async fn concurrent_messages_share_the_pooled_connections() {
     );
     // A refusal of one message leaves the pool working for the next.
     let err = mailer
-        .send(&message_to("<pool-refused@example.org>", &["nobody@gov.example"]))
+        .send(&message_to(
+            "<pool-refused@example.org>",
+            &["nobody@gov.example"],
+        ))
         .await
         .unwrap_err();
     assert!(err.permanent, "{err}");
