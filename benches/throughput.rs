@@ -208,7 +208,7 @@ async fn email_run(run: usize) -> (f64, f64) {
     let mut server = Server::new(Sink(Arc::clone(&received)));
     server
         .with_name("bench")
-        .with_num_threads(8)
+        .with_num_threads(16)
         .with_tcp_listener(listener);
     std::thread::spawn(move || {
         let _ = server.serve();
@@ -233,6 +233,9 @@ async fn email_run(run: usize) -> (f64, f64) {
         "every email handled"
     );
     let engine = report.sent as f64 / elapsed;
+    // The server serves one connection per thread: the dispatcher's idle pooled connections
+    // would hold threads the raw sends need.
+    drop(dispatcher);
 
     // The raw limit: as many ready-made messages of the same size, sent through the same pool
     // size as fast as it takes them, with no outbox, no reading and no rendering.
@@ -248,7 +251,9 @@ async fn email_run(run: usize) -> (f64, f64) {
         .collect::<Vec<_>>()
         .await;
     let raw = sends.len() as f64 / started.elapsed().as_secs_f64();
-    assert!(sends.iter().all(Result::is_ok), "every raw email sent");
+    if let Some(Err(e)) = sends.iter().find(|r| r.is_err()) {
+        panic!("a raw email was not sent: {e}");
+    }
     (engine, raw)
 }
 

@@ -12,12 +12,13 @@ use serde::Serialize;
 
 use crate::app::{Accession, AppError};
 use crate::config::DispatcherSettings;
+use crate::engine::ProcedureState;
 use crate::ids::{ConventionId, InstitutionId, ProcedureId, StageId};
 use crate::notify::{
     EmailFacts, EmailKind, ExtraHeaders, Mailbox, Mailer, Templates, build_message,
 };
 use crate::reference::{Convention, Institution, Language};
-use crate::store::OutboxRow;
+use crate::store::{OutboxRow, Settlement};
 
 /// What one pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -125,40 +126,22 @@ impl Dispatcher {
             let n = rows.len() as u64;
             let mut i = 0;
             while i < rows.len() {
-                let rest = |from: usize| rows[from..].iter().map(|r| r.id).collect::<Vec<_>>();
                 // Never start a send the lease might not cover: give the rest back instead.
                 if app.now() + self.send_budget >= lease_until {
-                    app.store.outbox_release(&rest(i), &self.owner).await?;
+                    let rest: Vec<i64> = rows[i..].iter().map(|r| r.id).collect();
+                    app.store.outbox_release(&rest, &self.owner).await?;
                     continue 'pass;
                 }
-                // A wave of rows, as many as the transport has connections, sent at once.
-                let mut wave = Vec::new();
-                while i < rows.len() && wave.len() < self.concurrency {
-                    let row = &rows[i];
-                    i += 1;
-                    if let Some(prepared) = self
-                        .settle_or_prepare(app, &mut known, row, &mut report)
-                        .await?
-                    {
-                        wave.push((row, prepared));
-                    }
-                }
-                let sends = wave.iter().map(|(_, prepared)| async move {
-                    let started = std::time::Instant::now();
-                    let result = self.mailer.send(&prepared.message).await;
-                    (result, started.elapsed())
-                });
-                let results = futures_util::future::join_all(sends).await;
-                let mut go_on = true;
-                for ((row, prepared), (result, elapsed)) in wave.iter().zip(results) {
-                    go_on &= self
-                        .record(app, row, prepared, result, elapsed, &mut report)
-                        .await?;
-                }
-                if !go_on {
+                // A wave: rows to send, as many as the transport has connections, sent at once;
+                // their procedures read a few at a time, their outcomes recorded together.
+                if !self
+                    .wave(app, &mut known, &rows, &mut i, &mut report)
+                    .await?
+                {
                     // The server is unreachable or refusing us: the others would fail alike
                     // and spend their attempts. They wait for the next pass, unattempted.
-                    app.store.outbox_release(&rest(i), &self.owner).await?;
+                    let rest: Vec<i64> = rows[i..].iter().map(|r| r.id).collect();
+                    app.store.outbox_release(&rest, &self.owner).await?;
                     break 'pass;
                 }
             }
@@ -179,113 +162,132 @@ impl Dispatcher {
         Ok(report)
     }
 
-    /// The message of a row, or None when the row was settled instead (dead or cancelled).
-    async fn settle_or_prepare(
+    /// Prepare, send and record one wave, taking rows from `rows[*next..]` until as many are
+    /// ready to send as the transport has connections (rows settled without sending, cancelled
+    /// or dead, do not count). False when a failure concerns the server, so the pass should stop.
+    async fn wave(
         &self,
         app: &Accession,
         known: &mut Known,
-        row: &OutboxRow,
-        report: &mut DispatchReport,
-    ) -> Result<Option<Prepared>, AppError> {
-        let now = app.now();
-        let prepared = match self.prepare(app, known, row, now).await? {
-            Ok(prepared) => prepared,
-            Err(Instead::Dead(Undeliverable(reason))) => {
-                tracing::warn!(outbox = row.id, %reason, "undeliverable email");
-                if app
-                    .store
-                    .outbox_failed(row.id, &self.owner, &reason, None)
-                    .await?
-                {
-                    report.dead += 1;
-                    app.metrics.count(&app.metrics.emails, "dead");
-                }
-                return Ok(None);
-            }
-            Err(Instead::Cancel(reason)) => {
-                tracing::info!(outbox = row.id, %reason, "email no longer applies");
-                if app
-                    .store
-                    .outbox_cancelled(row.id, &self.owner, &reason)
-                    .await?
-                {
-                    report.cancelled += 1;
-                    app.metrics.count(&app.metrics.emails, "cancelled");
-                }
-                return Ok(None);
-            }
-        };
-        Ok(Some(prepared))
-    }
-
-    /// Record what sending `row` gave; false when the failure concerns the server, so the pass
-    /// should stop.
-    async fn record(
-        &self,
-        app: &Accession,
-        row: &OutboxRow,
-        prepared: &Prepared,
-        result: Result<(), crate::notify::SendError>,
-        elapsed: std::time::Duration,
+        rows: &[OutboxRow],
+        next: &mut usize,
         report: &mut DispatchReport,
     ) -> Result<bool, AppError> {
-        app.metrics.email_seconds.observe(elapsed.as_secs_f64());
-        match result {
-            Ok(()) => {
-                app.metrics.count(&app.metrics.emails, "sent");
-                let recorded = app
-                    .store
-                    .outbox_sent(
-                        row.id,
-                        &self.owner,
-                        &prepared.addresses,
-                        prepared.language.as_str(),
-                        app.now(),
-                    )
-                    .await?;
-                if !recorded {
-                    // Should the lease have run out mid-send despite the budget, the Message-ID
-                    // lets the receiving side recognise the copy another dispatcher sends.
-                    tracing::warn!(outbox = row.id, "sent after this dispatcher's lease ended");
-                }
-                tracing::info!(
-                    outbox = row.id,
-                    kind = %row.kind,
-                    institution = %row.recipient_institution,
-                    elapsed_ms = elapsed.as_millis() as u64,
-                    "email sent"
-                );
-                report.sent += 1;
-                Ok(true)
+        let now = app.now();
+        // Read fresh for each wave, so a procedure that moved on since is seen as it is now.
+        known.procedures.clear();
+        let mut outcomes = Vec::new();
+        let mut sending = Vec::with_capacity(self.concurrency);
+        while *next < rows.len() && sending.len() < self.concurrency {
+            let row = &rows[*next];
+            *next += 1;
+            if procedure_of(row).is_some_and(|id| !known.procedures.contains_key(&id)) {
+                // The procedures of this row and the next few, in one query.
+                let ahead = &rows[*next - 1..(*next - 1 + self.concurrency).min(rows.len())];
+                let ids: Vec<ProcedureId> = ahead.iter().filter_map(procedure_of).collect();
+                let found = app.store.procedures_by_id(&ids).await?;
+                known.procedures.extend(found);
             }
-            Err(e) => {
-                let attempts = row.attempts as u32 + 1;
-                let retry_at = (!e.permanent && attempts < self.settings.max_attempts)
-                    .then(|| app.now() + self.backoff(attempts));
-                tracing::warn!(
-                    outbox = row.id,
-                    attempts,
-                    error = %e,
-                    retry_at = ?retry_at,
-                    "email not sent"
-                );
-                app.store
-                    .outbox_failed(row.id, &self.owner, &e.to_string(), retry_at)
-                    .await?;
-                let outcome = match retry_at {
-                    Some(_) => {
-                        report.retried += 1;
-                        "retried"
-                    }
-                    None => {
-                        report.dead += 1;
-                        "dead"
-                    }
-                };
-                app.metrics.count(&app.metrics.emails, outcome);
-                Ok(e.permanent)
+            match self.prepare(app, known, row, now).await? {
+                Ok(prepared) => sending.push((row, prepared)),
+                Err(Instead::Dead(Undeliverable(reason))) => {
+                    tracing::warn!(outbox = row.id, %reason, "undeliverable email");
+                    outcomes.push((
+                        row,
+                        Tally::Dead,
+                        Settlement::Failed {
+                            error: reason,
+                            retry_at: None,
+                        },
+                    ));
+                }
+                Err(Instead::Cancel(reason)) => {
+                    tracing::info!(outbox = row.id, %reason, "email no longer applies");
+                    outcomes.push((row, Tally::Cancelled, Settlement::Cancelled { reason }));
+                }
             }
         }
+        let sends = sending.iter().map(|(_, prepared)| async move {
+            let started = std::time::Instant::now();
+            let result = self.mailer.send(&prepared.message).await;
+            (result, started.elapsed())
+        });
+        let results = futures_util::future::join_all(sends).await;
+        let mut go_on = true;
+        for ((row, prepared), (result, elapsed)) in sending.iter().zip(results) {
+            app.metrics.email_seconds.observe(elapsed.as_secs_f64());
+            match result {
+                Ok(()) => {
+                    tracing::info!(
+                        outbox = row.id,
+                        kind = %row.kind,
+                        institution = %row.recipient_institution,
+                        elapsed_ms = elapsed.as_millis() as u64,
+                        "email sent"
+                    );
+                    outcomes.push((
+                        row,
+                        Tally::Sent,
+                        Settlement::Sent {
+                            addresses: prepared.addresses.clone(),
+                            language: prepared.language.as_str().to_string(),
+                            at: app.now(),
+                        },
+                    ));
+                }
+                Err(e) => {
+                    go_on &= e.permanent;
+                    let attempts = row.attempts as u32 + 1;
+                    let retry_at = (!e.permanent && attempts < self.settings.max_attempts)
+                        .then(|| app.now() + self.backoff(attempts));
+                    tracing::warn!(
+                        outbox = row.id,
+                        attempts,
+                        error = %e,
+                        retry_at = ?retry_at,
+                        "email not sent"
+                    );
+                    let tally = if retry_at.is_some() {
+                        Tally::Retried
+                    } else {
+                        Tally::Dead
+                    };
+                    outcomes.push((
+                        row,
+                        tally,
+                        Settlement::Failed {
+                            error: e.to_string(),
+                            retry_at,
+                        },
+                    ));
+                }
+            }
+        }
+        let settlements: Vec<(i64, Settlement)> = outcomes
+            .iter()
+            .map(|(row, _, s)| (row.id, s.clone()))
+            .collect();
+        let recorded = app.store.outbox_settle(&self.owner, &settlements).await?;
+        for ((row, tally, _), recorded) in outcomes.iter().zip(recorded) {
+            // An email that went out was sent, whoever records it; anything else counts only
+            // if this dispatcher still held the row.
+            if *tally == Tally::Sent && !recorded {
+                // Should the lease have run out mid-send despite the budget, the Message-ID
+                // lets the receiving side recognise the copy another dispatcher sends.
+                tracing::warn!(outbox = row.id, "sent after this dispatcher's lease ended");
+            } else if !recorded {
+                continue;
+            }
+            let (count, label) = match tally {
+                Tally::Sent => (&mut report.sent, "sent"),
+                Tally::Retried => (&mut report.retried, "retried"),
+                Tally::Dead => (&mut report.dead, "dead"),
+                Tally::Cancelled => (&mut report.cancelled, "cancelled"),
+            };
+            *count += 1;
+            app.metrics.count(&app.metrics.emails, label);
+        }
+        Ok(go_on)
     }
 
     /// The wait before attempt `attempts + 1`: base × 2^(attempts − 1), capped, ±20% jitter so
@@ -386,10 +388,10 @@ impl Dispatcher {
                 .map(str::to_string)
         };
         let date = |key: &str| text(key).and_then(|t| t.parse::<NaiveDate>().ok());
-        let Some(procedure_id) = text("procedure").and_then(|p| ProcedureId::parse(p).ok()) else {
+        let Some(procedure_id) = procedure_of(row) else {
             return Ok(Err(dead("the row names no procedure")));
         };
-        let Some(procedure) = app.store.procedure(&procedure_id).await? else {
+        let Some(procedure) = known.procedures.get(&procedure_id).cloned() else {
             return Ok(Err(dead(format!(
                 "procedure `{procedure_id}` does not exist"
             ))));
@@ -484,15 +486,31 @@ impl Dispatcher {
     }
 }
 
+/// The procedure a row is about, as its payload names it.
+fn procedure_of(row: &OutboxRow) -> Option<ProcedureId> {
+    let id = row.payload.get("procedure")?.as_str()?;
+    ProcedureId::parse(id.to_string()).ok()
+}
+
+/// Which count of the report an outcome adds to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tally {
+    Sent,
+    Retried,
+    Dead,
+    Cancelled,
+}
+
 struct Prepared {
     message: crate::notify::Message,
     addresses: String,
     language: Language,
 }
 
-/// Reference data read once per pass.
+/// Reference data read once per pass, and the procedures of the wave being sent.
 #[derive(Default)]
 struct Known {
+    procedures: HashMap<ProcedureId, ProcedureState>,
     institutions: HashMap<InstitutionId, Option<Institution>>,
     conventions: HashMap<ConventionId, Option<Convention>>,
     people: Option<crate::app::People>,

@@ -21,7 +21,7 @@ pub use apply::message_id_for;
 pub use connect::Store;
 pub use error::StoreError;
 pub use history::{ChainVerdict, HistoryFilter, VerifyReport};
-pub use outbox::{OutboxCounts, OutboxRow, OutboxStatus};
+pub use outbox::{OutboxCounts, OutboxRow, OutboxStatus, Settlement};
 pub use procedures::{ProcedureFilter, ProcedureRow, TimerRow};
 pub use reference::ImportSummary;
 pub use sessions::SessionRow;

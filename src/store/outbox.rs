@@ -68,6 +68,24 @@ pub struct OutboxRow {
     pub sent_at: Option<DateTime<Utc>>,
 }
 
+/// What became of a claimed row (see `Store::outbox_settle`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settlement {
+    /// Delivered to `addresses`, written in `language`.
+    Sent {
+        addresses: String,
+        language: String,
+        at: DateTime<Utc>,
+    },
+    /// Not delivered: tried again at `retry_at`, or given up (dead) when there is none.
+    Failed {
+        error: String,
+        retry_at: Option<DateTime<Utc>>,
+    },
+    /// No longer applicable, for `reason`.
+    Cancelled { reason: String },
+}
+
 /// How many rows are in each state.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct OutboxCounts {
@@ -121,65 +139,75 @@ impl Store {
         Ok(rows)
     }
 
-    /// Record a delivery of a row `owner` holds; false when it no longer does (its lease ran out
-    /// and another dispatcher took it).
-    pub async fn outbox_sent(
+    /// Record what became of rows `owner` holds, all in one transaction: for each, true when
+    /// it was recorded, false when `owner` no longer holds the row (its lease ran out and
+    /// another dispatcher took it).
+    pub async fn outbox_settle(
         &self,
-        id: i64,
         owner: &str,
-        addresses: &str,
-        language: &str,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let update = outbox::Entity::update_many()
-            .col_expr(outbox::Column::Status, Expr::value("sent"))
-            .col_expr(outbox::Column::SentAt, Expr::value(now))
-            .col_expr(outbox::Column::RecipientAddress, Expr::value(addresses))
-            .col_expr(outbox::Column::Language, Expr::value(language))
-            .col_expr(
-                outbox::Column::Attempts,
-                Expr::col(outbox::Column::Attempts).add(1),
-            )
-            .col_expr(
-                outbox::Column::LastError,
-                Expr::value(Option::<String>::None),
-            );
-        self.finish_claim(update, id, owner).await
-    }
-
-    /// Record a failed attempt on a row `owner` holds: try again at `retry_at`, or give up
-    /// (`None`). False when it no longer holds the row.
-    pub async fn outbox_failed(
-        &self,
-        id: i64,
-        owner: &str,
-        error: &str,
-        retry_at: Option<DateTime<Utc>>,
-    ) -> Result<bool, StoreError> {
-        let mut update = outbox::Entity::update_many()
-            .col_expr(
-                outbox::Column::Attempts,
-                Expr::col(outbox::Column::Attempts).add(1),
-            )
-            .col_expr(outbox::Column::LastError, Expr::value(error));
-        update = match retry_at {
-            Some(at) => update.col_expr(outbox::Column::NextAttemptAt, Expr::value(at)),
-            None => update.col_expr(outbox::Column::Status, Expr::value("dead")),
-        };
-        self.finish_claim(update, id, owner).await
-    }
-
-    /// Mark a row `owner` holds as no longer applicable, with the reason.
-    pub async fn outbox_cancelled(
-        &self,
-        id: i64,
-        owner: &str,
-        reason: &str,
-    ) -> Result<bool, StoreError> {
-        let update = outbox::Entity::update_many()
-            .col_expr(outbox::Column::Status, Expr::value("cancelled"))
-            .col_expr(outbox::Column::LastError, Expr::value(reason));
-        self.finish_claim(update, id, owner).await
+        outcomes: &[(i64, Settlement)],
+    ) -> Result<Vec<bool>, StoreError> {
+        if outcomes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let txn = self.begin_write().await?;
+        let mut recorded = Vec::with_capacity(outcomes.len());
+        for (id, outcome) in outcomes {
+            let mut update = outbox::Entity::update_many()
+                .col_expr(
+                    outbox::Column::ClaimedBy,
+                    Expr::value(Option::<String>::None),
+                )
+                .col_expr(
+                    outbox::Column::LeaseUntil,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                );
+            update = match outcome {
+                Settlement::Sent {
+                    addresses,
+                    language,
+                    at,
+                } => update
+                    .col_expr(outbox::Column::Status, Expr::value("sent"))
+                    .col_expr(outbox::Column::SentAt, Expr::value(*at))
+                    .col_expr(outbox::Column::RecipientAddress, Expr::value(addresses))
+                    .col_expr(outbox::Column::Language, Expr::value(language))
+                    .col_expr(
+                        outbox::Column::Attempts,
+                        Expr::col(outbox::Column::Attempts).add(1),
+                    )
+                    .col_expr(
+                        outbox::Column::LastError,
+                        Expr::value(Option::<String>::None),
+                    ),
+                Settlement::Failed { error, retry_at } => {
+                    let update = update
+                        .col_expr(
+                            outbox::Column::Attempts,
+                            Expr::col(outbox::Column::Attempts).add(1),
+                        )
+                        .col_expr(outbox::Column::LastError, Expr::value(error));
+                    match retry_at {
+                        Some(at) => {
+                            update.col_expr(outbox::Column::NextAttemptAt, Expr::value(*at))
+                        }
+                        None => update.col_expr(outbox::Column::Status, Expr::value("dead")),
+                    }
+                }
+                Settlement::Cancelled { reason } => update
+                    .col_expr(outbox::Column::Status, Expr::value("cancelled"))
+                    .col_expr(outbox::Column::LastError, Expr::value(reason)),
+            };
+            let done = update
+                .filter(outbox::Column::Id.eq(*id))
+                .filter(super::status_is(outbox::Column::Status, "pending"))
+                .filter(outbox::Column::ClaimedBy.eq(owner))
+                .exec(&txn)
+                .await?;
+            recorded.push(done.rows_affected == 1);
+        }
+        txn.commit().await?;
+        Ok(recorded)
     }
 
     /// Give rows back unattempted (the pass stopped before them): due again at once.
@@ -202,29 +230,6 @@ impl Store {
             .exec(&self.db)
             .await?;
         Ok(())
-    }
-
-    async fn finish_claim(
-        &self,
-        update: sea_orm::UpdateMany<outbox::Entity>,
-        id: i64,
-        owner: &str,
-    ) -> Result<bool, StoreError> {
-        let done = update
-            .col_expr(
-                outbox::Column::ClaimedBy,
-                Expr::value(Option::<String>::None),
-            )
-            .col_expr(
-                outbox::Column::LeaseUntil,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            )
-            .filter(outbox::Column::Id.eq(id))
-            .filter(super::status_is(outbox::Column::Status, "pending"))
-            .filter(outbox::Column::ClaimedBy.eq(owner))
-            .exec(&self.db)
-            .await?;
-        Ok(done.rows_affected == 1)
     }
 
     /// Put dead rows back in the queue, due at `now`, with their attempts counted afresh.

@@ -51,10 +51,25 @@ pub struct TimerRow {
 
 impl Store {
     /// The procedure with its approvals for the current stage entry and its last sequence.
-    ///
-    /// One query: the procedure row, left-joined to the approvals given in this stage entry
-    /// (one row each, or one row with none), with the history's last sequence as a subquery.
     pub async fn procedure(&self, id: &ProcedureId) -> Result<Option<ProcedureState>, StoreError> {
+        Ok(self
+            .procedures_by_id(std::slice::from_ref(id))
+            .await?
+            .remove(id))
+    }
+
+    /// Several procedures as `procedure` reads one, in one query; absent ids are left out.
+    ///
+    /// Each procedure row is left-joined to the approvals given in its current stage entry (one
+    /// row each, or one row with none), with the history's last sequence as a subquery.
+    pub async fn procedures_by_id(
+        &self,
+        ids: &[ProcedureId],
+    ) -> Result<std::collections::HashMap<ProcedureId, ProcedureState>, StoreError> {
+        let mut found = std::collections::HashMap::new();
+        if ids.is_empty() {
+            return Ok(found);
+        }
         let last_sequence = Query::select()
             .expr(Func::max(Expr::col((
                 history::Entity,
@@ -67,7 +82,7 @@ impl Store {
             )
             .to_owned();
         let mut select = procedure::Entity::find()
-            .filter(procedure::Column::Id.eq(id.to_string()))
+            .filter(procedure::Column::Id.is_in(ids.iter().map(|id| id.to_string())))
             .expr_as(
                 Expr::col((approval::Entity, approval::Column::Institution)),
                 "approval_institution",
@@ -79,8 +94,7 @@ impl Store {
             .expr_as(
                 Expr::SubQuery(None, Box::new(last_sequence.into_sub_query_statement())),
                 "last_sequence",
-            )
-            .order_by_asc(Expr::col((approval::Entity, approval::Column::Institution)));
+            );
         QueryTrait::query(&mut select).join(
             JoinType::LeftJoin,
             approval::Entity,
@@ -94,16 +108,19 @@ impl Store {
                         .equals((procedure::Entity, procedure::Column::StageEntry)),
                 ),
         );
-        let rows = self.db.query_all(QueryTrait::query(&mut select)).await?;
-        let Some(first) = rows.first() else {
-            return Ok(None);
-        };
-        let row = procedure::Model::from_query_result(first, "")?;
-        let mut state = state_from_row(&row)?;
-        state.last_sequence = first
-            .try_get::<Option<i64>>("", "last_sequence")?
-            .unwrap_or(0);
-        for r in &rows {
+        for r in self.db.query_all(QueryTrait::query(&mut select)).await? {
+            let row = procedure::Model::from_query_result(&r, "")?;
+            let id = ProcedureId::parse(row.id.clone())
+                .map_err(|e| StoreError::corrupt(e.to_string()))?;
+            let state = match found.entry(id) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    let mut state = state_from_row(&row)?;
+                    state.last_sequence =
+                        r.try_get::<Option<i64>>("", "last_sequence")?.unwrap_or(0);
+                    e.insert(state)
+                }
+            };
             let Some(institution) = r.try_get::<Option<String>>("", "approval_institution")? else {
                 continue;
             };
@@ -112,7 +129,7 @@ impl Store {
                 .map_err(|e| StoreError::corrupt(e.to_string()))?;
             state.approvals.insert(inst, at);
         }
-        Ok(Some(state))
+        Ok(found)
     }
 
     /// Procedures matching `filter`, by id. Approvals are not loaded; use `procedure` for one.

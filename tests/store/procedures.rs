@@ -107,6 +107,20 @@ async fn a_decision_lands_whole_with_timers_outbox_and_approvals(db: &TestDb) {
         3,
         "approvals are read back for the current stage entry"
     );
+    // Read with others in one query, each procedure is as it is read alone.
+    let other = pid("kg-cets-197");
+    let several = app
+        .store
+        .procedures_by_id(&[id.clone(), other.clone(), pid("kg-nowhere")])
+        .await
+        .unwrap();
+    assert_eq!(several.len(), 2, "an unknown id is left out");
+    assert_eq!(several[&id], p);
+    assert_eq!(
+        several[&other],
+        app.store.procedure(&other).await.unwrap().unwrap()
+    );
+    assert!(several[&other].approvals.is_empty());
     assert_eq!(
         count(
             &app,

@@ -704,3 +704,82 @@ async fn a_fired_reminder_does_not_send_a_ministry_back_to_reload(db: &TestDb) {
     );
 }
 on_both!(a_fired_reminder_does_not_send_a_ministry_back_to_reload);
+
+/// A dispatcher records outcomes only for rows it still holds, all of a wave in one go: once
+/// its lease is gone and another has the row, its late outcome changes nothing.
+async fn an_outcome_counts_only_from_the_dispatcher_holding_the_row(db: &TestDb) {
+    use accession::store::{OutboxStatus, Settlement};
+    let clock = crate::support::clock();
+    let app = db.app(&clock).await;
+    procedure_in_legal_review(&app, &clock, at("2027-01-04T04:00:00Z")).await;
+    let now = at("2027-01-04T05:00:00Z");
+    clock.set(now);
+    let lease = now + TimeDelta::minutes(5);
+    let rows = app
+        .store
+        .claim_outbox(now, now, "first", lease, 2)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2, "the move to legal-review queued emails");
+    let (a, b) = (rows[0].id, rows[1].id);
+    let sent = Settlement::Sent {
+        addresses: "moj@gov.example".into(),
+        language: "ru".into(),
+        at: now,
+    };
+    // Someone else's outcome for rows `first` holds is refused, row by row.
+    let refused = app
+        .store
+        .outbox_settle("second", &[(a, sent.clone())])
+        .await
+        .unwrap();
+    assert_eq!(refused, [false]);
+    assert_eq!(
+        app.store.outbox_row(a).await.unwrap().unwrap().status,
+        OutboxStatus::Pending
+    );
+    // `first`'s lease runs out and `second` claims the rows; `first`'s late outcomes are refused,
+    // `second`'s recorded, both kinds in one call.
+    clock.set(lease + TimeDelta::seconds(1));
+    let later = clock.now();
+    let taken = app
+        .store
+        .claim_outbox(later, later, "second", later + TimeDelta::minutes(5), 2)
+        .await
+        .unwrap();
+    assert_eq!(taken.iter().map(|r| r.id).collect::<Vec<_>>(), [a, b]);
+    let late = app
+        .store
+        .outbox_settle("first", &[(a, sent.clone())])
+        .await
+        .unwrap();
+    assert_eq!(late, [false]);
+    let cancelled = Settlement::Cancelled {
+        reason: "moved on".into(),
+    };
+    let recorded = app
+        .store
+        .outbox_settle("second", &[(a, sent.clone()), (b, cancelled.clone())])
+        .await
+        .unwrap();
+    assert_eq!(recorded, [true, true]);
+    let row_a = app.store.outbox_row(a).await.unwrap().unwrap();
+    assert_eq!(row_a.status, OutboxStatus::Sent);
+    assert_eq!(row_a.attempts, 1);
+    assert_eq!(row_a.recipient_address.as_deref(), Some("moj@gov.example"));
+    let row_b = app.store.outbox_row(b).await.unwrap().unwrap();
+    assert_eq!(row_b.status, OutboxStatus::Cancelled);
+    assert_eq!(row_b.last_error.as_deref(), Some("moved on"));
+    // A settled row is settled once.
+    let again = app
+        .store
+        .outbox_settle("second", &[(b, sent)])
+        .await
+        .unwrap();
+    assert_eq!(again, [false]);
+    assert_eq!(
+        app.store.outbox_row(b).await.unwrap().unwrap().status,
+        OutboxStatus::Cancelled
+    );
+}
+on_both!(an_outcome_counts_only_from_the_dispatcher_holding_the_row);
