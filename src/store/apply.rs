@@ -74,7 +74,7 @@ impl Store {
             }
         }
 
-        append_history(&txn, p, &decision.events).await?;
+        let tip = append_history(&txn, p, &decision.events, &self.tips).await?;
 
         if let Some(a) = &decision.approval {
             approval::Entity::insert(approval::ActiveModel {
@@ -181,6 +181,9 @@ impl Store {
         }
 
         txn.commit().await?;
+        if let Some((sequence, hash)) = tip {
+            self.tips.put(p.id.as_str(), sequence, hash);
+        }
         Ok(())
     }
 }
@@ -224,21 +227,30 @@ fn procedure_row(
     row
 }
 
-/// Append events with their chain hashes, continuing from the procedure's last row.
+/// Append events with their chain hashes, continuing from the procedure's last row; returns the
+/// new last row's sequence and hash.
+///
+/// The row before the first event is taken from `tips` when this process wrote it, and read
+/// otherwise. The version check that came before makes either safe: the procedure is at the
+/// version the decision was made on, so its last row is the one before the first event, and a
+/// row's hash never changes.
 async fn append_history(
     txn: &DatabaseTransaction,
     p: &ProcedureState,
     events: &[Event],
-) -> Result<(), StoreError> {
-    let last: Option<(String, i64)> = history::Entity::find()
-        .select_only()
-        .columns([history::Column::Hash, history::Column::Sequence])
-        .filter(history::Column::ProcedureId.eq(p.id.to_string()))
-        .order_by_desc(history::Column::Sequence)
-        .limit(1)
-        .into_tuple()
-        .one(txn)
-        .await?;
+    tips: &super::cached::ChainTips,
+) -> Result<Option<(i64, String)>, StoreError> {
+    let Some(first) = events.first() else {
+        return Ok(None);
+    };
+    let known = (first.sequence > 1)
+        .then(|| tips.get(p.id.as_str(), first.sequence - 1))
+        .flatten()
+        .map(|hash| (hash, first.sequence - 1));
+    let last: Option<(String, i64)> = match known {
+        Some(known) => Some(known),
+        None => read_last(txn, p).await?,
+    };
     let (mut prev_hash, mut prev_sequence) = last.unwrap_or_else(|| (GENESIS.to_string(), 0));
     for event in events {
         if event.sequence != prev_sequence + 1 {
@@ -284,5 +296,21 @@ async fn append_history(
         prev_hash = row.hash;
         prev_sequence = row.sequence;
     }
-    Ok(())
+    Ok(Some((prev_sequence, prev_hash)))
+}
+
+/// The hash and sequence of the procedure's last history row, if it has one.
+async fn read_last(
+    txn: &DatabaseTransaction,
+    p: &ProcedureState,
+) -> Result<Option<(String, i64)>, StoreError> {
+    Ok(history::Entity::find()
+        .select_only()
+        .columns([history::Column::Hash, history::Column::Sequence])
+        .filter(history::Column::ProcedureId.eq(p.id.to_string()))
+        .order_by_desc(history::Column::Sequence)
+        .limit(1)
+        .into_tuple()
+        .one(txn)
+        .await?)
 }

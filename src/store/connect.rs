@@ -22,6 +22,8 @@ pub struct Store {
     pub(super) mail_domain: String,
     /// Institutions and conventions, shared by the clones of this store.
     pub(super) reference: std::sync::Arc<super::cached::ReferenceCache>,
+    /// The last history row written per procedure, shared by the clones of this store.
+    pub(super) tips: std::sync::Arc<super::cached::ChainTips>,
 }
 
 impl Store {
@@ -57,6 +59,7 @@ impl Store {
             reference: std::sync::Arc::new(super::cached::ReferenceCache::new(
                 Duration::from_millis(settings.reference_cache_ms),
             )),
+            tips: Default::default(),
         })
     }
 

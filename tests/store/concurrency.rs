@@ -114,3 +114,34 @@ async fn racing_acts_through_the_application_leave_one_winner(db: &TestDb) {
     assert_eq!(a.store.history(&id).await.unwrap().len(), 3);
 }
 on_both!(racing_acts_through_the_application_leave_one_winner);
+
+/// Two processes taking turns on one procedure: each continues the history chain from the row
+/// the other wrote, not from the last one it wrote itself, and the chain verifies.
+async fn two_processes_taking_turns_keep_one_unbroken_chain(db: &TestDb) {
+    let clock = clock();
+    let a = db.demo_app(&clock).await;
+    let b = db.app(&clock).await;
+    let id = pid("kg-ets-185");
+    let moj = actor(&a, "moj").await;
+    let mfa = actor(&b, "mfa").await;
+    for turn in 0..6 {
+        let (app, who) = if turn % 2 == 0 {
+            (&a, &moj)
+        } else {
+            (&b, &mfa)
+        };
+        let version = app.store.procedure(&id).await.unwrap().unwrap().version;
+        let comment = Command {
+            expected_version: version,
+            act: Act::Comment {
+                text: format!("turn {turn}"),
+            },
+        };
+        app.act(&id, &comment, who).await.unwrap();
+    }
+    let history = a.store.history(&id).await.unwrap();
+    assert_eq!(history.len(), 2 + 6);
+    let verified = b.store.verify(Some(&id)).await.unwrap();
+    assert!(verified.ok(), "{verified:?}");
+}
+on_both!(two_processes_taking_turns_keep_one_unbroken_chain);
