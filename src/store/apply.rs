@@ -38,7 +38,10 @@ impl Store {
             .is_some_and(|e| e.command == "start");
         if is_start {
             let row = procedure_row(p, now, true);
-            if let Err(e) = procedure::Entity::insert(row).exec(&txn).await {
+            if let Err(e) = procedure::Entity::insert(row)
+                .exec_without_returning(&txn)
+                .await
+            {
                 return Err(if is_unique_violation(&e) {
                     StoreError::AlreadyExists(p.id.to_string())
                 } else {
@@ -87,7 +90,7 @@ impl Store {
                 comment: Set(a.comment.clone()),
                 ..Default::default()
             })
-            .exec(&txn)
+            .exec_without_returning(&txn)
             .await?;
         }
 
@@ -135,7 +138,9 @@ impl Store {
                 fired_at: Set(None),
                 ..Default::default()
             });
-            timer::Entity::insert_many(rows).exec(&txn).await?;
+            timer::Entity::insert_many(rows)
+                .exec_without_returning(&txn)
+                .await?;
         }
 
         if !decision.notifications.is_empty() {
@@ -177,7 +182,9 @@ impl Store {
                     ..Default::default()
                 }
             });
-            outbox::Entity::insert_many(rows).exec(&txn).await?;
+            outbox::Entity::insert_many(rows)
+                .exec_without_returning(&txn)
+                .await?;
         }
 
         txn.commit().await?;
@@ -291,7 +298,7 @@ async fn append_history(
             hash: Set(row.hash.clone()),
             ..Default::default()
         })
-        .exec(txn)
+        .exec_without_returning(txn)
         .await?;
         prev_hash = row.hash;
         prev_sequence = row.sequence;
