@@ -68,6 +68,19 @@ pub struct OutboxRow {
     pub sent_at: Option<DateTime<Utc>>,
 }
 
+/// An update that gives rows up: nobody holds them any more.
+fn unclaimed() -> sea_orm::UpdateMany<outbox::Entity> {
+    outbox::Entity::update_many()
+        .col_expr(
+            outbox::Column::ClaimedBy,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            outbox::Column::LeaseUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+}
+
 /// What became of a claimed row (see `Store::outbox_settle`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Settlement {
@@ -153,15 +166,7 @@ impl Store {
         let txn = self.begin_write().await?;
         let mut recorded = Vec::with_capacity(outcomes.len());
         for (id, outcome) in outcomes {
-            let mut update = outbox::Entity::update_many()
-                .col_expr(
-                    outbox::Column::ClaimedBy,
-                    Expr::value(Option::<String>::None),
-                )
-                .col_expr(
-                    outbox::Column::LeaseUntil,
-                    Expr::value(Option::<DateTime<Utc>>::None),
-                );
+            let mut update = unclaimed();
             update = match outcome {
                 Settlement::Sent {
                     addresses,
@@ -215,15 +220,7 @@ impl Store {
         if ids.is_empty() {
             return Ok(());
         }
-        outbox::Entity::update_many()
-            .col_expr(
-                outbox::Column::ClaimedBy,
-                Expr::value(Option::<String>::None),
-            )
-            .col_expr(
-                outbox::Column::LeaseUntil,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            )
+        unclaimed()
             .filter(outbox::Column::Id.is_in(ids.iter().copied()))
             .filter(outbox::Column::ClaimedBy.eq(owner))
             .filter(super::status_is(outbox::Column::Status, "pending"))
@@ -239,18 +236,10 @@ impl Store {
         only: Option<i64>,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        let mut update = outbox::Entity::update_many()
+        let mut update = unclaimed()
             .col_expr(outbox::Column::Status, Expr::value("pending"))
             .col_expr(outbox::Column::Attempts, Expr::value(0))
             .col_expr(outbox::Column::NextAttemptAt, Expr::value(now))
-            .col_expr(
-                outbox::Column::ClaimedBy,
-                Expr::value(Option::<String>::None),
-            )
-            .col_expr(
-                outbox::Column::LeaseUntil,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            )
             .filter(super::status_is(outbox::Column::Status, "dead"));
         if let Some(id) = only {
             update = update.filter(outbox::Column::Id.eq(id));
