@@ -16,7 +16,9 @@
 
 mod common;
 
-use common::{RawDb, RawError, STAGES, databases, env, fresh_database, median, seeded};
+use common::{
+    RawDb, RawError, STAGES, databases, drop_database, env, fresh_database, median, seeded,
+};
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -107,7 +109,8 @@ async fn one_run(
     run: usize,
 ) -> (Figures, Figures) {
     let per = ops / clients;
-    let (url, _dir) = fresh_database(admin, &format!("http_{clients}_{run}")).await;
+    let name = format!("http_{clients}_{run}");
+    let (url, _dir) = fresh_database(admin, &name).await;
     let app = seeded(&url, clients * 2).await;
     let token = app
         .create_token(&"moj".parse().unwrap(), Role::Ministry, "bench")
@@ -166,6 +169,9 @@ async fn one_run(
     let raw = drive(targets, per).await;
     let _ = stop.send(());
     server.await.unwrap().unwrap();
+    if let Some(admin) = admin {
+        drop_database(admin, &name).await;
+    }
     (engine, raw)
 }
 

@@ -12,9 +12,9 @@ mod common;
 use common::{RawDb, STAGES, databases, env, fresh_database, median, moj, root, seeded, settings};
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use std::time::{Duration, Instant};
 
 use accession::app::Accession;
 use accession::clock::SystemClock;
@@ -63,11 +63,15 @@ async fn transitions(runs: usize) {
             let mut raw = Vec::new();
             let mut ratios = Vec::new();
             for run in 0..runs {
-                let (url, _dir) = fresh_database(admin.as_deref(), &format!("tp_{n}_{run}")).await;
+                let name = format!("tp_{n}_{run}");
+                let (url, _dir) = fresh_database(admin.as_deref(), &name).await;
                 let app = Arc::new(seeded(&url, n * 2).await);
                 let e = engine_run(&app, n, ops).await;
                 let r = raw_run(&url, n, ops).await;
                 drop(app);
+                if let Some(admin) = &admin {
+                    common::drop_database(admin, &name).await;
+                }
                 println!(
                     "{:<22} {n:>8} {e:>12.0} {r:>12.0} {:>6.0}%",
                     format!("  run {}", run + 1),

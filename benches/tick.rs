@@ -8,13 +8,11 @@
 
 mod common;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use accession::app::Accession;
 use accession::clock::ManualClock;
-use accession::config::Settings;
 use accession::engine::{Act, Command, StartProcedure};
 use accession::ids::{ConventionId, ProcedureId, StageId, StateCode, Version, WorkflowId};
 use accession::scheduler::{SchedulerOptions, tick};
@@ -37,36 +35,22 @@ async fn main() {
         "{:<10} {:>10} {:>14} {:>14} {:>7} {:>16}",
         "database", "N", "tick (ms)", "raw (ms)", "ratio", "due query (ms)"
     );
-    for &n in &sizes {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/bench.db", dir.path().display());
-        run("sqlite", &url, n).await;
-    }
-    if let Ok(admin) = std::env::var("ACCESSION_BENCH_DATABASE_URL") {
+    for (label, admin) in common::databases() {
         for &n in &sizes {
-            let name = format!("accession_bench_{n}");
-            let conn = sea_orm::Database::connect(&admin).await.unwrap();
-            conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .await
-                .unwrap();
-            conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
-                .await
-                .unwrap();
-            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-            run("postgres", &format!("{base}/{name}"), n).await;
-            conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .await
-                .unwrap();
+            let name = format!("tick_{n}");
+            let (url, _dir) = common::fresh_database(admin.as_deref(), &name).await;
+            run(label, &url, n).await;
+            if let Some(admin) = &admin {
+                // A million procedures take gigabytes: not left behind.
+                common::drop_database(admin, &name).await;
+            }
         }
     }
 }
 
 async fn run(label: &str, url: &str, n: u64) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut settings = Settings::load(None).unwrap();
-    settings.database.url = url.to_string();
-    settings.workflows.dir = root.join("workflows");
-    settings.calendar.holidays = Some(root.join("config/calendars/kg.toml"));
+    let root = common::root();
+    let settings = common::settings(url);
     let start: DateTime<Utc> = Utc.with_ymd_and_hms(2027, 1, 4, 4, 0, 0).unwrap();
     let clock = ManualClock::new(start);
     let app = Accession::open(settings, Arc::new(clock.clone()))
@@ -156,17 +140,7 @@ async fn run(label: &str, url: &str, n: u64) {
     for round in 0..ROUNDS {
         // DUE_PER_TICK procedures of this round get a reminder that is due now.
         let now = start + TimeDelta::hours(round as i64 + 1);
-        exec(
-            conn,
-            backend,
-            &timers_sql(backend, "reminder", &format!("bench {round}")),
-            vec![
-                (DUE_PER_TICK as i64).into(),
-                ((round * DUE_PER_TICK) as i64).into(),
-                (now - TimeDelta::minutes(1)).into(),
-            ],
-        )
-        .await;
+        due_reminders(conn, &format!("bench {round}"), round * DUE_PER_TICK, now).await;
         let began = Instant::now();
         conn.query_all_raw(Statement::from_sql_and_values(
             backend,
@@ -175,30 +149,26 @@ async fn run(label: &str, url: &str, n: u64) {
         ))
         .await
         .unwrap();
-        queries.push(began.elapsed());
+        queries.push(ms(began.elapsed()));
         let began = Instant::now();
         let report = tick(&app, &options, now).await.unwrap();
-        ticks.push(began.elapsed());
+        ticks.push(ms(began.elapsed()));
         assert_eq!(report.fired, DUE_PER_TICK, "every due timer fires");
 
         // The raw baseline: as many timers on other procedures, fired with sqlx alone.
-        exec(
+        due_reminders(
             conn,
-            backend,
-            &timers_sql(backend, "reminder", &format!("raw {round}")),
-            vec![
-                (DUE_PER_TICK as i64).into(),
-                (((ROUNDS + round) * DUE_PER_TICK) as i64).into(),
-                (now - TimeDelta::minutes(1)).into(),
-            ],
+            &format!("raw {round}"),
+            (ROUNDS + round) * DUE_PER_TICK,
+            now,
         )
         .await;
         let began = Instant::now();
         let fired = raw.fire_due(now, DUE_PER_TICK).await;
-        raws.push(began.elapsed());
+        raws.push(ms(began.elapsed()));
         assert_eq!(fired as u64, DUE_PER_TICK, "every due timer fires");
     }
-    let (tick_ms, raw_ms) = (ms(median(&mut ticks)), ms(median(&mut raws)));
+    let (tick_ms, raw_ms) = (common::median(ticks), common::median(raws));
     println!(
         "{:<10} {:>10} {:>14.2} {:>14.2} {:>6.0}% {:>16.3}",
         label,
@@ -206,18 +176,34 @@ async fn run(label: &str, url: &str, n: u64) {
         tick_ms,
         raw_ms,
         100.0 * raw_ms / tick_ms,
-        ms(median(&mut queries))
+        common::median(queries)
     );
     app.store.close().await.unwrap();
 }
 
-fn median(v: &mut [Duration]) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+/// A reminder due a minute before `now` on each of DUE_PER_TICK procedures from `b-{first}`.
+async fn due_reminders(
+    conn: &sea_orm::DatabaseConnection,
+    rule: &str,
+    first: u64,
+    now: DateTime<Utc>,
+) {
+    let backend = conn.get_database_backend();
+    exec(
+        conn,
+        backend,
+        &timers_sql(backend, "reminder", rule),
+        vec![
+            (DUE_PER_TICK as i64).into(),
+            (first as i64).into(),
+            (now - TimeDelta::minutes(1)).into(),
+        ],
+    )
+    .await;
 }
 
 async fn exec(

@@ -72,11 +72,9 @@ pub async fn fresh_database(
             )
         }
         Some(admin) => {
+            drop_database(admin, name).await;
             let name = format!("accession_bench_{name}");
             let conn = sea_orm::Database::connect(admin).await.unwrap();
-            conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .await
-                .unwrap();
             conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
                 .await
                 .unwrap();
@@ -84,6 +82,16 @@ pub async fn fresh_database(
             (format!("{base}/{name}"), None)
         }
     }
+}
+
+/// Remove the PostgreSQL database `fresh_database(Some(admin), name)` made, if it is there.
+pub async fn drop_database(admin: &str, name: &str) {
+    let conn = sea_orm::Database::connect(admin).await.unwrap();
+    conn.execute_unprepared(&format!(
+        "DROP DATABASE IF EXISTS accession_bench_{name} WITH (FORCE)"
+    ))
+    .await
+    .unwrap();
 }
 
 pub fn moj() -> accession::engine::Actor {

@@ -124,12 +124,12 @@ impl Dispatcher {
                 .claim_outbox(due_at, real, &self.owner, lease_until, batch)
                 .await?;
             let n = rows.len() as u64;
+            let rest = |from: usize| rows[from..].iter().map(|r| r.id).collect::<Vec<_>>();
             let mut i = 0;
             while i < rows.len() {
                 // Never start a send the lease might not cover: give the rest back instead.
                 if app.now() + self.send_budget >= lease_until {
-                    let rest: Vec<i64> = rows[i..].iter().map(|r| r.id).collect();
-                    app.store.outbox_release(&rest, &self.owner).await?;
+                    app.store.outbox_release(&rest(i), &self.owner).await?;
                     continue 'pass;
                 }
                 // A wave: rows to send, as many as the transport has connections, sent at once;
@@ -140,8 +140,7 @@ impl Dispatcher {
                 {
                     // The server is unreachable or refusing us: the others would fail alike
                     // and spend their attempts. They wait for the next pass, unattempted.
-                    let rest: Vec<i64> = rows[i..].iter().map(|r| r.id).collect();
-                    app.store.outbox_release(&rest, &self.owner).await?;
+                    app.store.outbox_release(&rest(i), &self.owner).await?;
                     break 'pass;
                 }
             }
@@ -179,31 +178,28 @@ impl Dispatcher {
         let mut outcomes = Vec::new();
         let mut sending = Vec::with_capacity(self.concurrency);
         while *next < rows.len() && sending.len() < self.concurrency {
-            let row = &rows[*next];
-            *next += 1;
-            if procedure_of(row).is_some_and(|id| !known.procedures.contains_key(&id)) {
+            if procedure_of(&rows[*next]).is_some_and(|id| !known.procedures.contains_key(&id)) {
                 // The procedures of this row and the next few, in one query.
-                let ahead = &rows[*next - 1..(*next - 1 + self.concurrency).min(rows.len())];
+                let ahead = &rows[*next..(*next + self.concurrency).min(rows.len())];
                 let ids: Vec<ProcedureId> = ahead.iter().filter_map(procedure_of).collect();
                 let found = app.store.procedures_by_id(&ids).await?;
                 known.procedures.extend(found);
             }
+            let row = &rows[*next];
+            *next += 1;
             match self.prepare(app, known, row, now).await? {
                 Ok(prepared) => sending.push((row, prepared)),
                 Err(Instead::Dead(Undeliverable(reason))) => {
                     tracing::warn!(outbox = row.id, %reason, "undeliverable email");
-                    outcomes.push((
-                        row,
-                        Tally::Dead,
-                        Settlement::Failed {
-                            error: reason,
-                            retry_at: None,
-                        },
-                    ));
+                    let dead = Settlement::Failed {
+                        error: reason,
+                        retry_at: None,
+                    };
+                    outcomes.push((row, dead));
                 }
                 Err(Instead::Cancel(reason)) => {
                     tracing::info!(outbox = row.id, %reason, "email no longer applies");
-                    outcomes.push((row, Tally::Cancelled, Settlement::Cancelled { reason }));
+                    outcomes.push((row, Settlement::Cancelled { reason }));
                 }
             }
         }
@@ -216,78 +212,85 @@ impl Dispatcher {
         let mut go_on = true;
         for ((row, prepared), (result, elapsed)) in sending.iter().zip(results) {
             app.metrics.email_seconds.observe(elapsed.as_secs_f64());
-            match result {
-                Ok(()) => {
-                    tracing::info!(
-                        outbox = row.id,
-                        kind = %row.kind,
-                        institution = %row.recipient_institution,
-                        elapsed_ms = elapsed.as_millis() as u64,
-                        "email sent"
-                    );
-                    outcomes.push((
-                        row,
-                        Tally::Sent,
-                        Settlement::Sent {
-                            addresses: prepared.addresses.clone(),
-                            language: prepared.language.as_str().to_string(),
-                            at: app.now(),
-                        },
-                    ));
-                }
-                Err(e) => {
-                    go_on &= e.permanent;
-                    let attempts = row.attempts as u32 + 1;
-                    let retry_at = (!e.permanent && attempts < self.settings.max_attempts)
-                        .then(|| app.now() + self.backoff(attempts));
-                    tracing::warn!(
-                        outbox = row.id,
-                        attempts,
-                        error = %e,
-                        retry_at = ?retry_at,
-                        "email not sent"
-                    );
-                    let tally = if retry_at.is_some() {
-                        Tally::Retried
-                    } else {
-                        Tally::Dead
-                    };
-                    outcomes.push((
-                        row,
-                        tally,
-                        Settlement::Failed {
-                            error: e.to_string(),
-                            retry_at,
-                        },
-                    ));
-                }
-            }
+            // A permanent failure concerns the message; a transient one, the server.
+            go_on &= !matches!(&result, Err(e) if !e.permanent);
+            outcomes.push((
+                row,
+                self.sent_or_failed(app, row, prepared, result, elapsed),
+            ));
         }
         let settlements: Vec<(i64, Settlement)> = outcomes
             .iter()
-            .map(|(row, _, s)| (row.id, s.clone()))
+            .map(|(row, s)| (row.id, s.clone()))
             .collect();
         let recorded = app.store.outbox_settle(&self.owner, &settlements).await?;
-        for ((row, tally, _), recorded) in outcomes.iter().zip(recorded) {
+        for ((row, settlement), recorded) in outcomes.iter().zip(recorded) {
+            let sent = matches!(settlement, Settlement::Sent { .. });
             // An email that went out was sent, whoever records it; anything else counts only
             // if this dispatcher still held the row.
-            if *tally == Tally::Sent && !recorded {
+            if sent && !recorded {
                 // Should the lease have run out mid-send despite the budget, the Message-ID
                 // lets the receiving side recognise the copy another dispatcher sends.
                 tracing::warn!(outbox = row.id, "sent after this dispatcher's lease ended");
             } else if !recorded {
                 continue;
             }
-            let (count, label) = match tally {
-                Tally::Sent => (&mut report.sent, "sent"),
-                Tally::Retried => (&mut report.retried, "retried"),
-                Tally::Dead => (&mut report.dead, "dead"),
-                Tally::Cancelled => (&mut report.cancelled, "cancelled"),
+            let (count, label) = match settlement {
+                Settlement::Sent { .. } => (&mut report.sent, "sent"),
+                Settlement::Failed {
+                    retry_at: Some(_), ..
+                } => (&mut report.retried, "retried"),
+                Settlement::Failed { retry_at: None, .. } => (&mut report.dead, "dead"),
+                Settlement::Cancelled { .. } => (&mut report.cancelled, "cancelled"),
             };
             *count += 1;
             app.metrics.count(&app.metrics.emails, label);
         }
         Ok(go_on)
+    }
+
+    /// What sending `row` gave, to record: a transient failure is tried again after a backoff
+    /// until the attempts run out; a permanent one is dead at once.
+    fn sent_or_failed(
+        &self,
+        app: &Accession,
+        row: &OutboxRow,
+        prepared: &Prepared,
+        result: Result<(), crate::notify::SendError>,
+        elapsed: std::time::Duration,
+    ) -> Settlement {
+        match result {
+            Ok(()) => {
+                tracing::info!(
+                    outbox = row.id,
+                    kind = %row.kind,
+                    institution = %row.recipient_institution,
+                    elapsed_ms = elapsed.as_millis() as u64,
+                    "email sent"
+                );
+                Settlement::Sent {
+                    addresses: prepared.addresses.clone(),
+                    language: prepared.language,
+                    at: app.now(),
+                }
+            }
+            Err(e) => {
+                let attempts = row.attempts as u32 + 1;
+                let retry_at = (!e.permanent && attempts < self.settings.max_attempts)
+                    .then(|| app.now() + self.backoff(attempts));
+                tracing::warn!(
+                    outbox = row.id,
+                    attempts,
+                    error = %e,
+                    retry_at = ?retry_at,
+                    "email not sent"
+                );
+                Settlement::Failed {
+                    error: e.to_string(),
+                    retry_at,
+                }
+            }
+        }
     }
 
     /// The wait before attempt `attempts + 1`: base × 2^(attempts − 1), capped, ±20% jitter so
@@ -490,15 +493,6 @@ impl Dispatcher {
 fn procedure_of(row: &OutboxRow) -> Option<ProcedureId> {
     let id = row.payload.get("procedure")?.as_str()?;
     ProcedureId::parse(id.to_string()).ok()
-}
-
-/// Which count of the report an outcome adds to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Tally {
-    Sent,
-    Retried,
-    Dead,
-    Cancelled,
 }
 
 struct Prepared {

@@ -250,12 +250,9 @@ async fn append_history(
     let Some(first) = events.first() else {
         return Ok(None);
     };
-    let known = (first.sequence > 1)
-        .then(|| tips.get(p.id.as_str(), first.sequence - 1))
-        .flatten()
-        .map(|hash| (hash, first.sequence - 1));
-    let last: Option<(String, i64)> = match known {
-        Some(known) => Some(known),
+    let before = first.sequence - 1;
+    let last = match tips.get(p.id.as_str(), before) {
+        Some(hash) => Some((hash, before)),
         None => read_last(txn, p).await?,
     };
     let (mut prev_hash, mut prev_sequence) = last.unwrap_or_else(|| (GENESIS.to_string(), 0));

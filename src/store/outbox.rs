@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use super::entities::outbox;
 use super::{Store, StoreError};
+use crate::reference::Language;
 
 /// Where an outbox row is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -87,7 +88,7 @@ pub enum Settlement {
     /// Delivered to `addresses`, written in `language`.
     Sent {
         addresses: String,
-        language: String,
+        language: Language,
         at: DateTime<Utc>,
     },
     /// Not delivered: tried again at `retry_at`, or given up (dead) when there is none.
@@ -176,7 +177,7 @@ impl Store {
                     .col_expr(outbox::Column::Status, Expr::value("sent"))
                     .col_expr(outbox::Column::SentAt, Expr::value(*at))
                     .col_expr(outbox::Column::RecipientAddress, Expr::value(addresses))
-                    .col_expr(outbox::Column::Language, Expr::value(language))
+                    .col_expr(outbox::Column::Language, Expr::value(language.as_str()))
                     .col_expr(
                         outbox::Column::Attempts,
                         Expr::col(outbox::Column::Attempts).add(1),

@@ -1,6 +1,7 @@
 //! Reading procedures back into the engine's terms, listing them and their timers.
 
-use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{
@@ -65,8 +66,8 @@ impl Store {
     pub async fn procedures_by_id(
         &self,
         ids: &[ProcedureId],
-    ) -> Result<std::collections::HashMap<ProcedureId, ProcedureState>, StoreError> {
-        let mut found = std::collections::HashMap::new();
+    ) -> Result<HashMap<ProcedureId, ProcedureState>, StoreError> {
+        let mut found = HashMap::new();
         if ids.is_empty() {
             return Ok(found);
         }
@@ -109,12 +110,13 @@ impl Store {
                 ),
         );
         for r in self.db.query_all(QueryTrait::query(&mut select)).await? {
-            let row = procedure::Model::from_query_result(&r, "")?;
-            let id = ProcedureId::parse(row.id.clone())
-                .map_err(|e| StoreError::corrupt(e.to_string()))?;
+            let id: String = r.try_get("", "id")?;
+            let id = ProcedureId::parse(id).map_err(|e| StoreError::corrupt(e.to_string()))?;
+            // One row per approval: the procedure's own columns are read from the first.
             let state = match found.entry(id) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => {
+                    let row = procedure::Model::from_query_result(&r, "")?;
                     let mut state = state_from_row(&row)?;
                     state.last_sequence =
                         r.try_get::<Option<i64>>("", "last_sequence")?.unwrap_or(0);

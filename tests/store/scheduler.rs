@@ -724,7 +724,7 @@ async fn an_outcome_counts_only_from_the_dispatcher_holding_the_row(db: &TestDb)
     let (a, b) = (rows[0].id, rows[1].id);
     let sent = Settlement::Sent {
         addresses: "moj@gov.example".into(),
-        language: "ru".into(),
+        language: accession::reference::Language::Ru,
         at: now,
     };
     // Someone else's outcome for rows `first` holds is refused, row by row.
