@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use migrations::sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend};
 use migrations::{Migrator, MigratorTrait};
 
-const TABLES: [&str; 11] = [
+const TABLES: [&str; 12] = [
     "institutions",
     "conventions",
     "workflow_definitions",
@@ -19,6 +19,7 @@ const TABLES: [&str; 11] = [
     "api_tokens",
     "idempotency_keys",
     "web_sessions",
+    "write_probe",
 ];
 
 const PARTIAL_INDEXES: [&str; 2] = ["timers_pending_fire_at", "outbox_pending"];

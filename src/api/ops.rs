@@ -295,25 +295,38 @@ async fn healthz() -> axum::Json<Health> {
     })
 }
 
-/// The database is reachable and its schema current.
+/// The database is reachable, its schema current, and it takes writes (a full disk lets reads
+/// through and refuses every write, so a write is tried).
 #[utoipa::path(get, path = "/readyz", tag = "operations", security(()),
     responses((status = 200, body = Health), (status = 503, body = Problem)))]
 async fn readyz(State(state): State<ApiState>) -> Result<axum::Json<Health>, Problem> {
     let unready =
         |detail: String| Problem::new(StatusCode::SERVICE_UNAVAILABLE, "not-ready", detail);
-    match state.app.store.pending_migrations().await {
-        Ok(pending) if pending.is_empty() => Ok(axum::Json(Health {
-            status: "ready".into(),
-        })),
-        Ok(pending) => Err(unready(format!(
-            "migrations not applied: {}",
-            pending.join(", ")
-        ))),
+    let store = &state.app.store;
+    match store.pending_migrations().await {
+        Ok(pending) if pending.is_empty() => {}
+        Ok(pending) => {
+            return Err(unready(format!(
+                "migrations not applied: {}",
+                pending.join(", ")
+            )));
+        }
         Err(e) => {
             tracing::warn!(error = %e, "not ready");
-            Err(unready("the database cannot be reached".into()))
+            return Err(unready("the database cannot be reached".into()));
         }
     }
+    if let Err(why) = store.writable().await {
+        tracing::warn!(reason = %why, "not ready: the database refuses writes");
+        let since = store
+            .writes_refused()
+            .map(|r| format!(" (since {})", r.since.format("%Y-%m-%d %H:%M:%S UTC")))
+            .unwrap_or_default();
+        return Err(unready(format!("{why}{since}")));
+    }
+    Ok(axum::Json(Health {
+        status: "ready".into(),
+    }))
 }
 
 /// Prometheus metrics in the text format.

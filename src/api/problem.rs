@@ -12,6 +12,9 @@ use crate::engine::Refusal;
 
 pub const CONTENT_TYPE: &str = "application/problem+json";
 
+/// What `Retry-After` says when the database's disk is full: space rarely returns in seconds.
+const NO_SPACE_RETRY_SECS: u64 = 60;
+
 /// The `type` of a problem of `kind`: a stable URI per kind of error.
 pub fn type_uri(kind: &str) -> String {
     format!("urn:accession:problem:{kind}")
@@ -34,6 +37,9 @@ pub struct Problem {
     /// The request id, as in the `x-request-id` header and the logs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// Seconds after which a retry may succeed, sent as `Retry-After`.
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
 }
 
 impl Problem {
@@ -46,6 +52,7 @@ impl Problem {
             instance: None,
             field: None,
             request_id: None,
+            retry_after: None,
         }
     }
 
@@ -73,6 +80,7 @@ fn title(kind: &str, status: StatusCode) -> String {
         "conflict" => "Conflict".into(),
         "invalid-input" | "field-invalid" => "Invalid request".into(),
         "internal" => "Internal error".into(),
+        "storage-full" => "No space left for the database".into(),
         _ => status.canonical_reason().unwrap_or("Error").to_string(),
     }
 }
@@ -102,10 +110,18 @@ impl From<AppError> for Problem {
             AppError::Invalid(_) | AppError::Import(_) | AppError::Workflows(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
+            AppError::NoSpace(_) => StatusCode::INSUFFICIENT_STORAGE,
             AppError::Config(_) | AppError::Store(_) | AppError::Io(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         };
+        if let AppError::NoSpace(_) = &e {
+            // Operators see it in the log; the caller learns it may retry once space returns.
+            tracing::error!(error = %e, "a write was refused for lack of disk space");
+            let mut problem = Problem::new(status, e.kind(), e.to_string());
+            problem.retry_after = Some(NO_SPACE_RETRY_SECS);
+            return problem;
+        }
         if status == StatusCode::INTERNAL_SERVER_ERROR {
             // The cause goes to the log with the request id; the client gets the id only.
             tracing::error!(error = %e, "internal error");
@@ -134,8 +150,14 @@ impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let unauthenticated = status == StatusCode::UNAUTHORIZED;
+        let retry_after = self.retry_after;
         let body = serde_json::to_vec(&self).unwrap_or_default();
         let mut response = (status, body).into_response();
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         response
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));

@@ -23,6 +23,9 @@ pub enum AppError {
     Import(#[from] ImportError),
     #[error("{0}")]
     Config(#[from] ConfigError),
+    /// The database refused to write for lack of disk space; nothing was written.
+    #[error("{0}")]
+    NoSpace(StoreError),
     #[error("{0}")]
     Store(StoreError),
     #[error("{0}")]
@@ -39,13 +42,15 @@ impl From<StoreError> for AppError {
             } => AppError::Refused(Refusal::StaleVersion { expected, actual }),
             StoreError::AlreadyExists(_) => AppError::Conflict(e.to_string()),
             StoreError::NotFound { what, id } => AppError::NotFound { what, id },
+            e @ StoreError::NoSpace => AppError::NoSpace(e),
             other => AppError::Store(other),
         }
     }
 }
 
 impl AppError {
-    /// 1 refused or invalid input, 3 conflict, 4 internal (2 is clap's usage error).
+    /// 1 refused or invalid input, 3 conflict, 4 internal or the environment (a full disk); 2 is
+    /// clap's usage error.
     pub fn exit_code(&self) -> u8 {
         match self {
             AppError::Refused(Refusal::StaleVersion { .. }) | AppError::Conflict(_) => 3,
@@ -55,7 +60,7 @@ impl AppError {
             | AppError::Workflows(_)
             | AppError::Import(_)
             | AppError::Config(_) => 1,
-            AppError::Store(_) | AppError::Io(_) => 4,
+            AppError::NoSpace(_) | AppError::Store(_) | AppError::Io(_) => 4,
         }
     }
 
@@ -68,6 +73,7 @@ impl AppError {
             AppError::Invalid(_) | AppError::Import(_) => "invalid-input",
             AppError::Workflows(_) => "invalid-workflow",
             AppError::Config(_) => "invalid-configuration",
+            AppError::NoSpace(_) => "storage-full",
             AppError::Store(_) | AppError::Io(_) => "internal",
         }
     }

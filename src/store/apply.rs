@@ -25,6 +25,12 @@ impl Store {
     /// Write `decision` whole. A start inserts the procedure (refused if it exists); any other
     /// decision updates it only if it is still at the version the decision was made on.
     pub async fn apply(&self, decision: &Decision) -> Result<(), StoreError> {
+        let result = self.apply_in_one_transaction(decision).await;
+        self.health.observe(&result);
+        result
+    }
+
+    async fn apply_in_one_transaction(&self, decision: &Decision) -> Result<(), StoreError> {
         let txn = self.begin_write().await?;
         let p = &decision.procedure;
         let now = decision

@@ -24,6 +24,8 @@ pub struct Store {
     pub(super) reference: std::sync::Arc<super::cached::ReferenceCache>,
     /// The last history row written per procedure, shared by the clones of this store.
     pub(super) tips: std::sync::Arc<super::cached::ChainTips>,
+    /// Whether writes are being refused, shared by the clones of this store.
+    pub(super) health: std::sync::Arc<super::health::WriteHealth>,
 }
 
 impl Store {
@@ -36,13 +38,25 @@ impl Store {
             .connect_timeout(Duration::from_secs(10))
             .acquire_timeout(Duration::from_secs(30))
             .sqlx_logging(false);
+        // A connection goes back to the pool only with no transaction open. After SQLite rolls a
+        // transaction back by itself (it does on SQLITE_FULL and some I/O errors), the driver's
+        // ROLLBACK fails and it still counts the transaction as open; the next BEGIN on that
+        // connection became a SAVEPOINT nested in nothing, whose RELEASE committed nothing while
+        // reporting success — acknowledged writes that were never written, and a write lock held
+        // until the process ended. Such a connection is closed instead of reused.
+        options.map_sqlx_sqlite_before_acquire(|conn, _| Box::pin(reusable(conn)));
+        options.map_sqlx_postgres_before_acquire(|conn, _| Box::pin(reusable(conn)));
         if url.starts_with("sqlite:") {
             create_sqlite_folder(url)?;
             let busy = Duration::from_millis(settings.busy_timeout_ms);
+            let synchronous = match settings.sqlite_synchronous {
+                crate::config::SqliteSynchronous::Normal => SqliteSynchronous::Normal,
+                crate::config::SqliteSynchronous::Full => SqliteSynchronous::Full,
+            };
             options.map_sqlx_sqlite_opts(move |o| {
                 o.create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
+                    .synchronous(synchronous)
                     .busy_timeout(busy)
                     .foreign_keys(true)
             });
@@ -53,6 +67,13 @@ impl Store {
             )));
         }
         let db = Database::connect(options).await?;
+        let mut health = super::health::WriteHealth::default();
+        health.watched = sqlite_file(url).map(|file| {
+            (
+                file.to_path_buf(),
+                settings.min_free_mib.saturating_mul(1024 * 1024),
+            )
+        });
         Ok(Store {
             db,
             mail_domain: "accession.invalid".into(),
@@ -60,6 +81,7 @@ impl Store {
                 Duration::from_millis(settings.reference_cache_ms),
             )),
             tips: Default::default(),
+            health: std::sync::Arc::new(health),
         })
     }
 
@@ -127,6 +149,20 @@ impl Store {
         self.db.close().await?;
         Ok(())
     }
+}
+
+/// Whether a pooled connection may be handed out again: not while the driver believes a
+/// transaction is still open on it.
+async fn reusable<C: sea_orm::sqlx::Connection>(
+    conn: &mut C,
+) -> Result<bool, sea_orm::sqlx::Error> {
+    if conn.is_in_transaction() {
+        tracing::warn!(
+            "a database connection came back with a transaction still open; it is closed, not reused"
+        );
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 /// The file a `sqlite:` URL names, or None for another database or an in-memory one.

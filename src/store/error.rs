@@ -23,14 +23,67 @@ pub enum StoreError {
     TimerGone(String),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
+    /// The database could not write for lack of disk space (SQLite's SQLITE_FULL, PostgreSQL's
+    /// `disk_full`). The transaction was rolled back: nothing of it was written.
+    #[error(
+        "the database has no space left on its disk, so nothing was written; free space on the \
+         volume that holds it (or grow it) and try again"
+    )]
+    NoSpace,
     #[error("database: {0}")]
-    Database(#[from] DbErr),
+    Database(DbErr),
+}
+
+impl From<DbErr> for StoreError {
+    fn from(err: DbErr) -> Self {
+        if is_no_space(&err) {
+            StoreError::NoSpace
+        } else {
+            StoreError::Database(err)
+        }
+    }
 }
 
 impl StoreError {
     pub fn corrupt(what: impl Into<String>) -> Self {
         StoreError::Corrupt(what.into())
     }
+}
+
+/// The error the database itself reported, if `err` carries one.
+fn database_error(err: &DbErr) -> Option<&(dyn sea_orm::sqlx::error::DatabaseError + 'static)> {
+    let runtime = match err {
+        DbErr::Conn(e) | DbErr::Exec(e) | DbErr::Query(e) => e,
+        _ => return None,
+    };
+    match runtime {
+        sea_orm::RuntimeErr::SqlxError(e) => e.as_database_error(),
+        _ => None,
+    }
+}
+
+/// SQLITE_FULL: "insertion failed because database is full" (the disk, or max_page_count).
+const SQLITE_FULL: i64 = 13;
+/// PostgreSQL's `disk_full` (class 53, insufficient resources).
+const PG_DISK_FULL: &str = "53100";
+
+/// True when the database could not write for lack of space.
+pub(crate) fn is_no_space(err: &DbErr) -> bool {
+    use sea_orm::sqlx::error::DatabaseError;
+    use sea_orm::sqlx::postgres::PgDatabaseError;
+    use sea_orm::sqlx::sqlite::SqliteError;
+    let Some(db) = database_error(err) else {
+        return false;
+    };
+    if let Some(e) = db.try_downcast_ref::<SqliteError>() {
+        // Extended result codes keep the primary code in their low byte.
+        return e
+            .code()
+            .and_then(|c| c.parse::<i64>().ok())
+            .is_some_and(|c| c & 0xff == SQLITE_FULL);
+    }
+    db.try_downcast_ref::<PgDatabaseError>()
+        .is_some_and(|e| e.code() == PG_DISK_FULL)
 }
 
 /// True when the database refused a row because of a unique constraint.

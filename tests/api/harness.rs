@@ -42,8 +42,13 @@ const TOKENS: &[(&str, Role)] = &[
 impl Server {
     /// The server on `db` with the Kyrgyz demo loaded.
     pub async fn start(db: &TestDb) -> Server {
+        Server::start_with(db, db.settings()).await
+    }
+
+    /// The server on `db` with these settings and the Kyrgyz demo loaded.
+    pub async fn start_with(db: &TestDb, settings: accession::config::Settings) -> Server {
         let clock = crate::support::clock();
-        let mut app = db.app(&clock).await;
+        let mut app = db.app_with(settings, &clock).await;
         app.demo().await.expect("the demo loads");
         let mut tokens = HashMap::new();
         for (institution, role) in TOKENS {

@@ -9,6 +9,7 @@ mod support;
 mod harness;
 
 mod access;
+mod diskfull;
 mod document;
 mod lifecycle;
 mod walk;

@@ -12,3 +12,4 @@ mod procedures;
 mod scheduler;
 mod smtp;
 mod tokens;
+mod write_failures;
