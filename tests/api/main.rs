@@ -10,7 +10,9 @@ mod harness;
 
 mod access;
 mod document;
+mod input;
 mod lifecycle;
+mod roles;
 mod walk;
 mod web;
 mod writes;
