@@ -17,5 +17,6 @@ pub mod reference;
 pub mod scheduler;
 pub mod source;
 pub mod store;
+pub mod text;
 pub mod web;
 pub mod workflow;

@@ -1309,3 +1309,232 @@ fn serve_demo_prints_a_token_per_role_serves_the_api_and_stops_on_sigterm() {
     assert_eq!(status.code(), Some(0), "{rest:?}");
     assert_eq!(rest.last().map(String::as_str), Some("stopped"), "{rest:?}");
 }
+
+// ---------------------------------------------------------------- roles and institutions
+
+#[test]
+fn tokens_are_made_only_for_a_role_the_institution_may_hold() {
+    let s = with_institutions();
+    let table = [
+        ("mfa", "coordinator", 0),
+        ("mfa", "admin", 0),
+        ("ombudsperson", "auditor", 0),
+        ("moj", "ministry", 0),
+        ("moj", "admin", 1),
+        ("moj", "coordinator", 1),
+        ("bar-training-centre", "coordinator", 1),
+    ];
+    for (institution, role, code) in table {
+        let run = s
+            .run(&[
+                "tokens",
+                "create",
+                "--institution",
+                institution,
+                "--role",
+                role,
+                "--name",
+                "table test",
+            ])
+            .expect(code);
+        if code == 1 {
+            assert!(run.stdout.is_empty(), "{}", run.stdout);
+            let line = run.error_line();
+            assert!(
+                line.contains(&format!(
+                    "the {role} role belongs to the coordinating institution (`mfa`), and \
+                     `{institution}` is not one"
+                )),
+                "{line}"
+            );
+        }
+    }
+    let rows = s.run(&["tokens", "list", "--json"]).expect(0).json();
+    assert_eq!(rows.as_array().map(Vec::len), Some(4), "{rows}");
+}
+
+#[test]
+fn acting_in_a_role_the_institution_may_not_hold_is_refused_and_changes_nothing() {
+    let s = Sandbox::with_demo();
+    let version = s.procedure("kg-ets-185")["version"].to_string();
+    for (institution, role, says) in [
+        (
+            "bar-training-centre",
+            "coordinator",
+            "the coordinator role belongs to the coordinating institution (`mfa`), and \
+             `bar-training-centre` is not one",
+        ),
+        ("mfa", "admin", "the admin role runs the service"),
+    ] {
+        let run = s
+            .run(&[
+                "procedures",
+                "suspend",
+                "kg-ets-185",
+                "--reason",
+                "reshuffle",
+                "--as",
+                institution,
+                "--role",
+                role,
+                "--expected-version",
+                &version,
+            ])
+            .expect(1);
+        let line = run.error_line();
+        assert!(line.contains(says), "{line}");
+    }
+    let p = s.procedure("kg-ets-185");
+    assert_eq!(p["version"].to_string(), version);
+    assert_eq!(p["status"], "active");
+}
+
+#[test]
+fn importing_institutions_that_leave_no_coordinator_or_two_exits_1_at_the_line_and_changes_nothing()
+{
+    let s = with_institutions();
+    let before = s.run(&["institutions", "list", "--json"]).expect(0).stdout;
+    let seed = std::fs::read_to_string(repo("config/demo/institutions.toml")).unwrap();
+    let none = seed.replace("coordinator = true\n", "");
+    let two = seed.replace("id = \"moj\"\n", "id = \"moj\"\ncoordinator = true\n");
+    assert!(none != seed && two != seed);
+    for (name, text, at, says) in [
+        (
+            "none.toml",
+            &none,
+            "[[institutions]]\nid = \"mfa\"",
+            "this import takes `coordinator = true` from `mfa` and gives it to no other institution",
+        ),
+        (
+            "two.toml",
+            &two,
+            "[[institutions]]\nid = \"moj\"",
+            "more than one institution would be the coordinator (`mfa`, `moj`)",
+        ),
+    ] {
+        s.write(name, text);
+        let run = s.run(&["institutions", "import", name]).expect(1);
+        let (l, c) = position(text, at);
+        let line = run.error_line();
+        assert!(
+            line.starts_with(&format!("error: {name}:{l}:{c}: {says}")),
+            "{line}"
+        );
+        assert_eq!(
+            s.run(&["institutions", "list", "--json"]).expect(0).stdout,
+            before,
+            "{name} changed the institutions"
+        );
+    }
+    // A first import without any coordinator imports nothing.
+    let fresh = Sandbox::new();
+    fresh.write("none.toml", &none);
+    let run = fresh
+        .run(&["institutions", "import", "none.toml"])
+        .expect(1);
+    assert!(
+        run.error_line()
+            .starts_with("error: none.toml:1:1: no institution is the coordinator"),
+        "{}",
+        run.stderr
+    );
+    let list = fresh
+        .run(&["institutions", "list", "--json"])
+        .expect(0)
+        .json();
+    assert_eq!(list, serde_json::json!([]));
+    // A file adding one ministry, silent on the coordinator, is an ordinary import.
+    let customs = "[[institutions]]\nid = \"customs\"\nname = \"State Customs Service\"\n\
+                   emails = [\"office@customs.example.org\"]\nlanguage = \"ru\"\n\
+                   time_zone = \"Asia/Bishkek\"\n";
+    s.write("customs.toml", customs);
+    s.run(&["institutions", "import", "customs.toml"]).expect(0);
+}
+
+// ---------------------------------------------------------------- control characters
+
+#[test]
+fn control_characters_in_command_line_text_are_refused_and_change_nothing() {
+    let s = Sandbox::with_demo();
+    let rows = s.history("kg-cets-210").len();
+    let cases: [(&[&str], &str, &str); 5] = [
+        (
+            &["comment", "kg-cets-210", "a\u{1b}b"],
+            "moj",
+            "`text` is not valid: it contains the control character U+001B (escape) at character 2",
+        ),
+        (
+            &["set", "kg-cets-210", "compatibility_report", "MoJ\u{7}"],
+            "moj",
+            "field `compatibility_report` is not valid: it contains the control character U+0007 (bell)",
+        ),
+        (
+            &[
+                "advance",
+                "kg-cets-210",
+                "--to",
+                "interagency-consultation",
+                "--comment",
+                "a\u{7f}",
+            ],
+            "moj",
+            "`comment` is not valid: it contains the control character U+007F (delete)",
+        ),
+        (
+            &["suspend", "kg-cets-210", "--reason", "a\u{1}"],
+            "mfa",
+            "`reason` is not valid: it contains the control character U+0001 at character 2",
+        ),
+        (
+            &["comment", "kg-cets-210", "fine", "--name", "Clerk\u{1b}[0m"],
+            "moj",
+            "the actor's name is not valid: it contains the control character U+001B (escape)",
+        ),
+    ];
+    for (args, institution, says) in cases {
+        let run = s.act(args, institution, "2").expect(1);
+        let line = run.error_line();
+        assert!(line.contains(says), "{line}");
+        assert!(!line.chars().any(char::is_control), "{line:?}");
+        assert_eq!(s.procedure("kg-cets-210")["version"], 2);
+        assert_eq!(s.history("kg-cets-210").len(), rows);
+    }
+}
+
+#[test]
+fn importing_a_name_or_title_with_a_control_character_exits_1_at_file_line_column() {
+    let s = Sandbox::new();
+    let institutions = "[[institutions]]\nid = \"mfa\"\nname = \"MFA\\u0000\"\nemails = []\n\
+                        language = \"en\"\ntime_zone = \"Asia/Bishkek\"\ncoordinator = true\n";
+    s.write("institutions.toml", institutions);
+    let run = s
+        .run(&["institutions", "import", "institutions.toml"])
+        .expect(1);
+    let (l, c) = position(institutions, "\"MFA");
+    assert!(
+        run.error_line().starts_with(&format!(
+            "error: institutions.toml:{l}:{c}: `name`: it contains the control character U+0000 (NUL) at character 4"
+        )),
+        "{}",
+        run.stderr
+    );
+    let conventions = "[[conventions]]\nid = \"ets-112\"\nnumber = \"ETS No. 112\"\n\
+                       title = \"Transfer of\\nSentenced Persons\"\n\
+                       entry_into_force = { months_after = 3 }\n";
+    s.write("conventions.toml", conventions);
+    let run = s
+        .run(&["conventions", "import", "conventions.toml"])
+        .expect(1);
+    let (l, c) = position(conventions, "\"Transfer");
+    assert!(
+        run.error_line().starts_with(&format!(
+            "error: conventions.toml:{l}:{c}: `title`: it contains the control character U+000A (line feed)"
+        )),
+        "{}",
+        run.stderr
+    );
+    for list in ["institutions", "conventions"] {
+        let json = s.run(&[list, "list", "--json"]).expect(0).json();
+        assert_eq!(json, serde_json::json!([]), "{list} imported");
+    }
+}

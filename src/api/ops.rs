@@ -68,7 +68,10 @@ pub struct UpcomingTimer {
 #[serde(deny_unknown_fields)]
 pub struct NewTokenBody {
     pub institution: InstitutionId,
+    /// `coordinator` and `admin` only for the coordinating institution; `ministry` and
+    /// `auditor` for any.
     pub role: Role,
+    /// One line, without control characters; history shows it as the actor's name.
     pub name: String,
 }
 
@@ -254,7 +257,12 @@ async fn create_token(
     let new = state
         .app
         .create_token(&body.institution, body.role, &body.name)
-        .await?;
+        .await
+        .map_err(|e| match e {
+            // Besides the role (named by the application), the name is the one free text here.
+            AppError::Invalid(_) => Problem::from(e).with_field("name"),
+            e => Problem::from(e),
+        })?;
     let mut response = (
         StatusCode::CREATED,
         axum::Json(CreatedToken {

@@ -89,13 +89,16 @@ fn title(kind: &str, status: StatusCode) -> String {
 /// procedure does not allow now (409), what is wrong in the request (422).
 fn refusal_status(r: &Refusal) -> StatusCode {
     match r {
-        Refusal::NotAllowed { .. } | Refusal::ReadOnly { .. } | Refusal::NotAnApprover { .. } => {
-            StatusCode::FORBIDDEN
-        }
+        Refusal::NotAllowed { .. }
+        | Refusal::ReadOnly { .. }
+        | Refusal::Operator { .. }
+        | Refusal::RoleNotHeld { .. }
+        | Refusal::NotAnApprover { .. } => StatusCode::FORBIDDEN,
         Refusal::StaleVersion { .. } => StatusCode::PRECONDITION_FAILED,
         Refusal::FieldInvalid { .. }
         | Refusal::UnknownField { .. }
         | Refusal::Empty { .. }
+        | Refusal::ControlCharacter { .. }
         | Refusal::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
         _ => StatusCode::CONFLICT,
     }
@@ -107,9 +110,10 @@ impl From<AppError> for Problem {
             AppError::Refused(r) => refusal_status(r),
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::NotFound { .. } => StatusCode::NOT_FOUND,
-            AppError::Invalid(_) | AppError::Import(_) | AppError::Workflows(_) => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            AppError::Invalid(_)
+            | AppError::InvalidField { .. }
+            | AppError::Import(_)
+            | AppError::Workflows(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::NoSpace(_) => StatusCode::INSUFFICIENT_STORAGE,
             AppError::Config(_) | AppError::Store(_) | AppError::Io(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -134,6 +138,8 @@ impl From<AppError> for Problem {
         let field = match &e {
             AppError::Refused(Refusal::FieldInvalid { field, .. })
             | AppError::Refused(Refusal::UnknownField { field, .. }) => Some(field.to_string()),
+            AppError::Refused(Refusal::ControlCharacter { field, .. })
+            | AppError::InvalidField { field, .. } => Some(field.to_string()),
             _ => None,
         };
         let detail = match &e {

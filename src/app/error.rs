@@ -17,6 +17,9 @@ pub enum AppError {
     NotFound { what: &'static str, id: String },
     #[error("{0}")]
     Invalid(String),
+    /// Invalid input in one named field of a request (`name`, `role`): the API says which.
+    #[error("{detail}")]
+    InvalidField { field: &'static str, detail: String },
     #[error("{} error(s) in workflow files:\n{}", .0.len(), .0.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"))]
     Workflows(Vec<Diagnostic>),
     #[error("{0}")]
@@ -43,6 +46,7 @@ impl From<StoreError> for AppError {
             StoreError::AlreadyExists(_) => AppError::Conflict(e.to_string()),
             StoreError::NotFound { what, id } => AppError::NotFound { what, id },
             e @ StoreError::NoSpace => AppError::NoSpace(e),
+            StoreError::Coordinators(problem) => AppError::Invalid(problem.to_string()),
             other => AppError::Store(other),
         }
     }
@@ -57,6 +61,7 @@ impl AppError {
             AppError::Refused(_)
             | AppError::NotFound { .. }
             | AppError::Invalid(_)
+            | AppError::InvalidField { .. }
             | AppError::Workflows(_)
             | AppError::Import(_)
             | AppError::Config(_) => 1,
@@ -70,7 +75,9 @@ impl AppError {
             AppError::Refused(r) => r.kind(),
             AppError::Conflict(_) => "conflict",
             AppError::NotFound { .. } => "not-found",
-            AppError::Invalid(_) | AppError::Import(_) => "invalid-input",
+            AppError::Invalid(_) | AppError::InvalidField { .. } | AppError::Import(_) => {
+                "invalid-input"
+            }
             AppError::Workflows(_) => "invalid-workflow",
             AppError::Config(_) => "invalid-configuration",
             AppError::NoSpace(_) => "storage-full",

@@ -31,7 +31,7 @@ use crate::engine::{
 };
 use crate::ids::{ConventionId, InstitutionId, ProcedureId, WorkflowId};
 use crate::reference::{ConventionFile, ImportError, Institution, InstitutionFile};
-use crate::store::{ImportSummary, ProcedureFilter, ProcedureRow, Store};
+use crate::store::{ImportSummary, ProcedureFilter, ProcedureRow, Store, StoreError};
 use crate::workflow::{KnownInstitutions, WorkflowDefinition, parse_definition};
 
 pub struct Accession {
@@ -128,7 +128,8 @@ impl Accession {
     }
 
     /// The actor for `institution`: a coordinator if the institution is the coordinator, else a
-    /// ministry, unless `role` says otherwise.
+    /// ministry, unless `role` says otherwise. Refused when the institution may not hold the role
+    /// or `name` is not one line of text.
     pub async fn actor(
         &self,
         institution: &InstitutionId,
@@ -148,12 +149,43 @@ impl Accession {
         } else {
             engine::Role::Ministry
         });
-        Ok(Actor::new(inst.id, role, name))
+        let name = crate::text::checked(name, crate::text::Lines::One).map_err(|e| {
+            AppError::InvalidField {
+                field: "name",
+                detail: format!("the actor's name is not valid: {e}"),
+            }
+        })?;
+        let actor = Actor::new(inst.id, role, name);
+        self.role_held(&actor).await?;
+        Ok(actor)
     }
 
+    /// Refused (403) unless the actor's institution may hold its role as the institutions table
+    /// says now: an import may have taken the coordinator flag from it since its token was made.
+    pub(crate) async fn role_held(&self, actor: &Actor) -> Result<(), AppError> {
+        if actor.role.needs_coordinating_institution() {
+            actor.role_held(&self.people().await?.coordinators)?;
+        }
+        Ok(())
+    }
+
+    /// Import an institutions file; refused with the file and line at fault, writing nothing, if
+    /// it would leave no coordinator or several.
     pub async fn import_institutions(&self, path: &Path) -> Result<ImportSummary, AppError> {
-        let list = read_institution_file(path)?;
-        Ok(self.store.import_institutions(&list, self.now()).await?)
+        let (name, source) = read(path)?;
+        let located = InstitutionFile::parse_located(&name, &source)?;
+        let list: Vec<Institution> = located.iter().map(|(i, _)| i.clone()).collect();
+        match self.store.import_institutions(&list, self.now()).await {
+            Ok(summary) => Ok(summary),
+            Err(StoreError::Coordinators(problem)) => {
+                let at = problem
+                    .institution()
+                    .and_then(|id| located.iter().find(|(i, _)| &i.id == id))
+                    .map_or(0, |(_, at)| *at);
+                Err(ImportError::at(&name, &source, at, problem.to_string()).into())
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     pub async fn import_conventions(&self, path: &Path) -> Result<ImportSummary, AppError> {

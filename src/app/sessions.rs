@@ -80,7 +80,8 @@ impl Accession {
         }))
     }
 
-    /// The live session of `cookie`; None when unknown, expired, or its token revoked.
+    /// The live session of `cookie`; None when unknown, expired, its token revoked, or its role
+    /// one the token's institution no longer holds.
     pub async fn session(&self, cookie: &str) -> Result<Option<Session>, AppError> {
         if cookie.len() != 64 || !cookie.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Ok(None);
@@ -92,6 +93,16 @@ impl Accession {
             return Ok(None);
         }
         let actor = Actor::new(token.institution.clone(), token.role, token.name.clone());
+        // As for a token presented to the API: a role the institution no longer holds ends the
+        // session, and signing in again says why.
+        match self.role_held(&actor).await {
+            Ok(()) => {}
+            Err(AppError::Refused(refusal)) => {
+                tracing::info!(token = token.id, %refusal, "session ended");
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        }
         Ok(Some(Session {
             token_id: token.id,
             row,

@@ -79,8 +79,12 @@ fn well_formed(token: &str) -> bool {
             .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-/// The name people will know the token by (and history will show as the actor's name).
+/// The name people will know the token by (and history will show as the actor's name). Every
+/// mistake in it is `AppError::Invalid`; the API names the field (`name`).
 fn checked_name(name: &str) -> Result<&str, AppError> {
+    // Checked before trimming, which would drop a trailing control character unseen.
+    crate::text::checked(name, crate::text::Lines::One)
+        .map_err(|e| AppError::Invalid(format!("a token's name is not valid: {e}")))?;
     let name = name.trim();
     if name.is_empty() {
         return Err(AppError::Invalid(
@@ -92,11 +96,6 @@ fn checked_name(name: &str) -> Result<&str, AppError> {
             "a token's name is at most {NAME_MAX_CHARS} characters; this one has {}",
             name.chars().count()
         )));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(AppError::Invalid(
-            "a token's name must be one line without control characters".into(),
-        ));
     }
     Ok(name)
 }
@@ -121,6 +120,20 @@ impl Accession {
                 what: "institution",
                 id: institution.to_string(),
             });
+        }
+        // Checked again at every use (`authenticate`): the institution may lose the flag later.
+        match self
+            .role_held(&Actor::new(institution.clone(), role, name))
+            .await
+        {
+            Ok(()) => {}
+            Err(AppError::Refused(refusal)) => {
+                return Err(AppError::InvalidField {
+                    field: "role",
+                    detail: refusal.to_string(),
+                });
+            }
+            Err(e) => return Err(e),
         }
         let token = new_token()?;
         let row = self
@@ -158,6 +171,7 @@ impl Accession {
             row.last_used_at = Some(now);
         }
         let actor = Actor::new(row.institution.clone(), row.role, row.name.clone());
+        self.role_held(&actor).await?;
         Ok(Some((row, actor)))
     }
 

@@ -4,6 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::Refusal;
 use crate::ids::InstitutionId;
 
 #[derive(
@@ -22,11 +23,14 @@ use crate::ids::InstitutionId;
 pub enum Role {
     /// Acts on the stages its institution owns, and nothing else.
     Ministry,
-    /// Sees every procedure and may do every act in it (the Ministry of Foreign Affairs).
+    /// Sees every procedure and may do every act in it; held only by the coordinating
+    /// institution (the Ministry of Foreign Affairs).
     Coordinator,
     /// Reads everything, changes nothing.
     Auditor,
-    /// Manages tokens, institutions, conventions and workflows; also the system's own acts.
+    /// Runs the service: tokens, the outbox, reading everything to support the others; it does no
+    /// act on a procedure. Held only by the coordinating institution. Also the role history shows
+    /// for Accession's own acts (reminders, deadlines).
     Admin,
 }
 
@@ -48,6 +52,13 @@ impl Role {
             "admin" => Some(Role::Admin),
             _ => None,
         }
+    }
+
+    /// Whether only a coordinating institution may hold this role. The coordinator's power over
+    /// every procedure, and the admin's over tokens, are the coordinating institution's: a token
+    /// for another institution in these roles would let it act as the Ministry of Foreign Affairs.
+    pub fn needs_coordinating_institution(self) -> bool {
+        matches!(self, Role::Coordinator | Role::Admin)
     }
 }
 
@@ -95,8 +106,32 @@ impl Actor {
         }
     }
 
-    /// Coordinators and admins may do every act in every procedure.
+    /// Coordinators may do every act in every procedure (admins run the service and do none).
     pub fn manages(&self) -> bool {
-        matches!(self.role, Role::Coordinator | Role::Admin)
+        self.role == Role::Coordinator
+    }
+
+    /// Refused unless the actor's institution may hold its role, `coordinators` being the
+    /// coordinating institutions as the institutions table says now (an import may have taken the
+    /// flag away since a token was made).
+    pub fn role_held(&self, coordinators: &[InstitutionId]) -> Result<(), Refusal> {
+        if self.role.needs_coordinating_institution() && !coordinators.contains(&self.institution) {
+            return Err(Refusal::RoleNotHeld {
+                role: self.role,
+                institution: self.institution.clone(),
+                coordinators: coordinators.to_vec(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Refused unless the actor may act on procedures at all: auditors read, admins run the
+    /// service, and a role must be one the institution may hold.
+    pub fn may_act(&self, coordinators: &[InstitutionId]) -> Result<(), Refusal> {
+        match self.role {
+            Role::Auditor => Err(Refusal::ReadOnly { role: self.role }),
+            Role::Admin => Err(Refusal::Operator { role: self.role }),
+            Role::Coordinator | Role::Ministry => self.role_held(coordinators),
+        }
     }
 }

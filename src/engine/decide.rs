@@ -9,11 +9,11 @@ use serde_json::json;
 use super::decision::*;
 use super::timers::StageTimers;
 use super::{
-    Act, Actor, Command, KeyDates, ProcedureState, Refusal, Role, StartProcedure, Status,
-    WorkflowRef,
+    Act, Actor, Command, KeyDates, ProcedureState, Refusal, StartProcedure, Status, WorkflowRef,
 };
 use crate::calendar::{EntryIntoForceRule, ValidityRule, WorkingCalendar, Zones};
 use crate::ids::{FieldName, InstitutionId, StageId, Version};
+use crate::text::{Lines, checked};
 use crate::workflow::{DueRule, FieldKind, KeyDate, Stage, TreatyDateRule, WorkflowDefinition};
 
 /// The treaty rules of the procedure's convention, as data.
@@ -75,9 +75,7 @@ pub fn start(
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<Decision, Refusal> {
-    if actor.role == Role::Auditor {
-        return Err(Refusal::ReadOnly { role: actor.role });
-    }
+    actor.may_act(ctx.coordinators)?;
     if !actor.manages() {
         return Err(Refusal::NotAllowed {
             institution: actor.institution.clone(),
@@ -146,9 +144,7 @@ pub fn decide(
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<Decision, Refusal> {
-    if actor.role == Role::Auditor {
-        return Err(Refusal::ReadOnly { role: actor.role });
-    }
+    actor.may_act(ctx.coordinators)?;
     if cmd.expected_version != current.version {
         return Err(Refusal::StaleVersion {
             expected: cmd.expected_version,
@@ -169,6 +165,8 @@ pub fn decide(
     {
         return Err(Refusal::Suspended);
     }
+    // Bad text is refused whatever else the act would meet, so the answer names it at once.
+    check_texts(&cmd.act)?;
     let def = ctx.definition;
     let stage = def.stage(&current.stage).ok_or_else(|| {
         Refusal::Invalid(format!(
@@ -387,11 +385,15 @@ pub fn decide(
                     allowed: def.institutions().into_iter().cloned().collect(),
                 });
             }
-            event.comment = Some(required_text(text, "a comment")?);
+            event.comment = Some(required_text(text, "text", "a comment")?);
         }
         Act::Suspend { reason } => {
             control_allowed(actor, &def.control.suspend, "suspend the procedure")?;
-            event.comment = Some(required_text(reason, "the reason for suspending")?);
+            event.comment = Some(required_text(
+                reason,
+                "reason",
+                "the reason for suspending",
+            )?);
             decision.procedure.status = Status::Suspended;
             decision.timers.cancel_pending = true;
         }
@@ -416,7 +418,11 @@ pub fn decide(
         }
         Act::Withdraw { reason } => {
             control_allowed(actor, &def.control.withdraw, "withdraw the procedure")?;
-            event.comment = Some(required_text(reason, "the reason for withdrawing")?);
+            event.comment = Some(required_text(
+                reason,
+                "reason",
+                "the reason for withdrawing",
+            )?);
             decision.procedure.status = Status::Withdrawn;
             decision.procedure.due_on = None;
             decision.timers.cancel_pending = true;
@@ -543,6 +549,7 @@ fn validate_field(
         field: field.clone(),
         reason,
     };
+    let value = checked(value, Lines::Many).map_err(|e| invalid(e.to_string()))?;
     let value = value.trim();
     match kind {
         FieldKind::Date => {
@@ -592,7 +599,9 @@ fn control_allowed(actor: &Actor, allowed: &[InstitutionId], act: &str) -> Resul
     }
 }
 
-fn required_text(text: &str, what: &'static str) -> Result<String, Refusal> {
+fn required_text(text: &str, field: &'static str, what: &'static str) -> Result<String, Refusal> {
+    let text = checked(text, Lines::Many)
+        .map_err(|problem| Refusal::ControlCharacter { field, problem })?;
     let text = text.trim();
     if text.is_empty() {
         return Err(Refusal::Empty { what });
@@ -606,8 +615,48 @@ fn required_text(text: &str, what: &'static str) -> Result<String, Refusal> {
 }
 
 fn clean_comment(comment: Option<&str>) -> Result<Option<String>, Refusal> {
-    match comment.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(text) => required_text(text, "a comment").map(Some),
+    match comment {
+        Some(text) if !text.trim().is_empty() => {
+            required_text(text, "comment", "a comment").map(Some)
+        }
+        // Blank is no comment; but a control character is refused even among blanks.
+        Some(text) => {
+            checked(text, Lines::Many)
+                .map(|_| None)
+                .map_err(|problem| Refusal::ControlCharacter {
+                    field: "comment",
+                    problem,
+                })
+        }
+        None => Ok(None),
+    }
+}
+
+/// Every free text `act` carries, by the name the API and the CLI give it, refused if it holds
+/// a control character (see `crate::text`). A field's value is refused as that field's.
+fn check_texts(act: &Act) -> Result<(), Refusal> {
+    let check = |field: &'static str, text: Option<&str>| match text {
+        Some(text) => checked(text, Lines::Many)
+            .map(|_| ())
+            .map_err(|problem| Refusal::ControlCharacter { field, problem }),
+        None => Ok(()),
+    };
+    match act {
+        Act::Advance { comment, .. } | Act::Approve { comment } | Act::Resume { comment } => {
+            check("comment", comment.as_deref())
+        }
+        Act::Record {
+            field,
+            value,
+            comment,
+        } => {
+            checked(value, Lines::Many).map_err(|e| Refusal::FieldInvalid {
+                field: field.clone(),
+                reason: e.to_string(),
+            })?;
+            check("comment", comment.as_deref())
+        }
+        Act::Comment { text } => check("text", Some(text)),
+        Act::Suspend { reason } | Act::Withdraw { reason } => check("reason", Some(reason)),
     }
 }

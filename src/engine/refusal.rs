@@ -3,6 +3,7 @@
 
 use crate::engine::{Role, Status};
 use crate::ids::{FieldName, InstitutionId, StageId, Version};
+use crate::text::ControlCharacter;
 
 fn list<T: std::fmt::Display>(items: &[T]) -> String {
     if items.is_empty() {
@@ -25,6 +26,21 @@ pub enum Refusal {
     },
     #[error("the {role} role reads and changes nothing")]
     ReadOnly { role: Role },
+    #[error(
+        "the {role} role runs the service (tokens, the outbox) and does not act on procedures; \
+         act with a coordinator's or a ministry's token"
+    )]
+    Operator { role: Role },
+    #[error(
+        "the {role} role belongs to the coordinating institution ({}), and `{institution}` is not \
+         one; its tokens need another role",
+        list(.coordinators)
+    )]
+    RoleNotHeld {
+        role: Role,
+        institution: InstitutionId,
+        coordinators: Vec<InstitutionId>,
+    },
     #[error("stage `{from}` has no transition to `{to}`; allowed: {}", list(.allowed))]
     NoSuchTransition {
         from: StageId,
@@ -78,6 +94,12 @@ pub enum Refusal {
     NotSuspended,
     #[error("{what} must not be empty")]
     Empty { what: &'static str },
+    #[error("`{field}` is not valid: {problem}")]
+    ControlCharacter {
+        /// The name of the act's text: `comment`, `text` or `reason`.
+        field: &'static str,
+        problem: ControlCharacter,
+    },
     #[error("{0}")]
     Invalid(String),
     #[error("timer `{timer}` no longer applies: the procedure has moved on")]
@@ -88,7 +110,10 @@ impl Refusal {
     /// A stable name for the kind of refusal, shared by the CLI, the API and metrics.
     pub fn kind(&self) -> &'static str {
         match self {
-            Refusal::NotAllowed { .. } | Refusal::ReadOnly { .. } => "not-allowed",
+            Refusal::NotAllowed { .. }
+            | Refusal::ReadOnly { .. }
+            | Refusal::Operator { .. }
+            | Refusal::RoleNotHeld { .. } => "not-allowed",
             Refusal::NoSuchTransition { .. } => "no-such-transition",
             Refusal::ApprovalsMissing { .. } => "approvals-missing",
             Refusal::NoApprovalsHere { .. }
@@ -100,7 +125,9 @@ impl Refusal {
             Refusal::Closed { .. } | Refusal::Suspended | Refusal::NotSuspended => {
                 "procedure-state"
             }
-            Refusal::Empty { .. } | Refusal::Invalid(_) => "invalid-input",
+            Refusal::Empty { .. } | Refusal::ControlCharacter { .. } | Refusal::Invalid(_) => {
+                "invalid-input"
+            }
             Refusal::TimerOutdated { .. } => "timer-outdated",
         }
     }

@@ -417,6 +417,171 @@ fn an_auditor_is_refused_everything_as_read_only() {
     );
 }
 
+#[test]
+fn an_admin_runs_the_service_and_does_no_act_on_a_procedure() {
+    let admin = Actor::new(inst("mfa"), Role::Admin, "Operations");
+    let now = instant("2024-01-10T05:00:00Z");
+    assert_eq!(
+        start(ctx(), &opening(), &admin, now),
+        Err(Refusal::Operator { role: Role::Admin })
+    );
+    let mut walk = Walk::start_at("2024-01-10T05:00:00Z");
+    for act in every_act() {
+        let refusal = walk.refused(&admin, act);
+        assert_eq!(refusal, Refusal::Operator { role: Role::Admin });
+        assert_eq!(refusal.kind(), "not-allowed");
+    }
+    // Suspend is what the workflow's `control.suspend = ["mfa"]` gives the coordinator: not the
+    // admin, even of the coordinating institution.
+    walk.act(&coordinator(), advance("legal-review"));
+    assert_eq!(
+        walk.refused(&admin, suspend()),
+        Refusal::Operator { role: Role::Admin }
+    );
+}
+
+#[test]
+fn the_coordinator_role_at_an_institution_that_does_not_coordinate_is_refused() {
+    let now = instant("2024-01-10T05:00:00Z");
+    let bar = Actor::new(inst("bar-training-centre"), Role::Coordinator, "Bar");
+    let refusal = start(ctx(), &opening(), &bar, now).unwrap_err();
+    assert_eq!(
+        refusal,
+        Refusal::RoleNotHeld {
+            role: Role::Coordinator,
+            institution: inst("bar-training-centre"),
+            coordinators: insts(&["mfa"]),
+        }
+    );
+    assert_eq!(
+        refusal.to_string(),
+        "the coordinator role belongs to the coordinating institution (`mfa`), and \
+         `bar-training-centre` is not one; its tokens need another role"
+    );
+    let mut walk = Walk::start_at("2024-01-10T05:00:00Z");
+    walk.act(&coordinator(), advance("legal-review"));
+    for act in every_act() {
+        assert!(
+            matches!(walk.refused(&bar, act), Refusal::RoleNotHeld { .. }),
+            "a coordinator token at the bar's training centre acted"
+        );
+    }
+    // The same institution as a ministry is simply not among those who may suspend.
+    assert!(matches!(
+        walk.refused(&ministry("bar-training-centre"), suspend()),
+        Refusal::NotAllowed { .. }
+    ));
+}
+
+#[test]
+fn a_control_character_in_any_text_of_an_act_is_refused_naming_the_text() {
+    let mut walk = Walk::start_at("2024-01-10T05:00:00Z");
+    walk.act(&coordinator(), advance("legal-review"));
+    let bad = || "a\u{0}b".to_string();
+    let cases = [
+        (
+            Act::Advance {
+                to: stage("interagency-consultation"),
+                comment: Some(bad()),
+            },
+            "comment",
+        ),
+        (
+            Act::Approve {
+                comment: Some(bad()),
+            },
+            "comment",
+        ),
+        (
+            Act::Record {
+                field: field("compatibility_report"),
+                value: "MoJ/2026/17".into(),
+                comment: Some(bad()),
+            },
+            "comment",
+        ),
+        (Act::Comment { text: bad() }, "text"),
+        (Act::Suspend { reason: bad() }, "reason"),
+        (Act::Withdraw { reason: bad() }, "reason"),
+    ];
+    for (act, name) in cases {
+        let refusal = walk.refused(&coordinator(), act);
+        assert!(
+            matches!(&refusal, Refusal::ControlCharacter { field, problem } if *field == name && problem.code == 0 && problem.position == 2),
+            "{refusal:?}"
+        );
+        assert_eq!(refusal.kind(), "invalid-input");
+    }
+    // Even where the act would be refused for another reason (no approvals asked here, no report
+    // recorded yet): the bad text is named first.
+    let refusal = walk.refused(
+        &ministry("moj"),
+        Act::Advance {
+            to: stage("interagency-consultation"),
+            comment: Some("\u{1b}[2J".into()),
+        },
+    );
+    assert!(
+        matches!(&refusal, Refusal::ControlCharacter { field: "comment", problem } if problem.code == 0x1b),
+        "{refusal:?}"
+    );
+    // A field's value is refused as that field's, whatever its type.
+    for (name, value) in [
+        ("compatibility_report", "MoJ\u{0}17"),
+        ("deposit_date", "2024-04-22\u{0}"),
+        ("compatibility_report", "MoJ/2026/17\u{7f}"),
+        ("compatibility_report", "MoJ/2026/17\u{9b}"),
+    ] {
+        let refusal = walk.refused(&coordinator(), record(name, value));
+        assert!(
+            matches!(&refusal, Refusal::FieldInvalid { field: f, reason } if f == &field(name) && reason.contains("control character")),
+            "{name} = {value:?}: {refusal:?}"
+        );
+    }
+    // Resume and start carry a comment too.
+    let mut suspended = Walk::start_at("2024-01-10T05:00:00Z");
+    suspended.act(&coordinator(), suspend());
+    assert!(matches!(
+        suspended.refused(
+            &coordinator(),
+            Act::Resume {
+                comment: Some(bad())
+            }
+        ),
+        Refusal::ControlCharacter {
+            field: "comment",
+            ..
+        }
+    ));
+    let mut opening = opening();
+    opening.comment = Some(bad());
+    assert!(matches!(
+        start(
+            ctx(),
+            &opening,
+            &coordinator(),
+            instant("2024-01-10T05:00:00Z")
+        ),
+        Err(Refusal::ControlCharacter {
+            field: "comment",
+            ..
+        })
+    ));
+    // A trailing control character is not trimmed away unseen.
+    assert!(matches!(
+        walk.refused(&coordinator(), comment("noted\u{b}")),
+        Refusal::ControlCharacter { field: "text", .. }
+    ));
+}
+
+#[test]
+fn tabs_and_line_breaks_are_kept_and_crlf_becomes_a_line_feed() {
+    let mut walk = Walk::start_at("2024-01-10T05:00:00Z");
+    walk.act(&coordinator(), comment("first\tline\r\nsecond line\n"));
+    let last = walk.decisions.last().unwrap().events.last().unwrap();
+    assert_eq!(last.comment.as_deref(), Some("first\tline\nsecond line"));
+}
+
 // Advancing.
 
 #[test]
@@ -1452,6 +1617,11 @@ mod properties {
         "",
         "   ",
         "first line\nsecond line",
+        "first line\r\nsecond line",
+        "tab\tinside",
+        "nul\u{0}inside",
+        "escape\u{1b}[31m red",
+        "next line\u{85}",
     ];
 
     const MALFORMED_DATES: &[&str] = &[
@@ -1480,6 +1650,7 @@ mod properties {
             6 => Just(Role::Ministry),
             3 => Just(Role::Coordinator),
             1 => Just(Role::Auditor),
+            1 => Just(Role::Admin),
         ];
         (select(institutions), role).prop_map(|(institution, role)| {
             let name = format!("{role} at {institution}");
@@ -1645,6 +1816,21 @@ mod properties {
         }
         let last = decision.events.last().expect("an event");
         prop_assert_eq!(p.last_sequence, last.sequence);
+        // No control character but tabs and line feeds is ever kept, in comments or fields.
+        let kept = decision
+            .events
+            .iter()
+            .filter_map(|e| e.comment.as_deref())
+            .chain(p.fields.values().map(String::as_str));
+        for text in kept {
+            prop_assert!(
+                !text
+                    .chars()
+                    .any(|c| c.is_control() && c != '\t' && c != '\n'),
+                "kept {:?}",
+                text
+            );
+        }
         // The stage only moves through an advance; a new stage is a new stage entry.
         if p.stage != before.stage {
             prop_assert!(
@@ -1724,6 +1910,17 @@ mod properties {
                     &first,
                     &Err(Refusal::ReadOnly {
                         role: Role::Auditor
+                    })
+                );
+            } else if actor.role == Role::Admin {
+                prop_assert_eq!(&first, &Err(Refusal::Operator { role: Role::Admin }));
+            } else if actor.role == Role::Coordinator && actor.institution != inst("mfa") {
+                prop_assert_eq!(
+                    &first,
+                    &Err(Refusal::RoleNotHeld {
+                        role: Role::Coordinator,
+                        institution: actor.institution.clone(),
+                        coordinators: insts(&["mfa"]),
                     })
                 );
             } else if m.skew != 0 {

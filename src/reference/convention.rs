@@ -65,6 +65,7 @@ pub struct ConventionFile {
 
 impl ConventionFile {
     pub fn parse(file: &str, source: &str) -> Result<Vec<Convention>, ImportError> {
+        super::refuse_control_characters(file, source)?;
         let parsed: ConventionFile =
             toml::from_str(source).map_err(|e| ImportError::from_toml(file, source, e))?;
         let mut seen = BTreeSet::new();
@@ -135,6 +136,24 @@ mod tests {
             ets112.general_entry_into_force,
         );
         assert_eq!(eif, Some("2024-08-01".parse().unwrap()));
+    }
+
+    #[test]
+    fn a_control_character_in_a_title_is_located() {
+        let src = "[[conventions]]\nid = \"x\"\nnumber = \"N\"\ntitle = \"T\\u0007\"\nentry_into_force = { months_after = 3 }\n";
+        let err = ConventionFile::parse("c.toml", src).unwrap_err();
+        assert_eq!((err.line, err.column), (4, 9), "{err}");
+        assert!(
+            err.message.starts_with(
+                "`title`: it contains the control character U+0007 (bell) at character 2"
+            ),
+            "{err}"
+        );
+        // In a table inside the entry, or in a quoted key, too.
+        let src = "[[conventions]]\nid = \"x\"\nnumber = \"N\"\ntitle = \"T\"\nentry_into_force = { months_after = 3 }\n\"a\\u0000b\" = 1\n";
+        let err = ConventionFile::parse("c.toml", src).unwrap_err();
+        assert_eq!(err.line, 6, "{err}");
+        assert!(err.message.starts_with("`a\\0b`: it contains"), "{err}");
     }
 
     #[test]

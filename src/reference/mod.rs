@@ -7,7 +7,11 @@ mod institution;
 
 pub use calendar_file::HolidayCalendar;
 pub use convention::{Convention, ConventionFile};
-pub use institution::{Institution, InstitutionFile, Language};
+pub use institution::{
+    CoordinatorProblem, Institution, InstitutionFile, Language, check_coordinator,
+};
+
+use crate::text::{Lines, checked};
 
 /// A problem in an import file, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,6 +37,53 @@ impl ImportError {
     pub(crate) fn from_toml(file: &str, source: &str, err: toml::de::Error) -> Self {
         let offset = err.span().map_or(0, |s| s.start);
         Self::at(file, source, offset, err.message().trim().to_string())
+    }
+}
+
+/// Every string of an import file — names, titles, numbers, addresses — is one line of text
+/// without control characters (see `crate::text`): they are shown in tables, email headers and
+/// CSV cells. The first one that is not is refused with where it is. A file that is not TOML is
+/// left to the typed parse, which says where it breaks.
+pub(crate) fn refuse_control_characters(file: &str, source: &str) -> Result<(), ImportError> {
+    use toml::de::{DeTable, DeValue};
+    fn table(file: &str, source: &str, t: &DeTable<'_>) -> Result<(), ImportError> {
+        for (key, value) in t {
+            let refuse = |at: usize, e: crate::text::ControlCharacter| {
+                ImportError::at(
+                    file,
+                    source,
+                    at,
+                    format!("`{}`: {e}", key.get_ref().escape_debug()),
+                )
+            };
+            checked(key.get_ref(), Lines::One).map_err(|e| refuse(key.span().start, e))?;
+            in_value(file, source, value, &refuse)?;
+        }
+        Ok(())
+    }
+    fn in_value(
+        file: &str,
+        source: &str,
+        v: &toml::Spanned<DeValue<'_>>,
+        refuse: &dyn Fn(usize, crate::text::ControlCharacter) -> ImportError,
+    ) -> Result<(), ImportError> {
+        match v.get_ref() {
+            DeValue::String(s) => {
+                checked(s, Lines::One).map_err(|e| refuse(v.span().start, e))?;
+            }
+            DeValue::Array(items) => {
+                for item in items.iter() {
+                    in_value(file, source, item, refuse)?;
+                }
+            }
+            DeValue::Table(t) => table(file, source, t)?,
+            _ => {}
+        }
+        Ok(())
+    }
+    match DeTable::parse(source) {
+        Ok(doc) => table(file, source, doc.get_ref()),
+        Err(_) => Ok(()),
     }
 }
 

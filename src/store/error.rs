@@ -21,6 +21,9 @@ pub enum StoreError {
     NotFound { what: &'static str, id: String },
     #[error("timer `{0}` was fired or cancelled meanwhile")]
     TimerGone(String),
+    /// An import refused before writing anything: it would not leave exactly one coordinator.
+    #[error("{0}")]
+    Coordinators(crate::reference::CoordinatorProblem),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
     /// The database could not write for lack of disk space (SQLite's SQLITE_FULL, PostgreSQL's

@@ -1,7 +1,7 @@
 //! Institutions and conventions: idempotent import and lookup.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, EntityTrait, QueryOrder};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DbBackend, EntityTrait, QueryOrder};
 use serde::Serialize;
 
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use super::entities::{convention, institution};
 use super::{Store, StoreError};
 use crate::calendar::EntryIntoForceRule;
 use crate::ids::{ConventionId, InstitutionId};
-use crate::reference::{Convention, Institution, Language};
+use crate::reference::{Convention, Institution, Language, check_coordinator};
 
 /// What an import changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -22,18 +22,29 @@ pub struct ImportSummary {
 }
 
 impl Store {
-    /// Insert new institutions and update changed ones, in one transaction.
+    /// Insert new institutions and update changed ones, in one transaction; refused, writing
+    /// nothing, unless exactly one institution is the coordinator afterwards.
     pub async fn import_institutions(
         &self,
         list: &[Institution],
         now: DateTime<Utc>,
     ) -> Result<ImportSummary, StoreError> {
         let txn = self.begin_write().await?;
+        if self.backend() == DbBackend::Postgres {
+            // Imports one after the other, so two cannot each pass the coordinator check against
+            // what the other is changing. Readers are not held up.
+            txn.execute_unprepared("LOCK TABLE institutions IN SHARE ROW EXCLUSIVE MODE")
+                .await?;
+        }
+        let rows = institution::Entity::find().all(&txn).await?;
+        let before = rows
+            .iter()
+            .map(institution_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        check_coordinator(&before, list).map_err(StoreError::Coordinators)?;
         let mut summary = ImportSummary::default();
         for inst in list {
-            let existing = institution::Entity::find_by_id(inst.id.to_string())
-                .one(&txn)
-                .await?;
+            let existing = rows.iter().find(|r| r.id == inst.id.as_str()).cloned();
             let emails = serde_json::to_string(&inst.emails).unwrap_or_else(|_| "[]".into());
             let mut row = institution::ActiveModel {
                 id: Set(inst.id.to_string()),

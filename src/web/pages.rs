@@ -53,7 +53,8 @@ fn context(v: &Visitor, extra: Value) -> minijinja::Value {
             "institution": s.actor.institution,
             "role": s.actor.role.as_str(),
             "reads_all": READERS.contains(&s.actor.role),
-            "manages": s.actor.manages(),
+            // The outbox and reminders pages: coordinators and admins, as in the API.
+            "manages": MANAGERS.contains(&s.actor.role),
         })
     });
     let mut base = json!({
@@ -641,21 +642,20 @@ async fn procedure_page(
 
 /// A form's act, as the engine takes it.
 fn act_of(form: &Form) -> Result<Act, String> {
-    let get = |k: &str| {
-        form.get(k)
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-    };
+    // Blank is absent; otherwise the text goes to the engine as typed, which trims it once it
+    // has checked it holds no control character (trimming first would hide one at either end).
+    let get = |k: &str| form.get(k).filter(|s| !s.trim().is_empty()).cloned();
     let comment = get("comment");
     let required = |k: &str| get(k).ok_or_else(|| format!("`{k}` is empty"));
     Ok(match form.get("act").map(String::as_str) {
         Some("advance") => Act::Advance {
-            to: StageId::parse(required("to")?).map_err(|e| e.to_string())?,
+            to: StageId::parse(required("to")?.trim()).map_err(|e| e.to_string())?,
             comment,
         },
         Some("approve") => Act::Approve { comment },
         Some("record") => Act::Record {
-            field: crate::ids::FieldName::parse(required("field")?).map_err(|e| e.to_string())?,
+            field: crate::ids::FieldName::parse(required("field")?.trim())
+                .map_err(|e| e.to_string())?,
             value: required("value")?,
             comment,
         },
