@@ -9,13 +9,16 @@
 mod auth;
 mod catalog;
 mod etag;
+mod failure;
 mod idempotency;
 mod json;
+mod links;
 mod middleware;
 mod ops;
 mod problem;
 mod procedures;
 mod query;
+mod responses;
 mod schema;
 
 use std::future::Future;
@@ -25,7 +28,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use tokio::net::TcpListener;
-use utoipa::OpenApi;
+use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
 pub use auth::{Caller, MANAGERS, READERS};
@@ -64,13 +67,16 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 )]
 struct ApiDoc;
 
-/// The routes and the OpenAPI document that describes them.
+/// The routes and the OpenAPI document that describes them, with every operation's error
+/// responses and links added once all are known.
 pub fn routes() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
-    let (router, document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(procedures::routes())
         .merge(catalog::routes())
         .merge(ops::routes())
         .split_for_parts();
+    responses::ErrorResponses.modify(&mut document);
+    links::Links.modify(&mut document);
     (router, document)
 }
 
