@@ -352,9 +352,9 @@ async fn every_error_an_operation_can_answer_is_documented_as_a_problem(db: &Tes
     let mut wrong = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
-            let secured = op.get("security").map_or(true, |s| {
-                s.as_array().unwrap().iter().any(|r| r != &json!({}))
-            });
+            let secured = op
+                .get("security")
+                .is_none_or(|s| s.as_array().unwrap().iter().any(|r| r != &json!({})));
             let d = Documented {
                 method: Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(),
                 path,
