@@ -1,6 +1,7 @@
 //! The HTTP API (axum): thin handlers that authenticate the caller, call the application and map
 //! its errors to RFC 9457 problems. Routes and the OpenAPI 3.1 document come from the same
-//! annotated handlers (utoipa-axum), so they cannot disagree.
+//! annotated handlers (utoipa-axum), so they cannot disagree; the document's error responses come
+//! from the one mapping of failures to statuses (`failure`), which also builds the problems.
 
 // A `Problem` (about 150 bytes) is the error of nearly every function here; it is built once per
 // failed request, where boxing it would buy nothing measurable and cost every signature.
