@@ -43,12 +43,31 @@ fn check_slug(kind: &'static str, value: &str) -> Result<(), InvalidId> {
     Ok(())
 }
 
+/// The schema of a slug: what `check_slug` accepts.
+fn slug_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .pattern(Some("^[a-z0-9][a-z0-9_-]*$"))
+        .min_length(Some(1))
+        .max_length(Some(64))
+        .into()
+}
+
 macro_rules! slug_id {
     ($(#[$meta:meta])* $name:ident, $kind:literal) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, utoipa::ToSchema)]
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
         #[serde(transparent)]
         pub struct $name(String);
+
+        // The document states the rule `parse` checks, so clients (and schemathesis) know it.
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                slug_schema()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
 
         impl $name {
             pub const KIND: &'static str = $kind;
@@ -162,9 +181,20 @@ impl fmt::Display for Version {
 }
 
 /// A State, by its ISO 3166-1 alpha-2 code (`KG`).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
 pub struct StateCode(String);
+
+impl utoipa::PartialSchema for StateCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .pattern(Some("^[A-Z]{2}$"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for StateCode {}
 
 impl StateCode {
     pub fn parse(value: impl Into<String>) -> Result<Self, InvalidId> {

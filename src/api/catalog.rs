@@ -1,7 +1,7 @@
 //! Reference data: workflows (list, definition, diagram), conventions and institutions.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -10,8 +10,10 @@ use utoipa_axum::routes;
 
 use super::ApiState;
 use super::auth::Caller;
+use super::failure::Failure;
 use super::problem::Problem;
 use super::query::ApiQuery;
+use super::responses::failures;
 use crate::app::AppError;
 use crate::ids::WorkflowId;
 use crate::reference::{Convention, Institution};
@@ -41,8 +43,14 @@ pub struct WorkflowSummary {
 #[into_params(parameter_in = Query)]
 pub struct DiagramQuery {
     /// `mermaid` (default) or `dot`.
+    #[param(pattern = "^(mermaid|dot)$")]
     pub format: Option<String>,
 }
+
+failures!(
+    /// A format that is neither `mermaid` nor `dot`.
+    FormatRefused = [Invalid]
+);
 
 fn definition(
     state: &ApiState,
@@ -59,7 +67,7 @@ fn definition(
 
 /// The workflows of the workflows folder, latest version of each.
 #[utoipa::path(get, path = "/api/v1/workflows", tag = "reference",
-    responses((status = 200, body = Vec<WorkflowSummary>), (status = 401, body = Problem)))]
+    responses((status = 200, body = Vec<WorkflowSummary>)))]
 async fn workflows(
     State(state): State<ApiState>,
     _caller: Caller,
@@ -82,9 +90,8 @@ async fn workflows(
 
 /// A workflow's definition: stages, transitions, deadlines, reminders, approvals, fields.
 #[utoipa::path(get, path = "/api/v1/workflows/{id}", tag = "reference",
-    params(("id" = String, Path, description = "e.g. coe-accession")),
-    responses((status = 200, body = Object, description = "The definition as parsed from its file"),
-        (status = 404, body = Problem)))]
+    params(("id" = WorkflowId, Path, description = "e.g. coe-accession")),
+    responses((status = 200, body = Object, description = "The definition as parsed from its file")))]
 async fn workflow(
     State(state): State<ApiState>,
     _caller: Caller,
@@ -96,8 +103,8 @@ async fn workflow(
 
 /// The workflow's state machine as Mermaid or Graphviz DOT text.
 #[utoipa::path(get, path = "/api/v1/workflows/{id}/diagram", tag = "reference",
-    params(("id" = String, Path), DiagramQuery),
-    responses((status = 200, body = String, content_type = "text/plain"), (status = 404, body = Problem)))]
+    params(("id" = WorkflowId, Path), DiagramQuery),
+    responses((status = 200, body = String, content_type = "text/plain"), FormatRefused))]
 async fn diagram(
     State(state): State<ApiState>,
     _caller: Caller,
@@ -109,7 +116,7 @@ async fn diagram(
         Some("dot") => DiagramFormat::Dot,
         Some(other) => {
             return Err(Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
+                Failure::Invalid,
                 "invalid-input",
                 format!("format `{other}` is not mermaid or dot"),
             )
@@ -127,7 +134,7 @@ async fn diagram(
 
 /// The conventions, with their treaty date rules.
 #[utoipa::path(get, path = "/api/v1/conventions", tag = "reference",
-    responses((status = 200, body = Vec<Convention>), (status = 401, body = Problem)))]
+    responses((status = 200, body = Vec<Convention>)))]
 async fn conventions(
     State(state): State<ApiState>,
     _caller: Caller,
@@ -144,7 +151,7 @@ async fn conventions(
 
 /// The State's institutions: languages, time zones, addresses, the coordinator.
 #[utoipa::path(get, path = "/api/v1/institutions", tag = "reference",
-    responses((status = 200, body = Vec<Institution>), (status = 401, body = Problem)))]
+    responses((status = 200, body = Vec<Institution>)))]
 async fn institutions(
     State(state): State<ApiState>,
     _caller: Caller,

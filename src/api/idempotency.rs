@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 use super::ApiState;
 use super::auth::Caller;
+use super::failure::Failure;
 use super::problem::Problem;
 
 const HEADER: &str = "idempotency-key";
@@ -23,7 +24,7 @@ pub fn key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
     match value.to_str() {
         Ok(text) if !text.trim().is_empty() && text.len() <= 200 => Ok(Some(text.trim().into())),
         _ => Err(Problem::new(
-            StatusCode::BAD_REQUEST,
+            Failure::Malformed,
             "invalid-input",
             "`Idempotency-Key` must be 1 to 200 visible characters",
         )
@@ -58,7 +59,7 @@ where
         Ok(Some(stored)) => {
             if stored.method != "POST" || stored.path != path || stored.request_hash != hash {
                 return Problem::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Failure::Invalid,
                     "idempotency-key-reused",
                     format!(
                         "`Idempotency-Key: {key}` was used for another request ({} {}); use a \
@@ -101,7 +102,7 @@ where
         Ok(bytes) => bytes,
         Err(_) => {
             return Problem::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
+                Failure::Internal,
                 "internal",
                 "the response could not be kept for replay",
             )

@@ -4,9 +4,10 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use serde::de::DeserializeOwned;
 
+use super::failure::Failure;
 use super::problem::Problem;
 
 /// A JSON body of type `T`, or a problem.
@@ -34,14 +35,14 @@ where
             .is_some_and(|v| v == "application/json" || v.ends_with("+json"));
         if !is_json {
             return Err(Problem::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                Failure::UnsupportedMediaType,
                 "unsupported-media-type",
                 "send the body as JSON with `Content-Type: application/json`",
             ));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
+                Failure::TooLarge,
                 "payload-too-large",
                 format!("the body cannot be read: {e}"),
             )
@@ -58,7 +59,7 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
         && let Err(e) = de.end()
     {
         return Err(Problem::new(
-            StatusCode::BAD_REQUEST,
+            Failure::Malformed,
             "invalid-json",
             format!("the body is not one JSON value: {e}"),
         ));
@@ -70,7 +71,7 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
             let inner = e.into_inner();
             if inner.is_syntax() || inner.is_eof() {
                 return Err(Problem::new(
-                    StatusCode::BAD_REQUEST,
+                    Failure::Malformed,
                     "invalid-json",
                     format!("the body is not JSON: {inner}"),
                 ));
@@ -91,7 +92,7 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
                 (p, None) => p.to_string(),
             };
             Err(Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
+                Failure::Invalid,
                 "invalid-input",
                 format!("`{field}`: {message}"),
             )

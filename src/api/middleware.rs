@@ -20,6 +20,7 @@ use tower_http::request_id::{
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use super::failure::Failure;
 use super::problem::{CONTENT_TYPE, Problem};
 use super::{ApiState, REQUEST_TIMEOUT};
 
@@ -107,7 +108,7 @@ async fn observe(
 fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
     Problem::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
+        Failure::Internal,
         "internal",
         "an internal error occurred; quote the request id to the operators",
     )
@@ -174,7 +175,13 @@ async fn problems(req: Request, next: Next) -> Response {
                 status.canonical_reason().unwrap_or("error").to_string(),
             ),
         };
-        problem = serde_json::to_value(Problem::new(status, kind, detail)).unwrap_or_default();
+        // The statuses of the one mapping, so the document's promises hold; any other (405 from
+        // the router) as it came.
+        let problem_of = match Failure::of_status(status) {
+            Some(failure) => Problem::new(failure, kind, detail),
+            None => Problem::with_status(status, kind, detail),
+        };
+        problem = serde_json::to_value(problem_of).unwrap_or_default();
     }
     if let Some(object) = problem.as_object_mut() {
         object

@@ -1,6 +1,7 @@
 //! The HTTP API (axum): thin handlers that authenticate the caller, call the application and map
 //! its errors to RFC 9457 problems. Routes and the OpenAPI 3.1 document come from the same
-//! annotated handlers (utoipa-axum), so they cannot disagree.
+//! annotated handlers (utoipa-axum), so they cannot disagree; the document's error responses come
+//! from the one mapping of failures to statuses (`failure`), which also builds the problems.
 
 // A `Problem` (about 150 bytes) is the error of nearly every function here; it is built once per
 // failed request, where boxing it would buy nothing measurable and cost every signature.
@@ -9,13 +10,16 @@
 mod auth;
 mod catalog;
 mod etag;
+mod failure;
 mod idempotency;
 mod json;
+mod links;
 mod middleware;
 mod ops;
 mod problem;
 mod procedures;
 mod query;
+mod responses;
 mod schema;
 
 use std::future::Future;
@@ -25,7 +29,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use tokio::net::TcpListener;
-use utoipa::OpenApi;
+use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
 pub use auth::{Caller, MANAGERS, READERS};
@@ -64,13 +68,16 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 )]
 struct ApiDoc;
 
-/// The routes and the OpenAPI document that describes them.
+/// The routes and the OpenAPI document that describes them, with every operation's error
+/// responses and links added once all are known.
 pub fn routes() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
-    let (router, document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(procedures::routes())
         .merge(catalog::routes())
         .merge(ops::routes())
         .split_for_parts();
+    responses::ErrorResponses.modify(&mut document);
+    links::Links.modify(&mut document);
     (router, document)
 }
 

@@ -13,9 +13,11 @@ use utoipa_axum::routes;
 
 use super::ApiState;
 use super::auth::{Caller, MANAGERS, READERS};
+use super::failure::Failure;
 use super::json::ApiJson;
 use super::problem::Problem;
 use super::query::ApiQuery;
+use super::responses::failures;
 use crate::app::AppError;
 use crate::engine::Role;
 use crate::ids::InstitutionId;
@@ -40,8 +42,10 @@ pub fn routes() -> OpenApiRouter<ApiState> {
 #[into_params(parameter_in = Query)]
 pub struct OutboxQuery {
     /// pending, sent, dead or cancelled.
+    #[param(value_type = Option<OutboxStatus>)]
     pub status: Option<String>,
     /// At most this many, newest first (1 to 500; default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
 
@@ -51,8 +55,31 @@ pub struct OutboxQuery {
 pub struct UpcomingQuery {
     /// Timers due before this instant (RFC 3339); default: the next 30 days.
     pub until: Option<DateTime<Utc>>,
+    /// At most this many, soonest first (1 to 500; default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
 }
+
+failures!(
+    /// A role that may not.
+    RoleRefused = [Forbidden]
+);
+failures!(
+    /// A role that may not (403), a status or limit out of range (422).
+    RoleOrValueRefused = [Forbidden, Invalid]
+);
+failures!(
+    /// A role that may not (403), a row that is not dead (409).
+    RetryRefused = [Forbidden, Conflict]
+);
+failures!(
+    /// A role that may not (403), an institution that does not exist (404).
+    NewTokenRefused = [Forbidden, NotFound]
+);
+failures!(
+    /// The database cannot be reached or its schema is not current.
+    NotReady = [Unavailable]
+);
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UpcomingTimer {
@@ -71,7 +98,11 @@ pub struct NewTokenBody {
     /// `coordinator` and `admin` only for the coordinating institution; `ministry` and
     /// `auditor` for any.
     pub role: Role,
-    /// One line, without control characters; history shows it as the actor's name.
+    /// Who or what will use the token: one line, not blank, at most 200 characters.
+    #[schema(
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$",
+        max_length = 200
+    )]
     pub name: String,
 }
 
@@ -89,7 +120,7 @@ fn limit(value: Option<u64>) -> Result<u64, Problem> {
         Ok(limit)
     } else {
         Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
+            Failure::Invalid,
             "invalid-input",
             format!("limit {limit} is not between 1 and 500"),
         )
@@ -99,7 +130,7 @@ fn limit(value: Option<u64>) -> Result<u64, Problem> {
 
 /// The emails: pending, sent, dead letters with their last error, cancelled.
 #[utoipa::path(get, path = "/api/v1/outbox", tag = "operations", params(OutboxQuery),
-    responses((status = 200, body = Vec<OutboxRow>), (status = 403, body = Problem)))]
+    responses((status = 200, body = Vec<OutboxRow>), RoleOrValueRefused))]
 async fn outbox(
     State(state): State<ApiState>,
     caller: Caller,
@@ -110,7 +141,7 @@ async fn outbox(
         None => None,
         Some(s) => Some(OutboxStatus::parse(s).ok_or_else(|| {
             Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
+                Failure::Invalid,
                 "invalid-input",
                 format!("status `{s}` is not one of pending, sent, dead, cancelled"),
             )
@@ -128,7 +159,7 @@ async fn outbox(
 
 /// One email of the outbox.
 #[utoipa::path(get, path = "/api/v1/outbox/{id}", tag = "operations", params(("id" = i64, Path)),
-    responses((status = 200, body = OutboxRow), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = OutboxRow), RoleRefused))]
 async fn outbox_row(
     State(state): State<ApiState>,
     caller: Caller,
@@ -152,8 +183,7 @@ async fn outbox_row(
 
 /// Put a dead email back in the queue.
 #[utoipa::path(post, path = "/api/v1/outbox/{id}/retry", tag = "operations", params(("id" = i64, Path)),
-    responses((status = 200, body = OutboxRow), (status = 403, body = Problem), (status = 404, body = Problem),
-        (status = 409, body = Problem)))]
+    responses((status = 200, body = OutboxRow), RetryRefused))]
 async fn outbox_retry(
     State(state): State<ApiState>,
     caller: Caller,
@@ -170,7 +200,7 @@ async fn outbox_retry(
     };
     if row.status != OutboxStatus::Dead {
         return Err(Problem::new(
-            StatusCode::CONFLICT,
+            Failure::Conflict,
             "conflict",
             format!(
                 "outbox row {id} is {}, not dead: only dead rows are retried",
@@ -184,12 +214,12 @@ async fn outbox_retry(
         .map_err(AppError::from)?;
     let row = store.outbox_row(id).await.map_err(AppError::from)?;
     row.map(axum::Json)
-        .ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "not-found", "gone"))
+        .ok_or_else(|| Problem::new(Failure::NotFound, "not-found", "gone"))
 }
 
 /// Reminders, deadlines and escalations coming up across all procedures.
 #[utoipa::path(get, path = "/api/v1/timers", tag = "operations", params(UpcomingQuery),
-    responses((status = 200, body = Vec<UpcomingTimer>), (status = 403, body = Problem)))]
+    responses((status = 200, body = Vec<UpcomingTimer>), RoleOrValueRefused))]
 async fn upcoming(
     State(state): State<ApiState>,
     caller: Caller,
@@ -221,7 +251,7 @@ async fn upcoming(
 
 /// Recompute every procedure's chain.
 #[utoipa::path(get, path = "/api/v1/audit/verify", tag = "operations",
-    responses((status = 200, body = VerifyReport), (status = 403, body = Problem)))]
+    responses((status = 200, body = VerifyReport), RoleRefused))]
 async fn audit_verify(
     State(state): State<ApiState>,
     caller: Caller,
@@ -234,7 +264,7 @@ async fn audit_verify(
 
 /// The API tokens (never the tokens themselves).
 #[utoipa::path(get, path = "/api/v1/tokens", tag = "operations",
-    responses((status = 200, body = Vec<TokenRow>), (status = 403, body = Problem)))]
+    responses((status = 200, body = Vec<TokenRow>), RoleRefused))]
 async fn tokens(
     State(state): State<ApiState>,
     caller: Caller,
@@ -247,7 +277,8 @@ async fn tokens(
 
 /// Create a token for an institution and role; the token is in this answer only.
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "operations", request_body = NewTokenBody,
-    responses((status = 201, body = CreatedToken), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = CreatedToken, headers(("Cache-Control" = String, description = "`no-store`: the token is shown once"))),
+        NewTokenRefused))]
 async fn create_token(
     State(state): State<ApiState>,
     caller: Caller,
@@ -279,7 +310,7 @@ async fn create_token(
 
 /// Revoke a token: from now on it is refused (401).
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "operations", params(("id" = i64, Path)),
-    responses((status = 200, body = TokenRow), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = TokenRow), RoleRefused))]
 async fn revoke_token(
     State(state): State<ApiState>,
     caller: Caller,
@@ -306,10 +337,9 @@ async fn healthz() -> axum::Json<Health> {
 /// The database is reachable, its schema current, and it takes writes (a full disk lets reads
 /// through and refuses every write, so a write is tried).
 #[utoipa::path(get, path = "/readyz", tag = "operations", security(()),
-    responses((status = 200, body = Health), (status = 503, body = Problem)))]
+    responses((status = 200, body = Health), NotReady))]
 async fn readyz(State(state): State<ApiState>) -> Result<axum::Json<Health>, Problem> {
-    let unready =
-        |detail: String| Problem::new(StatusCode::SERVICE_UNAVAILABLE, "not-ready", detail);
+    let unready = |detail: String| Problem::new(Failure::Unavailable, "not-ready", detail);
     let store = &state.app.store;
     match store.pending_migrations().await {
         Ok(pending) if pending.is_empty() => {}

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::failure::Failure;
 use crate::app::AppError;
 use crate::engine::Refusal;
 
@@ -43,7 +44,13 @@ pub struct Problem {
 }
 
 impl Problem {
-    pub fn new(status: StatusCode, kind: &str, detail: impl Into<String>) -> Problem {
+    pub fn new(failure: Failure, kind: &str, detail: impl Into<String>) -> Problem {
+        Problem::with_status(failure.status(), kind, detail)
+    }
+
+    /// A problem of a status no operation answers (405 for a method a path does not take): the
+    /// middleware's, for what the router itself refuses.
+    pub fn with_status(status: StatusCode, kind: &str, detail: impl Into<String>) -> Problem {
         Problem {
             type_: type_uri(kind),
             title: title(kind, status),
@@ -62,11 +69,11 @@ impl Problem {
     }
 
     pub fn unauthenticated(detail: impl Into<String>) -> Problem {
-        Problem::new(StatusCode::UNAUTHORIZED, "unauthenticated", detail)
+        Problem::new(Failure::Unauthenticated, "unauthenticated", detail)
     }
 
     pub fn forbidden(detail: impl Into<String>) -> Problem {
-        Problem::new(StatusCode::FORBIDDEN, "not-allowed", detail)
+        Problem::new(Failure::Forbidden, "not-allowed", detail)
     }
 }
 
@@ -85,52 +92,14 @@ fn title(kind: &str, status: StatusCode) -> String {
     }
 }
 
-/// The status of a refusal: who may not (403), what is stale (412), what the state of the
-/// procedure does not allow now (409), what is wrong in the request (422).
-fn refusal_status(r: &Refusal) -> StatusCode {
-    match r {
-        Refusal::NotAllowed { .. }
-        | Refusal::ReadOnly { .. }
-        | Refusal::Operator { .. }
-        | Refusal::RoleNotHeld { .. }
-        | Refusal::NotAnApprover { .. } => StatusCode::FORBIDDEN,
-        Refusal::StaleVersion { .. } => StatusCode::PRECONDITION_FAILED,
-        Refusal::FieldInvalid { .. }
-        | Refusal::UnknownField { .. }
-        | Refusal::Empty { .. }
-        | Refusal::ControlCharacter { .. }
-        | Refusal::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        _ => StatusCode::CONFLICT,
-    }
-}
-
 impl From<AppError> for Problem {
     fn from(e: AppError) -> Problem {
-        let status = match &e {
-            AppError::Refused(r) => refusal_status(r),
-            AppError::Conflict(_) => StatusCode::CONFLICT,
-            AppError::NotFound { .. } => StatusCode::NOT_FOUND,
-            AppError::Invalid(_)
-            | AppError::InvalidField { .. }
-            | AppError::Import(_)
-            | AppError::Workflows(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            AppError::NoSpace(_) => StatusCode::INSUFFICIENT_STORAGE,
-            AppError::Config(_) | AppError::Store(_) | AppError::Io(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-        };
-        if let AppError::NoSpace(_) = &e {
-            // Operators see it in the log; the caller learns it may retry once space returns.
-            tracing::error!(error = %e, "a write was refused for lack of disk space");
-            let mut problem = Problem::new(status, e.kind(), e.to_string());
-            problem.retry_after = Some(NO_SPACE_RETRY_SECS);
-            return problem;
-        }
-        if status == StatusCode::INTERNAL_SERVER_ERROR {
+        let failure = Failure::of(&e);
+        if failure == Failure::Internal {
             // The cause goes to the log with the request id; the client gets the id only.
             tracing::error!(error = %e, "internal error");
             return Problem::new(
-                status,
+                failure,
                 "internal",
                 "an internal error occurred; quote the request id to the operators",
             );
@@ -146,8 +115,15 @@ impl From<AppError> for Problem {
             AppError::Refused(r) => r.to_string(),
             other => other.to_string(),
         };
-        let mut problem = Problem::new(status, e.kind(), detail);
+        if failure == Failure::StorageFull {
+            // Operators see it in the log; the caller learns it may retry once space returns.
+            tracing::error!(error = %e, "a write was refused for lack of disk space");
+        }
+        let mut problem = Problem::new(failure, e.kind(), detail);
         problem.field = field;
+        if failure == Failure::StorageFull {
+            problem.retry_after = Some(NO_SPACE_RETRY_SECS);
+        }
         problem
     }
 }

@@ -12,10 +12,12 @@ use utoipa_axum::routes;
 use super::ApiState;
 use super::auth::Caller;
 use super::etag::{etag, if_match};
+use super::failure::Failure;
 use super::idempotency;
 use super::json::ApiJson;
 use super::problem::Problem;
 use super::query::ApiQuery;
+use super::responses::failures;
 use crate::app::{AllowedAct, AppError, Moves, ProcedureView};
 use crate::audit::ChainRow;
 use crate::engine::{Act, Command, ProcedureState, StartProcedure, Status};
@@ -54,10 +56,12 @@ pub struct ListQuery {
     /// Only those past their due date (true), or not (false).
     pub overdue: Option<bool>,
     /// active, suspended, withdrawn or completed.
+    #[param(value_type = Option<Status>)]
     pub status: Option<String>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<ProcedureId>,
     /// At most this many (1 to 500; default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 
@@ -85,6 +89,7 @@ pub struct StartBody {
     pub convention: ConventionId,
     /// Defaults to `coe-accession`.
     pub workflow: Option<WorkflowId>,
+    #[schema(pattern = r"\S", max_length = 4000)]
     pub comment: Option<String>,
 }
 
@@ -92,12 +97,14 @@ pub struct StartBody {
 #[serde(deny_unknown_fields)]
 pub struct AdvanceBody {
     pub to: StageId,
+    #[schema(pattern = r"\S", max_length = 4000)]
     pub comment: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OptionalComment {
+    #[schema(pattern = r"\S", max_length = 4000)]
     pub comment: Option<String>,
 }
 
@@ -107,18 +114,23 @@ pub struct RecordBody {
     pub field: FieldName,
     /// A date as YYYY-MM-DD, a text or a document reference, as the field's type says.
     pub value: String,
+    #[schema(pattern = r"\S", max_length = 4000)]
     pub comment: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommentBody {
+    /// Not blank; at most 4000 characters.
+    #[schema(pattern = r"\S", max_length = 4000)]
     pub text: String,
 }
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReasonBody {
+    /// Not blank; at most 4000 characters.
+    #[schema(pattern = r"\S", max_length = 4000)]
     pub reason: String,
 }
 
@@ -127,8 +139,55 @@ pub struct ReasonBody {
 #[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     /// `json` (default) or `csv`; `Accept: text/csv` also gives CSV.
+    #[param(pattern = "^(json|csv)$")]
     pub format: Option<String>,
 }
+
+/// The headers of an act.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct ActHeaders {
+    /// The procedure's `ETag` as last read: its version, as `"3"`.
+    #[param(
+        rename = "If-Match",
+        pattern = r#"^((W/)?"[1-9][0-9]{0,17}"|[1-9][0-9]{0,17})$"#
+    )]
+    if_match: String,
+    /// Makes a retry return the first result.
+    #[param(rename = "Idempotency-Key", pattern = "^[!-~]{1,200}$")]
+    idempotency_key: Option<String>,
+}
+
+/// The headers of a start.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct StartHeaders {
+    /// Makes a retry return the first result.
+    #[param(rename = "Idempotency-Key", pattern = "^[!-~]{1,200}$")]
+    idempotency_key: Option<String>,
+}
+
+failures!(
+    /// What an act is refused with besides its inputs: a role or institution that may not
+    /// (403), a stage, status or approvals that do not allow it now (409).
+    ActRefusals = [Forbidden, Conflict]
+);
+failures!(
+    /// A start: a role that may not (403), a procedure that exists (409), a workflow or
+    /// convention that does not (404).
+    StartRefusals = [Forbidden, Conflict, NotFound]
+);
+failures!(
+    /// The list: a convention or institution of the filter that does not exist (404), a status
+    /// or limit out of range (422).
+    ListRefusals = [NotFound, Invalid]
+);
+failures!(
+    /// A format that is neither `json` nor `csv`.
+    FormatRefused = [Invalid]
+);
 
 // ---------------------------------------------------------------------------------------------
 // Shared steps.
@@ -183,7 +242,7 @@ async fn act(
 
 /// List procedures the caller may read, by id, a page at a time.
 #[utoipa::path(get, path = "/api/v1/procedures", tag = "procedures", params(ListQuery),
-    responses((status = 200, body = ProcedurePage), (status = 401, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = ProcedurePage), ListRefusals))]
 async fn list(
     State(state): State<ApiState>,
     caller: Caller,
@@ -194,7 +253,7 @@ async fn list(
         None => None,
         Some(s) => Some(Status::parse(s).ok_or_else(|| {
             Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
+                Failure::Invalid,
                 "invalid-input",
                 format!("status `{s}` is not one of active, suspended, withdrawn, completed"),
             )
@@ -204,7 +263,7 @@ async fn list(
     let limit = q.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
         return Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
+            Failure::Invalid,
             "invalid-input",
             format!("limit {limit} is not between 1 and 500"),
         )
@@ -245,9 +304,9 @@ async fn list(
 
 /// Start a procedure (coordinators).
 #[utoipa::path(post, path = "/api/v1/procedures", tag = "procedures", request_body = StartBody,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first result")),
+    params(StartHeaders),
     responses((status = 201, body = ProcedureView, headers(("ETag" = String), ("Location" = String))),
-        (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+        StartRefusals))]
 async fn start(
     State(state): State<ApiState>,
     caller: Caller,
@@ -263,12 +322,7 @@ async fn start(
                 body.convention
             ))
             .map_err(|e| {
-                Problem::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid-input",
-                    e.to_string(),
-                )
-                .with_field("id")
+                Problem::new(Failure::Invalid, "invalid-input", e.to_string()).with_field("id")
             })?,
         };
         let workflow = body
@@ -303,8 +357,8 @@ async fn start(
 /// One procedure: where it is, what may happen next and by whom, its key dates, timers, and the
 /// acts the caller may do now. The `ETag` is its version.
 #[utoipa::path(get, path = "/api/v1/procedures/{id}", tag = "procedures",
-    params(("id" = String, Path, description = "Procedure id, e.g. kg-ets-112")),
-    responses((status = 200, body = ProcedureDetail, headers(("ETag" = String))), (status = 404, body = Problem)))]
+    params(("id" = ProcedureId, Path, description = "Procedure id, e.g. kg-ets-112")),
+    responses((status = 200, body = ProcedureDetail, headers(("ETag" = String)))))]
 async fn show(
     State(state): State<ApiState>,
     caller: Caller,
@@ -325,9 +379,8 @@ async fn show(
 
 /// Move the procedure to another stage.
 #[utoipa::path(post, path = "/api/v1/procedures/{id}/advance", tag = "procedures", request_body = AdvanceBody,
-    params(("id" = String, Path), ("If-Match" = String, Header), ("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 200, body = ProcedureView), (status = 403, body = Problem), (status = 409, body = Problem),
-        (status = 412, body = Problem), (status = 428, body = Problem)))]
+    params(("id" = ProcedureId, Path), ActHeaders),
+    responses((status = 200, body = ProcedureView, headers(("ETag" = String))), ActRefusals))]
 async fn advance(
     State(state): State<ApiState>,
     caller: Caller,
@@ -344,9 +397,8 @@ async fn advance(
 
 /// Approve the current stage for the caller's institution.
 #[utoipa::path(post, path = "/api/v1/procedures/{id}/approve", tag = "procedures", request_body = OptionalComment,
-    params(("id" = String, Path), ("If-Match" = String, Header), ("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 200, body = ProcedureView), (status = 403, body = Problem), (status = 409, body = Problem),
-        (status = 412, body = Problem), (status = 428, body = Problem)))]
+    params(("id" = ProcedureId, Path), ActHeaders),
+    responses((status = 200, body = ProcedureView, headers(("ETag" = String))), ActRefusals))]
 async fn approve(
     State(state): State<ApiState>,
     caller: Caller,
@@ -362,9 +414,8 @@ async fn approve(
 
 /// Record a field (a date, a text, a document reference).
 #[utoipa::path(post, path = "/api/v1/procedures/{id}/record", tag = "procedures", request_body = RecordBody,
-    params(("id" = String, Path), ("If-Match" = String, Header), ("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 200, body = ProcedureView), (status = 403, body = Problem), (status = 412, body = Problem),
-        (status = 422, body = Problem), (status = 428, body = Problem)))]
+    params(("id" = ProcedureId, Path), ActHeaders),
+    responses((status = 200, body = ProcedureView, headers(("ETag" = String))), ActRefusals))]
 async fn record(
     State(state): State<ApiState>,
     caller: Caller,
@@ -382,9 +433,8 @@ async fn record(
 
 /// Comment on the procedure.
 #[utoipa::path(post, path = "/api/v1/procedures/{id}/comment", tag = "procedures", request_body = CommentBody,
-    params(("id" = String, Path), ("If-Match" = String, Header), ("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 200, body = ProcedureView), (status = 403, body = Problem), (status = 412, body = Problem),
-        (status = 422, body = Problem), (status = 428, body = Problem)))]
+    params(("id" = ProcedureId, Path), ActHeaders),
+    responses((status = 200, body = ProcedureView, headers(("ETag" = String))), ActRefusals))]
 async fn comment(
     State(state): State<ApiState>,
     caller: Caller,
@@ -400,9 +450,8 @@ async fn comment(
 
 /// Suspend the procedure, with the reason.
 #[utoipa::path(post, path = "/api/v1/procedures/{id}/suspend", tag = "procedures", request_body = ReasonBody,
-    params(("id" = String, Path), ("If-Match" = String, Header), ("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 200, body = ProcedureView), (status = 403, body = Problem), (status = 409, body = Problem),
-        (status = 412, body = Problem), (status = 428, body = Problem)))]
+    params(("id" = ProcedureId, Path), ActHeaders),
+    responses((status = 200, body = ProcedureView, headers(("ETag" = String))), ActRefusals))]
 async fn suspend(
     State(state): State<ApiState>,
     caller: Caller,
@@ -418,9 +467,8 @@ async fn suspend(
 
 /// Resume a suspended procedure; the stage's period runs again from today.
 #[utoipa::path(post, path = "/api/v1/procedures/{id}/resume", tag = "procedures", request_body = OptionalComment,
-    params(("id" = String, Path), ("If-Match" = String, Header), ("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 200, body = ProcedureView), (status = 403, body = Problem), (status = 409, body = Problem),
-        (status = 412, body = Problem), (status = 428, body = Problem)))]
+    params(("id" = ProcedureId, Path), ActHeaders),
+    responses((status = 200, body = ProcedureView, headers(("ETag" = String))), ActRefusals))]
 async fn resume(
     State(state): State<ApiState>,
     caller: Caller,
@@ -436,9 +484,8 @@ async fn resume(
 
 /// Withdraw the procedure for good, with the reason.
 #[utoipa::path(post, path = "/api/v1/procedures/{id}/withdraw", tag = "procedures", request_body = ReasonBody,
-    params(("id" = String, Path), ("If-Match" = String, Header), ("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 200, body = ProcedureView), (status = 403, body = Problem), (status = 409, body = Problem),
-        (status = 412, body = Problem), (status = 428, body = Problem)))]
+    params(("id" = ProcedureId, Path), ActHeaders),
+    responses((status = 200, body = ProcedureView, headers(("ETag" = String))), ActRefusals))]
 async fn withdraw(
     State(state): State<ApiState>,
     caller: Caller,
@@ -454,9 +501,9 @@ async fn withdraw(
 
 /// The procedure's hash-chained history, as JSON or CSV.
 #[utoipa::path(get, path = "/api/v1/procedures/{id}/history", tag = "procedures",
-    params(("id" = String, Path), HistoryQuery),
-    responses((status = 200, body = Vec<ChainRow>, content_type = "application/json"),
-        (status = 200, body = String, content_type = "text/csv"), (status = 404, body = Problem)))]
+    params(("id" = ProcedureId, Path), HistoryQuery),
+    responses((status = 200, description = "The rows, oldest first: JSON unless CSV is asked for",
+        content((Vec<ChainRow> = "application/json"), (String = "text/csv"))), FormatRefused))]
 async fn history(
     State(state): State<ApiState>,
     caller: Caller,
@@ -471,7 +518,7 @@ async fn history(
         Some("json") => false,
         Some(other) => {
             return Err(Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
+                Failure::Invalid,
                 "invalid-input",
                 format!("format `{other}` is not json or csv"),
             )
@@ -502,7 +549,7 @@ async fn history(
 
 /// Recompute the procedure's chain: which row, if any, breaks it.
 #[utoipa::path(get, path = "/api/v1/procedures/{id}/history/verify", tag = "procedures",
-    params(("id" = String, Path)), responses((status = 200, body = VerifyReport), (status = 404, body = Problem)))]
+    params(("id" = ProcedureId, Path)), responses((status = 200, body = VerifyReport)))]
 async fn verify(
     State(state): State<ApiState>,
     caller: Caller,
@@ -521,7 +568,7 @@ async fn verify(
 
 /// The procedure's upcoming timers: deadline, reminders, escalation.
 #[utoipa::path(get, path = "/api/v1/procedures/{id}/timers", tag = "procedures",
-    params(("id" = String, Path)), responses((status = 200, body = Vec<TimerRow>), (status = 404, body = Problem)))]
+    params(("id" = ProcedureId, Path)), responses((status = 200, body = Vec<TimerRow>)))]
 async fn timers(
     State(state): State<ApiState>,
     caller: Caller,

@@ -1,10 +1,10 @@
 //! Query strings, with a problem naming the parameter when one does not fit.
 
 use axum::extract::FromRequestParts;
-use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
+use super::failure::Failure;
 use super::problem::Problem;
 
 pub struct ApiQuery<T>(pub T);
@@ -31,7 +31,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
                     });
                 let field = named.unwrap_or_else(|| e.path().to_string());
                 Problem::new(
-                    StatusCode::BAD_REQUEST,
+                    Failure::Malformed,
                     "invalid-input",
                     format!("query parameter `{field}`: {message}"),
                 )

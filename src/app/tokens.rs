@@ -167,8 +167,14 @@ impl Accession {
         }
         let now = self.now();
         if needs_touch(row.last_used_at, now) {
-            self.store.touch_token(row.id, now).await?;
-            row.last_used_at = Some(now);
+            // A hint for people: a database that refuses writes (a full disk) must not turn
+            // every read into a failure.
+            match self.store.touch_token(row.id, now).await {
+                Ok(()) => row.last_used_at = Some(now),
+                Err(e) => {
+                    tracing::warn!(token = row.id, error = %e, "could not note a token's use")
+                }
+            }
         }
         let actor = Actor::new(row.institution.clone(), row.role, row.name.clone());
         self.role_held(&actor).await?;

@@ -281,3 +281,311 @@ async fn history_exports_as_json_and_csv_and_verifies(db: &TestDb) {
     assert_eq!(for_auditor.json()["allowed_acts"], json!([]));
 }
 on_both!(history_exports_as_json_and_csv_and_verifies);
+
+/// One operation of the document, as the test walks it.
+struct Documented<'a> {
+    method: Method,
+    path: &'a str,
+    op: &'a serde_json::Value,
+}
+
+impl Documented<'_> {
+    fn label(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+
+    fn documents(&self, status: StatusCode) -> bool {
+        self.op["responses"]
+            .get(status.as_str())
+            .is_some_and(|r| r.is_object())
+    }
+
+    fn parameters(&self, location: &str) -> Vec<&str> {
+        self.op["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["in"] == location)
+            .filter_map(|p| p["name"].as_str())
+            .collect()
+    }
+
+    /// The path with `{id}` filled: a procedure and a workflow of the demo, or a number.
+    fn concrete(&self, id: Option<&str>) -> String {
+        let id = id.unwrap_or(if self.path.starts_with("/api/v1/procedures/") {
+            "kg-ets-112"
+        } else if self.path.starts_with("/api/v1/workflows/") {
+            "coe-accession"
+        } else {
+            "1"
+        });
+        self.path.replace("{id}", id)
+    }
+}
+
+/// A body each act and start would take, so that what is probed is the header, not the body.
+fn fitting_body(path: &str) -> serde_json::Value {
+    match path.rsplit('/').next().unwrap_or_default() {
+        "advance" => json!({"to": "request"}),
+        "record" => json!({"field": "compatibility_report", "value": "MoJ/2"}),
+        "comment" => json!({"text": "seen"}),
+        "suspend" | "withdraw" => json!({"reason": "a reason"}),
+        "procedures" => json!({"state": "KG", "convention": "ets-185", "id": "kg-new"}),
+        "tokens" => json!({"institution": "moj", "role": "ministry", "name": "probe"}),
+        _ => json!({}),
+    }
+}
+
+/// Each error an operation's inputs can bring — no token, a path that does not parse or names
+/// nothing, an unknown query parameter, a body that is not JSON, does not parse, does not fit or
+/// is too large, a write without `If-Match` or with a malformed one — is provoked, and its
+/// status must be one the operation documents, as `application/problem+json` with the Problem
+/// schema (and every error response documented must be such a problem).
+async fn every_error_an_operation_can_answer_is_documented_as_a_problem(db: &TestDb) {
+    let server = Server::start(db).await;
+    let doc = server
+        .send(Method::GET, "/api/openapi.json", None, &[], None)
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    let admin = server.token("mfa", Role::Admin).to_string();
+    let mut wrong = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let secured = op
+                .get("security")
+                .is_none_or(|s| s.as_array().unwrap().iter().any(|r| r != &json!({})));
+            let d = Documented {
+                method: Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(),
+                path,
+                op,
+            };
+            // What the document says of its errors.
+            for (status, response) in op["responses"].as_object().unwrap() {
+                if status.as_str() < "400" {
+                    continue;
+                }
+                let content = response["content"].as_object();
+                let media: Vec<&String> = content.into_iter().flat_map(|c| c.keys()).collect();
+                if media != ["application/problem+json"]
+                    || response["content"]["application/problem+json"]["schema"]["$ref"]
+                        != "#/components/schemas/Problem"
+                {
+                    wrong.push(format!(
+                        "{}: {status} is documented as {media:?}",
+                        d.label()
+                    ));
+                }
+            }
+            let mut always = vec![
+                StatusCode::INTERNAL_SERVER_ERROR,
+                StatusCode::SERVICE_UNAVAILABLE,
+            ];
+            if secured {
+                // 429: the answer to too many failed authentications.
+                always.extend([StatusCode::UNAUTHORIZED, StatusCode::TOO_MANY_REQUESTS]);
+            }
+            for status in always {
+                if !d.documents(status) {
+                    wrong.push(format!("{}: {status} is not documented", d.label()));
+                }
+            }
+
+            // What the server answers, provoked input by input.
+            let mut probes: Vec<(&str, StatusCode, crate::harness::Reply)> = Vec::new();
+            let has_body = op.get("requestBody").is_some();
+            let body = has_body.then(|| fitting_body(path));
+            let send =
+                |path: String, token: Option<String>, headers: Vec<(&'static str, String)>| {
+                    let method = d.method.clone();
+                    let body = body.clone();
+                    let server = &server;
+                    async move {
+                        let headers: Vec<(&str, &str)> =
+                            headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+                        server
+                            .send(method, &path, token.as_deref(), &headers, body)
+                            .await
+                    }
+                };
+            let if_match: Vec<(&'static str, String)> =
+                if d.parameters("header").contains(&"If-Match") {
+                    vec![("If-Match", "\"999\"".to_string())]
+                } else {
+                    vec![]
+                };
+            if secured {
+                let reply = send(d.concrete(None), None, if_match.clone()).await;
+                probes.push(("no token", StatusCode::UNAUTHORIZED, reply));
+                let reply = send(
+                    d.concrete(None),
+                    Some("acc_unknown".into()),
+                    if_match.clone(),
+                )
+                .await;
+                probes.push(("an unknown token", StatusCode::UNAUTHORIZED, reply));
+            }
+            if path.contains("{id}") {
+                let reply = send(
+                    d.concrete(Some("Not%20An%20Id")),
+                    Some(admin.clone()),
+                    if_match.clone(),
+                )
+                .await;
+                probes.push(("an id that does not parse", StatusCode::BAD_REQUEST, reply));
+                let unknown = if path.starts_with("/api/v1/procedures/")
+                    || path.starts_with("/api/v1/workflows/")
+                {
+                    "no-such-thing"
+                } else {
+                    "999999"
+                };
+                let reply = send(
+                    d.concrete(Some(unknown)),
+                    Some(admin.clone()),
+                    if_match.clone(),
+                )
+                .await;
+                probes.push(("an id that names nothing", StatusCode::NOT_FOUND, reply));
+            }
+            if !d.parameters("query").is_empty() {
+                let reply = send(
+                    format!("{}?no_such_parameter=1", d.concrete(None)),
+                    Some(admin.clone()),
+                    if_match.clone(),
+                )
+                .await;
+                probes.push(("an unknown query parameter", StatusCode::BAD_REQUEST, reply));
+            }
+            if d.parameters("header").contains(&"If-Match") {
+                let reply = send(d.concrete(None), Some(admin.clone()), vec![]).await;
+                probes.push(("no If-Match", StatusCode::PRECONDITION_REQUIRED, reply));
+                let reply = send(
+                    d.concrete(None),
+                    Some(admin.clone()),
+                    vec![("If-Match", "*".into())],
+                )
+                .await;
+                probes.push(("a malformed If-Match", StatusCode::BAD_REQUEST, reply));
+            }
+            if has_body {
+                let raw = |content_type: &'static str, bytes: Vec<u8>| {
+                    let mut headers = vec![("Content-Type", content_type)];
+                    let tag = "\"999\"";
+                    if !if_match.is_empty() {
+                        headers.push(("If-Match", tag));
+                    }
+                    let path = d.concrete(None);
+                    let method = d.method.clone();
+                    let token = admin.clone();
+                    let server = &server;
+                    async move {
+                        server
+                            .send_bytes(method, &path, Some(&token), &headers, bytes)
+                            .await
+                    }
+                };
+                let reply = raw("text/plain", b"hello".to_vec()).await;
+                probes.push((
+                    "a body that is not JSON",
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    reply,
+                ));
+                let reply = raw("application/json", b"{".to_vec()).await;
+                probes.push(("JSON that does not parse", StatusCode::BAD_REQUEST, reply));
+                let reply = raw("application/json", br#"{"no_such_field": 1}"#.to_vec()).await;
+                probes.push((
+                    "JSON that does not fit",
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    reply,
+                ));
+                let reply = raw("application/json", vec![b' '; 70 * 1024]).await;
+                probes.push((
+                    "a body over the limit",
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    reply,
+                ));
+            }
+            for (what, expected, reply) in probes {
+                // Failed authentications may be throttled: 429 is then as right as 401.
+                let throttled = expected == StatusCode::UNAUTHORIZED
+                    && reply.status == StatusCode::TOO_MANY_REQUESTS;
+                if reply.status != expected && !throttled {
+                    wrong.push(format!(
+                        "{}: {what} is answered {}, not {expected}: {}",
+                        d.label(),
+                        reply.status,
+                        reply.text
+                    ));
+                }
+                if !d.documents(reply.status) {
+                    wrong.push(format!(
+                        "{}: {what} is answered {}, which is not documented",
+                        d.label(),
+                        reply.status
+                    ));
+                }
+                if reply.header("content-type").as_deref() != Some("application/problem+json") {
+                    wrong.push(format!(
+                        "{}: {what} is answered as {:?}",
+                        d.label(),
+                        reply.header("content-type")
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} mismatch(es):\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
+on_both!(every_error_an_operation_can_answer_is_documented_as_a_problem);
+
+/// The success answers as served: history in JSON by default and in CSV when asked, a start's
+/// 201 with its ETag and Location, an act's ETag.
+async fn the_document_describes_the_success_answers_as_served(db: &TestDb) {
+    let server = Server::start(db).await;
+    let doc = server
+        .send(Method::GET, "/api/openapi.json", None, &[], None)
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    let paths = &doc["paths"];
+    let history = &paths["/api/v1/procedures/{id}/history"]["get"]["responses"]["200"]["content"];
+    assert!(history.get("application/json").is_some(), "{history}");
+    assert!(history.get("text/csv").is_some(), "{history}");
+    let start = &paths["/api/v1/procedures"]["post"]["responses"]["201"];
+    for header in ["ETag", "Location"] {
+        assert!(start["headers"].get(header).is_some(), "{start}");
+    }
+    let advance = &paths["/api/v1/procedures/{id}/advance"]["post"]["responses"]["200"];
+    assert!(advance["headers"].get("ETag").is_some(), "{advance}");
+    // The links name their target by operationId, which exists.
+    let ids: BTreeSet<&str> = paths
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .filter_map(|op| op["operationId"].as_str())
+        .collect();
+    let links = start["links"].as_object().expect("links from a start");
+    assert!(links.contains_key("show"), "{links:?}");
+    for link in links.values() {
+        let target = link["operationId"].as_str().expect("an operationId");
+        assert!(ids.contains(target), "{target}");
+    }
+    // The default is JSON, as documented first.
+    let auditor = server.token("mfa", Role::Auditor);
+    let plain = server
+        .get("/api/v1/procedures/kg-ets-112/history", auditor)
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(
+        plain.header("content-type").as_deref(),
+        Some("application/json")
+    );
+}
+on_both!(the_document_describes_the_success_answers_as_served);

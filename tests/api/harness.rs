@@ -114,6 +114,25 @@ impl Server {
         Reply::read(request.send().await.expect("the server answers")).await
     }
 
+    /// Send `body` as it is, under the headers given (a content type of its own, say).
+    pub async fn send_bytes(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Reply {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        Reply::read(request.body(body).send().await.expect("the server answers")).await
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> Reply {
         self.send(Method::GET, path, Some(token), &[], None).await
     }
