@@ -212,7 +212,7 @@ mod tests {
         let app = crate::app::Accession::open(settings, Arc::new(crate::clock::SystemClock))
             .await
             .unwrap();
-        (ApiState { app: Arc::new(app) }, dir)
+        (ApiState::new(Arc::new(app)), dir)
     }
 
     #[tokio::test]

@@ -34,6 +34,9 @@ pub struct Problem {
     /// The request id, as in the `x-request-id` header and the logs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// Seconds for `Retry-After` (a 429), sent as that header rather than in the body.
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
 }
 
 impl Problem {
@@ -46,6 +49,7 @@ impl Problem {
             instance: None,
             field: None,
             request_id: None,
+            retry_after: None,
         }
     }
 
@@ -61,6 +65,21 @@ impl Problem {
     pub fn forbidden(detail: impl Into<String>) -> Problem {
         Problem::new(StatusCode::FORBIDDEN, "not-allowed", detail)
     }
+
+    /// 429: the client has spent its budget of authentication failures.
+    pub fn too_many_failures(locked: super::Locked) -> Problem {
+        let seconds = locked.seconds();
+        let mut problem = Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-requests",
+            format!(
+                "too many failed authentications from this address; try again in {seconds} s \
+                 (the token, sign-in or calendar key is not checked until then)"
+            ),
+        );
+        problem.retry_after = Some(seconds);
+        problem
+    }
 }
 
 fn title(kind: &str, status: StatusCode) -> String {
@@ -73,6 +92,7 @@ fn title(kind: &str, status: StatusCode) -> String {
         "conflict" => "Conflict".into(),
         "invalid-input" | "field-invalid" => "Invalid request".into(),
         "internal" => "Internal error".into(),
+        "too-many-requests" => "Too many failed authentications".into(),
         _ => status.canonical_reason().unwrap_or("Error").to_string(),
     }
 }
@@ -139,6 +159,11 @@ impl IntoResponse for Problem {
         response
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if unauthenticated {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -22,7 +22,7 @@ use super::session::{
     CSRF_COOKIE, LANG_COOKIE, SESSION_COOKIE, Visitor, cookie, session_max_age, set_cookie,
 };
 use super::svg;
-use crate::api::{ApiState, Caller, MANAGERS, READERS};
+use crate::api::{ApiState, Caller, ClientAddress, Locked, MANAGERS, READERS};
 use crate::app::{AppError, Moves, random_secret};
 use crate::audit::ChainRow;
 use crate::engine::{Act, Command, ProcedureState, Role};
@@ -175,9 +175,21 @@ fn sign_in_form(state: &ApiState, v: &Visitor, failed: bool, status: StatusCode)
     response
 }
 
+/// 429, as a page in the visitor's language, with `Retry-After`.
+fn too_many_failures(v: &Visitor, locked: Locked) -> Response {
+    let seconds = locked.seconds();
+    let detail = text(v.language, "too_many_failures").replace("{seconds}", &seconds.to_string());
+    let mut response = error_page(v, StatusCode::TOO_MANY_REQUESTS, "too_many", detail);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
+}
+
 pub async fn sign_in(
     State(state): State<ApiState>,
     v: Visitor,
+    ClientAddress(client): ClientAddress,
     headers: HeaderMap,
     axum::Form(form): axum::Form<Form>,
 ) -> Response {
@@ -193,6 +205,10 @@ pub async fn sign_in(
             "forbidden",
             "the sign-in form has expired; reload it",
         );
+    }
+    // A client that has spent its failure budget is refused before the token is looked at.
+    if let Err(locked) = state.throttle.admit(client) {
+        return too_many_failures(&v, locked);
     }
     let token = form.get("token").map(|t| t.trim()).unwrap_or_default();
     match state.app.sign_in(token).await {
@@ -216,7 +232,10 @@ pub async fn sign_in(
             );
             response
         }
-        Ok(None) => sign_in_form(&state, &v, true, StatusCode::UNAUTHORIZED),
+        Ok(None) => match state.throttle.fail(client) {
+            Ok(()) => sign_in_form(&state, &v, true, StatusCode::UNAUTHORIZED),
+            Err(locked) => too_many_failures(&v, locked),
+        },
         Err(e) => app_error_page(&v, e),
     }
 }
@@ -1010,6 +1029,7 @@ pub struct FeedQuery {
 
 pub async fn calendar(
     State(state): State<ApiState>,
+    ClientAddress(client): ClientAddress,
     Path(file): Path<String>,
     Query(q): Query<FeedQuery>,
 ) -> Response {
@@ -1026,6 +1046,10 @@ pub async fn calendar(
             "the calendar address needs its key",
         );
     };
+    // A client that has spent its failure budget is refused before the key is looked at.
+    if let Err(locked) = state.throttle.admit(client) {
+        return crate::api::Problem::too_many_failures(locked).into_response();
+    }
     let app = &state.app;
     let hashes = match app.store.live_token_hashes(&institution).await {
         Ok(h) => h,
@@ -1036,6 +1060,9 @@ pub async fn calendar(
         .iter()
         .any(|(_, h)| bool::from(derive_feed_key(h).as_bytes().ct_eq(key.as_bytes())))
     {
+        if let Err(locked) = state.throttle.fail(client) {
+            return crate::api::Problem::too_many_failures(locked).into_response();
+        }
         return plain(
             StatusCode::UNAUTHORIZED,
             "this calendar key is unknown or its token was revoked",

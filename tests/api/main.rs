@@ -11,6 +11,7 @@ mod harness;
 mod access;
 mod document;
 mod lifecycle;
+mod throttle;
 mod walk;
 mod web;
 mod writes;
