@@ -19,7 +19,8 @@ use serde_json::{Value, json};
 
 use super::render::{page, strings, text};
 use super::session::{
-    CSRF_COOKIE, LANG_COOKIE, SESSION_COOKIE, Visitor, cookie, session_max_age, set_cookie,
+    CSRF_COOKIE, LANG_COOKIE, SESSION_COOKIE, Visitor, cookie, over_https, session_max_age,
+    set_cookie,
 };
 use super::svg;
 use crate::api::{ApiState, Caller, ClientAddress, Locked, MANAGERS, READERS};
@@ -34,7 +35,7 @@ use crate::workflow::FieldKind;
 type Form = BTreeMap<String, String>;
 
 fn secure(state: &ApiState) -> bool {
-    state.app.settings.mail.base_url.starts_with("https://")
+    over_https(state)
 }
 
 fn redirect(to: &str) -> Response {
@@ -195,7 +196,7 @@ pub async fn sign_in(
 ) -> Response {
     // Double submit: the form's secret must be the cookie's, so no other site can sign a
     // browser in with its own token.
-    let expected = cookie(&headers, CSRF_COOKIE);
+    let expected = cookie(&headers, CSRF_COOKIE, secure(&state));
     let given = form.get("csrf");
     let same = matches!((&expected, given), (Some(a), Some(b)) if a.len() == 64 && a == b);
     if !same {

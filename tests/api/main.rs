@@ -10,6 +10,7 @@ mod harness;
 
 mod access;
 mod document;
+mod hardening;
 mod lifecycle;
 mod throttle;
 mod walk;
