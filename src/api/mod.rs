@@ -77,7 +77,9 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
         description = "How a State joins international conventions: procedures, their stages, \
                        history and deadlines. Every request but /healthz, /readyz, /metrics and \
                        /api/openapi.json needs `Authorization: Bearer <token>`. Writes to a \
-                       procedure need `If-Match` with its `ETag`. Errors are RFC 9457 problems."
+                       procedure need `If-Match` with its `ETag`. Errors are RFC 9457 problems. A \
+                       client whose authentications failed too often is answered 429, good \
+                       token or not, until the `Retry-After` seconds have passed."
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -91,11 +93,12 @@ struct ApiDoc;
 
 /// The routes and the OpenAPI document that describes them.
 pub fn routes() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
-    let (router, document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(procedures::routes())
         .merge(catalog::routes())
         .merge(ops::routes())
         .split_for_parts();
+    schema::document_throttling(&mut document);
     (router, document)
 }
 

@@ -309,3 +309,37 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget(db: &Te
     assert_eq!(other.status, StatusCode::OK, "{}", other.text);
 }
 on_both!(behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget);
+
+async fn the_document_says_which_operations_may_answer_429(db: &TestDb) {
+    let server = Server::start(db).await;
+    let doc = server
+        .send(reqwest::Method::GET, "/api/openapi.json", None, &[], None)
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    let mut throttled = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let open = ["/healthz", "/readyz", "/metrics"].contains(&path.as_str());
+            let too_many = &op["responses"]["429"];
+            if open {
+                assert!(
+                    too_many.is_null(),
+                    "{method} {path} needs no token: {too_many}"
+                );
+            } else {
+                assert!(
+                    too_many["headers"]["Retry-After"].is_object(),
+                    "{method} {path}: {too_many}"
+                );
+                assert_eq!(
+                    too_many["content"]["application/problem+json"]["schema"]["$ref"],
+                    "#/components/schemas/Problem"
+                );
+                throttled += 1;
+            }
+        }
+    }
+    assert!(throttled > 20, "{throttled}");
+}
+on_both!(the_document_says_which_operations_may_answer_429);
