@@ -56,6 +56,14 @@ pub struct ServerSettings {
     /// Off: `serve` runs only the scheduler and the dispatcher (a worker machine).
     pub enabled: bool,
     pub bind: std::net::SocketAddr,
+    /// Failed authentications (wrong tokens, sign-ins, feed keys) a client may make a minute…
+    pub auth_failures_per_minute: std::num::NonZeroU32,
+    /// …after this many at once; past them it is answered 429 until its budget refills.
+    pub auth_failures_burst: std::num::NonZeroU32,
+    /// The service is reached only through a reverse proxy that appends the client's address to
+    /// `X-Forwarded-For`: the client is that last address. Off, the header is ignored (anyone
+    /// can write it) and the client is the connection's peer.
+    pub trust_forwarded_for: bool,
 }
 
 /// The timer scheduler: how often it looks, how much it claims at once, how long a claim holds.

@@ -1,6 +1,6 @@
-//! Request bodies: JSON only, unknown fields refused, and every mistake reported as a problem
-//! that names the field (400 for JSON that does not parse, 422 for JSON that does not fit, 415
-//! for another content type, 413 past the body limit).
+//! Request bodies: JSON only, in UTF-8, unknown fields refused, and every mistake reported as a
+//! problem that names the field (400 for JSON that does not parse, 422 for JSON that does not
+//! fit, 415 for another content type or charset, 413 past the body limit).
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -21,25 +21,11 @@ where
     type Rejection = Problem;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                v.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            })
-            .is_some_and(|v| v == "application/json" || v.ends_with("+json"));
-        if !is_json {
-            return Err(Problem::new(
-                Failure::UnsupportedMediaType,
-                "unsupported-media-type",
-                "send the body as JSON with `Content-Type: application/json`",
-            ));
-        }
+        json_body(
+            req.headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+        )?;
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             Problem::new(
                 Failure::TooLarge,
@@ -48,6 +34,41 @@ where
             )
         })?;
         parse(&bytes).map(ApiJson)
+    }
+}
+
+/// The body is JSON in UTF-8 by its `Content-Type`: `application/json` or `…+json`, with no
+/// charset or `charset=utf-8`. JSON is UTF-8 (RFC 8259); a body declared in another charset is
+/// refused rather than read as UTF-8 and silently misread.
+fn json_body(content_type: Option<&str>) -> Result<(), Problem> {
+    let refused = |detail: String| {
+        Problem::new(
+            Failure::UnsupportedMediaType,
+            "unsupported-media-type",
+            detail,
+        )
+        .with_field("Content-Type")
+    };
+    let Some(mime) = content_type.and_then(|v| v.parse::<mime::Mime>().ok()) else {
+        return Err(refused(
+            "send the body as UTF-8 JSON with `Content-Type: application/json`".into(),
+        ));
+    };
+    let json = (mime.type_() == mime::APPLICATION && mime.subtype() == mime::JSON)
+        || mime.suffix() == Some(mime::JSON);
+    if !json {
+        return Err(refused(format!(
+            "`Content-Type: {}` is not JSON: send the body as UTF-8 JSON with \
+             `Content-Type: application/json`",
+            mime.essence_str()
+        )));
+    }
+    match mime.get_param(mime::CHARSET) {
+        Some(charset) if charset != mime::UTF_8 => Err(refused(format!(
+            "`Content-Type` names charset `{charset}`: JSON is read only as UTF-8; send it in \
+             UTF-8 with `Content-Type: application/json` (or `; charset=utf-8`)"
+        ))),
+        _ => Ok(()),
     }
 }
 
@@ -126,6 +147,39 @@ mod tests {
         assert_eq!(p.field.as_deref(), Some("to"));
         let p = parse::<Body>(br#"{"to": 3}"#).unwrap_err();
         assert_eq!(p.field.as_deref(), Some("to"));
+    }
+
+    #[test]
+    fn only_json_in_utf8_is_read() {
+        for ok in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "application/json;charset=UTF-8",
+            "application/json; charset=\"utf-8\"",
+            "application/merge-patch+json",
+            "APPLICATION/JSON",
+        ] {
+            assert!(json_body(Some(ok)).is_ok(), "{ok}");
+        }
+        for refused in [
+            "application/json; charset=utf-16",
+            "application/json; charset=\"UTF-16LE\"",
+            "application/json; charset=iso-8859-1",
+            "application/json; charset=",
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "json",
+        ] {
+            let p = json_body(Some(refused)).unwrap_err();
+            assert_eq!(
+                (p.status, p.field.as_deref()),
+                (415, Some("Content-Type")),
+                "{refused}"
+            );
+        }
+        assert_eq!(json_body(None).unwrap_err().status, 415);
+        let p = json_body(Some("application/json; charset=utf-16")).unwrap_err();
+        assert!(p.detail.contains("`utf-16`"), "{}", p.detail);
     }
 
     #[test]

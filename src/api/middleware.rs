@@ -1,7 +1,7 @@
-//! What wraps every request: a request id (taken from `x-request-id` or made, echoed in the
-//! response, in the log span and in every problem), a problem body for every error (unknown
-//! routes, wrong methods, timeouts and panics included), the latency histogram, a body limit and
-//! a timeout.
+//! What wraps every request: a request id (taken from `x-request-id` when it is short and tidy,
+//! else made; echoed in the response, in the log span and in every problem), a problem body for
+//! every error (unknown routes, wrong methods, timeouts and panics included), the latency
+//! histogram, a body limit, a timeout, and `Referrer-Policy` and `nosniff` on every response.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -17,6 +17,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -25,6 +26,31 @@ use super::problem::{CONTENT_TYPE, Problem};
 use super::{ApiState, REQUEST_TIMEOUT};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// The longest request id taken from a client.
+const REQUEST_ID_MAX: usize = 128;
+
+/// A client's request id is kept only if it is one id of at most 128 characters from
+/// `[A-Za-z0-9._:-]`: anything else (a log line of its own, markup, a JSON fragment, a kilobyte)
+/// would go into every log line and problem of the request, so it is dropped and one is made.
+async fn tidy_request_id(mut req: Request) -> Request {
+    let ids = req.headers().get_all(REQUEST_ID);
+    let mut each = ids.iter();
+    let tidy = match (each.next(), each.next()) {
+        (Some(id), None) => is_tidy(id.as_bytes()),
+        _ => true,
+    };
+    if !tidy {
+        req.headers_mut().remove(REQUEST_ID);
+    }
+    req
+}
+
+fn is_tidy(id: &[u8]) -> bool {
+    (1..=REQUEST_ID_MAX).contains(&id.len())
+        && id
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
 
 /// Request ids: this process's start time and a counter — unique, short, and readable in logs.
 #[derive(Clone)]
@@ -54,6 +80,18 @@ pub fn wrap(routes: axum::Router<ApiState>, state: ApiState) -> Router {
         .with_state(state)
         .layer(
             ServiceBuilder::new()
+                // Outermost, so errors, panics, timeouts, exports, diagrams and feeds get them too:
+                // no URL (a feed's key, a procedure's address) leaks to another site in
+                // `Referer`, and no browser guesses a type other than the one sent.
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::REFERRER_POLICY,
+                    HeaderValue::from_static("no-referrer"),
+                ))
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ))
+                .layer(middleware::map_request(tidy_request_id))
                 .layer(SetRequestIdLayer::new(REQUEST_ID, Ids { prefix }))
                 .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
                     let id = req
@@ -219,7 +257,66 @@ mod tests {
         let app = crate::app::Accession::open(settings, Arc::new(crate::clock::SystemClock))
             .await
             .unwrap();
-        (ApiState { app: Arc::new(app) }, dir)
+        (ApiState::new(Arc::new(app)), dir)
+    }
+
+    #[test]
+    fn only_short_tidy_request_ids_are_taken() {
+        for ok in ["a", "abc-123", "trace.1:span_2-X", &"7".repeat(128)] {
+            assert!(is_tidy(ok.as_bytes()), "{ok}");
+        }
+        for bad in [
+            "",
+            &"7".repeat(129),
+            "a b",
+            "a\tb",
+            "<b>",
+            "a/b",
+            "a\"b",
+            "ü",
+            "a%0a",
+        ] {
+            assert!(!is_tidy(bad.as_bytes()), "{bad:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn what_handlers_and_logs_see_of_an_odd_request_id_is_the_one_made_for_it() {
+        let (state, _dir) = state().await;
+        // The handler reads the request's id as the log span does.
+        let routes =
+            axum::Router::new().route(
+                "/id",
+                get(|req: Request| async move {
+                    req.headers()[REQUEST_ID].to_str().unwrap().to_string()
+                }),
+            );
+        let router = wrap(routes, state);
+        for (sent, kept) in [("tidy-1", true), ("odd id {\"x\": 1}", false)] {
+            let response = router
+                .clone()
+                .oneshot(
+                    Request::builder()
+                        .uri("/id")
+                        .header(
+                            "x-request-id",
+                            HeaderValue::from_bytes(sent.as_bytes()).unwrap(),
+                        )
+                        .body(Body::empty())
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            let echoed = response.headers()["x-request-id"]
+                .to_str()
+                .unwrap()
+                .to_string();
+            let seen = axum::body::to_bytes(response.into_body(), 1000)
+                .await
+                .unwrap();
+            assert_eq!(seen, echoed.as_bytes());
+            assert_eq!(echoed == sent, kept, "{sent:?} -> {echoed:?}");
+        }
     }
 
     #[tokio::test]

@@ -9,6 +9,7 @@
 
 mod auth;
 mod catalog;
+mod client;
 mod etag;
 mod failure;
 mod idempotency;
@@ -21,8 +22,10 @@ mod procedures;
 mod query;
 mod responses;
 mod schema;
+mod throttle;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,8 +36,10 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
 pub use auth::{Caller, MANAGERS, READERS};
+pub use client::ClientAddress;
 pub use problem::Problem;
 use schema::BearerAuth;
+pub use throttle::{Client, Locked, Throttle};
 
 use crate::app::Accession;
 
@@ -42,7 +47,27 @@ use crate::app::Accession;
 #[derive(Clone)]
 pub struct ApiState {
     pub app: Arc<Accession>,
+    /// The budget of authentication failures of each client (`server.auth_failures_*`).
+    pub throttle: Arc<Throttle>,
 }
+
+impl ApiState {
+    pub fn new(app: Arc<Accession>) -> ApiState {
+        let server = &app.settings.server;
+        let throttle = Throttle::new(
+            server.auth_failures_per_minute,
+            server.auth_failures_burst,
+            Arc::clone(&app.clock),
+        );
+        ApiState {
+            app,
+            throttle: Arc::new(throttle),
+        }
+    }
+}
+
+/// How often clients whose failure budget refilled are forgotten.
+const FORGET_REFILLED_EVERY: Duration = Duration::from_secs(60);
 
 /// The largest request body accepted.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -56,7 +81,9 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
         description = "How a State joins international conventions: procedures, their stages, \
                        history and deadlines. Every request but /healthz, /readyz, /metrics and \
                        /api/openapi.json needs `Authorization: Bearer <token>`. Writes to a \
-                       procedure need `If-Match` with its `ETag`. Errors are RFC 9457 problems."
+                       procedure need `If-Match` with its `ETag`. Errors are RFC 9457 problems. A \
+                       client whose authentications failed too often is answered 429, good \
+                       token or not, until the `Retry-After` seconds have passed."
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
@@ -100,13 +127,28 @@ pub fn router(state: ApiState) -> Router {
 }
 
 /// Serve on `listener` until `shutdown` completes, then finish the requests in flight.
+/// Each connection's peer address is kept for the failure budgets.
 pub async fn serve(
     app: Arc<Accession>,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let router = router(ApiState { app });
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let state = ApiState::new(app);
+    let throttle = Arc::clone(&state.throttle);
+    // Memory holds only the clients that failed recently.
+    let housekeeping = tokio::spawn(async move {
+        let mut every = tokio::time::interval(FORGET_REFILLED_EVERY);
+        loop {
+            every.tick().await;
+            throttle.forget_refilled();
+        }
+    });
+    let served = axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
+    housekeeping.abort();
+    served
 }

@@ -75,6 +75,21 @@ impl Problem {
     pub fn forbidden(detail: impl Into<String>) -> Problem {
         Problem::new(Failure::Forbidden, "not-allowed", detail)
     }
+
+    /// 429: the client has spent its budget of authentication failures.
+    pub fn too_many_failures(locked: super::Locked) -> Problem {
+        let seconds = locked.seconds();
+        let mut problem = Problem::new(
+            Failure::Throttled,
+            "too-many-requests",
+            format!(
+                "too many failed authentications from this address; try again in {seconds} s \
+                 (the token, sign-in or calendar key is not checked until then)"
+            ),
+        );
+        problem.retry_after = Some(seconds);
+        problem
+    }
 }
 
 fn title(kind: &str, status: StatusCode) -> String {
@@ -88,6 +103,7 @@ fn title(kind: &str, status: StatusCode) -> String {
         "invalid-input" | "field-invalid" => "Invalid request".into(),
         "internal" => "Internal error".into(),
         "storage-full" => "No space left for the database".into(),
+        "too-many-requests" => "Too many failed authentications".into(),
         _ => status.canonical_reason().unwrap_or("Error").to_string(),
     }
 }
@@ -143,6 +159,11 @@ impl IntoResponse for Problem {
         response
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if unauthenticated {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -1,4 +1,5 @@
-//! Pieces of the OpenAPI document that are not a handler's: the bearer security scheme.
+//! Pieces of the OpenAPI document that are not a handler's: the bearer security scheme (the 429
+//! of every operation that takes a token is added with the other errors, in `responses`).
 
 use utoipa::Modify;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};

@@ -19,10 +19,11 @@ use serde_json::{Value, json};
 
 use super::render::{page, strings, text};
 use super::session::{
-    CSRF_COOKIE, LANG_COOKIE, SESSION_COOKIE, Visitor, cookie, session_max_age, set_cookie,
+    CSRF_COOKIE, LANG_COOKIE, SESSION_COOKIE, Visitor, cookie, over_https, session_max_age,
+    set_cookie,
 };
 use super::svg;
-use crate::api::{ApiState, Caller, MANAGERS, READERS};
+use crate::api::{ApiState, Caller, ClientAddress, Locked, MANAGERS, READERS};
 use crate::app::{AppError, Moves, random_secret};
 use crate::audit::ChainRow;
 use crate::engine::{Act, Command, ProcedureState, Role};
@@ -34,7 +35,7 @@ use crate::workflow::FieldKind;
 type Form = BTreeMap<String, String>;
 
 fn secure(state: &ApiState) -> bool {
-    state.app.settings.mail.base_url.starts_with("https://")
+    over_https(state)
 }
 
 fn redirect(to: &str) -> Response {
@@ -176,15 +177,27 @@ fn sign_in_form(state: &ApiState, v: &Visitor, failed: bool, status: StatusCode)
     response
 }
 
+/// 429, as a page in the visitor's language, with `Retry-After`.
+fn too_many_failures(v: &Visitor, locked: Locked) -> Response {
+    let seconds = locked.seconds();
+    let detail = text(v.language, "too_many_failures").replace("{seconds}", &seconds.to_string());
+    let mut response = error_page(v, StatusCode::TOO_MANY_REQUESTS, "too_many", detail);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
+}
+
 pub async fn sign_in(
     State(state): State<ApiState>,
     v: Visitor,
+    ClientAddress(client): ClientAddress,
     headers: HeaderMap,
     axum::Form(form): axum::Form<Form>,
 ) -> Response {
     // Double submit: the form's secret must be the cookie's, so no other site can sign a
     // browser in with its own token.
-    let expected = cookie(&headers, CSRF_COOKIE);
+    let expected = cookie(&headers, CSRF_COOKIE, secure(&state));
     let given = form.get("csrf");
     let same = matches!((&expected, given), (Some(a), Some(b)) if a.len() == 64 && a == b);
     if !same {
@@ -194,6 +207,10 @@ pub async fn sign_in(
             "forbidden",
             "the sign-in form has expired; reload it",
         );
+    }
+    // A client that has spent its failure budget is refused before the token is looked at.
+    if let Err(locked) = state.throttle.admit(client) {
+        return too_many_failures(&v, locked);
     }
     let token = form.get("token").map(|t| t.trim()).unwrap_or_default();
     match state.app.sign_in(token).await {
@@ -217,7 +234,10 @@ pub async fn sign_in(
             );
             response
         }
-        Ok(None) => sign_in_form(&state, &v, true, StatusCode::UNAUTHORIZED),
+        Ok(None) => match state.throttle.fail(client) {
+            Ok(()) => sign_in_form(&state, &v, true, StatusCode::UNAUTHORIZED),
+            Err(locked) => too_many_failures(&v, locked),
+        },
         Err(e) => app_error_page(&v, e),
     }
 }
@@ -1010,6 +1030,7 @@ pub struct FeedQuery {
 
 pub async fn calendar(
     State(state): State<ApiState>,
+    ClientAddress(client): ClientAddress,
     Path(file): Path<String>,
     Query(q): Query<FeedQuery>,
 ) -> Response {
@@ -1026,6 +1047,10 @@ pub async fn calendar(
             "the calendar address needs its key",
         );
     };
+    // A client that has spent its failure budget is refused before the key is looked at.
+    if let Err(locked) = state.throttle.admit(client) {
+        return crate::api::Problem::too_many_failures(locked).into_response();
+    }
     let app = &state.app;
     let hashes = match app.store.live_token_hashes(&institution).await {
         Ok(h) => h,
@@ -1036,6 +1061,9 @@ pub async fn calendar(
         .iter()
         .any(|(_, h)| bool::from(derive_feed_key(h).as_bytes().ct_eq(key.as_bytes())))
     {
+        if let Err(locked) = state.throttle.fail(client) {
+            return crate::api::Problem::too_many_failures(locked).into_response();
+        }
         return plain(
             StatusCode::UNAUTHORIZED,
             "this calendar key is unknown or its token was revoked",

@@ -97,12 +97,9 @@ pub fn page(status: StatusCode, name: &str, context: Value) -> Response {
             let mut response = (status, Html(html)).into_response();
             let h = response.headers_mut();
             // Pages carry data and the session's CSRF secret: not kept in caches, not framed,
-            // no script from anywhere.
+            // no script from anywhere. (`nosniff` and `Referrer-Policy` are on every response:
+            // api::middleware.)
             h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            h.insert(
-                "x-content-type-options",
-                HeaderValue::from_static("nosniff"),
-            );
             h.insert(
                 header::CONTENT_SECURITY_POLICY,
                 HeaderValue::from_static(

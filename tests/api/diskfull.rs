@@ -139,10 +139,8 @@ async fn no_acknowledged_act_is_lost_when_the_disk_fills_and_writes_resume_witho
     let db_path: PathBuf = tmpfs.path().join("accession.db");
     let mut db: TestDb = crate::support::sqlite();
     db.url = format!("sqlite://{}", db_path.display());
-    let mut settings = db.settings();
     // The tmpfs is small: not ready below 1 MiB free (the default, 64 MiB, is more than it has).
-    settings.database.min_free_mib = 1;
-    let server = Server::start_with(&db, settings).await;
+    let server = Server::start_with(&db, |s| s.database.min_free_mib = 1).await;
     let ids = [
         "kg-cets-210",
         "kg-cets-201",

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use accession::app::Accession;
 use accession::clock::ManualClock;
+use accession::config::Settings;
 use accession::engine::Role;
 use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::Value;
@@ -17,8 +18,8 @@ pub struct Server {
     pub base: String,
     pub client: Client,
     pub app: Arc<Accession>,
-    /// The server's clock, held so a test could move it.
-    _clock: ManualClock,
+    /// The server's clock: a test moves it (past a Retry-After, say).
+    pub clock: ManualClock,
     tokens: HashMap<(String, Role), String>,
     stop: Option<oneshot::Sender<()>>,
     pub task: Option<JoinHandle<std::io::Result<()>>>,
@@ -42,12 +43,14 @@ const TOKENS: &[(&str, Role)] = &[
 impl Server {
     /// The server on `db` with the Kyrgyz demo loaded.
     pub async fn start(db: &TestDb) -> Server {
-        Server::start_with(db, db.settings()).await
+        Server::start_with(db, |_| {}).await
     }
 
-    /// The server on `db` with these settings and the Kyrgyz demo loaded.
-    pub async fn start_with(db: &TestDb, settings: accession::config::Settings) -> Server {
+    /// The server on `db` with its settings changed by `change` first.
+    pub async fn start_with(db: &TestDb, change: impl FnOnce(&mut Settings)) -> Server {
         let clock = crate::support::clock();
+        let mut settings = db.settings();
+        change(&mut settings);
         let mut app = db.app_with(settings, &clock).await;
         app.demo().await.expect("the demo loads");
         let mut tokens = HashMap::new();
@@ -73,11 +76,21 @@ impl Server {
             base,
             client: Client::new(),
             app,
-            _clock: clock,
+            clock,
             tokens,
             stop: Some(stop),
             task: Some(task),
         }
+    }
+
+    /// A client whose connections come from `ip` (any address of 127.0.0.0/8 is this machine's
+    /// loopback), so a test can be two clients.
+    pub fn client_from(&self, ip: &str) -> Client {
+        Client::builder()
+            .local_address(ip.parse::<std::net::IpAddr>().expect("an address"))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("a client")
     }
 
     pub fn token(&self, institution: &str, role: Role) -> &str {
