@@ -37,7 +37,9 @@ impl From<StoreError> for AppError {
             StoreError::Conflict {
                 expected, actual, ..
             } => AppError::Refused(Refusal::StaleVersion { expected, actual }),
-            StoreError::AlreadyExists(_) => AppError::Conflict(e.to_string()),
+            StoreError::AlreadyExists(_) | StoreError::KeyLost(_) => {
+                AppError::Conflict(e.to_string())
+            }
             StoreError::NotFound { what, id } => AppError::NotFound { what, id },
             other => AppError::Store(other),
         }

@@ -21,6 +21,11 @@ pub enum StoreError {
     NotFound { what: &'static str, id: String },
     #[error("timer `{0}` was fired or cancelled meanwhile")]
     TimerGone(String),
+    #[error(
+        "the claim on `Idempotency-Key: {0}` ended before the work was written (it outlived its \
+         lease and another request took the key over); nothing was written: send the request again"
+    )]
+    KeyLost(String),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
     #[error("database: {0}")]

@@ -1,6 +1,6 @@
-//! API tokens and idempotency keys. A token row holds the SHA-256 of the secret, never the secret;
-//! what leaves this module (`TokenRow`) holds neither. An idempotency row keeps the first response
-//! to a POST so a retry with the same key gets it back.
+//! API tokens. A token row holds the SHA-256 of the secret, never the secret; what leaves this
+//! module (`TokenRow`) holds neither. (Idempotency keys, which belong to tokens, are in
+//! `idempotency`.)
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
@@ -10,8 +10,7 @@ use sea_orm::{
 };
 use serde::Serialize;
 
-use super::entities::{api_token, idempotency_key};
-use super::error::is_unique_violation;
+use super::entities::api_token;
 use super::{Store, StoreError};
 use crate::engine::Role;
 use crate::ids::InstitutionId;
@@ -34,19 +33,6 @@ impl TokenRow {
     pub fn revoked(&self) -> bool {
         self.revoked_at.is_some()
     }
-}
-
-/// The first response given to a request with an idempotency key, and what that request was.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredResponse {
-    pub method: String,
-    pub path: String,
-    /// Hex SHA-256 of the first request's body.
-    pub request_hash: String,
-    pub status: u16,
-    pub response: String,
-    /// A JSON object of the response headers to replay (ETag, Location).
-    pub headers: serde_json::Value,
 }
 
 impl Store {
@@ -165,55 +151,6 @@ impl Store {
             .await?;
         Ok(())
     }
-
-    /// The response first given to `token_id`'s request with idempotency `key`, if any.
-    pub async fn idempotent_response(
-        &self,
-        token_id: i64,
-        key: &str,
-    ) -> Result<Option<StoredResponse>, StoreError> {
-        idempotency_key::Entity::find()
-            .filter(idempotency_key::Column::TokenId.eq(token_id))
-            .filter(idempotency_key::Column::Key.eq(key))
-            .one(&self.db)
-            .await?
-            .map(response_from_model)
-            .transpose()
-    }
-
-    /// Keep the first response to `token_id`'s request with `key`. When a response is already
-    /// kept (a concurrent retry finished first), the kept one stays and this is not an error.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn save_idempotent_response(
-        &self,
-        token_id: i64,
-        key: &str,
-        method: &str,
-        path: &str,
-        request_hash: &str,
-        status: u16,
-        response: &str,
-        headers: &serde_json::Value,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let row = idempotency_key::ActiveModel {
-            id: NotSet,
-            token_id: Set(token_id),
-            key: Set(key.to_string()),
-            method: Set(method.to_string()),
-            path: Set(path.to_string()),
-            request_hash: Set(request_hash.to_string()),
-            status: Set(i32::from(status)),
-            response: Set(response.to_string()),
-            headers: Set(headers.to_string()),
-            created_at: Set(now),
-        };
-        match idempotency_key::Entity::insert(row).exec(&self.db).await {
-            Ok(_) => Ok(()),
-            Err(e) if is_unique_violation(&e) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
-    }
 }
 
 fn is_foreign_key_violation(err: &DbErr) -> bool {
@@ -235,17 +172,5 @@ pub(super) fn token_from_model(m: api_token::Model) -> Result<TokenRow, StoreErr
         created_at: m.created_at,
         revoked_at: m.revoked_at,
         last_used_at: m.last_used_at,
-    })
-}
-
-fn response_from_model(m: idempotency_key::Model) -> Result<StoredResponse, StoreError> {
-    let bad = |what: String| StoreError::corrupt(format!("idempotency key {}: {what}", m.id));
-    Ok(StoredResponse {
-        status: u16::try_from(m.status).map_err(|_| bad(format!("status {}", m.status)))?,
-        headers: serde_json::from_str(&m.headers).map_err(|e| bad(format!("headers: {e}")))?,
-        method: m.method,
-        path: m.path,
-        request_hash: m.request_hash,
-        response: m.response,
     })
 }

@@ -10,6 +10,7 @@ mod harness;
 
 mod access;
 mod document;
+mod idempotency;
 mod lifecycle;
 mod walk;
 mod web;
