@@ -385,7 +385,7 @@ async fn approve(
 /// Record a field (a date, a text, a document reference).
 #[utoipa::path(post, path = "/api/v1/procedures/{id}/record", tag = "procedures", request_body = RecordBody,
     params(("id" = String, Path), ("If-Match" = String, Header), ("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 200, body = ProcedureView), (status = 403, body = Problem), (status = 412, body = Problem),
+    responses((status = 200, body = ProcedureView), (status = 403, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem),
         (status = 422, body = Problem), (status = 428, body = Problem)))]
 async fn record(
     State(state): State<ApiState>,
@@ -405,7 +405,7 @@ async fn record(
 /// Comment on the procedure.
 #[utoipa::path(post, path = "/api/v1/procedures/{id}/comment", tag = "procedures", request_body = CommentBody,
     params(("id" = String, Path), ("If-Match" = String, Header), ("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 200, body = ProcedureView), (status = 403, body = Problem), (status = 412, body = Problem),
+    responses((status = 200, body = ProcedureView), (status = 403, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem),
         (status = 422, body = Problem), (status = 428, body = Problem)))]
 async fn comment(
     State(state): State<ApiState>,
