@@ -8,6 +8,7 @@ mod m20261129_000002_outbox_claims;
 mod m20261129_000003_api;
 mod m20261129_000004_web_sessions;
 mod m20261201_000005_idempotency_claims;
+mod m20261201_000008_feed_keys;
 
 /// Applies and rolls back the Accession schema.
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000003_api::Migration),
             Box::new(m20261129_000004_web_sessions::Migration),
             Box::new(m20261201_000005_idempotency_claims::Migration),
+            Box::new(m20261201_000008_feed_keys::Migration),
         ]
     }
 }

@@ -133,6 +133,7 @@ async fn assert_schema_present(db: &DatabaseConnection) {
         "api_tokens_token_hash",
         "idempotency_keys_token_id_key",
         "idempotency_keys_created_at",
+        "api_tokens_feed_key_hash",
     ] {
         assert!(
             indexes.iter().any(|d| d.starts_with(&format!("{name}: "))),

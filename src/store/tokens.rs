@@ -1,5 +1,5 @@
-//! API tokens. A token row holds the SHA-256 of the secret, never the secret; what leaves this
-//! module (`TokenRow`) holds neither. (Idempotency keys, which belong to tokens, are in
+//! API tokens. A token row holds the SHA-256 of the secret, never the secret, and likewise the
+//! SHA-256 of its calendar feed key; what leaves this module (`TokenRow`) holds neither. (Idempotency keys, which belong to tokens, are in
 //! `idempotency`.)
 
 use chrono::{DateTime, Utc};
@@ -27,6 +27,9 @@ pub struct TokenRow {
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,
+    /// When its calendar feed key was made (the key is shown once, then only its hash is kept);
+    /// none when it has no feed.
+    pub feed_key_created_at: Option<DateTime<Utc>>,
 }
 
 impl TokenRow {
@@ -56,6 +59,8 @@ impl Store {
             created_at: Set(now),
             revoked_at: Set(None),
             last_used_at: Set(None),
+            feed_key_hash: Set(None),
+            feed_key_created_at: Set(None),
         };
         match row.insert(&self.db).await {
             Ok(model) => token_from_model(model),
@@ -89,21 +94,53 @@ impl Store {
         Ok(Some((stored, token_from_model(model)?)))
     }
 
-    /// (id, stored hash) of the institution's tokens that are not revoked: what its calendar
-    /// feed keys are derived from.
-    pub async fn live_token_hashes(
+    /// Give token `id` the calendar feed key that hashes to `hash`, made at `now`, unless the
+    /// token is revoked: the previous key stops working at once. The token as it now is (a
+    /// revoked one unchanged); None when there is no such token.
+    pub async fn set_feed_key(
         &self,
-        institution: &InstitutionId,
-    ) -> Result<Vec<(i64, String)>, StoreError> {
-        Ok(api_token::Entity::find()
-            .filter(api_token::Column::Institution.eq(institution.to_string()))
+        id: i64,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<TokenRow>, StoreError> {
+        api_token::Entity::update_many()
+            .col_expr(api_token::Column::FeedKeyHash, Expr::value(hash))
+            .col_expr(api_token::Column::FeedKeyCreatedAt, Expr::value(now))
+            .filter(api_token::Column::Id.eq(id))
             .filter(api_token::Column::RevokedAt.is_null())
-            .order_by_asc(api_token::Column::Id)
-            .all(&self.db)
+            .exec(&self.db)
+            .await?;
+        api_token::Entity::find_by_id(id)
+            .one(&self.db)
             .await?
-            .into_iter()
-            .map(|m| (m.id, m.token_hash))
-            .collect())
+            .map(token_from_model)
+            .transpose()
+    }
+
+    /// The token whose calendar feed key hashes to `hash` (revoked or not: the caller decides),
+    /// with the stored hash, for a caller that compares them itself.
+    pub async fn feed_key_entry(
+        &self,
+        hash: &str,
+    ) -> Result<Option<(String, TokenRow)>, StoreError> {
+        let Some(model) = api_token::Entity::find()
+            .filter(api_token::Column::FeedKeyHash.eq(hash))
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let stored = model.feed_key_hash.clone().unwrap_or_default();
+        Ok(Some((stored, token_from_model(model)?)))
+    }
+
+    /// Token `id`, revoked or not.
+    pub async fn token(&self, id: i64) -> Result<Option<TokenRow>, StoreError> {
+        api_token::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .map(token_from_model)
+            .transpose()
     }
 
     /// Every token, oldest first.
@@ -172,5 +209,6 @@ pub(super) fn token_from_model(m: api_token::Model) -> Result<TokenRow, StoreErr
         created_at: m.created_at,
         revoked_at: m.revoked_at,
         last_used_at: m.last_used_at,
+        feed_key_created_at: m.feed_key_created_at,
     })
 }
