@@ -64,6 +64,23 @@ pub struct ServerSettings {
     /// `X-Forwarded-For`: the client is that last address. Off, the header is ignored (anyone
     /// can write it) and the client is the connection's peer.
     pub trust_forwarded_for: bool,
+    /// How long the answer to a request with an `Idempotency-Key` is kept for its retries
+    /// (seconds, `IDEMPOTENCY_TTL_SECS` bounds it); after that the key may be used afresh.
+    pub idempotency_ttl_secs: u64,
+}
+
+/// The bounds of `server.idempotency_ttl_secs`: at least two request timeouts, so an answer
+/// outlives a client's first retry; at most a year.
+pub const IDEMPOTENCY_TTL_SECS: std::ops::RangeInclusive<u64> = 60..=31_536_000;
+
+impl ServerSettings {
+    /// `idempotency_ttl_secs` as a duration (checked to be within `IDEMPOTENCY_TTL_SECS` on load).
+    pub fn idempotency_ttl(&self) -> chrono::TimeDelta {
+        let secs = self
+            .idempotency_ttl_secs
+            .clamp(*IDEMPOTENCY_TTL_SECS.start(), *IDEMPOTENCY_TTL_SECS.end());
+        chrono::TimeDelta::seconds(secs as i64)
+    }
 }
 
 /// The timer scheduler: how often it looks, how much it claims at once, how long a claim holds.
@@ -238,9 +255,25 @@ impl Settings {
             figment = figment.merge(Toml::file(path));
         }
         figment = figment.merge(env);
-        figment
+        let settings: Settings = figment
             .extract()
-            .map_err(|e| ConfigError::Invalid(describe(e)))
+            .map_err(|e| ConfigError::Invalid(describe(e)))?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    /// What serde cannot say about the values: their ranges.
+    fn check(&self) -> Result<(), ConfigError> {
+        let ttl = self.server.idempotency_ttl_secs;
+        if !IDEMPOTENCY_TTL_SECS.contains(&ttl) {
+            return Err(ConfigError::Invalid(format!(
+                "`server.idempotency_ttl_secs` is {ttl}; it must be between {} (two request \
+                 timeouts, so an answer outlives a retry) and {} (a year)",
+                IDEMPOTENCY_TTL_SECS.start(),
+                IDEMPOTENCY_TTL_SECS.end()
+            )));
+        }
+        Ok(())
     }
 
     pub fn is_postgres(&self) -> bool {
@@ -333,6 +366,23 @@ mod tests {
             jail.set_env("ACCESSION__MAIL__TRANSPORT", "pigeon");
             let err = Settings::load(None).unwrap_err().to_string();
             assert!(err.contains("mail.transport"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn idempotency_keys_last_a_day_unless_set_within_bounds() {
+        Jail::expect_with(|jail| {
+            let s = Settings::load(None).unwrap();
+            assert_eq!(s.server.idempotency_ttl_secs, 86_400);
+            assert_eq!(s.server.idempotency_ttl(), chrono::TimeDelta::hours(24));
+            jail.set_env("ACCESSION__SERVER__IDEMPOTENCY_TTL_SECS", "3600");
+            let s = Settings::load(None).unwrap();
+            assert_eq!(s.server.idempotency_ttl(), chrono::TimeDelta::hours(1));
+            jail.set_env("ACCESSION__SERVER__IDEMPOTENCY_TTL_SECS", "5");
+            let err = Settings::load(None).unwrap_err().to_string();
+            assert!(err.contains("server.idempotency_ttl_secs"), "{err}");
+            assert!(err.contains("is 5"), "{err}");
             Ok(())
         });
     }

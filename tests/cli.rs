@@ -1156,6 +1156,72 @@ fn tokens_create_prints_a_token_once_that_list_shows_by_prefix_only() {
 }
 
 #[test]
+fn tokens_feed_key_prints_a_new_calendar_address_once_and_refuses_a_revoked_token() {
+    let s = with_institutions();
+    s.run(&[
+        "tokens",
+        "create",
+        "--institution",
+        "moj",
+        "--role",
+        "ministry",
+        "--name",
+        "Treaty department",
+    ])
+    .expect(0);
+    let address = |run: &Run| -> String {
+        let url = run
+            .stdout
+            .strip_suffix('\n')
+            .unwrap_or_else(|| panic!("not one line: {:?}", run.stdout))
+            .to_string();
+        let key = url
+            .strip_prefix("http://127.0.0.1:8080/calendar/moj.ics?key=")
+            .unwrap_or_else(|| panic!("not the feed of moj: {url}"));
+        assert_eq!(key.len(), 64, "{url}");
+        assert!(key.bytes().all(|b| b.is_ascii_hexdigit()), "{url}");
+        assert!(
+            run.stderr.contains("shown only this once"),
+            "{}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains(key), "{}", run.stderr);
+        url
+    };
+    let first = address(&s.run(&["tokens", "feed-key", "1"]).expect(0));
+    let second = address(&s.run(&["tokens", "feed-key", "1"]).expect(0));
+    assert_ne!(first, second, "a new key each time");
+    let rows = s.run(&["tokens", "list", "--json"]).expect(0);
+    assert!(
+        rows.json()[0]["feed_key_created_at"].is_string(),
+        "{}",
+        rows.stdout
+    );
+    for url in [&first, &second] {
+        assert!(
+            !rows.stdout.contains(&url[url.len() - 64..]),
+            "{}",
+            rows.stdout
+        );
+    }
+
+    s.run(&["tokens", "revoke", "1"]).expect(0);
+    let refused = s.run(&["tokens", "feed-key", "1"]).expect(1);
+    assert!(refused.stdout.is_empty(), "{}", refused.stdout);
+    assert!(
+        refused.error_line().contains("token 1 is revoked"),
+        "{}",
+        refused.stderr
+    );
+    let missing = s.run(&["tokens", "feed-key", "99"]).expect(1);
+    assert!(
+        missing.error_line().contains("token `99` does not exist"),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[test]
 fn tokens_create_json_has_the_token_and_its_row() {
     let s = with_institutions();
     let created = s

@@ -7,6 +7,8 @@ mod m20261128_000001_core;
 mod m20261129_000002_outbox_claims;
 mod m20261129_000003_api;
 mod m20261129_000004_web_sessions;
+mod m20261201_000005_idempotency_claims;
+mod m20261201_000008_feed_keys;
 mod m20261201_000010_write_probe;
 
 /// Applies and rolls back the Accession schema.
@@ -20,6 +22,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000002_outbox_claims::Migration),
             Box::new(m20261129_000003_api::Migration),
             Box::new(m20261129_000004_web_sessions::Migration),
+            Box::new(m20261201_000005_idempotency_claims::Migration),
+            Box::new(m20261201_000008_feed_keys::Migration),
             Box::new(m20261201_000010_write_probe::Migration),
         ]
     }

@@ -133,6 +133,8 @@ async fn assert_schema_present(db: &DatabaseConnection) {
         "timers_procedure_id_status",
         "api_tokens_token_hash",
         "idempotency_keys_token_id_key",
+        "idempotency_keys_created_at",
+        "api_tokens_feed_key_hash",
     ] {
         assert!(
             indexes.iter().any(|d| d.starts_with(&format!("{name}: "))),
@@ -341,6 +343,12 @@ async fn assert_api_keys(db: &DatabaseConnection) {
         "{backend:?}: a key for a missing token accepted"
     );
     exec(db, &key(&token_id, "k2")).await;
+    // A row written before claims existed is an answer.
+    assert_eq!(
+        strings(db, "SELECT DISTINCT state FROM idempotency_keys").await,
+        BTreeSet::from(["done".to_string()]),
+        "{backend:?}: the state a key gets by default"
+    );
 }
 
 /// The whole scenario; `down` runs with rows in every parent table, in history and in the API

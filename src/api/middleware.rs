@@ -99,6 +99,8 @@ pub fn wrap(routes: axum::Router<ApiState>, state: ApiState) -> Router {
                         .get(REQUEST_ID)
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or("-");
+                    // The path, never the query: a query may carry a secret (the calendar
+                    // feed's key), and logs are read by more people than secrets may be.
                     tracing::info_span!(
                         "request",
                         request_id = %id,
@@ -317,6 +319,55 @@ mod tests {
             assert_eq!(seen, echoed.as_bytes());
             assert_eq!(echoed == sent, kept, "{sent:?} -> {echoed:?}");
         }
+    }
+
+    /// What the log subscriber writes, kept for a test to read.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn the_request_log_never_holds_a_calendar_feed_key() {
+        let (state, _dir) = state().await;
+        let logs = Captured::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::FULL)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let key = "5ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2";
+        let response = crate::api::router(state)
+            .oneshot(
+                Request::builder()
+                    .uri(format!("/calendar/moj.ics?key={key}"))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        let logs = String::from_utf8_lossy(&logs.0.lock().unwrap()).to_string();
+        assert!(
+            logs.contains("/calendar/moj.ics"),
+            "the request is logged: {logs}"
+        );
+        assert!(!logs.contains("5ec2e7"), "the key is not: {logs}");
     }
 
     #[tokio::test]

@@ -1,6 +1,7 @@
 //! Operations: the outbox and the upcoming timers (coordinators, admins), chain verification of
-//! every procedure (auditors, coordinators, admins), API tokens (admins), and the unauthenticated
-//! probes: `/healthz`, `/readyz`, `/metrics`.
+//! every procedure (auditors, coordinators, admins), API tokens (admins) and their calendar feed
+//! keys (admins, or a token for itself), and the unauthenticated probes: `/healthz`, `/readyz`,
+//! `/metrics`.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -18,7 +19,7 @@ use super::json::ApiJson;
 use super::problem::Problem;
 use super::query::ApiQuery;
 use super::responses::failures;
-use crate::app::AppError;
+use crate::app::{AppError, NewFeedKey};
 use crate::engine::Role;
 use crate::ids::InstitutionId;
 use crate::store::{OutboxRow, OutboxStatus, TokenRow, VerifyReport};
@@ -32,6 +33,8 @@ pub fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(audit_verify))
         .routes(routes!(tokens, create_token))
         .routes(routes!(revoke_token))
+        .routes(routes!(renew_feed_key))
+        .routes(routes!(renew_own_feed_key))
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(metrics))
@@ -318,6 +321,58 @@ async fn revoke_token(
 ) -> Result<axum::Json<TokenRow>, Problem> {
     caller.require(&[Role::Admin], "manage tokens")?;
     Ok(axum::Json(state.app.revoke_token(id).await?))
+}
+
+/// A calendar feed key just made.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedFeedKey {
+    /// The iCalendar feed of the token's institution, key included: shown this once, as only the
+    /// key's SHA-256 is stored. The previous address no longer works.
+    pub url: String,
+    pub token: TokenRow,
+}
+
+fn feed_key_response(new: NewFeedKey) -> Response {
+    let mut response = (
+        StatusCode::CREATED,
+        axum::Json(CreatedFeedKey {
+            url: new.url,
+            token: new.token,
+        }),
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Make a new calendar feed key for a token (admins); its previous feed address stops working.
+#[utoipa::path(post, path = "/api/v1/tokens/{id}/feed-key", tag = "operations", params(("id" = i64, Path)),
+    responses((status = 201, body = CreatedFeedKey), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 422, body = Problem)))]
+async fn renew_feed_key(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Response, Problem> {
+    if id != caller.token_id {
+        caller.require(&[Role::Admin], "make another token's calendar feed key")?;
+    }
+    Ok(feed_key_response(state.app.renew_feed_key(id).await?))
+}
+
+/// Make a new calendar feed key for the token of this request (any role); its previous feed
+/// address stops working.
+#[utoipa::path(post, path = "/api/v1/feed-key", tag = "operations",
+    responses((status = 201, body = CreatedFeedKey), (status = 401, body = Problem)))]
+async fn renew_own_feed_key(
+    State(state): State<ApiState>,
+    caller: Caller,
+) -> Result<Response, Problem> {
+    Ok(feed_key_response(
+        state.app.renew_feed_key(caller.token_id).await?,
+    ))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

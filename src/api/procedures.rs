@@ -18,13 +18,13 @@ use super::json::ApiJson;
 use super::problem::Problem;
 use super::query::ApiQuery;
 use super::responses::failures;
-use crate::app::{AllowedAct, AppError, Moves, ProcedureView};
+use crate::app::{AllowedAct, Answering, AppError, Moves, ProcedureView};
 use crate::audit::ChainRow;
 use crate::engine::{Act, Command, ProcedureState, StartProcedure, Status};
 use crate::ids::{
     ConventionId, FieldName, InstitutionId, ProcedureId, StageId, StateCode, WorkflowId,
 };
-use crate::store::{ProcedureFilter, ProcedureRow, TimerRow, VerifyReport};
+use crate::store::{Answer, HeldKey, ProcedureFilter, ProcedureRow, TimerRow, VerifyReport};
 
 pub fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
@@ -217,24 +217,37 @@ async fn act(
     act: Act,
 ) -> Response {
     let path = format!("/api/v1/procedures/{id}/{what}");
-    let work = async {
-        let current = readable(&state, &caller, &id).await?;
-        let expected_version = if_match(&headers)?;
-        let view = state
-            .app
-            .act_on(
-                current,
-                &Command {
-                    expected_version,
-                    act,
-                },
-                &caller.actor,
-            )
-            .await?;
-        let version = view.procedure.version;
-        Ok(with_etag(axum::Json(view).into_response(), version))
-    };
+    let work = |key| act_once(&state, &caller, &id, &headers, act, key);
     idempotency::once(&state, &caller, &headers, &path, &body, work).await
+}
+
+/// The work of `act`: with `key` held, its answer is written with the act.
+async fn act_once(
+    state: &ApiState,
+    caller: &Caller,
+    id: &ProcedureId,
+    headers: &HeaderMap,
+    act: Act,
+    key: Option<HeldKey>,
+) -> Result<Answer, Problem> {
+    let current = readable(state, caller, id).await?;
+    let command = Command {
+        expected_version: if_match(headers)?,
+        act,
+    };
+    let answer = |view: &ProcedureView| idempotency::answer(view, StatusCode::OK, None);
+    let app = &state.app;
+    Ok(match &key {
+        Some(key) => {
+            let answering = Answering {
+                key,
+                answer: &answer,
+            };
+            app.act_on_answering(current, &command, &caller.actor, answering)
+                .await?
+        }
+        None => answer(&app.act_on(current, &command, &caller.actor).await?),
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -313,45 +326,54 @@ async fn start(
     headers: HeaderMap,
     ApiJson(body): ApiJson<StartBody>,
 ) -> Response {
-    let work = async {
-        let id = match &body.id {
-            Some(id) => id.clone(),
-            None => ProcedureId::parse(format!(
-                "{}-{}",
-                body.state.as_str().to_lowercase(),
-                body.convention
-            ))
-            .map_err(|e| {
-                Problem::new(Failure::Invalid, "invalid-input", e.to_string()).with_field("id")
-            })?,
-        };
-        let workflow = body
-            .workflow
-            .clone()
-            .unwrap_or_else(|| WorkflowId::parse("coe-accession").expect("a valid id"));
-        let view = state
-            .app
-            .start(
-                &workflow,
-                &StartProcedure {
-                    id: id.clone(),
-                    state: body.state.clone(),
-                    convention: body.convention.clone(),
-                    comment: body.comment.clone(),
-                },
-                &caller.actor,
-            )
-            .await?;
-        let version = view.procedure.version;
-        let mut response = (StatusCode::CREATED, axum::Json(view)).into_response();
-        response.headers_mut().insert(
-            header::LOCATION,
-            HeaderValue::from_str(&format!("/api/v1/procedures/{id}"))
-                .expect("an id is a valid header"),
-        );
-        Ok(with_etag(response, version))
-    };
+    let work = |key| start_once(&state, &caller, &body, key);
     idempotency::once(&state, &caller, &headers, "/api/v1/procedures", &body, work).await
+}
+
+/// The work of `start`: with `key` held, its answer is written with the start.
+async fn start_once(
+    state: &ApiState,
+    caller: &Caller,
+    body: &StartBody,
+    key: Option<HeldKey>,
+) -> Result<Answer, Problem> {
+    let id = match &body.id {
+        Some(id) => id.clone(),
+        None => ProcedureId::parse(format!(
+            "{}-{}",
+            body.state.as_str().to_lowercase(),
+            body.convention
+        ))
+        .map_err(|e| {
+            Problem::new(Failure::Invalid, "invalid-input", e.to_string()).with_field("id")
+        })?,
+    };
+    let workflow = body
+        .workflow
+        .clone()
+        .unwrap_or_else(|| WorkflowId::parse("coe-accession").expect("a valid id"));
+    let command = StartProcedure {
+        id: id.clone(),
+        state: body.state.clone(),
+        convention: body.convention.clone(),
+        comment: body.comment.clone(),
+    };
+    let location = format!("/api/v1/procedures/{id}");
+    let answer = |view: &ProcedureView| {
+        idempotency::answer(view, StatusCode::CREATED, Some(location.clone()))
+    };
+    let app = &state.app;
+    Ok(match &key {
+        Some(key) => {
+            let answering = Answering {
+                key,
+                answer: &answer,
+            };
+            app.start_answering(&workflow, &command, &caller.actor, answering)
+                .await?
+        }
+        None => answer(&app.start(&workflow, &command, &caller.actor).await?),
+    })
 }
 
 /// One procedure: where it is, what may happen next and by whom, its key dates, timers, and the

@@ -43,7 +43,9 @@ impl From<StoreError> for AppError {
             StoreError::Conflict {
                 expected, actual, ..
             } => AppError::Refused(Refusal::StaleVersion { expected, actual }),
-            StoreError::AlreadyExists(_) => AppError::Conflict(e.to_string()),
+            StoreError::AlreadyExists(_) | StoreError::KeyLost(_) => {
+                AppError::Conflict(e.to_string())
+            }
             StoreError::NotFound { what, id } => AppError::NotFound { what, id },
             e @ StoreError::NoSpace => AppError::NoSpace(e),
             StoreError::Coordinators(problem) => AppError::Invalid(problem.to_string()),

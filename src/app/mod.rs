@@ -2,9 +2,11 @@
 //! the CLI (and later the API) call. Thin: it loads, asks the engine, and has the store apply.
 
 mod acts;
+mod answering;
 mod catalog;
 mod demo;
 mod error;
+mod feeds;
 mod sessions;
 mod tokens;
 mod view;
@@ -16,9 +18,11 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, Utc};
 
 pub use acts::{AllowedAct, Moves};
+pub use answering::Answering;
 pub use catalog::{Catalog, check_files, workflow_files};
 pub use demo::DemoSummary;
 pub use error::AppError;
+pub use feeds::NewFeedKey;
 pub use sessions::{NewSession, SESSION_LIFETIME, Session, random_secret};
 pub use tokens::{NewToken, TOKEN_LEN, TOKEN_PREFIX, token_hash, token_prefix};
 pub use view::{NextMove, ProcedureView};
@@ -211,6 +215,26 @@ impl Accession {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<ProcedureView, AppError> {
+        let outcome = async {
+            let decision = self.decide_start(workflow, cmd, actor, now).await?;
+            self.store.apply(&decision).await?;
+            Ok(decision)
+        }
+        .await;
+        self.observe(outcome.as_ref());
+        self.view_of(outcome?.procedure).await
+    }
+
+    /// What the engine decides for starting `cmd` on the current version of `workflow`, with that
+    /// definition saved (it is content-addressed, so saving it again changes nothing). A procedure
+    /// that already exists is refused by the store's insert, in the act's transaction.
+    async fn decide_start(
+        &self,
+        workflow: &WorkflowId,
+        cmd: &StartProcedure,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Decision, AppError> {
         let def = self
             .catalog
             .current(workflow)
@@ -218,22 +242,15 @@ impl Accession {
                 what: "workflow",
                 id: workflow.to_string(),
             })?;
-        // A procedure that already exists is refused by the store's insert, in the transaction.
-        let outcome = async {
-            let rules = self.rules_of(&cmd.convention).await?;
-            let people = self.people().await?;
-            let decision = engine::start(self.context(&def, &rules, &people), cmd, actor, now)?;
-            self.store.save_definition(&def, now).await?;
-            self.store.apply(&decision).await?;
-            Ok(decision)
-        }
-        .await;
-        self.observe(&outcome);
-        self.view_of(outcome?.procedure).await
+        let rules = self.rules_of(&cmd.convention).await?;
+        let people = self.people().await?;
+        let decision = engine::start(self.context(&def, &rules, &people), cmd, actor, now)?;
+        self.store.save_definition(&def, now).await?;
+        Ok(decision)
     }
 
     /// Count a decision's transition, or a refusal by kind.
-    fn observe(&self, outcome: &Result<Decision, AppError>) {
+    fn observe(&self, outcome: Result<&Decision, &AppError>) {
         match outcome {
             Ok(decision) => {
                 for event in &decision.events {
@@ -312,7 +329,7 @@ impl Accession {
             Ok(decision)
         }
         .await;
-        self.observe(&outcome);
+        self.observe(outcome.as_ref());
         // What was written is the decision's procedure: the view is built from it, not re-read.
         self.view_of(outcome?.procedure).await
     }

@@ -215,6 +215,7 @@ mod tests {
             created_at: DateTime::UNIX_EPOCH,
             revoked_at: None,
             last_used_at: None,
+            feed_key_created_at: None,
         }
     }
 

@@ -61,7 +61,18 @@ impl Accession {
     /// The view of `p` as given (an act passes the state its decision wrote, so it need not be
     /// read back); only the pending timers are read.
     pub(crate) async fn view_of(&self, p: ProcedureState) -> Result<ProcedureView, AppError> {
-        let id = &p.id;
+        let timers = self.store.timers(&p.id, false).await?;
+        let mut view = self.view_without_timers(p).await?;
+        view.timers = timers;
+        Ok(view)
+    }
+
+    /// The view of `p` with its timers left empty: all of the view that is known before an act's
+    /// timers are written (an idempotent act's answer is finished inside its transaction).
+    pub(crate) async fn view_without_timers(
+        &self,
+        p: ProcedureState,
+    ) -> Result<ProcedureView, AppError> {
         let def = self.definition_of(&p.workflow.hash).await?;
         let convention = self.store.convention(&p.convention).await?;
         let stage = def.stage(&p.stage);
@@ -119,7 +130,6 @@ impl Accession {
                 .collect()
         };
         let today = self.today();
-        let timers = self.store.timers(id, false).await?;
         Ok(ProcedureView {
             convention_number: convention
                 .as_ref()
@@ -144,7 +154,7 @@ impl Accession {
                     crate::calendar::ValidityRule { years }
                         .valid_until(p.key_dates.entry_into_force()?)
                 }),
-            timers,
+            timers: Vec::new(),
             procedure: p,
         })
     }

@@ -79,7 +79,7 @@ pub enum Top {
     /// The emails: pending, sent and dead, and retrying dead ones.
     #[command(subcommand)]
     Outbox(background::OutboxCmd),
-    /// Create, list and revoke the HTTP API's bearer tokens.
+    /// Create, list and revoke the HTTP API's bearer tokens, and make their calendar feed keys.
     #[command(subcommand)]
     Tokens(tokens::TokensCmd),
 }

@@ -1,5 +1,6 @@
-//! `tokens create|list|revoke`: the API's bearer tokens. A token's secret is printed once, by
-//! `create`, on stdout alone so it can be piped into a secret store; lists show only its prefix.
+//! `tokens create|list|revoke|feed-key`: the API's bearer tokens and their calendar feeds. A
+//! token's secret is printed once, by `create`, and a feed's address once, by `feed-key`, each on
+//! stdout alone so it can be piped into a secret store; lists show neither.
 
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
@@ -27,8 +28,12 @@ pub enum TokensCmd {
     },
     /// List tokens: their prefix, who they act for, when last used and whether revoked.
     List,
-    /// Revoke a token: requests with it are refused from now on.
+    /// Revoke a token: requests with it are refused from now on, and its calendar feed stops.
     Revoke { id: i64 },
+    /// Make a new calendar feed key for a token and print the feed's address (the iCalendar feed
+    /// of the token's institution), once: only the key's hash is kept. The previous address, if
+    /// any, stops working at once.
+    FeedKey { id: i64 },
 }
 
 pub async fn run(app: &Accession, cli: &Cli, cmd: &TokensCmd) -> Result<u8, AppError> {
@@ -69,6 +74,21 @@ pub async fn run(app: &Accession, cli: &Cli, cmd: &TokensCmd) -> Result<u8, AppE
                     rows.iter().map(row_cells),
                 );
             }
+            Ok(0)
+        }
+        TokensCmd::FeedKey { id } => {
+            let new = app.renew_feed_key(*id).await?;
+            if cli.json {
+                print_json(&new);
+            } else {
+                outln!("{}", new.url);
+            }
+            let t = &new.token;
+            eprintln!(
+                "calendar feed of token {} ({} {} `{}`) made; the address is shown only this \
+                 once, and any earlier one no longer works",
+                t.id, t.institution, t.role, t.name
+            );
             Ok(0)
         }
         TokensCmd::Revoke { id } => {

@@ -66,6 +66,7 @@ pub async fn tick(
     now: DateTime<Utc>,
 ) -> Result<TickReport, AppError> {
     let mut report = TickReport::default();
+    forget_expired_keys(app).await?;
     let people = app.people().await?;
     let mut rules: HashMap<ConventionId, ConventionRules> = HashMap::new();
     loop {
@@ -118,6 +119,21 @@ pub async fn tick(
         );
     }
     Ok(report)
+}
+
+/// Delete the idempotency keys whose answers have expired (`server.idempotency_ttl_secs`) and
+/// the claims whose requests died: a claim treats them as absent already, this keeps the table
+/// small. On the real clock, like leases, whatever time the pass evaluates.
+async fn forget_expired_keys(app: &Accession) -> Result<(), AppError> {
+    let now = app.now();
+    let forgotten = app
+        .store
+        .forget_idempotency_keys(now, now - app.settings.server.idempotency_ttl())
+        .await?;
+    if forgotten > 0 {
+        tracing::info!(forgotten, "expired idempotency keys deleted");
+    }
+    Ok(())
 }
 
 /// Fire one claimed timer. `Ok(false)` when it no longer applies.

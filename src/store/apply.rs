@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use super::entities::{approval, history, outbox, procedure, timer};
 use super::error::is_unique_violation;
-use super::{Store, StoreError};
+use super::{Answer, HeldKey, Store, StoreError, TimerRow};
 use crate::audit::{ChainRow, GENESIS, row_hash};
 use crate::engine::{Decision, Event, ProcedureState};
 use crate::ids::Version;
@@ -21,16 +21,49 @@ pub fn message_id_for(dedupe_key: &str, domain: &str) -> String {
     format!("<{}@{domain}>", &digest[..32])
 }
 
+/// The answer to an idempotent request, to write with the decision it made: for the request
+/// holding `key`, built from the procedure's pending timers as the transaction leaves them (the
+/// answer shows them, and new ones have ids only once inserted). Building it does no I/O.
+pub struct KeepAnswer<'a> {
+    pub key: &'a HeldKey,
+    pub answer: Box<dyn FnOnce(Vec<TimerRow>) -> Answer + Send + 'a>,
+}
+
 impl Store {
     /// Write `decision` whole. A start inserts the procedure (refused if it exists); any other
     /// decision updates it only if it is still at the version the decision was made on.
     pub async fn apply(&self, decision: &Decision) -> Result<(), StoreError> {
-        let result = self.apply_in_one_transaction(decision).await;
+        self.apply_with(decision, None).await.map(|_| ())
+    }
+
+    /// Write `decision` whole and, in the same transaction, the answer of the request that holds
+    /// `keep.key`: either both are written or neither, so a crash after the commit still leaves
+    /// the answer for a retry. Refused (and nothing written) when the claim is no longer held.
+    pub async fn apply_answering(
+        &self,
+        decision: &Decision,
+        keep: KeepAnswer<'_>,
+    ) -> Result<Answer, StoreError> {
+        let answer = self.apply_with(decision, Some(keep)).await?;
+        answer.ok_or_else(|| StoreError::corrupt("an answer was asked for and not made"))
+    }
+
+    /// Both kinds of write, with their outcome noted for readiness (a full disk).
+    async fn apply_with(
+        &self,
+        decision: &Decision,
+        keep: Option<KeepAnswer<'_>>,
+    ) -> Result<Option<Answer>, StoreError> {
+        let result = self.apply_in_one_transaction(decision, keep).await;
         self.health.observe(&result);
         result
     }
 
-    async fn apply_in_one_transaction(&self, decision: &Decision) -> Result<(), StoreError> {
+    async fn apply_in_one_transaction(
+        &self,
+        decision: &Decision,
+        keep: Option<KeepAnswer<'_>>,
+    ) -> Result<Option<Answer>, StoreError> {
         let txn = self.begin_write().await?;
         let p = &decision.procedure;
         let now = decision
@@ -193,11 +226,21 @@ impl Store {
                 .await?;
         }
 
+        let answer = match keep {
+            Some(keep) => {
+                let timers = super::procedures::timers_of(&txn, &p.id, false).await?;
+                let answer = (keep.answer)(timers);
+                super::idempotency::keep_answer(&txn, keep.key, &answer).await?;
+                Some(answer)
+            }
+            None => None,
+        };
+
         txn.commit().await?;
         if let Some((sequence, hash)) = tip {
             self.tips.put(p.id.as_str(), sequence, hash);
         }
-        Ok(())
+        Ok(answer)
     }
 }
 

@@ -24,6 +24,11 @@ pub enum StoreError {
     /// An import refused before writing anything: it would not leave exactly one coordinator.
     #[error("{0}")]
     Coordinators(crate::reference::CoordinatorProblem),
+    #[error(
+        "the claim on `Idempotency-Key: {0}` ended before the work was written (it outlived its \
+         lease and another request took the key over); nothing was written: send the request again"
+    )]
+    KeyLost(String),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
     /// The database could not write for lack of disk space (SQLite's SQLITE_FULL, PostgreSQL's

@@ -11,6 +11,7 @@ mod definitions;
 mod error;
 mod health;
 mod history;
+mod idempotency;
 mod outbox;
 mod procedures;
 mod reference;
@@ -18,17 +19,18 @@ mod sessions;
 mod timers;
 mod tokens;
 
-pub use apply::message_id_for;
+pub use apply::{KeepAnswer, message_id_for};
 pub use connect::Store;
 pub use error::StoreError;
 pub use health::WritesRefused;
 pub use history::{ChainVerdict, HistoryFilter, VerifyReport};
+pub use idempotency::{Answer, Claim, FirstRequest, HeldKey, KeyedRequest, StoredResponse};
 pub use outbox::{OutboxCounts, OutboxRow, OutboxStatus, Settlement};
 pub use procedures::{ProcedureFilter, ProcedureRow, TimerRow};
 pub use reference::ImportSummary;
 pub use sessions::SessionRow;
 pub use timers::ClaimedTimer;
-pub use tokens::{StoredResponse, TokenRow};
+pub use tokens::TokenRow;
 
 /// `column = 'status'` with the value written into the SQL instead of bound. Timers and outbox
 /// rows have partial indexes on `status = 'pending'`; SQLite re-prepares a statement every time a

@@ -172,28 +172,38 @@ impl Store {
 
     /// The procedure's timers, pending ones only unless `all`.
     pub async fn timers(&self, id: &ProcedureId, all: bool) -> Result<Vec<TimerRow>, StoreError> {
-        let mut query = timer::Entity::find()
-            .filter(timer::Column::ProcedureId.eq(id.to_string()))
-            .order_by_asc(timer::Column::FireAt)
-            .order_by_asc(timer::Column::Id);
-        if !all {
-            query = query.filter(super::status_is(timer::Column::Status, "pending"));
-        }
-        Ok(query
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|t| TimerRow {
-                id: t.id,
-                stage: t.stage,
-                kind: t.kind,
-                rule: t.rule,
-                fire_at: t.fire_at,
-                status: t.status,
-                recipients: serde_json::from_str(&t.recipients).unwrap_or_default(),
-            })
-            .collect())
+        timers_of(&self.db, id, all).await
     }
+}
+
+/// The timers of `id` (only the pending ones unless `all`) as `conn` sees them: an act's own
+/// transaction reads the ones it has just written.
+pub(super) async fn timers_of(
+    conn: &impl ConnectionTrait,
+    id: &ProcedureId,
+    all: bool,
+) -> Result<Vec<TimerRow>, StoreError> {
+    let mut query = timer::Entity::find()
+        .filter(timer::Column::ProcedureId.eq(id.to_string()))
+        .order_by_asc(timer::Column::FireAt)
+        .order_by_asc(timer::Column::Id);
+    if !all {
+        query = query.filter(super::status_is(timer::Column::Status, "pending"));
+    }
+    Ok(query
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|t| TimerRow {
+            id: t.id,
+            stage: t.stage,
+            kind: t.kind,
+            rule: t.rule,
+            fire_at: t.fire_at,
+            status: t.status,
+            recipients: serde_json::from_str(&t.recipients).unwrap_or_default(),
+        })
+        .collect())
 }
 
 pub(super) fn state_from_row(row: &procedure::Model) -> Result<ProcedureState, StoreError> {

@@ -1,6 +1,6 @@
-//! API tokens and idempotency keys. A token row holds the SHA-256 of the secret, never the secret;
-//! what leaves this module (`TokenRow`) holds neither. An idempotency row keeps the first response
-//! to a POST so a retry with the same key gets it back.
+//! API tokens. A token row holds the SHA-256 of the secret, never the secret, and likewise the
+//! SHA-256 of its calendar feed key; what leaves this module (`TokenRow`) holds neither. (Idempotency keys, which belong to tokens, are in
+//! `idempotency`.)
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
@@ -10,8 +10,7 @@ use sea_orm::{
 };
 use serde::Serialize;
 
-use super::entities::{api_token, idempotency_key};
-use super::error::is_unique_violation;
+use super::entities::api_token;
 use super::{Store, StoreError};
 use crate::engine::Role;
 use crate::ids::InstitutionId;
@@ -28,25 +27,15 @@ pub struct TokenRow {
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,
+    /// When its calendar feed key was made (the key is shown once, then only its hash is kept);
+    /// none when it has no feed.
+    pub feed_key_created_at: Option<DateTime<Utc>>,
 }
 
 impl TokenRow {
     pub fn revoked(&self) -> bool {
         self.revoked_at.is_some()
     }
-}
-
-/// The first response given to a request with an idempotency key, and what that request was.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredResponse {
-    pub method: String,
-    pub path: String,
-    /// Hex SHA-256 of the first request's body.
-    pub request_hash: String,
-    pub status: u16,
-    pub response: String,
-    /// A JSON object of the response headers to replay (ETag, Location).
-    pub headers: serde_json::Value,
 }
 
 impl Store {
@@ -70,6 +59,8 @@ impl Store {
             created_at: Set(now),
             revoked_at: Set(None),
             last_used_at: Set(None),
+            feed_key_hash: Set(None),
+            feed_key_created_at: Set(None),
         };
         match row.insert(&self.db).await {
             Ok(model) => token_from_model(model),
@@ -103,21 +94,53 @@ impl Store {
         Ok(Some((stored, token_from_model(model)?)))
     }
 
-    /// (id, stored hash) of the institution's tokens that are not revoked: what its calendar
-    /// feed keys are derived from.
-    pub async fn live_token_hashes(
+    /// Give token `id` the calendar feed key that hashes to `hash`, made at `now`, unless the
+    /// token is revoked: the previous key stops working at once. The token as it now is (a
+    /// revoked one unchanged); None when there is no such token.
+    pub async fn set_feed_key(
         &self,
-        institution: &InstitutionId,
-    ) -> Result<Vec<(i64, String)>, StoreError> {
-        Ok(api_token::Entity::find()
-            .filter(api_token::Column::Institution.eq(institution.to_string()))
+        id: i64,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<TokenRow>, StoreError> {
+        api_token::Entity::update_many()
+            .col_expr(api_token::Column::FeedKeyHash, Expr::value(hash))
+            .col_expr(api_token::Column::FeedKeyCreatedAt, Expr::value(now))
+            .filter(api_token::Column::Id.eq(id))
             .filter(api_token::Column::RevokedAt.is_null())
-            .order_by_asc(api_token::Column::Id)
-            .all(&self.db)
+            .exec(&self.db)
+            .await?;
+        api_token::Entity::find_by_id(id)
+            .one(&self.db)
             .await?
-            .into_iter()
-            .map(|m| (m.id, m.token_hash))
-            .collect())
+            .map(token_from_model)
+            .transpose()
+    }
+
+    /// The token whose calendar feed key hashes to `hash` (revoked or not: the caller decides),
+    /// with the stored hash, for a caller that compares them itself.
+    pub async fn feed_key_entry(
+        &self,
+        hash: &str,
+    ) -> Result<Option<(String, TokenRow)>, StoreError> {
+        let Some(model) = api_token::Entity::find()
+            .filter(api_token::Column::FeedKeyHash.eq(hash))
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let stored = model.feed_key_hash.clone().unwrap_or_default();
+        Ok(Some((stored, token_from_model(model)?)))
+    }
+
+    /// Token `id`, revoked or not.
+    pub async fn token(&self, id: i64) -> Result<Option<TokenRow>, StoreError> {
+        api_token::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .map(token_from_model)
+            .transpose()
     }
 
     /// Every token, oldest first.
@@ -165,55 +188,6 @@ impl Store {
             .await?;
         Ok(())
     }
-
-    /// The response first given to `token_id`'s request with idempotency `key`, if any.
-    pub async fn idempotent_response(
-        &self,
-        token_id: i64,
-        key: &str,
-    ) -> Result<Option<StoredResponse>, StoreError> {
-        idempotency_key::Entity::find()
-            .filter(idempotency_key::Column::TokenId.eq(token_id))
-            .filter(idempotency_key::Column::Key.eq(key))
-            .one(&self.db)
-            .await?
-            .map(response_from_model)
-            .transpose()
-    }
-
-    /// Keep the first response to `token_id`'s request with `key`. When a response is already
-    /// kept (a concurrent retry finished first), the kept one stays and this is not an error.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn save_idempotent_response(
-        &self,
-        token_id: i64,
-        key: &str,
-        method: &str,
-        path: &str,
-        request_hash: &str,
-        status: u16,
-        response: &str,
-        headers: &serde_json::Value,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let row = idempotency_key::ActiveModel {
-            id: NotSet,
-            token_id: Set(token_id),
-            key: Set(key.to_string()),
-            method: Set(method.to_string()),
-            path: Set(path.to_string()),
-            request_hash: Set(request_hash.to_string()),
-            status: Set(i32::from(status)),
-            response: Set(response.to_string()),
-            headers: Set(headers.to_string()),
-            created_at: Set(now),
-        };
-        match idempotency_key::Entity::insert(row).exec(&self.db).await {
-            Ok(_) => Ok(()),
-            Err(e) if is_unique_violation(&e) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
-    }
 }
 
 fn is_foreign_key_violation(err: &DbErr) -> bool {
@@ -235,17 +209,6 @@ pub(super) fn token_from_model(m: api_token::Model) -> Result<TokenRow, StoreErr
         created_at: m.created_at,
         revoked_at: m.revoked_at,
         last_used_at: m.last_used_at,
-    })
-}
-
-fn response_from_model(m: idempotency_key::Model) -> Result<StoredResponse, StoreError> {
-    let bad = |what: String| StoreError::corrupt(format!("idempotency key {}: {what}", m.id));
-    Ok(StoredResponse {
-        status: u16::try_from(m.status).map_err(|_| bad(format!("status {}", m.status)))?,
-        headers: serde_json::from_str(&m.headers).map_err(|e| bad(format!("headers: {e}")))?,
-        method: m.method,
-        path: m.path,
-        request_hash: m.request_hash,
-        response: m.response,
+        feed_key_created_at: m.feed_key_created_at,
     })
 }

@@ -27,5 +27,6 @@ pub fn routes() -> Router<ApiState> {
         .route("/outbox", get(pages::outbox))
         .route("/outbox/{id}/retry", post(pages::outbox_retry))
         .route("/reminders", get(pages::reminders))
+        .route("/calendar-feed", post(pages::renew_feed))
         .route("/calendar/{file}", get(pages::calendar))
 }

@@ -412,13 +412,14 @@ async fn dashboard_inner(
                 .unwrap_or_default(),
         }));
     }
-    let feed = feed_key(state, caller).await?.map(|key| {
-        format!(
-            "{}/calendar/{}.ics?key={key}",
-            app.settings.mail.base_url.trim_end_matches('/'),
-            caller.actor.institution
-        )
-    });
+    // The feed's address is shown only when its key is made (only its hash is kept): here, when
+    // the token has one, and a button to make one.
+    let feed_made = app
+        .store
+        .token(caller.token_id)
+        .await?
+        .and_then(|t| t.feed_key_created_at)
+        .map(|at| local(at, zone));
     Ok(page(
         StatusCode::OK,
         "dashboard.html",
@@ -429,7 +430,7 @@ async fn dashboard_inner(
                 "zone": zone.name(),
                 "conventions": conventions,
                 "institutions": institutions,
-                "feed": feed,
+                "feed_made": feed_made,
                 "filter": {
                     "convention": convention, "institution": if mine { None } else { institution },
                     "status": status.map(|s| s.as_str()), "overdue": overdue, "mine": mine,
@@ -1003,24 +1004,25 @@ pub async fn reminders(State(state): State<ApiState>, v: Visitor) -> Response {
 // ---------------------------------------------------------------------------------------------
 // The iCalendar feed.
 
-/// The feed key of the caller's token: derived from its stored hash, so the feed needs no secret
-/// of its own and stops with the token.
-async fn feed_key(state: &ApiState, caller: &Caller) -> Result<Option<String>, AppError> {
-    Ok(state
-        .app
-        .store
-        .live_token_hashes(&caller.actor.institution)
-        .await?
-        .into_iter()
-        .find(|(id, _)| *id == caller.token_id)
-        .map(|(_, hash)| derive_feed_key(&hash)))
-}
-
-fn derive_feed_key(token_hash: &str) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(
-        format!("accession-ics-v1:{token_hash}").as_bytes(),
-    ))
+/// Make a new calendar feed key for the signed-in token and show its address, this once; the
+/// previous address stops working.
+pub async fn renew_feed(
+    State(state): State<ApiState>,
+    v: Visitor,
+    axum::Form(form): axum::Form<Form>,
+) -> Response {
+    let caller = match checked(&v, &form) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    match state.app.renew_feed_key(caller.token_id).await {
+        Ok(new) => page(
+            StatusCode::OK,
+            "calendar_feed.html",
+            context(&v, json!({"feed": new.url})),
+        ),
+        Err(e) => app_error_page(&v, e),
+    }
 }
 
 #[derive(Deserialize)]
@@ -1051,23 +1053,18 @@ pub async fn calendar(
     if let Err(locked) = state.throttle.admit(client) {
         return crate::api::Problem::too_many_failures(locked).into_response();
     }
-    let app = &state.app;
-    let hashes = match app.store.live_token_hashes(&institution).await {
-        Ok(h) => h,
-        Err(e) => return crate::api::Problem::from(AppError::from(e)).into_response(),
-    };
-    use subtle::ConstantTimeEq;
-    if !hashes
-        .iter()
-        .any(|(_, h)| bool::from(derive_feed_key(h).as_bytes().ct_eq(key.as_bytes())))
-    {
-        if let Err(locked) = state.throttle.fail(client) {
-            return crate::api::Problem::too_many_failures(locked).into_response();
+    match state.app.feed_reader(&institution, &key).await {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            if let Err(locked) = state.throttle.fail(client) {
+                return crate::api::Problem::too_many_failures(locked).into_response();
+            }
+            return plain(
+                StatusCode::UNAUTHORIZED,
+                "this calendar key is unknown, was replaced by a new one, or its token was revoked",
+            );
         }
-        return plain(
-            StatusCode::UNAUTHORIZED,
-            "this calendar key is unknown or its token was revoked",
-        );
+        Err(e) => return crate::api::Problem::from(e).into_response(),
     }
     match feed(&state, &institution).await {
         Ok(text) => {

@@ -40,6 +40,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../config/templates/web/reminders.html"),
     ),
     (
+        "calendar_feed.html",
+        include_str!("../../config/templates/web/calendar_feed.html"),
+    ),
+    (
         "error.html",
         include_str!("../../config/templates/web/error.html"),
     ),

@@ -39,6 +39,8 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/v1/tokens"),
     ("post", "/api/v1/tokens"),
     ("delete", "/api/v1/tokens/{id}"),
+    ("post", "/api/v1/tokens/{id}/feed-key"),
+    ("post", "/api/v1/feed-key"),
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),

@@ -65,6 +65,25 @@ impl Server {
                 .expect("a token");
             tokens.insert((institution.to_string(), *role), new.token.clone());
         }
+        Server::spawn(app, clock, tokens).await
+    }
+
+    /// The server stopped and started afresh on the same database, clock and tokens, as after
+    /// a crash: nothing it held in memory survives, only what the database keeps.
+    pub async fn restart(mut self, db: &TestDb) -> Server {
+        self.stop();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        let app = db.app(&self.clock).await;
+        Server::spawn(app, self.clock.clone(), std::mem::take(&mut self.tokens)).await
+    }
+
+    async fn spawn(
+        app: Accession,
+        clock: ManualClock,
+        tokens: HashMap<(String, Role), String>,
+    ) -> Server {
         let app = Arc::new(app);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());

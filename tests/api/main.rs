@@ -12,6 +12,7 @@ mod access;
 mod diskfull;
 mod document;
 mod hardening;
+mod idempotency;
 mod input;
 mod lifecycle;
 mod roles;

@@ -2,23 +2,49 @@
 //! iCalendar parser. (The browser tests are in tests/browser.)
 
 use accession::engine::Role;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use sha2::{Digest, Sha256};
 
 use crate::harness::Server;
 use crate::on_both;
-use crate::support::TestDb;
+use crate::support::{TestDb, count};
 
-fn feed_key(token: &str) -> String {
+/// The feed key of earlier versions, derived from the token's stored hash: anyone with a backup
+/// of the database could compute it.
+fn derived_feed_key(token: &str) -> String {
     let hash = hex::encode(Sha256::digest(token.as_bytes()));
     hex::encode(Sha256::digest(
         format!("accession-ics-v1:{hash}").as_bytes(),
     ))
 }
 
+/// A new feed key for `token`'s own feed, through the API: the feed's address.
+async fn new_feed(server: &Server, token: &str) -> String {
+    let reply = server
+        .send(Method::POST, "/api/v1/feed-key", Some(token), &[], None)
+        .await
+        .expect(StatusCode::CREATED);
+    assert_eq!(reply.header("cache-control").as_deref(), Some("no-store"));
+    reply.json()["url"].as_str().expect("a url").to_string()
+}
+
+/// The feed's address on the test server (the answers name `mail.base_url`'s host).
+fn on_server(server: &Server, url: &str) -> String {
+    let path = &url[url.find("/calendar/").expect("a calendar address")..];
+    format!("{}{path}", server.base)
+}
+
+fn key_of(url: &str) -> String {
+    url.rsplit_once("key=").expect("a key").1.to_string()
+}
+
+async fn status_of(server: &Server, url: &str) -> StatusCode {
+    server.client.get(url).send().await.unwrap().status()
+}
+
 async fn the_calendar_feed_of_an_institution_parses_as_icalendar(db: &TestDb) {
     let server = Server::start(db).await;
-    let key = feed_key(server.token("moj", Role::Ministry));
+    let key = key_of(&new_feed(&server, server.token("moj", Role::Ministry)).await);
     let url = format!("{}/calendar/moj.ics?key={key}", server.base);
     let response = server.client.get(&url).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
@@ -70,6 +96,255 @@ async fn the_calendar_feed_of_an_institution_parses_as_icalendar(db: &TestDb) {
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
 }
 on_both!(the_calendar_feed_of_an_institution_parses_as_icalendar);
+
+/// The feed key is a random secret of its own, kept hashed: the address derived from the token
+/// (as earlier versions made it) opens nothing; a new key stops the old at once; revoking the
+/// token stops its feed.
+async fn a_calendar_feed_key_is_random_stored_hashed_renewable_and_dies_with_its_token(
+    db: &TestDb,
+) {
+    let server = Server::start(db).await;
+    let moj = server.token("moj", Role::Ministry).to_string();
+    let admin = server.token("mfa", Role::Admin).to_string();
+    let derived = format!(
+        "{}/calendar/moj.ics?key={}",
+        server.base,
+        derived_feed_key(&moj)
+    );
+    assert_eq!(status_of(&server, &derived).await, StatusCode::UNAUTHORIZED);
+
+    let first = new_feed(&server, &moj).await;
+    assert!(
+        first.starts_with("http://127.0.0.1:8080/calendar/moj.ics?key="),
+        "{first}"
+    );
+    let first_key = key_of(&first);
+    assert_ne!(first_key, derived_feed_key(&moj));
+    assert_eq!(
+        status_of(&server, &on_server(&server, &first)).await,
+        StatusCode::OK
+    );
+    assert_eq!(status_of(&server, &derived).await, StatusCode::UNAUTHORIZED);
+
+    // Only the key's SHA-256 is in the database.
+    let token_id = server.app.authenticate(&moj).await.unwrap().unwrap().0.id;
+    let hash = hex::encode(Sha256::digest(first_key.as_bytes()));
+    assert_eq!(
+        count(
+            &server.app,
+            &format!(
+                "SELECT COUNT(*) FROM api_tokens WHERE id = {token_id} AND feed_key_hash = '{hash}'"
+            )
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &server.app,
+            &format!(
+                "SELECT COUNT(*) FROM api_tokens WHERE token_hash LIKE '%{first_key}%' \
+                 OR feed_key_hash LIKE '%{first_key}%' OR prefix LIKE '%{first_key}%' \
+                 OR name LIKE '%{first_key}%'"
+            )
+        )
+        .await,
+        0,
+        "the key itself is stored nowhere"
+    );
+
+    // Renewed by an admin: the old address stops, the new one works.
+    let path = format!("/api/v1/tokens/{token_id}/feed-key");
+    let renewed = server
+        .send(Method::POST, &path, Some(&admin), &[], None)
+        .await
+        .expect(StatusCode::CREATED);
+    let second = renewed.json()["url"].as_str().unwrap().to_string();
+    assert_ne!(key_of(&second), first_key);
+    assert_eq!(
+        status_of(&server, &on_server(&server, &first)).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        status_of(&server, &on_server(&server, &second)).await,
+        StatusCode::OK
+    );
+    // Another institution's token may not renew it, and it changed nothing.
+    server
+        .send(
+            Method::POST,
+            &path,
+            Some(server.token("mia", Role::Ministry)),
+            &[],
+            None,
+        )
+        .await
+        .expect(StatusCode::FORBIDDEN)
+        .problem("not-allowed");
+    assert_eq!(
+        status_of(&server, &on_server(&server, &second)).await,
+        StatusCode::OK
+    );
+
+    // Revoked, the token's feed is dead, and no new one is made for it.
+    server
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/tokens/{token_id}"),
+            Some(&admin),
+            &[],
+            None,
+        )
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(
+        status_of(&server, &on_server(&server, &second)).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let refused = server
+        .send(Method::POST, &path, Some(&admin), &[], None)
+        .await
+        .expect(StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.problem("invalid-input")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("revoked"),
+        "{}",
+        refused.text
+    );
+    assert_eq!(
+        status_of(&server, &on_server(&server, &second)).await,
+        StatusCode::UNAUTHORIZED
+    );
+}
+on_both!(a_calendar_feed_key_is_random_stored_hashed_renewable_and_dies_with_its_token);
+
+/// Signed in as `token`: a client without redirects and the session cookie.
+async fn signed_in(server: &Server, token: &str) -> (reqwest::Client, String) {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = client
+        .get(format!("{}/sign-in", server.base))
+        .send()
+        .await
+        .unwrap();
+    let csrf_cookie = set_cookie(&page, "accession_csrf=");
+    let secret = csrf_cookie
+        .trim_start_matches("accession_csrf=")
+        .to_string();
+    let signed = client
+        .post(format!("{}/sign-in", server.base))
+        .header("Cookie", &csrf_cookie)
+        .form(&[("csrf", secret.as_str()), ("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), StatusCode::SEE_OTHER);
+    let session = set_cookie(&signed, "accession_session=");
+    (client, session)
+}
+
+fn set_cookie(response: &reqwest::Response, name: &str) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with(name))
+        .unwrap_or_else(|| panic!("no {name} cookie"))
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// The dashboard offers a calendar link; the form (with its CSRF secret) makes one and shows its
+/// address once; the dashboard then says when it was made, never the address.
+async fn the_dashboard_makes_a_calendar_link_and_shows_it_once(db: &TestDb) {
+    let server = Server::start(db).await;
+    let (client, session) = signed_in(&server, server.token("moj", Role::Ministry)).await;
+    // The Ministry of Justice reads Russian pages; these checks read the English ones.
+    let english = client
+        .get(format!("{}/lang?to=en", server.base))
+        .header("Cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(english.status(), StatusCode::SEE_OTHER);
+    let dashboard = || async {
+        client
+            .get(format!("{}/", server.base))
+            .header("Cookie", &session)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let page = dashboard().await;
+    assert!(page.contains("Create a calendar link"), "{page}");
+    assert!(!page.contains("/calendar/moj.ics"), "{page}");
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a form's CSRF secret")
+        .to_string();
+
+    let forged = client
+        .post(format!("{}/calendar-feed", server.base))
+        .header("Cookie", &session)
+        .form(&[("csrf", "0".repeat(64).as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        count(
+            &server.app,
+            "SELECT COUNT(*) FROM api_tokens WHERE feed_key_hash IS NOT NULL"
+        )
+        .await,
+        0,
+        "a forged form makes nothing"
+    );
+
+    let made = client
+        .post(format!("{}/calendar-feed", server.base))
+        .header("Cookie", &session)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status(), StatusCode::OK);
+    assert_eq!(made.headers()["cache-control"], "no-store");
+    let shown = made.text().await.unwrap();
+    let url = shown
+        .split("id=\"feed-url\" href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the address on the page")
+        // The page escapes `/` as HTML does; a browser reads it back.
+        .replace("&#x2f;", "/");
+    assert!(shown.contains("shown only this once"), "{shown}");
+    assert_eq!(
+        status_of(&server, &on_server(&server, &url)).await,
+        StatusCode::OK
+    );
+
+    let page = dashboard().await;
+    assert!(page.contains("Your calendar link was made on"), "{page}");
+    assert!(page.contains("Create a new calendar link"), "{page}");
+    assert!(
+        !page.contains(&key_of(&url)),
+        "the address is not shown again"
+    );
+}
+on_both!(the_dashboard_makes_a_calendar_link_and_shows_it_once);
 
 async fn a_form_without_its_csrf_secret_is_refused(db: &TestDb) {
     let server = Server::start(db).await;

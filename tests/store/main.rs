@@ -8,6 +8,7 @@ mod support;
 mod audit;
 mod concurrency;
 mod demo;
+mod idempotency;
 mod procedures;
 mod scheduler;
 mod smtp;

@@ -1,5 +1,6 @@
 //! Entity for `api_tokens`: bearer tokens of the HTTP API. Only the hex SHA-256 of a token is
-//! kept (`token_hash`, unique), with its first characters (`prefix`) to tell tokens apart.
+//! kept (`token_hash`, unique), with its first characters (`prefix`) to tell tokens apart; and
+//! only the hex SHA-256 of its calendar feed key (`feed_key_hash`, unique), once it has one.
 
 use sea_orm::entity::prelude::*;
 
@@ -17,6 +18,9 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub revoked_at: Option<DateTimeUtc>,
     pub last_used_at: Option<DateTimeUtc>,
+    #[sea_orm(unique)]
+    pub feed_key_hash: Option<String>,
+    pub feed_key_created_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

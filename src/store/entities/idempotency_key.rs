@@ -1,5 +1,7 @@
 //! Entity for `idempotency_keys`: the first response to a POST sent with an `Idempotency-Key`,
-//! unique per (token, key). `headers` is a JSON object stored as text.
+//! unique per (token, key). `headers` is a JSON object stored as text. While the first request
+//! runs the row is a claim (`state` = `in_progress`, held until `lease_until`) whose status,
+//! response and headers are placeholders (0, empty, `{}`).
 
 use sea_orm::entity::prelude::*;
 
@@ -19,6 +21,10 @@ pub struct Model {
     /// JSON object of the response headers worth replaying (ETag, Location), stored as text.
     pub headers: String,
     pub created_at: DateTimeUtc,
+    /// `in_progress` or `done`.
+    pub state: String,
+    /// Until when an `in_progress` claim is held.
+    pub lease_until: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
