@@ -165,6 +165,13 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// A lease longer than a day would only keep a crashed instance's work away for longer.
+pub const MAX_LEASE_SECS: u64 = 86_400;
+/// A week between attempts is as patient as a queue of reminders can usefully be.
+pub const MAX_RETRY_SECS: u64 = 7 * 86_400;
+/// An SMTP server that takes longer than an hour to answer one command is down.
+pub const MAX_SMTP_TIMEOUT_SECS: u64 = 3600;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MailTransport {
@@ -183,6 +190,17 @@ pub struct MailSettings {
     #[serde(default)]
     pub templates_dir: Option<PathBuf>,
     pub smtp: SmtpSettings,
+}
+
+impl MailSettings {
+    /// The longest one send may take: with SMTP, connecting and then each command may each
+    /// take up to the timeout; a file is written at once.
+    pub fn send_budget_secs(&self) -> u64 {
+        match self.transport {
+            MailTransport::Smtp => self.smtp.timeout_secs.clamp(1, MAX_SMTP_TIMEOUT_SECS) * 3,
+            MailTransport::File => 10,
+        }
+    }
 }
 
 /// The SMTP server. The password is not a setting: it comes from `ACCESSION_SMTP_PASSWORD` or
@@ -243,10 +261,18 @@ pub enum ConfigError {
 impl Settings {
     /// Load the settings from the defaults, `file` and the process environment.
     pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
-        Self::load_from(file, Env::prefixed("ACCESSION__").split("__"))
+        Self::load_from(file, Some(Env::prefixed("ACCESSION__").split("__")))
     }
 
-    fn load_from(file: Option<&Path>, env: Env) -> Result<Settings, ConfigError> {
+    /// The embedded defaults alone, whatever the environment says: for unit tests, which run
+    /// beside tests that set `ACCESSION__*` variables (figment's `Jail` changes the process's
+    /// environment, and only other `Jail`s wait for it).
+    #[cfg(test)]
+    pub(crate) fn embedded_defaults() -> Settings {
+        Self::load_from(None, None).expect("the embedded defaults are valid")
+    }
+
+    fn load_from(file: Option<&Path>, env: Option<Env>) -> Result<Settings, ConfigError> {
         let mut figment = Figment::from(Toml::string(DEFAULTS));
         if let Some(path) = file {
             if !path.is_file() {
@@ -254,26 +280,133 @@ impl Settings {
             }
             figment = figment.merge(Toml::file(path));
         }
-        figment = figment.merge(env);
+        if let Some(env) = env {
+            figment = figment.merge(env);
+        }
         let settings: Settings = figment
             .extract()
             .map_err(|e| ConfigError::Invalid(describe(e)))?;
-        settings.check()?;
+        settings.validate()?;
         Ok(settings)
     }
 
-    /// What serde cannot say about the values: their ranges.
-    fn check(&self) -> Result<(), ConfigError> {
+    /// Every value checked against what the program can work with, each problem naming its
+    /// key, all of them on one line: at load, so that every command (and `serve` before it
+    /// binds its port) refuses bad settings before doing anything.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let problems = self.problems();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(problems.join("; ")))
+        }
+    }
+
+    fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let mut at_least_one = |key: &str, value: u64| {
+            if value == 0 {
+                problems.push(format!("`{key}` must be at least 1"));
+            }
+        };
+        let (db, mail, scheduler, dispatcher) = (
+            &self.database,
+            &self.mail,
+            &self.scheduler,
+            &self.dispatcher,
+        );
+        at_least_one("database.max_connections", db.max_connections.into());
+        at_least_one("mail.smtp.timeout_secs", mail.smtp.timeout_secs);
+        at_least_one("mail.smtp.pool_max", mail.smtp.pool_max.into());
+        at_least_one("scheduler.interval_secs", scheduler.interval_secs);
+        at_least_one("scheduler.batch_size", scheduler.batch_size);
+        at_least_one("scheduler.lease_secs", scheduler.lease_secs);
+        at_least_one("dispatcher.interval_secs", dispatcher.interval_secs);
+        at_least_one("dispatcher.batch_size", dispatcher.batch_size);
+        at_least_one("dispatcher.lease_secs", dispatcher.lease_secs);
+        at_least_one("dispatcher.max_attempts", dispatcher.max_attempts.into());
+        at_least_one("dispatcher.retry_base_secs", dispatcher.retry_base_secs);
+
+        let url = db.url.trim();
+        if !["sqlite:", "postgres://", "postgresql://"]
+            .iter()
+            .any(|scheme| url.starts_with(scheme))
+        {
+            problems.push(format!(
+                "`database.url` must start with sqlite:// or postgres://, not `{}`",
+                redact_url(url).split("://").next().unwrap_or_default()
+            ));
+        }
+        if let Err(e) = mail.from.parse::<lettre::message::Mailbox>() {
+            problems.push(format!(
+                "`mail.from` `{}` is not an address such as `Accession <accession@example.org>`: {e}",
+                mail.from
+            ));
+        }
+        if !(mail.base_url.starts_with("http://") || mail.base_url.starts_with("https://")) {
+            problems.push(format!(
+                "`mail.base_url` `{}` must start with http:// or https://",
+                mail.base_url
+            ));
+        }
+        if mail.transport == MailTransport::Smtp {
+            if mail.smtp.host.trim().is_empty() {
+                problems.push("`mail.smtp.host` is empty".into());
+            }
+            if mail.smtp.port == 0 {
+                problems.push("`mail.smtp.port` must be a port, not 0".into());
+            }
+        }
+        if mail.smtp.timeout_secs > MAX_SMTP_TIMEOUT_SECS {
+            problems.push(format!(
+                "`mail.smtp.timeout_secs` ({}) is more than an hour ({MAX_SMTP_TIMEOUT_SECS})",
+                mail.smtp.timeout_secs
+            ));
+        }
+        for (key, lease) in [
+            ("scheduler.lease_secs", scheduler.lease_secs),
+            ("dispatcher.lease_secs", dispatcher.lease_secs),
+        ] {
+            if lease > MAX_LEASE_SECS {
+                problems.push(format!(
+                    "`{key}` ({lease}) is more than a day ({MAX_LEASE_SECS}): a crashed \
+                     instance's work would wait that long"
+                ));
+            }
+        }
+        let budget = mail.send_budget_secs();
+        if dispatcher.lease_secs != 0 && dispatcher.lease_secs <= budget {
+            problems.push(format!(
+                "`dispatcher.lease_secs` ({}) must be longer than one send may take ({budget} s{})",
+                dispatcher.lease_secs,
+                match mail.transport {
+                    MailTransport::Smtp => ": three times mail.smtp.timeout_secs",
+                    MailTransport::File => "",
+                }
+            ));
+        }
+        if dispatcher.retry_max_secs < dispatcher.retry_base_secs {
+            problems.push(format!(
+                "`dispatcher.retry_max_secs` ({}) is less than `dispatcher.retry_base_secs` ({})",
+                dispatcher.retry_max_secs, dispatcher.retry_base_secs
+            ));
+        }
+        if dispatcher.retry_max_secs > MAX_RETRY_SECS {
+            problems.push(format!(
+                "`dispatcher.retry_max_secs` ({}) is more than a week ({MAX_RETRY_SECS})",
+                dispatcher.retry_max_secs
+            ));
+        }
         let ttl = self.server.idempotency_ttl_secs;
         if !IDEMPOTENCY_TTL_SECS.contains(&ttl) {
-            return Err(ConfigError::Invalid(format!(
+            problems.push(format!(
                 "`server.idempotency_ttl_secs` is {ttl}; it must be between {} (two request \
                  timeouts, so an answer outlives a retry) and {} (a year)",
                 IDEMPOTENCY_TTL_SECS.start(),
                 IDEMPOTENCY_TTL_SECS.end()
-            )));
+            ));
         }
-        Ok(())
+        problems
     }
 
     pub fn is_postgres(&self) -> bool {
@@ -383,6 +516,51 @@ mod tests {
             let err = Settings::load(None).unwrap_err().to_string();
             assert!(err.contains("server.idempotency_ttl_secs"), "{err}");
             assert!(err.contains("is 5"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn every_bad_setting_is_named_on_one_line() {
+        Jail::expect_with(|jail| {
+            jail.set_env("ACCESSION__DISPATCHER__LEASE_SECS", "10");
+            jail.set_env("ACCESSION__SCHEDULER__BATCH_SIZE", "0");
+            jail.set_env("ACCESSION__MAIL__FROM", "not an address");
+            jail.set_env("ACCESSION__DISPATCHER__RETRY_MAX_SECS", "30");
+            let err = Settings::load(None).unwrap_err().to_string();
+            assert!(!err.contains('\n'), "{err}");
+            for key in [
+                "`dispatcher.lease_secs` (10) must be longer than one send may take (10 s)",
+                "`scheduler.batch_size` must be at least 1",
+                "`mail.from` `not an address`",
+                "`dispatcher.retry_max_secs` (30) is less than `dispatcher.retry_base_secs` (60)",
+            ] {
+                assert!(err.contains(key), "{key}: {err}");
+            }
+            jail.set_env("ACCESSION__DISPATCHER__LEASE_SECS", "120");
+            jail.set_env("ACCESSION__SCHEDULER__BATCH_SIZE", "100");
+            jail.set_env("ACCESSION__MAIL__FROM", "Accession <a@example.org>");
+            jail.set_env("ACCESSION__DISPATCHER__RETRY_MAX_SECS", "3600");
+            jail.set_env("ACCESSION__MAIL__TRANSPORT", "smtp");
+            jail.set_env("ACCESSION__MAIL__SMTP__TIMEOUT_SECS", "40");
+            let err = Settings::load(None).unwrap_err().to_string();
+            assert!(
+                err.contains("(120) must be longer than one send may take (120 s: three times"),
+                "{err}"
+            );
+            jail.set_env("ACCESSION__DATABASE__URL", "mysql://u:secret@h/db");
+            jail.set_env("ACCESSION__MAIL__SMTP__TIMEOUT_SECS", "30");
+            let err = Settings::load(None).unwrap_err().to_string();
+            assert!(err.contains("`database.url` must start with"), "{err}");
+            assert!(!err.contains("secret"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_defaults_are_valid() {
+        Jail::expect_with(|_| {
+            Settings::load(None).unwrap().validate().unwrap();
             Ok(())
         });
     }

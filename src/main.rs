@@ -1,5 +1,5 @@
 //! The `accession` command line. Errors end in one readable line on stderr and an exit code:
-//! 0 ok, 1 refused or invalid input, 2 usage, 3 conflict, 4 internal.
+//! 0 ok, 1 refused or invalid input, 2 usage, 3 conflict, 4 internal, 5 busy (try again).
 
 use std::process::ExitCode;
 

@@ -1604,3 +1604,289 @@ fn importing_a_name_or_title_with_a_control_character_exits_1_at_file_line_colum
         assert_eq!(json, serde_json::json!([]), "{list} imported");
     }
 }
+
+#[test]
+fn serve_refuses_a_bad_setting_before_it_listens_and_every_command_names_it() {
+    let s = Sandbox::new();
+    // With the file transport one send may take 10 s: a lease of 10 s is too short.
+    let env = [("ACCESSION__DISPATCHER__LEASE_SECS", "10")];
+    let run = s
+        .run_with(&["serve", "--demo", "--bind", "127.0.0.1:0"], &env)
+        .expect(1);
+    assert!(
+        !run.stdout.contains("listening"),
+        "it listened before refusing:\n{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("demo loaded"), "{}", run.stdout);
+    let line = run.error_line();
+    assert!(line.contains("`dispatcher.lease_secs` (10)"), "{line}");
+    let list = s.run_with(&["procedures", "list"], &env).expect(1);
+    assert!(list.error_line().contains("`dispatcher.lease_secs`"));
+    assert!(!s.database().exists(), "a refused command wrote nothing");
+}
+
+#[test]
+fn workflows_check_of_a_folder_checks_every_toml_file_in_it() {
+    let s = Sandbox::new();
+    let folder = repo("workflows");
+    let out = s
+        .run(&["workflows", "check", folder.to_str().unwrap()])
+        .expect(0)
+        .stdout;
+    assert!(out.contains("3 workflow file(s) valid"), "{out}");
+    assert!(out.contains("coe-ratification v1"), "{out}");
+
+    let mine = s.dir.path().join("mine");
+    std::fs::create_dir(&mine).unwrap();
+    std::fs::copy(repo("workflows/four-stage.toml"), mine.join("a.toml")).unwrap();
+    std::fs::write(mine.join("b.toml"), "id = \"broken\"\nversion = 0\n").unwrap();
+    std::fs::write(mine.join("notes.txt"), "not a workflow").unwrap();
+    let run = s.run(&["workflows", "check", "mine"]).expect(1);
+    assert!(run.stderr.contains("b.toml"), "{}", run.stderr);
+    assert!(!run.stderr.contains("notes.txt"), "{}", run.stderr);
+    assert!(!run.stderr.contains("a.toml"), "{}", run.stderr);
+
+    let empty = s.dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let run = s.run(&["workflows", "check", "empty"]).expect(1);
+    assert!(
+        run.error_line().contains("empty has no workflow files"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// Run `sql` on the SQLite database at `path`, then close it (the last connection's close
+/// checkpoints the WAL and removes the -wal and -shm files).
+fn sqlite_exec(path: &Path, sql: &str) {
+    use sea_orm::ConnectionTrait;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let db = sea_orm::Database::connect(format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        db.execute_unprepared(sql).await.unwrap();
+        db.close().await.unwrap();
+    });
+}
+
+/// A folder nobody may write to, undone when dropped: a read-only tmpfs mount (root ignores
+/// file modes, so for root that is the way), else immutable files (`chattr +i`), else, for
+/// other users, modes 0444 and 0555.
+struct ReadOnlyFolder {
+    path: PathBuf,
+    how: &'static str,
+}
+
+impl ReadOnlyFolder {
+    /// `files` copied into `path`, which is then made read-only; None (said on stderr) when
+    /// this machine allows none of the ways, which in CI is a failure.
+    fn with_copies(path: PathBuf, files: &[PathBuf]) -> Option<ReadOnlyFolder> {
+        let ok = |cmd: &mut Command| {
+            cmd.stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        std::fs::create_dir(&path).unwrap();
+        let copy = || {
+            for file in files {
+                std::fs::copy(file, path.join(file.file_name().unwrap())).unwrap();
+            }
+        };
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+        if !root {
+            copy();
+            let mut all = vec![path.clone()];
+            all.extend(files.iter().map(|f| path.join(f.file_name().unwrap())));
+            for p in &all[1..] {
+                ok(Command::new("chmod").arg("0444").arg(p));
+            }
+            ok(Command::new("chmod").arg("0555").arg(&path));
+            return Some(ReadOnlyFolder { path, how: "chmod" });
+        }
+        if ok(Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=64m", "tmpfs"])
+            .arg(&path))
+        {
+            copy();
+            if ok(Command::new("mount").args(["-o", "remount,ro"]).arg(&path)) {
+                return Some(ReadOnlyFolder { path, how: "mount" });
+            }
+            ok(Command::new("umount").arg(&path));
+        }
+        copy();
+        let copies: Vec<PathBuf> = files
+            .iter()
+            .map(|f| path.join(f.file_name().unwrap()))
+            .collect();
+        if ok(Command::new("chattr").arg("+i").args(&copies).arg(&path)) {
+            return Some(ReadOnlyFolder {
+                path,
+                how: "chattr",
+            });
+        }
+        if std::env::var_os("CI").is_some() {
+            panic!("CI must be able to make a read-only folder (mount or chattr as root)");
+        }
+        eprintln!("skipping the read-only database checks: as root this needs `mount` or `chattr`");
+        None
+    }
+}
+
+impl Drop for ReadOnlyFolder {
+    fn drop(&mut self) {
+        let undo = |cmd: &mut Command| {
+            let _ = cmd.stderr(Stdio::null()).status();
+        };
+        match self.how {
+            "mount" => undo(Command::new("umount").arg(&self.path)),
+            "chattr" => undo(Command::new("chattr").args(["-R", "-i"]).arg(&self.path)),
+            _ => undo(Command::new("chmod").args(["-R", "u+w"]).arg(&self.path)),
+        }
+    }
+}
+
+#[test]
+fn read_commands_work_on_a_database_that_cannot_be_written() {
+    let s = Sandbox::with_demo();
+    // As a copy kept as evidence would be: the WAL folded in, no -wal or -shm beside it.
+    sqlite_exec(&s.database(), "PRAGMA wal_checkpoint(TRUNCATE)");
+    assert!(!s.dir.path().join("accession.db-wal").exists());
+    let Some(folder) = ReadOnlyFolder::with_copies(s.dir.path().join("evidence"), &[s.database()])
+    else {
+        return;
+    };
+    let url = format!("sqlite://{}", folder.path.join("accession.db").display());
+    let env = [("ACCESSION__DATABASE__URL", url.as_str())];
+
+    let list = s
+        .run_with(&["procedures", "list", "--json"], &env)
+        .expect(0)
+        .json();
+    assert_eq!(list.as_array().unwrap().len(), 6, "{list}");
+    let verify = s.run_with(&["audit", "verify"], &env).expect(0);
+    assert!(
+        verify.stdout.contains("every chain intact"),
+        "{}",
+        verify.stdout
+    );
+    for read in [
+        &["procedures", "show", "kg-ets-112"][..],
+        &["procedures", "history", "kg-ets-112"],
+        &["institutions", "list"],
+        &["outbox", "list"],
+        &["tokens", "list"],
+        &["workflows", "check"],
+    ] {
+        s.run_with(read, &env).expect(0);
+    }
+    // A write says why it cannot.
+    let write = s
+        .run_with(
+            &[
+                "procedures",
+                "comment",
+                "kg-ets-112",
+                "noted",
+                "--as",
+                "mfa",
+                "--expected-version",
+                "18",
+            ],
+            &env,
+        )
+        .expect(4);
+    assert!(
+        write
+            .error_line()
+            .contains("the database cannot be written here: the file or its folder is read-only"),
+        "{}",
+        write.stderr
+    );
+    assert!(
+        !folder.path.join("accession.db-wal").exists(),
+        "nothing was written beside it ({})",
+        folder.how
+    );
+}
+
+#[test]
+fn a_read_command_on_a_read_only_database_with_an_older_schema_says_to_migrate() {
+    let s = Sandbox::with_demo();
+    sqlite_exec(
+        &s.database(),
+        "DELETE FROM seaql_migrations WHERE version = \
+         (SELECT MAX(version) FROM seaql_migrations)",
+    );
+    let Some(folder) = ReadOnlyFolder::with_copies(s.dir.path().join("old"), &[s.database()])
+    else {
+        return;
+    };
+    let url = format!("sqlite://{}", folder.path.join("accession.db").display());
+    let run = s
+        .run_with(
+            &["procedures", "list"],
+            &[("ACCESSION__DATABASE__URL", url.as_str())],
+        )
+        .expect(1);
+    let line = run.error_line();
+    assert!(
+        line.contains("the database's schema is behind this version of accession")
+            && line.contains("1 migration(s) to apply")
+            && line.contains("run `accession migrate` where the database can be written"),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_write_that_waits_too_long_for_the_lock_says_the_database_is_busy() {
+    use sea_orm::{ConnectionTrait, SqliteTransactionMode, TransactionOptions, TransactionTrait};
+    let s = Sandbox::with_demo();
+    let comment = [
+        "procedures",
+        "comment",
+        "kg-ets-112",
+        "noted",
+        "--as",
+        "mfa",
+        "--expected-version",
+        "18",
+    ];
+    let env = [("ACCESSION__DATABASE__BUSY_TIMEOUT_MS", "1")];
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    // The pool's connections are dropped in this runtime, even when an assertion fails.
+    let _inside = runtime.enter();
+    let url = format!("sqlite://{}", s.database().display());
+    let (other, holding) = runtime.block_on(async {
+        let other = sea_orm::Database::connect(&url).await.unwrap();
+        let holding = other
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        holding
+            .execute_unprepared("UPDATE institutions SET id = id WHERE 1 = 0")
+            .await
+            .unwrap();
+        (other, holding)
+    });
+    let busy = s.run_with(&comment, &env).expect(5);
+    assert_eq!(
+        busy.error_line(),
+        "error: the database is busy: another process held the write lock for longer than \
+         database.busy_timeout_ms (1 ms); try again, or raise the setting"
+    );
+    runtime.block_on(async {
+        holding.rollback().await.unwrap();
+        other.close().await.unwrap();
+    });
+    assert_eq!(s.history("kg-ets-112").len(), 18, "nothing was written");
+    s.run_with(&comment, &env).expect(0);
+    assert_eq!(s.history("kg-ets-112").len(), 19);
+}

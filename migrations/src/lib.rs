@@ -8,6 +8,7 @@ mod m20261129_000002_outbox_claims;
 mod m20261129_000003_api;
 mod m20261129_000004_web_sessions;
 mod m20261201_000005_idempotency_claims;
+mod m20261201_000007_mail_outages;
 mod m20261201_000008_feed_keys;
 mod m20261201_000010_write_probe;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000003_api::Migration),
             Box::new(m20261129_000004_web_sessions::Migration),
             Box::new(m20261201_000005_idempotency_claims::Migration),
+            Box::new(m20261201_000007_mail_outages::Migration),
             Box::new(m20261201_000008_feed_keys::Migration),
             Box::new(m20261201_000010_write_probe::Migration),
         ]

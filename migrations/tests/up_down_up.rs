@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use migrations::sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend};
 use migrations::{Migrator, MigratorTrait};
 
-const TABLES: [&str; 12] = [
+const TABLES: [&str; 13] = [
     "institutions",
     "conventions",
     "workflow_definitions",
@@ -20,6 +20,7 @@ const TABLES: [&str; 12] = [
     "idempotency_keys",
     "web_sessions",
     "write_probe",
+    "mail_outages",
 ];
 
 const PARTIAL_INDEXES: [&str; 2] = ["timers_pending_fire_at", "outbox_pending"];

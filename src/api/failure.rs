@@ -115,7 +115,9 @@ impl Failure {
                 "The database has no space left on its disk; nothing was written. Retry after \
                  `Retry-After` seconds."
             }
-            Failure::Unavailable => "Not ready, or the request took longer than 30 seconds.",
+            Failure::Unavailable => {
+                "Not ready, the database is busy, or the request took longer than 30 seconds."
+            }
         }
     }
 
@@ -130,6 +132,9 @@ impl Failure {
             | AppError::Import(_)
             | AppError::Workflows(_) => Failure::Invalid,
             AppError::NoSpace(_) => Failure::StorageFull,
+            // Nothing is wrong with the request or the service: the same request may go through
+            // in a moment (`Retry-After`).
+            AppError::Busy(_) => Failure::Unavailable,
             AppError::Config(_) | AppError::Store(_) | AppError::Io(_) => Failure::Internal,
         }
     }

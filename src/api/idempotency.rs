@@ -279,7 +279,7 @@ mod tests {
 
     async fn app() -> (Accession, tempfile::TempDir, i64) {
         let dir = tempfile::tempdir().unwrap();
-        let mut settings = crate::config::Settings::load(None).unwrap();
+        let mut settings = crate::config::Settings::embedded_defaults();
         settings.database.url = format!("sqlite://{}/a.db", dir.path().display());
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         settings.workflows.dir = root.join("workflows");

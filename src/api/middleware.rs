@@ -250,7 +250,7 @@ mod tests {
 
     async fn state() -> (ApiState, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
-        let mut settings = crate::config::Settings::load(None).unwrap();
+        let mut settings = crate::config::Settings::embedded_defaults();
         settings.database.url = format!("sqlite://{}/a.db", dir.path().display());
         // Absolute paths: other tests in this process (figment's Jail) move the working folder.
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));

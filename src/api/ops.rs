@@ -80,6 +80,10 @@ failures!(
     NewTokenRefused = [Forbidden, NotFound]
 );
 failures!(
+    /// A role that may not (403), a token that does not exist (404) or is revoked (422).
+    FeedKeyRefused = [Forbidden, NotFound, Invalid]
+);
+failures!(
     /// The database cannot be reached or its schema is not current.
     NotReady = [Unavailable]
 );
@@ -349,8 +353,8 @@ fn feed_key_response(new: NewFeedKey) -> Response {
 
 /// Make a new calendar feed key for a token (admins); its previous feed address stops working.
 #[utoipa::path(post, path = "/api/v1/tokens/{id}/feed-key", tag = "operations", params(("id" = i64, Path)),
-    responses((status = 201, body = CreatedFeedKey), (status = 403, body = Problem), (status = 404, body = Problem),
-        (status = 422, body = Problem)))]
+    responses((status = 201, body = CreatedFeedKey, headers(("Cache-Control" = String, description = "`no-store`: the key is shown once"))),
+        FeedKeyRefused))]
 async fn renew_feed_key(
     State(state): State<ApiState>,
     caller: Caller,
@@ -365,7 +369,7 @@ async fn renew_feed_key(
 /// Make a new calendar feed key for the token of this request (any role); its previous feed
 /// address stops working.
 #[utoipa::path(post, path = "/api/v1/feed-key", tag = "operations",
-    responses((status = 201, body = CreatedFeedKey), (status = 401, body = Problem)))]
+    responses((status = 201, body = CreatedFeedKey, headers(("Cache-Control" = String, description = "`no-store`: the key is shown once")))))]
 async fn renew_own_feed_key(
     State(state): State<ApiState>,
     caller: Caller,

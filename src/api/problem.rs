@@ -16,6 +16,9 @@ pub const CONTENT_TYPE: &str = "application/problem+json";
 /// What `Retry-After` says when the database's disk is full: space rarely returns in seconds.
 const NO_SPACE_RETRY_SECS: u64 = 60;
 
+/// What `Retry-After` says when the database is busy: the lock is usually free in a moment.
+pub const BUSY_RETRY_SECS: u64 = 1;
+
 /// The `type` of a problem of `kind`: a stable URI per kind of error.
 pub fn type_uri(kind: &str) -> String {
     format!("urn:accession:problem:{kind}")
@@ -104,6 +107,7 @@ fn title(kind: &str, status: StatusCode) -> String {
         "internal" => "Internal error".into(),
         "storage-full" => "No space left for the database".into(),
         "too-many-requests" => "Too many failed authentications".into(),
+        "busy" => "Busy, try again".into(),
         _ => status.canonical_reason().unwrap_or("Error").to_string(),
     }
 }
@@ -137,9 +141,11 @@ impl From<AppError> for Problem {
         }
         let mut problem = Problem::new(failure, e.kind(), detail);
         problem.field = field;
-        if failure == Failure::StorageFull {
-            problem.retry_after = Some(NO_SPACE_RETRY_SECS);
-        }
+        problem.retry_after = match failure {
+            Failure::StorageFull => Some(NO_SPACE_RETRY_SECS),
+            Failure::Unavailable => Some(BUSY_RETRY_SECS),
+            _ => None,
+        };
         problem
     }
 }
@@ -159,11 +165,6 @@ impl IntoResponse for Problem {
         response
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
-        if let Some(seconds) = self.retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        }
         if unauthenticated {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -33,10 +33,14 @@ pub enum AppError {
     Store(StoreError),
     #[error("{0}")]
     Io(String),
+    /// The database is busy for now: the same request may succeed in a moment.
+    #[error("{0}")]
+    Busy(String),
 }
 
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
+        let e = e.explained();
         match e {
             // Another act landed between reading and writing: the same staleness the engine
             // reports when it sees it first (412 over HTTP, exit 3).
@@ -48,6 +52,7 @@ impl From<StoreError> for AppError {
             }
             StoreError::NotFound { what, id } => AppError::NotFound { what, id },
             e @ StoreError::NoSpace => AppError::NoSpace(e),
+            e @ StoreError::Busy { .. } => AppError::Busy(e.to_string()),
             StoreError::Coordinators(problem) => AppError::Invalid(problem.to_string()),
             other => AppError::Store(other),
         }
@@ -55,10 +60,11 @@ impl From<StoreError> for AppError {
 }
 
 impl AppError {
-    /// 1 refused or invalid input, 3 conflict, 4 internal or the environment (a full disk); 2 is
-    /// clap's usage error.
+    /// 1 refused or invalid input, 3 conflict, 4 internal or the environment (a full disk), 5
+    /// busy: try again (2 is clap's usage error).
     pub fn exit_code(&self) -> u8 {
         match self {
+            AppError::Busy(_) => 5,
             AppError::Refused(Refusal::StaleVersion { .. }) | AppError::Conflict(_) => 3,
             AppError::Refused(_)
             | AppError::NotFound { .. }
@@ -84,6 +90,7 @@ impl AppError {
             AppError::Config(_) => "invalid-configuration",
             AppError::NoSpace(_) => "storage-full",
             AppError::Store(_) | AppError::Io(_) => "internal",
+            AppError::Busy(_) => "busy",
         }
     }
 }

@@ -52,10 +52,47 @@ pub struct Accession {
 impl Accession {
     /// Connect, bring the schema up to date and load the workflows folder.
     pub async fn open(settings: Settings, clock: Arc<dyn Clock>) -> Result<Accession, AppError> {
-        let store = Store::connect(&settings.database)
-            .await?
-            .with_mail_domain(crate::notify::message_id_domain(&settings.mail.from));
+        let store = Store::connect(&settings.database).await?;
         store.migrate().await?;
+        Self::assemble(settings, store, clock).await
+    }
+
+    /// Open for a command that only reads: when the schema is up to date nothing is written,
+    /// not even the table of migrations, so it works on a database that cannot be written (a
+    /// read-only mount, a copy kept as evidence, a PostgreSQL role that may only read). A
+    /// database that does not exist yet, or whose schema is behind, is opened as `open` does
+    /// (created, migrated); when that cannot be done, the error says why.
+    pub async fn open_to_read(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Accession, AppError> {
+        if Store::is_missing(&settings.database) {
+            return Self::open(settings, clock).await;
+        }
+        let store = Store::connect_read_only(&settings.database).await?;
+        let pending = store.pending_migrations_read_only().await?;
+        if pending.is_empty() {
+            return Self::assemble(settings, store, clock).await;
+        }
+        let _ = store.close().await;
+        Self::open(settings, clock).await.map_err(|e| {
+            AppError::Invalid(format!(
+                "the database's schema is behind this version of accession ({} migration(s) to \
+                 apply: {}) and cannot be brought up to date here ({e}): run `accession \
+                 migrate` where the database can be written",
+                pending.len(),
+                pending.join(", ")
+            ))
+        })
+    }
+
+    /// The application on `store`, whose schema is up to date.
+    async fn assemble(
+        settings: Settings,
+        store: Store,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Accession, AppError> {
+        let store = store.with_mail_domain(crate::notify::message_id_domain(&settings.mail.from));
         let mut app = Accession {
             settings,
             store,

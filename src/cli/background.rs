@@ -47,6 +47,13 @@ pub enum OutboxCmd {
     },
 }
 
+impl OutboxCmd {
+    /// Whether the command only reads (and so works on a read-only database).
+    pub fn reads_only(&self) -> bool {
+        matches!(self, OutboxCmd::List { .. } | OutboxCmd::Show { .. })
+    }
+}
+
 /// A `--at` value: an RFC 3339 instant, or a date taken as the start of that day in `tz`.
 pub fn parse_at(text: &str, tz: chrono_tz::Tz) -> Result<DateTime<Utc>, AppError> {
     let text = text.trim();
@@ -99,6 +106,13 @@ pub async fn scheduler(app: &Accession, cli: &Cli, cmd: &SchedulerCmd) -> Result
             mail.retried,
             mail.dead
         );
+        if let Some(until) = mail.server_down_until {
+            outln!(
+                "the mail server is unavailable: emails wait for it (no attempts spent); the next \
+                 try is at {}",
+                until.to_rfc3339()
+            );
+        }
     }
     Ok(if timers.failed > 0 { 1 } else { 0 })
 }

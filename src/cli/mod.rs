@@ -86,7 +86,8 @@ pub enum Top {
 
 #[derive(Debug, Subcommand)]
 pub enum WorkflowsCmd {
-    /// Check workflow files (default: every file in the workflows folder); exit 1 on any error.
+    /// Check workflow files, or the `*.toml` files of a folder (default: the workflows folder);
+    /// exit 1 on any error.
     Check {
         paths: Vec<PathBuf>,
         /// Check institution ids against this institutions file instead of the database.
@@ -139,6 +140,21 @@ async fn open(cli: &Cli) -> Result<Accession, AppError> {
     Accession::open(settings, Arc::new(SystemClock)).await
 }
 
+/// For commands that only read: writes nothing, so they work on a read-only database.
+async fn open_to_read(cli: &Cli) -> Result<Accession, AppError> {
+    let settings = Settings::load(cli.config.as_deref())?;
+    Accession::open_to_read(settings, Arc::new(SystemClock)).await
+}
+
+/// `open_to_read` when `reads_only`, else `open`.
+async fn open_for(cli: &Cli, reads_only: bool) -> Result<Accession, AppError> {
+    if reads_only {
+        open_to_read(cli).await
+    } else {
+        open(cli).await
+    }
+}
+
 /// Run one command; the exit code on success (0, or 1 when a check found problems).
 pub async fn run(cli: Cli) -> Result<u8, AppError> {
     match &cli.command {
@@ -168,7 +184,7 @@ pub async fn run(cli: Cli) -> Result<u8, AppError> {
             Ok(0)
         }
         Top::Institutions(ReferenceCmd::List) => {
-            let app = open(&cli).await?;
+            let app = open_to_read(&cli).await?;
             let list = app.store.institutions().await?;
             if cli.json {
                 print_json(&list);
@@ -198,7 +214,7 @@ pub async fn run(cli: Cli) -> Result<u8, AppError> {
             Ok(0)
         }
         Top::Conventions(ReferenceCmd::List) => {
-            let app = open(&cli).await?;
+            let app = open_to_read(&cli).await?;
             let list = app.store.conventions().await?;
             if cli.json {
                 print_json(&list);
@@ -226,11 +242,11 @@ pub async fn run(cli: Cli) -> Result<u8, AppError> {
             Ok(0)
         }
         Top::Procedures(cmd) => {
-            let app = open(&cli).await?;
+            let app = open_for(&cli, cmd.reads_only()).await?;
             procedures::run(&app, &cli, cmd).await
         }
         Top::Audit(AuditCmd::Verify { procedure }) => {
-            let app = open(&cli).await?;
+            let app = open_to_read(&cli).await?;
             let report = app.store.verify(procedure.as_ref()).await?;
             if cli.json {
                 print_json(&report);
@@ -250,7 +266,7 @@ pub async fn run(cli: Cli) -> Result<u8, AppError> {
             serve::run(app, &cli, *bind, *demo).await
         }
         Top::Calendar(cmd) => {
-            let app = open(&cli).await?;
+            let app = open_to_read(&cli).await?;
             calendar::run(&app, &cli, cmd).await
         }
         Top::Scheduler(cmd) => {
@@ -258,11 +274,11 @@ pub async fn run(cli: Cli) -> Result<u8, AppError> {
             background::scheduler(&app, &cli, cmd).await
         }
         Top::Outbox(cmd) => {
-            let app = open(&cli).await?;
+            let app = open_for(&cli, cmd.reads_only()).await?;
             background::outbox(&app, &cli, cmd).await
         }
         Top::Tokens(cmd) => {
-            let app = open(&cli).await?;
+            let app = open_for(&cli, cmd.reads_only()).await?;
             tokens::run(&app, &cli, cmd).await
         }
         Top::Demo => {
@@ -311,7 +327,23 @@ async fn workflows(cli: &Cli, cmd: &WorkflowsCmd) -> Result<u8, AppError> {
             let files = if paths.is_empty() {
                 workflow_files(&settings.workflows.dir).map_err(AppError::Invalid)?
             } else {
-                paths.clone()
+                // A folder stands for the workflow files in it, as the workflows folder does.
+                let mut files = Vec::new();
+                for path in paths {
+                    if path.is_dir() {
+                        let found = workflow_files(path).map_err(AppError::Invalid)?;
+                        if found.is_empty() {
+                            return Err(AppError::Invalid(format!(
+                                "{} has no workflow files (*.toml)",
+                                path.display()
+                            )));
+                        }
+                        files.extend(found);
+                    } else {
+                        files.push(path.clone());
+                    }
+                }
+                files
             };
             let (known, source) = known_institutions(&settings, institutions.as_deref()).await?;
             match check_files(&files, &known) {

@@ -111,6 +111,16 @@ pub enum ProceduresCmd {
     History { id: ProcedureId },
 }
 
+impl ProceduresCmd {
+    /// Whether the command only reads (and so works on a read-only database).
+    pub fn reads_only(&self) -> bool {
+        matches!(
+            self,
+            ProceduresCmd::List { .. } | ProceduresCmd::Show { .. } | ProceduresCmd::History { .. }
+        )
+    }
+}
+
 fn parse_status(text: &str) -> Result<Status, String> {
     Status::parse(text).ok_or_else(|| {
         format!("`{text}` is not a status; use active, suspended, withdrawn or completed")

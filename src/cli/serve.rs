@@ -34,6 +34,10 @@ pub async fn run(
     let stop_signal = shutdown_signal();
     let server = app.settings.server.clone();
     let bind = bind.unwrap_or(server.bind);
+    // Everything that can refuse the settings comes before the demo is loaded and the port
+    // taken: "listening on" means the process will serve.
+    let options = SchedulerOptions::from_settings(&app.settings.scheduler);
+    let sender = Dispatcher::from_settings(&app)?;
     if demo {
         if app.store.procedures(&Default::default()).await?.is_empty() {
             let summary = app.demo().await?;
@@ -76,8 +80,6 @@ pub async fn run(
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let scheduler = &app.settings.scheduler;
     let dispatcher = &app.settings.dispatcher;
-    let options = SchedulerOptions::from_settings(scheduler);
-    let sender = Dispatcher::from_settings(&app)?;
     let every = |secs: u64| Duration::from_secs(secs.max(1));
     let timers = async {
         if scheduler.enabled {

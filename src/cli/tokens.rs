@@ -36,6 +36,13 @@ pub enum TokensCmd {
     FeedKey { id: i64 },
 }
 
+impl TokensCmd {
+    /// Whether the command only reads (and so works on a read-only database).
+    pub fn reads_only(&self) -> bool {
+        matches!(self, TokensCmd::List)
+    }
+}
+
 pub async fn run(app: &Accession, cli: &Cli, cmd: &TokensCmd) -> Result<u8, AppError> {
     match cmd {
         TokensCmd::Create {

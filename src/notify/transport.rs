@@ -28,13 +28,23 @@ pub trait Mailer: Send + Sync {
     fn describe(&self) -> String;
 }
 
-/// A message that was not delivered. `permanent` failures (a 5xx reply, a refused address, a
-/// message that cannot be stored) will fail again; the others (connection refused, timeout, 4xx)
-/// may succeed later.
+/// A message that was not delivered, and whose fault that is. A `permanent` failure (a 55x
+/// reply: no such mailbox, address not allowed) concerns this message and will fail again. A
+/// `server` failure (nothing listening, a timeout, a broken connection, a refused greeting or
+/// login, 421) concerns the server: every other message would fail alike, and it says nothing
+/// about this one. The rest (a 45x reply to this message, such as a busy mailbox) concern this
+/// message for now and may succeed later. Never both `permanent` and `server`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{} failure: {reason}", if *.permanent { "permanent" } else { "transient" })]
+#[error("{}: {reason}", if *.permanent {
+    "permanent failure"
+} else if *.server {
+    "server unavailable"
+} else {
+    "transient failure"
+})]
 pub struct SendError {
     pub permanent: bool,
+    pub server: bool,
     pub reason: String,
 }
 
@@ -42,13 +52,25 @@ impl SendError {
     pub fn permanent(reason: impl Into<String>) -> SendError {
         SendError {
             permanent: true,
+            server: false,
             reason: reason.into(),
         }
     }
 
+    /// This message failed for now; others may go through.
     pub fn transient(reason: impl Into<String>) -> SendError {
         SendError {
             permanent: false,
+            server: false,
+            reason: reason.into(),
+        }
+    }
+
+    /// The server (or the folder) cannot take any message now.
+    pub fn unavailable(reason: impl Into<String>) -> SendError {
+        SendError {
+            permanent: false,
+            server: true,
             reason: reason.into(),
         }
     }
@@ -316,16 +338,17 @@ impl SmtpMailer {
 #[async_trait::async_trait]
 impl Mailer for SmtpMailer {
     async fn send(&self, message: &Message) -> Result<(), SendError> {
-        let failed = |permanent: bool, e: String| SendError {
-            permanent,
-            reason: format!("{}: {e}", self.describe()),
-        };
+        let reason = |e: String| format!("{}: {e}", self.describe());
         let _permit = self
             .permits
             .acquire()
             .await
-            .map_err(|_| failed(false, "the mailer is closed".into()))?;
-        let mut conn = self.checkout().await.map_err(|e| failed(false, e))?;
+            .map_err(|_| SendError::unavailable(reason("the mailer is closed".into())))?;
+        // Connecting, greeting, STARTTLS and login concern the server, whatever the message.
+        let mut conn = self
+            .checkout()
+            .await
+            .map_err(|e| SendError::unavailable(reason(e)))?;
         let sent = tokio::time::timeout(
             self.connector.timeout,
             conn.send(message.envelope(), &message.formatted()),
@@ -341,11 +364,18 @@ impl Mailer for SmtpMailer {
                 if !conn.has_broken() {
                     self.idle().push((conn, Instant::now()));
                 }
-                Err(failed(is_about_the_message(&e), e.to_string()))
+                let reason = reason(e.to_string());
+                Err(match whose_fault(&e) {
+                    Fault::Message => SendError::permanent(reason),
+                    Fault::MessageForNow => SendError::transient(reason),
+                    Fault::Server => SendError::unavailable(reason),
+                })
             }
             Err(_) => {
                 conn.abort().await;
-                Err(failed(false, "the server did not answer in time".into()))
+                Err(SendError::unavailable(reason(
+                    "the server did not answer in time".into(),
+                )))
             }
         }
     }
@@ -366,16 +396,31 @@ impl Mailer for SmtpMailer {
     }
 }
 
-/// Whether a refusal concerns this message (a 55x reply: no such mailbox, mailbox full, address
-/// not allowed, transaction failed) and will not change by retrying. Every other failure is
-/// about the server or the connection — refused, timed out, 4xx, and also 5xx replies such as a
-/// failed authentication (535) or STARTTLS required (530): a wrong password must not turn the
-/// whole queue into dead letters; it is retried, and the dispatcher stops the pass at once.
-fn is_about_the_message(e: &lettre::transport::smtp::Error) -> bool {
+/// Whose fault a failed transaction (MAIL, RCPT, DATA on an open connection) is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// A 55x reply: no such mailbox, mailbox full, address not allowed, transaction failed.
+    /// Retrying will not change it.
+    Message,
+    /// A 45x reply: this mailbox is busy, greylisted, over quota for now.
+    MessageForNow,
+    /// Anything else is about the server or the connection: no reply (I/O error, timeout, a
+    /// reply that does not parse), 421 (closing), and 5xx replies such as 530 (STARTTLS
+    /// required) or 535 (authentication failed) and 503 (bad sequence): a wrong password must
+    /// not turn the whole queue into dead letters.
+    Server,
+}
+
+fn whose_fault(e: &lettre::transport::smtp::Error) -> Fault {
     use lettre::transport::smtp::response::Category;
-    e.is_permanent()
-        && e.status()
-            .is_some_and(|code| code.category == Category::MailSystem)
+    let about_mail = e
+        .status()
+        .is_some_and(|code| code.category == Category::MailSystem);
+    match (about_mail, e.is_permanent(), e.is_transient()) {
+        (true, true, _) => Fault::Message,
+        (true, _, true) => Fault::MessageForNow,
+        _ => Fault::Server,
+    }
 }
 
 /// Writes each message as an `.eml` file in a folder, named after its Message-ID: sending the
@@ -410,8 +455,10 @@ impl Mailer for FileMailer {
         let dir = self.dir.clone();
         tokio::task::spawn_blocking(move || write_atomically(&dir, &path, &bytes))
             .await
-            .map_err(|e| SendError::transient(format!("writing the message was cancelled: {e}")))?
-            .map_err(|e| SendError::transient(format!("{}: {e}", self.describe())))
+            .map_err(|e| SendError::unavailable(format!("writing the message was cancelled: {e}")))?
+            // A folder that cannot be written to (full, read-only, missing rights) refuses
+            // every message alike.
+            .map_err(|e| SendError::unavailable(format!("{}: {e}", self.describe())))
     }
 
     fn describe(&self) -> String {
@@ -647,5 +694,13 @@ mod tests {
             "permanent failure: 550 no such user"
         );
         assert!(!SendError::transient("timeout").permanent);
+        assert_eq!(
+            SendError::unavailable("connection refused").to_string(),
+            "server unavailable: connection refused"
+        );
+        assert_eq!(
+            SendError::transient("450 mailbox busy").to_string(),
+            "transient failure: 450 mailbox busy"
+        );
     }
 }

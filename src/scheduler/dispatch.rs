@@ -3,6 +3,12 @@
 //! with it, and sent; a transient failure is retried with exponential backoff and jitter, a
 //! permanent one (or too many attempts) makes the row dead, with the last error kept. Sending
 //! never touches a procedure: a transition never waits for, or fails because of, the mail.
+//!
+//! A failure of the server rather than of a message (nothing listening, a timeout, 421) is an
+//! outage, recorded for every dispatcher (see `store::mail_outages`): the emails that met it
+//! cost one attempt, then nobody sends until the outage's wait is over, when one email probes
+//! whether the server is back — at no cost if it is not — and the wait doubles, up to
+//! `retry_max_secs`. An outage of a day costs each email at most one attempt, and kills none.
 
 use std::collections::HashMap;
 
@@ -30,6 +36,16 @@ pub struct DispatchReport {
     pub dead: u64,
     /// No longer applicable: the procedure left the stage the email was about.
     pub cancelled: u64,
+    /// The mail server is unavailable: nothing is sent to it before this time, when one email
+    /// probes whether it is back. `None` when it answered, or was not needed.
+    pub server_down_until: Option<DateTime<Utc>>,
+}
+
+impl DispatchReport {
+    /// Whether any email was sent, retried, given up or cancelled.
+    fn did_something(&self) -> bool {
+        self.sent + self.retried + self.dead + self.cancelled > 0
+    }
 }
 
 /// The dispatcher's parts: how to send, what to say, and the retry policy.
@@ -61,6 +77,27 @@ fn dead(reason: impl Into<String>) -> Instead {
     Instead::Dead(Undeliverable(reason.into()))
 }
 
+/// What a failure of the server costs the emails that met it.
+#[derive(Debug, Clone, Copy)]
+enum OnServerFailure {
+    /// The sends that reveal an outage cost an attempt each: they were really tried, and an
+    /// email that breaks every connection it is sent on (taken for an outage) still runs out
+    /// of attempts instead of stopping the queue for ever.
+    Attempt,
+    /// A probe during a known outage costs nothing: it learns only that the outage goes on. The
+    /// email waits `until` the next probe, so the next probe is another email.
+    Defer { until: DateTime<Utc> },
+}
+
+/// How a wave ended.
+#[derive(Debug, Default)]
+struct WaveEnd {
+    /// At least one email reached the mailer.
+    tried: bool,
+    /// The first failure of the server, if any: the pass stops.
+    server_failure: Option<String>,
+}
+
 impl Dispatcher {
     pub fn from_settings(app: &Accession) -> Result<Dispatcher, AppError> {
         let mail = &app.settings.mail;
@@ -73,15 +110,11 @@ impl Dispatcher {
         let from = mail.from.parse::<Mailbox>().map_err(|e| {
             AppError::Invalid(format!("mail.from `{}` is not an address: {e}", mail.from))
         })?;
-        let send_budget = match mail.transport {
-            // Connecting, then each command, may each take up to the timeout.
-            crate::config::MailTransport::Smtp => {
-                TimeDelta::seconds(mail.smtp.timeout_secs.clamp(1, 3600) as i64 * 3)
-            }
-            crate::config::MailTransport::File => TimeDelta::seconds(10),
-        };
+        let send_budget = TimeDelta::seconds(mail.send_budget_secs() as i64);
         let mut settings = app.settings.dispatcher.clone();
         settings.lease_secs = settings.lease_secs.clamp(1, super::MAX_LEASE_SECS);
+        // `Settings::validate` says so at load; settings changed since (tests do) are checked
+        // again here.
         if TimeDelta::seconds(settings.lease_secs as i64) <= send_budget {
             return Err(AppError::Invalid(format!(
                 "dispatcher.lease_secs ({}) must be longer than one send may take ({} s: three \
@@ -106,7 +139,9 @@ impl Dispatcher {
     }
 
     /// One pass: send every row due at `due_at` (normally now; `run-once --at` evaluates
-    /// another time), in batches, until none is left or the server fails.
+    /// another time), in batches, until none is left or the server fails. During an outage it
+    /// sends nothing until the probe is due, then one email first. Leases, backoffs and the
+    /// outage's waits run on the real clock whatever `due_at` is.
     pub async fn dispatch(
         &self,
         app: &Accession,
@@ -115,40 +150,112 @@ impl Dispatcher {
         let mut report = DispatchReport::default();
         let lease = TimeDelta::seconds(self.settings.lease_secs as i64);
         let batch = self.settings.batch_size.max(1);
+        let server = self.mailer.describe();
+        let mut outage = app.store.mail_outage(&server).await?;
+        if let Some(known) = &outage {
+            let real = app.now();
+            // Checked before taking the probe, so that waiting passes only read.
+            if real < known.probe_at
+                || !app
+                    .store
+                    .take_mail_probe(&server, real, real + lease)
+                    .await?
+            {
+                tracing::debug!(%server, probe_at = %known.probe_at, "mail server unavailable: waiting");
+                report.server_down_until = Some(known.probe_at.max(real));
+                return Ok(report);
+            }
+        }
         let mut known = Known::default();
         'pass: loop {
             let real = app.now();
             let lease_until = real + lease;
+            // A probe is one email; once the server has answered, whole batches again.
+            let limit = if outage.is_some() { 1 } else { batch };
             let rows = app
                 .store
-                .claim_outbox(due_at, real, &self.owner, lease_until, batch)
+                .claim_outbox(due_at, real, &self.owner, lease_until, limit)
                 .await?;
+            if outage.is_some() && rows.is_empty() {
+                // Nothing to probe with: the probe is due again as soon as there is.
+                app.store.release_mail_probe(&server, real).await?;
+                report.server_down_until = Some(real);
+                break;
+            }
             let n = rows.len() as u64;
             let rest = |from: usize| rows[from..].iter().map(|r| r.id).collect::<Vec<_>>();
             let mut i = 0;
             while i < rows.len() {
                 // Never start a send the lease might not cover: give the rest back instead.
                 if app.now() + self.send_budget >= lease_until {
-                    app.store.outbox_release(&rest(i), &self.owner).await?;
+                    app.store
+                        .outbox_release(&rest(i), &self.owner, app.now())
+                        .await?;
                     continue 'pass;
                 }
+                let (width, on_server_failure) = match &outage {
+                    None => (self.concurrency, OnServerFailure::Attempt),
+                    Some(o) => (
+                        1,
+                        OnServerFailure::Defer {
+                            until: app.now() + self.outage_wait(o.failed_probes + 1),
+                        },
+                    ),
+                };
                 // A wave: rows to send, as many as the transport has connections, sent at once;
                 // their procedures read a few at a time, their outcomes recorded together.
-                if !self
-                    .wave(app, &mut known, &rows, &mut i, &mut report)
-                    .await?
-                {
-                    // The server is unreachable or refusing us: the others would fail alike
-                    // and spend their attempts. They wait for the next pass, unattempted.
-                    app.store.outbox_release(&rest(i), &self.owner).await?;
+                let end = self
+                    .wave(
+                        app,
+                        &mut known,
+                        (&rows, &mut i),
+                        width,
+                        on_server_failure,
+                        &mut report,
+                    )
+                    .await?;
+                if let Some(error) = end.server_failure {
+                    // The server is unreachable or refusing us: the others would fail alike.
+                    // They wait for it, unattempted, due now (not at a time being evaluated).
+                    let now = app.now();
+                    app.store.outbox_release(&rest(i), &self.owner, now).await?;
+                    let probe_at = match (&outage, on_server_failure) {
+                        (Some(_), OnServerFailure::Defer { until }) => {
+                            app.store
+                                .mail_outage_goes_on(&server, until, &error)
+                                .await?;
+                            tracing::info!(%server, %error, probe_at = %until, "mail server still unavailable");
+                            until
+                        }
+                        _ => {
+                            let probe_at = now + self.outage_wait(0);
+                            app.store
+                                .open_mail_outage(&server, now, probe_at, &error)
+                                .await?;
+                            tracing::warn!(
+                                %server,
+                                %error,
+                                %probe_at,
+                                "mail server unavailable: the queue waits for it"
+                            );
+                            probe_at
+                        }
+                    };
+                    report.server_down_until = Some(probe_at);
                     break 'pass;
                 }
+                if end.tried
+                    && let Some(over) = outage.take()
+                {
+                    app.store.close_mail_outage(&server).await?;
+                    tracing::info!(%server, since = %over.since, "mail server back: sending the queue");
+                }
             }
-            if n < batch {
+            if n < limit {
                 break;
             }
         }
-        if report != DispatchReport::default() {
+        if report.did_something() {
             tracing::info!(
                 sent = report.sent,
                 retried = report.retried,
@@ -161,23 +268,35 @@ impl Dispatcher {
         Ok(report)
     }
 
-    /// Prepare, send and record one wave, taking rows from `rows[*next..]` until as many are
-    /// ready to send as the transport has connections (rows settled without sending, cancelled
-    /// or dead, do not count). False when a failure concerns the server, so the pass should stop.
+    /// The wait before probing a server found down, after `failed_probes` probes found it
+    /// still down: retry_base_secs, doubling with each, up to retry_max_secs. No jitter: every
+    /// dispatcher shares the one outage, and only one takes each probe.
+    fn outage_wait(&self, failed_probes: u32) -> TimeDelta {
+        backoff(
+            self.settings.retry_base_secs,
+            self.settings.retry_max_secs,
+            failed_probes.saturating_add(1),
+            0.5,
+        )
+    }
+
+    /// Prepare, send and record one wave, taking rows from `rows[*next..]` until `width` are
+    /// ready to send (rows settled without sending, cancelled or dead, do not count).
     async fn wave(
         &self,
         app: &Accession,
         known: &mut Known,
-        rows: &[OutboxRow],
-        next: &mut usize,
+        (rows, next): (&[OutboxRow], &mut usize),
+        width: usize,
+        on_server_failure: OnServerFailure,
         report: &mut DispatchReport,
-    ) -> Result<bool, AppError> {
+    ) -> Result<WaveEnd, AppError> {
         let now = app.now();
         // Read fresh for each wave, so a procedure that moved on since is seen as it is now.
         known.procedures.clear();
         let mut outcomes = Vec::new();
-        let mut sending = Vec::with_capacity(self.concurrency);
-        while *next < rows.len() && sending.len() < self.concurrency {
+        let mut sending = Vec::with_capacity(width);
+        while *next < rows.len() && sending.len() < width {
             if procedure_of(&rows[*next]).is_some_and(|id| !known.procedures.contains_key(&id)) {
                 // The procedures of this row and the next few, in one query.
                 let ahead = &rows[*next..(*next + self.concurrency).min(rows.len())];
@@ -209,15 +328,19 @@ impl Dispatcher {
             (result, started.elapsed())
         });
         let results = futures_util::future::join_all(sends).await;
-        let mut go_on = true;
+        let mut end = WaveEnd::default();
         for ((row, prepared), (result, elapsed)) in sending.iter().zip(results) {
             app.metrics.email_seconds.observe(elapsed.as_secs_f64());
-            // A permanent failure concerns the message; a transient one, the server.
-            go_on &= !matches!(&result, Err(e) if !e.permanent);
-            outcomes.push((
-                row,
-                self.sent_or_failed(app, row, prepared, result, elapsed),
-            ));
+            end.tried = true;
+            if let Err(e) = &result
+                && e.server
+                && end.server_failure.is_none()
+            {
+                end.server_failure = Some(e.to_string());
+            }
+            let settlement =
+                self.sent_or_failed(app, row, prepared, result, elapsed, on_server_failure);
+            outcomes.push((row, settlement));
         }
         let settlements: Vec<(i64, Settlement)> = outcomes
             .iter()
@@ -241,16 +364,18 @@ impl Dispatcher {
                     retry_at: Some(_), ..
                 } => (&mut report.retried, "retried"),
                 Settlement::Failed { retry_at: None, .. } => (&mut report.dead, "dead"),
+                Settlement::Deferred { .. } => (&mut report.retried, "retried"),
                 Settlement::Cancelled { .. } => (&mut report.cancelled, "cancelled"),
             };
             *count += 1;
             app.metrics.count(&app.metrics.emails, label);
         }
-        Ok(go_on)
+        Ok(end)
     }
 
     /// What sending `row` gave, to record: a transient failure is tried again after a backoff
-    /// until the attempts run out; a permanent one is dead at once.
+    /// until the attempts run out; a permanent one is dead at once; a failure of the server
+    /// during a known outage only waits.
     fn sent_or_failed(
         &self,
         app: &Accession,
@@ -258,6 +383,7 @@ impl Dispatcher {
         prepared: &Prepared,
         result: Result<(), crate::notify::SendError>,
         elapsed: std::time::Duration,
+        on_server_failure: OnServerFailure,
     ) -> Settlement {
         match result {
             Ok(()) => {
@@ -274,22 +400,36 @@ impl Dispatcher {
                     at: app.now(),
                 }
             }
-            Err(e) => {
-                let attempts = row.attempts as u32 + 1;
-                let retry_at = (!e.permanent && attempts < self.settings.max_attempts)
-                    .then(|| app.now() + self.backoff(attempts));
-                tracing::warn!(
-                    outbox = row.id,
-                    attempts,
-                    error = %e,
-                    retry_at = ?retry_at,
-                    "email not sent"
-                );
-                Settlement::Failed {
-                    error: e.to_string(),
-                    retry_at,
+            Err(e) => match on_server_failure {
+                OnServerFailure::Defer { until } if e.server => {
+                    tracing::info!(
+                        outbox = row.id,
+                        error = %e,
+                        retry_at = %until,
+                        "probe: the mail server is still unavailable"
+                    );
+                    Settlement::Deferred {
+                        error: e.to_string(),
+                        until,
+                    }
                 }
-            }
+                _ => {
+                    let attempts = row.attempts as u32 + 1;
+                    let retry_at = (!e.permanent && attempts < self.settings.max_attempts)
+                        .then(|| app.now() + self.backoff(attempts));
+                    tracing::warn!(
+                        outbox = row.id,
+                        attempts,
+                        error = %e,
+                        retry_at = ?retry_at,
+                        "email not sent"
+                    );
+                    Settlement::Failed {
+                        error: e.to_string(),
+                        retry_at,
+                    }
+                }
+            },
         }
     }
 
@@ -581,8 +721,7 @@ fn deadline_text(due: NaiveDate, stage_zone: Tz, recipient_zone: Tz) -> Option<S
 
 /// base × 2^(attempts − 1), at most `max`, scaled by a factor in [0.8, 1.2) from `unit` ∈ [0, 1).
 fn backoff(base_secs: u64, max_secs: u64, attempts: u32, unit: f64) -> TimeDelta {
-    // A week between attempts is as patient as a queue of reminders can usefully be.
-    const MAX: u64 = 7 * 86_400;
+    const MAX: u64 = crate::config::MAX_RETRY_SECS;
     let exponent = attempts.saturating_sub(1).min(30);
     let raw = base_secs
         .max(1)

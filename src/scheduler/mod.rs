@@ -39,8 +39,7 @@ impl SchedulerOptions {
     }
 }
 
-/// A lease longer than a day would only keep a crashed instance's work away for longer.
-pub(crate) const MAX_LEASE_SECS: u64 = 86_400;
+pub(crate) use crate::config::MAX_LEASE_SECS;
 
 /// This process's name for leases: host and process id.
 pub fn instance_name() -> String {
@@ -164,7 +163,12 @@ async fn fire_one(
             }
             Err(refusal) => return Err(refusal.into()),
         };
-        match app.store.apply(&decision).await {
+        // Its emails are due now, even when `now` is a later time being evaluated.
+        match app
+            .store
+            .apply_with_mail_due(&decision, Some(app.now()))
+            .await
+        {
             Ok(()) => {
                 tracing::info!(
                     procedure = %claimed.procedure,

@@ -33,7 +33,18 @@ impl Store {
     /// Write `decision` whole. A start inserts the procedure (refused if it exists); any other
     /// decision updates it only if it is still at the version the decision was made on.
     pub async fn apply(&self, decision: &Decision) -> Result<(), StoreError> {
-        self.apply_with(decision, None).await.map(|_| ())
+        self.apply_with(decision, None, None).await.map(|_| ())
+    }
+
+    /// `apply`, with the emails due at `mail_due` rather than at the decision's time. A timer
+    /// fired by `scheduler run-once --at` a later date happens at that date, but its emails are
+    /// sent now: due at the later date, those the pass does not reach would wait for it.
+    pub async fn apply_with_mail_due(
+        &self,
+        decision: &Decision,
+        mail_due: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<(), StoreError> {
+        self.apply_with(decision, None, mail_due).await.map(|_| ())
     }
 
     /// Write `decision` whole and, in the same transaction, the answer of the request that holds
@@ -44,17 +55,20 @@ impl Store {
         decision: &Decision,
         keep: KeepAnswer<'_>,
     ) -> Result<Answer, StoreError> {
-        let answer = self.apply_with(decision, Some(keep)).await?;
+        let answer = self.apply_with(decision, Some(keep), None).await?;
         answer.ok_or_else(|| StoreError::corrupt("an answer was asked for and not made"))
     }
 
-    /// Both kinds of write, with their outcome noted for readiness (a full disk).
+    /// Every kind of write, with its outcome noted for readiness (a full disk).
     async fn apply_with(
         &self,
         decision: &Decision,
         keep: Option<KeepAnswer<'_>>,
+        mail_due: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<Option<Answer>, StoreError> {
-        let result = self.apply_in_one_transaction(decision, keep).await;
+        let result = self
+            .apply_in_one_transaction(decision, keep, mail_due)
+            .await;
         self.health.observe(&result);
         result
     }
@@ -63,6 +77,7 @@ impl Store {
         &self,
         decision: &Decision,
         keep: Option<KeepAnswer<'_>>,
+        mail_due: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<Option<Answer>, StoreError> {
         let txn = self.begin_write().await?;
         let p = &decision.procedure;
@@ -71,6 +86,7 @@ impl Store {
             .last()
             .map(|e| e.at)
             .unwrap_or(p.stage_entered_at);
+        let mail_due = mail_due.map_or(now, |due| due.min(now));
         let is_start = decision
             .events
             .first()
@@ -212,7 +228,7 @@ impl Store {
                     payload: Set(payload.to_string()),
                     status: Set("pending".to_string()),
                     attempts: Set(0),
-                    next_attempt_at: Set(now),
+                    next_attempt_at: Set(mail_due),
                     last_error: Set(None),
                     created_at: Set(now),
                     sent_at: Set(None),

@@ -8,7 +8,7 @@ use std::time::Duration;
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
@@ -48,6 +48,7 @@ impl Store {
         options.map_sqlx_postgres_before_acquire(|conn, _| Box::pin(reusable(conn)));
         if url.starts_with("sqlite:") {
             create_sqlite_folder(url)?;
+            super::error::note_busy_timeout(settings.busy_timeout_ms);
             let busy = Duration::from_millis(settings.busy_timeout_ms);
             let synchronous = match settings.sqlite_synchronous {
                 crate::config::SqliteSynchronous::Normal => SqliteSynchronous::Normal,
@@ -66,7 +67,9 @@ impl Store {
                 url.split("://").next().unwrap_or(url)
             )));
         }
-        let db = Database::connect(options).await?;
+        let db = Database::connect(options)
+            .await
+            .map_err(|e| read_only_or(url, e))?;
         let mut health = super::health::WriteHealth::default();
         health.watched = sqlite_file(url).map(|file| {
             (
@@ -85,18 +88,91 @@ impl Store {
         })
     }
 
+    /// Whether the settings name a SQLite file that does not exist yet (it is created on the
+    /// first connection that may write).
+    pub fn is_missing(settings: &DatabaseSettings) -> bool {
+        sqlite_file(settings.url.trim()).is_some_and(|file| !file.exists())
+    }
+
     /// Connect only to a database that exists and is up to date, creating nothing: for read-only
     /// uses such as checking workflow files. None when there is no such database.
     pub async fn connect_existing(settings: &DatabaseSettings) -> Option<Store> {
-        if sqlite_file(settings.url.trim()).is_some_and(|file| !file.exists()) {
+        if Store::is_missing(settings) {
             return None;
         }
-        let store = Store::connect(settings).await.ok()?;
+        let store = Store::connect_read_only(settings).await.ok()?;
         store
-            .pending_migrations()
+            .pending_migrations_read_only()
             .await
             .is_ok_and(|pending| pending.is_empty())
             .then_some(store)
+    }
+
+    /// Connect to read only, writing nothing at all — not the schema, not the journal mode —
+    /// so that read commands work on a file that cannot be written (a read-only mount, a
+    /// copy kept as evidence). SQLite opens the file read-only; when it cannot even set up
+    /// the shared memory of WAL mode (the folder cannot be written and no `-shm` file is
+    /// there, so no writer has the database open), it reads it as immutable. The file must
+    /// exist. PostgreSQL connects as usual: it is up to the role what it may write.
+    pub async fn connect_read_only(settings: &DatabaseSettings) -> Result<Store, StoreError> {
+        let url = settings.url.trim();
+        if !url.starts_with("sqlite:") {
+            return Store::connect(settings).await;
+        }
+        super::error::note_busy_timeout(settings.busy_timeout_ms);
+        let attempt = |immutable: bool| async move {
+            let mut options = ConnectOptions::new(url.to_string());
+            options
+                .max_connections(settings.max_connections.max(1))
+                .min_connections(0)
+                .connect_timeout(Duration::from_secs(10))
+                .acquire_timeout(Duration::from_secs(30))
+                .sqlx_logging(false);
+            let busy = Duration::from_millis(settings.busy_timeout_ms);
+            options.map_sqlx_sqlite_opts(move |o| {
+                o.create_if_missing(false)
+                    .read_only(true)
+                    .immutable(immutable)
+                    .busy_timeout(busy)
+            });
+            let db = Database::connect(options).await?;
+            // A first read tells whether the file can be read this way.
+            if let Err(e) = db
+                .execute_unprepared("SELECT 1 FROM sqlite_master LIMIT 1")
+                .await
+            {
+                let _ = db.close().await;
+                return Err(e);
+            }
+            Ok::<_, sea_orm::DbErr>(db)
+        };
+        let db = match attempt(false).await {
+            Ok(db) => db,
+            Err(e) => {
+                tracing::debug!(error = %e, "the database cannot be read as it is: reading it as immutable");
+                attempt(true).await?
+            }
+        };
+        Ok(Store {
+            db,
+            mail_domain: "accession.invalid".into(),
+            reference: std::sync::Arc::new(super::cached::ReferenceCache::new(
+                Duration::from_millis(settings.reference_cache_ms),
+            )),
+            tips: Default::default(),
+            // Nothing is written through this store: there is no disk to watch.
+            health: Default::default(),
+        })
+    }
+
+    /// Names of migrations not yet applied, found without writing (not even the table of
+    /// migrations: a database never migrated has them all pending).
+    pub async fn pending_migrations_read_only(&self) -> Result<Vec<String>, StoreError> {
+        Ok(Migrator::get_pending_migrations_read_only(&self.db)
+            .await?
+            .iter()
+            .map(|m| m.name().to_string())
+            .collect())
     }
 
     /// Bring the schema up to date.
@@ -174,6 +250,20 @@ fn sqlite_file(url: &str) -> Option<&Path> {
         .next()
         .unwrap_or_default();
     (!path.is_empty() && path != ":memory:").then(|| Path::new(path))
+}
+
+/// `ReadOnly` when a SQLite file that exists cannot be opened for writing (a read-only mount,
+/// an immutable file, no permission): SQLite's "unable to open database file" would not say
+/// why. Any other error is itself.
+fn read_only_or(url: &str, e: sea_orm::DbErr) -> StoreError {
+    let unwritable = sqlite_file(url).is_some_and(|file| {
+        file.exists() && std::fs::OpenOptions::new().write(true).open(file).is_err()
+    });
+    if unwritable {
+        StoreError::ReadOnly
+    } else {
+        e.into()
+    }
 }
 
 /// `sqlite://data/accession.db` needs `data/` before SQLite can create the file.

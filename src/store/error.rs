@@ -40,6 +40,16 @@ pub enum StoreError {
     NoSpace,
     #[error("database: {0}")]
     Database(DbErr),
+    #[error(
+        "the database is busy: another process held the write lock for longer than \
+         database.busy_timeout_ms ({timeout_ms} ms); try again, or raise the setting"
+    )]
+    Busy { timeout_ms: u64 },
+    #[error(
+        "the database cannot be written here: the file or its folder is read-only (commands \
+         that only read still work)"
+    )]
+    ReadOnly,
 }
 
 impl From<DbErr> for StoreError {
@@ -100,4 +110,47 @@ pub(crate) fn is_unique_violation(err: &DbErr) -> bool {
         err.sql_err(),
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
     )
+}
+
+/// The busy timeout this process's SQLite connections were opened with, for `Busy`'s sentence.
+static BUSY_TIMEOUT_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Remember the busy timeout SQLite connections wait (see `StoreError::explained`).
+pub(crate) fn note_busy_timeout(ms: u64) {
+    BUSY_TIMEOUT_MS.store(ms, std::sync::atomic::Ordering::Relaxed);
+}
+
+impl StoreError {
+    /// The error in the operator's terms where SQLite's own words are opaque: "database is
+    /// locked" (code 5) becomes `Busy`, "attempt to write a readonly database" (code 8)
+    /// `ReadOnly`. Anything else is itself.
+    pub fn explained(self) -> StoreError {
+        match &self {
+            StoreError::Database(e) => match sqlite_code(e).map(|code| code & 0xff) {
+                Some(5) => StoreError::Busy {
+                    timeout_ms: BUSY_TIMEOUT_MS.load(std::sync::atomic::Ordering::Relaxed),
+                },
+                Some(8) => StoreError::ReadOnly,
+                _ => self,
+            },
+            _ => self,
+        }
+    }
+}
+
+/// SQLite's (extended) result code behind a database error; None for other databases, whose
+/// codes are not numbers (PostgreSQL's SQLSTATE), and for errors with no code.
+fn sqlite_code(err: &DbErr) -> Option<i32> {
+    use sea_orm::RuntimeErr;
+    let (DbErr::Conn(RuntimeErr::SqlxError(e))
+    | DbErr::Exec(RuntimeErr::SqlxError(e))
+    | DbErr::Query(RuntimeErr::SqlxError(e))) = err
+    else {
+        return None;
+    };
+    let sea_orm::sqlx::Error::Database(db) = &**e else {
+        return None;
+    };
+    db.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>()?;
+    db.code()?.parse().ok()
 }

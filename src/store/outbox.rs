@@ -96,6 +96,9 @@ pub enum Settlement {
         error: String,
         retry_at: Option<DateTime<Utc>>,
     },
+    /// Not delivered because the server is down, which says nothing about this email: it waits
+    /// until `until` with `error` noted, its attempts untouched.
+    Deferred { error: String, until: DateTime<Utc> },
     /// No longer applicable, for `reason`.
     Cancelled { reason: String },
 }
@@ -200,6 +203,9 @@ impl Store {
                         None => update.col_expr(outbox::Column::Status, Expr::value("dead")),
                     }
                 }
+                Settlement::Deferred { error, until } => update
+                    .col_expr(outbox::Column::LastError, Expr::value(error))
+                    .col_expr(outbox::Column::NextAttemptAt, Expr::value(*until)),
                 Settlement::Cancelled { reason } => update
                     .col_expr(outbox::Column::Status, Expr::value("cancelled"))
                     .col_expr(outbox::Column::LastError, Expr::value(reason)),
@@ -216,12 +222,23 @@ impl Store {
         Ok(recorded)
     }
 
-    /// Give rows back unattempted (the pass stopped before them): due again at once.
-    pub async fn outbox_release(&self, ids: &[i64], owner: &str) -> Result<(), StoreError> {
+    /// Give rows back unattempted (the pass stopped before them): due again at once, that is
+    /// at the real `now` at the latest. A pass evaluating a later time (`run-once --at`) claims
+    /// rows due only then, such as the emails its own timers queued; given back untried, they
+    /// must not wait for that date.
+    pub async fn outbox_release(
+        &self,
+        ids: &[i64],
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         if ids.is_empty() {
             return Ok(());
         }
+        let due_by_now = Expr::case(outbox::Column::NextAttemptAt.gt(now), Expr::value(now))
+            .finally(Expr::col(outbox::Column::NextAttemptAt));
         unclaimed()
+            .col_expr(outbox::Column::NextAttemptAt, due_by_now.into())
             .filter(outbox::Column::Id.is_in(ids.iter().copied()))
             .filter(outbox::Column::ClaimedBy.eq(owner))
             .filter(super::status_is(outbox::Column::Status, "pending"))

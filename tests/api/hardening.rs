@@ -6,7 +6,6 @@ use accession::engine::Role;
 use reqwest::header::HeaderValue;
 use reqwest::{Client, Method, StatusCode};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use crate::harness::Server;
 use crate::on_both;
@@ -51,19 +50,12 @@ async fn sign_in(server: &Server, client: &Client, token: &str, prefix: &str) ->
         .to_string()
 }
 
-fn feed_key(token: &str) -> String {
-    let hash = hex::encode(Sha256::digest(token.as_bytes()));
-    hex::encode(Sha256::digest(
-        format!("accession-ics-v1:{hash}").as_bytes(),
-    ))
-}
-
 async fn every_response_says_no_referrer_and_nosniff(db: &TestDb) {
     let server = Server::start(db).await;
     let client = server.client_from("127.0.0.1");
     let coordinator = server.token("mfa", Role::Coordinator);
     let session = sign_in(&server, &client, coordinator, "").await;
-    let key = feed_key(server.token("moj", Role::Ministry));
+    let key = server.feed_key(server.token("moj", Role::Ministry)).await;
     let with_token = |m: Method, path: &str| {
         client
             .request(m, format!("{}{path}", server.base))

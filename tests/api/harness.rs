@@ -118,6 +118,19 @@ impl Server {
             .unwrap_or_else(|| panic!("no token for {institution} as {role}"))
     }
 
+    /// A new calendar feed key for `token`'s institution, made through the API as a user would
+    /// (`POST /api/v1/feed-key`): the `key` of the feed's address.
+    pub async fn feed_key(&self, token: &str) -> String {
+        let reply = self
+            .send(Method::POST, "/api/v1/feed-key", Some(token), &[], None)
+            .await
+            .expect(StatusCode::CREATED);
+        let url = reply.json()["url"].as_str().expect("a url").to_string();
+        url.split_once("key=")
+            .map(|(_, key)| key.to_string())
+            .unwrap_or_else(|| panic!("no key in the feed address {url}"))
+    }
+
     /// Ask the server to stop (it finishes the requests in flight).
     pub fn stop(&mut self) {
         if let Some(stop) = self.stop.take() {

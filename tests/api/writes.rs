@@ -243,3 +243,75 @@ async fn bad_input_is_a_problem_naming_the_field_and_writes_nothing(db: &TestDb)
     r.problem("method-not-allowed");
 }
 on_both!(bad_input_is_a_problem_naming_the_field_and_writes_nothing);
+
+/// A write that cannot get SQLite's write lock within `database.busy_timeout_ms` (another
+/// process holds it) is a 503 `busy` problem with `Retry-After`, not a 500, and writes nothing;
+/// the same request goes through once the lock is free. SQLite only: PostgreSQL writers wait on
+/// row locks, there is no busy timeout to run out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_that_cannot_get_the_lock_in_time_is_a_503_busy_with_retry_after() {
+    use sea_orm::{ConnectionTrait, SqliteTransactionMode, TransactionOptions, TransactionTrait};
+    let db = crate::support::sqlite();
+    let server = Server::start_with(&db, |s| s.database.busy_timeout_ms = 1).await;
+    let moj = server.token("moj", Role::Ministry).to_string();
+    let path = format!("/api/v1/procedures/{ID}/comment");
+    let body = json!({"text": "Draft amendments sent to the Ministry of Internal Affairs."});
+    let etag = server.etag(ID).await;
+    server
+        .get("/api/v1/procedures", &moj)
+        .await
+        .expect(StatusCode::OK);
+    let before = server.history_len(ID).await;
+
+    // Another process's writer, holding the lock.
+    let other = sea_orm::Database::connect(&db.url).await.unwrap();
+    let holding = other
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    holding
+        .execute_unprepared("UPDATE institutions SET id = id WHERE 1 = 0")
+        .await
+        .unwrap();
+    let busy = server
+        .send(
+            Method::POST,
+            &path,
+            Some(&moj),
+            &[("If-Match", &etag)],
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(
+        busy.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        busy.text
+    );
+    assert_eq!(busy.header("retry-after").as_deref(), Some("1"));
+    let problem = busy.problem("busy");
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("database.busy_timeout_ms (1 ms)") && detail.contains("try again"),
+        "{detail}"
+    );
+    holding.rollback().await.unwrap();
+    assert_eq!(server.history_len(ID).await, before, "nothing written");
+
+    server
+        .send(
+            Method::POST,
+            &path,
+            Some(&moj),
+            &[("If-Match", &etag)],
+            Some(body),
+        )
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(server.history_len(ID).await, before + 1);
+    other.close().await.unwrap();
+    db.finish().await;
+}

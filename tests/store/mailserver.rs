@@ -33,6 +33,14 @@ pub struct Inbox {
     arrived: Condvar,
     /// SMTP sessions opened (one EHLO each without STARTTLS).
     sessions: std::sync::atomic::AtomicUsize,
+    /// While set, every command is answered 421 (service not available): an outage the test
+    /// can start and end without freeing the port.
+    unavailable: std::sync::atomic::AtomicBool,
+    /// Recipients containing this are answered 450 (mailbox unavailable, try later): a
+    /// temporary failure of one message.
+    defer: Mutex<Option<String>>,
+    /// Commands answered 421 while unavailable: how often the server was knocked on.
+    turned_away: std::sync::atomic::AtomicUsize,
 }
 
 impl Inbox {
@@ -66,6 +74,32 @@ impl Inbox {
     pub fn all(&self) -> Vec<Received> {
         self.messages.lock().unwrap().clone()
     }
+
+    /// Start (true) or end (false) an outage: while it lasts every command gets 421.
+    pub fn set_unavailable(&self, down: bool) {
+        self.unavailable
+            .store(down, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Answer recipients containing `pattern` with 450 from now on (`None`: accept them again).
+    pub fn defer(&self, pattern: Option<&str>) {
+        *self.defer.lock().unwrap() = pattern.map(str::to_string);
+    }
+
+    /// How many commands were turned away with 421 so far.
+    pub fn turned_away(&self) -> usize {
+        self.turned_away.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// 421 while unavailable, counted.
+    fn outage(&self) -> Option<Response> {
+        if !self.unavailable.load(std::sync::atomic::Ordering::SeqCst) {
+            return None;
+        }
+        self.turned_away
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Some(response::NO_SERVICE)
+    }
 }
 
 #[derive(Clone)]
@@ -81,17 +115,32 @@ impl Handler for Collector {
         self.inbox
             .sessions
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        response::OK
+        self.inbox.outage().unwrap_or(response::OK)
+    }
+
+    fn mail(&mut self, _ip: std::net::IpAddr, _domain: &str, _from: &str) -> Response {
+        // Pooled connections opened before the outage meet it here.
+        self.inbox.outage().unwrap_or(response::OK)
     }
 
     fn rcpt(&mut self, to: &str) -> Response {
-        match &self.refuse {
-            Some(bad) if to.contains(bad.as_str()) => response::NO_MAILBOX,
+        if let Some(outage) = self.inbox.outage() {
+            return outage;
+        }
+        let deferred = self.inbox.defer.lock().unwrap().clone();
+        match (&self.refuse, deferred) {
+            (Some(bad), _) if to.contains(bad.as_str()) => response::NO_MAILBOX,
+            (_, Some(later)) if to.contains(later.as_str()) => {
+                Response::custom(450, "Mailbox busy, try again later".into())
+            }
             _ => response::OK,
         }
     }
 
     fn data_start(&mut self, _domain: &str, from: &str, _is8bit: bool, to: &[String]) -> Response {
+        if let Some(outage) = self.inbox.outage() {
+            return outage;
+        }
         self.current = Received {
             from: from.to_string(),
             to: to.to_vec(),

@@ -259,9 +259,10 @@ fn decoded_text(data: &str) -> String {
     message.body_text(0).expect("a text part").into_owned()
 }
 
-/// SMTP down: nothing is lost — the row tried waits with its error and backs off, the others are
-/// not even tried (they would fail alike and spend their attempts); SMTP back: each is delivered
-/// once.
+/// SMTP down (nothing listening): nothing is lost — the row tried waits with its error and backs
+/// off, the others are not even tried (they would fail alike and spend their attempts), and the
+/// passes during the outage's wait try nothing; the probe after it costs nothing; SMTP back: each
+/// is delivered once.
 async fn with_smtp_down_rows_wait_and_once_it_is_back_each_is_delivered_once(db: &TestDb) {
     let port = mailserver::free_port();
     let clock = crate::support::clock();
@@ -299,11 +300,30 @@ async fn with_smtp_down_rows_wait_and_once_it_is_back_each_is_delivered_once(db:
     assert_eq!(count(&app, failed).await, 1);
     let waiting = count(&app, untried).await;
     assert!(waiting >= 2, "the others wait, unattempted and unclaimed");
-    // Still down half a minute later: the next row is tried; the first is backing off.
+    assert_eq!(
+        report.server_down_until,
+        Some(now + TimeDelta::seconds(60)),
+        "the outage's first wait is retry_base_secs"
+    );
+    // Still down half a minute later: nothing is tried during the wait (before the outage was
+    // kept, each pass tried the next row and spent its attempt).
     clock.set(now + TimeDelta::seconds(30));
     let report = dispatcher.dispatch(&app, clock.now()).await.unwrap();
+    assert_eq!((report.sent, report.retried), (0, 0));
+    assert_eq!(count(&app, untried).await, waiting);
+    // After the wait one email probes, and finds the server still down: it spends nothing.
+    clock.set(now + TimeDelta::seconds(60));
+    let report = dispatcher.dispatch(&app, clock.now()).await.unwrap();
     assert_eq!(report.retried, 1);
-    assert_eq!(count(&app, untried).await, waiting - 1);
+    assert_eq!(
+        report.server_down_until,
+        Some(now + TimeDelta::seconds(180)),
+        "the wait doubles"
+    );
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM outbox WHERE attempts > 0").await,
+        1
+    );
 
     let (_, inbox) = mailserver::start(port, None);
     let later = now + TimeDelta::hours(2);
@@ -323,13 +343,14 @@ async fn with_smtp_down_rows_wait_and_once_it_is_back_each_is_delivered_once(db:
     );
     let received = inbox.wait_for(sent as usize);
     assert_eq!(received.len() as i64, sent);
+    // Only the email that found the outage spent a failed attempt.
     assert_eq!(
         count(
             &app,
             "SELECT COUNT(*) FROM outbox WHERE status = 'sent' AND attempts = 2"
         )
         .await,
-        2
+        1
     );
 }
 on_both!(with_smtp_down_rows_wait_and_once_it_is_back_each_is_delivered_once);

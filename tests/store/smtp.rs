@@ -104,7 +104,51 @@ async fn nothing_listening_is_a_transient_failure() {
         .unwrap_err();
 
     assert!(!err.permanent, "{err}");
+    assert!(err.server, "the server's failure, not the message's: {err}");
     assert!(err.reason.contains(&format!("127.0.0.1:{port}")), "{err}");
+}
+
+/// Whose fault a failure is: 421 (at the greeting, or on a pooled connection) is the server's;
+/// a 450 to one recipient is that message's, for now; a 550 is that message's for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_421_is_the_servers_failure_and_a_450_the_messages() {
+    let (port, inbox) = mailserver::start(0, Some("unknown@"));
+    let mailer = SmtpMailer::new(&settings(port, 10), None).unwrap();
+    // A connection in the pool first, so the outage meets it at MAIL FROM.
+    mailer
+        .send(&message("<fault-1@example.org>"))
+        .await
+        .unwrap();
+
+    inbox.set_unavailable(true);
+    for id in ["<fault-2@example.org>", "<fault-3@example.org>"] {
+        let err = mailer.send(&message(id)).await.unwrap_err();
+        assert!(err.server && !err.permanent, "{err}");
+        assert!(err.reason.contains("421"), "{err}");
+    }
+    inbox.set_unavailable(false);
+
+    inbox.defer(Some("busy@"));
+    let err = mailer
+        .send(&message_to("<fault-4@example.org>", &["busy@gov.example"]))
+        .await
+        .unwrap_err();
+    assert!(!err.server && !err.permanent, "{err}");
+    assert!(err.reason.contains("450"), "{err}");
+    assert!(err.to_string().starts_with("transient failure"), "{err}");
+    let err = mailer
+        .send(&message_to(
+            "<fault-5@example.org>",
+            &["unknown@gov.example"],
+        ))
+        .await
+        .unwrap_err();
+    assert!(!err.server && err.permanent, "{err}");
+    mailer
+        .send(&message("<fault-6@example.org>"))
+        .await
+        .unwrap();
+    assert_eq!(inbox.wait_for(2).len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

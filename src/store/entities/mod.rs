@@ -7,6 +7,7 @@ pub mod convention;
 pub mod history;
 pub mod idempotency_key;
 pub mod institution;
+pub mod mail_outage;
 pub mod outbox;
 pub mod procedure;
 pub mod timer;
