@@ -80,8 +80,8 @@ failures!(
     NewTokenRefused = [Forbidden, NotFound]
 );
 failures!(
-    /// A role that may not (403), a token that does not exist (404) or is revoked (422).
-    FeedKeyRefused = [Forbidden, NotFound, Invalid]
+    /// A role that may not (403), a token that does not exist (404) or is revoked (409).
+    FeedKeyRefused = [Forbidden, NotFound, Conflict]
 );
 failures!(
     /// The database cannot be reached or its schema is not current.

@@ -50,7 +50,8 @@ impl Accession {
                 id: id.to_string(),
             })?;
         if token.revoked() {
-            return Err(AppError::Invalid(format!(
+            // The token's state, not the request, is what is wrong: a conflict (409).
+            return Err(AppError::Conflict(format!(
                 "token {id} is revoked: it has no calendar feed; create a new token for one"
             )));
         }
