@@ -10,12 +10,7 @@ use axum::http::request::Parts;
 use super::ApiState;
 use super::client::ClientAddress;
 use super::problem::Problem;
-use crate::engine::{Actor, Role};
-
-/// The roles that manage: the outbox, reminders across procedures.
-pub const MANAGERS: [Role; 2] = [Role::Coordinator, Role::Admin];
-/// The roles that read everything: audit, verification, timers across procedures.
-pub const READERS: [Role; 3] = [Role::Coordinator, Role::Admin, Role::Auditor];
+use crate::engine::{Actor, Permission};
 
 /// An authenticated caller.
 #[derive(Debug, Clone)]
@@ -25,21 +20,12 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// Refused with 403 unless the caller has one of `roles`.
-    pub fn require(&self, roles: &[Role], what: &str) -> Result<(), Problem> {
-        if roles.contains(&self.actor.role) {
-            Ok(())
-        } else {
-            Err(Problem::forbidden(format!(
-                "the {} role may not {what}; it takes {}",
-                self.actor.role,
-                roles
-                    .iter()
-                    .map(|r| r.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" or ")
-            )))
-        }
+    /// Refused with 403 unless the caller's role holds `permission` (the engine's one rule, which
+    /// the pages and the CLI ask too).
+    pub fn may(&self, permission: Permission) -> Result<(), Problem> {
+        self.actor
+            .may(permission)
+            .map_err(|refusal| crate::app::AppError::Refused(refusal).into())
     }
 }
 

@@ -144,6 +144,7 @@ impl Failure {
     pub fn of_refusal(r: &Refusal) -> Failure {
         match r {
             Refusal::NotAllowed { .. }
+            | Refusal::NotPermitted { .. }
             | Refusal::ReadOnly { .. }
             | Refusal::Operator { .. }
             | Refusal::RoleNotHeld { .. }

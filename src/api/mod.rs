@@ -35,7 +35,7 @@ use tokio::net::TcpListener;
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
-pub use auth::{Caller, MANAGERS, READERS};
+pub use auth::Caller;
 pub use client::ClientAddress;
 pub use problem::Problem;
 use schema::BearerAuth;

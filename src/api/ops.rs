@@ -13,14 +13,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::ApiState;
-use super::auth::{Caller, MANAGERS, READERS};
+use super::auth::Caller;
 use super::failure::Failure;
 use super::json::ApiJson;
 use super::problem::Problem;
 use super::query::ApiQuery;
 use super::responses::failures;
 use crate::app::{AppError, NewFeedKey};
-use crate::engine::Role;
+use crate::engine::{Permission, Role};
 use crate::ids::InstitutionId;
 use crate::store::{OutboxRow, OutboxStatus, TokenRow, VerifyReport};
 
@@ -143,7 +143,7 @@ async fn outbox(
     caller: Caller,
     ApiQuery(q): ApiQuery<OutboxQuery>,
 ) -> Result<axum::Json<Vec<OutboxRow>>, Problem> {
-    caller.require(&MANAGERS, "read the outbox")?;
+    caller.may(Permission::ReadOutbox)?;
     let status = match q.status.as_deref() {
         None => None,
         Some(s) => Some(OutboxStatus::parse(s).ok_or_else(|| {
@@ -172,7 +172,7 @@ async fn outbox_row(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<axum::Json<OutboxRow>, Problem> {
-    caller.require(&MANAGERS, "read the outbox")?;
+    caller.may(Permission::ReadOutbox)?;
     let row = state
         .app
         .store
@@ -196,7 +196,7 @@ async fn outbox_retry(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<axum::Json<OutboxRow>, Problem> {
-    caller.require(&MANAGERS, "retry an email")?;
+    caller.may(Permission::RetryEmail)?;
     let store = &state.app.store;
     let Some(row) = store.outbox_row(id).await.map_err(AppError::from)? else {
         return Err(AppError::NotFound {
@@ -232,7 +232,7 @@ async fn upcoming(
     caller: Caller,
     ApiQuery(q): ApiQuery<UpcomingQuery>,
 ) -> Result<axum::Json<Vec<UpcomingTimer>>, Problem> {
-    caller.require(&READERS, "see every procedure's timers")?;
+    caller.may(Permission::ReadTimers)?;
     let until = q
         .until
         .unwrap_or_else(|| state.app.now() + TimeDelta::days(30));
@@ -263,7 +263,7 @@ async fn audit_verify(
     State(state): State<ApiState>,
     caller: Caller,
 ) -> Result<axum::Json<VerifyReport>, Problem> {
-    caller.require(&READERS, "verify every procedure's history")?;
+    caller.may(Permission::ReadAudit)?;
     Ok(axum::Json(
         state.app.store.verify(None).await.map_err(AppError::from)?,
     ))
@@ -276,7 +276,7 @@ async fn tokens(
     State(state): State<ApiState>,
     caller: Caller,
 ) -> Result<axum::Json<Vec<TokenRow>>, Problem> {
-    caller.require(&[Role::Admin], "manage tokens")?;
+    caller.may(Permission::ManageTokens)?;
     Ok(axum::Json(
         state.app.store.tokens().await.map_err(AppError::from)?,
     ))
@@ -291,7 +291,7 @@ async fn create_token(
     caller: Caller,
     ApiJson(body): ApiJson<NewTokenBody>,
 ) -> Result<Response, Problem> {
-    caller.require(&[Role::Admin], "manage tokens")?;
+    caller.may(Permission::ManageTokens)?;
     let new = state
         .app
         .create_token(&body.institution, body.role, &body.name)
@@ -323,7 +323,7 @@ async fn revoke_token(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<axum::Json<TokenRow>, Problem> {
-    caller.require(&[Role::Admin], "manage tokens")?;
+    caller.may(Permission::ManageTokens)?;
     Ok(axum::Json(state.app.revoke_token(id).await?))
 }
 
@@ -361,7 +361,7 @@ async fn renew_feed_key(
     Path(id): Path<i64>,
 ) -> Result<Response, Problem> {
     if id != caller.token_id {
-        caller.require(&[Role::Admin], "make another token's calendar feed key")?;
+        caller.may(Permission::ManageTokens)?;
     }
     Ok(feed_key_response(state.app.renew_feed_key(id).await?))
 }

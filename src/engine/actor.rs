@@ -68,6 +68,61 @@ impl fmt::Display for Role {
     }
 }
 
+/// What a role may do beyond acting on procedures (which the workflow decides, stage by stage):
+/// the one rule the API, the pages and the CLI ask (`Actor::may`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Permission {
+    /// Read the outbox: every email queued, sent or dead.
+    ReadOutbox,
+    /// Send a dead email again.
+    RetryEmail,
+    /// See every procedure's upcoming reminders, deadlines and escalations.
+    ReadTimers,
+    /// Read and export every procedure's history, and its verification.
+    ReadAudit,
+    /// Create, list and revoke tokens, and renew another token's calendar feed key.
+    ManageTokens,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 5] = [
+        Permission::ReadOutbox,
+        Permission::RetryEmail,
+        Permission::ReadTimers,
+        Permission::ReadAudit,
+        Permission::ManageTokens,
+    ];
+
+    /// The roles that hold the permission. Auditors read everything and change nothing;
+    /// coordinators manage the procedures and their mail; admins run the service.
+    pub fn roles(self) -> &'static [Role] {
+        match self {
+            Permission::ReadOutbox | Permission::RetryEmail => &[Role::Coordinator, Role::Admin],
+            Permission::ReadTimers | Permission::ReadAudit => {
+                &[Role::Coordinator, Role::Auditor, Role::Admin]
+            }
+            Permission::ManageTokens => &[Role::Admin],
+        }
+    }
+
+    /// What the permission lets one do, as the end of "the auditor role may not …".
+    pub fn describe(self) -> &'static str {
+        match self {
+            Permission::ReadOutbox => "read the outbox",
+            Permission::RetryEmail => "retry an email",
+            Permission::ReadTimers => "see every procedure's reminders and deadlines",
+            Permission::ReadAudit => "read every procedure's history",
+            Permission::ManageTokens => "manage tokens",
+        }
+    }
+}
+
+impl fmt::Display for Permission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.describe())
+    }
+}
+
 /// The institution id history shows for Accession's own acts; no real institution may take it.
 pub const SYSTEM_INSTITUTION: &str = "accession";
 
@@ -103,6 +158,18 @@ impl Actor {
         match self.role {
             Role::Coordinator | Role::Auditor | Role::Admin => true,
             Role::Ministry => definition.institutions().contains(&self.institution),
+        }
+    }
+
+    /// Refused (403) unless the actor's role holds `permission`.
+    pub fn may(&self, permission: Permission) -> Result<(), Refusal> {
+        if permission.roles().contains(&self.role) {
+            Ok(())
+        } else {
+            Err(Refusal::NotPermitted {
+                role: self.role,
+                permission,
+            })
         }
     }
 

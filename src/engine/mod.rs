@@ -15,7 +15,7 @@ mod timers;
 #[cfg(test)]
 mod tests;
 
-pub use actor::{Actor, Role, SYSTEM_INSTITUTION};
+pub use actor::{Actor, Permission, Role, SYSTEM_INSTITUTION};
 pub use command::{Act, Command, StartProcedure};
 pub use decide::{Context, ConventionRules, decide, start};
 pub use decision::{

@@ -1,7 +1,7 @@
 //! Why a command was refused. Each variant is a sentence a user can act on; a refusal changes
 //! nothing.
 
-use crate::engine::{Role, Status};
+use crate::engine::{Permission, Role, Status};
 use crate::ids::{FieldName, InstitutionId, StageId, Version};
 use crate::text::ControlCharacter;
 
@@ -16,6 +16,15 @@ fn list<T: std::fmt::Display>(items: &[T]) -> String {
         .join(", ")
 }
 
+fn roles(roles: &[Role]) -> String {
+    let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+    match names.split_last() {
+        None => "no".into(),
+        Some((last, [])) => (*last).to_string(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
     #[error("institution `{institution}` may not {act}; allowed: {}", list(.allowed))]
@@ -24,6 +33,11 @@ pub enum Refusal {
         act: String,
         allowed: Vec<InstitutionId>,
     },
+    #[error(
+        "the {role} role may not {permission}; it takes the {} role",
+        roles(permission.roles())
+    )]
+    NotPermitted { role: Role, permission: Permission },
     #[error("the {role} role reads and changes nothing")]
     ReadOnly { role: Role },
     #[error(
@@ -111,6 +125,7 @@ impl Refusal {
     pub fn kind(&self) -> &'static str {
         match self {
             Refusal::NotAllowed { .. }
+            | Refusal::NotPermitted { .. }
             | Refusal::ReadOnly { .. }
             | Refusal::Operator { .. }
             | Refusal::RoleNotHeld { .. } => "not-allowed",

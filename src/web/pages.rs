@@ -23,10 +23,10 @@ use super::session::{
     set_cookie,
 };
 use super::svg;
-use crate::api::{ApiState, Caller, ClientAddress, Locked, MANAGERS, READERS};
+use crate::api::{ApiState, Caller, ClientAddress, Locked};
 use crate::app::{AppError, Moves, random_secret};
 use crate::audit::ChainRow;
-use crate::engine::{Act, Command, ProcedureState, Role};
+use crate::engine::{Act, Command, Permission, ProcedureState};
 use crate::ids::{ConventionId, InstitutionId, ProcedureId, StageId};
 use crate::reference::Language;
 use crate::store::{HistoryFilter, OutboxStatus, ProcedureFilter};
@@ -53,9 +53,10 @@ fn context(v: &Visitor, extra: Value) -> minijinja::Value {
             "name": s.actor.name,
             "institution": s.actor.institution,
             "role": s.actor.role.as_str(),
-            "reads_all": READERS.contains(&s.actor.role),
-            // The outbox and reminders pages: coordinators and admins, as in the API.
-            "manages": MANAGERS.contains(&s.actor.role),
+            "reads_all": s.actor.may(Permission::ReadAudit).is_ok(),
+            // Which pages the menu shows: the same rule as the API's (`Actor::may`).
+            "manages": s.actor.may(Permission::ReadOutbox).is_ok(),
+            "sees_timers": s.actor.may(Permission::ReadTimers).is_ok(),
         })
     });
     let mut base = json!({
@@ -803,10 +804,10 @@ async fn audit_rows(state: &ApiState, q: &AuditQuery, zone: Tz) -> Result<Vec<Ch
     Ok(state.app.store.history_where(&filter).await?)
 }
 
-/// 403, as a page, unless the caller has one of `roles` (the API's own check and words).
-fn require(v: &Visitor, caller: &Caller, roles: &[Role], what: &str) -> Result<(), Response> {
+/// 403, as a page, unless the caller's role holds `permission` (the API's own check and words).
+fn require(v: &Visitor, caller: &Caller, permission: Permission) -> Result<(), Response> {
     caller
-        .require(roles, what)
+        .may(permission)
         .map_err(|problem| error_page(v, StatusCode::FORBIDDEN, "forbidden", problem.detail))
 }
 
@@ -820,7 +821,7 @@ pub async fn audit(
         Ok(c) => c,
         Err(r) => return r,
     };
-    if let Err(r) = require(&v, &caller, &READERS, "read every procedure's history") {
+    if let Err(r) = require(&v, &caller, Permission::ReadAudit) {
         return r;
     }
     let result = async {
@@ -867,7 +868,7 @@ pub async fn audit_export(
         Ok(c) => c,
         Err(r) => return r,
     };
-    if let Err(r) = require(&v, &caller, &READERS, "export every procedure's history") {
+    if let Err(r) = require(&v, &caller, Permission::ReadAudit) {
         return r;
     }
     let zone = zone_of(&state, &caller.actor.institution).await;
@@ -914,7 +915,7 @@ pub async fn outbox(
         Ok(c) => c,
         Err(r) => return r,
     };
-    if let Err(r) = require(&v, &caller, &MANAGERS, "read the outbox") {
+    if let Err(r) = require(&v, &caller, Permission::ReadOutbox) {
         return r;
     }
     let result = async {
@@ -951,7 +952,7 @@ pub async fn outbox_retry(
         Ok(c) => c,
         Err(r) => return r,
     };
-    if let Err(r) = require(&v, &caller, &MANAGERS, "retry an email") {
+    if let Err(r) = require(&v, &caller, Permission::RetryEmail) {
         return r;
     }
     let store = &state.app.store;
@@ -977,7 +978,7 @@ pub async fn reminders(State(state): State<ApiState>, v: Visitor) -> Response {
         Ok(c) => c,
         Err(r) => return r,
     };
-    if let Err(r) = require(&v, &caller, &MANAGERS, "see every procedure's reminders") {
+    if let Err(r) = require(&v, &caller, Permission::ReadTimers) {
         return r;
     }
     let zone = zone_of(&state, &caller.actor.institution).await;

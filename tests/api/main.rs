@@ -9,6 +9,7 @@ mod support;
 mod harness;
 
 mod access;
+mod agreement;
 mod diskfull;
 mod document;
 mod hardening;

@@ -1,0 +1,221 @@
+//! One rule for who may do what, asked by every front end: for each role and each use case, the
+//! API, the pages and (where the CLI takes a caller: the acts) the CLI give the same answer, and
+//! that answer is the table below — written out here, not derived from the code under test.
+
+use std::process::Command;
+
+use accession::engine::{Permission, Role};
+use reqwest::{Client, Method, StatusCode};
+use serde_json::json;
+
+use crate::harness::Server;
+use crate::on_both;
+use crate::support::TestDb;
+
+/// The roles, each with a token's institution.
+const WHO: [(&str, Role); 4] = [
+    ("moj", Role::Ministry),
+    ("mfa", Role::Coordinator),
+    ("mfa", Role::Auditor),
+    ("mfa", Role::Admin),
+];
+
+/// Whether `role` may: the product's rule, as the README states it.
+fn expected(permission: Permission, role: Role) -> bool {
+    use Permission::*;
+    use Role::*;
+    match (permission, role) {
+        (ReadOutbox | RetryEmail, Coordinator | Admin) => true,
+        (ReadTimers | ReadAudit, Coordinator | Auditor | Admin) => true,
+        (ManageTokens, Admin) => true,
+        _ => false,
+    }
+}
+
+/// A session on the pages for `token`: its cookie and its CSRF secret.
+async fn signed_in(server: &Server, client: &Client, token: &str) -> (String, String) {
+    let page = client
+        .get(format!("{}/sign-in", server.base))
+        .send()
+        .await
+        .unwrap();
+    let cookie = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.split(';').next()?.strip_prefix("accession_csrf="))
+        .expect("a CSRF cookie")
+        .to_string();
+    let signed = client
+        .post(format!("{}/sign-in", server.base))
+        .header("Cookie", format!("accession_csrf={cookie}"))
+        .form(&[("csrf", cookie.as_str()), ("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), StatusCode::SEE_OTHER);
+    let session = signed
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("accession_session="))
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_string();
+    let home = client
+        .get(format!("{}/", server.base))
+        .header("Cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = home
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the sign-out form carries the session's CSRF secret")
+        .to_string();
+    (session, csrf)
+}
+
+/// Whether a status means "not this role": 403. Anything else (200, or 404/409 for an email that
+/// is not there or not dead) means the role passed the check.
+fn allowed(status: StatusCode) -> bool {
+    status != StatusCode::FORBIDDEN
+}
+
+async fn the_api_the_pages_and_the_cli_agree_on_who_may_do_what(db: &TestDb) {
+    let server = Server::start(db).await;
+    let client = server.client_from("127.0.0.1");
+    let mut disagreements = Vec::new();
+    for (institution, role) in WHO {
+        let token = server.token(institution, role).to_string();
+        let (session, csrf) = signed_in(&server, &client, &token).await;
+        for permission in Permission::ALL {
+            let api: Vec<(&str, Method, &str)> = match permission {
+                Permission::ReadOutbox => vec![("api", Method::GET, "/api/v1/outbox")],
+                Permission::RetryEmail => vec![("api", Method::POST, "/api/v1/outbox/1/retry")],
+                Permission::ReadTimers => vec![("api", Method::GET, "/api/v1/timers")],
+                Permission::ReadAudit => vec![("api", Method::GET, "/api/v1/audit/verify")],
+                Permission::ManageTokens => vec![("api", Method::GET, "/api/v1/tokens")],
+            };
+            let pages: Vec<(Method, &str)> = match permission {
+                Permission::ReadOutbox => vec![(Method::GET, "/outbox")],
+                Permission::RetryEmail => vec![(Method::POST, "/outbox/1/retry")],
+                Permission::ReadTimers => vec![(Method::GET, "/reminders")],
+                Permission::ReadAudit => {
+                    vec![(Method::GET, "/audit"), (Method::GET, "/audit/history.csv")]
+                }
+                // Tokens have no page yet: the API and the CLI's `tokens` are their doors.
+                Permission::ManageTokens => vec![],
+            };
+            let want = expected(permission, role);
+            for (_, method, path) in api {
+                let reply = server
+                    .send(method.clone(), path, Some(&token), &[], None)
+                    .await;
+                if allowed(reply.status) != want {
+                    disagreements.push(format!(
+                        "API {method} {path} as {institution} {role}: {} ({permission})",
+                        reply.status
+                    ));
+                }
+            }
+            for (method, path) in pages {
+                let mut request = client
+                    .request(method.clone(), format!("{}{path}", server.base))
+                    .header("Cookie", &session);
+                if method == Method::POST {
+                    request = request.form(&[("csrf", csrf.as_str())]);
+                }
+                let status = request.send().await.unwrap().status();
+                if allowed(status) != want {
+                    disagreements.push(format!(
+                        "page {method} {path} as {institution} {role}: {status} ({permission})"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        disagreements.is_empty(),
+        "front ends that disagree with the rule:\n{}",
+        disagreements.join("\n")
+    );
+
+    // Acts: the CLI takes its caller from `--as` and `--role`. A comment is open to every role
+    // that acts and to no other, over the API and the CLI alike.
+    let settings = db.settings();
+    for (institution, role) in WHO {
+        let version = server
+            .send(
+                Method::GET,
+                "/api/v1/procedures/kg-cets-210",
+                Some(server.token("mfa", Role::Auditor)),
+                &[],
+                None,
+            )
+            .await
+            .expect(StatusCode::OK)
+            .json()["version"]
+            .as_i64()
+            .expect("a version");
+        let acts = matches!(role, Role::Ministry | Role::Coordinator);
+        let cli = Command::new(env!("CARGO_BIN_EXE_accession"))
+            .args([
+                "procedures",
+                "comment",
+                "kg-cets-210",
+                &format!("{role} by the CLI"),
+                "--as",
+                institution,
+                "--role",
+                role.as_str(),
+                "--expected-version",
+                &version.to_string(),
+            ])
+            .env("ACCESSION__DATABASE__URL", &settings.database.url)
+            .env("ACCESSION__WORKFLOWS__DIR", &settings.workflows.dir)
+            .env(
+                "ACCESSION__CALENDAR__HOLIDAYS",
+                settings.calendar.holidays.as_ref().expect("a calendar"),
+            )
+            .env("ACCESSION__MAIL__OUTBOX_DIR", &settings.mail.outbox_dir)
+            .output()
+            .expect("the CLI runs");
+        assert_eq!(
+            cli.status.success(),
+            acts,
+            "CLI comment as {institution} {role}: {}",
+            String::from_utf8_lossy(&cli.stderr)
+        );
+        if !acts {
+            assert_eq!(cli.status.code(), Some(1), "a refusal is exit 1");
+        }
+        let token = server.token(institution, role).to_string();
+        let version = version + i64::from(acts);
+        let reply = server
+            .send(
+                Method::POST,
+                "/api/v1/procedures/kg-cets-210/comment",
+                Some(&token),
+                &[("If-Match", &format!("\"{version}\""))],
+                Some(json!({"text": format!("{role} by the API")})),
+            )
+            .await;
+        assert_eq!(
+            reply.status.is_success(),
+            acts,
+            "API comment as {institution} {role}: {}",
+            reply.text
+        );
+        if !acts {
+            assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text);
+        }
+    }
+}
+on_both!(the_api_the_pages_and_the_cli_agree_on_who_may_do_what);
