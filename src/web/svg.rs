@@ -1595,6 +1595,100 @@ mod tests {
         );
     }
 
+    /// The exact bytes of a few pictures, recorded from the code as it was when the module was
+    /// split in three, so moving code between files is shown to change nothing. A deliberate
+    /// change to the pictures rewrites them: `ACCESSION_UPDATE_SNAPSHOTS=1 cargo test --lib svg`,
+    /// then look at the files and commit them with the change.
+    #[test]
+    fn pictures_are_byte_for_byte_the_recorded_ones() {
+        let def = coe_accession();
+        let stage = |id: &str| StageId::parse(id.to_owned()).unwrap();
+        let ratification = parse_definition(
+            "coe-ratification.toml",
+            include_str!("../../workflows/coe-ratification.toml"),
+            &KnownInstitutions::Unchecked,
+        )
+        .expect("the shipped workflow parses");
+        let mut marked_up = coe_accession();
+        marked_up.stages[0].title = r#"Review <b>&"law"</b> it's"#.to_owned();
+        marked_up.stages[1].title = "A\u{1}bell".to_owned();
+        let pictures = [
+            (
+                "coe-accession-legal-review",
+                workflow_svg(&def, Some(&stage("legal-review")), &labels()),
+            ),
+            ("coe-accession", workflow_svg(&def, None, &labels())),
+            (
+                "coe-accession-stacked-deposit",
+                draw_workflow(&def, Some(&stage("deposit")), &labels(), stacked),
+            ),
+            (
+                "coe-accession-marked-up",
+                workflow_svg(&marked_up, Some(&marked_up.stages[0].id), &labels()),
+            ),
+            (
+                "coe-ratification",
+                workflow_svg(&ratification, None, &labels()),
+            ),
+            ("timeline-2024", timeline_svg(&year_2024())),
+            (
+                "timeline-empty",
+                timeline_svg(&Timeline {
+                    rows: Vec::new(),
+                    ..year_2024()
+                }),
+            ),
+            (
+                "timeline-decades",
+                timeline_svg(&Timeline {
+                    title: "Long <&>".into(),
+                    today: date(2025, 6, 1),
+                    today_label: "today".into(),
+                    overdue_label: "overdue".into(),
+                    rows: vec![
+                        TimelineRow {
+                            actual: Some((date(1952, 5, 1), Some(date(1990, 1, 1)))),
+                            ..row("Party to the convention since its signature by the first State")
+                        },
+                        row("Denounced"),
+                        TimelineRow {
+                            planned: Some((date(2040, 1, 1), date(2045, 1, 1))),
+                            overdue: true,
+                            marks: vec![
+                                TimelineMark {
+                                    date: date(2049, 12, 31),
+                                    label: "review".into(),
+                                },
+                                TimelineMark {
+                                    date: date(2049, 11, 30),
+                                    label: "reservation's withdrawal".into(),
+                                },
+                            ],
+                            ..row("Later")
+                        },
+                    ],
+                }),
+            ),
+        ];
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/svg");
+        let update = std::env::var_os("ACCESSION_UPDATE_SNAPSHOTS").is_some();
+        for (name, svg) in pictures {
+            let file = dir.join(format!("{name}.svg"));
+            if update {
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(&file, &svg).unwrap();
+                continue;
+            }
+            let recorded = std::fs::read_to_string(&file)
+                .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            assert!(
+                svg == recorded,
+                "{name}: the picture differs from {}\n{svg}",
+                file.display()
+            );
+        }
+    }
+
     #[test]
     fn tick_steps_stay_few_at_any_span() {
         for (start, end) in [
