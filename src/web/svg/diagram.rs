@@ -13,7 +13,8 @@ use layout::core::style::StyleAttr;
 use layout::std_shapes::shapes::{Arrow, Element, ShapeKind};
 use layout::topo::layout::VisualGraph;
 
-use super::markup::{INK, N, WHITE, esc, open_svg, wrap};
+use super::markup::{INK, N, WHITE, open_svg, wrap};
+use crate::html::escape;
 use crate::workflow::WorkflowDefinition;
 
 /// The words the diagram needs, in the reader's language.
@@ -147,8 +148,8 @@ fn draw_workflow(
         let _ = write!(
             out,
             r#"<g class="transition" data-from="{}" data-to="{}"><path d="{}" fill="none" stroke="{EDGE_STROKE}" stroke-width="1.5"/>"#,
-            esc(def.stages[edge.from].id.as_str()),
-            esc(def.stages[edge.to].id.as_str()),
+            escape(def.stages[edge.from].id.as_str()),
+            escape(def.stages[edge.to].id.as_str()),
             d.path_data(),
         );
         if route.heads.0 {
@@ -167,7 +168,7 @@ fn draw_workflow(
                 r#"<text x="{}" y="{}" text-anchor="middle" font-size="{EDGE_FONT}" fill="{EDGE_INK}" stroke="{WHITE}" stroke-width="3" paint-order="stroke">{}</text>"#,
                 N(at.x),
                 N(at.y + EDGE_FONT * 0.35),
-                esc(&edge.label),
+                escape(&edge.label),
             );
         }
         out.push_str("</g>");
@@ -229,7 +230,7 @@ impl StageBox {
         };
         let left = center.x - self.size.x / 2.0;
         let top = center.y - self.size.y / 2.0;
-        let _ = write!(out, r#"<g class="{class}" data-stage="{}">"#, esc(id));
+        let _ = write!(out, r#"<g class="{class}" data-stage="{}">"#, escape(id));
         let radius = if self.terminal { 12.0 } else { 4.0 };
         let _ = write!(
             out,
@@ -262,7 +263,7 @@ impl StageBox {
                 r#"<tspan x="{}" y="{}">{}</tspan>"#,
                 N(center.x),
                 N(top + NODE_PAD_Y + i as f64 * NODE_LINE_H + NODE_LINE_H * 0.75),
-                esc(line),
+                escape(line),
             );
         }
         out.push_str("</text></g>");

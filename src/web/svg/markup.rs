@@ -1,7 +1,9 @@
-//! What both pictures write: the `<svg>` element every picture opens with, text escaped for
-//! markup and wrapped onto lines, coordinates as short numbers, and the colours both use.
+//! What both pictures write: the `<svg>` element every picture opens with, text wrapped onto
+//! lines, coordinates as short numbers, and the colours both use.
 
 use std::fmt::{self, Write};
+
+use crate::html::escape;
 
 pub(super) const INK: &str = "#111827";
 pub(super) const WHITE: &str = "#ffffff";
@@ -19,30 +21,11 @@ pub(super) fn open_svg(
     let _ = write!(
         out,
         r#"<svg xmlns="http://www.w3.org/2000/svg" class="{class}" role="img" viewBox="0 0 {w} {h}" width="100%" style="max-width: {w}px" preserveAspectRatio="xMidYMin meet" font-family="system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"><title>{}</title><desc>{}</desc>"#,
-        esc(title),
-        esc(desc),
+        escape(title),
+        escape(desc),
         w = N(width.ceil()),
         h = N(height.ceil()),
     );
-}
-
-/// Text for element content or an attribute value. Characters XML 1.0 forbids (most control
-/// characters) become U+FFFD: one stray byte in a title must not make the whole picture invalid.
-pub(super) fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if c < ' ' || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// Words of `text` on lines of at most `width` characters (a longer word gets a line of its own).

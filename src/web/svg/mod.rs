@@ -3,7 +3,8 @@
 //! page is viewed, no script runs, and every word comes from the caller so it can be localised.
 //!
 //! `diagram` draws the workflow, `timeline` the procedure's life on a date axis, and `markup`
-//! holds what both write: the `<svg>` element, text escaping and wrapping, numbers, shared colours.
+//! holds what both write: the `<svg>` element, text wrapping, numbers, shared colours; text is
+//! escaped by `crate::html::escape`, like every page and email.
 
 mod diagram;
 mod markup;

@@ -5,7 +5,8 @@ use std::fmt::Write;
 
 use chrono::{Datelike, Days, Months, NaiveDate};
 
-use super::markup::{INK, N, WHITE, esc, open_svg, wrap};
+use super::markup::{INK, N, WHITE, open_svg, wrap};
+use crate::html::escape;
 
 /// A procedure's life on a time axis, with every word already in the reader's language.
 #[derive(Debug, Clone)]
@@ -123,7 +124,7 @@ pub fn timeline_svg(t: &Timeline) -> String {
             r#"<text x="{}" y="{}" text-anchor="middle" font-size="{TL_SMALL_FONT}" fill="{MUTED_INK}">{}</text>"#,
             N(clamp(x, TL_PLOT_X0 - 20.0 + half, TL_WIDTH - 4.0 - half)),
             N(TL_AXIS_Y - 10.0),
-            esc(label),
+            escape(label),
         );
     }
     out.push_str("</g>");
@@ -147,7 +148,7 @@ pub fn timeline_svg(t: &Timeline) -> String {
             TL_WIDTH - 4.0 - half
         )),
         N(bottom + 18.0),
-        esc(&t.today_label),
+        escape(&t.today_label),
     );
     out.push_str("</svg>");
     out
@@ -195,7 +196,7 @@ fn draw_row(out: &mut String, row: &TimelineRow, top: f64, scale: &Scale, t: &Ti
             out,
             r#"<tspan x="{TL_LABEL_X}" y="{}">{}</tspan>"#,
             N(first + i as f64 * 14.0),
-            esc(line),
+            escape(line),
         );
     }
     out.push_str("</text>");
@@ -250,7 +251,7 @@ fn draw_row(out: &mut String, row: &TimelineRow, top: f64, scale: &Scale, t: &Ti
             r#"<text class="overdue-label" x="{}" y="{}" font-size="{TL_FONT}" font-weight="bold" fill="{OVERDUE_INK}" stroke="{WHITE}" stroke-width="3" paint-order="stroke">{}</text>"#,
             N(x),
             N(cy + 4.0),
-            esc(&text),
+            escape(&text),
         );
     }
     for (mark, x, lx, line) in placed {
@@ -267,7 +268,7 @@ fn draw_row(out: &mut String, row: &TimelineRow, top: f64, scale: &Scale, t: &Ti
             N(cy),
             N(lx),
             N(cy + 22.0 + line as f64 * TL_MARK_LINE_H),
-            esc(&mark.label),
+            escape(&mark.label),
         );
     }
     out.push_str("</g>");
