@@ -10,6 +10,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod engine;
+pub mod html;
 pub mod ids;
 pub mod metrics;
 pub mod notify;

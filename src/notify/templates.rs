@@ -299,15 +299,8 @@ impl Templates {
                 AutoEscape::None
             }
         });
-        // minijinja's HTML escaping also turns `/` into `&#x2f;`, which garbles the links and
-        // the time zones (`Europe&#x2f;Paris`) for any reader of the source; `/` is harmless in
-        // text and in quoted attributes, so only `& < > " '` are escaped.
-        env.set_formatter(|out, state, value| match value.as_str() {
-            Some(text) if *state.auto_escape() == AutoEscape::Html && !value.is_safe() => out
-                .write_str(&escape_html(text))
-                .map_err(minijinja::Error::from),
-            _ => minijinja::escape_formatter(out, state, value),
-        });
+        // The crate's one escaper, which leaves `/` alone (see `crate::html::escape`).
+        env.set_formatter(crate::html::formatter);
         // A misspelt variable is an error, not an empty space in an official letter.
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         // Block tags on lines of their own leave no blank lines in the text emails.
@@ -357,21 +350,6 @@ impl Templates {
         }
         Ok(())
     }
-}
-
-fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn describe(error: &minijinja::Error) -> String {

@@ -55,6 +55,8 @@ const RU: &str = include_str!("../../config/locales/ru.toml");
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
     env.set_auto_escape_callback(|_| AutoEscape::Html);
+    // The crate's one escaper, as in the emails and the pictures (see `crate::html::escape`).
+    env.set_formatter(crate::html::formatter);
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Lenient);
     for (name, source) in TEMPLATES {
         env.add_template(name, source)
@@ -141,6 +143,27 @@ mod tests {
                 .chars()
                 .any(|c| ('а'..='я').contains(&c.to_lowercase().next().unwrap()))
         );
+    }
+
+    #[test]
+    fn pages_escape_values_with_the_crates_one_escaper() {
+        let html = ENV
+            .get_template("error.html")
+            .unwrap()
+            .render(minijinja::context! {
+                tr => strings(Language::En),
+                heading => "Europe/Paris",
+                detail => "<script>alert('x')</script> & \"more\"\u{1}",
+            })
+            .unwrap();
+        assert!(html.contains("<h1>Europe/Paris</h1>"), "{html}");
+        let detail =
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;more&quot;\u{FFFD}";
+        assert!(
+            html.contains(&format!("<p role=\"alert\">{detail}</p>")),
+            "{html}"
+        );
+        assert!(!html.contains("<script>"), "{html}");
     }
 
     #[test]
