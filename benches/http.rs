@@ -123,15 +123,19 @@ async fn one_run(
         versions.push(app.store.procedure(&id).await.unwrap().unwrap().version.0);
     }
 
-    // The engine: `accession::api::serve`, as `accession serve` runs it. The listener is bound
+    // The engine: `accession::server::serve`, as `accession serve` runs it. The listener is bound
     // before the server is spawned, so connections queue until it accepts: no wait needed.
     let app = Arc::new(app);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(accession::api::serve(Arc::clone(&app), listener, async {
-        let _ = stopped.await;
-    }));
+    let server = tokio::spawn(accession::server::serve(
+        Arc::clone(&app),
+        listener,
+        async {
+            let _ = stopped.await;
+        },
+    ));
     let targets = (0..clients)
         .map(|c| Target {
             url: format!("{base}/api/v1/procedures/b-{c}/advance"),

@@ -8,13 +8,13 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::ApiState;
-use super::auth::Caller;
-use super::failure::Failure;
-use super::problem::Problem;
 use super::query::ApiQuery;
 use super::responses::failures;
 use crate::app::AppError;
+use crate::http::ApiState;
+use crate::http::Caller;
+use crate::http::Failure;
+use crate::http::Problem;
 use crate::ids::WorkflowId;
 use crate::reference::{Convention, Institution};
 use crate::workflow::{DiagramFormat, render_diagram};

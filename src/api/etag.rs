@@ -3,8 +3,8 @@
 
 use axum::http::{HeaderMap, HeaderValue, header};
 
-use super::failure::Failure;
-use super::problem::Problem;
+use crate::http::Failure;
+use crate::http::Problem;
 use crate::ids::Version;
 
 pub fn etag(version: Version) -> HeaderValue {

@@ -13,12 +13,12 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
-use super::auth::Caller;
 use super::etag::etag;
-use super::failure::Failure;
-use super::problem::Problem;
-use super::{ApiState, REQUEST_TIMEOUT};
 use crate::app::{Accession, AppError, ProcedureView};
+use crate::http::Caller;
+use crate::http::Failure;
+use crate::http::Problem;
+use crate::http::{ApiState, REQUEST_TIMEOUT};
 use crate::store::{Answer, Claim, HeldKey, KeyedRequest, Store, StoredResponse};
 
 const HEADER: &str = "idempotency-key";

@@ -7,8 +7,8 @@ use axum::extract::{FromRequest, Request};
 use axum::http::header;
 use serde::de::DeserializeOwned;
 
-use super::failure::Failure;
-use super::problem::Problem;
+use crate::http::Failure;
+use crate::http::Problem;
 
 /// A JSON body of type `T`, or a problem.
 pub struct ApiJson<T>(pub T);

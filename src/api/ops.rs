@@ -12,15 +12,15 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::ApiState;
-use super::auth::Caller;
-use super::failure::Failure;
 use super::json::ApiJson;
-use super::problem::Problem;
 use super::query::ApiQuery;
 use super::responses::failures;
 use crate::app::{AppError, NewFeedKey};
 use crate::engine::{Permission, Role};
+use crate::http::ApiState;
+use crate::http::Caller;
+use crate::http::Failure;
+use crate::http::Problem;
 use crate::ids::InstitutionId;
 use crate::store::{OutboxRow, OutboxStatus, TokenRow, VerifyReport};
 

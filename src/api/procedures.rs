@@ -9,18 +9,18 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::ApiState;
-use super::auth::Caller;
 use super::etag::{etag, if_match};
-use super::failure::Failure;
 use super::idempotency;
 use super::json::ApiJson;
-use super::problem::Problem;
 use super::query::ApiQuery;
 use super::responses::failures;
 use crate::app::{AllowedAct, Answering, AppError, Moves, ProcedureView};
 use crate::audit::ChainRow;
 use crate::engine::{Act, Command, ProcedureState, StartProcedure, Status};
+use crate::http::ApiState;
+use crate::http::Caller;
+use crate::http::Failure;
+use crate::http::Problem;
 use crate::ids::{
     ConventionId, FieldName, InstitutionId, ProcedureId, StageId, StateCode, WorkflowId,
 };

@@ -4,8 +4,8 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use super::failure::Failure;
-use super::problem::Problem;
+use crate::http::Failure;
+use crate::http::Problem;
 
 pub struct ApiQuery<T>(pub T);
 

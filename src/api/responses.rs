@@ -12,8 +12,8 @@ use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::{ObjectBuilder, OpenApi, Ref, RefOr, Type};
 use utoipa::{Modify, PartialSchema};
 
-use super::failure::Failure;
-use super::problem::{CONTENT_TYPE, Problem};
+use crate::http::Failure;
+use crate::http::problem::{CONTENT_TYPE, Problem};
 
 /// Declares `$name`, for a handler's `responses(...)`: the failures the handler meets beyond
 /// those its inputs bring (a role it requires, a state it refuses, a value it checks).
@@ -27,7 +27,7 @@ macro_rules! failures {
                 String,
                 utoipa::openapi::RefOr<utoipa::openapi::response::Response>,
             > {
-                $crate::api::responses::problems(&[$($crate::api::failure::Failure::$failure),*])
+                $crate::api::responses::problems(&[$($crate::http::Failure::$failure),*])
             }
         }
     };

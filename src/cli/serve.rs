@@ -109,7 +109,7 @@ pub async fn run(
             let shutdown = async move {
                 let _ = stopping.wait_for(|stop| *stop).await;
             };
-            if let Err(e) = crate::api::serve(Arc::clone(&app), listener, shutdown).await {
+            if let Err(e) = crate::server::serve(Arc::clone(&app), listener, shutdown).await {
                 tracing::error!(error = %e, "the HTTP server stopped");
             }
         }

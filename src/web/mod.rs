@@ -11,9 +11,9 @@ pub mod svg;
 use axum::Router;
 use axum::routing::{get, post};
 
-use crate::api::ApiState;
+use crate::http::ApiState;
 
-/// The pages, merged beside the API by `api::router`.
+/// The pages, merged beside the API by `server::router`.
 pub fn routes() -> Router<ApiState> {
     Router::new()
         .route("/", get(pages::dashboard))

@@ -23,10 +23,10 @@ use super::session::{
     set_cookie,
 };
 use super::svg;
-use crate::api::{ApiState, Caller, ClientAddress, Locked};
 use crate::app::{AppError, Moves, random_secret};
 use crate::audit::ChainRow;
 use crate::engine::{Act, Command, Permission, ProcedureState};
+use crate::http::{ApiState, Caller, ClientAddress, Locked};
 use crate::ids::{ConventionId, InstitutionId, ProcedureId, StageId};
 use crate::reference::Language;
 use crate::store::{HistoryFilter, OutboxStatus, ProcedureFilter};
@@ -91,7 +91,7 @@ fn error_page(
 }
 
 fn app_error_page(v: &Visitor, e: AppError) -> Response {
-    let problem = crate::api::Problem::from(e);
+    let problem = crate::http::Problem::from(e);
     let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let heading = match status {
         StatusCode::NOT_FOUND => "not_found",
@@ -756,7 +756,7 @@ pub async fn act(
     {
         Ok(_) => redirect(&format!("/procedures/{id}?done={name}")),
         Err(e) => {
-            let problem = crate::api::Problem::from(e);
+            let problem = crate::http::Problem::from(e);
             let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::CONFLICT);
             refused(status, problem.detail).await
         }
@@ -1052,20 +1052,20 @@ pub async fn calendar(
     };
     // A client that has spent its failure budget is refused before the key is looked at.
     if let Err(locked) = state.throttle.admit(client) {
-        return crate::api::Problem::too_many_failures(locked).into_response();
+        return crate::http::Problem::too_many_failures(locked).into_response();
     }
     match state.app.feed_reader(&institution, &key).await {
         Ok(Some(_)) => {}
         Ok(None) => {
             if let Err(locked) = state.throttle.fail(client) {
-                return crate::api::Problem::too_many_failures(locked).into_response();
+                return crate::http::Problem::too_many_failures(locked).into_response();
             }
             return plain(
                 StatusCode::UNAUTHORIZED,
                 "this calendar key is unknown, was replaced by a new one, or its token was revoked",
             );
         }
-        Err(e) => return crate::api::Problem::from(e).into_response(),
+        Err(e) => return crate::http::Problem::from(e).into_response(),
     }
     match feed(&state, &institution).await {
         Ok(text) => {
@@ -1076,7 +1076,7 @@ pub async fn calendar(
             );
             r
         }
-        Err(e) => crate::api::Problem::from(e).into_response(),
+        Err(e) => crate::http::Problem::from(e).into_response(),
     }
 }
 

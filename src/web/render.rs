@@ -104,7 +104,7 @@ pub fn page(status: StatusCode, name: &str, context: Value) -> Response {
             let h = response.headers_mut();
             // Pages carry data and the session's CSRF secret: not kept in caches, not framed,
             // no script from anywhere. (`nosniff` and `Referrer-Policy` are on every response:
-            // api::middleware.)
+            // http::middleware.)
             h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             h.insert(
                 header::CONTENT_SECURITY_POLICY,

@@ -9,8 +9,8 @@ use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
 
-use crate::api::{ApiState, Caller};
 use crate::app::{SESSION_LIFETIME, Session};
+use crate::http::{ApiState, Caller};
 use crate::reference::Language;
 
 pub const SESSION_COOKIE: &str = "accession_session";

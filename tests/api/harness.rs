@@ -88,9 +88,13 @@ impl Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(accession::api::serve(Arc::clone(&app), listener, async {
-            let _ = stopped.await;
-        }));
+        let task = tokio::spawn(accession::server::serve(
+            Arc::clone(&app),
+            listener,
+            async {
+                let _ = stopped.await;
+            },
+        ));
         Server {
             base,
             client: Client::new(),

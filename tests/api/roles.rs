@@ -90,7 +90,7 @@ async fn a_token_is_made_only_for_a_role_its_institution_may_hold(db: &TestDb) {
         )
         .await
         .unwrap_err();
-    let p = accession::api::Problem::from(refused);
+    let p = accession::http::Problem::from(refused);
     assert_eq!((p.status, p.field.as_deref()), (422, Some("role")), "{p:?}");
 }
 on_both!(a_token_is_made_only_for_a_role_its_institution_may_hold);

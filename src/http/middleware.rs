@@ -352,7 +352,7 @@ mod tests {
             .finish();
         let _guard = tracing::subscriber::set_default(subscriber);
         let key = "5ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2";
-        let response = crate::api::router(state)
+        let response = crate::server::router(state)
             .oneshot(
                 Request::builder()
                     .uri(format!("/calendar/moj.ics?key={key}"))
