@@ -277,7 +277,8 @@ async fn email_run(run: usize) -> (f64, f64) {
 
 /// A message like the dispatcher's (text and HTML alternatives), about `size` bytes in all.
 fn raw_message(message_id: &str, size: usize) -> accession::notify::Message {
-    use accession::notify::{EmailKind, ExtraHeaders, Mailbox, RenderedEmail, build_message};
+    use accession::engine::NotificationKind;
+    use accession::notify::{ExtraHeaders, Mailbox, RenderedEmail, build_message};
     use chrono::Utc;
     let line = "The stage Parliament of ETS No. 112 is due on 2027-05-01. ";
     // Headers and MIME parts take about a kilobyte; text and HTML share the rest.
@@ -296,7 +297,7 @@ fn raw_message(message_id: &str, size: usize) -> accession::notify::Message {
         },
         &ExtraHeaders {
             procedure_id: "kg-ets-112".into(),
-            kind: EmailKind::Reminder,
+            kind: NotificationKind::Reminder,
         },
     )
     .unwrap()

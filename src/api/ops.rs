@@ -147,10 +147,11 @@ async fn outbox(
     let status = match q.status.as_deref() {
         None => None,
         Some(s) => Some(OutboxStatus::parse(s).ok_or_else(|| {
+            let known: Vec<&str> = OutboxStatus::ALL.map(OutboxStatus::as_str).into();
             Problem::new(
                 Failure::Invalid,
                 "invalid-input",
-                format!("status `{s}` is not one of pending, sent, dead, cancelled"),
+                format!("status `{s}` is not one of {}", known.join(", ")),
             )
             .with_field("status")
         })?),
@@ -439,12 +440,7 @@ async fn metrics(State(state): State<ApiState>) -> Result<Response, Problem> {
         .map_err(AppError::from)?;
     let text = app.metrics.render(
         due as i64,
-        &[
-            ("pending", counts.pending as i64),
-            ("sent", counts.sent as i64),
-            ("dead", counts.dead as i64),
-            ("cancelled", counts.cancelled as i64),
-        ],
+        &OutboxStatus::ALL.map(|status| (status.as_str(), counts.of(status) as i64)),
     );
     let mut response = text.into_response();
     response.headers_mut().insert(

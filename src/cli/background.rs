@@ -27,12 +27,23 @@ pub enum SchedulerCmd {
     },
 }
 
+/// `--status`, one of the stored names (listed in the help).
+fn outbox_status() -> impl clap::builder::TypedValueParser<Value = OutboxStatus> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(OutboxStatus::ALL.map(OutboxStatus::as_str)).map(
+        |name| match OutboxStatus::parse(&name) {
+            Some(status) => status,
+            None => unreachable!("clap accepts only the listed names"),
+        },
+    )
+}
+
 #[derive(Debug, Subcommand)]
 pub enum OutboxCmd {
     /// The latest emails, newest first.
     List {
-        #[arg(long, value_parser = ["pending", "sent", "dead"])]
-        status: Option<String>,
+        #[arg(long, value_parser = outbox_status())]
+        status: Option<OutboxStatus>,
         #[arg(long, default_value_t = 50)]
         limit: u64,
     },
@@ -207,8 +218,7 @@ async fn received(signal: &mut Option<tokio::signal::unix::Signal>) {
 pub async fn outbox(app: &Accession, cli: &Cli, cmd: &OutboxCmd) -> Result<u8, AppError> {
     match cmd {
         OutboxCmd::List { status, limit } => {
-            let status = status.as_deref().and_then(OutboxStatus::parse);
-            let rows = app.store.outbox(status, *limit).await?;
+            let rows = app.store.outbox(*status, *limit).await?;
             if cli.json {
                 print_json(&rows);
             } else {
@@ -227,7 +237,7 @@ pub async fn outbox(app: &Accession, cli: &Cli, cmd: &OutboxCmd) -> Result<u8, A
                         vec![
                             r.id.to_string(),
                             r.status.as_str().to_string(),
-                            r.kind.clone(),
+                            r.kind.to_string(),
                             r.recipient_institution.clone(),
                             r.procedure.clone().unwrap_or_default(),
                             r.attempts.to_string(),

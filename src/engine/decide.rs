@@ -7,6 +7,7 @@ use chrono_tz::Tz;
 use serde_json::json;
 
 use super::decision::*;
+use super::notification::{Notification, NotificationFacts, NotificationKind};
 use super::timers::StageTimers;
 use super::{
     Act, Actor, Command, KeyDates, ProcedureState, Refusal, StartProcedure, Status, WorkflowRef,
@@ -333,19 +334,12 @@ pub fn decide(
                 apply_key_date(ctx, &mut decision.procedure.key_dates, key, date);
                 payload["key_dates"] =
                     serde_json::to_value(&decision.procedure.key_dates).unwrap_or_default();
-                if key == KeyDate::Deposit
-                    && let Some(eif) = decision.procedure.key_dates.entry_into_force_computed
-                {
+                let entry_into_force = match key {
+                    KeyDate::Deposit => decision.procedure.key_dates.entry_into_force_computed,
+                    _ => None,
+                };
+                if let Some(eif) = entry_into_force {
                     payload["entry_into_force_computed"] = json!(eif);
-                    for recipient in &stage.responsible {
-                        decision.notifications.push(notification(
-                            &current.id,
-                            NotificationKind::EntryIntoForce,
-                            recipient,
-                            &stage.id,
-                            sequence,
-                        ));
-                    }
                 }
                 // A treaty due date may depend on the key date: recompute it and its timers.
                 if matches!(stage.due, Some(DueRule::Treaty(_))) {
@@ -372,6 +366,18 @@ pub fn decide(
                                 )
                                 .plan(),
                         };
+                    }
+                }
+                // Told once the procedure is final, so the email states the new due date too.
+                if entry_into_force.is_some() {
+                    for recipient in &stage.responsible {
+                        decision.notifications.push(notification(
+                            &decision.procedure,
+                            NotificationKind::EntryIntoForce,
+                            recipient,
+                            &stage.id,
+                            sequence,
+                        ));
                     }
                 }
             }
@@ -461,21 +467,22 @@ fn enter_stage(
                 .plan()
         },
     };
-    let id = p.id.clone();
+    // Nothing after this changes the procedure: the emails state it as the decision leaves it.
     let kind = if stage.terminal {
         NotificationKind::ProcedureCompleted
     } else {
         NotificationKind::ActionNeeded
     };
-    for recipient in &stage.responsible {
-        decision
-            .notifications
-            .push(notification(&id, kind, recipient, &stage.id, sequence));
-    }
+    let p = &decision.procedure;
+    let mut told: Vec<Notification> = stage
+        .responsible
+        .iter()
+        .map(|recipient| notification(p, kind, recipient, &stage.id, sequence))
+        .collect();
     if let Some(rule) = &stage.approvals {
         for recipient in &rule.of {
-            decision.notifications.push(notification(
-                &id,
+            told.push(notification(
+                p,
                 NotificationKind::ApprovalRequested,
                 recipient,
                 &stage.id,
@@ -483,10 +490,13 @@ fn enter_stage(
             ));
         }
     }
+    decision.notifications.extend(told);
 }
 
+/// An email about `stage` to `recipient`, caused by event `sequence` of `procedure` (as the
+/// decision leaves it).
 fn notification(
-    procedure: &crate::ids::ProcedureId,
+    procedure: &ProcedureState,
     kind: NotificationKind,
     recipient: &InstitutionId,
     stage: &StageId,
@@ -495,9 +505,8 @@ fn notification(
     Notification {
         kind,
         recipient: recipient.clone(),
-        stage: stage.clone(),
-        history_sequence: sequence,
-        dedupe_key: format!("{procedure}:{sequence}:{}:{recipient}", kind.as_str()),
+        dedupe_key: format!("{}:{sequence}:{}:{recipient}", procedure.id, kind.as_str()),
+        facts: NotificationFacts::of(procedure, stage, sequence, None),
     }
 }
 

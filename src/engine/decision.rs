@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{Actor, ProcedureState};
+use super::{Actor, Notification, ProcedureState};
 use crate::ids::{InstitutionId, StageId};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -51,7 +51,7 @@ pub struct TimerChanges {
     pub set: Vec<TimerSpec>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TimerKind {
     /// A reminder before the due date, or a cron reminder.
@@ -72,12 +72,18 @@ impl TimerKind {
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             TimerKind::Reminder => "reminder",
             TimerKind::Deadline => "deadline",
             TimerKind::Escalation => "escalation",
         }
+    }
+}
+
+impl std::fmt::Display for TimerKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
     }
 }
 
@@ -95,49 +101,5 @@ pub struct TimerSpec {
     /// Unique per procedure, stage entry, planning event (the entry, a resumption or a new treaty
     /// date), timer and occurrence: firing twice is impossible, and a timer planned again after
     /// its predecessor was cancelled does not collide with it.
-    pub dedupe_key: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NotificationKind {
-    /// A stage was entered: the responsible institutions must act.
-    ActionNeeded,
-    /// A stage asks these institutions for their approval.
-    ApprovalRequested,
-    /// The procedure reached a terminal stage.
-    ProcedureCompleted,
-    /// The convention entered (or will enter) into force for the State.
-    EntryIntoForce,
-    /// A reminder timer fired: a due date approaches, or a cron reminder.
-    Reminder,
-    /// A stage's due date passed without it being left.
-    DeadlinePassed,
-    /// Some time after the due date: the matter goes up.
-    Escalation,
-}
-
-impl NotificationKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NotificationKind::ActionNeeded => "action_needed",
-            NotificationKind::ApprovalRequested => "approval_requested",
-            NotificationKind::ProcedureCompleted => "procedure_completed",
-            NotificationKind::EntryIntoForce => "entry_into_force",
-            NotificationKind::Reminder => "reminder",
-            NotificationKind::DeadlinePassed => "deadline",
-            NotificationKind::Escalation => "escalation",
-        }
-    }
-}
-
-/// An email to queue in the outbox, to every address of `recipient`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Notification {
-    pub kind: NotificationKind,
-    pub recipient: InstitutionId,
-    pub stage: StageId,
-    pub history_sequence: i64,
-    /// Unique per procedure, event, kind and recipient.
     pub dedupe_key: String,
 }

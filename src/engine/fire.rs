@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::decision::*;
+use super::notification::{Notification, NotificationFacts, NotificationKind};
 use super::timers::{next_cron, next_occurrence_key};
 use super::{Actor, Context, ProcedureState, Refusal, Status};
 use crate::ids::{InstitutionId, StageId};
@@ -83,9 +84,8 @@ pub fn fire(
         .map(|recipient| Notification {
             kind,
             recipient: recipient.clone(),
-            stage: timer.stage.clone(),
-            history_sequence: sequence,
             dedupe_key: format!("{}:{recipient}", timer.dedupe_key),
+            facts: NotificationFacts::of(&next, &timer.stage, sequence, Some(&timer.rule)),
         })
         .collect();
     let event = Event {

@@ -8,6 +8,7 @@ mod command;
 mod decide;
 mod decision;
 mod fire;
+mod notification;
 mod refusal;
 mod state;
 mod timers;
@@ -18,11 +19,12 @@ mod tests;
 pub use actor::{Actor, Permission, Role, SYSTEM_INSTITUTION};
 pub use command::{Act, Command, StartProcedure};
 pub use decide::{Context, ConventionRules, decide, start};
-pub use decision::{
-    ApprovalRecord, Decision, Event, Notification, NotificationKind, TimerChanges, TimerKind,
-    TimerSpec,
-};
+pub use decision::{ApprovalRecord, Decision, Event, TimerChanges, TimerKind, TimerSpec};
 pub use fire::{DueTimer, fire};
+pub use notification::{
+    MovedOn, Notification, NotificationFacts, NotificationKind, UnknownNotificationKind,
+    still_applies,
+};
 pub use refusal::Refusal;
 pub use state::{KeyDates, ProcedureState, Status, WorkflowRef};
 pub use timers::deadline_instant;

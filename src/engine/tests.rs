@@ -367,9 +367,17 @@ fn starting_sets_the_due_deadline_and_the_reminder_before_it_and_asks_the_mfa_to
         [Notification {
             kind: NotificationKind::ActionNeeded,
             recipient: inst("mfa"),
-            stage: stage("assessment"),
-            history_sequence: 1,
             dedupe_key: "kg-ets-112:1:action_needed:mfa".into(),
+            facts: NotificationFacts {
+                procedure: decision.procedure.id.clone(),
+                stage: stage("assessment"),
+                stage_entry: Some(1),
+                history_sequence: 1,
+                due_on: Some(date("2024-02-09")),
+                rule: None,
+                deposited_on: None,
+                entry_into_force: None,
+            },
         }]
     );
 }
@@ -1874,7 +1882,20 @@ mod properties {
                 decision
                     .events
                     .iter()
-                    .any(|e| e.sequence == n.history_sequence)
+                    .any(|e| e.sequence == n.facts.history_sequence)
+            );
+            // An email states the procedure as the decision leaves it, whatever the act.
+            let f = &n.facts;
+            prop_assert_eq!(&f.procedure, &p.id);
+            prop_assert_eq!(f.stage_entry, Some(p.stage_entry));
+            prop_assert_eq!(f.due_on, p.due_on);
+            prop_assert_eq!(f.deposited_on, p.key_dates.deposited_on);
+            prop_assert_eq!(f.entry_into_force, p.key_dates.entry_into_force());
+            prop_assert_eq!(
+                f.rule.is_some(),
+                n.kind == NotificationKind::Reminder
+                    || n.kind == NotificationKind::DeadlinePassed
+                    || n.kind == NotificationKind::Escalation
             );
         }
         check_state(p, now)
@@ -2012,4 +2033,113 @@ mod properties {
             }
         }
     }
+}
+
+// Whether a queued email still applies when its turn to be sent comes.
+
+fn told(decision: &Decision, kind: NotificationKind) -> &Notification {
+    decision
+        .notifications
+        .iter()
+        .find(|n| n.kind == kind)
+        .unwrap_or_else(|| panic!("no {kind} email in {:#?}", decision.notifications))
+}
+
+#[test]
+fn a_call_to_act_applies_while_the_procedure_stays_in_that_stage_entry() {
+    let mut walk = Walk::start_at("2024-01-10T05:00:00Z");
+    let entered = walk.advance("legal-review");
+    let call = told(&entered, NotificationKind::ActionNeeded).clone();
+    assert_eq!(
+        still_applies(call.kind, &call.facts, &walk.procedure),
+        Ok(())
+    );
+    // Acts that keep the stage entry leave it applicable.
+    walk.act(&coordinator(), comment("Seminar report circulated"));
+    walk.record("compatibility_report", "MoJ compatibility report No. 17");
+    assert_eq!(
+        still_applies(call.kind, &call.facts, &walk.procedure),
+        Ok(())
+    );
+    // Gone once the stage is left, even for a later entry into the same stage.
+    walk.advance("interagency-consultation");
+    let moved_on = still_applies(call.kind, &call.facts, &walk.procedure).unwrap_err();
+    assert_eq!(
+        moved_on.to_string(),
+        "procedure `kg-ets-112` has moved on (now active at stage `interagency-consultation`)"
+    );
+    walk.act(&ministry("moj"), advance("legal-review"));
+    assert_eq!(walk.procedure.stage, call.facts.stage);
+    assert!(still_applies(call.kind, &call.facts, &walk.procedure).is_err());
+}
+
+#[test]
+fn no_call_to_act_applies_to_a_suspended_procedure_but_news_always_does() {
+    let mut walk = Walk::start_at("2024-01-10T05:00:00Z");
+    let entered = walk.advance("legal-review");
+    let call = told(&entered, NotificationKind::ActionNeeded).clone();
+    walk.act(&coordinator(), suspend());
+    let moved_on = still_applies(call.kind, &call.facts, &walk.procedure).unwrap_err();
+    assert_eq!(moved_on.status, Status::Suspended);
+    assert_eq!(moved_on.stage, stage("legal-review"));
+    for kind in NotificationKind::ALL {
+        let about_the_stage = still_applies(kind, &call.facts, &walk.procedure).is_err();
+        assert_eq!(about_the_stage, kind.is_about_the_stage(), "{kind}");
+    }
+    assert!(!NotificationKind::EntryIntoForce.is_about_the_stage());
+    assert!(!NotificationKind::ProcedureCompleted.is_about_the_stage());
+}
+
+#[test]
+fn an_email_queued_before_stage_entries_were_kept_is_judged_by_its_stage() {
+    let mut walk = Walk::start_at("2024-01-10T05:00:00Z");
+    let entered = walk.advance("legal-review");
+    let mut call = told(&entered, NotificationKind::ActionNeeded).clone();
+    call.facts.stage_entry = None;
+    assert_eq!(
+        still_applies(call.kind, &call.facts, &walk.procedure),
+        Ok(())
+    );
+    walk.record("compatibility_report", "MoJ compatibility report No. 17");
+    walk.advance("interagency-consultation");
+    assert!(still_applies(call.kind, &call.facts, &walk.procedure).is_err());
+}
+
+#[test]
+fn a_fired_timer_s_emails_state_its_rule_and_the_due_date() {
+    let mut walk = Walk::start_at("2024-01-10T05:00:00Z");
+    let entered = walk.advance("legal-review");
+    let escalation = due(timer(&entered, TimerKind::Escalation, "after_due 7 days"));
+    let fired = fire(ctx(), &walk.procedure, &escalation, escalation.fire_at).unwrap();
+    for n in &fired.notifications {
+        assert_eq!(n.facts.rule.as_deref(), Some("after_due 7 days"));
+        assert_eq!(n.facts.stage, stage("legal-review"));
+        assert_eq!(n.facts.stage_entry, Some(walk.procedure.stage_entry));
+        assert_eq!(n.facts.due_on, walk.procedure.due_on);
+        assert!(n.facts.due_on.is_some());
+        assert_eq!(n.facts.history_sequence, fired.events[0].sequence);
+        assert_eq!(
+            still_applies(n.kind, &n.facts, &fired.procedure),
+            Ok(()),
+            "an escalation applies while the stage is not left"
+        );
+    }
+}
+
+#[test]
+fn a_notification_kind_is_stored_read_and_serialised_by_the_same_name() {
+    for kind in NotificationKind::ALL {
+        assert_eq!(NotificationKind::parse(kind.as_str()), Some(kind));
+        assert_eq!(kind.as_str().parse::<NotificationKind>(), Ok(kind));
+        assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        assert_eq!(kind.to_string(), kind.as_str());
+    }
+    assert_eq!(NotificationKind::DeadlinePassed.as_str(), "deadline");
+    let err = "deadline_passed".parse::<NotificationKind>().unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("`deadline_passed` is not a kind of notification; known: action_needed,"),
+        "{err}"
+    );
+    assert!(serde_json::from_str::<NotificationKind>("\"nope\"").is_err());
 }

@@ -8,13 +8,14 @@ use lettre::Message;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 
-use super::templates::{EmailKind, RenderedEmail};
+use super::templates::RenderedEmail;
+use crate::engine::NotificationKind;
 
 /// What the headers of an email say about where it comes from in Accession.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExtraHeaders {
     pub procedure_id: String,
-    pub kind: EmailKind,
+    pub kind: NotificationKind,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,7 +116,7 @@ mod tests {
         let date = Utc.with_ymd_and_hms(2024, 5, 1, 9, 30, 0).unwrap();
         let headers = ExtraHeaders {
             procedure_id: "kg-ets-112".into(),
-            kind: EmailKind::Reminder,
+            kind: NotificationKind::Reminder,
         };
         build_message(&from, &to, message_id, date, &rendered(), &headers)
     }
@@ -236,7 +237,7 @@ mod tests {
         let date = Utc.with_ymd_and_hms(2024, 5, 1, 0, 0, 0).unwrap();
         let headers = ExtraHeaders {
             procedure_id: "p".into(),
-            kind: EmailKind::Reminder,
+            kind: NotificationKind::Reminder,
         };
         let err = build_message(&from, &[], "<a@b>", date, &rendered(), &headers).unwrap_err();
         assert!(matches!(err, MessageError::NoRecipient));

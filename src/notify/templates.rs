@@ -8,76 +8,17 @@ use chrono::NaiveDate;
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::Serde;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 
 use crate::config::MailSettings;
+use crate::engine::NotificationKind;
 use crate::reference::Language;
-
-/// Why an email is sent; each kind has its own three template files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EmailKind {
-    /// A stage is open and the recipient is expected to act.
-    ActionNeeded,
-    /// A timer rule (before or after the due day, or a cron schedule) fired.
-    Reminder,
-    /// The due day of a stage has passed.
-    DeadlinePassed,
-    /// A stage is overdue long enough to be raised to someone above the responsible.
-    Escalation,
-    /// An act waits for the approval of the recipient.
-    ApprovalRequested,
-    /// The procedure reached its final stage.
-    ProcedureCompleted,
-    /// The convention enters (or entered) into force for the State.
-    EntryIntoForce,
-}
-
-impl EmailKind {
-    pub const ALL: [EmailKind; 7] = [
-        EmailKind::ActionNeeded,
-        EmailKind::Reminder,
-        EmailKind::DeadlinePassed,
-        EmailKind::Escalation,
-        EmailKind::ApprovalRequested,
-        EmailKind::ProcedureCompleted,
-        EmailKind::EntryIntoForce,
-    ];
-
-    /// The name used in template file names, headers and the outbox.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EmailKind::ActionNeeded => "action_needed",
-            EmailKind::Reminder => "reminder",
-            EmailKind::DeadlinePassed => "deadline",
-            EmailKind::Escalation => "escalation",
-            EmailKind::ApprovalRequested => "approval_requested",
-            EmailKind::ProcedureCompleted => "procedure_completed",
-            EmailKind::EntryIntoForce => "entry_into_force",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<EmailKind> {
-        EmailKind::ALL.into_iter().find(|k| k.as_str() == text)
-    }
-}
-
-impl fmt::Display for EmailKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Serialize for EmailKind {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
 
 /// What an email says, and the context its templates are rendered with. Every text is already
 /// in the recipient's language and formatted by the caller; dates print as `YYYY-MM-DD`.
 #[derive(Serialize, Clone, Debug)]
 pub struct EmailFacts {
-    pub kind: EmailKind,
+    pub kind: NotificationKind,
     pub procedure_id: String,
     /// "Kyrgyz Republic"
     pub state_name: String,
@@ -170,7 +111,7 @@ pub fn expected_files() -> Vec<String> {
         for shared in SHARED {
             names.push(format!("{lang}/{shared}"));
         }
-        for kind in EmailKind::ALL {
+        for kind in NotificationKind::ALL {
             for suffix in ["subject.txt", "txt", "html"] {
                 names.push(format!("{lang}/{}.{suffix}", kind.as_str()));
             }
@@ -343,7 +284,7 @@ impl Templates {
     /// none, so a template that only breaks at render time is found now.
     fn check(&self) -> Result<(), TemplateError> {
         for lang in [Language::En, Language::Ru] {
-            for kind in EmailKind::ALL {
+            for kind in NotificationKind::ALL {
                 self.render(lang, &sample_facts(kind, true))?;
                 self.render(lang, &sample_facts(kind, false))?;
             }
@@ -360,7 +301,7 @@ fn describe(error: &minijinja::Error) -> String {
 }
 
 /// Facts with plausible values, to try templates on.
-fn sample_facts(kind: EmailKind, full: bool) -> EmailFacts {
+fn sample_facts(kind: NotificationKind, full: bool) -> EmailFacts {
     let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d);
     EmailFacts {
         kind,
@@ -415,7 +356,7 @@ fn plural_en(n: i64, one: String, other: String) -> String {
 mod tests {
     use super::*;
 
-    fn facts(kind: EmailKind) -> EmailFacts {
+    fn facts(kind: NotificationKind) -> EmailFacts {
         EmailFacts {
             kind,
             procedure_id: "kg-ets-112".into(),
@@ -447,21 +388,21 @@ mod tests {
 
     #[test]
     fn kinds_round_trip_through_their_names() {
-        for kind in EmailKind::ALL {
-            assert_eq!(EmailKind::parse(kind.as_str()), Some(kind));
+        for kind in NotificationKind::ALL {
+            assert_eq!(NotificationKind::parse(kind.as_str()), Some(kind));
         }
         assert_eq!(
-            EmailKind::parse("deadline"),
-            Some(EmailKind::DeadlinePassed)
+            NotificationKind::parse("deadline"),
+            Some(NotificationKind::DeadlinePassed)
         );
-        assert_eq!(EmailKind::parse("deadline_passed"), None);
+        assert_eq!(NotificationKind::parse("deadline_passed"), None);
     }
 
     #[test]
     fn every_kind_renders_in_english_and_russian_with_the_essential_facts() {
         let templates = Templates::embedded();
         for language in [Language::En, Language::Ru] {
-            for kind in EmailKind::ALL {
+            for kind in NotificationKind::ALL {
                 let facts = facts(kind);
                 let email = templates.render(language, &facts).unwrap();
                 let what = format!("{kind} in {language}");
@@ -498,7 +439,7 @@ mod tests {
     fn every_kind_renders_without_any_optional_fact() {
         let templates = Templates::embedded();
         for language in [Language::En, Language::Ru] {
-            for kind in EmailKind::ALL {
+            for kind in NotificationKind::ALL {
                 let email = templates
                     .render(language, &sample_facts(kind, false))
                     .unwrap();
@@ -512,28 +453,28 @@ mod tests {
     fn emails_say_what_makes_their_kind() {
         let templates = Templates::embedded();
         let text = |language, kind| templates.render(language, &facts(kind)).unwrap().text;
-        let reminder = text(Language::En, EmailKind::Reminder);
+        let reminder = text(Language::En, NotificationKind::Reminder);
         assert!(reminder.contains("before_due 7 days"), "{reminder}");
-        let deadline = text(Language::En, EmailKind::DeadlinePassed);
+        let deadline = text(Language::En, NotificationKind::DeadlinePassed);
         assert!(deadline.contains("12 days"), "{deadline}");
-        let escalation = text(Language::En, EmailKind::Escalation);
+        let escalation = text(Language::En, NotificationKind::Escalation);
         assert!(escalation.contains("escalation"), "{escalation}");
         assert!(escalation.contains("Ministry of Justice"), "{escalation}");
-        let in_force = text(Language::En, EmailKind::EntryIntoForce);
+        let in_force = text(Language::En, NotificationKind::EntryIntoForce);
         assert!(in_force.contains("2024-08-01"), "{in_force}");
         assert!(in_force.contains("2024-04-22"), "{in_force}");
-        let approval = text(Language::En, EmailKind::ApprovalRequested);
+        let approval = text(Language::En, NotificationKind::ApprovalRequested);
         assert!(approval.contains("Ministry of Finance"), "{approval}");
-        let deadline_ru = text(Language::Ru, EmailKind::DeadlinePassed);
+        let deadline_ru = text(Language::Ru, NotificationKind::DeadlinePassed);
         assert!(deadline_ru.contains("12 дней"), "{deadline_ru}");
-        let escalation_ru = text(Language::Ru, EmailKind::Escalation);
+        let escalation_ru = text(Language::Ru, NotificationKind::Escalation);
         assert!(escalation_ru.contains("эскалац"), "{escalation_ru}");
     }
 
     #[test]
     fn the_deadline_in_the_recipients_time_zone_is_printed_as_given() {
         let email = Templates::embedded()
-            .render(Language::En, &facts(EmailKind::ActionNeeded))
+            .render(Language::En, &facts(NotificationKind::ActionNeeded))
             .unwrap();
         let local = "2024-05-01 24:00 (Asia/Bishkek) = 2024-05-01 20:00 Europe/Paris";
         assert!(email.text.contains(local), "{}", email.text);
@@ -543,7 +484,7 @@ mod tests {
     #[test]
     fn kyrgyz_recipients_get_russian_and_french_recipients_english() {
         let templates = Templates::embedded();
-        let facts = facts(EmailKind::Reminder);
+        let facts = facts(NotificationKind::Reminder);
         let render = |language| templates.render(language, &facts).unwrap();
         assert_eq!(render(Language::Ky).text, render(Language::Ru).text);
         assert_eq!(render(Language::Fr).text, render(Language::En).text);
@@ -552,7 +493,7 @@ mod tests {
 
     #[test]
     fn html_escapes_markup_in_facts_while_text_keeps_it_literally() {
-        let mut facts = facts(EmailKind::ActionNeeded);
+        let mut facts = facts(NotificationKind::ActionNeeded);
         facts.stage_title = "<script>alert(1)</script>".into();
         let email = Templates::embedded().render(Language::En, &facts).unwrap();
         assert!(!email.html.contains("<script>"), "{}", email.html);
@@ -569,7 +510,7 @@ mod tests {
     fn html_has_no_external_resources_or_images() {
         let templates = Templates::embedded();
         for language in [Language::En, Language::Ru] {
-            for kind in EmailKind::ALL {
+            for kind in NotificationKind::ALL {
                 let html = templates.render(language, &facts(kind)).unwrap().html;
                 for banned in ["<img", "<script", "<link", "src=", "url("] {
                     assert!(!html.contains(banned), "{kind} {language}: {banned}");
@@ -596,7 +537,7 @@ mod tests {
         let from_dir = Templates::from_dir(&dir).unwrap();
         let embedded = Templates::embedded();
         for language in [Language::En, Language::Ru] {
-            for kind in EmailKind::ALL {
+            for kind in NotificationKind::ALL {
                 let facts = facts(kind);
                 assert_eq!(
                     from_dir.render(language, &facts).unwrap(),

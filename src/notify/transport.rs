@@ -523,8 +523,9 @@ fn file_stem(message_id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::NotificationKind;
     use crate::notify::message::{ExtraHeaders, build_message};
-    use crate::notify::templates::{EmailKind, RenderedEmail};
+    use crate::notify::templates::RenderedEmail;
     use chrono::{TimeZone, Utc};
 
     fn message(id: &str, text: &str) -> Message {
@@ -541,7 +542,7 @@ mod tests {
             &rendered,
             &ExtraHeaders {
                 procedure_id: "kg-ets-112".into(),
-                kind: EmailKind::Reminder,
+                kind: NotificationKind::Reminder,
             },
         )
         .unwrap()

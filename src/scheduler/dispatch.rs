@@ -18,13 +18,11 @@ use serde::Serialize;
 
 use crate::app::{Accession, AppError};
 use crate::config::DispatcherSettings;
-use crate::engine::ProcedureState;
-use crate::ids::{ConventionId, InstitutionId, ProcedureId, StageId};
-use crate::notify::{
-    EmailFacts, EmailKind, ExtraHeaders, Mailbox, Mailer, Templates, build_message,
-};
+use crate::engine::{NotificationFacts, NotificationKind, ProcedureState};
+use crate::ids::{ConventionId, InstitutionId, ProcedureId};
+use crate::notify::{EmailFacts, ExtraHeaders, Mailbox, Mailer, Templates, build_message};
 use crate::reference::{Convention, Institution, Language};
-use crate::store::{OutboxRow, Settlement};
+use crate::store::{OutboxRow, OutboxStatus, Settlement};
 
 /// What one pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -359,13 +357,17 @@ impl Dispatcher {
                 continue;
             }
             let (count, label) = match settlement {
-                Settlement::Sent { .. } => (&mut report.sent, "sent"),
+                Settlement::Sent { .. } => (&mut report.sent, OutboxStatus::Sent.as_str()),
                 Settlement::Failed {
                     retry_at: Some(_), ..
                 } => (&mut report.retried, "retried"),
-                Settlement::Failed { retry_at: None, .. } => (&mut report.dead, "dead"),
+                Settlement::Failed { retry_at: None, .. } => {
+                    (&mut report.dead, OutboxStatus::Dead.as_str())
+                }
                 Settlement::Deferred { .. } => (&mut report.retried, "retried"),
-                Settlement::Cancelled { .. } => (&mut report.cancelled, "cancelled"),
+                Settlement::Cancelled { .. } => {
+                    (&mut report.cancelled, OutboxStatus::Cancelled.as_str())
+                }
             };
             *count += 1;
             app.metrics.count(&app.metrics.emails, label);
@@ -451,9 +453,7 @@ impl Dispatcher {
         row: &OutboxRow,
         now: DateTime<Utc>,
     ) -> Result<Result<Prepared, Instead>, AppError> {
-        let Some(kind) = EmailKind::parse(&row.kind) else {
-            return Ok(Err(dead(format!("unknown kind `{}`", row.kind))));
-        };
+        let kind = row.kind;
         let Ok(recipient_id) = InstitutionId::parse(row.recipient_institution.clone()) else {
             return Ok(Err(dead(format!(
                 "`{}` is not an institution id",
@@ -481,7 +481,15 @@ impl Dispatcher {
                 "institution `{recipient_id}` has no email address"
             ))));
         }
-        let facts = match self.facts(app, known, row, kind, &recipient, now).await? {
+        // A row whose facts do not read will not read next time either.
+        let stated = match row.facts() {
+            Ok(stated) => stated,
+            Err(e) => return Ok(Err(dead(e.to_string()))),
+        };
+        let facts = match self
+            .facts(app, known, kind, &stated, &recipient, now)
+            .await?
+        {
             Ok(facts) => facts,
             Err(e) => return Ok(Err(e)),
         };
@@ -512,58 +520,29 @@ impl Dispatcher {
         }))
     }
 
-    /// What the email says: the facts saved with the row, and names and titles in the
-    /// recipient's language.
+    /// What the email says: the facts the engine stated with the row, and names and titles in
+    /// the recipient's language; or, when the email no longer applies, why.
     async fn facts(
         &self,
         app: &Accession,
         known: &mut Known,
-        row: &OutboxRow,
-        kind: EmailKind,
+        kind: NotificationKind,
+        stated: &NotificationFacts,
         recipient: &Institution,
         now: DateTime<Utc>,
     ) -> Result<Result<EmailFacts, Instead>, AppError> {
-        let payload = &row.payload;
-        let text = |key: &str| {
-            payload
-                .get(key)
-                .and_then(|v| v.as_str())
-                .map(str::to_string)
-        };
-        let date = |key: &str| text(key).and_then(|t| t.parse::<NaiveDate>().ok());
-        let Some(procedure_id) = procedure_of(row) else {
-            return Ok(Err(dead("the row names no procedure")));
-        };
-        let Some(procedure) = known.procedures.get(&procedure_id).cloned() else {
+        let Some(procedure) = known.procedures.get(&stated.procedure).cloned() else {
             return Ok(Err(dead(format!(
-                "procedure `{procedure_id}` does not exist"
+                "procedure `{}` does not exist",
+                stated.procedure
             ))));
         };
-        // A call to act on a stage is stale once the procedure has left that stage entry (or is
-        // suspended or closed); news of a completion or of entry into force never is.
-        let about_the_stage = matches!(
-            kind,
-            EmailKind::ActionNeeded
-                | EmailKind::ApprovalRequested
-                | EmailKind::Reminder
-                | EmailKind::DeadlinePassed
-                | EmailKind::Escalation
-        );
-        let entry = payload.get("stage_entry").and_then(|v| v.as_i64());
-        if about_the_stage
-            && (entry.is_some_and(|e| e != procedure.stage_entry)
-                || procedure.status != crate::engine::Status::Active)
-        {
-            return Ok(Err(Instead::Cancel(format!(
-                "procedure `{}` has moved on (now {} at stage `{}`)",
-                procedure.id, procedure.status, procedure.stage
-            ))));
+        if let Err(moved_on) = crate::engine::still_applies(kind, stated, &procedure) {
+            return Ok(Err(Instead::Cancel(moved_on.to_string())));
         }
         let def = app.definition_of(&procedure.workflow.hash).await?;
-        let stage_id = text("stage")
-            .and_then(|s| StageId::parse(s).ok())
-            .unwrap_or_else(|| procedure.stage.clone());
-        let Some(stage) = def.stage(&stage_id) else {
+        let stage_id = &stated.stage;
+        let Some(stage) = def.stage(stage_id) else {
             return Ok(Err(dead(format!(
                 "stage `{stage_id}` is not in the procedure's workflow"
             ))));
@@ -575,20 +554,20 @@ impl Dispatcher {
             names.push(known.name(app, id, language).await?);
         }
         let mut missing = Vec::new();
-        if kind == EmailKind::ApprovalRequested
+        if kind == NotificationKind::ApprovalRequested
             && let Some(rule) = &stage.approvals
         {
             for id in &rule.of {
-                if !procedure.approvals.contains_key(id) || procedure.stage != stage_id {
+                if !procedure.approvals.contains_key(id) || procedure.stage != *stage_id {
                     missing.push(known.name(app, id, language).await?);
                 }
             }
         }
         let stage_zone = known.people(app).await?.zones.lead(&stage.responsible);
         let recipient_zone = recipient.time_zone;
-        let due_on = date("due_on");
+        let due_on = stated.due_on;
         let overdue_days = match kind {
-            EmailKind::DeadlinePassed | EmailKind::Escalation => due_on.map(|due| {
+            NotificationKind::DeadlinePassed | NotificationKind::Escalation => due_on.map(|due| {
                 (now.with_timezone(&stage_zone).date_naive() - due)
                     .num_days()
                     .max(0)
@@ -621,18 +600,17 @@ impl Dispatcher {
             deadline_local: due_on.and_then(|due| deadline_text(due, stage_zone, recipient_zone)),
             time_zone: recipient_zone.name().to_string(),
             overdue_days,
-            rule: text("rule"),
-            entry_into_force: date("entry_into_force"),
-            deposited_on: date("deposited_on"),
+            rule: stated.rule.clone(),
+            entry_into_force: stated.entry_into_force,
+            deposited_on: stated.deposited_on,
             link: format!("{base}/procedures/{}", procedure.id),
         }))
     }
 }
 
-/// The procedure a row is about, as its payload names it.
+/// The procedure a row is about, as its facts name it.
 fn procedure_of(row: &OutboxRow) -> Option<ProcedureId> {
-    let id = row.payload.get("procedure")?.as_str()?;
-    ProcedureId::parse(id.to_string()).ok()
+    row.facts().ok().map(|facts| facts.procedure)
 }
 
 struct Prepared {

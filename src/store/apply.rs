@@ -9,9 +9,9 @@ use sha2::{Digest, Sha256};
 
 use super::entities::{approval, history, outbox, procedure, timer};
 use super::error::is_unique_violation;
-use super::{Answer, HeldKey, Store, StoreError, TimerRow};
+use super::{Answer, HeldKey, OutboxStatus, Store, StoreError, TimerRow, TimerStatus};
 use crate::audit::{ChainRow, GENESIS, row_hash};
-use crate::engine::{Decision, Event, ProcedureState};
+use crate::engine::{Decision, Event, NotificationFacts, ProcedureState};
 use crate::ids::Version;
 
 /// The stable Message-ID of the email an outbox row becomes: a resend after a crash carries the
@@ -151,10 +151,16 @@ impl Store {
 
         if let Some(key) = &decision.timers.fired {
             let fired = timer::Entity::update_many()
-                .col_expr(timer::Column::Status, Expr::value("fired"))
+                .col_expr(
+                    timer::Column::Status,
+                    Expr::value(TimerStatus::Fired.as_str()),
+                )
                 .col_expr(timer::Column::FiredAt, Expr::value(now))
                 .filter(timer::Column::DedupeKey.eq(key.as_str()))
-                .filter(super::status_is(timer::Column::Status, "pending"))
+                .filter(super::status_is(
+                    timer::Column::Status,
+                    TimerStatus::Pending.as_str(),
+                ))
                 .exec(&txn)
                 .await?;
             if fired.rows_affected != 1 {
@@ -165,9 +171,15 @@ impl Store {
         }
         if decision.timers.cancel_pending {
             timer::Entity::update_many()
-                .col_expr(timer::Column::Status, Expr::value("cancelled"))
+                .col_expr(
+                    timer::Column::Status,
+                    Expr::value(TimerStatus::Cancelled.as_str()),
+                )
                 .filter(timer::Column::ProcedureId.eq(p.id.to_string()))
-                .filter(super::status_is(timer::Column::Status, "pending"))
+                .filter(super::status_is(
+                    timer::Column::Status,
+                    TimerStatus::Pending.as_str(),
+                ))
                 .exec(&txn)
                 .await?;
         }
@@ -180,7 +192,7 @@ impl Store {
                 rule: Set(t.rule.clone()),
                 occurrence: Set(t.occurrence),
                 fire_at: Set(t.fire_at),
-                status: Set("pending".to_string()),
+                status: Set(TimerStatus::Pending.as_str().to_string()),
                 recipients: Set(
                     serde_json::to_string(&t.recipients).unwrap_or_else(|_| "[]".into())
                 ),
@@ -199,24 +211,10 @@ impl Store {
         }
 
         if !decision.notifications.is_empty() {
-            // What the email says, as it was when the event happened: the dispatcher renders it
-            // later, perhaps after the procedure has moved on.
-            let rule = decision
-                .events
-                .last()
-                .and_then(|e| e.payload.get("rule"))
-                .cloned();
+            // What the email says, as the engine decided it: the dispatcher renders it later,
+            // perhaps after the procedure has moved on.
             let rows = decision.notifications.iter().map(|n| {
-                let payload = serde_json::json!({
-                    "procedure": p.id,
-                    "stage": n.stage,
-                    "stage_entry": p.stage_entry,
-                    "history_sequence": n.history_sequence,
-                    "due_on": p.due_on,
-                    "rule": rule,
-                    "deposited_on": p.key_dates.deposited_on,
-                    "entry_into_force": p.key_dates.entry_into_force(),
-                });
+                let payload = facts_json(&n.facts);
                 outbox::ActiveModel {
                     dedupe_key: Set(n.dedupe_key.clone()),
                     message_id: Set(message_id_for(&n.dedupe_key, &self.mail_domain)),
@@ -225,8 +223,8 @@ impl Store {
                     recipient_institution: Set(n.recipient.to_string()),
                     recipient_address: Set(None),
                     language: Set(None),
-                    payload: Set(payload.to_string()),
-                    status: Set("pending".to_string()),
+                    payload: Set(payload),
+                    status: Set(OutboxStatus::Pending.as_str().to_string()),
                     attempts: Set(0),
                     next_attempt_at: Set(mail_due),
                     last_error: Set(None),
@@ -258,6 +256,15 @@ impl Store {
         }
         Ok(answer)
     }
+}
+
+/// The outbox's JSON of `facts`: an object whose keys are in alphabetical order, as every
+/// version has written it.
+pub(super) fn facts_json(facts: &NotificationFacts) -> String {
+    // Through `Value`, whose objects keep their keys sorted, rather than in field order.
+    serde_json::to_value(facts)
+        .expect("facts are plain data")
+        .to_string()
 }
 
 fn procedure_row(
@@ -382,4 +389,80 @@ async fn read_last(
         .into_tuple()
         .one(txn)
         .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{ProcedureId, StageId};
+
+    /// Payloads as the outbox held them before the facts were typed, copied from a database
+    /// the previous version wrote (`demo`, then `scheduler run-once --at 2027-06-01`).
+    const WRITTEN_BEFORE: [&str; 3] = [
+        r#"{"deposited_on":null,"due_on":"2023-12-01","entry_into_force":null,"history_sequence":5,"procedure":"kg-cets-210","rule":"after_due 7 days","stage":"legal-review","stage_entry":2}"#,
+        r#"{"deposited_on":"2024-04-22","due_on":null,"entry_into_force":"2024-08-01","history_sequence":16,"procedure":"kg-ets-112","rule":null,"stage":"deposit","stage_entry":15}"#,
+        r#"{"deposited_on":null,"due_on":"2024-02-18","entry_into_force":null,"history_sequence":4,"procedure":"kg-ets-112","rule":null,"stage":"interagency-consultation","stage_entry":4}"#,
+    ];
+
+    fn date(text: &str) -> Option<chrono::NaiveDate> {
+        Some(text.parse().unwrap())
+    }
+
+    #[test]
+    fn outbox_payloads_written_before_the_facts_were_typed_still_read() {
+        let escalation: NotificationFacts = serde_json::from_str(WRITTEN_BEFORE[0]).unwrap();
+        assert_eq!(
+            escalation,
+            NotificationFacts {
+                procedure: ProcedureId::parse("kg-cets-210").unwrap(),
+                stage: StageId::parse("legal-review").unwrap(),
+                stage_entry: Some(2),
+                history_sequence: 5,
+                due_on: date("2023-12-01"),
+                rule: Some("after_due 7 days".into()),
+                deposited_on: None,
+                entry_into_force: None,
+            }
+        );
+        let news: NotificationFacts = serde_json::from_str(WRITTEN_BEFORE[1]).unwrap();
+        assert_eq!(news.deposited_on, date("2024-04-22"));
+        assert_eq!(news.entry_into_force, date("2024-08-01"));
+        assert_eq!(
+            (news.stage_entry, news.due_on, news.rule),
+            (Some(15), None, None)
+        );
+    }
+
+    #[test]
+    fn facts_are_written_byte_for_byte_as_before() {
+        for written in WRITTEN_BEFORE {
+            let facts: NotificationFacts = serde_json::from_str(written).unwrap();
+            assert_eq!(facts_json(&facts), written);
+        }
+    }
+
+    #[test]
+    fn payloads_of_the_first_versions_read_with_the_missing_facts_absent() {
+        // Before stage entries (and, earlier, dates and rules) were kept with the email.
+        let first: NotificationFacts = serde_json::from_str(
+            r#"{"history_sequence":3,"procedure":"kg-ets-112","stage":"legal-review"}"#,
+        )
+        .unwrap();
+        assert_eq!(first.stage_entry, None);
+        assert_eq!(
+            (first.due_on, first.rule, first.entry_into_force),
+            (None, None, None)
+        );
+        // What the email cannot do without is refused, naming it.
+        let err = serde_json::from_str::<NotificationFacts>(r#"{"procedure":"kg-ets-112"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("missing field `stage`"), "{err}");
+        let err = serde_json::from_str::<NotificationFacts>(
+            r#"{"history_sequence":3,"procedure":"KG ETS","stage":"legal-review"}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("KG ETS"), "{err}");
+    }
 }

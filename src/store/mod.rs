@@ -12,6 +12,7 @@ mod error;
 mod health;
 mod history;
 mod idempotency;
+mod lease;
 mod mail_outages;
 mod outbox;
 mod procedures;
@@ -31,7 +32,7 @@ pub use outbox::{OutboxCounts, OutboxRow, OutboxStatus, Settlement};
 pub use procedures::{ProcedureFilter, ProcedureRow, TimerRow};
 pub use reference::ImportSummary;
 pub use sessions::SessionRow;
-pub use timers::ClaimedTimer;
+pub use timers::{ClaimedTimer, TimerStatus};
 pub use tokens::TokenRow;
 
 /// `column = 'status'` with the value written into the SQL instead of bound. Timers and outbox

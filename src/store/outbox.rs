@@ -4,16 +4,18 @@
 //! outcome only for a row it still holds. On PostgreSQL the candidates are locked `FOR UPDATE
 //! SKIP LOCKED`, so dispatchers never wait on each other.
 
+use std::fmt;
+use std::str::FromStr;
+
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Query};
-use sea_orm::{
-    ColumnTrait, Condition, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
-use serde::Serialize;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::{Deserialize, Serialize};
 
 use super::entities::outbox;
+use super::lease::Leased;
 use super::{Store, StoreError};
+use crate::engine::{NotificationFacts, NotificationKind};
 use crate::reference::Language;
 
 /// Where an outbox row is in its life.
@@ -30,7 +32,15 @@ pub enum OutboxStatus {
 }
 
 impl OutboxStatus {
-    pub fn as_str(self) -> &'static str {
+    pub const ALL: [OutboxStatus; 4] = [
+        OutboxStatus::Pending,
+        OutboxStatus::Sent,
+        OutboxStatus::Dead,
+        OutboxStatus::Cancelled,
+    ];
+
+    /// The stored name, in `outbox.status`.
+    pub const fn as_str(self) -> &'static str {
         match self {
             OutboxStatus::Pending => "pending",
             OutboxStatus::Sent => "sent",
@@ -40,13 +50,27 @@ impl OutboxStatus {
     }
 
     pub fn parse(text: &str) -> Option<OutboxStatus> {
-        match text {
-            "pending" => Some(OutboxStatus::Pending),
-            "sent" => Some(OutboxStatus::Sent),
-            "dead" => Some(OutboxStatus::Dead),
-            "cancelled" => Some(OutboxStatus::Cancelled),
-            _ => None,
-        }
+        OutboxStatus::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+impl fmt::Display for OutboxStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl FromStr for OutboxStatus {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        OutboxStatus::parse(text).ok_or_else(|| {
+            let known: Vec<&str> = OutboxStatus::ALL.map(OutboxStatus::as_str).into();
+            format!(
+                "`{text}` is not an outbox status; known: {}",
+                known.join(", ")
+            )
+        })
     }
 }
 
@@ -55,11 +79,13 @@ pub struct OutboxRow {
     pub id: i64,
     pub message_id: String,
     pub procedure: Option<String>,
-    pub kind: String,
+    pub kind: NotificationKind,
     pub recipient_institution: String,
     /// The addresses it went to, once sent (resolved when sending).
     pub recipient_address: Option<String>,
     pub language: Option<String>,
+    /// What the email states (`NotificationFacts`), as stored; `OutboxRow::facts` reads it.
+    #[schema(value_type = NotificationFacts)]
     pub payload: serde_json::Value,
     pub status: OutboxStatus,
     pub attempts: i32,
@@ -67,6 +93,28 @@ pub struct OutboxRow {
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
+}
+
+impl OutboxRow {
+    /// What the email states, as the engine decided it. An error names the row and what is
+    /// wrong: such a row can never be rendered.
+    pub fn facts(&self) -> Result<NotificationFacts, StoreError> {
+        NotificationFacts::deserialize(&self.payload)
+            .map_err(|e| StoreError::corrupt(format!("outbox row {}: payload: {e}", self.id)))
+    }
+}
+
+impl Leased for outbox::Entity {
+    const ID: outbox::Column = outbox::Column::Id;
+    const STATUS: outbox::Column = outbox::Column::Status;
+    const PENDING: &'static str = OutboxStatus::Pending.as_str();
+    const DUE: outbox::Column = outbox::Column::NextAttemptAt;
+    const CLAIMED_BY: outbox::Column = outbox::Column::ClaimedBy;
+    const LEASE_UNTIL: outbox::Column = outbox::Column::LeaseUntil;
+
+    fn due_and_id(model: &outbox::Model) -> (DateTime<Utc>, i64) {
+        (model.next_attempt_at, model.id)
+    }
 }
 
 /// An update that gives rows up: nobody holds them any more.
@@ -112,9 +160,21 @@ pub struct OutboxCounts {
     pub cancelled: u64,
 }
 
+impl OutboxCounts {
+    /// How many rows are in `status`.
+    pub fn of(&self, status: OutboxStatus) -> u64 {
+        match status {
+            OutboxStatus::Pending => self.pending,
+            OutboxStatus::Sent => self.sent,
+            OutboxStatus::Dead => self.dead,
+            OutboxStatus::Cancelled => self.cancelled,
+        }
+    }
+}
+
 impl Store {
     /// Claim up to `limit` pending rows due at `due_at` that nobody holds at `now`, for `owner`
-    /// until `lease_until`. `due_at` is the time being evaluated (`run-once --at`); leases are
+    /// until `lease_until`, earliest first, then by id (see `store::lease`). `due_at` is the time being evaluated (`run-once --at`); leases are
     /// always compared with the real `now`, so such a run never takes rows a live dispatcher holds.
     pub async fn claim_outbox(
         &self,
@@ -124,36 +184,11 @@ impl Store {
         lease_until: DateTime<Utc>,
         limit: u64,
     ) -> Result<Vec<OutboxRow>, StoreError> {
-        let mut due = Query::select();
-        due.column(outbox::Column::Id)
-            .from(outbox::Entity)
-            .and_where(super::status_is(outbox::Column::Status, "pending"))
-            .and_where(outbox::Column::NextAttemptAt.lte(due_at))
-            .cond_where(
-                Condition::any()
-                    .add(outbox::Column::LeaseUntil.is_null())
-                    .add(outbox::Column::LeaseUntil.lt(now)),
-            )
-            .order_by(outbox::Column::NextAttemptAt, sea_orm::Order::Asc)
-            .order_by(outbox::Column::Id, sea_orm::Order::Asc)
-            .limit(limit);
-        if self.backend() == DbBackend::Postgres {
-            due.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
-        }
-        let txn = self.begin_write().await?;
-        let rows = outbox::Entity::update_many()
-            .col_expr(outbox::Column::ClaimedBy, Expr::value(owner))
-            .col_expr(outbox::Column::LeaseUntil, Expr::value(lease_until))
-            .filter(outbox::Column::Id.in_subquery(due))
-            .exec_with_returning(&txn)
-            .await?;
-        txn.commit().await?;
-        let mut rows: Vec<OutboxRow> = rows
+        self.claim_leased::<outbox::Entity>(due_at, now, owner, lease_until, limit)
+            .await?
             .into_iter()
             .map(row_from_model)
-            .collect::<Result<_, _>>()?;
-        rows.sort_by_key(|r| (r.next_attempt_at, r.id));
-        Ok(rows)
+            .collect()
     }
 
     /// Record what became of rows `owner` holds, all in one transaction: for each, true when
@@ -177,7 +212,10 @@ impl Store {
                     language,
                     at,
                 } => update
-                    .col_expr(outbox::Column::Status, Expr::value("sent"))
+                    .col_expr(
+                        outbox::Column::Status,
+                        Expr::value(OutboxStatus::Sent.as_str()),
+                    )
                     .col_expr(outbox::Column::SentAt, Expr::value(*at))
                     .col_expr(outbox::Column::RecipientAddress, Expr::value(addresses))
                     .col_expr(outbox::Column::Language, Expr::value(language.as_str()))
@@ -200,19 +238,28 @@ impl Store {
                         Some(at) => {
                             update.col_expr(outbox::Column::NextAttemptAt, Expr::value(*at))
                         }
-                        None => update.col_expr(outbox::Column::Status, Expr::value("dead")),
+                        None => update.col_expr(
+                            outbox::Column::Status,
+                            Expr::value(OutboxStatus::Dead.as_str()),
+                        ),
                     }
                 }
                 Settlement::Deferred { error, until } => update
                     .col_expr(outbox::Column::LastError, Expr::value(error))
                     .col_expr(outbox::Column::NextAttemptAt, Expr::value(*until)),
                 Settlement::Cancelled { reason } => update
-                    .col_expr(outbox::Column::Status, Expr::value("cancelled"))
+                    .col_expr(
+                        outbox::Column::Status,
+                        Expr::value(OutboxStatus::Cancelled.as_str()),
+                    )
                     .col_expr(outbox::Column::LastError, Expr::value(reason)),
             };
             let done = update
                 .filter(outbox::Column::Id.eq(*id))
-                .filter(super::status_is(outbox::Column::Status, "pending"))
+                .filter(super::status_is(
+                    outbox::Column::Status,
+                    OutboxStatus::Pending.as_str(),
+                ))
                 .filter(outbox::Column::ClaimedBy.eq(owner))
                 .exec(&txn)
                 .await?;
@@ -241,7 +288,10 @@ impl Store {
             .col_expr(outbox::Column::NextAttemptAt, due_by_now.into())
             .filter(outbox::Column::Id.is_in(ids.iter().copied()))
             .filter(outbox::Column::ClaimedBy.eq(owner))
-            .filter(super::status_is(outbox::Column::Status, "pending"))
+            .filter(super::status_is(
+                outbox::Column::Status,
+                OutboxStatus::Pending.as_str(),
+            ))
             .exec(&self.db)
             .await?;
         Ok(())
@@ -255,10 +305,16 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
         let mut update = unclaimed()
-            .col_expr(outbox::Column::Status, Expr::value("pending"))
+            .col_expr(
+                outbox::Column::Status,
+                Expr::value(OutboxStatus::Pending.as_str()),
+            )
             .col_expr(outbox::Column::Attempts, Expr::value(0))
             .col_expr(outbox::Column::NextAttemptAt, Expr::value(now))
-            .filter(super::status_is(outbox::Column::Status, "dead"));
+            .filter(super::status_is(
+                outbox::Column::Status,
+                OutboxStatus::Dead.as_str(),
+            ));
         if let Some(id) = only {
             update = update.filter(outbox::Column::Id.eq(id));
         }
@@ -294,16 +350,16 @@ impl Store {
     }
 
     pub async fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
-        let count = |status: &'static str| {
+        let count = |status: OutboxStatus| {
             outbox::Entity::find()
-                .filter(super::status_is(outbox::Column::Status, status))
+                .filter(super::status_is(outbox::Column::Status, status.as_str()))
                 .count(&self.db)
         };
         Ok(OutboxCounts {
-            pending: count("pending").await?,
-            sent: count("sent").await?,
-            dead: count("dead").await?,
-            cancelled: count("cancelled").await?,
+            pending: count(OutboxStatus::Pending).await?,
+            sent: count(OutboxStatus::Sent).await?,
+            dead: count(OutboxStatus::Dead).await?,
+            cancelled: count(OutboxStatus::Cancelled).await?,
         })
     }
 }
@@ -314,10 +370,10 @@ fn row_from_model(m: outbox::Model) -> Result<OutboxRow, StoreError> {
         id: m.id,
         status: OutboxStatus::parse(&m.status)
             .ok_or_else(|| bad(format!("status `{}`", m.status)))?,
+        kind: NotificationKind::parse(&m.kind).ok_or_else(|| bad(format!("kind `{}`", m.kind)))?,
         payload: serde_json::from_str(&m.payload).map_err(|e| bad(format!("payload: {e}")))?,
         message_id: m.message_id,
         procedure: m.procedure_id,
-        kind: m.kind,
         recipient_institution: m.recipient_institution,
         recipient_address: m.recipient_address,
         language: m.language,

@@ -14,8 +14,9 @@ use sea_orm::{
 use serde::Serialize;
 
 use super::entities::{approval, history, procedure, timer};
-use super::{Store, StoreError};
-use crate::engine::{KeyDates, ProcedureState, Status, WorkflowRef};
+use super::timers::claimed_from_row;
+use super::{ClaimedTimer, Store, StoreError, TimerStatus};
+use crate::engine::{KeyDates, ProcedureState, Status, TimerKind, WorkflowRef};
 use crate::ids::{
     ConventionId, FieldName, InstitutionId, ProcedureId, StageId, StateCode, Version, WorkflowId,
 };
@@ -39,15 +40,30 @@ pub struct ProcedureRow {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A timer of a procedure, as shown with it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TimerRow {
     pub id: i64,
-    pub stage: String,
-    pub kind: String,
+    pub stage: StageId,
+    pub kind: TimerKind,
     pub rule: String,
     pub fire_at: DateTime<Utc>,
-    pub status: String,
-    pub recipients: Vec<String>,
+    pub status: TimerStatus,
+    pub recipients: Vec<InstitutionId>,
+}
+
+impl From<ClaimedTimer> for TimerRow {
+    fn from(t: ClaimedTimer) -> TimerRow {
+        TimerRow {
+            id: t.id,
+            stage: t.timer.stage,
+            kind: t.timer.kind,
+            rule: t.timer.rule,
+            fire_at: t.timer.fire_at,
+            status: t.status,
+            recipients: t.timer.recipients,
+        }
+    }
 }
 
 impl Store {
@@ -188,22 +204,17 @@ pub(super) async fn timers_of(
         .order_by_asc(timer::Column::FireAt)
         .order_by_asc(timer::Column::Id);
     if !all {
-        query = query.filter(super::status_is(timer::Column::Status, "pending"));
+        query = query.filter(super::status_is(
+            timer::Column::Status,
+            TimerStatus::Pending.as_str(),
+        ));
     }
-    Ok(query
+    query
         .all(conn)
         .await?
         .into_iter()
-        .map(|t| TimerRow {
-            id: t.id,
-            stage: t.stage,
-            kind: t.kind,
-            rule: t.rule,
-            fire_at: t.fire_at,
-            status: t.status,
-            recipients: serde_json::from_str(&t.recipients).unwrap_or_default(),
-        })
-        .collect())
+        .map(|t| claimed_from_row(t).map(TimerRow::from))
+        .collect()
 }
 
 pub(super) fn state_from_row(row: &procedure::Model) -> Result<ProcedureState, StoreError> {

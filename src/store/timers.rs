@@ -1,35 +1,101 @@
-//! Claiming due timers. A claim is a lease: the rows get the claimer's name and a time after which
-//! another instance may take them, so a crashed instance's claims come back. On PostgreSQL the
-//! candidate rows are locked `FOR UPDATE SKIP LOCKED`, so instances claiming at the same moment
-//! take different rows without waiting; on SQLite the claim is one immediate transaction.
+//! Claiming due timers (a lease, see `store::lease`), dropping those that no longer apply, and
+//! reading the pending ones. Every read decodes a row the one way, `claimed_from_row`.
 //!
-//! The query reads only the partial index over pending timers (`timers_pending_fire_at`): a tick
+//! The claim reads only the partial index over pending timers (`timers_pending_fire_at`): a tick
 //! costs what is due, not what exists.
 
+use std::fmt;
+use std::str::FromStr;
+
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, LockBehavior, LockType, Query};
-use sea_orm::{
-    ColumnTrait, Condition, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::Serialize;
 
 use super::entities::timer;
+use super::lease::Leased;
 use super::{Store, StoreError};
 use crate::engine::{DueTimer, TimerKind};
 use crate::ids::{InstitutionId, ProcedureId, StageId};
 
-/// A timer claimed for firing.
+/// Where a timer is in its life, as stored in `timers.status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TimerStatus {
+    /// Waiting for its time (and, once due, for a scheduler to claim it).
+    Pending,
+    Fired,
+    /// Cancelled by a decision (the stage was left, the procedure suspended, the due date
+    /// changed), or dropped when found outdated at firing.
+    Cancelled,
+}
+
+impl TimerStatus {
+    pub const ALL: [TimerStatus; 3] = [
+        TimerStatus::Pending,
+        TimerStatus::Fired,
+        TimerStatus::Cancelled,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TimerStatus::Pending => "pending",
+            TimerStatus::Fired => "fired",
+            TimerStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<TimerStatus> {
+        TimerStatus::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+impl fmt::Display for TimerStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl FromStr for TimerStatus {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        TimerStatus::parse(text).ok_or_else(|| {
+            let known: Vec<&str> = TimerStatus::ALL.map(TimerStatus::as_str).into();
+            format!(
+                "`{text}` is not a timer status; known: {}",
+                known.join(", ")
+            )
+        })
+    }
+}
+
+/// A timer as stored: its row id, its procedure and status, and the timer itself.
 #[derive(Debug, Clone)]
 pub struct ClaimedTimer {
     pub id: i64,
     pub procedure: ProcedureId,
+    pub status: TimerStatus,
     pub timer: DueTimer,
+}
+
+impl Leased for timer::Entity {
+    const ID: timer::Column = timer::Column::Id;
+    const STATUS: timer::Column = timer::Column::Status;
+    const PENDING: &'static str = TimerStatus::Pending.as_str();
+    const DUE: timer::Column = timer::Column::FireAt;
+    const CLAIMED_BY: timer::Column = timer::Column::ClaimedBy;
+    const LEASE_UNTIL: timer::Column = timer::Column::LeaseUntil;
+
+    fn due_and_id(model: &timer::Model) -> (DateTime<Utc>, i64) {
+        (model.fire_at, model.id)
+    }
 }
 
 impl Store {
     /// Claim up to `limit` pending timers due at `due_at` that nobody holds a live lease on at
-    /// `now`, for `owner` until `lease_until`. Earliest first. `due_at` is the time being
-    /// evaluated (`run-once --at`); leases are always compared with the real `now`.
+    /// `now`, for `owner` until `lease_until`. Earliest first, then by id. `due_at` is the time
+    /// being evaluated (`run-once --at`); leases are always compared with the real `now`.
     pub async fn claim_due_timers(
         &self,
         due_at: DateTime<Utc>,
@@ -38,44 +104,26 @@ impl Store {
         lease_until: DateTime<Utc>,
         limit: u64,
     ) -> Result<Vec<ClaimedTimer>, StoreError> {
-        let mut due = Query::select();
-        due.column(timer::Column::Id)
-            .from(timer::Entity)
-            .and_where(super::status_is(timer::Column::Status, "pending"))
-            .and_where(timer::Column::FireAt.lte(due_at))
-            .cond_where(
-                Condition::any()
-                    .add(timer::Column::LeaseUntil.is_null())
-                    .add(timer::Column::LeaseUntil.lt(now)),
-            )
-            .order_by(timer::Column::FireAt, sea_orm::Order::Asc)
-            .limit(limit);
-        if self.backend() == DbBackend::Postgres {
-            due.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
-        }
-        let txn = self.begin_write().await?;
-        let rows = timer::Entity::update_many()
-            .col_expr(timer::Column::ClaimedBy, Expr::value(owner))
-            .col_expr(timer::Column::LeaseUntil, Expr::value(lease_until))
-            .filter(timer::Column::Id.in_subquery(due))
-            .exec_with_returning(&txn)
-            .await?;
-        txn.commit().await?;
-        let mut claimed: Vec<ClaimedTimer> = rows
+        self.claim_leased::<timer::Entity>(due_at, now, owner, lease_until, limit)
+            .await?
             .into_iter()
             .map(claimed_from_row)
-            .collect::<Result<_, _>>()?;
-        claimed.sort_by_key(|c| (c.timer.fire_at, c.id));
-        Ok(claimed)
+            .collect()
     }
 
     /// Drop a timer that no longer applies (the procedure moved on between claim and firing).
     pub async fn drop_timer(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
         timer::Entity::update_many()
-            .col_expr(timer::Column::Status, Expr::value("cancelled"))
+            .col_expr(
+                timer::Column::Status,
+                Expr::value(TimerStatus::Cancelled.as_str()),
+            )
             .col_expr(timer::Column::FiredAt, Expr::value(now))
             .filter(timer::Column::Id.eq(id))
-            .filter(super::status_is(timer::Column::Status, "pending"))
+            .filter(super::status_is(
+                timer::Column::Status,
+                TimerStatus::Pending.as_str(),
+            ))
             .exec(&self.db)
             .await?;
         Ok(())
@@ -84,7 +132,10 @@ impl Store {
     /// How many pending timers are due at `now` (for the metrics).
     pub async fn count_due_timers(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
         Ok(timer::Entity::find()
-            .filter(super::status_is(timer::Column::Status, "pending"))
+            .filter(super::status_is(
+                timer::Column::Status,
+                TimerStatus::Pending.as_str(),
+            ))
             .filter(timer::Column::FireAt.lte(now))
             .count(&self.db)
             .await?)
@@ -100,7 +151,10 @@ impl Store {
         // Recipients are a JSON array of slugs: the quoted id narrows the scan in the database
         // (`_` is a LIKE wildcard, so the exact test follows here).
         let rows = timer::Entity::find()
-            .filter(super::status_is(timer::Column::Status, "pending"))
+            .filter(super::status_is(
+                timer::Column::Status,
+                TimerStatus::Pending.as_str(),
+            ))
             .filter(timer::Column::FireAt.lte(until))
             .filter(timer::Column::Recipients.like(format!("%\"{institution}\"%")))
             .order_by_asc(timer::Column::FireAt)
@@ -125,7 +179,10 @@ impl Store {
         limit: u64,
     ) -> Result<Vec<ClaimedTimer>, StoreError> {
         let rows = timer::Entity::find()
-            .filter(super::status_is(timer::Column::Status, "pending"))
+            .filter(super::status_is(
+                timer::Column::Status,
+                TimerStatus::Pending.as_str(),
+            ))
             .filter(timer::Column::FireAt.lte(until))
             .order_by_asc(timer::Column::FireAt)
             .order_by_asc(timer::Column::Id)
@@ -136,13 +193,16 @@ impl Store {
     }
 }
 
-fn claimed_from_row(row: timer::Model) -> Result<ClaimedTimer, StoreError> {
+/// The one decoding of a timer row.
+pub(super) fn claimed_from_row(row: timer::Model) -> Result<ClaimedTimer, StoreError> {
     let bad = |what: String| StoreError::corrupt(format!("timer {}: {what}", row.id));
     let recipients: Vec<String> =
         serde_json::from_str(&row.recipients).map_err(|e| bad(format!("recipients: {e}")))?;
     Ok(ClaimedTimer {
         id: row.id,
         procedure: ProcedureId::parse(row.procedure_id.clone()).map_err(|e| bad(e.to_string()))?,
+        status: TimerStatus::parse(&row.status)
+            .ok_or_else(|| bad(format!("status `{}`", row.status)))?,
         timer: DueTimer {
             dedupe_key: row.dedupe_key.clone(),
             stage: StageId::parse(row.stage.clone()).map_err(|e| bad(e.to_string()))?,

@@ -7,6 +7,7 @@ mod support;
 
 mod audit;
 mod concurrency;
+mod contracts;
 mod demo;
 mod idempotency;
 mod outage;

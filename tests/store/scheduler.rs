@@ -15,7 +15,7 @@ use crate::mailserver::{self, Received};
 use crate::on_both;
 use crate::support::{TestDb, actor, advance, count, pid};
 
-fn at(text: &str) -> DateTime<Utc> {
+pub(crate) fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text)
         .unwrap()
         .with_timezone(&Utc)
@@ -32,7 +32,11 @@ fn options(owner: &str) -> SchedulerOptions {
 /// Institutions and conventions of the seed, and one Istanbul procedure moved to `legal-review`
 /// (the Ministry of Justice's, due in six months, with a Monday 09:00 reminder, a reminder 14
 /// days before and an escalation to the Ministry of Foreign Affairs 7 days after) at `entered`.
-async fn procedure_in_legal_review(app: &Accession, clock: &ManualClock, entered: DateTime<Utc>) {
+pub(crate) async fn procedure_in_legal_review(
+    app: &Accession,
+    clock: &ManualClock,
+    entered: DateTime<Utc>,
+) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     app.import_institutions(&root.join("config/demo/institutions.toml"))
         .await
@@ -252,7 +256,7 @@ async fn an_email_names_the_convention_stage_due_date_and_link_in_the_recipients
 on_both!(an_email_names_the_convention_stage_due_date_and_link_in_the_recipients_language);
 
 /// The plain-text part of a message, decoded.
-fn decoded_text(data: &str) -> String {
+pub(crate) fn decoded_text(data: &str) -> String {
     let message = mail_parser::MessageParser::default()
         .parse(data.as_bytes())
         .expect("a MIME message");

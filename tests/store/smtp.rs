@@ -2,9 +2,8 @@
 //! where nothing listens.
 
 use accession::config::{SmtpSecurity, SmtpSettings};
-use accession::notify::{
-    EmailKind, ExtraHeaders, Mailbox, Mailer, RenderedEmail, SmtpMailer, build_message,
-};
+use accession::engine::NotificationKind;
+use accession::notify::{ExtraHeaders, Mailbox, Mailer, RenderedEmail, SmtpMailer, build_message};
 use chrono::{TimeZone, Utc};
 
 use crate::mailserver;
@@ -46,7 +45,7 @@ fn message_to(message_id: &str, to: &[&str]) -> accession::notify::Message {
         &rendered,
         &ExtraHeaders {
             procedure_id: "kg-ets-112".into(),
-            kind: EmailKind::Reminder,
+            kind: NotificationKind::Reminder,
         },
     )
     .unwrap()

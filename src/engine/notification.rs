@@ -1,0 +1,202 @@
+//! What the engine tells institutions: the kind of each email, the facts it states, and whether
+//! a queued one still applies when its turn to be sent comes. The store keeps the facts as JSON
+//! with the email; the dispatcher renders them, adding only names and titles.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::{ProcedureState, Status};
+use crate::ids::{InstitutionId, ProcedureId, StageId};
+
+/// Why an email is sent. Each kind has its own three template files, named after it; the same
+/// name is stored in the outbox and sent in the `X-Accession-Kind` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationKind {
+    /// A stage was entered: the responsible institutions must act.
+    ActionNeeded,
+    /// A reminder timer fired: a due date approaches, or a cron reminder.
+    Reminder,
+    /// A stage's due date passed without it being left.
+    #[serde(rename = "deadline")]
+    DeadlinePassed,
+    /// Some time after the due date: the matter goes up.
+    Escalation,
+    /// A stage asks these institutions for their approval.
+    ApprovalRequested,
+    /// The procedure reached a terminal stage.
+    ProcedureCompleted,
+    /// The convention entered (or will enter) into force for the State.
+    EntryIntoForce,
+}
+
+impl NotificationKind {
+    pub const ALL: [NotificationKind; 7] = [
+        NotificationKind::ActionNeeded,
+        NotificationKind::Reminder,
+        NotificationKind::DeadlinePassed,
+        NotificationKind::Escalation,
+        NotificationKind::ApprovalRequested,
+        NotificationKind::ProcedureCompleted,
+        NotificationKind::EntryIntoForce,
+    ];
+
+    /// The stored name: in the outbox, template file names and the mail headers.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            NotificationKind::ActionNeeded => "action_needed",
+            NotificationKind::Reminder => "reminder",
+            NotificationKind::DeadlinePassed => "deadline",
+            NotificationKind::Escalation => "escalation",
+            NotificationKind::ApprovalRequested => "approval_requested",
+            NotificationKind::ProcedureCompleted => "procedure_completed",
+            NotificationKind::EntryIntoForce => "entry_into_force",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<NotificationKind> {
+        NotificationKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == text)
+    }
+
+    /// Whether the email calls on its recipients about the stage it names (to act, approve, or
+    /// because a date of the stage came): such an email is stale once the procedure has left
+    /// that stage entry. News of a completion or of entry into force never is.
+    pub fn is_about_the_stage(self) -> bool {
+        match self {
+            NotificationKind::ActionNeeded
+            | NotificationKind::ApprovalRequested
+            | NotificationKind::Reminder
+            | NotificationKind::DeadlinePassed
+            | NotificationKind::Escalation => true,
+            NotificationKind::ProcedureCompleted | NotificationKind::EntryIntoForce => false,
+        }
+    }
+}
+
+impl fmt::Display for NotificationKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A name that is no kind of notification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownNotificationKind(pub String);
+
+impl fmt::Display for UnknownNotificationKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let known: Vec<&str> = NotificationKind::ALL.map(NotificationKind::as_str).into();
+        write!(
+            f,
+            "`{}` is not a kind of notification; known: {}",
+            self.0,
+            known.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for UnknownNotificationKind {}
+
+impl FromStr for NotificationKind {
+    type Err = UnknownNotificationKind;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        NotificationKind::parse(text).ok_or_else(|| UnknownNotificationKind(text.to_string()))
+    }
+}
+
+/// What an email states, decided with the event that causes it and kept with it in the outbox,
+/// as it was then: the dispatcher renders it later, perhaps after the procedure has moved on.
+///
+/// Stored as a JSON object with these keys (absent values as `null`); rows written by earlier
+/// versions, which lack some keys, read them as absent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct NotificationFacts {
+    pub procedure: ProcedureId,
+    /// The stage the email is about.
+    pub stage: StageId,
+    /// The entry into that stage (the sequence of the event that entered it). Absent only in
+    /// rows queued before it was kept; those are judged by the stage alone.
+    pub stage_entry: Option<i64>,
+    /// The history event that caused the email.
+    pub history_sequence: i64,
+    /// The procedure's due date after the event.
+    pub due_on: Option<NaiveDate>,
+    /// The timer rule that sent the email, e.g. `before_due 7 days`; none for an act's emails.
+    pub rule: Option<String>,
+    pub deposited_on: Option<NaiveDate>,
+    /// As recorded, or else as computed from the deposit.
+    pub entry_into_force: Option<NaiveDate>,
+}
+
+impl NotificationFacts {
+    /// The facts of an email about `stage`, caused by event `history_sequence`, stated from
+    /// `procedure` as the decision leaves it.
+    pub(super) fn of(
+        procedure: &ProcedureState,
+        stage: &StageId,
+        history_sequence: i64,
+        rule: Option<&str>,
+    ) -> NotificationFacts {
+        NotificationFacts {
+            procedure: procedure.id.clone(),
+            stage: stage.clone(),
+            stage_entry: Some(procedure.stage_entry),
+            history_sequence,
+            due_on: procedure.due_on,
+            rule: rule.map(str::to_string),
+            deposited_on: procedure.key_dates.deposited_on,
+            entry_into_force: procedure.key_dates.entry_into_force(),
+        }
+    }
+}
+
+/// An email to queue in the outbox, to every address of `recipient`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Notification {
+    pub kind: NotificationKind,
+    pub recipient: InstitutionId,
+    /// Unique per procedure, event, kind and recipient.
+    pub dedupe_key: String,
+    pub facts: NotificationFacts,
+}
+
+/// Why a queued email is no longer sent: the procedure is no longer where the email found it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("procedure `{procedure}` has moved on (now {status} at stage `{stage}`)")]
+pub struct MovedOn {
+    pub procedure: ProcedureId,
+    pub status: Status,
+    pub stage: StageId,
+}
+
+/// Whether an email of `kind` stating `facts` still applies to `current`, the procedure as it
+/// is when the email's turn to be sent comes. A call to act on a stage is stale once the
+/// procedure has left that stage entry, or is suspended or closed; news never is.
+pub fn still_applies(
+    kind: NotificationKind,
+    facts: &NotificationFacts,
+    current: &ProcedureState,
+) -> Result<(), MovedOn> {
+    if !kind.is_about_the_stage() {
+        return Ok(());
+    }
+    let same_entry = match facts.stage_entry {
+        Some(entry) => entry == current.stage_entry,
+        None => facts.stage == current.stage,
+    };
+    if same_entry && current.status == Status::Active {
+        Ok(())
+    } else {
+        Err(MovedOn {
+            procedure: current.id.clone(),
+            status: current.status,
+            stage: current.stage.clone(),
+        })
+    }
+}
