@@ -39,7 +39,11 @@ pub async fn run(
     let options = SchedulerOptions::from_settings(&app.settings.scheduler);
     let sender = Dispatcher::from_settings(&app)?;
     if demo {
-        if app.store.procedures(&Default::default()).await?.is_empty() {
+        let (any, _) = app
+            .store
+            .procedure_page(&Default::default(), &crate::store::Keyset::First, 1)
+            .await?;
+        if any.is_empty() {
             let summary = app.demo().await?;
             outln!(
                 "demo loaded: {} procedures ({})",

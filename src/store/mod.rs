@@ -15,6 +15,7 @@ mod idempotency;
 mod mail_outages;
 mod outbox;
 mod procedures;
+mod reads;
 mod reference;
 mod sessions;
 mod timers;
@@ -29,6 +30,7 @@ pub use idempotency::{Answer, Claim, FirstRequest, HeldKey, KeyedRequest, Stored
 pub use mail_outages::MailOutage;
 pub use outbox::{OutboxCounts, OutboxRow, OutboxStatus, Settlement};
 pub use procedures::{ProcedureFilter, ProcedureRow, TimerRow};
+pub use reads::{Keyset, ProcedureCounts, ProcedureQuery};
 pub use reference::ImportSummary;
 pub use sessions::SessionRow;
 pub use timers::ClaimedTimer;

@@ -327,7 +327,12 @@ pub struct DashboardQuery {
     status: Option<String>,
     overdue: Option<String>,
     mine: Option<String>,
+    /// A page's cursor, from its "next" or "previous" link.
+    cursor: Option<String>,
 }
+
+/// Rows per page of the dashboard.
+const DASHBOARD_PAGE: u32 = 50;
 
 fn some(text: &Option<String>) -> Option<&str> {
     text.as_deref().map(str::trim).filter(|t| !t.is_empty())
@@ -372,22 +377,40 @@ async fn dashboard_inner(
     let status = some(&q.status).and_then(crate::engine::Status::parse);
     let overdue = some(&q.overdue).is_some();
     let today = app.today();
-    let filter = ProcedureFilter {
-        convention: convention.clone(),
-        stage: None,
-        status,
-        overdue_on: overdue.then_some(today),
+    let request = crate::app::ListRequest {
+        filter: ProcedureFilter {
+            convention: convention.clone(),
+            stage: None,
+            status,
+            overdue_on: overdue.then_some(today),
+        },
+        responsible: institution.clone(),
+        not_overdue: false,
+        cursor: some(&q.cursor).map(str::to_string),
+        limit: DASHBOARD_PAGE,
     };
     let conventions = app.store.conventions().await?;
     let institutions = app.store.institutions().await?;
     let zone = zone_of(state, &caller.actor.institution).await;
+    let listed = app.procedures(&caller.actor, &request).await?;
+    let counts = app.procedure_counts(&caller.actor, &request).await?;
+    let mut by_stage: Vec<Value> = Vec::new();
+    for (hash, stage, n) in &counts.by_stage {
+        let def = app.definition_of(hash).await?;
+        let title = crate::ids::StageId::parse(stage.clone())
+            .ok()
+            .and_then(|id| def.stage(&id).map(|s| s.title.clone()))
+            .unwrap_or_else(|| stage.clone());
+        // Stages of the same title (versions of a workflow) are counted together.
+        match by_stage.iter_mut().find(|s| s["title"] == title.as_str()) {
+            Some(s) => s["count"] = json!(s["count"].as_u64().unwrap_or(0) + n),
+            None => by_stage.push(json!({"title": title, "count": n})),
+        }
+    }
     let mut rows = Vec::new();
-    for row in app.list(&filter, institution.as_ref()).await? {
+    for row in listed.items {
         let p = row.procedure;
         let def = app.definition_of(&p.workflow.hash).await?;
-        if !caller.actor.may_read(&def) {
-            continue;
-        }
         let c = conventions.iter().find(|c| c.id == p.convention);
         let stage = def.stage(&p.stage);
         let k = &p.key_dates;
@@ -412,6 +435,23 @@ async fn dashboard_inner(
                 .unwrap_or_default(),
         }));
     }
+    // The paging links keep the filter.
+    let href = |cursor: &str| {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        for (k, value) in [
+            ("convention", &q.convention),
+            ("institution", &q.institution),
+            ("status", &q.status),
+            ("overdue", &q.overdue),
+            ("mine", &q.mine),
+        ] {
+            if let Some(value) = some(value) {
+                query.append_pair(k, value);
+            }
+        }
+        query.append_pair("cursor", cursor);
+        format!("/?{}", query.finish())
+    };
     // The feed's address is shown only when its key is made (only its hash is kept): here, when
     // the token has one, and a button to make one.
     let feed_made = app
@@ -427,6 +467,9 @@ async fn dashboard_inner(
             v,
             json!({
                 "rows": rows,
+                "counts": {"total": counts.total, "active": counts.active, "overdue": counts.overdue, "by_stage": by_stage},
+                "next_page": listed.next.as_deref().map(href),
+                "previous_page": listed.previous.as_deref().map(href),
                 "zone": zone.name(),
                 "conventions": conventions,
                 "institutions": institutions,
@@ -1096,15 +1139,30 @@ async fn feed(state: &ApiState, institution: &InstitutionId) -> Result<String, A
     };
     let mut events = Vec::new();
     // Due dates of the stages it must act on, as all-day events.
-    for row in app
-        .list(&ProcedureFilter::default(), Some(institution))
-        .await?
-    {
+    // The active procedures whose stage it is responsible for, read a page at a time.
+    let mut request = crate::app::ListRequest {
+        filter: ProcedureFilter {
+            status: Some(crate::engine::Status::Active),
+            ..ProcedureFilter::default()
+        },
+        responsible: Some(institution.clone()),
+        limit: crate::app::MAX_PAGE,
+        ..Default::default()
+    };
+    let mut due_rows = Vec::new();
+    loop {
+        let page = app
+            .procedures(&crate::engine::Actor::system(), &request)
+            .await?;
+        due_rows.extend(page.items);
+        match page.next {
+            Some(next) => request.cursor = Some(next),
+            None => break,
+        }
+    }
+    for row in due_rows {
         let p = row.procedure;
         let Some(due) = p.due_on else { continue };
-        if p.status != crate::engine::Status::Active {
-            continue;
-        }
         let def = app.definition_of(&p.workflow.hash).await?;
         let stage = def
             .stage(&p.stage)
