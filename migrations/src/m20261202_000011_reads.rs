@@ -50,6 +50,7 @@ enum Procedures {
     Stage,
     Status,
     DueOn,
+    UpdatedAt,
 }
 
 #[derive(DeriveIden)]
@@ -139,6 +140,11 @@ impl MigrationTrait for Migration {
                 "procedures_status_due_on",
                 vec![Procedures::Status, Procedures::DueOn],
             ),
+            // Which chains were written since the last verification.
+            (
+                "procedures_updated_at_id",
+                vec![Procedures::UpdatedAt, Procedures::Id],
+            ),
         ] {
             let mut index = Index::create();
             index.name(name).table(Procedures::Table);
@@ -171,6 +177,7 @@ impl MigrationTrait for Migration {
             )
             .await?;
         for name in [
+            "procedures_updated_at_id",
             "procedures_status_due_on",
             "procedures_workflow_hash_stage",
             "procedures_convention_id_id",

@@ -180,6 +180,13 @@ impl Accession {
         Ok(self.store.procedure_counts(&query, self.today()).await?)
     }
 
+    /// Bring the stored verification state up to date for at most `max` procedures written since
+    /// the newest stored result (their new rows only): the background pass of `serve`.
+    pub async fn verify_recent_history(&self, max: u64) -> Result<u64, AppError> {
+        let newest = self.store.verification_summary().await?.newest;
+        Ok(self.store.verify_since(newest, max, self.now()).await?)
+    }
+
     /// Fill what the reads keep beside each procedure for procedures written before it was kept:
     /// today the responsible institutions of their current stage. Done once, recorded in
     /// `backfills`; later calls read one row.

@@ -814,11 +814,19 @@ pub struct AuditQuery {
     convention: Option<String>,
     from: Option<String>,
     until: Option<String>,
+    /// The page after this one's last row (the "next" link; exports ignore it).
+    cursor: Option<String>,
 }
 
-/// Every history row the filters keep, oldest procedure first.
-/// Every history row the filters keep; the days are the viewer's (in `zone`).
-async fn audit_rows(state: &ApiState, q: &AuditQuery, zone: Tz) -> Result<Vec<ChainRow>, AppError> {
+/// History rows per page of the audit page.
+const AUDIT_PAGE: u64 = 100;
+
+/// Procedures whose new history rows an audit page view verifies before showing the stored state
+/// (the scheduler's pass and `audit verify` do the rest).
+const AUDIT_CATCH_UP: u64 = 200;
+
+/// The history rows the filters keep; the days are the viewer's (in `zone`).
+fn audit_filter(q: &AuditQuery, zone: Tz) -> Result<HistoryFilter, AppError> {
     let day = |t: &Option<String>| -> Result<Option<NaiveDate>, AppError> {
         some(t)
             .map(|t| {
@@ -843,7 +851,85 @@ async fn audit_rows(state: &ApiState, q: &AuditQuery, zone: Tz) -> Result<Vec<Ch
         from: day(&q.from)?.and_then(|d| d.pred_opt()).and_then(end_of),
         until: day(&q.until)?.and_then(end_of),
     };
-    Ok(state.app.store.history_where(&filter).await?)
+    Ok(filter)
+}
+
+/// An audit page's cursor: the last row shown, as hex of `procedure:sequence`.
+fn audit_cursor(row: &ChainRow) -> String {
+    hex::encode(format!("{}:{}", row.procedure_id, row.sequence))
+}
+
+fn audit_after(cursor: Option<&str>) -> Result<Option<(String, i64)>, AppError> {
+    let Some(cursor) = cursor else {
+        return Ok(None);
+    };
+    let bad = || AppError::InvalidField {
+        field: "cursor",
+        detail: format!(
+            "cursor `{}` is not one this page gave out",
+            cursor.chars().take(40).collect::<String>()
+        ),
+    };
+    let text = String::from_utf8(hex::decode(cursor).map_err(|_| bad())?).map_err(|_| bad())?;
+    let (procedure, sequence) = text.rsplit_once(':').ok_or_else(bad)?;
+    let sequence = sequence.parse::<i64>().map_err(|_| bad())?;
+    Ok(Some((procedure.to_string(), sequence)))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Export {
+    Csv,
+    Json,
+}
+
+/// An export's body, streamed: history is read a batch at a time by keyset and each batch
+/// written out before the next is read, so memory stays flat whatever the export's size.
+fn export_body(state: &ApiState, filter: HistoryFilter, kind: Export) -> axum::body::Body {
+    use futures_util::StreamExt;
+    let batches = state.app.store.history_stream(filter);
+    let mut first = true;
+    let body = batches.map(move |batch| {
+        let rows = batch.map_err(std::io::Error::other)?;
+        let mut out = Vec::new();
+        match kind {
+            Export::Csv => {
+                out = crate::audit::export::history_csv_part(&rows, true, first)
+                    .map_err(std::io::Error::other)?;
+            }
+            Export::Json => {
+                for row in &rows {
+                    out.extend_from_slice(if first { b"[\n" } else { b",\n" });
+                    first = false;
+                    serde_json::to_writer_pretty(&mut out, row).map_err(std::io::Error::other)?;
+                }
+            }
+        }
+        first = false;
+        Ok::<_, std::io::Error>(out)
+    });
+    // JSON closes the array (and opens it when there was no row at all).
+    let tail = futures_util::stream::once(async move { Ok::<_, std::io::Error>(Vec::new()) });
+    match kind {
+        Export::Csv => axum::body::Body::from_stream(body.chain(tail)),
+        Export::Json => {
+            let opened = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let seen = opened.clone();
+            let body = body.map(move |chunk| {
+                if chunk.as_ref().is_ok_and(|c| !c.is_empty()) {
+                    seen.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+                chunk
+            });
+            let close = futures_util::stream::once(async move {
+                Ok::<_, std::io::Error>(if opened.load(std::sync::atomic::Ordering::Relaxed) {
+                    b"\n]\n".to_vec()
+                } else {
+                    b"[]\n".to_vec()
+                })
+            });
+            axum::body::Body::from_stream(body.chain(close))
+        }
+    }
 }
 
 /// 403, as a page, unless the caller has one of `roles` (the API's own check and words).
@@ -868,8 +954,34 @@ pub async fn audit(
     }
     let result = async {
         let zone = zone_of(&state, &caller.actor.institution).await;
-        let rows = audit_rows(&state, &q, zone).await?;
-        let report = state.app.store.verify(None).await?;
+        let filter = audit_filter(&q, zone)?;
+        let after = audit_after(some(&q.cursor))?;
+        let store = &state.app.store;
+        let (rows, more) = store
+            .history_page(&filter, after.as_ref().map(|(p, s)| (p.as_str(), *s)), AUDIT_PAGE)
+            .await?;
+        // The verification state is stored: brought up to date here for the chains written
+        // since the last result, a bounded number of them, and read back.
+        let newest = store.verification_summary().await?.newest;
+        store
+            .verify_since(newest, AUDIT_CATCH_UP, state.app.now())
+            .await?;
+        let summary = store.verification_summary().await?;
+        let next_page = more.then(|| rows.last().map(audit_cursor)).flatten().map(|cursor| {
+            let mut query = form_urlencoded::Serializer::new(String::new());
+            for (k, value) in [
+                ("institution", &q.institution),
+                ("convention", &q.convention),
+                ("from", &q.from),
+                ("until", &q.until),
+            ] {
+                if let Some(value) = some(value) {
+                    query.append_pair(k, value);
+                }
+            }
+            query.append_pair("cursor", &cursor);
+            format!("/audit?{}", query.finish())
+        });
         let history: Vec<Value> = rows
             .iter()
             .map(|h| json!({
@@ -884,14 +996,23 @@ pub async fn audit(
             context(&v, json!({
                 "history": history,
                 "verified": {
-                    "ok": report.ok(),
-                    "rows": report.procedures.iter().map(|p| p.rows).sum::<u64>(),
-                    "first_break": report.first_break().map(|b| b.to_string()),
+                    "ok": summary.broken == 0,
+                    "rows": summary.rows,
+                    "first_break": summary.first_break,
+                    "chains": summary.verified,
+                    "unverified": summary.procedures.saturating_sub(summary.verified),
+                    "at": summary.newest.map(|at| local(at, zone)),
                 },
+                "next_page": next_page,
+                "first_page": after.is_some(),
                 "institutions": state.app.store.institutions().await?,
                 "conventions": state.app.store.conventions().await?,
                 "filter": {"institution": some(&q.institution), "convention": some(&q.convention), "from": some(&q.from), "until": some(&q.until)},
                 "query": uri.query().unwrap_or_default(),
+                "query_without_cursor": form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+                    .filter(|(k, _)| k != "cursor")
+                    .fold(form_urlencoded::Serializer::new(String::new()), |mut q, (k, v)| { q.append_pair(&k, &v); q })
+                    .finish(),
                 "zone": zone.name(),
             })),
         ))
@@ -914,19 +1035,19 @@ pub async fn audit_export(
         return r;
     }
     let zone = zone_of(&state, &caller.actor.institution).await;
-    let rows = match audit_rows(&state, &q, zone).await {
-        Ok(rows) => rows,
+    let filter = match audit_filter(&q, zone) {
+        Ok(filter) => filter,
         Err(e) => return app_error_page(&v, e),
     };
     let (body, content_type) = match file.as_str() {
         "history.json" => (
-            serde_json::to_vec_pretty(&rows).unwrap_or_default(),
+            export_body(&state, filter, Export::Json),
             "application/json",
         ),
-        "history.csv" => match crate::audit::export::history_csv(&rows, true) {
-            Ok(bytes) => (bytes, "text/csv; charset=utf-8"),
-            Err(e) => return app_error_page(&v, AppError::Io(e.to_string())),
-        },
+        "history.csv" => (
+            export_body(&state, filter, Export::Csv),
+            "text/csv; charset=utf-8",
+        ),
         _ => {
             return error_page(
                 &v,
