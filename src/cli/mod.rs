@@ -247,7 +247,15 @@ pub async fn run(cli: Cli) -> Result<u8, AppError> {
         }
         Top::Audit(AuditCmd::Verify { procedure }) => {
             let app = open_to_read(&cli).await?;
-            let report = app.store.verify_at(procedure.as_ref(), app.now()).await?;
+            // Only the broken chains are kept in the report: constant memory for any database.
+            let report = app
+                .store
+                .verify_at(
+                    procedure.as_ref(),
+                    app.now(),
+                    crate::store::Verdicts::Broken,
+                )
+                .await?;
             if cli.json {
                 print_json(&report);
             } else if let Some(b) = report.first_break() {

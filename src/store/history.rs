@@ -30,8 +30,8 @@ pub struct ChainVerdict {
     pub broken: Option<ChainBreak>,
 }
 
-/// What a verification found. For one procedure, its verdict; for all, the broken chains only
-/// (a report of every chain would grow with the database), with the totals.
+/// What a verification found: verdicts (every chain's, or only the broken ones: see `Verdicts`)
+/// and the totals.
 #[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct VerifyReport {
     pub procedures: Vec<ChainVerdict>,
@@ -55,6 +55,15 @@ pub struct VerificationSummary {
     /// When the oldest and newest stored results were made.
     pub oldest: Option<DateTime<Utc>>,
     pub newest: Option<DateTime<Utc>>,
+}
+
+/// Which verdicts a report lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdicts {
+    /// Every chain's: the report grows with the number of procedures (about 100 bytes each).
+    Every,
+    /// The broken chains' only, with the totals: constant memory.
+    Broken,
 }
 
 /// Rows read per query when walking history.
@@ -168,14 +177,18 @@ impl Store {
     /// written a batch at a time, so memory does not grow with the database. On a database that
     /// cannot be written the verdicts are still reported; only the stored state is not updated.
     pub async fn verify(&self, only: Option<&ProcedureId>) -> Result<VerifyReport, StoreError> {
-        self.verify_at(only, Utc::now()).await
+        self.verify_at(only, Utc::now(), Verdicts::Every).await
     }
 
+    /// `verify`, with the results stored as made at `now`, and the report listing every chain's
+    /// verdict or only the broken ones (constant memory, for any number of procedures).
     pub async fn verify_at(
         &self,
         only: Option<&ProcedureId>,
         now: DateTime<Utc>,
+        verdicts: Verdicts,
     ) -> Result<VerifyReport, StoreError> {
+        let every = verdicts == Verdicts::Every || only.is_some();
         if let Some(id) = only
             && procedure::Entity::find_by_id(id.to_string())
                 .one(&self.db)
@@ -217,9 +230,7 @@ impl Store {
                     .as_ref()
                     .is_some_and(|(c, _, _)| c.procedure_id() == row.procedure_id);
                 if !same && let Some(finished) = current.take() {
-                    recorder
-                        .finish(finished, &mut report, only.is_some())
-                        .await?;
+                    recorder.finish(finished, &mut report, every).await?;
                 }
                 let (check, broken, rows) =
                     current.get_or_insert_with(|| (ChainCheck::new(&row.procedure_id), None, 0));
@@ -235,9 +246,7 @@ impl Store {
             }
         }
         if let Some(finished) = current.take() {
-            recorder
-                .finish(finished, &mut report, only.is_some())
-                .await?;
+            recorder.finish(finished, &mut report, every).await?;
         }
         recorder.flush().await?;
         if let Some(id) = only

@@ -25,7 +25,7 @@ pub use apply::{KeepAnswer, message_id_for};
 pub use connect::Store;
 pub use error::StoreError;
 pub use health::WritesRefused;
-pub use history::{ChainVerdict, HistoryFilter, VerificationSummary, VerifyReport};
+pub use history::{ChainVerdict, HistoryFilter, Verdicts, VerificationSummary, VerifyReport};
 pub use idempotency::{Answer, Claim, FirstRequest, HeldKey, KeyedRequest, StoredResponse};
 pub use mail_outages::MailOutage;
 pub use outbox::{OutboxCounts, OutboxRow, OutboxStatus, Settlement};

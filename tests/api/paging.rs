@@ -192,3 +192,47 @@ async fn the_responsible_institution_is_kept_with_the_stage_and_backfilled(db: &
     );
 }
 on_both!(the_responsible_institution_is_kept_with_the_stage_and_backfilled);
+
+/// The outbox and the upcoming timers continue by a `Link: <…>; rel="next"` header, a row at a
+/// time here, and give what one large page gives; a cursor not given out is refused.
+async fn outbox_and_timers_continue_by_their_link_header(db: &TestDb) {
+    let server = Server::start(db).await;
+    let token = server.token("mfa", Role::Coordinator);
+    for (list, whole) in [
+        ("/api/v1/outbox?limit=1", "/api/v1/outbox?limit=500"),
+        (
+            "/api/v1/timers?limit=1&until=2030-01-01T00:00:00Z",
+            "/api/v1/timers?limit=500&until=2030-01-01T00:00:00Z",
+        ),
+    ] {
+        let everything = server.get(whole, token).await.expect(StatusCode::OK).json();
+        let everything = everything.as_array().unwrap().clone();
+        assert!(everything.len() >= 2, "{whole}: {everything:?}");
+        let mut seen = Vec::new();
+        let mut path = list.to_string();
+        loop {
+            let reply = server.get(&path, token).await.expect(StatusCode::OK);
+            let rows = reply.json();
+            assert_eq!(rows.as_array().unwrap().len(), 1, "{path}");
+            seen.extend(rows.as_array().unwrap().iter().cloned());
+            match reply.header("link") {
+                Some(link) => {
+                    path = link
+                        .strip_prefix('<')
+                        .and_then(|l| l.split_once(">; rel=\"next\""))
+                        .map(|(p, _)| p.to_string())
+                        .unwrap_or_else(|| panic!("a next link: {link}"));
+                }
+                None => break,
+            }
+        }
+        assert_eq!(seen, everything, "{list}");
+        let bad = format!("{list}&cursor=nothex");
+        let reply = server
+            .get(&bad, token)
+            .await
+            .expect(StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(reply.problem("invalid-input")["field"], "cursor");
+    }
+}
+on_both!(outbox_and_timers_continue_by_their_link_header);

@@ -636,7 +636,7 @@ async fn the_audit_page_shows_the_stored_verification_state(db: &TestDb) {
     let report = server
         .app
         .store
-        .verify_at(None, server.app.now())
+        .verify_at(None, server.app.now(), accession::store::Verdicts::Broken)
         .await
         .unwrap();
     assert!(!report.ok());
