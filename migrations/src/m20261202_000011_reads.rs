@@ -54,6 +54,13 @@ enum Procedures {
 }
 
 #[derive(DeriveIden)]
+enum Outbox {
+    Table,
+    Id,
+    Status,
+}
+
+#[derive(DeriveIden)]
 enum History {
     Table,
     ActorInstitution,
@@ -153,6 +160,17 @@ impl MigrationTrait for Migration {
             }
             manager.create_index(index.take()).await?;
         }
+        // The outbox listed by status, newest first.
+        manager
+            .create_index(
+                Index::create()
+                    .name("outbox_status_id")
+                    .table(Outbox::Table)
+                    .col(Outbox::Status)
+                    .col(Outbox::Id)
+                    .take(),
+            )
+            .await?;
         manager
             .create_index(
                 Index::create()
@@ -168,6 +186,14 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_index(
+                Index::drop()
+                    .name("outbox_status_id")
+                    .table(Outbox::Table)
+                    .to_owned(),
+            )
+            .await?;
         manager
             .drop_index(
                 Index::drop()
