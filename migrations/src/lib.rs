@@ -11,6 +11,7 @@ mod m20261201_000005_idempotency_claims;
 mod m20261201_000007_mail_outages;
 mod m20261201_000008_feed_keys;
 mod m20261201_000010_write_probe;
+mod m20261202_000011_reads;
 
 /// Applies and rolls back the Accession schema.
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000007_mail_outages::Migration),
             Box::new(m20261201_000008_feed_keys::Migration),
             Box::new(m20261201_000010_write_probe::Migration),
+            Box::new(m20261202_000011_reads::Migration),
         ]
     }
 }

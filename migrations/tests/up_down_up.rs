@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use migrations::sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend};
 use migrations::{Migrator, MigratorTrait};
 
-const TABLES: [&str; 13] = [
+const TABLES: [&str; 16] = [
     "institutions",
     "conventions",
     "workflow_definitions",
@@ -21,6 +21,9 @@ const TABLES: [&str; 13] = [
     "web_sessions",
     "write_probe",
     "mail_outages",
+    "procedure_responsibles",
+    "chain_verifications",
+    "backfills",
 ];
 
 const PARTIAL_INDEXES: [&str; 2] = ["timers_pending_fire_at", "outbox_pending"];

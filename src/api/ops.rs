@@ -50,6 +50,8 @@ pub struct OutboxQuery {
     /// At most this many, newest first (1 to 500; default 50).
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
+    /// The next page: the cursor of the previous page's `Link: <…>; rel="next"`, unchanged.
+    pub cursor: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -61,6 +63,8 @@ pub struct UpcomingQuery {
     /// At most this many, soonest first (1 to 500; default 50).
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
+    /// The next page: the cursor of the previous page's `Link: <…>; rel="next"`, unchanged.
+    pub cursor: Option<String>,
 }
 
 failures!(
@@ -121,6 +125,49 @@ pub struct CreatedToken {
     pub row: TokenRow,
 }
 
+/// A list's cursor, opaque to clients: hex of `text`.
+fn cursor_of(text: String) -> String {
+    hex::encode(text)
+}
+
+/// The text a cursor holds, or a 422 naming `cursor`.
+fn cursor_text(cursor: &Option<String>) -> Result<Option<String>, Problem> {
+    let Some(cursor) = cursor else {
+        return Ok(None);
+    };
+    hex::decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .map(Some)
+        .ok_or_else(|| {
+            Problem::new(
+                Failure::Invalid,
+                "invalid-input",
+                "the cursor is not one this service gave out: pass the one of the `Link` header's \
+                 rel=\"next\" unchanged",
+            )
+            .with_field("cursor")
+        })
+}
+
+fn bad_cursor() -> Problem {
+    cursor_text(&Some("-".into())).expect_err("not hex")
+}
+
+/// The list as JSON, with `Link: <path&cursor=…>; rel="next"` when another page follows.
+fn with_next<T: serde::Serialize>(body: T, next: Option<String>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut response = axum::Json(body).into_response();
+    if let Some(next) = next
+        && let Ok(value) = axum::http::HeaderValue::from_str(&format!("<{next}>; rel=\"next\""))
+    {
+        response
+            .headers_mut()
+            .insert(axum::http::header::LINK, value);
+    }
+    response
+}
+
 fn limit(value: Option<u64>) -> Result<u64, Problem> {
     let limit = value.unwrap_or(50);
     if (1..=500).contains(&limit) {
@@ -142,7 +189,7 @@ async fn outbox(
     State(state): State<ApiState>,
     caller: Caller,
     ApiQuery(q): ApiQuery<OutboxQuery>,
-) -> Result<axum::Json<Vec<OutboxRow>>, Problem> {
+) -> Result<Response, Problem> {
     caller.may(Permission::ReadOutbox)?;
     let status = match q.status.as_deref() {
         None => None,
@@ -156,13 +203,31 @@ async fn outbox(
             .with_field("status")
         })?),
     };
-    let rows = state
+    let before = match cursor_text(&q.cursor)? {
+        None => None,
+        Some(text) => Some(
+            text.strip_prefix("o:")
+                .and_then(|id| id.parse::<i64>().ok())
+                .ok_or_else(bad_cursor)?,
+        ),
+    };
+    let limit = limit(q.limit)?;
+    let (rows, more) = state
         .app
         .store
-        .outbox(status, limit(q.limit)?)
+        .outbox_page(status, before, limit)
         .await
         .map_err(AppError::from)?;
-    Ok(axum::Json(rows))
+    let next = more.then(|| rows.last().map(|r| r.id)).flatten().map(|id| {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        if let Some(s) = &q.status {
+            query.append_pair("status", s);
+        }
+        query.append_pair("limit", &limit.to_string());
+        query.append_pair("cursor", &cursor_of(format!("o:{id}")));
+        format!("/api/v1/outbox?{}", query.finish())
+    });
+    Ok(with_next(rows, next))
 }
 
 /// One email of the outbox.
@@ -197,32 +262,7 @@ async fn outbox_retry(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<axum::Json<OutboxRow>, Problem> {
-    caller.may(Permission::RetryEmail)?;
-    let store = &state.app.store;
-    let Some(row) = store.outbox_row(id).await.map_err(AppError::from)? else {
-        return Err(AppError::NotFound {
-            what: "outbox row",
-            id: id.to_string(),
-        }
-        .into());
-    };
-    if row.status != OutboxStatus::Dead {
-        return Err(Problem::new(
-            Failure::Conflict,
-            "conflict",
-            format!(
-                "outbox row {id} is {}, not dead: only dead rows are retried",
-                row.status.as_str()
-            ),
-        ));
-    }
-    store
-        .outbox_retry(Some(id), state.app.now())
-        .await
-        .map_err(AppError::from)?;
-    let row = store.outbox_row(id).await.map_err(AppError::from)?;
-    row.map(axum::Json)
-        .ok_or_else(|| Problem::new(Failure::NotFound, "not-found", "gone"))
+    Ok(axum::Json(state.app.retry_email(&caller.actor, id).await?))
 }
 
 /// Reminders, deadlines and escalations coming up across all procedures.
@@ -232,18 +272,43 @@ async fn upcoming(
     State(state): State<ApiState>,
     caller: Caller,
     ApiQuery(q): ApiQuery<UpcomingQuery>,
-) -> Result<axum::Json<Vec<UpcomingTimer>>, Problem> {
+) -> Result<axum::response::Response, Problem> {
     caller.may(Permission::ReadTimers)?;
     let until = q
         .until
         .unwrap_or_else(|| state.app.now() + TimeDelta::days(30));
-    let rows = state
+    let after = match cursor_text(&q.cursor)? {
+        None => None,
+        Some(text) => {
+            let (at, id) = text
+                .strip_prefix("t:")
+                .and_then(|rest| rest.rsplit_once('/'))
+                .ok_or_else(bad_cursor)?;
+            let at = DateTime::parse_from_rfc3339(at).map_err(|_| bad_cursor())?;
+            Some((
+                at.with_timezone(&Utc),
+                id.parse::<i64>().map_err(|_| bad_cursor())?,
+            ))
+        }
+    };
+    let limit = limit(q.limit)?;
+    let (rows, more) = state
         .app
         .store
-        .upcoming_timers(until, limit(q.limit)?)
+        .upcoming_timers_page(until, after, limit)
         .await
         .map_err(AppError::from)?;
-    Ok(axum::Json(
+    let next = more.then(|| rows.last()).flatten().map(|c| {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        query.append_pair("until", &until.to_rfc3339());
+        query.append_pair("limit", &limit.to_string());
+        query.append_pair(
+            "cursor",
+            &cursor_of(format!("t:{}/{}", c.timer.fire_at.to_rfc3339(), c.id)),
+        );
+        format!("/api/v1/timers?{}", query.finish())
+    });
+    Ok(with_next(
         rows.into_iter()
             .map(|c| UpcomingTimer {
                 procedure: c.procedure.to_string(),
@@ -253,7 +318,8 @@ async fn upcoming(
                 fire_at: c.timer.fire_at,
                 recipients: c.timer.recipients.iter().map(|r| r.to_string()).collect(),
             })
-            .collect(),
+            .collect::<Vec<_>>(),
+        next,
     ))
 }
 

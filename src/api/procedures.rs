@@ -14,7 +14,7 @@ use super::idempotency;
 use super::json::ApiJson;
 use super::query::ApiQuery;
 use super::responses::failures;
-use crate::app::{AllowedAct, Answering, AppError, Moves, ProcedureView};
+use crate::app::{AllowedAct, Answering, AppError, ListRequest, Moves, ProcedureView};
 use crate::audit::ChainRow;
 use crate::engine::{Act, Command, ProcedureState, StartProcedure, Status};
 use crate::http::ApiState;
@@ -58,8 +58,8 @@ pub struct ListQuery {
     /// active, suspended, withdrawn or completed.
     #[param(value_type = Option<Status>)]
     pub status: Option<String>,
-    /// The `next_cursor` of the previous page.
-    pub cursor: Option<ProcedureId>,
+    /// The `next_cursor` of the previous page, unchanged (an opaque string).
+    pub cursor: Option<String>,
     /// At most this many (1 to 500; default 50).
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
@@ -69,7 +69,9 @@ pub struct ListQuery {
 pub struct ProcedurePage {
     pub items: Vec<ProcedureRow>,
     /// Pass as `cursor` for the next page; absent on the last page.
-    pub next_cursor: Option<ProcedureId>,
+    pub next_cursor: Option<String>,
+    /// The next page's address (this query with `cursor`); absent on the last page.
+    pub next: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -181,7 +183,7 @@ failures!(
 );
 failures!(
     /// The list: a convention or institution of the filter that does not exist (404), a status
-    /// or limit out of range (422).
+    /// or limit out of range or a cursor not given out by the service (422).
     ListRefusals = [NotFound, Invalid]
 );
 failures!(
@@ -273,46 +275,46 @@ async fn list(
             .with_field("status")
         })?),
     };
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(Problem::new(
-            Failure::Invalid,
-            "invalid-input",
-            format!("limit {limit} is not between 1 and 500"),
-        )
-        .with_field("limit"));
-    }
-    let today = app.today();
-    let filter = ProcedureFilter {
-        convention: q.convention,
-        stage: q.stage,
-        status,
-        overdue_on: (q.overdue == Some(true)).then_some(today),
+    let request = ListRequest {
+        filter: ProcedureFilter {
+            convention: q.convention.clone(),
+            stage: q.stage.clone(),
+            status,
+            overdue_on: (q.overdue == Some(true)).then(|| app.today()),
+        },
+        responsible: q.institution.clone(),
+        not_overdue: q.overdue == Some(false),
+        cursor: q.cursor.clone(),
+        limit: q.limit.unwrap_or(50),
     };
-    let mut rows = app.list(&filter, q.institution.as_ref()).await?;
-    // The cursor compares ids as Rust does: order them the same way, whatever the database's
-    // collation.
-    rows.sort_by(|a, b| a.procedure.id.cmp(&b.procedure.id));
-    let mut items = Vec::new();
-    let mut next_cursor = None;
-    for row in rows {
-        if q.cursor.as_ref().is_some_and(|c| &row.procedure.id <= c) {
-            continue;
+    let page = app.procedures(&caller.actor, &request).await?;
+    let next = page.next.as_ref().map(|cursor| next_link(&q, cursor));
+    Ok(axum::Json(ProcedurePage {
+        items: page.items,
+        next_cursor: page.next,
+        next,
+    }))
+}
+
+/// The address of the page after this one: the same query with `cursor`.
+fn next_link(q: &ListQuery, cursor: &str) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    let mut pair = |k: &str, v: Option<String>| {
+        if let Some(v) = v {
+            query.append_pair(k, &v);
         }
-        if q.overdue == Some(false) && row.procedure.is_overdue(today) {
-            continue;
-        }
-        let def = app.definition_of(&row.procedure.workflow.hash).await?;
-        if !caller.actor.may_read(&def) {
-            continue;
-        }
-        if items.len() == limit as usize {
-            next_cursor = items.last().map(|r: &ProcedureRow| r.procedure.id.clone());
-            break;
-        }
-        items.push(row);
-    }
-    Ok(axum::Json(ProcedurePage { items, next_cursor }))
+    };
+    pair("convention", q.convention.as_ref().map(ToString::to_string));
+    pair("stage", q.stage.as_ref().map(ToString::to_string));
+    pair(
+        "institution",
+        q.institution.as_ref().map(ToString::to_string),
+    );
+    pair("overdue", q.overdue.map(|o| o.to_string()));
+    pair("status", q.status.clone());
+    pair("limit", q.limit.map(|l| l.to_string()));
+    pair("cursor", Some(cursor.to_string()));
+    format!("/api/v1/procedures?{}", query.finish())
 }
 
 /// Start a procedure (coordinators).

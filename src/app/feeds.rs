@@ -50,9 +50,11 @@ impl Accession {
                 id: id.to_string(),
             })?;
         if token.revoked() {
-            // The token's state, not the request, is what is wrong: a conflict (409).
-            return Err(AppError::Conflict(format!(
-                "token {id} is revoked: it has no calendar feed; create a new token for one"
+            // The token's state, not the request, is what is wrong: 409, exit 1.
+            return Err(AppError::Refused(crate::engine::Refusal::NotApplicable(
+                format!(
+                    "token {id} is revoked: it has no calendar feed; create a new token for one"
+                ),
             )));
         }
         tracing::info!(token = token.id, institution = %token.institution, "calendar feed key made");

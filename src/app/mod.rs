@@ -7,6 +7,8 @@ mod catalog;
 mod demo;
 mod error;
 mod feeds;
+mod outbox;
+mod reads;
 mod sessions;
 mod tokens;
 mod view;
@@ -23,6 +25,7 @@ pub use catalog::{Catalog, check_files, workflow_files};
 pub use demo::DemoSummary;
 pub use error::AppError;
 pub use feeds::NewFeedKey;
+pub use reads::{ListRequest, MAX_PAGE, Page, decode_cursor, encode_cursor};
 pub use sessions::{NewSession, SESSION_LIFETIME, Session, random_secret};
 pub use tokens::{NewToken, TOKEN_LEN, TOKEN_PREFIX, token_hash, token_prefix};
 pub use view::{NextMove, ProcedureView};
@@ -35,7 +38,7 @@ use crate::engine::{
 };
 use crate::ids::{ConventionId, InstitutionId, ProcedureId, WorkflowId};
 use crate::reference::{ConventionFile, ImportError, Institution, InstitutionFile};
-use crate::store::{ImportSummary, ProcedureFilter, ProcedureRow, Store, StoreError};
+use crate::store::{ImportSummary, Store, StoreError};
 use crate::workflow::{KnownInstitutions, WorkflowDefinition, parse_definition};
 
 pub struct Accession {
@@ -54,7 +57,9 @@ impl Accession {
     pub async fn open(settings: Settings, clock: Arc<dyn Clock>) -> Result<Accession, AppError> {
         let store = Store::connect(&settings.database).await?;
         store.migrate().await?;
-        Self::assemble(settings, store, clock).await
+        let app = Self::assemble(settings, store, clock).await?;
+        app.backfill().await?;
+        Ok(app)
     }
 
     /// Open for a command that only reads: when the schema is up to date nothing is written,
@@ -71,7 +76,7 @@ impl Accession {
         }
         let store = Store::connect_read_only(&settings.database).await?;
         let pending = store.pending_migrations_read_only().await?;
-        if pending.is_empty() {
+        if pending.is_empty() && store.backfilled("procedure_responsibles").await? {
             return Self::assemble(settings, store, clock).await;
         }
         let _ = store.close().await;
@@ -501,45 +506,6 @@ impl Accession {
         &self,
     ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Arc<WorkflowDefinition>>> {
         self.stored.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    pub async fn list(
-        &self,
-        filter: &ProcedureFilter,
-        responsible: Option<&InstitutionId>,
-    ) -> Result<Vec<ProcedureRow>, AppError> {
-        // A filter naming something that does not exist is a typo, not an empty result.
-        if let Some(c) = &filter.convention
-            && self.store.convention(c).await?.is_none()
-        {
-            return Err(AppError::NotFound {
-                what: "convention",
-                id: c.to_string(),
-            });
-        }
-        if let Some(i) = responsible
-            && self.store.institution(i).await?.is_none()
-        {
-            return Err(AppError::NotFound {
-                what: "institution",
-                id: i.to_string(),
-            });
-        }
-        let rows = self.store.procedures(filter).await?;
-        let Some(institution) = responsible else {
-            return Ok(rows);
-        };
-        let mut out = Vec::new();
-        for row in rows {
-            let def = self.definition_of(&row.procedure.workflow.hash).await?;
-            if def
-                .stage(&row.procedure.stage)
-                .is_some_and(|s| s.responsible.contains(institution))
-            {
-                out.push(row);
-            }
-        }
-        Ok(out)
     }
 }
 

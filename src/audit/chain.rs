@@ -68,25 +68,67 @@ pub fn verify_chain<'a>(
     procedure_id: &str,
     rows: impl IntoIterator<Item = &'a ChainRow>,
 ) -> Result<u64, ChainBreak> {
-    let mut expected_prev = GENESIS.to_string();
-    let mut count = 0;
-    for (expected_sequence, row) in (1_i64..).zip(rows) {
-        let fail = |what: String| ChainBreak {
+    let mut check = ChainCheck::new(procedure_id);
+    for row in rows {
+        check.push(row)?;
+    }
+    Ok(check.rows)
+}
+
+/// A chain verified row by row, so a long history is checked without holding it: from the
+/// genesis, or resumed after a row already verified (its sequence and hash).
+#[derive(Debug, Clone)]
+pub struct ChainCheck {
+    procedure_id: String,
+    expected_prev: String,
+    next_sequence: i64,
+    /// Rows checked by this check.
+    pub rows: u64,
+}
+
+impl ChainCheck {
+    pub fn new(procedure_id: &str) -> Self {
+        Self::resume(procedure_id, 0, GENESIS)
+    }
+
+    /// Continue after row `sequence`, whose hash `hash` was verified before.
+    pub fn resume(procedure_id: &str, sequence: i64, hash: &str) -> Self {
+        ChainCheck {
             procedure_id: procedure_id.to_string(),
+            expected_prev: hash.to_string(),
+            next_sequence: sequence + 1,
+            rows: 0,
+        }
+    }
+
+    pub fn procedure_id(&self) -> &str {
+        &self.procedure_id
+    }
+
+    /// The last row verified: (sequence, hash); sequence 0 and the genesis before any.
+    pub fn tip(&self) -> (i64, &str) {
+        (self.next_sequence - 1, &self.expected_prev)
+    }
+
+    /// Check the next row.
+    pub fn push(&mut self, row: &ChainRow) -> Result<(), ChainBreak> {
+        let fail = |what: String| ChainBreak {
+            procedure_id: self.procedure_id.clone(),
             sequence: row.sequence,
             what,
         };
+        let expected_sequence = self.next_sequence;
         if row.sequence != expected_sequence {
             return Err(fail(format!(
                 "expected sequence {expected_sequence} here; rows are missing or were inserted"
             )));
         }
-        if row.prev_hash != expected_prev {
+        if row.prev_hash != self.expected_prev {
             return Err(fail(format!(
                 "prev_hash {} does not match the hash of the row before ({}): a row was removed, \
                  inserted or rehashed",
                 short(&row.prev_hash),
-                short(&expected_prev)
+                short(&self.expected_prev)
             )));
         }
         let recomputed = row_hash(row, &row.prev_hash);
@@ -98,10 +140,11 @@ pub fn verify_chain<'a>(
                 short(&recomputed)
             )));
         }
-        expected_prev = row.hash.clone();
-        count += 1;
+        self.expected_prev = row.hash.clone();
+        self.next_sequence += 1;
+        self.rows += 1;
+        Ok(())
     }
-    Ok(count)
 }
 
 fn short(hash: &str) -> &str {

@@ -14,6 +14,15 @@ pub fn cell(text: &str) -> String {
 
 /// `rows` as CSV with a header line; with the procedure id first when `with_procedure`.
 pub fn history_csv(rows: &[ChainRow], with_procedure: bool) -> Result<Vec<u8>, csv::Error> {
+    history_csv_part(rows, with_procedure, true)
+}
+
+/// Part of a CSV export written a batch at a time: the header line only with the first.
+pub fn history_csv_part(
+    rows: &[ChainRow],
+    with_procedure: bool,
+    header_line: bool,
+) -> Result<Vec<u8>, csv::Error> {
     let mut out = csv::Writer::from_writer(Vec::new());
     let mut header = vec![
         "sequence",
@@ -32,7 +41,9 @@ pub fn history_csv(rows: &[ChainRow], with_procedure: bool) -> Result<Vec<u8>, c
     if with_procedure {
         header.insert(0, "procedure_id");
     }
-    out.write_record(&header)?;
+    if header_line {
+        out.write_record(&header)?;
+    }
     for r in rows {
         let mut record = vec![
             r.sequence.to_string(),

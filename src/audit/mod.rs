@@ -4,4 +4,6 @@
 mod chain;
 pub mod export;
 
-pub use chain::{ChainBreak, ChainRow, GENESIS, canonical_encoding, row_hash, verify_chain};
+pub use chain::{
+    ChainBreak, ChainCheck, ChainRow, GENESIS, canonical_encoding, row_hash, verify_chain,
+};

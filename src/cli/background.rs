@@ -290,24 +290,14 @@ pub async fn outbox(app: &Accession, cli: &Cli, cmd: &OutboxCmd) -> Result<u8, A
             Ok(0)
         }
         OutboxCmd::Retry { id, all_dead } => {
-            if let Some(id) = id {
-                let row = app
-                    .store
-                    .outbox_row(*id)
-                    .await?
-                    .ok_or_else(|| AppError::NotFound {
-                        what: "outbox row",
-                        id: id.to_string(),
-                    })?;
-                if row.status != OutboxStatus::Dead {
-                    return Err(AppError::Invalid(format!(
-                        "outbox row {id} is {}, not dead: only dead rows are retried",
-                        row.status.as_str()
-                    )));
+            let operator = crate::engine::Actor::operator(super::operator_name());
+            let n = match (id, *all_dead) {
+                (Some(id), false) => {
+                    app.retry_email(&operator, *id).await?;
+                    1
                 }
-            }
-            let only = if *all_dead { None } else { *id };
-            let n = app.store.outbox_retry(only, app.now()).await?;
+                _ => app.retry_dead_emails(&operator).await?,
+            };
             if cli.json {
                 print_json(&serde_json::json!({ "requeued": n }));
             } else {

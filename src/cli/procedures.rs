@@ -45,6 +45,12 @@ pub enum ProceduresCmd {
         /// Only active procedures past their due date.
         #[arg(long)]
         overdue: bool,
+        /// At most this many, by id (1 to 500).
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Continue after a previous page: the cursor it printed.
+        #[arg(long)]
+        after: Option<String>,
     },
     /// The current stage, what may happen next and by whom, approvals, key dates, due date, timers.
     Show { id: ProcedureId },
@@ -193,15 +199,30 @@ pub async fn run(app: &Accession, cli: &Cli, cmd: &ProceduresCmd) -> Result<u8, 
             status,
             institution,
             overdue,
+            limit,
+            after,
         } => {
             let today = app.today();
-            let filter = ProcedureFilter {
-                convention: convention.clone(),
-                stage: stage.clone(),
-                status: *status,
-                overdue_on: overdue.then_some(today),
+            let request = crate::app::ListRequest {
+                filter: ProcedureFilter {
+                    convention: convention.clone(),
+                    stage: stage.clone(),
+                    status: *status,
+                    overdue_on: overdue.then_some(today),
+                },
+                responsible: institution.clone(),
+                not_overdue: false,
+                cursor: after.clone(),
+                limit: *limit,
             };
-            let rows = app.list(&filter, institution.as_ref()).await?;
+            // The operator at the command line reads every procedure.
+            let page = app
+                .procedures(&crate::engine::Actor::system(), &request)
+                .await?;
+            if let Some(next) = &page.next {
+                eprintln!("more procedures follow: pass --after {next}");
+            }
+            let rows = page.items;
             if cli.json {
                 print_json(&rows);
             } else {

@@ -39,7 +39,11 @@ pub async fn run(
     let options = SchedulerOptions::from_settings(&app.settings.scheduler);
     let sender = Dispatcher::from_settings(&app)?;
     if demo {
-        if app.store.procedures(&Default::default()).await?.is_empty() {
+        let (any, _) = app
+            .store
+            .procedure_page(&Default::default(), &crate::store::Keyset::First, 1)
+            .await?;
+        if any.is_empty() {
             let summary = app.demo().await?;
             outln!(
                 "demo loaded: {} procedures ({})",
@@ -103,6 +107,19 @@ pub async fn run(
             .await;
         }
     };
+    // The stored verification state of the history chains kept current: the chains written
+    // since the last result, a thousand at a time (the audit page reads the result).
+    let audit = async {
+        if scheduler.enabled {
+            repeat(
+                "audit",
+                every(scheduler.interval_secs),
+                stop.clone(),
+                || app.verify_recent_history(1000),
+            )
+            .await;
+        }
+    };
     let http = async {
         if let Some(listener) = listener {
             let mut stopping = stop.clone();
@@ -119,7 +136,7 @@ pub async fn run(
         tracing::info!("stopping: finishing the requests in flight and the current passes");
         let _ = stop_tx.send(true);
     };
-    tokio::join!(http, timers, mail, signal);
+    tokio::join!(http, timers, mail, audit, signal);
     outln!("stopped");
     Ok(0)
 }

@@ -143,6 +143,16 @@ impl Actor {
         }
     }
 
+    /// Whoever runs the command line on the server: they hold the database itself, so they act
+    /// as the service's administrator (never on a procedure: acts take `--as`).
+    pub fn operator(name: impl Into<String>) -> Self {
+        Self {
+            institution: InstitutionId::parse(SYSTEM_INSTITUTION).expect("a valid id"),
+            role: Role::Admin,
+            name: name.into(),
+        }
+    }
+
     /// Accession itself, for what the scheduler records (reminders, deadlines, escalations).
     pub fn system() -> Self {
         Self {

@@ -111,6 +111,7 @@ pub fn start(
     };
     let mut decision = Decision {
         procedure: procedure.clone(),
+        responsible: None,
         events: Vec::new(),
         approval: None,
         timers: TimerChanges::default(),
@@ -182,6 +183,7 @@ pub fn decide(
     next.last_sequence = sequence;
     let mut decision = Decision {
         procedure: next,
+        responsible: None,
         events: Vec::new(),
         approval: None,
         timers: TimerChanges::default(),
@@ -447,6 +449,7 @@ fn enter_stage(
     sequence: i64,
     now: DateTime<Utc>,
 ) {
+    decision.responsible = Some(stage.responsible.clone());
     let p = &mut decision.procedure;
     p.stage = stage.id.clone();
     p.stage_entered_at = now;

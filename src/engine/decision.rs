@@ -11,6 +11,9 @@ use crate::ids::{InstitutionId, StageId};
 pub struct Decision {
     /// The procedure after the command; its version is the previous one plus one.
     pub procedure: ProcedureState,
+    /// The institutions responsible for the stage the decision enters (start, advance), kept by
+    /// the store so listings filter on them in SQL; `None` when the stage stays as it was.
+    pub responsible: Option<Vec<crate::ids::InstitutionId>>,
     /// History events to append, in order, with their sequence numbers.
     pub events: Vec<Event>,
     pub approval: Option<ApprovalRecord>,

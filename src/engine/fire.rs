@@ -107,6 +107,7 @@ pub fn fire(
     };
     Ok(Decision {
         procedure: next,
+        responsible: None,
         events: vec![event],
         approval: None,
         timers: TimerChanges {

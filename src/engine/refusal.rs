@@ -118,6 +118,10 @@ pub enum Refusal {
     Invalid(String),
     #[error("timer `{timer}` no longer applies: the procedure has moved on")]
     TimerOutdated { timer: String },
+    /// What the request names is not in a state that allows it now (an email that is not dead,
+    /// a token that is revoked): 409 over HTTP, exit 1 at the command line.
+    #[error("{0}")]
+    NotApplicable(String),
 }
 
 impl Refusal {
@@ -144,6 +148,7 @@ impl Refusal {
                 "invalid-input"
             }
             Refusal::TimerOutdated { .. } => "timer-outdated",
+            Refusal::NotApplicable(_) => "not-applicable",
         }
     }
 }

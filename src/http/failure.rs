@@ -163,7 +163,8 @@ impl Failure {
             | Refusal::Closed { .. }
             | Refusal::Suspended
             | Refusal::NotSuspended
-            | Refusal::TimerOutdated { .. } => Failure::Conflict,
+            | Refusal::TimerOutdated { .. }
+            | Refusal::NotApplicable(_) => Failure::Conflict,
         }
     }
 }

@@ -133,6 +133,9 @@ impl Store {
         }
 
         let tip = append_history(&txn, p, &decision.events, &self.tips).await?;
+        if let Some(responsible) = &decision.responsible {
+            super::reads::write_responsibles(&txn, &p.id, responsible).await?;
+        }
 
         if let Some(a) = &decision.approval {
             approval::Entity::insert(approval::ActiveModel {

@@ -335,18 +335,35 @@ impl Store {
         status: Option<OutboxStatus>,
         limit: u64,
     ) -> Result<Vec<OutboxRow>, StoreError> {
+        Ok(self.outbox_page(status, None, limit).await?.0)
+    }
+
+    /// Up to `limit` emails, newest first, older than the row `before` (a keyset on the id),
+    /// and whether more follow. Reads at most `limit + 1` rows.
+    pub async fn outbox_page(
+        &self,
+        status: Option<OutboxStatus>,
+        before: Option<i64>,
+        limit: u64,
+    ) -> Result<(Vec<OutboxRow>, bool), StoreError> {
         let mut query = outbox::Entity::find()
             .order_by_desc(outbox::Column::Id)
-            .limit(limit);
+            .limit(limit + 1);
         if let Some(status) = status {
             query = query.filter(super::status_is(outbox::Column::Status, status.as_str()));
         }
-        query
+        if let Some(before) = before {
+            query = query.filter(outbox::Column::Id.lt(before));
+        }
+        let mut rows = query
             .all(&self.db)
             .await?
             .into_iter()
             .map(row_from_model)
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        let more = rows.len() as u64 > limit;
+        rows.truncate(limit as usize);
+        Ok((rows, more))
     }
 
     pub async fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {

@@ -178,7 +178,19 @@ impl Store {
         until: DateTime<Utc>,
         limit: u64,
     ) -> Result<Vec<ClaimedTimer>, StoreError> {
-        let rows = timer::Entity::find()
+        Ok(self.upcoming_timers_page(until, None, limit).await?.0)
+    }
+
+    /// `upcoming_timers` after the timer `after` (its fire time and id: a keyset on the order),
+    /// and whether more follow. Reads at most `limit + 1` rows.
+    pub async fn upcoming_timers_page(
+        &self,
+        until: DateTime<Utc>,
+        after: Option<(DateTime<Utc>, i64)>,
+        limit: u64,
+    ) -> Result<(Vec<ClaimedTimer>, bool), StoreError> {
+        use sea_orm::sea_query::{Expr, ExprTrait};
+        let mut query = timer::Entity::find()
             .filter(super::status_is(
                 timer::Column::Status,
                 TimerStatus::Pending.as_str(),
@@ -186,10 +198,25 @@ impl Store {
             .filter(timer::Column::FireAt.lte(until))
             .order_by_asc(timer::Column::FireAt)
             .order_by_asc(timer::Column::Id)
-            .limit(limit)
+            .limit(limit + 1);
+        if let Some((fire_at, id)) = after {
+            query = query.filter(
+                Expr::col(timer::Column::FireAt)
+                    .gt(fire_at)
+                    .or(Expr::col(timer::Column::FireAt)
+                        .eq(fire_at)
+                        .and(Expr::col(timer::Column::Id).gt(id))),
+            );
+        }
+        let mut rows = query
             .all(&self.db)
-            .await?;
-        rows.into_iter().map(claimed_from_row).collect()
+            .await?
+            .into_iter()
+            .map(claimed_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let more = rows.len() as u64 > limit;
+        rows.truncate(limit as usize);
+        Ok((rows, more))
     }
 }
 

@@ -29,7 +29,7 @@ use crate::engine::{Act, Command, Permission, ProcedureState};
 use crate::http::{ApiState, Caller, ClientAddress, Locked};
 use crate::ids::{ConventionId, InstitutionId, ProcedureId, StageId};
 use crate::reference::Language;
-use crate::store::{HistoryFilter, OutboxStatus, ProcedureFilter};
+use crate::store::{HistoryFilter, ProcedureFilter};
 use crate::workflow::FieldKind;
 
 type Form = BTreeMap<String, String>;
@@ -328,7 +328,12 @@ pub struct DashboardQuery {
     status: Option<String>,
     overdue: Option<String>,
     mine: Option<String>,
+    /// A page's cursor, from its "next" or "previous" link.
+    cursor: Option<String>,
 }
+
+/// Rows per page of the dashboard.
+const DASHBOARD_PAGE: u32 = 50;
 
 fn some(text: &Option<String>) -> Option<&str> {
     text.as_deref().map(str::trim).filter(|t| !t.is_empty())
@@ -373,22 +378,40 @@ async fn dashboard_inner(
     let status = some(&q.status).and_then(crate::engine::Status::parse);
     let overdue = some(&q.overdue).is_some();
     let today = app.today();
-    let filter = ProcedureFilter {
-        convention: convention.clone(),
-        stage: None,
-        status,
-        overdue_on: overdue.then_some(today),
+    let request = crate::app::ListRequest {
+        filter: ProcedureFilter {
+            convention: convention.clone(),
+            stage: None,
+            status,
+            overdue_on: overdue.then_some(today),
+        },
+        responsible: institution.clone(),
+        not_overdue: false,
+        cursor: some(&q.cursor).map(str::to_string),
+        limit: DASHBOARD_PAGE,
     };
     let conventions = app.store.conventions().await?;
     let institutions = app.store.institutions().await?;
     let zone = zone_of(state, &caller.actor.institution).await;
+    let listed = app.procedures(&caller.actor, &request).await?;
+    let counts = app.procedure_counts(&caller.actor, &request).await?;
+    let mut by_stage: Vec<Value> = Vec::new();
+    for (hash, stage, n) in &counts.by_stage {
+        let def = app.definition_of(hash).await?;
+        let title = crate::ids::StageId::parse(stage.clone())
+            .ok()
+            .and_then(|id| def.stage(&id).map(|s| s.title.clone()))
+            .unwrap_or_else(|| stage.clone());
+        // Stages of the same title (versions of a workflow) are counted together.
+        match by_stage.iter_mut().find(|s| s["title"] == title.as_str()) {
+            Some(s) => s["count"] = json!(s["count"].as_u64().unwrap_or(0) + n),
+            None => by_stage.push(json!({"title": title, "count": n})),
+        }
+    }
     let mut rows = Vec::new();
-    for row in app.list(&filter, institution.as_ref()).await? {
+    for row in listed.items {
         let p = row.procedure;
         let def = app.definition_of(&p.workflow.hash).await?;
-        if !caller.actor.may_read(&def) {
-            continue;
-        }
         let c = conventions.iter().find(|c| c.id == p.convention);
         let stage = def.stage(&p.stage);
         let k = &p.key_dates;
@@ -413,6 +436,23 @@ async fn dashboard_inner(
                 .unwrap_or_default(),
         }));
     }
+    // The paging links keep the filter.
+    let href = |cursor: &str| {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        for (k, value) in [
+            ("convention", &q.convention),
+            ("institution", &q.institution),
+            ("status", &q.status),
+            ("overdue", &q.overdue),
+            ("mine", &q.mine),
+        ] {
+            if let Some(value) = some(value) {
+                query.append_pair(k, value);
+            }
+        }
+        query.append_pair("cursor", cursor);
+        format!("/?{}", query.finish())
+    };
     // The feed's address is shown only when its key is made (only its hash is kept): here, when
     // the token has one, and a button to make one.
     let feed_made = app
@@ -428,6 +468,9 @@ async fn dashboard_inner(
             v,
             json!({
                 "rows": rows,
+                "counts": {"total": counts.total, "active": counts.active, "overdue": counts.overdue, "by_stage": by_stage},
+                "next_page": listed.next.as_deref().map(href),
+                "previous_page": listed.previous.as_deref().map(href),
                 "zone": zone.name(),
                 "conventions": conventions,
                 "institutions": institutions,
@@ -772,11 +815,19 @@ pub struct AuditQuery {
     convention: Option<String>,
     from: Option<String>,
     until: Option<String>,
+    /// The page after this one's last row (the "next" link; exports ignore it).
+    cursor: Option<String>,
 }
 
-/// Every history row the filters keep, oldest procedure first.
-/// Every history row the filters keep; the days are the viewer's (in `zone`).
-async fn audit_rows(state: &ApiState, q: &AuditQuery, zone: Tz) -> Result<Vec<ChainRow>, AppError> {
+/// History rows per page of the audit page.
+const AUDIT_PAGE: u64 = 100;
+
+/// Procedures whose new history rows an audit page view verifies before showing the stored state
+/// (the scheduler's pass and `audit verify` do the rest).
+const AUDIT_CATCH_UP: u64 = 200;
+
+/// The history rows the filters keep; the days are the viewer's (in `zone`).
+fn audit_filter(q: &AuditQuery, zone: Tz) -> Result<HistoryFilter, AppError> {
     let day = |t: &Option<String>| -> Result<Option<NaiveDate>, AppError> {
         some(t)
             .map(|t| {
@@ -801,7 +852,85 @@ async fn audit_rows(state: &ApiState, q: &AuditQuery, zone: Tz) -> Result<Vec<Ch
         from: day(&q.from)?.and_then(|d| d.pred_opt()).and_then(end_of),
         until: day(&q.until)?.and_then(end_of),
     };
-    Ok(state.app.store.history_where(&filter).await?)
+    Ok(filter)
+}
+
+/// An audit page's cursor: the last row shown, as hex of `procedure:sequence`.
+fn audit_cursor(row: &ChainRow) -> String {
+    hex::encode(format!("{}:{}", row.procedure_id, row.sequence))
+}
+
+fn audit_after(cursor: Option<&str>) -> Result<Option<(String, i64)>, AppError> {
+    let Some(cursor) = cursor else {
+        return Ok(None);
+    };
+    let bad = || AppError::InvalidField {
+        field: "cursor",
+        detail: format!(
+            "cursor `{}` is not one this page gave out",
+            cursor.chars().take(40).collect::<String>()
+        ),
+    };
+    let text = String::from_utf8(hex::decode(cursor).map_err(|_| bad())?).map_err(|_| bad())?;
+    let (procedure, sequence) = text.rsplit_once(':').ok_or_else(bad)?;
+    let sequence = sequence.parse::<i64>().map_err(|_| bad())?;
+    Ok(Some((procedure.to_string(), sequence)))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Export {
+    Csv,
+    Json,
+}
+
+/// An export's body, streamed: history is read a batch at a time by keyset and each batch
+/// written out before the next is read, so memory stays flat whatever the export's size.
+fn export_body(state: &ApiState, filter: HistoryFilter, kind: Export) -> axum::body::Body {
+    use futures_util::StreamExt;
+    let batches = state.app.store.history_stream(filter);
+    let mut first = true;
+    let body = batches.map(move |batch| {
+        let rows = batch.map_err(std::io::Error::other)?;
+        let mut out = Vec::new();
+        match kind {
+            Export::Csv => {
+                out = crate::audit::export::history_csv_part(&rows, true, first)
+                    .map_err(std::io::Error::other)?;
+            }
+            Export::Json => {
+                for row in &rows {
+                    out.extend_from_slice(if first { b"[\n" } else { b",\n" });
+                    first = false;
+                    serde_json::to_writer_pretty(&mut out, row).map_err(std::io::Error::other)?;
+                }
+            }
+        }
+        first = false;
+        Ok::<_, std::io::Error>(out)
+    });
+    // JSON closes the array (and opens it when there was no row at all).
+    let tail = futures_util::stream::once(async move { Ok::<_, std::io::Error>(Vec::new()) });
+    match kind {
+        Export::Csv => axum::body::Body::from_stream(body.chain(tail)),
+        Export::Json => {
+            let opened = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let seen = opened.clone();
+            let body = body.map(move |chunk| {
+                if chunk.as_ref().is_ok_and(|c| !c.is_empty()) {
+                    seen.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+                chunk
+            });
+            let close = futures_util::stream::once(async move {
+                Ok::<_, std::io::Error>(if opened.load(std::sync::atomic::Ordering::Relaxed) {
+                    b"\n]\n".to_vec()
+                } else {
+                    b"[]\n".to_vec()
+                })
+            });
+            axum::body::Body::from_stream(body.chain(close))
+        }
+    }
 }
 
 /// 403, as a page, unless the caller's role holds `permission` (the API's own check and words).
@@ -826,8 +955,34 @@ pub async fn audit(
     }
     let result = async {
         let zone = zone_of(&state, &caller.actor.institution).await;
-        let rows = audit_rows(&state, &q, zone).await?;
-        let report = state.app.store.verify(None).await?;
+        let filter = audit_filter(&q, zone)?;
+        let after = audit_after(some(&q.cursor))?;
+        let store = &state.app.store;
+        let (rows, more) = store
+            .history_page(&filter, after.as_ref().map(|(p, s)| (p.as_str(), *s)), AUDIT_PAGE)
+            .await?;
+        // The verification state is stored: brought up to date here for the chains written
+        // since the last result, a bounded number of them, and read back.
+        let newest = store.verification_summary().await?.newest;
+        store
+            .verify_since(newest, AUDIT_CATCH_UP, state.app.now())
+            .await?;
+        let summary = store.verification_summary().await?;
+        let next_page = more.then(|| rows.last().map(audit_cursor)).flatten().map(|cursor| {
+            let mut query = form_urlencoded::Serializer::new(String::new());
+            for (k, value) in [
+                ("institution", &q.institution),
+                ("convention", &q.convention),
+                ("from", &q.from),
+                ("until", &q.until),
+            ] {
+                if let Some(value) = some(value) {
+                    query.append_pair(k, value);
+                }
+            }
+            query.append_pair("cursor", &cursor);
+            format!("/audit?{}", query.finish())
+        });
         let history: Vec<Value> = rows
             .iter()
             .map(|h| json!({
@@ -842,14 +997,23 @@ pub async fn audit(
             context(&v, json!({
                 "history": history,
                 "verified": {
-                    "ok": report.ok(),
-                    "rows": report.procedures.iter().map(|p| p.rows).sum::<u64>(),
-                    "first_break": report.first_break().map(|b| b.to_string()),
+                    "ok": summary.broken == 0,
+                    "rows": summary.rows,
+                    "first_break": summary.first_break,
+                    "chains": summary.verified,
+                    "unverified": summary.procedures.saturating_sub(summary.verified),
+                    "at": summary.newest.map(|at| local(at, zone)),
                 },
+                "next_page": next_page,
+                "first_page": after.is_some(),
                 "institutions": state.app.store.institutions().await?,
                 "conventions": state.app.store.conventions().await?,
                 "filter": {"institution": some(&q.institution), "convention": some(&q.convention), "from": some(&q.from), "until": some(&q.until)},
                 "query": uri.query().unwrap_or_default(),
+                "query_without_cursor": form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+                    .filter(|(k, _)| k != "cursor")
+                    .fold(form_urlencoded::Serializer::new(String::new()), |mut q, (k, v)| { q.append_pair(&k, &v); q })
+                    .finish(),
                 "zone": zone.name(),
             })),
         ))
@@ -872,19 +1036,19 @@ pub async fn audit_export(
         return r;
     }
     let zone = zone_of(&state, &caller.actor.institution).await;
-    let rows = match audit_rows(&state, &q, zone).await {
-        Ok(rows) => rows,
+    let filter = match audit_filter(&q, zone) {
+        Ok(filter) => filter,
         Err(e) => return app_error_page(&v, e),
     };
     let (body, content_type) = match file.as_str() {
         "history.json" => (
-            serde_json::to_vec_pretty(&rows).unwrap_or_default(),
+            export_body(&state, filter, Export::Json),
             "application/json",
         ),
-        "history.csv" => match crate::audit::export::history_csv(&rows, true) {
-            Ok(bytes) => (bytes, "text/csv; charset=utf-8"),
-            Err(e) => return app_error_page(&v, AppError::Io(e.to_string())),
-        },
+        "history.csv" => (
+            export_body(&state, filter, Export::Csv),
+            "text/csv; charset=utf-8",
+        ),
         _ => {
             return error_page(
                 &v,
@@ -952,24 +1116,9 @@ pub async fn outbox_retry(
         Ok(c) => c,
         Err(r) => return r,
     };
-    if let Err(r) = require(&v, &caller, Permission::RetryEmail) {
-        return r;
-    }
-    let store = &state.app.store;
-    match store.outbox_row(id).await {
-        Ok(Some(row)) if row.status == OutboxStatus::Dead => {
-            if let Err(e) = store.outbox_retry(Some(id), state.app.now()).await {
-                return app_error_page(&v, e.into());
-            }
-            redirect(&format!("/outbox?done=%23{id}"))
-        }
-        Ok(_) => error_page(
-            &v,
-            StatusCode::CONFLICT,
-            "error",
-            format!("email {id} is not a dead letter"),
-        ),
-        Err(e) => app_error_page(&v, e.into()),
+    match state.app.retry_email(&caller.actor, id).await {
+        Ok(_) => redirect(&format!("/outbox?done=%23{id}")),
+        Err(e) => app_error_page(&v, e),
     }
 }
 
@@ -1097,15 +1246,30 @@ async fn feed(state: &ApiState, institution: &InstitutionId) -> Result<String, A
     };
     let mut events = Vec::new();
     // Due dates of the stages it must act on, as all-day events.
-    for row in app
-        .list(&ProcedureFilter::default(), Some(institution))
-        .await?
-    {
+    // The active procedures whose stage it is responsible for, read a page at a time.
+    let mut request = crate::app::ListRequest {
+        filter: ProcedureFilter {
+            status: Some(crate::engine::Status::Active),
+            ..ProcedureFilter::default()
+        },
+        responsible: Some(institution.clone()),
+        limit: crate::app::MAX_PAGE,
+        ..Default::default()
+    };
+    let mut due_rows = Vec::new();
+    loop {
+        let page = app
+            .procedures(&crate::engine::Actor::system(), &request)
+            .await?;
+        due_rows.extend(page.items);
+        match page.next {
+            Some(next) => request.cursor = Some(next),
+            None => break,
+        }
+    }
+    for row in due_rows {
         let p = row.procedure;
         let Some(due) = p.due_on else { continue };
-        if p.status != crate::engine::Status::Active {
-            continue;
-        }
         let def = app.definition_of(&p.workflow.hash).await?;
         let stage = def
             .stage(&p.stage)

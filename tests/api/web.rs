@@ -587,3 +587,129 @@ async fn signing_in_with_a_role_the_institution_no_longer_holds_is_refused(db: &
     );
 }
 on_both!(signing_in_with_a_role_the_institution_no_longer_holds_is_refused);
+
+/// The audit page shows the stored verification state: brought up to date for chains written
+/// since, not rehashed on each view; `audit verify` rehashes every chain and stores what it finds,
+/// so an edited row shows there. Its history is paged and its exports streamed whole.
+async fn the_audit_page_shows_the_stored_verification_state(db: &TestDb) {
+    use sea_orm::{ConnectionTrait, DbBackend};
+    let server = Server::start(db).await;
+    let (client, session) = signed_in(&server, server.token("mfa", Role::Auditor)).await;
+    let get = |path: String| {
+        let client = client.clone();
+        let session = session.clone();
+        async move {
+            let r = client
+                .get(path)
+                .header("Cookie", &session)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            r.text().await.unwrap()
+        }
+    };
+    let audit = format!("{}/audit", server.base);
+    let page = get(audit.clone()).await;
+    assert!(page.contains("id=\"chain\">✓"), "{page}");
+    let stored = |sql: &'static str| crate::support::count(&server.app, sql);
+    assert_eq!(stored("SELECT COUNT(*) FROM chain_verifications").await, 6);
+    assert_eq!(
+        stored("SELECT COUNT(*) FROM chain_verifications WHERE procedure_id = 'kg-ets-112' AND sequence = 18 AND broken IS NULL").await,
+        1
+    );
+
+    // A row edited behind the application's back.
+    let conn = server.app.store.connection();
+    let disable = match conn.get_database_backend() {
+        DbBackend::Postgres => "ALTER TABLE history DISABLE TRIGGER history_append_only",
+        _ => "DROP TRIGGER history_no_update",
+    };
+    conn.execute_unprepared(disable).await.unwrap();
+    conn.execute_unprepared(
+        "UPDATE history SET comment = 'forged' WHERE procedure_id = 'kg-ets-112' AND sequence = 5",
+    )
+    .await
+    .unwrap();
+    // The page reads the stored result: the chain was not written since, so not rehashed.
+    assert!(get(audit.clone()).await.contains("id=\"chain\">✓"));
+    // `audit verify` rehashes every chain and stores the break: verified up to row 4.
+    let report = server
+        .app
+        .store
+        .verify_at(None, server.app.now(), accession::store::Verdicts::Broken)
+        .await
+        .unwrap();
+    assert!(!report.ok());
+    assert_eq!((report.checked, report.procedures.len()), (6, 1));
+    let page = get(audit.clone()).await;
+    assert!(page.contains("id=\"chain\">✗"), "{page}");
+    assert!(page.contains("kg-ets-112"), "{page}");
+    assert_eq!(
+        stored("SELECT COUNT(*) FROM chain_verifications WHERE procedure_id = 'kg-ets-112' AND sequence = 4 AND broken IS NOT NULL").await,
+        1
+    );
+
+    // A page of 100 history rows with a link to the next; the export has every row.
+    let total = stored("SELECT COUNT(*) FROM history").await as usize;
+    let csv = get(format!("{}/audit/history.csv", server.base)).await;
+    assert_eq!(csv.lines().count(), total + 1, "a header and every row");
+    let json: serde_json::Value =
+        serde_json::from_str(&get(format!("{}/audit/history.json", server.base)).await).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), total);
+    let page = get(audit.clone()).await;
+    let shown = page.matches("<tr><td><a href=\"/procedures/").count();
+    assert_eq!(shown, total.min(100));
+}
+on_both!(the_audit_page_shows_the_stored_verification_state);
+
+/// The dashboard shows a page of 50 with a link to the next, and counts over all.
+async fn the_dashboard_is_paged_and_counts_everything(db: &TestDb) {
+    let server = Server::start(db).await;
+    for i in 0..50 {
+        server
+            .send(
+                reqwest::Method::POST,
+                "/api/v1/procedures",
+                Some(server.token("mfa", Role::Coordinator)),
+                &[],
+                Some(serde_json::json!({"id": format!("m-{i:02}"), "state": "KG", "convention": "ets-112"})),
+            )
+            .await
+            .expect(StatusCode::CREATED);
+    }
+    let (client, session) = signed_in(&server, server.token("mfa", Role::Coordinator)).await;
+    let get = |path: String| {
+        let client = client.clone();
+        let session = session.clone();
+        async move {
+            client
+                .get(path)
+                .header("Cookie", &session)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let first = get(format!("{}/", server.base)).await;
+    assert_eq!(first.matches("<tr data-procedure=").count(), 50);
+    assert!(
+        first.contains(">56 · "),
+        "the caption counts every procedure"
+    );
+    let next = first
+        .split("rel=\"next\" href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a next page link")
+        .replace("&#x2f;", "/")
+        .replace("&amp;", "&");
+    let second = get(format!("{}{next}", server.base)).await;
+    assert_eq!(second.matches("<tr data-procedure=").count(), 6);
+    assert!(!second.contains("rel=\"next\""));
+    assert!(second.contains("rel=\"prev\""));
+}
+on_both!(the_dashboard_is_paged_and_counts_everything);

@@ -3,6 +3,7 @@
 
 pub mod api_token;
 pub mod approval;
+pub mod chain_verification;
 pub mod convention;
 pub mod history;
 pub mod idempotency_key;
@@ -10,6 +11,7 @@ pub mod institution;
 pub mod mail_outage;
 pub mod outbox;
 pub mod procedure;
+pub mod procedure_responsible;
 pub mod timer;
 pub mod web_session;
 pub mod workflow_definition;

@@ -1,0 +1,220 @@
+//! Listing procedures a page at a time, for what the caller may see: the database filters, orders
+//! and limits; the application only says which workflow definitions the caller may read (there are
+//! a few per workflow, not per procedure) and turns the keyset into an opaque cursor.
+
+use std::sync::Arc;
+
+use super::{Accession, AppError};
+use crate::engine::Actor;
+use crate::ids::{InstitutionId, ProcedureId};
+use crate::store::{Keyset, ProcedureCounts, ProcedureFilter, ProcedureQuery, ProcedureRow};
+use crate::workflow::WorkflowDefinition;
+
+/// The largest page a caller may ask for.
+pub const MAX_PAGE: u32 = 500;
+
+/// What a listing asks for.
+#[derive(Debug, Clone, Default)]
+pub struct ListRequest {
+    pub filter: ProcedureFilter,
+    /// Only those whose current stage this institution is responsible for.
+    pub responsible: Option<InstitutionId>,
+    /// Only those not overdue today.
+    pub not_overdue: bool,
+    /// A cursor from a previous page's `next` or `previous`; none for the first page.
+    pub cursor: Option<String>,
+    /// 1 to `MAX_PAGE`.
+    pub limit: u32,
+}
+
+/// One page of procedures, in id order, with the cursors of the pages around it.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// The cursor of the next page; none on the last.
+    pub next: Option<String>,
+    /// The cursor of the previous page; none on the first.
+    pub previous: Option<String>,
+}
+
+/// A cursor as handed out: opaque (hex of `a:<id>` or `b:<id>`), so callers pass it back rather
+/// than build one, and its form can change.
+pub fn encode_cursor(at: &Keyset) -> Option<String> {
+    match at {
+        Keyset::First => None,
+        Keyset::After(id) => Some(hex::encode(format!("a:{id}"))),
+        Keyset::Before(id) => Some(hex::encode(format!("b:{id}"))),
+    }
+}
+
+/// The keyset a cursor names; refused (naming the `cursor` parameter) when it is not one.
+pub fn decode_cursor(cursor: Option<&str>) -> Result<Keyset, AppError> {
+    let Some(cursor) = cursor else {
+        return Ok(Keyset::First);
+    };
+    let bad = || AppError::InvalidField {
+        field: "cursor",
+        detail: format!(
+            "cursor `{}` is not one this service gave out: pass the `next_cursor` of a previous \
+             page unchanged",
+            cursor.chars().take(40).collect::<String>()
+        ),
+    };
+    let bytes = hex::decode(cursor).map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let (kind, id) = text.split_once(':').ok_or_else(bad)?;
+    let id = ProcedureId::parse(id.to_string()).map_err(|_| bad())?;
+    match kind {
+        "a" => Ok(Keyset::After(id)),
+        "b" => Ok(Keyset::Before(id)),
+        _ => Err(bad()),
+    }
+}
+
+impl Accession {
+    /// The definitions (by hash) whose procedures `actor` may read; `None` when it may read all.
+    pub async fn readable_definitions(
+        &self,
+        actor: &Actor,
+    ) -> Result<Option<Vec<String>>, AppError> {
+        if !matches!(actor.role, crate::engine::Role::Ministry) {
+            return Ok(None);
+        }
+        let mut readable = Vec::new();
+        for (hash, _) in self.store.definitions().await? {
+            let def = self.definition_of(&hash).await?;
+            if actor.may_read(&def) {
+                readable.push(hash);
+            }
+        }
+        Ok(Some(readable))
+    }
+
+    /// Check a listing's filter names things that exist: a typo is not an empty result.
+    async fn check_filter(
+        &self,
+        filter: &ProcedureFilter,
+        responsible: Option<&InstitutionId>,
+    ) -> Result<(), AppError> {
+        if let Some(c) = &filter.convention
+            && self.store.convention(c).await?.is_none()
+        {
+            return Err(AppError::NotFound {
+                what: "convention",
+                id: c.to_string(),
+            });
+        }
+        if let Some(i) = responsible
+            && self.store.institution(i).await?.is_none()
+        {
+            return Err(AppError::NotFound {
+                what: "institution",
+                id: i.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn query_for(
+        &self,
+        actor: &Actor,
+        req: &ListRequest,
+    ) -> Result<ProcedureQuery, AppError> {
+        self.check_filter(&req.filter, req.responsible.as_ref())
+            .await?;
+        Ok(ProcedureQuery {
+            filter: req.filter.clone(),
+            responsible: req.responsible.clone(),
+            not_overdue_on: req.not_overdue.then(|| self.today()),
+            definitions: self.readable_definitions(actor).await?,
+        })
+    }
+
+    /// One page of the procedures `actor` may read that `req` asks for, by id. Reads at most
+    /// `req.limit + 1` procedure rows.
+    pub async fn procedures(
+        &self,
+        actor: &Actor,
+        req: &ListRequest,
+    ) -> Result<Page<ProcedureRow>, AppError> {
+        if !(1..=MAX_PAGE).contains(&req.limit) {
+            return Err(AppError::InvalidField {
+                field: "limit",
+                detail: format!("limit {} is not between 1 and {MAX_PAGE}", req.limit),
+            });
+        }
+        let at = decode_cursor(req.cursor.as_deref())?;
+        let query = self.query_for(actor, req).await?;
+        let (items, more) = self
+            .store
+            .procedure_page(&query, &at, u64::from(req.limit))
+            .await?;
+        let first = items.first().map(|r| r.procedure.id.clone());
+        let last = items.last().map(|r| r.procedure.id.clone());
+        let (next, previous) = match at {
+            Keyset::First => (more.then_some(last).flatten().map(Keyset::After), None),
+            Keyset::After(_) => (
+                more.then_some(last).flatten().map(Keyset::After),
+                first.map(Keyset::Before),
+            ),
+            Keyset::Before(_) => (
+                last.map(Keyset::After),
+                more.then_some(first).flatten().map(Keyset::Before),
+            ),
+        };
+        Ok(Page {
+            items,
+            next: next.as_ref().and_then(encode_cursor),
+            previous: previous.as_ref().and_then(encode_cursor),
+        })
+    }
+
+    /// Counts over every procedure of `req` that `actor` may read (not just one page): total,
+    /// active, overdue today, and by stage.
+    pub async fn procedure_counts(
+        &self,
+        actor: &Actor,
+        req: &ListRequest,
+    ) -> Result<ProcedureCounts, AppError> {
+        let query = self.query_for(actor, req).await?;
+        Ok(self.store.procedure_counts(&query, self.today()).await?)
+    }
+
+    /// Bring the stored verification state up to date for at most `max` procedures written since
+    /// the newest stored result (their new rows only): the background pass of `serve`.
+    pub async fn verify_recent_history(&self, max: u64) -> Result<u64, AppError> {
+        let newest = self.store.verification_summary().await?.newest;
+        Ok(self.store.verify_since(newest, max, self.now()).await?)
+    }
+
+    /// Fill what the reads keep beside each procedure for procedures written before it was kept:
+    /// today the responsible institutions of their current stage. Done once, recorded in
+    /// `backfills`; later calls read one row.
+    pub(crate) async fn backfill(&self) -> Result<(), AppError> {
+        if self.store.backfilled("procedure_responsibles").await? {
+            return Ok(());
+        }
+        let mut stages = Vec::new();
+        for (hash, _) in self.store.definitions().await? {
+            let def: Arc<WorkflowDefinition> = self.definition_of(&hash).await?;
+            for stage in &def.stages {
+                stages.push((
+                    hash.clone(),
+                    stage.id.to_string(),
+                    stage.responsible.clone(),
+                ));
+            }
+        }
+        let written = self
+            .store
+            .backfill_responsibles(&stages, self.now())
+            .await?;
+        if written > 0 {
+            tracing::info!(
+                rows = written,
+                "responsible institutions filled in for existing procedures"
+            );
+        }
+        Ok(())
+    }
+}

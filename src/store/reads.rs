@@ -1,0 +1,320 @@
+//! Procedures read a page at a time: filtered, ordered and limited by the database, continued
+//! with a keyset (the last id seen), never by loading every row. "Responsible institution" is a
+//! join on `procedure_responsibles`, which each decision entering a stage rewrites in its own
+//! transaction; a caller's visibility is the set of workflow definitions it may read.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, JoinType, Order, Query, SelectStatement};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, QueryTrait,
+};
+use serde::Serialize;
+
+use super::entities::{procedure, procedure_responsible, workflow_definition};
+use super::procedures::{ProcedureFilter, ProcedureRow, state_from_row};
+use super::{Store, StoreError};
+use crate::engine::Status;
+use crate::ids::{InstitutionId, ProcedureId};
+
+/// Which procedures a listing reads: `filter`, plus what only the application can say.
+#[derive(Debug, Clone, Default)]
+pub struct ProcedureQuery {
+    pub filter: ProcedureFilter,
+    /// Only those whose current stage this institution is responsible for.
+    pub responsible: Option<InstitutionId>,
+    /// Only those not overdue on this day.
+    pub not_overdue_on: Option<NaiveDate>,
+    /// Only those on these workflow definitions (by hash): what the caller may read. `None`
+    /// means every definition.
+    pub definitions: Option<Vec<String>>,
+}
+
+/// Where a page starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Keyset {
+    First,
+    /// The page after this id.
+    After(ProcedureId),
+    /// The page before this id.
+    Before(ProcedureId),
+}
+
+/// Counts over the procedures a query keeps, from aggregate queries.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ProcedureCounts {
+    pub total: u64,
+    pub active: u64,
+    pub overdue: u64,
+    /// (workflow hash, stage, count), by hash and stage.
+    pub by_stage: Vec<(String, String, u64)>,
+}
+
+const RESPONSIBLES: &str = "procedure_responsibles";
+
+impl Store {
+    /// Up to `limit` procedures of `q` from `at`, in id order, and whether there are more beyond
+    /// them in the direction read (after the last for `First`/`After`, before the first for
+    /// `Before`). Reads at most `limit + 1` rows.
+    pub async fn procedure_page(
+        &self,
+        q: &ProcedureQuery,
+        at: &Keyset,
+        limit: u64,
+    ) -> Result<(Vec<ProcedureRow>, bool), StoreError> {
+        if q.definitions.as_ref().is_some_and(Vec::is_empty) {
+            return Ok((Vec::new(), false));
+        }
+        let mut select = procedure::Entity::find();
+        // The keyset column: the join's own when filtering by responsible institution, so the
+        // database walks that index in order.
+        let key = if q.responsible.is_some() {
+            Expr::col((Alias::new(RESPONSIBLES), Alias::new("procedure_id")))
+        } else {
+            Expr::col((procedure::Entity, procedure::Column::Id))
+        };
+        let statement = QueryTrait::query(&mut select);
+        restrict(statement, q);
+        let backwards = matches!(at, Keyset::Before(_));
+        match at {
+            Keyset::First => {}
+            Keyset::After(id) => {
+                statement.and_where(key.clone().gt(id.as_str()));
+            }
+            Keyset::Before(id) => {
+                statement.and_where(key.clone().lt(id.as_str()));
+            }
+        }
+        statement
+            .order_by_expr(key, if backwards { Order::Desc } else { Order::Asc })
+            .limit(limit + 1);
+        let mut rows = Vec::new();
+        for r in self.db.query_all(&*statement).await? {
+            let row = procedure::Model::from_query_result(&r, "")?;
+            let mut procedure = state_from_row(&row)?;
+            procedure.last_sequence = row.version;
+            rows.push(ProcedureRow {
+                procedure,
+                created_at: row.created_at,
+                updated_at: row.updated_at,
+            });
+        }
+        let more = rows.len() as u64 > limit;
+        rows.truncate(limit as usize);
+        if backwards {
+            rows.reverse();
+        }
+        Ok((rows, more))
+    }
+
+    /// How many procedures `q` keeps, how many of them are active and overdue on `today`, and
+    /// how many are at each stage: two aggregate queries.
+    pub async fn procedure_counts(
+        &self,
+        q: &ProcedureQuery,
+        today: NaiveDate,
+    ) -> Result<ProcedureCounts, StoreError> {
+        let mut counts = ProcedureCounts::default();
+        if q.definitions.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(counts);
+        }
+        let active = || {
+            Expr::col((procedure::Entity, procedure::Column::Status)).eq(Status::Active.as_str())
+        };
+        let overdue =
+            active().and(Expr::col((procedure::Entity, procedure::Column::DueOn)).lt(today));
+        // SUM of integers is NUMERIC on PostgreSQL: read back as BIGINT on both.
+        let as_count = |cond: Expr| {
+            Func::cast_as(
+                Func::sum(Expr::case(cond, Expr::val(1i64)).finally(Expr::val(0i64))),
+                Alias::new("BIGINT"),
+            )
+        };
+        let mut totals = Query::select();
+        totals
+            .from(procedure::Entity)
+            .expr_as(Func::count(Expr::val(1i64)), Alias::new("total"))
+            .expr_as(as_count(active()), Alias::new("active"))
+            .expr_as(as_count(overdue), Alias::new("overdue"));
+        restrict(&mut totals, q);
+        if let Some(r) = self.db.query_one(&totals).await? {
+            let read = |name: &str| -> Result<u64, StoreError> {
+                Ok(u64::try_from(r.try_get::<Option<i64>>("", name)?.unwrap_or(0)).unwrap_or(0))
+            };
+            counts.total = read("total")?;
+            counts.active = read("active")?;
+            counts.overdue = read("overdue")?;
+        }
+        let mut by_stage = Query::select();
+        let hash = Expr::col((procedure::Entity, procedure::Column::WorkflowHash));
+        let stage = Expr::col((procedure::Entity, procedure::Column::Stage));
+        by_stage
+            .from(procedure::Entity)
+            .expr_as(hash.clone(), Alias::new("hash"))
+            .expr_as(stage.clone(), Alias::new("stage"))
+            .expr_as(Func::count(Expr::val(1i64)), Alias::new("n"))
+            .group_by_col((procedure::Entity, procedure::Column::WorkflowHash))
+            .group_by_col((procedure::Entity, procedure::Column::Stage))
+            .order_by_expr(hash, Order::Asc)
+            .order_by_expr(stage, Order::Asc);
+        restrict(&mut by_stage, q);
+        for r in self.db.query_all(&by_stage).await? {
+            counts.by_stage.push((
+                r.try_get("", "hash")?,
+                r.try_get("", "stage")?,
+                u64::try_from(r.try_get::<i64>("", "n")?).unwrap_or(0),
+            ));
+        }
+        Ok(counts)
+    }
+
+    /// Every stored workflow definition: (hash, source). There are a few per workflow file
+    /// version, not per procedure.
+    pub async fn definitions(&self) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(workflow_definition::Entity::find()
+            .order_by_asc(workflow_definition::Column::Hash)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|d| (d.hash, d.source))
+            .collect())
+    }
+
+    /// Whether the one-off step `name` has been done.
+    pub async fn backfilled(&self, name: &str) -> Result<bool, StoreError> {
+        let mut q = Query::select();
+        q.expr(Expr::val(1i64))
+            .from(Alias::new("backfills"))
+            .and_where(Expr::col(Alias::new("name")).eq(name));
+        Ok(self.db.query_one(&q).await?.is_some())
+    }
+
+    /// Fill `procedure_responsibles` for procedures written before it existed: `stages` says, for
+    /// each (definition hash, stage), who is responsible. One INSERT … SELECT per responsible
+    /// institution of a stage, skipping rows already there, and the step noted as done, in one
+    /// transaction; a later call does nothing.
+    pub async fn backfill_responsibles(
+        &self,
+        stages: &[(String, String, Vec<InstitutionId>)],
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        const NAME: &str = "procedure_responsibles";
+        let txn = self.begin_write().await?;
+        let mut done = Query::select();
+        done.expr(Expr::val(1i64))
+            .from(Alias::new("backfills"))
+            .and_where(Expr::col(Alias::new("name")).eq(NAME));
+        if txn.query_one(&done).await?.is_some() {
+            txn.rollback().await?;
+            return Ok(0);
+        }
+        let mut written = 0;
+        for (hash, stage, responsible) in stages {
+            for institution in responsible {
+                let mut already = Query::select();
+                already
+                    .expr(Expr::val(1i64))
+                    .from(Alias::new(RESPONSIBLES))
+                    .and_where(
+                        Expr::col((Alias::new(RESPONSIBLES), Alias::new("procedure_id")))
+                            .equals((procedure::Entity, procedure::Column::Id)),
+                    )
+                    .and_where(
+                        Expr::col((Alias::new(RESPONSIBLES), Alias::new("institution_id")))
+                            .eq(institution.as_str()),
+                    );
+                let mut rows = Query::select();
+                rows.column((procedure::Entity, procedure::Column::Id))
+                    .expr(Expr::val(institution.as_str()))
+                    .from(procedure::Entity)
+                    .and_where(procedure::Column::WorkflowHash.eq(hash.as_str()))
+                    .and_where(procedure::Column::Stage.eq(stage.as_str()))
+                    .and_where(Expr::exists(already).not());
+                let insert = Query::insert()
+                    .into_table(Alias::new(RESPONSIBLES))
+                    .columns([Alias::new("procedure_id"), Alias::new("institution_id")])
+                    .select_from(rows)
+                    .map_err(|e| StoreError::corrupt(e.to_string()))?
+                    .to_owned();
+                written += txn.execute(&insert).await?.rows_affected();
+            }
+        }
+        let mark = Query::insert()
+            .into_table(Alias::new("backfills"))
+            .columns([Alias::new("name"), Alias::new("done_at")])
+            .values_panic([NAME.into(), now.into()])
+            .to_owned();
+        txn.execute(&mark).await?;
+        txn.commit().await?;
+        Ok(written)
+    }
+}
+
+/// The WHERE (and the join) every read of `q` shares.
+fn restrict(statement: &mut SelectStatement, q: &ProcedureQuery) {
+    let col = |c: procedure::Column| Expr::col((procedure::Entity, c));
+    let f = &q.filter;
+    if let Some(c) = &f.convention {
+        statement.and_where(col(procedure::Column::ConventionId).eq(c.as_str()));
+    }
+    if let Some(s) = &f.stage {
+        statement.and_where(col(procedure::Column::Stage).eq(s.as_str()));
+    }
+    if let Some(s) = f.status {
+        statement.and_where(col(procedure::Column::Status).eq(s.as_str()));
+    }
+    if let Some(day) = f.overdue_on {
+        statement
+            .and_where(col(procedure::Column::DueOn).lt(day))
+            .and_where(col(procedure::Column::Status).eq(Status::Active.as_str()));
+    }
+    if let Some(day) = q.not_overdue_on {
+        statement.and_where(
+            col(procedure::Column::Status)
+                .ne(Status::Active.as_str())
+                .or(col(procedure::Column::DueOn).is_null())
+                .or(col(procedure::Column::DueOn).gte(day)),
+        );
+    }
+    if let Some(hashes) = &q.definitions {
+        statement.and_where(col(procedure::Column::WorkflowHash).is_in(hashes.iter().cloned()));
+    }
+    if let Some(institution) = &q.responsible {
+        statement.join(
+            JoinType::InnerJoin,
+            Alias::new(RESPONSIBLES),
+            Expr::col((Alias::new(RESPONSIBLES), Alias::new("procedure_id")))
+                .equals((procedure::Entity, procedure::Column::Id))
+                .and(
+                    Expr::col((Alias::new(RESPONSIBLES), Alias::new("institution_id")))
+                        .eq(institution.as_str()),
+                ),
+        );
+    }
+}
+
+/// Replace the responsible institutions of `id` by `responsible`, in the decision's transaction.
+pub(super) async fn write_responsibles(
+    conn: &impl ConnectionTrait,
+    id: &ProcedureId,
+    responsible: &[InstitutionId],
+) -> Result<(), StoreError> {
+    procedure_responsible::Entity::delete_many()
+        .filter(procedure_responsible::Column::ProcedureId.eq(id.as_str()))
+        .exec(conn)
+        .await?;
+    if responsible.is_empty() {
+        return Ok(());
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let rows = responsible.iter().filter(|i| seen.insert(*i)).map(|i| {
+        procedure_responsible::ActiveModel {
+            procedure_id: Set(id.to_string()),
+            institution_id: Set(i.to_string()),
+        }
+    });
+    procedure_responsible::Entity::insert_many(rows)
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}
