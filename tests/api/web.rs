@@ -207,7 +207,7 @@ async fn a_calendar_feed_key_is_random_stored_hashed_renewable_and_dies_with_its
         // The request is well formed; the token's state refuses it: 409, as for other states.
         .expect(StatusCode::CONFLICT);
     assert!(
-        refused.problem("conflict")["detail"]
+        refused.problem("not-applicable")["detail"]
             .as_str()
             .unwrap()
             .contains("revoked"),
