@@ -11,14 +11,14 @@ use axum::extract::DefaultBodyLimit;
 use tokio::net::TcpListener;
 
 use crate::app::Accession;
-use crate::http::{self, ApiState, BODY_LIMIT};
+use crate::http::{self, BODY_LIMIT, HttpState};
 
 /// How often clients whose failure budget refilled are forgotten.
 const FORGET_REFILLED_EVERY: Duration = Duration::from_secs(60);
 
 /// The whole application: the API's routes with their document at `/api/openapi.json`, the
 /// pages, and the middleware around both.
-pub fn router(state: ApiState) -> Router {
+pub fn router(state: HttpState) -> Router {
     let (routes, document) = crate::api::routes();
     let document = Arc::new(document);
     let routes = routes
@@ -41,7 +41,7 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let state = ApiState::new(app);
+    let state = HttpState::new(app);
     let throttle = Arc::clone(&state.throttle);
     // Memory holds only the clients that failed recently.
     let housekeeping = tokio::spawn(async move {

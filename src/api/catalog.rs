@@ -11,15 +11,15 @@ use utoipa_axum::routes;
 use super::query::ApiQuery;
 use super::responses::failures;
 use crate::app::AppError;
-use crate::http::ApiState;
 use crate::http::Caller;
 use crate::http::Failure;
+use crate::http::HttpState;
 use crate::http::Problem;
 use crate::ids::WorkflowId;
 use crate::reference::{Convention, Institution};
 use crate::workflow::{DiagramFormat, render_diagram};
 
-pub fn routes() -> OpenApiRouter<ApiState> {
+pub fn routes() -> OpenApiRouter<HttpState> {
     OpenApiRouter::new()
         .routes(routes!(workflows))
         .routes(routes!(workflow))
@@ -53,7 +53,7 @@ failures!(
 );
 
 fn definition(
-    state: &ApiState,
+    state: &HttpState,
     id: &WorkflowId,
 ) -> Result<std::sync::Arc<crate::workflow::WorkflowDefinition>, Problem> {
     state.app.catalog().current(id).ok_or_else(|| {
@@ -69,7 +69,7 @@ fn definition(
 #[utoipa::path(get, path = "/api/v1/workflows", tag = "reference",
     responses((status = 200, body = Vec<WorkflowSummary>)))]
 async fn workflows(
-    State(state): State<ApiState>,
+    State(state): State<HttpState>,
     _caller: Caller,
 ) -> axum::Json<Vec<WorkflowSummary>> {
     let mut list: Vec<WorkflowSummary> = state
@@ -93,7 +93,7 @@ async fn workflows(
     params(("id" = WorkflowId, Path, description = "e.g. coe-accession")),
     responses((status = 200, body = Object, description = "The definition as parsed from its file")))]
 async fn workflow(
-    State(state): State<ApiState>,
+    State(state): State<HttpState>,
     _caller: Caller,
     Path(id): Path<WorkflowId>,
 ) -> Result<Response, Problem> {
@@ -106,7 +106,7 @@ async fn workflow(
     params(("id" = WorkflowId, Path), DiagramQuery),
     responses((status = 200, body = String, content_type = "text/plain"), FormatRefused))]
 async fn diagram(
-    State(state): State<ApiState>,
+    State(state): State<HttpState>,
     _caller: Caller,
     Path(id): Path<WorkflowId>,
     ApiQuery(q): ApiQuery<DiagramQuery>,
@@ -136,7 +136,7 @@ async fn diagram(
 #[utoipa::path(get, path = "/api/v1/conventions", tag = "reference",
     responses((status = 200, body = Vec<Convention>)))]
 async fn conventions(
-    State(state): State<ApiState>,
+    State(state): State<HttpState>,
     _caller: Caller,
 ) -> Result<axum::Json<Vec<Convention>>, Problem> {
     Ok(axum::Json(
@@ -153,7 +153,7 @@ async fn conventions(
 #[utoipa::path(get, path = "/api/v1/institutions", tag = "reference",
     responses((status = 200, body = Vec<Institution>)))]
 async fn institutions(
-    State(state): State<ApiState>,
+    State(state): State<HttpState>,
     _caller: Caller,
 ) -> Result<axum::Json<Vec<Institution>>, Problem> {
     Ok(axum::Json(

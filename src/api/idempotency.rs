@@ -18,7 +18,7 @@ use crate::app::{Accession, AppError, ProcedureView};
 use crate::http::Caller;
 use crate::http::Failure;
 use crate::http::Problem;
-use crate::http::{ApiState, REQUEST_TIMEOUT};
+use crate::http::{HttpState, REQUEST_TIMEOUT};
 use crate::store::{Answer, Claim, HeldKey, KeyedRequest, Store, StoredResponse};
 
 const HEADER: &str = "idempotency-key";
@@ -71,7 +71,7 @@ pub fn answer(view: &ProcedureView, status: StatusCode, location: Option<String>
 /// Run `work` once per key. `work` is given the claim it holds when the request has a key, and
 /// must then write its answer with its act (`Accession::act_on_answering`).
 pub async fn once<W, F>(
-    state: &ApiState,
+    state: &HttpState,
     caller: &Caller,
     headers: &HeaderMap,
     path: &str,

@@ -25,7 +25,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use schema::BearerAuth;
 
-use crate::http::ApiState;
+use crate::http::HttpState;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -50,7 +50,7 @@ struct ApiDoc;
 
 /// The routes and the OpenAPI document that describes them, with every operation's error
 /// responses and links added once all are known.
-pub fn routes() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
+pub fn routes() -> (Router<HttpState>, utoipa::openapi::OpenApi) {
     let (router, mut document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(procedures::routes())
         .merge(catalog::routes())

@@ -17,14 +17,14 @@ use super::query::ApiQuery;
 use super::responses::failures;
 use crate::app::{AppError, NewFeedKey};
 use crate::engine::{Permission, Role};
-use crate::http::ApiState;
 use crate::http::Caller;
 use crate::http::Failure;
+use crate::http::HttpState;
 use crate::http::Problem;
 use crate::ids::InstitutionId;
 use crate::store::{OutboxRow, OutboxStatus, TokenRow, VerifyReport};
 
-pub fn routes() -> OpenApiRouter<ApiState> {
+pub fn routes() -> OpenApiRouter<HttpState> {
     OpenApiRouter::new()
         .routes(routes!(outbox))
         .routes(routes!(outbox_row))
@@ -186,7 +186,7 @@ fn limit(value: Option<u64>) -> Result<u64, Problem> {
 #[utoipa::path(get, path = "/api/v1/outbox", tag = "operations", params(OutboxQuery),
     responses((status = 200, body = Vec<OutboxRow>), RoleOrValueRefused))]
 async fn outbox(
-    State(state): State<ApiState>,
+    State(state): State<HttpState>,
     caller: Caller,
     ApiQuery(q): ApiQuery<OutboxQuery>,
 ) -> Result<Response, Problem> {
@@ -234,7 +234,7 @@ async fn outbox(
 #[utoipa::path(get, path = "/api/v1/outbox/{id}", tag = "operations", params(("id" = i64, Path)),
     responses((status = 200, body = OutboxRow), RoleRefused))]
 async fn outbox_row(
-    State(state): State<ApiState>,
+    State(state): State<HttpState>,
     caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<axum::Json<OutboxRow>, Problem> {
@@ -258,7 +258,7 @@ async fn outbox_row(
 #[utoipa::path(post, path = "/api/v1/outbox/{id}/retry", tag = "operations", params(("id" = i64, Path)),
     responses((status = 200, body = OutboxRow), RetryRefused))]
 async fn outbox_retry(
-    State(state): State<ApiState>,
+    State(state): State<HttpState>,
     caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<axum::Json<OutboxRow>, Problem> {
@@ -269,7 +269,7 @@ async fn outbox_retry(
 #[utoipa::path(get, path = "/api/v1/timers", tag = "operations", params(UpcomingQuery),
     responses((status = 200, body = Vec<UpcomingTimer>), RoleOrValueRefused))]
 async fn upcoming(
-    State(state): State<ApiState>,
+    State(state): State<HttpState>,
     caller: Caller,
     ApiQuery(q): ApiQuery<UpcomingQuery>,
 ) -> Result<axum::response::Response, Problem> {
@@ -327,7 +327,7 @@ async fn upcoming(
 #[utoipa::path(get, path = "/api/v1/audit/verify", tag = "operations",
     responses((status = 200, body = VerifyReport), RoleRefused))]
 async fn audit_verify(
-    State(state): State<ApiState>,
+    State(state): State<HttpState>,
     caller: Caller,
 ) -> Result<axum::Json<VerifyReport>, Problem> {
     caller.may(Permission::ReadAudit)?;
@@ -340,7 +340,7 @@ async fn audit_verify(
 #[utoipa::path(get, path = "/api/v1/tokens", tag = "operations",
     responses((status = 200, body = Vec<TokenRow>), RoleRefused))]
 async fn tokens(
-    State(state): State<ApiState>,
+    State(state): State<HttpState>,
     caller: Caller,
 ) -> Result<axum::Json<Vec<TokenRow>>, Problem> {
     caller.may(Permission::ManageTokens)?;
@@ -354,7 +354,7 @@ async fn tokens(
     responses((status = 201, body = CreatedToken, headers(("Cache-Control" = String, description = "`no-store`: the token is shown once"))),
         NewTokenRefused))]
 async fn create_token(
-    State(state): State<ApiState>,
+    State(state): State<HttpState>,
     caller: Caller,
     ApiJson(body): ApiJson<NewTokenBody>,
 ) -> Result<Response, Problem> {
@@ -386,7 +386,7 @@ async fn create_token(
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "operations", params(("id" = i64, Path)),
     responses((status = 200, body = TokenRow), RoleRefused))]
 async fn revoke_token(
-    State(state): State<ApiState>,
+    State(state): State<HttpState>,
     caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<axum::Json<TokenRow>, Problem> {
@@ -423,7 +423,7 @@ fn feed_key_response(new: NewFeedKey) -> Response {
     responses((status = 201, body = CreatedFeedKey, headers(("Cache-Control" = String, description = "`no-store`: the key is shown once"))),
         FeedKeyRefused))]
 async fn renew_feed_key(
-    State(state): State<ApiState>,
+    State(state): State<HttpState>,
     caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<Response, Problem> {
@@ -438,7 +438,7 @@ async fn renew_feed_key(
 #[utoipa::path(post, path = "/api/v1/feed-key", tag = "operations",
     responses((status = 201, body = CreatedFeedKey, headers(("Cache-Control" = String, description = "`no-store`: the key is shown once")))))]
 async fn renew_own_feed_key(
-    State(state): State<ApiState>,
+    State(state): State<HttpState>,
     caller: Caller,
 ) -> Result<Response, Problem> {
     Ok(feed_key_response(
@@ -464,7 +464,7 @@ async fn healthz() -> axum::Json<Health> {
 /// through and refuses every write, so a write is tried).
 #[utoipa::path(get, path = "/readyz", tag = "operations", security(()),
     responses((status = 200, body = Health), NotReady))]
-async fn readyz(State(state): State<ApiState>) -> Result<axum::Json<Health>, Problem> {
+async fn readyz(State(state): State<HttpState>) -> Result<axum::Json<Health>, Problem> {
     let unready = |detail: String| Problem::new(Failure::Unavailable, "not-ready", detail);
     let store = &state.app.store;
     match store.pending_migrations().await {
@@ -496,7 +496,7 @@ async fn readyz(State(state): State<ApiState>) -> Result<axum::Json<Health>, Pro
 /// Prometheus metrics in the text format.
 #[utoipa::path(get, path = "/metrics", tag = "operations", security(()),
     responses((status = 200, body = String, content_type = "application/openmetrics-text")))]
-async fn metrics(State(state): State<ApiState>) -> Result<Response, Problem> {
+async fn metrics(State(state): State<HttpState>) -> Result<Response, Problem> {
     let app = &state.app;
     let counts = app.store.outbox_counts().await.map_err(AppError::from)?;
     let due = app

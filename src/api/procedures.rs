@@ -17,16 +17,16 @@ use super::responses::failures;
 use crate::app::{AllowedAct, Answering, AppError, ListRequest, Moves, ProcedureView};
 use crate::audit::ChainRow;
 use crate::engine::{Act, Command, ProcedureState, StartProcedure, Status};
-use crate::http::ApiState;
 use crate::http::Caller;
 use crate::http::Failure;
+use crate::http::HttpState;
 use crate::http::Problem;
 use crate::ids::{
     ConventionId, FieldName, InstitutionId, ProcedureId, StageId, StateCode, WorkflowId,
 };
 use crate::store::{Answer, HeldKey, ProcedureFilter, ProcedureRow, TimerRow, VerifyReport};
 
-pub fn routes() -> OpenApiRouter<ApiState> {
+pub fn routes() -> OpenApiRouter<HttpState> {
     OpenApiRouter::new()
         .routes(routes!(list, start))
         .routes(routes!(show))
@@ -196,7 +196,7 @@ failures!(
 
 /// The procedure, if the caller may read it; a ministry is told "not found" for another's.
 async fn readable(
-    state: &ApiState,
+    state: &HttpState,
     caller: &Caller,
     id: &ProcedureId,
 ) -> Result<ProcedureState, Problem> {
@@ -210,7 +210,7 @@ fn with_etag(mut response: Response, version: crate::ids::Version) -> Response {
 
 /// Do `act` on procedure `id` as `caller`, at the version `If-Match` names.
 async fn act(
-    state: ApiState,
+    state: HttpState,
     caller: Caller,
     id: ProcedureId,
     headers: HeaderMap,
@@ -225,7 +225,7 @@ async fn act(
 
 /// The work of `act`: with `key` held, its answer is written with the act.
 async fn act_once(
-    state: &ApiState,
+    state: &HttpState,
     caller: &Caller,
     id: &ProcedureId,
     headers: &HeaderMap,
@@ -259,7 +259,7 @@ async fn act_once(
 #[utoipa::path(get, path = "/api/v1/procedures", tag = "procedures", params(ListQuery),
     responses((status = 200, body = ProcedurePage), ListRefusals))]
 async fn list(
-    State(state): State<ApiState>,
+    State(state): State<HttpState>,
     caller: Caller,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<axum::Json<ProcedurePage>, Problem> {
@@ -323,7 +323,7 @@ fn next_link(q: &ListQuery, cursor: &str) -> String {
     responses((status = 201, body = ProcedureView, headers(("ETag" = String), ("Location" = String))),
         StartRefusals))]
 async fn start(
-    State(state): State<ApiState>,
+    State(state): State<HttpState>,
     caller: Caller,
     headers: HeaderMap,
     ApiJson(body): ApiJson<StartBody>,
@@ -334,7 +334,7 @@ async fn start(
 
 /// The work of `start`: with `key` held, its answer is written with the start.
 async fn start_once(
-    state: &ApiState,
+    state: &HttpState,
     caller: &Caller,
     body: &StartBody,
     key: Option<HeldKey>,
@@ -384,7 +384,7 @@ async fn start_once(
     params(("id" = ProcedureId, Path, description = "Procedure id, e.g. kg-ets-112")),
     responses((status = 200, body = ProcedureDetail, headers(("ETag" = String)))))]
 async fn show(
-    State(state): State<ApiState>,
+    State(state): State<HttpState>,
     caller: Caller,
     Path(id): Path<ProcedureId>,
 ) -> Result<Response, Problem> {
@@ -406,7 +406,7 @@ async fn show(
     params(("id" = ProcedureId, Path), ActHeaders),
     responses((status = 200, body = ProcedureView, headers(("ETag" = String))), ActRefusals))]
 async fn advance(
-    State(state): State<ApiState>,
+    State(state): State<HttpState>,
     caller: Caller,
     Path(id): Path<ProcedureId>,
     headers: HeaderMap,
@@ -424,7 +424,7 @@ async fn advance(
     params(("id" = ProcedureId, Path), ActHeaders),
     responses((status = 200, body = ProcedureView, headers(("ETag" = String))), ActRefusals))]
 async fn approve(
-    State(state): State<ApiState>,
+    State(state): State<HttpState>,
     caller: Caller,
     Path(id): Path<ProcedureId>,
     headers: HeaderMap,
@@ -441,7 +441,7 @@ async fn approve(
     params(("id" = ProcedureId, Path), ActHeaders),
     responses((status = 200, body = ProcedureView, headers(("ETag" = String))), ActRefusals))]
 async fn record(
-    State(state): State<ApiState>,
+    State(state): State<HttpState>,
     caller: Caller,
     Path(id): Path<ProcedureId>,
     headers: HeaderMap,
@@ -460,7 +460,7 @@ async fn record(
     params(("id" = ProcedureId, Path), ActHeaders),
     responses((status = 200, body = ProcedureView, headers(("ETag" = String))), ActRefusals))]
 async fn comment(
-    State(state): State<ApiState>,
+    State(state): State<HttpState>,
     caller: Caller,
     Path(id): Path<ProcedureId>,
     headers: HeaderMap,
@@ -477,7 +477,7 @@ async fn comment(
     params(("id" = ProcedureId, Path), ActHeaders),
     responses((status = 200, body = ProcedureView, headers(("ETag" = String))), ActRefusals))]
 async fn suspend(
-    State(state): State<ApiState>,
+    State(state): State<HttpState>,
     caller: Caller,
     Path(id): Path<ProcedureId>,
     headers: HeaderMap,
@@ -494,7 +494,7 @@ async fn suspend(
     params(("id" = ProcedureId, Path), ActHeaders),
     responses((status = 200, body = ProcedureView, headers(("ETag" = String))), ActRefusals))]
 async fn resume(
-    State(state): State<ApiState>,
+    State(state): State<HttpState>,
     caller: Caller,
     Path(id): Path<ProcedureId>,
     headers: HeaderMap,
@@ -511,7 +511,7 @@ async fn resume(
     params(("id" = ProcedureId, Path), ActHeaders),
     responses((status = 200, body = ProcedureView, headers(("ETag" = String))), ActRefusals))]
 async fn withdraw(
-    State(state): State<ApiState>,
+    State(state): State<HttpState>,
     caller: Caller,
     Path(id): Path<ProcedureId>,
     headers: HeaderMap,
@@ -529,7 +529,7 @@ async fn withdraw(
     responses((status = 200, description = "The rows, oldest first: JSON unless CSV is asked for",
         content((Vec<ChainRow> = "application/json"), (String = "text/csv"))), FormatRefused))]
 async fn history(
-    State(state): State<ApiState>,
+    State(state): State<HttpState>,
     caller: Caller,
     Path(id): Path<ProcedureId>,
     headers: HeaderMap,
@@ -575,7 +575,7 @@ async fn history(
 #[utoipa::path(get, path = "/api/v1/procedures/{id}/history/verify", tag = "procedures",
     params(("id" = ProcedureId, Path)), responses((status = 200, body = VerifyReport)))]
 async fn verify(
-    State(state): State<ApiState>,
+    State(state): State<HttpState>,
     caller: Caller,
     Path(id): Path<ProcedureId>,
 ) -> Result<axum::Json<VerifyReport>, Problem> {
@@ -594,7 +594,7 @@ async fn verify(
 #[utoipa::path(get, path = "/api/v1/procedures/{id}/timers", tag = "procedures",
     params(("id" = ProcedureId, Path)), responses((status = 200, body = Vec<TimerRow>)))]
 async fn timers(
-    State(state): State<ApiState>,
+    State(state): State<HttpState>,
     caller: Caller,
     Path(id): Path<ProcedureId>,
 ) -> Result<axum::Json<Vec<TimerRow>>, Problem> {

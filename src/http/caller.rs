@@ -7,7 +7,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
-use super::ApiState;
+use super::HttpState;
 use super::client::ClientAddress;
 use super::problem::Problem;
 use crate::engine::{Actor, Permission};
@@ -29,10 +29,10 @@ impl Caller {
     }
 }
 
-impl FromRequestParts<ApiState> for Caller {
+impl FromRequestParts<HttpState> for Caller {
     type Rejection = Problem;
 
-    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, Problem> {
+    async fn from_request_parts(parts: &mut Parts, state: &HttpState) -> Result<Self, Problem> {
         let Some(header) = parts.headers.get(AUTHORIZATION) else {
             // No credential, no guess: not counted against the client.
             return Err(Problem::unauthenticated(

@@ -9,7 +9,7 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 
-use super::ApiState;
+use super::HttpState;
 use super::throttle::Client;
 
 const FORWARDED_FOR: &str = "x-forwarded-for";
@@ -19,7 +19,7 @@ const FORWARDED_FOR: &str = "x-forwarded-for";
 pub struct ClientAddress(pub Client);
 
 impl ClientAddress {
-    pub fn of(parts: &Parts, state: &ApiState) -> ClientAddress {
+    pub fn of(parts: &Parts, state: &HttpState) -> ClientAddress {
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
@@ -39,10 +39,10 @@ impl ClientAddress {
     }
 }
 
-impl FromRequestParts<ApiState> for ClientAddress {
+impl FromRequestParts<HttpState> for ClientAddress {
     type Rejection = Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, Infallible> {
+    async fn from_request_parts(parts: &mut Parts, state: &HttpState) -> Result<Self, Infallible> {
         Ok(ClientAddress::of(parts, state))
     }
 }

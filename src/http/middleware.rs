@@ -23,7 +23,7 @@ use tower_http::trace::TraceLayer;
 
 use super::failure::Failure;
 use super::problem::{CONTENT_TYPE, Problem};
-use super::{ApiState, REQUEST_TIMEOUT};
+use super::{HttpState, REQUEST_TIMEOUT};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The longest request id taken from a client.
@@ -69,7 +69,7 @@ impl MakeRequestId for Ids {
     }
 }
 
-pub fn wrap(routes: axum::Router<ApiState>, state: ApiState) -> Router {
+pub fn wrap(routes: axum::Router<HttpState>, state: HttpState) -> Router {
     let prefix = format!(
         "{:x}",
         chrono::Utc::now().timestamp_millis() & 0xff_ffff_ffff
@@ -121,7 +121,7 @@ pub fn wrap(routes: axum::Router<ApiState>, state: ApiState) -> Router {
 
 /// HTTP latency by method, route pattern and status.
 async fn observe(
-    axum::extract::State(state): axum::extract::State<ApiState>,
+    axum::extract::State(state): axum::extract::State<HttpState>,
     req: Request,
     next: Next,
 ) -> Response {
@@ -248,7 +248,7 @@ mod tests {
 
     use super::*;
 
-    async fn state() -> (ApiState, tempfile::TempDir) {
+    async fn state() -> (HttpState, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let mut settings = crate::config::Settings::embedded_defaults();
         settings.database.url = format!("sqlite://{}/a.db", dir.path().display());
@@ -259,7 +259,7 @@ mod tests {
         let app = crate::app::Accession::open(settings, Arc::new(crate::clock::SystemClock))
             .await
             .unwrap();
-        (ApiState::new(Arc::new(app)), dir)
+        (HttpState::new(Arc::new(app)), dir)
     }
 
     #[test]

@@ -29,21 +29,21 @@ use crate::app::Accession;
 
 /// What every handler gets.
 #[derive(Clone)]
-pub struct ApiState {
+pub struct HttpState {
     pub app: Arc<Accession>,
     /// The budget of authentication failures of each client (`server.auth_failures_*`).
     pub throttle: Arc<Throttle>,
 }
 
-impl ApiState {
-    pub fn new(app: Arc<Accession>) -> ApiState {
+impl HttpState {
+    pub fn new(app: Arc<Accession>) -> HttpState {
         let server = &app.settings.server;
         let throttle = Throttle::new(
             server.auth_failures_per_minute,
             server.auth_failures_burst,
             Arc::clone(&app.clock),
         );
-        ApiState {
+        HttpState {
             app,
             throttle: Arc::new(throttle),
         }

@@ -11,10 +11,10 @@ pub mod svg;
 use axum::Router;
 use axum::routing::{get, post};
 
-use crate::http::ApiState;
+use crate::http::HttpState;
 
 /// The pages, merged beside the API by `server::router`.
-pub fn routes() -> Router<ApiState> {
+pub fn routes() -> Router<HttpState> {
     Router::new()
         .route("/", get(pages::dashboard))
         .route("/sign-in", get(pages::sign_in_page).post(pages::sign_in))

@@ -26,7 +26,7 @@ use super::svg;
 use crate::app::{AppError, Moves, random_secret};
 use crate::audit::ChainRow;
 use crate::engine::{Act, Command, Permission, ProcedureState};
-use crate::http::{ApiState, Caller, ClientAddress, Locked};
+use crate::http::{Caller, ClientAddress, HttpState, Locked};
 use crate::ids::{ConventionId, InstitutionId, ProcedureId, StageId};
 use crate::reference::Language;
 use crate::store::{HistoryFilter, ProcedureFilter};
@@ -34,7 +34,7 @@ use crate::workflow::FieldKind;
 
 type Form = BTreeMap<String, String>;
 
-fn secure(state: &ApiState) -> bool {
+fn secure(state: &HttpState) -> bool {
     over_https(state)
 }
 
@@ -122,7 +122,7 @@ fn checked(v: &Visitor, form: &Form) -> Result<Caller, Response> {
 }
 
 /// The institution's time zone, as the engine counts its days.
-async fn zone_of(state: &ApiState, institution: &InstitutionId) -> Tz {
+async fn zone_of(state: &HttpState, institution: &InstitutionId) -> Tz {
     match state.app.people().await {
         Ok(people) => people.zones.of(institution),
         Err(_) => state.app.settings.calendar.time_zone,
@@ -151,14 +151,14 @@ fn local(at: DateTime<Utc>, tz: Tz) -> String {
 // ---------------------------------------------------------------------------------------------
 // Signing in and out, language.
 
-pub async fn sign_in_page(State(state): State<ApiState>, v: Visitor) -> Response {
+pub async fn sign_in_page(State(state): State<HttpState>, v: Visitor) -> Response {
     if v.session.is_some() {
         return redirect("/");
     }
     sign_in_form(&state, &v, false, StatusCode::OK)
 }
 
-fn sign_in_form(state: &ApiState, v: &Visitor, failed: bool, status: StatusCode) -> Response {
+fn sign_in_form(state: &HttpState, v: &Visitor, failed: bool, status: StatusCode) -> Response {
     let csrf = match random_secret() {
         Ok(c) => c,
         Err(e) => return app_error_page(v, e),
@@ -190,7 +190,7 @@ fn too_many_failures(v: &Visitor, locked: Locked) -> Response {
 }
 
 pub async fn sign_in(
-    State(state): State<ApiState>,
+    State(state): State<HttpState>,
     v: Visitor,
     ClientAddress(client): ClientAddress,
     headers: HeaderMap,
@@ -244,7 +244,7 @@ pub async fn sign_in(
 }
 
 pub async fn sign_out(
-    State(state): State<ApiState>,
+    State(state): State<HttpState>,
     v: Visitor,
     axum::Form(form): axum::Form<Form>,
 ) -> Response {
@@ -285,7 +285,7 @@ pub struct LangQuery {
 }
 
 pub async fn language(
-    State(state): State<ApiState>,
+    State(state): State<HttpState>,
     v: Visitor,
     Query(q): Query<LangQuery>,
 ) -> Response {
@@ -340,7 +340,7 @@ fn some(text: &Option<String>) -> Option<&str> {
 }
 
 pub async fn dashboard(
-    State(state): State<ApiState>,
+    State(state): State<HttpState>,
     v: Visitor,
     Query(q): Query<DashboardQuery>,
 ) -> Response {
@@ -355,7 +355,7 @@ pub async fn dashboard(
 }
 
 async fn dashboard_inner(
-    state: &ApiState,
+    state: &HttpState,
     v: &Visitor,
     caller: &Caller,
     q: DashboardQuery,
@@ -493,7 +493,7 @@ pub struct ProcedureQuery {
 }
 
 pub async fn procedure(
-    State(state): State<ApiState>,
+    State(state): State<HttpState>,
     v: Visitor,
     Path(id): Path<String>,
     Query(q): Query<ProcedureQuery>,
@@ -515,7 +515,11 @@ pub async fn procedure(
     }
 }
 
-async fn readable(state: &ApiState, caller: &Caller, id: &str) -> Result<ProcedureState, AppError> {
+async fn readable(
+    state: &HttpState,
+    caller: &Caller,
+    id: &str,
+) -> Result<ProcedureState, AppError> {
     let id = ProcedureId::parse(id).map_err(|_| AppError::NotFound {
         what: "procedure",
         id: id.to_string(),
@@ -527,7 +531,7 @@ async fn readable(state: &ApiState, caller: &Caller, id: &str) -> Result<Procedu
 /// the workflow gives the institution: the engine's refusal says what is still missing), with
 /// the fields to record gathered in one form.
 async fn forms(
-    state: &ApiState,
+    state: &HttpState,
     caller: &Caller,
     p: &ProcedureState,
 ) -> Result<Vec<Value>, AppError> {
@@ -629,7 +633,7 @@ fn timeline(
 }
 
 async fn procedure_page(
-    state: &ApiState,
+    state: &HttpState,
     v: &Visitor,
     caller: &Caller,
     id: &str,
@@ -739,7 +743,7 @@ fn act_of(form: &Form) -> Result<Act, String> {
 }
 
 pub async fn act(
-    State(state): State<ApiState>,
+    State(state): State<HttpState>,
     v: Visitor,
     Path(id): Path<String>,
     axum::Form(form): axum::Form<Form>,
@@ -885,7 +889,7 @@ enum Export {
 
 /// An export's body, streamed: history is read a batch at a time by keyset and each batch
 /// written out before the next is read, so memory stays flat whatever the export's size.
-fn export_body(state: &ApiState, filter: HistoryFilter, kind: Export) -> axum::body::Body {
+fn export_body(state: &HttpState, filter: HistoryFilter, kind: Export) -> axum::body::Body {
     use futures_util::StreamExt;
     let batches = state.app.store.history_stream(filter);
     let mut first = true;
@@ -941,7 +945,7 @@ fn require(v: &Visitor, caller: &Caller, permission: Permission) -> Result<(), R
 }
 
 pub async fn audit(
-    State(state): State<ApiState>,
+    State(state): State<HttpState>,
     v: Visitor,
     Query(q): Query<AuditQuery>,
     uri: axum::http::Uri,
@@ -1023,7 +1027,7 @@ pub async fn audit(
 }
 
 pub async fn audit_export(
-    State(state): State<ApiState>,
+    State(state): State<HttpState>,
     v: Visitor,
     Path(file): Path<String>,
     Query(q): Query<AuditQuery>,
@@ -1071,7 +1075,7 @@ pub async fn audit_export(
 // The coordinator's pages.
 
 pub async fn outbox(
-    State(state): State<ApiState>,
+    State(state): State<HttpState>,
     v: Visitor,
     Query(q): Query<ProcedureQuery>,
 ) -> Response {
@@ -1107,7 +1111,7 @@ pub async fn outbox(
 }
 
 pub async fn outbox_retry(
-    State(state): State<ApiState>,
+    State(state): State<HttpState>,
     v: Visitor,
     Path(id): Path<i64>,
     axum::Form(form): axum::Form<Form>,
@@ -1122,7 +1126,7 @@ pub async fn outbox_retry(
     }
 }
 
-pub async fn reminders(State(state): State<ApiState>, v: Visitor) -> Response {
+pub async fn reminders(State(state): State<HttpState>, v: Visitor) -> Response {
     let caller = match signed_in(&v) {
         Ok(c) => c,
         Err(r) => return r,
@@ -1157,7 +1161,7 @@ pub async fn reminders(State(state): State<ApiState>, v: Visitor) -> Response {
 /// Make a new calendar feed key for the signed-in token and show its address, this once; the
 /// previous address stops working.
 pub async fn renew_feed(
-    State(state): State<ApiState>,
+    State(state): State<HttpState>,
     v: Visitor,
     axum::Form(form): axum::Form<Form>,
 ) -> Response {
@@ -1181,7 +1185,7 @@ pub struct FeedQuery {
 }
 
 pub async fn calendar(
-    State(state): State<ApiState>,
+    State(state): State<HttpState>,
     ClientAddress(client): ClientAddress,
     Path(file): Path<String>,
     Query(q): Query<FeedQuery>,
@@ -1229,7 +1233,7 @@ pub async fn calendar(
     }
 }
 
-async fn feed(state: &ApiState, institution: &InstitutionId) -> Result<String, AppError> {
+async fn feed(state: &HttpState, institution: &InstitutionId) -> Result<String, AppError> {
     let app = &state.app;
     let base = app.settings.mail.base_url.trim_end_matches('/').to_string();
     let inst = app.store.institution(institution).await?;

@@ -10,7 +10,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
 
 use crate::app::{SESSION_LIFETIME, Session};
-use crate::http::{ApiState, Caller};
+use crate::http::{Caller, HttpState};
 use crate::reference::Language;
 
 pub const SESSION_COOKIE: &str = "accession_session";
@@ -18,7 +18,7 @@ pub const LANG_COOKIE: &str = "accession_lang";
 pub const CSRF_COOKIE: &str = "accession_csrf";
 
 /// Whether the site is served over HTTPS: its public address says so.
-pub fn over_https(state: &ApiState) -> bool {
+pub fn over_https(state: &HttpState) -> bool {
     state.app.settings.mail.base_url.starts_with("https://")
 }
 
@@ -84,12 +84,12 @@ impl Visitor {
     }
 }
 
-impl FromRequestParts<ApiState> for Visitor {
+impl FromRequestParts<HttpState> for Visitor {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(
         parts: &mut Parts,
-        state: &ApiState,
+        state: &HttpState,
     ) -> Result<Self, Self::Rejection> {
         let secure = over_https(state);
         let cookie_value = cookie(&parts.headers, SESSION_COOKIE, secure);
