@@ -24,12 +24,12 @@ const WHO: [(&str, Role); 4] = [
 fn expected(permission: Permission, role: Role) -> bool {
     use Permission::*;
     use Role::*;
-    match (permission, role) {
-        (ReadOutbox | RetryEmail, Coordinator | Admin) => true,
-        (ReadTimers | ReadAudit, Coordinator | Auditor | Admin) => true,
-        (ManageTokens, Admin) => true,
-        _ => false,
-    }
+    matches!(
+        (permission, role),
+        (ReadOutbox | RetryEmail, Coordinator | Admin)
+            | (ReadTimers | ReadAudit, Coordinator | Auditor | Admin)
+            | (ManageTokens, Admin)
+    )
 }
 
 /// A session on the pages for `token`: its cookie and its CSRF secret.
