@@ -130,9 +130,9 @@ fn cursor_of(text: String) -> String {
     hex::encode(text)
 }
 
-/// The text a cursor holds, or a 422 naming `cursor`.
+/// The text a cursor holds, or a 422 naming `cursor`; an empty one (`cursor=`) is no cursor.
 fn cursor_text(cursor: &Option<String>) -> Result<Option<String>, Problem> {
-    let Some(cursor) = cursor else {
+    let Some(cursor) = cursor.as_ref().filter(|c| !c.is_empty()) else {
         return Ok(None);
     };
     hex::decode(cursor)

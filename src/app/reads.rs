@@ -48,8 +48,9 @@ pub fn encode_cursor(at: &Keyset) -> Option<String> {
 }
 
 /// The keyset a cursor names; refused (naming the `cursor` parameter) when it is not one.
+/// An empty cursor (`cursor=`) is no cursor: the first page.
 pub fn decode_cursor(cursor: Option<&str>) -> Result<Keyset, AppError> {
-    let Some(cursor) = cursor else {
+    let Some(cursor) = cursor.filter(|c| !c.is_empty()) else {
         return Ok(Keyset::First);
     };
     let bad = || AppError::InvalidField {

@@ -107,6 +107,16 @@ async fn a_cursor_not_given_out_is_refused_naming_it(db: &TestDb) {
         .await
         .expect(StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(reply.problem("invalid-input")["field"], "limit");
+    // An empty cursor is no cursor: every list answers its first page.
+    for list in ["/api/v1/procedures", "/api/v1/outbox", "/api/v1/timers"] {
+        let first = server.get(list, token).await.expect(StatusCode::OK).json();
+        let empty = server
+            .get(&format!("{list}?cursor="), token)
+            .await
+            .expect(StatusCode::OK)
+            .json();
+        assert_eq!(empty, first, "{list}?cursor=");
+    }
 }
 on_both!(a_cursor_not_given_out_is_refused_naming_it);
 
