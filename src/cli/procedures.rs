@@ -155,13 +155,8 @@ pub struct VersionedActor {
     expected_version: i64,
 }
 
-fn default_name() -> String {
-    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    format!("cli:{user}")
-}
-
 async fn actor(app: &Accession, a: &ActorArgs) -> Result<crate::engine::Actor, AppError> {
-    let name = a.name.clone().unwrap_or_else(default_name);
+    let name = a.name.clone().unwrap_or_else(super::operator_name);
     app.actor(&a.institution, a.role, &name).await
 }
 
