@@ -1,0 +1,68 @@
+//! The coordinator's outbox: the emails and their state, and a retry for a dead one.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use super::layout::{
+    DoneQuery, Form, app_error_page, checked, context, local, redirect, require, signed_in, some,
+    zone_of,
+};
+use super::render::page;
+use super::session::Visitor;
+use crate::app::AppError;
+use crate::engine::Permission;
+use crate::http::HttpState;
+
+pub async fn outbox(
+    State(state): State<HttpState>,
+    v: Visitor,
+    Query(q): Query<DoneQuery>,
+) -> Response {
+    let caller = match signed_in(&v) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if let Err(r) = require(&v, &caller, Permission::ReadOutbox) {
+        return r;
+    }
+    let result = async {
+        let zone = zone_of(&state, &caller.actor.institution).await;
+        let rows: Vec<Value> = state
+            .app
+            .store
+            .outbox(None, 200)
+            .await?
+            .into_iter()
+            .map(|r| json!({
+                "id": r.id, "status": r.status.as_str(), "kind": r.kind, "recipient_institution": r.recipient_institution,
+                "procedure": r.procedure, "attempts": r.attempts, "when": local(r.sent_at.unwrap_or(r.next_attempt_at), zone),
+                "last_error": r.last_error,
+            }))
+            .collect();
+        let counts = state.app.store.outbox_counts().await?;
+        let flash = some(&q.done)
+            .filter(|t| t.strip_prefix('#').is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())))
+            .map(|t| json!({"kind": "done", "text": t}));
+        Ok::<_, AppError>(page(StatusCode::OK, "outbox.html", context(&v, json!({"rows": rows, "counts": counts, "flash": flash}))))
+    }
+    .await;
+    result.unwrap_or_else(|e| app_error_page(&v, e))
+}
+
+pub async fn outbox_retry(
+    State(state): State<HttpState>,
+    v: Visitor,
+    Path(id): Path<i64>,
+    axum::Form(form): axum::Form<Form>,
+) -> Response {
+    let caller = match checked(&v, &form) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    match state.app.retry_email(&caller.actor, id).await {
+        Ok(_) => redirect(&format!("/outbox?done=%23{id}")),
+        Err(e) => app_error_page(&v, e),
+    }
+}

@@ -1,0 +1,342 @@
+//! A procedure: its timeline and workflow pictures, history and timers, and the forms of the
+//! acts the caller may do now; an act's form posted back.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+use serde_json::{Value, json};
+
+use super::layout::{
+    DoneQuery, Form, app_error_page, checked, context, local, name_of, redirect, signed_in, some,
+    zone_of,
+};
+use super::render::{page, text};
+use super::session::Visitor;
+use super::svg;
+use crate::app::{AppError, Moves};
+use crate::audit::ChainRow;
+use crate::engine::{Act, Command, ProcedureState};
+use crate::http::{Caller, HttpState};
+use crate::ids::{ProcedureId, StageId};
+use crate::reference::Language;
+use crate::workflow::FieldKind;
+
+pub async fn procedure(
+    State(state): State<HttpState>,
+    v: Visitor,
+    Path(id): Path<String>,
+    Query(q): Query<DoneQuery>,
+) -> Response {
+    let caller = match signed_in(&v) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    // Only the name of an act: a crafted link cannot make the page say anything else.
+    const ACTS: [&str; 7] = [
+        "advance", "approve", "record", "comment", "suspend", "resume", "withdraw",
+    ];
+    let flash = some(&q.done)
+        .filter(|act| ACTS.contains(act))
+        .map(|act| json!({"kind": "done", "text": act}));
+    match procedure_page(&state, &v, &caller, &id, flash, StatusCode::OK).await {
+        Ok(r) => r,
+        Err(e) => app_error_page(&v, e),
+    }
+}
+
+async fn readable(
+    state: &HttpState,
+    caller: &Caller,
+    id: &str,
+) -> Result<ProcedureState, AppError> {
+    let id = ProcedureId::parse(id).map_err(|_| AppError::NotFound {
+        what: "procedure",
+        id: id.to_string(),
+    })?;
+    state.app.readable(&id, &caller.actor).await
+}
+
+/// The forms of the acts the caller may do now (`Accession::allowed_acts`, offering every move
+/// the workflow gives the institution: the engine's refusal says what is still missing), with
+/// the fields to record gathered in one form.
+async fn forms(
+    state: &HttpState,
+    caller: &Caller,
+    p: &ProcedureState,
+) -> Result<Vec<Value>, AppError> {
+    let app = &state.app;
+    let def = app.definition_of(&p.workflow.hash).await?;
+    let mut out = Vec::new();
+    let mut fields = Vec::new();
+    for a in app.allowed_acts(p, &caller.actor, Moves::Permitted).await? {
+        match (a.act.as_str(), &a.to, &a.field) {
+            ("advance", Some(to), _) => {
+                let title = def
+                    .stage(to)
+                    .map_or_else(|| to.to_string(), |s| s.title.clone());
+                out.push(json!({"act": "advance", "to": to, "to_title": title}));
+            }
+            ("record", _, Some(name)) => {
+                if let Some((_, f)) = def.field(name) {
+                    fields.push(json!({"name": f.name, "title": f.title, "is_date": f.kind == FieldKind::Date}));
+                }
+                if fields.len() == 1 {
+                    // The record form stands where the first field is, before comment & co.
+                    out.push(json!({"act": "record"}));
+                }
+            }
+            (act, _, _) => out.push(json!({ "act": act })),
+        }
+    }
+    for form in &mut out {
+        if form["act"] == "record" {
+            form["fields"] = Value::Array(fields.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// The stages as they were entered and left, from the history, for the timeline.
+fn timeline(
+    def: &crate::workflow::WorkflowDefinition,
+    p: &ProcedureState,
+    history: &[ChainRow],
+    zone: Tz,
+    today: NaiveDate,
+    v: &Visitor,
+) -> svg::Timeline {
+    let mut rows: Vec<svg::TimelineRow> = Vec::new();
+    let mut entries: Vec<(String, NaiveDate)> = Vec::new();
+    for h in history {
+        if let Some(to) = &h.to_stage
+            && h.from_stage.as_deref() != Some(to.as_str())
+        {
+            entries.push((to.clone(), h.at.with_timezone(&zone).date_naive()));
+        }
+    }
+    for (i, (stage, entered)) in entries.iter().enumerate() {
+        let left = entries.get(i + 1).map(|(_, d)| *d);
+        let current = i + 1 == entries.len();
+        let title = StageId::parse(stage.clone())
+            .ok()
+            .and_then(|s| def.stage(&s).map(|s| s.title.clone()))
+            .unwrap_or_else(|| stage.clone());
+        rows.push(svg::TimelineRow {
+            label: title,
+            planned: if current {
+                p.due_on.map(|due| (*entered, due))
+            } else {
+                None
+            },
+            actual: Some((*entered, left)),
+            overdue: current && p.is_overdue(today),
+            marks: Vec::new(),
+        });
+    }
+    let k = &p.key_dates;
+    let mut marks = Vec::new();
+    for (date, key) in [
+        (k.requested_on, "col_request"),
+        (k.invited_on, "col_invitation"),
+        (k.deposited_on, "col_deposit"),
+        (k.entry_into_force_computed, "col_eif"),
+        (k.entry_into_force_recorded, "recorded"),
+    ] {
+        if let Some(date) = date {
+            marks.push(svg::TimelineMark {
+                date,
+                label: text(v.language, key),
+            });
+        }
+    }
+    if let Some(last) = rows.last_mut() {
+        last.marks = marks;
+    }
+    svg::Timeline {
+        title: text(v.language, "timeline"),
+        today,
+        today_label: today.to_string(),
+        overdue_label: text(v.language, "overdue"),
+        rows,
+    }
+}
+
+async fn procedure_page(
+    state: &HttpState,
+    v: &Visitor,
+    caller: &Caller,
+    id: &str,
+    flash: Option<Value>,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let app = &state.app;
+    let p = readable(state, caller, id).await?;
+    let view = app.view(&p.id).await?;
+    let def = app.definition_of(&p.workflow.hash).await?;
+    let zone = zone_of(state, &caller.actor.institution).await;
+    let today = app.now().with_timezone(&zone).date_naive();
+    let history = app.store.history(&p.id).await?;
+    let forms = forms(state, caller, &p).await?;
+    let timeline_svg = svg::timeline_svg(&timeline(&def, &p, &history, zone, today, v));
+    let workflow_svg = svg::workflow_svg(
+        &def,
+        Some(&p.stage),
+        &svg::DiagramLabels {
+            title: def.title.clone(),
+            current: text(v.language, "current"),
+        },
+    );
+    let ru = super::render::page_language(v.language) == Language::Ru;
+    let convention = app.store.convention(&p.convention).await?;
+    let institutions = app.store.institutions().await?;
+    let timers: Vec<Value> = view
+        .timers
+        .iter()
+        .map(|t| json!({"at": local(t.fire_at, zone), "kind": t.kind, "rule": t.rule, "recipients": t.recipients}))
+        .collect();
+    let history: Vec<Value> = history
+        .iter()
+        .rev()
+        .map(|h| {
+            json!({
+                "sequence": h.sequence, "at": local(h.at, zone), "actor_institution": h.actor_institution,
+                "actor_name": h.actor_name, "command": h.command, "from_stage": h.from_stage,
+                "to_stage": h.to_stage, "comment": h.comment,
+            })
+        })
+        .collect();
+    Ok(page(
+        status,
+        "procedure.html",
+        context(
+            v,
+            json!({
+                "p": {
+                    "id": p.id,
+                    "number": convention.as_ref().map_or_else(|| p.convention.to_string(), |c| c.number.clone()),
+                    "title": convention.as_ref().map(|c| if ru { c.title_ru.clone().unwrap_or_else(|| c.title.clone()) } else { c.title.clone() }),
+                    "state": app.settings.state_name(p.state.as_str(), v.language),
+                    "stage_title": view.stage_title,
+                    "status": p.status.as_str(),
+                    "version": p.version.0,
+                    "responsible": view.responsible.iter().map(|i| name_of(&institutions, i, v.language)).collect::<Vec<_>>(),
+                    "due_on": p.due_on,
+                    "overdue": view.overdue,
+                    "key_dates": p.key_dates,
+                    "eif_differs": view.entry_into_force_differs,
+                    "next": view.next,
+                },
+                "forms": forms,
+                "flash": flash,
+                "timeline_svg": timeline_svg,
+                "workflow_svg": workflow_svg,
+                "timers": timers,
+                "history": history,
+                "zone": zone.name(),
+            }),
+        ),
+    ))
+}
+
+/// A form's act, as the engine takes it.
+fn act_of(form: &Form) -> Result<Act, String> {
+    // Blank is absent; otherwise the text goes to the engine as typed, which trims it once it
+    // has checked it holds no control character (trimming first would hide one at either end).
+    let get = |k: &str| form.get(k).filter(|s| !s.trim().is_empty()).cloned();
+    let comment = get("comment");
+    let required = |k: &str| get(k).ok_or_else(|| format!("`{k}` is empty"));
+    Ok(match form.get("act").map(String::as_str) {
+        Some("advance") => Act::Advance {
+            to: StageId::parse(required("to")?.trim()).map_err(|e| e.to_string())?,
+            comment,
+        },
+        Some("approve") => Act::Approve { comment },
+        Some("record") => Act::Record {
+            field: crate::ids::FieldName::parse(required("field")?.trim())
+                .map_err(|e| e.to_string())?,
+            value: required("value")?,
+            comment,
+        },
+        Some("comment") => Act::Comment {
+            text: required("text")?,
+        },
+        Some("suspend") => Act::Suspend {
+            reason: required("reason")?,
+        },
+        Some("resume") => Act::Resume { comment },
+        Some("withdraw") => Act::Withdraw {
+            reason: required("reason")?,
+        },
+        other => return Err(format!("unknown act `{}`", other.unwrap_or(""))),
+    })
+}
+
+pub async fn act(
+    State(state): State<HttpState>,
+    v: Visitor,
+    Path(id): Path<String>,
+    axum::Form(form): axum::Form<Form>,
+) -> Response {
+    let caller = match checked(&v, &form) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let refused = |status: StatusCode, text: String| {
+        let state = state.clone();
+        let caller = caller.clone();
+        let id = id.clone();
+        let v = &v;
+        async move {
+            match procedure_page(
+                &state,
+                v,
+                &caller,
+                &id,
+                Some(json!({"kind": "refused", "text": text})),
+                status,
+            )
+            .await
+            {
+                Ok(r) => r,
+                Err(e) => app_error_page(v, e),
+            }
+        }
+    };
+    let current = match readable(&state, &caller, &id).await {
+        Ok(p) => p,
+        Err(e) => return app_error_page(&v, e),
+    };
+    let act = match act_of(&form) {
+        Ok(a) => a,
+        Err(text) => return refused(StatusCode::UNPROCESSABLE_ENTITY, text).await,
+    };
+    let Some(version) = form.get("version").and_then(|s| s.parse::<i64>().ok()) else {
+        return refused(
+            StatusCode::BAD_REQUEST,
+            "the form has no version; reload the page".into(),
+        )
+        .await;
+    };
+    let name = act.name();
+    match state
+        .app
+        .act_on(
+            current,
+            &Command {
+                expected_version: crate::ids::Version(version),
+                act,
+            },
+            &caller.actor,
+        )
+        .await
+    {
+        Ok(_) => redirect(&format!("/procedures/{id}?done={name}")),
+        Err(e) => {
+            let problem = crate::http::Problem::from(e);
+            let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::CONFLICT);
+            refused(status, problem.detail).await
+        }
+    }
+}
