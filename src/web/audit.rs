@@ -6,19 +6,19 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use chrono_tz::Tz;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
 use super::layout::{
-    app_error_page, context, error_page, local, require, signed_in, some, zone_of,
+    HistoryLine, PageBody, app_error_page, error_page, local, require, show, signed_in, some,
+    zone_of,
 };
-use super::render::page;
 use super::session::Visitor;
 use crate::app::AppError;
 use crate::audit::ChainRow;
 use crate::engine::Permission;
 use crate::http::HttpState;
 use crate::ids::{ConventionId, InstitutionId};
+use crate::reference::{Convention, Institution};
 use crate::store::HistoryFilter;
 
 #[derive(Debug, Default, Deserialize)]
@@ -29,6 +29,47 @@ pub struct AuditQuery {
     until: Option<String>,
     /// The page after this one's last row (the "next" link; exports ignore it).
     cursor: Option<String>,
+}
+
+/// The audit page: a page of history, the chains' stored verification state, the filter.
+#[derive(Debug, Serialize)]
+struct AuditPage {
+    history: Vec<HistoryLine>,
+    verified: Verified,
+    next_page: Option<String>,
+    /// Whether this is a later page (with a link back to the first).
+    first_page: bool,
+    institutions: Vec<Institution>,
+    conventions: Vec<Convention>,
+    filter: Filter,
+    /// The page's query, for the exports' links; and without its cursor, for the first page's.
+    query: String,
+    query_without_cursor: String,
+    zone: &'static str,
+}
+
+impl PageBody for AuditPage {
+    const TEMPLATE: &'static str = "audit.html";
+}
+
+/// What the stored verification results say.
+#[derive(Debug, Serialize)]
+struct Verified {
+    ok: bool,
+    rows: u64,
+    first_break: Option<String>,
+    chains: u64,
+    unverified: u64,
+    at: Option<String>,
+}
+
+/// The filter as given (blank is none).
+#[derive(Debug, Serialize)]
+struct Filter {
+    institution: Option<String>,
+    convention: Option<String>,
+    from: Option<String>,
+    until: Option<String>,
 }
 
 /// History rows per page of the audit page.
@@ -164,7 +205,11 @@ pub async fn audit(
         let after = audit_after(some(&q.cursor))?;
         let store = &state.app.store;
         let (rows, more) = store
-            .history_page(&filter, after.as_ref().map(|(p, s)| (p.as_str(), *s)), AUDIT_PAGE)
+            .history_page(
+                &filter,
+                after.as_ref().map(|(p, s)| (p.as_str(), *s)),
+                AUDIT_PAGE,
+            )
             .await?;
         // The verification state is stored: brought up to date here for the chains written
         // since the last result, a bounded number of them, and read back.
@@ -173,54 +218,63 @@ pub async fn audit(
             .verify_since(newest, AUDIT_CATCH_UP, state.app.now())
             .await?;
         let summary = store.verification_summary().await?;
-        let next_page = more.then(|| rows.last().map(audit_cursor)).flatten().map(|cursor| {
-            let mut query = form_urlencoded::Serializer::new(String::new());
-            for (k, value) in [
-                ("institution", &q.institution),
-                ("convention", &q.convention),
-                ("from", &q.from),
-                ("until", &q.until),
-            ] {
-                if let Some(value) = some(value) {
-                    query.append_pair(k, value);
+        let next_page = more
+            .then(|| rows.last().map(audit_cursor))
+            .flatten()
+            .map(|cursor| {
+                let mut query = form_urlencoded::Serializer::new(String::new());
+                for (k, value) in [
+                    ("institution", &q.institution),
+                    ("convention", &q.convention),
+                    ("from", &q.from),
+                    ("until", &q.until),
+                ] {
+                    if let Some(value) = some(value) {
+                        query.append_pair(k, value);
+                    }
                 }
-            }
-            query.append_pair("cursor", &cursor);
-            format!("/audit?{}", query.finish())
-        });
-        let history: Vec<Value> = rows
-            .iter()
-            .map(|h| json!({
-                "procedure_id": h.procedure_id, "sequence": h.sequence, "at": local(h.at, zone),
-                "actor_institution": h.actor_institution, "actor_name": h.actor_name, "actor_role": h.actor_role,
-                "command": h.command, "from_stage": h.from_stage, "to_stage": h.to_stage, "comment": h.comment,
-            }))
-            .collect();
-        Ok::<_, AppError>(page(
+                query.append_pair("cursor", &cursor);
+                format!("/audit?{}", query.finish())
+            });
+        let history = rows.iter().map(|h| HistoryLine::of(h, zone)).collect();
+        let query = uri.query().unwrap_or_default();
+        let owned = |t: &Option<String>| some(t).map(str::to_string);
+        Ok::<_, AppError>(show(
+            &v,
             StatusCode::OK,
-            "audit.html",
-            context(&v, json!({
-                "history": history,
-                "verified": {
-                    "ok": summary.broken == 0,
-                    "rows": summary.rows,
-                    "first_break": summary.first_break,
-                    "chains": summary.verified,
-                    "unverified": summary.procedures.saturating_sub(summary.verified),
-                    "at": summary.newest.map(|at| local(at, zone)),
+            &AuditPage {
+                history,
+                verified: Verified {
+                    ok: summary.broken == 0,
+                    rows: summary.rows,
+                    first_break: summary.first_break,
+                    chains: summary.verified,
+                    unverified: summary.procedures.saturating_sub(summary.verified),
+                    at: summary.newest.map(|at| local(at, zone)),
                 },
-                "next_page": next_page,
-                "first_page": after.is_some(),
-                "institutions": state.app.store.institutions().await?,
-                "conventions": state.app.store.conventions().await?,
-                "filter": {"institution": some(&q.institution), "convention": some(&q.convention), "from": some(&q.from), "until": some(&q.until)},
-                "query": uri.query().unwrap_or_default(),
-                "query_without_cursor": form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+                next_page,
+                first_page: after.is_some(),
+                institutions: state.app.store.institutions().await?,
+                conventions: state.app.store.conventions().await?,
+                filter: Filter {
+                    institution: owned(&q.institution),
+                    convention: owned(&q.convention),
+                    from: owned(&q.from),
+                    until: owned(&q.until),
+                },
+                query: query.to_string(),
+                query_without_cursor: form_urlencoded::parse(query.as_bytes())
                     .filter(|(k, _)| k != "cursor")
-                    .fold(form_urlencoded::Serializer::new(String::new()), |mut q, (k, v)| { q.append_pair(&k, &v); q })
+                    .fold(
+                        form_urlencoded::Serializer::new(String::new()),
+                        |mut q, (k, v)| {
+                            q.append_pair(&k, &v);
+                            q
+                        },
+                    )
                     .finish(),
-                "zone": zone.name(),
-            })),
+                zone: zone.name(),
+            },
         ))
     }
     .await;

@@ -5,17 +5,26 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::TimeDelta;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
-use super::layout::{Form, app_error_page, checked, context};
-use super::render::{page, text};
+use super::layout::{Form, PageBody, app_error_page, checked, show};
+use super::render::text;
 use super::session::Visitor;
 use crate::app::AppError;
 use crate::http::{ClientAddress, HttpState};
 use crate::ids::{ConventionId, InstitutionId};
 use crate::reference::Language;
 use crate::store::ProcedureFilter;
+
+/// A new calendar feed's address, shown this once.
+#[derive(Debug, Serialize)]
+struct FeedPage {
+    feed: String,
+}
+
+impl PageBody for FeedPage {
+    const TEMPLATE: &'static str = "calendar_feed.html";
+}
 
 /// Make a new calendar feed key for the signed-in token and show its address, this once; the
 /// previous address stops working.
@@ -29,11 +38,7 @@ pub async fn renew_feed(
         Err(r) => return r,
     };
     match state.app.renew_feed_key(caller.token_id).await {
-        Ok(new) => page(
-            StatusCode::OK,
-            "calendar_feed.html",
-            context(&v, json!({"feed": new.url})),
-        ),
+        Ok(new) => show(&v, StatusCode::OK, &FeedPage { feed: new.url }),
         Err(e) => app_error_page(&v, e),
     }
 }

@@ -4,16 +4,15 @@
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
 
-use super::layout::{app_error_page, context, local, name_of, signed_in, some, zone_of};
-use super::render::page;
+use super::layout::{PageBody, app_error_page, local, name_of, show, signed_in, some, zone_of};
 use super::session::Visitor;
 use crate::app::AppError;
 use crate::http::{Caller, HttpState};
-use crate::ids::{ConventionId, InstitutionId};
-use crate::reference::Language;
+use crate::ids::{ConventionId, InstitutionId, ProcedureId};
+use crate::reference::{Convention, Institution, Language};
 use crate::store::ProcedureFilter;
 
 #[derive(Debug, Default, Deserialize)]
@@ -25,6 +24,70 @@ pub struct DashboardQuery {
     mine: Option<String>,
     /// A page's cursor, from its "next" or "previous" link.
     cursor: Option<String>,
+}
+
+/// The dashboard: a page of procedures, the counts of all the filter keeps, the filter as given.
+#[derive(Debug, Serialize)]
+struct Dashboard {
+    rows: Vec<Row>,
+    counts: Counts,
+    next_page: Option<String>,
+    previous_page: Option<String>,
+    zone: &'static str,
+    conventions: Vec<Convention>,
+    institutions: Vec<Institution>,
+    /// When the token's calendar feed key was made (its address is shown only then).
+    feed_made: Option<String>,
+    filter: Filter,
+}
+
+impl PageBody for Dashboard {
+    const TEMPLATE: &'static str = "dashboard.html";
+}
+
+/// A procedure in the matrix.
+#[derive(Debug, Serialize)]
+struct Row {
+    id: ProcedureId,
+    number: String,
+    title: Option<String>,
+    state: String,
+    stage_title: String,
+    status: &'static str,
+    requested_on: Option<NaiveDate>,
+    invited_on: Option<NaiveDate>,
+    invitation_expires_on: Option<NaiveDate>,
+    deposited_on: Option<NaiveDate>,
+    eif_computed: Option<NaiveDate>,
+    eif_recorded: Option<NaiveDate>,
+    eif_differs: bool,
+    due_on: Option<NaiveDate>,
+    overdue: bool,
+    responsible: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Counts {
+    total: u64,
+    active: u64,
+    overdue: u64,
+    by_stage: Vec<StageCount>,
+}
+
+#[derive(Debug, Serialize)]
+struct StageCount {
+    title: String,
+    count: u64,
+}
+
+/// The filter as the form shows it (`institution` is blank when "mine" chose it).
+#[derive(Debug, Serialize)]
+struct Filter {
+    convention: Option<ConventionId>,
+    institution: Option<InstitutionId>,
+    status: Option<&'static str>,
+    overdue: bool,
+    mine: bool,
 }
 
 /// Rows per page of the dashboard.
@@ -86,7 +149,7 @@ async fn dashboard_inner(
     let zone = zone_of(state, &caller.actor.institution).await;
     let listed = app.procedures(&caller.actor, &request).await?;
     let counts = app.procedure_counts(&caller.actor, &request).await?;
-    let mut by_stage: Vec<Value> = Vec::new();
+    let mut by_stage: Vec<StageCount> = Vec::new();
     for (hash, stage, n) in &counts.by_stage {
         let def = app.definition_of(hash).await?;
         let title = crate::ids::StageId::parse(stage.clone())
@@ -94,9 +157,9 @@ async fn dashboard_inner(
             .and_then(|id| def.stage(&id).map(|s| s.title.clone()))
             .unwrap_or_else(|| stage.clone());
         // Stages of the same title (versions of a workflow) are counted together.
-        match by_stage.iter_mut().find(|s| s["title"] == title.as_str()) {
-            Some(s) => s["count"] = json!(s["count"].as_u64().unwrap_or(0) + n),
-            None => by_stage.push(json!({"title": title, "count": n})),
+        match by_stage.iter_mut().find(|s| s.title == title) {
+            Some(s) => s.count += n,
+            None => by_stage.push(StageCount { title, count: *n }),
         }
     }
     let mut rows = Vec::new();
@@ -106,26 +169,37 @@ async fn dashboard_inner(
         let c = conventions.iter().find(|c| c.id == p.convention);
         let stage = def.stage(&p.stage);
         let k = &p.key_dates;
-        rows.push(json!({
-            "id": p.id,
-            "number": c.map_or_else(|| p.convention.to_string(), |c| c.number.clone()),
-            "title": c.map(|c| if ru { c.title_ru.clone().unwrap_or_else(|| c.title.clone()) } else { c.title.clone() }),
-            "state": app.settings.state_name(p.state.as_str(), v.language),
-            "stage_title": stage.map_or_else(|| p.stage.to_string(), |s| s.title.clone()),
-            "status": p.status.as_str(),
-            "requested_on": k.requested_on,
-            "invited_on": k.invited_on,
-            "invitation_expires_on": k.invitation_expires_on,
-            "deposited_on": k.deposited_on,
-            "eif_computed": k.entry_into_force_computed,
-            "eif_recorded": k.entry_into_force_recorded,
-            "eif_differs": k.entry_into_force_differs(),
-            "due_on": p.due_on,
-            "overdue": p.is_overdue(today),
-            "responsible": stage
-                .map(|s| s.responsible.iter().map(|i| name_of(&institutions, i, v.language)).collect::<Vec<_>>())
+        rows.push(Row {
+            id: p.id.clone(),
+            number: c.map_or_else(|| p.convention.to_string(), |c| c.number.clone()),
+            title: c.map(|c| {
+                if ru {
+                    c.title_ru.clone().unwrap_or_else(|| c.title.clone())
+                } else {
+                    c.title.clone()
+                }
+            }),
+            state: app.settings.state_name(p.state.as_str(), v.language),
+            stage_title: stage.map_or_else(|| p.stage.to_string(), |s| s.title.clone()),
+            status: p.status.as_str(),
+            requested_on: k.requested_on,
+            invited_on: k.invited_on,
+            invitation_expires_on: k.invitation_expires_on,
+            deposited_on: k.deposited_on,
+            eif_computed: k.entry_into_force_computed,
+            eif_recorded: k.entry_into_force_recorded,
+            eif_differs: k.entry_into_force_differs(),
+            due_on: p.due_on,
+            overdue: p.is_overdue(today),
+            responsible: stage
+                .map(|s| {
+                    s.responsible
+                        .iter()
+                        .map(|i| name_of(&institutions, i, v.language))
+                        .collect()
+                })
                 .unwrap_or_default(),
-        }));
+        });
     }
     // The paging links keep the filter.
     let href = |cursor: &str| {
@@ -152,25 +226,30 @@ async fn dashboard_inner(
         .await?
         .and_then(|t| t.feed_key_created_at)
         .map(|at| local(at, zone));
-    Ok(page(
+    Ok(show(
+        v,
         StatusCode::OK,
-        "dashboard.html",
-        context(
-            v,
-            json!({
-                "rows": rows,
-                "counts": {"total": counts.total, "active": counts.active, "overdue": counts.overdue, "by_stage": by_stage},
-                "next_page": listed.next.as_deref().map(href),
-                "previous_page": listed.previous.as_deref().map(href),
-                "zone": zone.name(),
-                "conventions": conventions,
-                "institutions": institutions,
-                "feed_made": feed_made,
-                "filter": {
-                    "convention": convention, "institution": if mine { None } else { institution },
-                    "status": status.map(|s| s.as_str()), "overdue": overdue, "mine": mine,
-                },
-            }),
-        ),
+        &Dashboard {
+            rows,
+            counts: Counts {
+                total: counts.total,
+                active: counts.active,
+                overdue: counts.overdue,
+                by_stage,
+            },
+            next_page: listed.next.as_deref().map(href),
+            previous_page: listed.previous.as_deref().map(href),
+            zone: zone.name(),
+            conventions,
+            institutions,
+            feed_made,
+            filter: Filter {
+                convention,
+                institution: if mine { None } else { institution },
+                status: status.map(|s| s.as_str()),
+                overdue,
+                mine,
+            },
+        },
     ))
 }

@@ -3,17 +3,42 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use super::layout::{
-    DoneQuery, Form, app_error_page, checked, context, local, redirect, require, signed_in, some,
-    zone_of,
+    DoneQuery, Flash, Form, PageBody, app_error_page, checked, local, redirect, require, show,
+    signed_in, some, zone_of,
 };
-use super::render::page;
 use super::session::Visitor;
 use crate::app::AppError;
-use crate::engine::Permission;
+use crate::engine::{NotificationKind, Permission};
 use crate::http::HttpState;
+use crate::store::OutboxCounts;
+
+/// The outbox: the newest emails, the count in each state, what was just retried.
+#[derive(Debug, Serialize)]
+struct OutboxPage {
+    rows: Vec<Line>,
+    counts: OutboxCounts,
+    flash: Option<Flash>,
+}
+
+impl PageBody for OutboxPage {
+    const TEMPLATE: &'static str = "outbox.html";
+}
+
+/// An email, at the viewer's local time (when it was sent, or when it is next tried).
+#[derive(Debug, Serialize)]
+struct Line {
+    id: i64,
+    status: &'static str,
+    kind: NotificationKind,
+    recipient_institution: String,
+    procedure: Option<String>,
+    attempts: i32,
+    when: String,
+    last_error: Option<String>,
+}
 
 pub async fn outbox(
     State(state): State<HttpState>,
@@ -29,23 +54,43 @@ pub async fn outbox(
     }
     let result = async {
         let zone = zone_of(&state, &caller.actor.institution).await;
-        let rows: Vec<Value> = state
+        let rows = state
             .app
             .store
             .outbox(None, 200)
             .await?
             .into_iter()
-            .map(|r| json!({
-                "id": r.id, "status": r.status.as_str(), "kind": r.kind, "recipient_institution": r.recipient_institution,
-                "procedure": r.procedure, "attempts": r.attempts, "when": local(r.sent_at.unwrap_or(r.next_attempt_at), zone),
-                "last_error": r.last_error,
-            }))
+            .map(|r| Line {
+                id: r.id,
+                status: r.status.as_str(),
+                kind: r.kind,
+                recipient_institution: r.recipient_institution,
+                procedure: r.procedure,
+                attempts: r.attempts,
+                when: local(r.sent_at.unwrap_or(r.next_attempt_at), zone),
+                last_error: r.last_error,
+            })
             .collect();
         let counts = state.app.store.outbox_counts().await?;
+        // Only `#` and a number: a crafted link cannot make the page say anything else.
         let flash = some(&q.done)
-            .filter(|t| t.strip_prefix('#').is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())))
-            .map(|t| json!({"kind": "done", "text": t}));
-        Ok::<_, AppError>(page(StatusCode::OK, "outbox.html", context(&v, json!({"rows": rows, "counts": counts, "flash": flash}))))
+            .filter(|t| {
+                t.strip_prefix('#')
+                    .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            })
+            .map(|t| Flash {
+                kind: "done",
+                text: t.to_string(),
+            });
+        Ok::<_, AppError>(show(
+            &v,
+            StatusCode::OK,
+            &OutboxPage {
+                rows,
+                counts,
+                flash,
+            },
+        ))
     }
     .await;
     result.unwrap_or_else(|e| app_error_page(&v, e))

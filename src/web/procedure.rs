@@ -6,22 +6,96 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::NaiveDate;
 use chrono_tz::Tz;
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use super::layout::{
-    DoneQuery, Form, app_error_page, checked, context, local, name_of, redirect, signed_in, some,
-    zone_of,
+    DoneQuery, Flash, Form, HistoryLine, PageBody, app_error_page, checked, local, name_of,
+    redirect, show, signed_in, some, zone_of,
 };
-use super::render::{page, text};
+use super::render::text;
 use super::session::Visitor;
 use super::svg;
-use crate::app::{AppError, Moves};
+use crate::app::{AppError, Moves, NextMove};
 use crate::audit::ChainRow;
-use crate::engine::{Act, Command, ProcedureState};
+use crate::engine::{Act, Command, KeyDates, ProcedureState, TimerKind};
 use crate::http::{Caller, HttpState};
-use crate::ids::{ProcedureId, StageId};
+use crate::ids::{FieldName, InstitutionId, ProcedureId, StageId};
 use crate::reference::Language;
 use crate::workflow::FieldKind;
+
+/// A procedure's page.
+#[derive(Debug, Serialize)]
+struct ProcedurePage {
+    p: Summary,
+    forms: Vec<ActForm>,
+    flash: Option<Flash>,
+    /// The pictures, drawn on the server (their text escaped there).
+    timeline_svg: String,
+    workflow_svg: String,
+    timers: Vec<TimerLine>,
+    /// Newest first.
+    history: Vec<HistoryLine>,
+    zone: &'static str,
+}
+
+impl PageBody for ProcedurePage {
+    const TEMPLATE: &'static str = "procedure.html";
+}
+
+/// Where the procedure is and what comes next.
+#[derive(Debug, Serialize)]
+struct Summary {
+    id: ProcedureId,
+    number: String,
+    title: Option<String>,
+    state: String,
+    stage_title: String,
+    status: &'static str,
+    version: i64,
+    responsible: Vec<String>,
+    due_on: Option<NaiveDate>,
+    overdue: bool,
+    key_dates: KeyDates,
+    eif_differs: bool,
+    next: Vec<NextMove>,
+}
+
+/// The form of one act: `to` and its title for `advance`, the fields for `record`.
+#[derive(Debug, Serialize)]
+struct ActForm {
+    act: String,
+    to: Option<StageId>,
+    to_title: Option<String>,
+    fields: Vec<RecordField>,
+}
+
+impl ActForm {
+    fn named(act: &str) -> ActForm {
+        ActForm {
+            act: act.to_string(),
+            to: None,
+            to_title: None,
+            fields: Vec::new(),
+        }
+    }
+}
+
+/// A field the record form offers.
+#[derive(Debug, Clone, Serialize)]
+struct RecordField {
+    name: FieldName,
+    title: String,
+    is_date: bool,
+}
+
+/// A timer of the procedure, at the viewer's local time.
+#[derive(Debug, Serialize)]
+struct TimerLine {
+    at: String,
+    kind: TimerKind,
+    rule: String,
+    recipients: Vec<InstitutionId>,
+}
 
 pub async fn procedure(
     State(state): State<HttpState>,
@@ -39,7 +113,10 @@ pub async fn procedure(
     ];
     let flash = some(&q.done)
         .filter(|act| ACTS.contains(act))
-        .map(|act| json!({"kind": "done", "text": act}));
+        .map(|act| Flash {
+            kind: "done",
+            text: act.to_string(),
+        });
     match procedure_page(&state, &v, &caller, &id, flash, StatusCode::OK).await {
         Ok(r) => r,
         Err(e) => app_error_page(&v, e),
@@ -65,7 +142,7 @@ async fn forms(
     state: &HttpState,
     caller: &Caller,
     p: &ProcedureState,
-) -> Result<Vec<Value>, AppError> {
+) -> Result<Vec<ActForm>, AppError> {
     let app = &state.app;
     let def = app.definition_of(&p.workflow.hash).await?;
     let mut out = Vec::new();
@@ -76,23 +153,31 @@ async fn forms(
                 let title = def
                     .stage(to)
                     .map_or_else(|| to.to_string(), |s| s.title.clone());
-                out.push(json!({"act": "advance", "to": to, "to_title": title}));
+                out.push(ActForm {
+                    to: Some(to.clone()),
+                    to_title: Some(title),
+                    ..ActForm::named("advance")
+                });
             }
             ("record", _, Some(name)) => {
                 if let Some((_, f)) = def.field(name) {
-                    fields.push(json!({"name": f.name, "title": f.title, "is_date": f.kind == FieldKind::Date}));
+                    fields.push(RecordField {
+                        name: f.name.clone(),
+                        title: f.title.clone(),
+                        is_date: f.kind == FieldKind::Date,
+                    });
                 }
                 if fields.len() == 1 {
                     // The record form stands where the first field is, before comment & co.
-                    out.push(json!({"act": "record"}));
+                    out.push(ActForm::named("record"));
                 }
             }
-            (act, _, _) => out.push(json!({ "act": act })),
+            (act, _, _) => out.push(ActForm::named(act)),
         }
     }
     for form in &mut out {
-        if form["act"] == "record" {
-            form["fields"] = Value::Array(fields.clone());
+        if form.act == "record" {
+            form.fields.clone_from(&fields);
         }
     }
     Ok(out)
@@ -168,7 +253,7 @@ async fn procedure_page(
     v: &Visitor,
     caller: &Caller,
     id: &str,
-    flash: Option<Value>,
+    flash: Option<Flash>,
     status: StatusCode,
 ) -> Result<Response, AppError> {
     let app = &state.app;
@@ -191,52 +276,60 @@ async fn procedure_page(
     let ru = super::render::page_language(v.language) == Language::Ru;
     let convention = app.store.convention(&p.convention).await?;
     let institutions = app.store.institutions().await?;
-    let timers: Vec<Value> = view
+    let timers = view
         .timers
         .iter()
-        .map(|t| json!({"at": local(t.fire_at, zone), "kind": t.kind, "rule": t.rule, "recipients": t.recipients}))
-        .collect();
-    let history: Vec<Value> = history
-        .iter()
-        .rev()
-        .map(|h| {
-            json!({
-                "sequence": h.sequence, "at": local(h.at, zone), "actor_institution": h.actor_institution,
-                "actor_name": h.actor_name, "command": h.command, "from_stage": h.from_stage,
-                "to_stage": h.to_stage, "comment": h.comment,
-            })
+        .map(|t| TimerLine {
+            at: local(t.fire_at, zone),
+            kind: t.kind,
+            rule: t.rule.clone(),
+            recipients: t.recipients.clone(),
         })
         .collect();
-    Ok(page(
+    let history = history
+        .iter()
+        .rev()
+        .map(|h| HistoryLine::of(h, zone))
+        .collect();
+    Ok(show(
+        v,
         status,
-        "procedure.html",
-        context(
-            v,
-            json!({
-                "p": {
-                    "id": p.id,
-                    "number": convention.as_ref().map_or_else(|| p.convention.to_string(), |c| c.number.clone()),
-                    "title": convention.as_ref().map(|c| if ru { c.title_ru.clone().unwrap_or_else(|| c.title.clone()) } else { c.title.clone() }),
-                    "state": app.settings.state_name(p.state.as_str(), v.language),
-                    "stage_title": view.stage_title,
-                    "status": p.status.as_str(),
-                    "version": p.version.0,
-                    "responsible": view.responsible.iter().map(|i| name_of(&institutions, i, v.language)).collect::<Vec<_>>(),
-                    "due_on": p.due_on,
-                    "overdue": view.overdue,
-                    "key_dates": p.key_dates,
-                    "eif_differs": view.entry_into_force_differs,
-                    "next": view.next,
-                },
-                "forms": forms,
-                "flash": flash,
-                "timeline_svg": timeline_svg,
-                "workflow_svg": workflow_svg,
-                "timers": timers,
-                "history": history,
-                "zone": zone.name(),
-            }),
-        ),
+        &ProcedurePage {
+            p: Summary {
+                id: p.id.clone(),
+                number: convention
+                    .as_ref()
+                    .map_or_else(|| p.convention.to_string(), |c| c.number.clone()),
+                title: convention.as_ref().map(|c| {
+                    if ru {
+                        c.title_ru.clone().unwrap_or_else(|| c.title.clone())
+                    } else {
+                        c.title.clone()
+                    }
+                }),
+                state: app.settings.state_name(p.state.as_str(), v.language),
+                stage_title: view.stage_title,
+                status: p.status.as_str(),
+                version: p.version.0,
+                responsible: view
+                    .responsible
+                    .iter()
+                    .map(|i| name_of(&institutions, i, v.language))
+                    .collect(),
+                due_on: p.due_on,
+                overdue: view.overdue,
+                key_dates: p.key_dates.clone(),
+                eif_differs: view.entry_into_force_differs,
+                next: view.next,
+            },
+            forms,
+            flash,
+            timeline_svg,
+            workflow_svg,
+            timers,
+            history,
+            zone: zone.name(),
+        },
     ))
 }
 
@@ -294,7 +387,10 @@ pub async fn act(
                 v,
                 &caller,
                 &id,
-                Some(json!({"kind": "refused", "text": text})),
+                Some(Flash {
+                    kind: "refused",
+                    text,
+                }),
                 status,
             )
             .await

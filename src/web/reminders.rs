@@ -4,13 +4,34 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::TimeDelta;
-use serde_json::{Value, json};
+use serde::Serialize;
 
-use super::layout::{app_error_page, context, local, require, signed_in, zone_of};
-use super::render::page;
+use super::layout::{PageBody, app_error_page, local, require, show, signed_in, zone_of};
 use super::session::Visitor;
 use crate::engine::Permission;
 use crate::http::HttpState;
+use crate::ids::{InstitutionId, ProcedureId, StageId};
+
+/// The timers of the coming year, soonest first, at the viewer's local time.
+#[derive(Debug, Serialize)]
+struct RemindersPage {
+    timers: Vec<Line>,
+    zone: &'static str,
+}
+
+impl PageBody for RemindersPage {
+    const TEMPLATE: &'static str = "reminders.html";
+}
+
+#[derive(Debug, Serialize)]
+struct Line {
+    at: String,
+    procedure: ProcedureId,
+    stage: StageId,
+    kind: &'static str,
+    rule: String,
+    recipients: Vec<InstitutionId>,
+}
 
 pub async fn reminders(State(state): State<HttpState>, v: Visitor) -> Response {
     let caller = match signed_in(&v) {
@@ -24,17 +45,24 @@ pub async fn reminders(State(state): State<HttpState>, v: Visitor) -> Response {
     let until = state.app.now() + TimeDelta::days(366);
     match state.app.store.upcoming_timers(until, 500).await {
         Ok(rows) => {
-            let timers: Vec<Value> = rows
+            let timers = rows
                 .into_iter()
-                .map(|c| json!({
-                    "at": local(c.timer.fire_at, zone), "procedure": c.procedure, "stage": c.timer.stage,
-                    "kind": c.timer.kind.as_str(), "rule": c.timer.rule, "recipients": c.timer.recipients,
-                }))
+                .map(|c| Line {
+                    at: local(c.timer.fire_at, zone),
+                    procedure: c.procedure,
+                    stage: c.timer.stage,
+                    kind: c.timer.kind.as_str(),
+                    rule: c.timer.rule,
+                    recipients: c.timer.recipients,
+                })
                 .collect();
-            page(
+            show(
+                &v,
                 StatusCode::OK,
-                "reminders.html",
-                context(&v, json!({"timers": timers, "zone": zone.name()})),
+                &RemindersPage {
+                    timers,
+                    zone: zone.name(),
+                },
             )
         }
         Err(e) => app_error_page(&v, e.into()),

@@ -9,11 +9,12 @@ use axum::http::header::{self, COOKIE, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
-use super::layout::{Form, app_error_page, checked, context, error_page, redirect, secure};
-use super::render::{page, text};
+use super::layout::{
+    Form, Layout, PageBody, app_error_page, checked, error_page, redirect, secure, show_with,
+};
+use super::render::text;
 use crate::app::{SESSION_LIFETIME, Session, random_secret};
 use crate::http::{Caller, ClientAddress, HttpState, Locked};
 use crate::reference::Language;
@@ -134,16 +135,23 @@ pub async fn sign_in_page(State(state): State<HttpState>, v: Visitor) -> Respons
     sign_in_form(&state, &v, false, StatusCode::OK)
 }
 
+/// The sign-in form; `failed` after a token that was refused.
+#[derive(Debug, Serialize)]
+struct SignInPage {
+    failed: bool,
+}
+
+impl PageBody for SignInPage {
+    const TEMPLATE: &'static str = "sign_in.html";
+}
+
 fn sign_in_form(state: &HttpState, v: &Visitor, failed: bool, status: StatusCode) -> Response {
     let csrf = match random_secret() {
         Ok(c) => c,
         Err(e) => return app_error_page(v, e),
     };
-    let mut response = page(
-        status,
-        "sign_in.html",
-        context(v, json!({"failed": failed, "csrf": csrf})),
-    );
+    let layout = Layout::of(v).with_csrf(csrf.clone());
+    let mut response = show_with(&layout, status, &SignInPage { failed });
     set_cookie(
         response.headers_mut(),
         CSRF_COOKIE,
