@@ -120,7 +120,15 @@ async fn one_run(
     let mut versions = Vec::new();
     for i in 0..clients * 2 {
         let id = ProcedureId::parse(format!("b-{i}")).unwrap();
-        versions.push(app.store.procedure(&id).await.unwrap().unwrap().version.0);
+        versions.push(
+            app.store_for_tests()
+                .procedure(&id)
+                .await
+                .unwrap()
+                .unwrap()
+                .version
+                .0,
+        );
     }
 
     // The engine: `accession::server::serve`, as `accession serve` runs it. The listener is bound

@@ -80,7 +80,7 @@ async fn prepare(url: &str, n: usize) -> String {
         .await
         .unwrap()
         .token;
-    let conn = app.store.connection();
+    let conn = app.store_for_tests().connection();
     let pg = conn.get_database_backend() == DbBackend::Postgres;
     let bar = ProgressBar::new(n as u64).with_style(
         ProgressStyle::with_template("{msg} {wide_bar} {pos}/{len} ({per_sec}, {eta})").unwrap(),

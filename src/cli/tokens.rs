@@ -63,7 +63,9 @@ pub async fn run(app: &Accession, cli: &Cli, cmd: &TokensCmd) -> Result<u8, AppE
             Ok(0)
         }
         TokensCmd::List => {
-            let rows = app.tokens().await?;
+            let rows = app
+                .tokens(&crate::engine::Actor::operator(super::operator_name()))
+                .await?;
             if cli.json {
                 print_json(&rows);
             } else {

@@ -214,7 +214,7 @@ impl Server {
     /// How many history rows a procedure has (to show that a refusal wrote nothing).
     pub async fn history_len(&self, id: &str) -> usize {
         self.app
-            .store
+            .store_for_tests()
             .history(&id.parse().unwrap())
             .await
             .unwrap()

@@ -532,7 +532,7 @@ async fn a_form_with_a_control_character_is_refused_and_a_textarea_line_break_is
     assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
     let history = server
         .app
-        .store
+        .store_for_tests()
         .history(&"kg-cets-210".parse().unwrap())
         .await
         .unwrap();
@@ -620,7 +620,7 @@ async fn the_audit_page_shows_the_stored_verification_state(db: &TestDb) {
     );
 
     // A row edited behind the application's back.
-    let conn = server.app.store.connection();
+    let conn = server.app.store_for_tests().connection();
     let disable = match conn.get_database_backend() {
         DbBackend::Postgres => "ALTER TABLE history DISABLE TRIGGER history_append_only",
         _ => "DROP TRIGGER history_no_update",
@@ -636,7 +636,7 @@ async fn the_audit_page_shows_the_stored_verification_state(db: &TestDb) {
     // `audit verify` rehashes every chain and stores the break: verified up to row 4.
     let report = server
         .app
-        .store
+        .store_for_tests()
         .verify_at(None, server.app.now(), accession::store::Verdicts::Broken)
         .await
         .unwrap();

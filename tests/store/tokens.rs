@@ -82,7 +82,13 @@ async fn a_token_authenticates_as_its_institution_role_and_name_until_revoked(db
     let again = app.revoke_token(new.row.id).await.expect("revoke again");
     assert_eq!(again.revoked_at, revoked.revoked_at);
 
-    let list = app.tokens().await.unwrap();
+    // Listing tokens is the admins' (the operator at the command line is one), not a
+    // coordinator's.
+    assert!(matches!(
+        app.tokens(&coordinator).await,
+        Err(AppError::Refused(_))
+    ));
+    let list = app.tokens(&Actor::operator("cli:test")).await.unwrap();
     assert_eq!(
         list.iter().map(|t| (t.id, t.revoked())).collect::<Vec<_>>(),
         vec![(new.row.id, true), (other.row.id, false)]
@@ -135,7 +141,7 @@ async fn the_database_holds_the_hash_of_a_token_never_the_token(db: &TestDb) {
 
     // On SQLite, the files themselves (database and write-ahead log) must not contain the secret
     // either; they do contain the hash, which shows the scan looks at the right bytes.
-    if app.store.backend() == sea_orm::DbBackend::Sqlite {
+    if app.store_for_tests().backend() == sea_orm::DbBackend::Sqlite {
         let mut bytes = Vec::new();
         for file in ["accession.db", "accession.db-wal"] {
             if let Ok(content) = std::fs::read(db.dir.path().join(file)) {
@@ -158,7 +164,7 @@ async fn last_used_is_recorded_on_authentication_at_most_once_a_minute(db: &Test
         .unwrap();
     assert_eq!(new.row.last_used_at, None);
     let stored = |app: &Accession, id: i64| {
-        let store = app.store.clone();
+        let store = app.store_for_tests().clone();
         async move {
             store
                 .tokens()
@@ -190,7 +196,7 @@ async fn last_used_is_recorded_on_authentication_at_most_once_a_minute(db: &Test
     assert_eq!(stored(&app, new.row.id).await, Some(later));
 
     // The store never moves it back.
-    app.store
+    app.store_for_tests()
         .touch_token(new.row.id, first)
         .await
         .expect("touch");
@@ -238,7 +244,7 @@ async fn an_idempotent_response_is_kept_once_per_token_and_key(db: &TestDb) {
         .create_token(&inst("mfa"), Role::Coordinator, "B")
         .await
         .unwrap();
-    let store = &app.store;
+    let store = app.store_for_tests();
     let now = clock.now();
     assert_eq!(
         store.idempotent_response(a.row.id, "k-1").await.unwrap(),
