@@ -584,14 +584,9 @@ impl Dispatcher {
             convention_number: convention
                 .as_ref()
                 .map_or_else(|| procedure.convention.to_string(), |c| c.number.clone()),
-            convention_title: convention.as_ref().map_or_else(String::new, |c| {
-                match language {
-                    Language::Ru | Language::Ky => c.title_ru.clone(),
-                    Language::Fr => c.title_fr.clone(),
-                    Language::En => None,
-                }
-                .unwrap_or_else(|| c.title.clone())
-            }),
+            convention_title: convention
+                .as_ref()
+                .map_or_else(String::new, |c| c.title_in(language).to_string()),
             stage_id: stage.id.to_string(),
             stage_title: stage.title.clone(),
             stage_description: stage.description.clone(),

@@ -357,7 +357,6 @@ async fn dashboard_inner(
     q: DashboardQuery,
 ) -> Result<Response, AppError> {
     let app = &state.app;
-    let ru = super::render::page_language(v.language) == Language::Ru;
     let invalid = |what: &str, e: crate::ids::InvalidId| AppError::Invalid(format!("{what}: {e}"));
     let convention = some(&q.convention)
         .map(ConventionId::parse)
@@ -414,7 +413,7 @@ async fn dashboard_inner(
         rows.push(json!({
             "id": p.id,
             "number": c.map_or_else(|| p.convention.to_string(), |c| c.number.clone()),
-            "title": c.map(|c| if ru { c.title_ru.clone().unwrap_or_else(|| c.title.clone()) } else { c.title.clone() }),
+            "title": c.map(|c| c.title_in(super::render::page_language(v.language))),
             "state": app.settings.state_name(p.state.as_str(), v.language),
             "stage_title": stage.map_or_else(|| p.stage.to_string(), |s| s.title.clone()),
             "status": p.status.as_str(),
@@ -652,7 +651,6 @@ async fn procedure_page(
             current: text(v.language, "current"),
         },
     );
-    let ru = super::render::page_language(v.language) == Language::Ru;
     let convention = app.convention(&p.convention).await?;
     let institutions = app.institutions().await?;
     let timers: Vec<Value> = view
@@ -680,7 +678,7 @@ async fn procedure_page(
                 "p": {
                     "id": p.id,
                     "number": convention.as_ref().map_or_else(|| p.convention.to_string(), |c| c.number.clone()),
-                    "title": convention.as_ref().map(|c| if ru { c.title_ru.clone().unwrap_or_else(|| c.title.clone()) } else { c.title.clone() }),
+                    "title": convention.as_ref().map(|c| c.title_in(super::render::page_language(v.language))),
                     "state": app.settings.state_name(p.state.as_str(), v.language),
                     "stage_title": view.stage_title,
                     "status": p.status.as_str(),
