@@ -5,7 +5,7 @@
 use std::process::Command;
 
 use accession::engine::{Permission, Role};
-use reqwest::{Client, Method, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::harness::Server;
@@ -32,56 +32,6 @@ fn expected(permission: Permission, role: Role) -> bool {
     )
 }
 
-/// A session on the pages for `token`: its cookie and its CSRF secret.
-async fn signed_in(server: &Server, client: &Client, token: &str) -> (String, String) {
-    let page = client
-        .get(format!("{}/sign-in", server.base))
-        .send()
-        .await
-        .unwrap();
-    let cookie = page
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|c| c.split(';').next()?.strip_prefix("accession_csrf="))
-        .expect("a CSRF cookie")
-        .to_string();
-    let signed = client
-        .post(format!("{}/sign-in", server.base))
-        .header("Cookie", format!("accession_csrf={cookie}"))
-        .form(&[("csrf", cookie.as_str()), ("token", token)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(signed.status(), StatusCode::SEE_OTHER);
-    let session = signed
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("accession_session="))
-        .and_then(|c| c.split(';').next())
-        .expect("a session cookie")
-        .to_string();
-    let home = client
-        .get(format!("{}/", server.base))
-        .header("Cookie", &session)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = home
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("the sign-out form carries the session's CSRF secret")
-        .to_string();
-    (session, csrf)
-}
-
 /// Whether a status means "not this role": 403. Anything else (200, or 404/409 for an email that
 /// is not there or not dead) means the role passed the check.
 fn allowed(status: StatusCode) -> bool {
@@ -94,7 +44,7 @@ async fn the_api_the_pages_and_the_cli_agree_on_who_may_do_what(db: &TestDb) {
     let mut disagreements = Vec::new();
     for (institution, role) in WHO {
         let token = server.token(institution, role).to_string();
-        let (session, csrf) = signed_in(&server, &client, &token).await;
+        let (session, csrf) = server.session_and_csrf(&client, &token).await;
         for permission in Permission::ALL {
             let api: Vec<(&str, Method, &str)> = match permission {
                 Permission::ReadOutbox => vec![("api", Method::GET, "/api/v1/outbox")],
