@@ -113,7 +113,12 @@ async fn one_run(
     let (url, _dir) = fresh_database(admin, &name).await;
     let app = seeded(&url, clients * 2).await;
     let token = app
-        .create_token(&"moj".parse().unwrap(), Role::Ministry, "bench")
+        .create_token(
+            &accession::engine::Actor::operator("cli:test"),
+            &"moj".parse().unwrap(),
+            Role::Ministry,
+            "bench",
+        )
         .await
         .unwrap()
         .token;

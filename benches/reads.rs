@@ -76,7 +76,12 @@ async fn main() {
 async fn prepare(url: &str, n: usize) -> String {
     let app = seeded(url, 1).await;
     let token = app
-        .create_token(&"mfa".parse().unwrap(), Role::Coordinator, "bench")
+        .create_token(
+            &accession::engine::Actor::operator("cli:test"),
+            &"mfa".parse().unwrap(),
+            Role::Coordinator,
+            "bench",
+        )
         .await
         .unwrap()
         .token;

@@ -293,6 +293,7 @@ mod tests {
             .unwrap();
         let token = app
             .create_token(
+                &crate::engine::Actor::operator("cli:test"),
                 &"moj".parse().unwrap(),
                 crate::engine::Role::Ministry,
                 "MoJ",

@@ -108,12 +108,15 @@ fn needs_touch(last_used_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool 
 impl Accession {
     /// A new token acting for `institution` in `role`. Its secret is in the result and nowhere
     /// else.
+    /// Refused (403) unless `caller` may manage tokens.
     pub async fn create_token(
         &self,
+        caller: &Actor,
         institution: &InstitutionId,
         role: Role,
         name: &str,
     ) -> Result<NewToken, AppError> {
+        caller.may(Permission::ManageTokens)?;
         let name = checked_name(name)?;
         if self.store.institution(institution).await?.is_none() {
             return Err(AppError::NotFound {
@@ -194,8 +197,10 @@ impl Accession {
         Ok(self.store.token(token_id).await?)
     }
 
-    /// Stop a token from working. Revoking a revoked token changes nothing.
-    pub async fn revoke_token(&self, id: i64) -> Result<TokenRow, AppError> {
+    /// Stop a token from working. Revoking a revoked token changes nothing. Refused (403)
+    /// unless `caller` may manage tokens.
+    pub async fn revoke_token(&self, caller: &Actor, id: i64) -> Result<TokenRow, AppError> {
+        caller.may(Permission::ManageTokens)?;
         let row = self
             .store
             .revoke_token(id, self.now())

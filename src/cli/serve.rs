@@ -82,7 +82,14 @@ pub async fn run(
             let institution = institution
                 .parse()
                 .map_err(|e: crate::ids::InvalidId| AppError::Invalid(e.to_string()))?;
-            let token = app.create_token(&institution, role, name).await?;
+            let token = app
+                .create_token(
+                    &crate::engine::Actor::operator(super::operator_name()),
+                    &institution,
+                    role,
+                    name,
+                )
+                .await?;
             outln!("  {:<12} {institution:<4} {}", role.as_str(), token.token);
         }
     }

@@ -1172,7 +1172,11 @@ pub async fn renew_feed(
         Ok(c) => c,
         Err(r) => return r,
     };
-    match state.app.renew_feed_key(caller.token_id).await {
+    match state
+        .app
+        .renew_feed_key(&caller.actor, Some(caller.token_id), caller.token_id)
+        .await
+    {
         Ok(new) => page(
             StatusCode::OK,
             "calendar_feed.html",

@@ -57,6 +57,7 @@ impl Server {
         for (institution, role) in TOKENS {
             let new = app
                 .create_token(
+                    &accession::engine::Actor::operator("cli:test"),
                     &institution.parse().unwrap(),
                     *role,
                     &format!("{institution} {role}"),

@@ -84,6 +84,7 @@ async fn a_token_is_made_only_for_a_role_its_institution_may_hold(db: &TestDb) {
     let refused = server
         .app
         .create_token(
+            &accession::engine::Actor::operator("cli:test"),
             &"bar-training-centre".parse().unwrap(),
             Role::Coordinator,
             "x",
@@ -249,6 +250,7 @@ async fn a_token_whose_institution_no_longer_coordinates_is_refused_at_each_use(
     let moj = server
         .app
         .create_token(
+            &accession::engine::Actor::operator("cli:test"),
             &"moj".parse().unwrap(),
             Role::Coordinator,
             "new coordinator",

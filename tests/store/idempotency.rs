@@ -47,7 +47,12 @@ async fn an_acts_answer_is_written_with_it_or_not_at_all(db: &TestDb) {
     let clock = clock();
     let app = db.demo_app(&clock).await;
     let token = app
-        .create_token(&"moj".parse().unwrap(), Role::Ministry, "MoJ")
+        .create_token(
+            &accession::engine::Actor::operator("cli:test"),
+            &"moj".parse().unwrap(),
+            Role::Ministry,
+            "MoJ",
+        )
         .await
         .unwrap();
     let id = pid("kg-cets-210");
@@ -142,7 +147,12 @@ async fn the_purge_deletes_expired_answers_and_abandoned_claims_only(db: &TestDb
     let clock = clock();
     let app = db.demo_app(&clock).await;
     let token = app
-        .create_token(&"moj".parse().unwrap(), Role::Ministry, "MoJ")
+        .create_token(
+            &accession::engine::Actor::operator("cli:test"),
+            &"moj".parse().unwrap(),
+            Role::Ministry,
+            "MoJ",
+        )
         .await
         .unwrap();
     let store = app.store_for_tests();
