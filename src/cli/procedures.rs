@@ -212,7 +212,10 @@ pub async fn run(app: &Accession, cli: &Cli, cmd: &ProceduresCmd) -> Result<u8, 
             };
             // The operator at the command line reads every procedure.
             let page = app
-                .procedures(&crate::engine::Actor::system(), &request)
+                .procedures(
+                    &crate::engine::Actor::operator(super::operator_name()),
+                    &request,
+                )
                 .await?;
             if let Some(next) = &page.next {
                 eprintln!("more procedures follow: pass --after {next}");
