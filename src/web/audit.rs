@@ -16,7 +16,7 @@ use super::session::Visitor;
 use crate::app::AppError;
 use crate::audit::ChainRow;
 use crate::engine::Permission;
-use crate::http::HttpState;
+use crate::http::{Caller, HttpState};
 use crate::ids::{ConventionId, InstitutionId};
 use crate::reference::{Convention, Institution};
 use crate::store::HistoryFilter;
@@ -138,9 +138,14 @@ enum Export {
 
 /// An export's body, streamed: history is read a batch at a time by keyset and each batch
 /// written out before the next is read, so memory stays flat whatever the export's size.
-fn export_body(state: &HttpState, filter: HistoryFilter, kind: Export) -> axum::body::Body {
+fn export_body(
+    state: &HttpState,
+    caller: &Caller,
+    filter: HistoryFilter,
+    kind: Export,
+) -> Result<axum::body::Body, AppError> {
     use futures_util::StreamExt;
-    let batches = state.app.store.history_stream(filter);
+    let batches = state.app.history_export(&caller.actor, filter)?;
     let mut first = true;
     let body = batches.map(move |batch| {
         let rows = batch.map_err(std::io::Error::other)?;
@@ -163,7 +168,7 @@ fn export_body(state: &HttpState, filter: HistoryFilter, kind: Export) -> axum::
     });
     // JSON closes the array (and opens it when there was no row at all).
     let tail = futures_util::stream::once(async move { Ok::<_, std::io::Error>(Vec::new()) });
-    match kind {
+    Ok(match kind {
         Export::Csv => axum::body::Body::from_stream(body.chain(tail)),
         Export::Json => {
             let opened = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -183,7 +188,7 @@ fn export_body(state: &HttpState, filter: HistoryFilter, kind: Export) -> axum::
             });
             axum::body::Body::from_stream(body.chain(close))
         }
-    }
+    })
 }
 
 pub async fn audit(
@@ -203,9 +208,10 @@ pub async fn audit(
         let zone = zone_of(&state, &caller.actor.institution).await;
         let filter = audit_filter(&q, zone)?;
         let after = audit_after(some(&q.cursor))?;
-        let store = &state.app.store;
-        let (rows, more) = store
-            .history_page(
+        let (rows, more) = state
+            .app
+            .audit_page(
+                &caller.actor,
                 &filter,
                 after.as_ref().map(|(p, s)| (p.as_str(), *s)),
                 AUDIT_PAGE,
@@ -213,11 +219,10 @@ pub async fn audit(
             .await?;
         // The verification state is stored: brought up to date here for the chains written
         // since the last result, a bounded number of them, and read back.
-        let newest = store.verification_summary().await?.newest;
-        store
-            .verify_since(newest, AUDIT_CATCH_UP, state.app.now())
+        let summary = state
+            .app
+            .verification_state(&caller.actor, AUDIT_CATCH_UP)
             .await?;
-        let summary = store.verification_summary().await?;
         let next_page = more
             .then(|| rows.last().map(audit_cursor))
             .flatten()
@@ -254,8 +259,8 @@ pub async fn audit(
                 },
                 next_page,
                 first_page: after.is_some(),
-                institutions: state.app.store.institutions().await?,
-                conventions: state.app.store.conventions().await?,
+                institutions: state.app.institutions().await?,
+                conventions: state.app.conventions().await?,
                 filter: Filter {
                     institution: owned(&q.institution),
                     convention: owned(&q.convention),
@@ -301,11 +306,11 @@ pub async fn audit_export(
     };
     let (body, content_type) = match file.as_str() {
         "history.json" => (
-            export_body(&state, filter, Export::Json),
+            export_body(&state, &caller, filter, Export::Json),
             "application/json",
         ),
         "history.csv" => (
-            export_body(&state, filter, Export::Csv),
+            export_body(&state, &caller, filter, Export::Csv),
             "text/csv; charset=utf-8",
         ),
         _ => {
@@ -316,6 +321,10 @@ pub async fn audit_export(
                 format!("there is no export `{file}`"),
             );
         }
+    };
+    let body = match body {
+        Ok(body) => body,
+        Err(e) => return app_error_page(&v, e),
     };
     let mut response = body.into_response();
     let h = response.headers_mut();

@@ -37,7 +37,11 @@ pub async fn renew_feed(
         Ok(c) => c,
         Err(r) => return r,
     };
-    match state.app.renew_feed_key(caller.token_id).await {
+    match state
+        .app
+        .renew_feed_key(&caller.actor, Some(caller.token_id), caller.token_id)
+        .await
+    {
         Ok(new) => show(&v, StatusCode::OK, &FeedPage { feed: new.url }),
         Err(e) => app_error_page(&v, e),
     }
@@ -100,12 +104,12 @@ pub async fn calendar(
 async fn feed(state: &HttpState, institution: &InstitutionId) -> Result<String, AppError> {
     let app = &state.app;
     let base = app.settings.mail.base_url.trim_end_matches('/').to_string();
-    let inst = app.store.institution(institution).await?;
+    let inst = app.institution(institution).await?;
     let language = inst.as_ref().map_or(Language::En, |i| i.language);
     let zone = inst
         .as_ref()
         .map_or(app.settings.calendar.time_zone, |i| i.time_zone);
-    let conventions = app.store.conventions().await?;
+    let conventions = app.conventions().await?;
     let number = |c: &ConventionId| {
         conventions
             .iter()
@@ -163,7 +167,6 @@ async fn feed(state: &HttpState, institution: &InstitutionId) -> Result<String, 
     }
     // Reminders and escalations addressed to it.
     for c in app
-        .store
         .upcoming_timers_for(institution, app.now() + TimeDelta::days(366), 1000)
         .await?
     {

@@ -8,11 +8,12 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::layout::{PageBody, app_error_page, local, name_of, show, signed_in, some, zone_of};
+use super::render::page_language;
 use super::session::Visitor;
 use crate::app::AppError;
 use crate::http::{Caller, HttpState};
 use crate::ids::{ConventionId, InstitutionId, ProcedureId};
-use crate::reference::{Convention, Institution, Language};
+use crate::reference::{Convention, Institution};
 use crate::store::ProcedureFilter;
 
 #[derive(Debug, Default, Deserialize)]
@@ -115,7 +116,6 @@ async fn dashboard_inner(
     q: DashboardQuery,
 ) -> Result<Response, AppError> {
     let app = &state.app;
-    let ru = super::render::page_language(v.language) == Language::Ru;
     let invalid = |what: &str, e: crate::ids::InvalidId| AppError::Invalid(format!("{what}: {e}"));
     let convention = some(&q.convention)
         .map(ConventionId::parse)
@@ -144,8 +144,8 @@ async fn dashboard_inner(
         cursor: some(&q.cursor).map(str::to_string),
         limit: DASHBOARD_PAGE,
     };
-    let conventions = app.store.conventions().await?;
-    let institutions = app.store.institutions().await?;
+    let conventions = app.conventions().await?;
+    let institutions = app.institutions().await?;
     let zone = zone_of(state, &caller.actor.institution).await;
     let listed = app.procedures(&caller.actor, &request).await?;
     let counts = app.procedure_counts(&caller.actor, &request).await?;
@@ -172,13 +172,7 @@ async fn dashboard_inner(
         rows.push(Row {
             id: p.id.clone(),
             number: c.map_or_else(|| p.convention.to_string(), |c| c.number.clone()),
-            title: c.map(|c| {
-                if ru {
-                    c.title_ru.clone().unwrap_or_else(|| c.title.clone())
-                } else {
-                    c.title.clone()
-                }
-            }),
+            title: c.map(|c| c.title_in(page_language(v.language)).to_string()),
             state: app.settings.state_name(p.state.as_str(), v.language),
             stage_title: stage.map_or_else(|| p.stage.to_string(), |s| s.title.clone()),
             status: p.status.as_str(),
@@ -221,8 +215,7 @@ async fn dashboard_inner(
     // The feed's address is shown only when its key is made (only its hash is kept): here, when
     // the token has one, and a button to make one.
     let feed_made = app
-        .store
-        .token(caller.token_id)
+        .own_token(caller.token_id)
         .await?
         .and_then(|t| t.feed_key_created_at)
         .map(|at| local(at, zone));

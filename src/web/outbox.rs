@@ -56,9 +56,9 @@ pub async fn outbox(
         let zone = zone_of(&state, &caller.actor.institution).await;
         let rows = state
             .app
-            .store
-            .outbox(None, 200)
+            .outbox_page(&caller.actor, None, None, 200)
             .await?
+            .0
             .into_iter()
             .map(|r| Line {
                 id: r.id,
@@ -71,7 +71,7 @@ pub async fn outbox(
                 last_error: r.last_error,
             })
             .collect();
-        let counts = state.app.store.outbox_counts().await?;
+        let counts = state.app.outbox_counts(&caller.actor).await?;
         // Only `#` and a number: a crafted link cannot make the page say anything else.
         let flash = some(&q.done)
             .filter(|t| {

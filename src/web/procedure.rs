@@ -12,7 +12,7 @@ use super::layout::{
     DoneQuery, Flash, Form, HistoryLine, PageBody, app_error_page, checked, local, name_of,
     redirect, show, signed_in, some, zone_of,
 };
-use super::render::text;
+use super::render::{page_language, text};
 use super::session::Visitor;
 use super::svg;
 use crate::app::{AppError, Moves, NextMove};
@@ -20,7 +20,7 @@ use crate::audit::ChainRow;
 use crate::engine::{Act, Command, KeyDates, ProcedureState, TimerKind};
 use crate::http::{Caller, HttpState};
 use crate::ids::{FieldName, InstitutionId, ProcedureId, StageId};
-use crate::reference::Language;
+
 use crate::workflow::FieldKind;
 
 /// A procedure's page.
@@ -262,7 +262,7 @@ async fn procedure_page(
     let def = app.definition_of(&p.workflow.hash).await?;
     let zone = zone_of(state, &caller.actor.institution).await;
     let today = app.now().with_timezone(&zone).date_naive();
-    let history = app.store.history(&p.id).await?;
+    let history = app.history(&caller.actor, &p.id).await?;
     let forms = forms(state, caller, &p).await?;
     let timeline_svg = svg::timeline_svg(&timeline(&def, &p, &history, zone, today, v));
     let workflow_svg = svg::workflow_svg(
@@ -273,9 +273,8 @@ async fn procedure_page(
             current: text(v.language, "current"),
         },
     );
-    let ru = super::render::page_language(v.language) == Language::Ru;
-    let convention = app.store.convention(&p.convention).await?;
-    let institutions = app.store.institutions().await?;
+    let convention = app.convention(&p.convention).await?;
+    let institutions = app.institutions().await?;
     let timers = view
         .timers
         .iter()
@@ -300,13 +299,9 @@ async fn procedure_page(
                 number: convention
                     .as_ref()
                     .map_or_else(|| p.convention.to_string(), |c| c.number.clone()),
-                title: convention.as_ref().map(|c| {
-                    if ru {
-                        c.title_ru.clone().unwrap_or_else(|| c.title.clone())
-                    } else {
-                        c.title.clone()
-                    }
-                }),
+                title: convention
+                    .as_ref()
+                    .map(|c| c.title_in(page_language(v.language)).to_string()),
                 state: app.settings.state_name(p.state.as_str(), v.language),
                 stage_title: view.stage_title,
                 status: p.status.as_str(),

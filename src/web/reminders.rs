@@ -43,7 +43,12 @@ pub async fn reminders(State(state): State<HttpState>, v: Visitor) -> Response {
     }
     let zone = zone_of(&state, &caller.actor.institution).await;
     let until = state.app.now() + TimeDelta::days(366);
-    match state.app.store.upcoming_timers(until, 500).await {
+    match state
+        .app
+        .upcoming_timers(&caller.actor, until, None, 500)
+        .await
+        .map(|(rows, _)| rows)
+    {
         Ok(rows) => {
             let timers = rows
                 .into_iter()
@@ -65,6 +70,6 @@ pub async fn reminders(State(state): State<HttpState>, v: Visitor) -> Response {
                 },
             )
         }
-        Err(e) => app_error_page(&v, e.into()),
+        Err(e) => app_error_page(&v, e),
     }
 }

@@ -283,13 +283,9 @@ pub async fn language(
         .filter(|b| local_path(b))
         .unwrap_or_else(|| "/".into());
     if let Some(s) = &v.session
-        && let Err(e) = state
-            .app
-            .store
-            .set_session_language(s.row.id, language.as_str())
-            .await
+        && let Err(e) = state.app.set_session_language(s, language).await
     {
-        return app_error_page(&v, e.into());
+        return app_error_page(&v, e);
     }
     let mut response = redirect(&back);
     set_cookie(

@@ -94,7 +94,7 @@ impl Visit<'_> {
 /// A statement (`UPDATE …`) on either backend: a row put in a state no use case leads to quickly.
 async fn execute(app: &accession::app::Accession, sql: &str) {
     use sea_orm::{ConnectionTrait, Statement};
-    let conn = app.store.connection();
+    let conn = app.store_for_tests().connection();
     conn.execute_raw(Statement::from_string(
         conn.get_database_backend(),
         sql.to_string(),
