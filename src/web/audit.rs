@@ -9,10 +9,9 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use super::layout::{
-    HistoryLine, PageBody, app_error_page, error_page, local, require, show, signed_in, some,
-    zone_of,
+    HistoryLine, PageBody, app_error_page, error_page, local, require, show, some, zone_of,
 };
-use super::session::Visitor;
+use super::session::SignedIn;
 use crate::app::AppError;
 use crate::audit::ChainRow;
 use crate::engine::Permission;
@@ -193,14 +192,10 @@ fn export_body(
 
 pub async fn audit(
     State(state): State<HttpState>,
-    v: Visitor,
     Query(q): Query<AuditQuery>,
     uri: axum::http::Uri,
+    SignedIn { visitor: v, caller }: SignedIn,
 ) -> Response {
-    let caller = match signed_in(&v) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     if let Err(r) = require(&v, &caller, Permission::ReadAudit) {
         return r;
     }
@@ -288,14 +283,10 @@ pub async fn audit(
 
 pub async fn audit_export(
     State(state): State<HttpState>,
-    v: Visitor,
     Path(file): Path<String>,
     Query(q): Query<AuditQuery>,
+    SignedIn { visitor: v, caller }: SignedIn,
 ) -> Response {
-    let caller = match signed_in(&v) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     if let Err(r) = require(&v, &caller, Permission::ReadAudit) {
         return r;
     }

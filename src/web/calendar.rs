@@ -7,9 +7,9 @@ use axum::response::{IntoResponse, Response};
 use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
 
-use super::layout::{Form, PageBody, app_error_page, checked, show};
+use super::layout::{PageBody, app_error_page, show};
 use super::render::text;
-use super::session::Visitor;
+use super::session::CsrfChecked;
 use crate::app::AppError;
 use crate::http::{ClientAddress, HttpState};
 use crate::ids::{ConventionId, InstitutionId};
@@ -30,13 +30,12 @@ impl PageBody for FeedPage {
 /// previous address stops working.
 pub async fn renew_feed(
     State(state): State<HttpState>,
-    v: Visitor,
-    axum::Form(form): axum::Form<Form>,
+    CsrfChecked {
+        visitor: v,
+        caller,
+        form: _,
+    }: CsrfChecked,
 ) -> Response {
-    let caller = match checked(&v, &form) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     match state
         .app
         .renew_feed_key(&caller.actor, Some(caller.token_id), caller.token_id)

@@ -7,9 +7,9 @@ use axum::response::Response;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::layout::{PageBody, app_error_page, local, name_of, show, signed_in, some, zone_of};
+use super::layout::{PageBody, app_error_page, local, name_of, show, some, zone_of};
 use super::render::page_language;
-use super::session::Visitor;
+use super::session::{SignedIn, Visitor};
 use crate::app::AppError;
 use crate::http::{Caller, HttpState};
 use crate::ids::{ConventionId, InstitutionId, ProcedureId};
@@ -96,13 +96,9 @@ const DASHBOARD_PAGE: u32 = 50;
 
 pub async fn dashboard(
     State(state): State<HttpState>,
-    v: Visitor,
     Query(q): Query<DashboardQuery>,
+    SignedIn { visitor: v, caller }: SignedIn,
 ) -> Response {
-    let caller = match signed_in(&v) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     match dashboard_inner(&state, &v, &caller, q).await {
         Ok(r) => r,
         Err(e) => app_error_page(&v, e),

@@ -160,26 +160,6 @@ pub fn app_error_page(v: &Visitor, e: AppError) -> Response {
     error_page(v, status, heading, problem.detail)
 }
 
-/// The signed-in caller, or a redirect to the sign-in page.
-pub fn signed_in(v: &Visitor) -> Result<Caller, Response> {
-    v.caller().ok_or_else(|| redirect("/sign-in"))
-}
-
-/// The form's CSRF secret matches the session's, or 403.
-pub fn checked(v: &Visitor, form: &Form) -> Result<Caller, Response> {
-    let caller = signed_in(v)?;
-    let session = v.session.as_ref().expect("signed in");
-    match form.get("csrf") {
-        Some(token) if session.csrf_matches(token) => Ok(caller),
-        _ => Err(error_page(
-            v,
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "this form has expired or did not come from this site; reload the page and try again",
-        )),
-    }
-}
-
 /// The institution's time zone, as the engine counts its days.
 pub async fn zone_of(state: &HttpState, institution: &InstitutionId) -> Tz {
     match state.app.people().await {

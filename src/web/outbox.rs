@@ -6,10 +6,9 @@ use axum::response::Response;
 use serde::Serialize;
 
 use super::layout::{
-    DoneQuery, Flash, Form, PageBody, app_error_page, checked, local, redirect, require, show,
-    signed_in, some, zone_of,
+    DoneQuery, Flash, PageBody, app_error_page, local, redirect, require, show, some, zone_of,
 };
-use super::session::Visitor;
+use super::session::{CsrfChecked, SignedIn};
 use crate::app::AppError;
 use crate::engine::{NotificationKind, Permission};
 use crate::http::HttpState;
@@ -42,13 +41,9 @@ struct Line {
 
 pub async fn outbox(
     State(state): State<HttpState>,
-    v: Visitor,
     Query(q): Query<DoneQuery>,
+    SignedIn { visitor: v, caller }: SignedIn,
 ) -> Response {
-    let caller = match signed_in(&v) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     if let Err(r) = require(&v, &caller, Permission::ReadOutbox) {
         return r;
     }
@@ -98,14 +93,13 @@ pub async fn outbox(
 
 pub async fn outbox_retry(
     State(state): State<HttpState>,
-    v: Visitor,
     Path(id): Path<i64>,
-    axum::Form(form): axum::Form<Form>,
+    CsrfChecked {
+        visitor: v,
+        caller,
+        form: _,
+    }: CsrfChecked,
 ) -> Response {
-    let caller = match checked(&v, &form) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     match state.app.retry_email(&caller.actor, id).await {
         Ok(_) => redirect(&format!("/outbox?done=%23{id}")),
         Err(e) => app_error_page(&v, e),

@@ -9,11 +9,11 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use super::layout::{
-    DoneQuery, Flash, Form, HistoryLine, PageBody, app_error_page, checked, local, name_of,
-    redirect, show, signed_in, some, zone_of,
+    DoneQuery, Flash, Form, HistoryLine, PageBody, app_error_page, local, name_of, redirect, show,
+    some, zone_of,
 };
 use super::render::{page_language, text};
-use super::session::Visitor;
+use super::session::{CsrfChecked, SignedIn, Visitor};
 use super::svg;
 use crate::app::{AppError, Moves, NextMove};
 use crate::audit::ChainRow;
@@ -99,14 +99,10 @@ struct TimerLine {
 
 pub async fn procedure(
     State(state): State<HttpState>,
-    v: Visitor,
     Path(id): Path<String>,
     Query(q): Query<DoneQuery>,
+    SignedIn { visitor: v, caller }: SignedIn,
 ) -> Response {
-    let caller = match signed_in(&v) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     // Only the name of an act: a crafted link cannot make the page say anything else.
     const ACTS: [&str; 7] = [
         "advance", "approve", "record", "comment", "suspend", "resume", "withdraw",
@@ -363,14 +359,13 @@ fn act_of(form: &Form) -> Result<Act, String> {
 
 pub async fn act(
     State(state): State<HttpState>,
-    v: Visitor,
     Path(id): Path<String>,
-    axum::Form(form): axum::Form<Form>,
+    CsrfChecked {
+        visitor: v,
+        caller,
+        form,
+    }: CsrfChecked,
 ) -> Response {
-    let caller = match checked(&v, &form) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let refused = |status: StatusCode, text: String| {
         let state = state.clone();
         let caller = caller.clone();

@@ -6,8 +6,8 @@ use axum::response::Response;
 use chrono::TimeDelta;
 use serde::Serialize;
 
-use super::layout::{PageBody, app_error_page, local, require, show, signed_in, zone_of};
-use super::session::Visitor;
+use super::layout::{PageBody, app_error_page, local, require, show, zone_of};
+use super::session::SignedIn;
 use crate::engine::Permission;
 use crate::http::HttpState;
 use crate::ids::{InstitutionId, ProcedureId, StageId};
@@ -33,11 +33,10 @@ struct Line {
     recipients: Vec<InstitutionId>,
 }
 
-pub async fn reminders(State(state): State<HttpState>, v: Visitor) -> Response {
-    let caller = match signed_in(&v) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub async fn reminders(
+    State(state): State<HttpState>,
+    SignedIn { visitor: v, caller }: SignedIn,
+) -> Response {
     if let Err(r) = require(&v, &caller, Permission::ReadTimers) {
         return r;
     }

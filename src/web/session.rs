@@ -4,15 +4,15 @@
 //! cookies are `Secure` and named with the `__Host-` prefix, so no other host — a sibling
 //! subdomain, a plain-HTTP page — can set one the site would read.
 
-use axum::extract::{FromRequestParts, Query, State};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
 use axum::http::header::{self, COOKIE, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::layout::{
-    Form, Layout, PageBody, app_error_page, checked, error_page, redirect, secure, show_with,
+    Form, Layout, PageBody, app_error_page, error_page, redirect, secure, show_with,
 };
 use super::render::text;
 use crate::app::{SESSION_LIFETIME, Session, random_secret};
@@ -125,6 +125,65 @@ impl FromRequestParts<HttpState> for Visitor {
     }
 }
 
+/// A signed-in visitor and the session's caller. Without a session the request goes no further:
+/// the answer is a redirect to the sign-in page. Put it after a handler's `Path` and `Query`, so
+/// a malformed address is refused (400) before a missing session is.
+pub struct SignedIn {
+    pub visitor: Visitor,
+    pub caller: Caller,
+}
+
+impl FromRequestParts<HttpState> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &HttpState) -> Result<Self, Response> {
+        let Ok(visitor) = Visitor::from_request_parts(parts, state).await;
+        match visitor.caller() {
+            Some(caller) => Ok(SignedIn { visitor, caller }),
+            None => Err(redirect("/sign-in")),
+        }
+    }
+}
+
+/// A form posted by a signed-in visitor with the session's CSRF secret (field `csrf`). A body
+/// that is not a form is axum's refusal; without a session, a redirect to the sign-in page;
+/// with another secret, 403 as a page in the visitor's language. Nothing is done in any case.
+pub struct CsrfChecked {
+    pub visitor: Visitor,
+    pub caller: Caller,
+    pub form: Form,
+}
+
+impl FromRequest<HttpState> for CsrfChecked {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &HttpState) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let Ok(visitor) = Visitor::from_request_parts(&mut parts, state).await;
+        let axum::Form(form) =
+            axum::Form::<Form>::from_request(Request::from_parts(parts, body), state)
+                .await
+                .map_err(IntoResponse::into_response)?;
+        let Some((session, caller)) = visitor.session.as_ref().zip(visitor.caller()) else {
+            return Err(redirect("/sign-in"));
+        };
+        match form.get("csrf") {
+            Some(token) if session.csrf_matches(token) => Ok(CsrfChecked {
+                visitor,
+                caller,
+                form,
+            }),
+            _ => Err(error_page(
+                &visitor,
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "this form has expired or did not come from this site; reload the page and try \
+                 again",
+            )),
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Signing in and out, language.
 
@@ -229,12 +288,12 @@ pub async fn sign_in(
 
 pub async fn sign_out(
     State(state): State<HttpState>,
-    v: Visitor,
-    axum::Form(form): axum::Form<Form>,
+    CsrfChecked {
+        visitor: v,
+        caller: _,
+        form: _,
+    }: CsrfChecked,
 ) -> Response {
-    if let Err(r) = checked(&v, &form) {
-        return r;
-    }
     if let Some(c) = &v.cookie
         && let Err(e) = state.app.sign_out(c).await
     {

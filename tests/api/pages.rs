@@ -143,6 +143,51 @@ async fn every_page_renders_for_every_role_in_both_languages(db: &TestDb) {
         )
         .await;
 
+    // Without a session every page and form sends the visitor to sign in; an address the page
+    // cannot read is refused first, as before the check was an extractor.
+    for (method, path) in [
+        (reqwest::Method::GET, "/"),
+        (reqwest::Method::GET, "/procedures/kg-cets-210"),
+        (reqwest::Method::GET, "/audit"),
+        (reqwest::Method::GET, "/outbox"),
+        (reqwest::Method::GET, "/reminders"),
+        (reqwest::Method::POST, "/procedures/kg-cets-210/act"),
+        (reqwest::Method::POST, "/outbox/1/retry"),
+        (reqwest::Method::POST, "/calendar-feed"),
+        (reqwest::Method::POST, "/sign-out"),
+    ] {
+        let answer = anonymous
+            .client
+            .request(method.clone(), format!("{}{path}", server.base))
+            .form(&[("csrf", "x")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::SEE_OTHER, "{method} {path}");
+        assert_eq!(answer.headers()["location"], "/sign-in", "{method} {path}");
+    }
+    for (method, path, status) in [
+        (
+            reqwest::Method::GET,
+            "/?convention=a&convention=b",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            reqwest::Method::POST,
+            "/outbox/one/retry",
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let answer = anonymous
+            .client
+            .request(method.clone(), format!("{}{path}", server.base))
+            .form(&[("csrf", "x")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), status, "{method} {path}");
+    }
+
     let mut procedures_seen = 0;
     for (institution, role) in [
         ("mfa", Role::Coordinator),
@@ -271,6 +316,15 @@ async fn every_page_renders_for_every_role_in_both_languages(db: &TestDb) {
                     "id=\"feed-url\"",
                 )
                 .await;
+            let not_a_form = visit
+                .client
+                .post(format!("{}/calendar-feed", server.base))
+                .header("Cookie", &visit.session)
+                .body(format!("csrf={csrf}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(not_a_form.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
             visit
                 .post(
                     "/calendar-feed",
