@@ -196,7 +196,12 @@ mod tests {
         assert_eq!(hex::encode(frontier.root()), CT_ROOTS[0]);
         for (n, leaf) in leaves.iter().enumerate() {
             frontier.push(*leaf);
-            assert_eq!(hex::encode(frontier.root()), CT_ROOTS[n + 1], "size {}", n + 1);
+            assert_eq!(
+                hex::encode(frontier.root()),
+                CT_ROOTS[n + 1],
+                "size {}",
+                n + 1
+            );
             assert_eq!(hex::encode(root_of(&leaves[..=n])), CT_ROOTS[n + 1]);
         }
     }
@@ -222,7 +227,11 @@ mod tests {
         for node in nodes {
             let width = 1usize << node.level;
             let start = node.index as usize * width;
-            assert_eq!(node.hash, root_of(&leaves[start..start + width]), "{node:?}");
+            assert_eq!(
+                node.hash,
+                root_of(&leaves[start..start + width]),
+                "{node:?}"
+            );
         }
         assert_eq!(frontier.subtrees(), &[root_of(&leaves)]);
     }

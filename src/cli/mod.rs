@@ -258,11 +258,20 @@ pub async fn run(cli: Cli) -> Result<u8, AppError> {
                 .await?;
             if cli.json {
                 print_json(&report);
-            } else if let Some(b) = report.first_break() {
-                outln!("BROKEN {b}");
+            } else if !report.ok() {
+                if let Some(b) = report.first_break() {
+                    outln!("BROKEN {b}");
+                }
+                if let Some(what) = report.log.as_ref().and_then(|l| l.broken.as_ref()) {
+                    outln!("BROKEN log: {what}");
+                }
             } else {
+                let log = match &report.log {
+                    Some(l) => format!("; log of {} row(s), root {}", l.size, l.root),
+                    None => String::new(),
+                };
                 outln!(
-                    "OK: {} procedure(s), {} history row(s), every chain intact",
+                    "OK: {} procedure(s), {} history row(s), every chain intact{log}",
                     report.checked,
                     report.rows
                 );
