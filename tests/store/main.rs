@@ -10,6 +10,7 @@ mod concurrency;
 mod contracts;
 mod demo;
 mod idempotency;
+mod log;
 mod outage;
 mod procedures;
 mod read_only;
