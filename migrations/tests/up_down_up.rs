@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use migrations::sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend};
 use migrations::{Migrator, MigratorTrait};
 
-const TABLES: [&str; 19] = [
+const TABLES: [&str; 20] = [
     "institutions",
     "conventions",
     "workflow_definitions",
@@ -27,6 +27,7 @@ const TABLES: [&str; 19] = [
     "log_leaves",
     "log_nodes",
     "log_head",
+    "checkpoints",
 ];
 
 const PARTIAL_INDEXES: [&str; 2] = ["timers_pending_fire_at", "outbox_pending"];

@@ -3,6 +3,7 @@
 
 mod acts;
 mod answering;
+pub mod audit;
 mod catalog;
 mod demo;
 mod error;

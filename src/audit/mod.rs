@@ -3,8 +3,10 @@
 //! of one append-only log whose Merkle tree (RFC 9162) commits to all of history at once.
 
 mod chain;
+pub mod checkpoint;
 pub mod export;
 pub mod merkle;
+pub mod proof;
 
 pub use chain::{
     ChainBreak, ChainCheck, ChainRow, GENESIS, canonical_encoding, row_hash, verify_chain,

@@ -1,6 +1,7 @@
 //! Command-line interface: parse, call the application, print a table for people or JSON with
 //! `--json`. No rules live here.
 
+mod audit;
 mod background;
 mod calendar;
 mod output;
@@ -114,10 +115,43 @@ pub enum ReferenceCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCmd {
-    /// Recompute every chain (or one procedure's); exit 1 when any is broken.
+    /// Recompute every chain (or one procedure's) and the log; exit 1 when any is broken. With
+    /// `--checkpoint`, also check its signature and that today's log extends the one it signed.
     Verify {
-        #[arg(long)]
+        #[arg(long, conflicts_with = "checkpoint")]
         procedure: Option<ProcedureId>,
+        /// A checkpoint (JSON) made before, as `audit checkpoint` prints it.
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
+        /// The public key to check it with (default: `audit.public_key_file`, else the public
+        /// half of the configured private key).
+        #[arg(long, value_name = "FILE")]
+        public_key: Option<PathBuf>,
+    },
+    /// Write a new Ed25519 key pair: FILE (the private key, mode 0600) and FILE.pub.
+    Keygen { file: PathBuf },
+    /// Sign the log's size and root as they are now; record and print the checkpoint (JSON).
+    Checkpoint,
+    /// Print the inclusion proof (JSON) of a history row in the log a checkpoint signed.
+    Prove {
+        #[arg(long)]
+        procedure: ProcedureId,
+        /// The row's sequence (default: the procedure's newest).
+        #[arg(long)]
+        sequence: Option<i64>,
+        #[arg(long, value_name = "FILE")]
+        checkpoint: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        public_key: Option<PathBuf>,
+    },
+    /// Check an inclusion proof against a checkpoint, without a database; exit 1 when it fails.
+    CheckProof {
+        proof: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        checkpoint: PathBuf,
+        /// The public key file (`audit keygen` writes FILE.pub).
+        #[arg(long, value_name = "FILE")]
+        public_key: PathBuf,
     },
 }
 
@@ -245,7 +279,15 @@ pub async fn run(cli: Cli) -> Result<u8, AppError> {
             let app = open_for(&cli, cmd.reads_only()).await?;
             procedures::run(&app, &cli, cmd).await
         }
-        Top::Audit(AuditCmd::Verify { procedure }) => {
+        Top::Audit(AuditCmd::Verify {
+            procedure: None,
+            checkpoint: Some(file),
+            public_key,
+        }) => {
+            let app = open_to_read(&cli).await?;
+            audit::verify_checkpoint(&cli, &app, file, public_key.as_deref()).await
+        }
+        Top::Audit(AuditCmd::Verify { procedure, .. }) => {
             let app = open_to_read(&cli).await?;
             // Only the broken chains are kept in the report: constant memory for any database.
             let report = app
@@ -278,6 +320,7 @@ pub async fn run(cli: Cli) -> Result<u8, AppError> {
             }
             Ok(if report.ok() { 0 } else { 1 })
         }
+        Top::Audit(cmd) => audit::run(&cli, cmd).await,
         Top::Serve { bind, demo } => {
             let app = open(&cli).await?;
             serve::run(app, &cli, *bind, *demo).await

@@ -42,6 +42,9 @@ pub struct LogVerdict {
     pub root: String,
     /// The first thing wrong, if any.
     pub broken: Option<String>,
+    /// The root recomputed over the first `prefix` leaves, when asked for (a checkpoint's size).
+    #[serde(skip)]
+    pub prefix_root: Option<Hash>,
 }
 
 impl Store {
@@ -65,16 +68,29 @@ impl Store {
     /// to the leaf, the head's size, frontier and root are the ones recomputed, and every history
     /// row is in the log.
     pub async fn verify_log(&self) -> Result<LogVerdict, StoreError> {
+        self.verify_log_with_prefix(None).await
+    }
+
+    /// `verify_log`, also keeping the root recomputed from history over the first `prefix` leaves
+    /// (what a checkpoint of that size signed), when the log reaches that far.
+    pub async fn verify_log_with_prefix(
+        &self,
+        prefix: Option<u64>,
+    ) -> Result<LogVerdict, StoreError> {
         let mut frontier = Frontier::new();
-        let verdict = |frontier: &Frontier, broken: Option<String>| LogVerdict {
-            size: frontier.size(),
-            root: hex::encode(frontier.root()),
-            broken,
-        };
+        let mut prefix_root = (prefix == Some(0)).then(merkle::empty_root);
+        let verdict =
+            |frontier: &Frontier, broken: Option<String>, prefix_root: Option<Hash>| LogVerdict {
+                size: frontier.size(),
+                root: hex::encode(frontier.root()),
+                broken,
+                prefix_root,
+            };
         let Some(head) = log_head::Entity::find_by_id(1).one(&self.db).await? else {
             return Ok(verdict(
                 &frontier,
                 Some("the log's head row is missing".into()),
+                prefix_root,
             ));
         };
         if head.backfill_pending {
@@ -85,6 +101,7 @@ impl Store {
                      it when the database is next opened for writing)"
                         .into(),
                 ),
+                prefix_root,
             ));
         }
         let (l, h) = (log_leaf::Entity, history::Entity);
@@ -129,17 +146,17 @@ impl Store {
                         "log position {expected} is missing (the next is {position}): a row was \
                          removed from the log"
                     );
-                    return Ok(verdict(&frontier, Some(what)));
+                    return Ok(verdict(&frontier, Some(what), prefix_root));
                 }
                 let Some(row_hash) = row_hash else {
                     let what = format!("{at}: its history row is gone");
-                    return Ok(verdict(&frontier, Some(what)));
+                    return Ok(verdict(&frontier, Some(what), prefix_root));
                 };
                 let leaf = match decode(&row_hash) {
                     Some(rh) => merkle::leaf_hash(&merkle::leaf_data(expected, &rh)),
                     None => {
                         let what = format!("{at}: the history row's hash is not a SHA-256");
-                        return Ok(verdict(&frontier, Some(what)));
+                        return Ok(verdict(&frontier, Some(what), prefix_root));
                     }
                 };
                 if hex::encode(leaf) != stored {
@@ -147,9 +164,12 @@ impl Store {
                         "{at}: the leaf does not match the history row's hash: the row or the \
                          leaf was rewritten"
                     );
-                    return Ok(verdict(&frontier, Some(what)));
+                    return Ok(verdict(&frontier, Some(what), prefix_root));
                 }
                 frontier.push(leaf);
+                if prefix == Some(frontier.size()) {
+                    prefix_root = Some(frontier.root());
+                }
                 after = position;
             }
             if done {
@@ -162,7 +182,7 @@ impl Store {
                 "the log's head counts {size} row(s) but the log holds {}",
                 frontier.size()
             );
-            return Ok(verdict(&frontier, Some(what)));
+            return Ok(verdict(&frontier, Some(what), prefix_root));
         }
         let root = hex::encode(frontier.root());
         if head.root != root || head.frontier != frontier_text(&frontier) {
@@ -171,7 +191,7 @@ impl Store {
                 short(&head.root),
                 short(&root)
             );
-            return Ok(verdict(&frontier, Some(what)));
+            return Ok(verdict(&frontier, Some(what), prefix_root));
         }
         // Every history row is in the log: one anti-join, stopping at the first found.
         let missing = self
@@ -190,9 +210,9 @@ impl Store {
                 "history row `{procedure}`, sequence {sequence} is not in the log: it was \
                  inserted around it"
             );
-            return Ok(verdict(&frontier, Some(what)));
+            return Ok(verdict(&frontier, Some(what), prefix_root));
         }
-        Ok(verdict(&frontier, None))
+        Ok(verdict(&frontier, None, prefix_root))
     }
 }
 

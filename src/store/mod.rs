@@ -6,6 +6,7 @@ pub mod entities;
 
 mod apply;
 mod cached;
+mod checkpoints;
 mod connect;
 mod definitions;
 mod error;
@@ -24,6 +25,7 @@ mod timers;
 mod tokens;
 
 pub use apply::{KeepAnswer, message_id_for};
+pub use checkpoints::LogEntry;
 pub use connect::Store;
 pub use error::StoreError;
 pub use health::WritesRefused;

@@ -4,6 +4,7 @@
 pub mod api_token;
 pub mod approval;
 pub mod chain_verification;
+pub mod checkpoint;
 pub mod convention;
 pub mod history;
 pub mod idempotency_key;
