@@ -75,3 +75,51 @@ async fn the_verify_report_names_a_procedure_cut_short(db: &TestDb) {
     assert!(one.get("log").is_none(), "{one}");
 }
 on_both!(the_verify_report_names_a_procedure_cut_short);
+
+async fn checkpoints_are_listed_newest_first_a_page_at_a_time_for_auditors(db: &TestDb) {
+    use accession::audit::checkpoint::Checkpoint;
+    let server = Server::start(db).await;
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+    let (size, root) = server.app.store.log_head().await.unwrap();
+    for minutes in [0, 60] {
+        let at = server.app.now() + chrono::TimeDelta::minutes(minutes);
+        let cp = Checkpoint::sign(size, &root, at, &key);
+        server.app.store.insert_checkpoint(&cp).await.unwrap();
+    }
+    let auditor = server.token("mfa", Role::Auditor).to_string();
+    let first = server
+        .get("/api/v1/audit/checkpoints?limit=1", &auditor)
+        .await
+        .expect(StatusCode::OK);
+    let page = first.json();
+    assert_eq!(page.as_array().unwrap().len(), 1, "{page}");
+    let newest: Checkpoint = serde_json::from_value(page[0]["checkpoint"].clone()).unwrap();
+    assert_eq!(newest.size, size);
+    assert_eq!(newest.verify(&key.verifying_key()), Ok(root));
+    let link = first.header("link").expect("a next page");
+    let next = link
+        .trim_start_matches('<')
+        .split('>')
+        .next()
+        .unwrap()
+        .to_string();
+    let second = server
+        .get(&next, &auditor)
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!(second.as_array().unwrap().len(), 1, "{second}");
+    assert!(second[0]["id"].as_i64() < page[0]["id"].as_i64());
+    assert!(second[0]["checkpoint"]["time"].as_str() < page[0]["checkpoint"]["time"].as_str());
+
+    let ministry = server.token("moj", Role::Ministry).to_string();
+    server
+        .get("/api/v1/audit/checkpoints", &ministry)
+        .await
+        .expect(StatusCode::FORBIDDEN);
+    server
+        .get("/api/v1/audit/checkpoints?limit=0", &auditor)
+        .await
+        .expect(StatusCode::UNPROCESSABLE_ENTITY);
+}
+on_both!(checkpoints_are_listed_newest_first_a_page_at_a_time_for_auditors);
