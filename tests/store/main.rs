@@ -6,6 +6,7 @@ mod mailserver;
 mod support;
 
 mod audit;
+mod checkpoints;
 mod concurrency;
 mod contracts;
 mod demo;
