@@ -79,6 +79,39 @@ impl Accession {
         Ok(cp)
     }
 
+    /// The scheduler's pass: make a checkpoint when `audit.checkpoint_every_secs` have passed
+    /// since the newest (or there is none). Nothing when that is 0 or no key is configured (said
+    /// once a pass at debug level: a service may run without one).
+    pub async fn checkpoint_if_due(&self) -> Result<Option<Checkpoint>, AppError> {
+        let every = self.settings.audit.checkpoint_every_secs;
+        if every == 0 {
+            return Ok(None);
+        }
+        if std::env::var_os(KEY_VAR).is_none()
+            && std::env::var_os(KEY_FILE_VAR).is_none()
+            && self.settings.audit.key_file.is_none()
+        {
+            tracing::debug!("no audit key configured: no checkpoint is made");
+            return Ok(None);
+        }
+        if let Some(newest) = self.store.newest_checkpoint_time().await? {
+            let due = chrono::DateTime::parse_from_rfc3339(&newest)
+                .map(|t| {
+                    t.with_timezone(&chrono::Utc)
+                        + chrono::TimeDelta::seconds(i64::try_from(every).unwrap_or(i64::MAX))
+                })
+                .map_err(|e| {
+                    AppError::Store(crate::store::StoreError::corrupt(format!(
+                        "the newest checkpoint's time `{newest}`: {e}"
+                    )))
+                })?;
+            if self.now() < due {
+                return Ok(None);
+            }
+        }
+        self.make_checkpoint().await.map(Some)
+    }
+
     /// The checkpoints made, newest first, a page at a time, as `caller`.
     pub async fn checkpoints(
         &self,

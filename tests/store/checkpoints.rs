@@ -275,3 +275,32 @@ async fn a_consistency_proof_links_an_old_checkpoint_to_a_grown_log(db: &TestDb)
     );
 }
 on_both!(a_consistency_proof_links_an_old_checkpoint_to_a_grown_log);
+
+async fn the_scheduler_makes_a_checkpoint_when_one_is_due(db: &TestDb) {
+    let clock = clock();
+    let mut settings = db.settings();
+    let file = db.dir.path().join("audit.key");
+    let (public, _) = accession::app::audit::keygen(&file).unwrap();
+    settings.audit.key_file = Some(file);
+    settings.audit.checkpoint_every_secs = 86_400;
+    let app = db.app_with(settings, &clock).await;
+    let first = app
+        .checkpoint_if_due()
+        .await
+        .unwrap()
+        .expect("none yet: one is due");
+    let key = accession::app::audit::public_key_file(&public).unwrap();
+    assert!(first.verify(&key).is_ok());
+    clock.advance(chrono::TimeDelta::hours(23));
+    assert_eq!(app.checkpoint_if_due().await.unwrap(), None, "not due yet");
+    clock.advance(chrono::TimeDelta::hours(1));
+    let second = app.checkpoint_if_due().await.unwrap().expect("a day later");
+    assert_ne!(second.time, first.time);
+    let (listed, more) = app.store.checkpoints_page(None, 10).await.unwrap();
+    assert!(!more);
+    assert_eq!(
+        listed.into_iter().map(|(_, c)| c).collect::<Vec<_>>(),
+        vec![second, first]
+    );
+}
+on_both!(the_scheduler_makes_a_checkpoint_when_one_is_due);
