@@ -2069,3 +2069,21 @@ fn rows_deleted_and_the_log_rebuilt_pass_audit_verify_but_not_against_a_checkpoi
     assert!(out.contains("BROKEN against the checkpoint"), "{out}");
     assert!(out.contains("missing"), "{out}");
 }
+
+#[test]
+fn an_act_records_the_actor_given_with_actor_or_its_older_spelling_name() {
+    let s = Sandbox::with_demo();
+    let version = |s: &Sandbox| s.procedure("kg-cets-210")["version"].to_string();
+    for (flag, who) in [("--actor", "Aida Sadykova"), ("--name", "Bakyt Osmonov")] {
+        let v = version(&s);
+        s.act(
+            &["comment", "kg-cets-210", "checked the file", flag, who],
+            "mfa",
+            &v,
+        )
+        .expect(0);
+        let history = s.history("kg-cets-210");
+        let last = history.last().unwrap();
+        assert_eq!(last["actor_name"], who, "{last}");
+    }
+}
