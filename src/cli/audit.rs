@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::output::{outln, print_json};
 use super::{AuditCmd, Cli, open, open_to_read};
-use crate::app::audit::{self, checkpoint_file, proof_file, public_key_file};
+use crate::app::checkpoints::{self as audit, checkpoint_file, proof_file, public_key_file};
 use crate::app::{Accession, AppError};
 
 pub async fn run(cli: &Cli, cmd: &AuditCmd) -> Result<u8, AppError> {
@@ -46,7 +46,9 @@ pub async fn run(cli: &Cli, cmd: &AuditCmd) -> Result<u8, AppError> {
             let cp = checkpoint_file(checkpoint)?;
             let app = open_to_read(cli).await?;
             let key = app.checking_key(public_key.as_deref())?;
-            let proof = app.prove(procedure, *sequence, &cp, &key).await?;
+            let proof = app
+                .prove(&operator(), procedure, *sequence, &cp, &key)
+                .await?;
             print_json(&proof);
             Ok(0)
         }
@@ -91,7 +93,7 @@ pub async fn verify_checkpoint(
 ) -> Result<u8, AppError> {
     let cp = checkpoint_file(file)?;
     let key = app.checking_key(public_key)?;
-    let verdict = app.verify_against(&cp, &key).await?;
+    let verdict = app.verify_against(&operator(), &cp, &key).await?;
     if cli.json {
         print_json(&verdict);
     } else if verdict.ok() {
@@ -117,4 +119,9 @@ pub async fn verify_checkpoint(
         }
     }
     Ok(if verdict.ok() { 0 } else { 1 })
+}
+
+/// Who runs the command line, as the use cases take it.
+fn operator() -> crate::engine::Actor {
+    crate::engine::Actor::operator(super::operator_name())
 }

@@ -23,7 +23,7 @@ async fn the_verify_report_names_a_procedure_cut_short(db: &TestDb) {
     assert_eq!(intact["log"]["root"].as_str().unwrap().len(), 64);
 
     // An attacker with the database switches the triggers off and deletes the newest row.
-    let conn = server.app.store.connection();
+    let conn = server.app.store_for_tests().connection();
     let off: &[&str] = match conn.get_database_backend() {
         DbBackend::Postgres => &["ALTER TABLE history DISABLE TRIGGER USER"],
         _ => &["DROP TRIGGER history_no_delete"],
@@ -80,11 +80,16 @@ async fn checkpoints_are_listed_newest_first_a_page_at_a_time_for_auditors(db: &
     use accession::audit::checkpoint::Checkpoint;
     let server = Server::start(db).await;
     let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
-    let (size, root) = server.app.store.log_head().await.unwrap();
+    let (size, root) = server.app.store_for_tests().log_head().await.unwrap();
     for minutes in [0, 60] {
         let at = server.app.now() + chrono::TimeDelta::minutes(minutes);
         let cp = Checkpoint::sign(size, &root, at, &key);
-        server.app.store.insert_checkpoint(&cp).await.unwrap();
+        server
+            .app
+            .store_for_tests()
+            .insert_checkpoint(&cp)
+            .await
+            .unwrap();
     }
     let auditor = server.token("mfa", Role::Auditor).to_string();
     let first = server

@@ -15,12 +15,16 @@ use crate::support::{TestDb, clock, count, pid};
 
 const EMPTY_ROOT: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
+fn op() -> accession::engine::Actor {
+    accession::engine::Actor::operator("test")
+}
+
 fn key() -> SigningKey {
     SigningKey::from_bytes(&[42u8; 32])
 }
 
 async fn exec(app: &Accession, sql: &str) {
-    app.store
+    app.store_for_tests()
         .connection()
         .execute_unprepared(sql)
         .await
@@ -28,12 +32,12 @@ async fn exec(app: &Accession, sql: &str) {
 }
 
 async fn checkpoint(app: &Accession) -> Checkpoint {
-    let (size, root) = app.store.log_head().await.unwrap();
+    let (size, root) = app.store_for_tests().log_head().await.unwrap();
     Checkpoint::sign(size, &root, app.now(), &key())
 }
 
 async fn switch_off_protection(app: &Accession) {
-    let statements: &[&str] = match app.store.backend() {
+    let statements: &[&str] = match app.store_for_tests().backend() {
         DbBackend::Postgres => &[
             "ALTER TABLE history DISABLE TRIGGER USER",
             "ALTER TABLE log_leaves DISABLE TRIGGER USER",
@@ -57,7 +61,7 @@ async fn switch_off_protection(app: &Accession) {
 async fn rebuild_log(app: &Accession) {
     exec(app, "DELETE FROM log_leaves").await;
     exec(app, "DELETE FROM log_nodes").await;
-    let pending = match app.store.backend() {
+    let pending = match app.store_for_tests().backend() {
         DbBackend::Postgres => "true",
         _ => "1",
     };
@@ -69,13 +73,13 @@ async fn rebuild_log(app: &Accession) {
         ),
     )
     .await;
-    app.store.backfill_log().await.unwrap();
+    app.store_for_tests().backfill_log().await.unwrap();
 }
 
 /// What `audit verify --checkpoint` says: the problem, if any.
 async fn against(app: &Accession, cp: &Checkpoint) -> Option<String> {
     let verdict = app
-        .verify_against(cp, &key().verifying_key())
+        .verify_against(&op(), cp, &key().verifying_key())
         .await
         .unwrap();
     verdict
@@ -102,7 +106,7 @@ async fn the_newest_row_deleted_and_the_log_rebuilt_is_caught(db: &TestDb) {
     .await;
     rebuild_log(&app).await;
     assert!(
-        app.store.verify(None).await.unwrap().ok(),
+        app.store_for_tests().verify(None).await.unwrap().ok(),
         "verify alone is fooled"
     );
     let problem = against(&app, &cp)
@@ -124,7 +128,7 @@ async fn truncated_history_is_caught(db: &TestDb) {
     let app = db.demo_app(&clock).await;
     let cp = checkpoint(&app).await;
     switch_off_protection(&app).await;
-    let empty = match app.store.backend() {
+    let empty = match app.store_for_tests().backend() {
         DbBackend::Postgres => "TRUNCATE history, log_leaves, log_nodes, chain_verifications",
         _ => "DELETE FROM history",
     };
@@ -150,7 +154,7 @@ async fn a_row_rewritten_with_its_chain_recomputed_is_caught_and_its_proof_fails
     let key = key().verifying_key();
     let root = cp.verify(&key).unwrap();
     // A proof of the row to be rewritten verifies before.
-    let proof = app.prove(&id, Some(2), &cp, &key).await.unwrap();
+    let proof = app.prove(&op(), &id, Some(2), &cp, &key).await.unwrap();
     assert_eq!(proof.check(&cp, &root), Ok(()));
     // Any change to it does not.
     let mut other = proof.clone();
@@ -158,7 +162,7 @@ async fn a_row_rewritten_with_its_chain_recomputed_is_caught_and_its_proof_fails
     assert!(other.check(&cp, &root).is_err());
 
     switch_off_protection(&app).await;
-    let mut rows = app.store.history(&id).await.unwrap();
+    let mut rows = app.store_for_tests().history(&id).await.unwrap();
     rows[1].comment = Some("a different note".into());
     let mut prev = rows[0].hash.clone();
     for row in rows.iter_mut().skip(1) {
@@ -185,7 +189,7 @@ async fn a_row_rewritten_with_its_chain_recomputed_is_caught_and_its_proof_fails
     }
     rebuild_log(&app).await;
     assert!(
-        app.store.verify(None).await.unwrap().ok(),
+        app.store_for_tests().verify(None).await.unwrap().ok(),
         "verify alone is fooled"
     );
     let problem = against(&app, &cp)
@@ -194,13 +198,13 @@ async fn a_row_rewritten_with_its_chain_recomputed_is_caught_and_its_proof_fails
     assert!(problem.contains("rewritten"), "{problem}");
     // The rewritten row has no proof against the checkpoint, and the old proof is of a row that
     // is no longer there.
-    let refused = app.prove(&id, Some(2), &cp, &key).await.unwrap_err();
+    let refused = app.prove(&op(), &id, Some(2), &cp, &key).await.unwrap_err();
     assert!(
         refused.to_string().contains("does not prove it"),
         "{refused}"
     );
     assert_ne!(
-        app.store.history(&id).await.unwrap()[1].hash,
+        app.store_for_tests().history(&id).await.unwrap()[1].hash,
         proof.row_hash
     );
 }
@@ -216,7 +220,7 @@ async fn a_checkpoint_with_a_wrong_signature_is_refused(db: &TestDb) {
         String::from_utf8(s).unwrap()
     };
     let refused = app
-        .verify_against(&cp, &key().verifying_key())
+        .verify_against(&op(), &cp, &key().verifying_key())
         .await
         .unwrap_err();
     assert!(
@@ -225,7 +229,7 @@ async fn a_checkpoint_with_a_wrong_signature_is_refused(db: &TestDb) {
     );
     let other = SigningKey::from_bytes(&[1u8; 32]).verifying_key();
     let good = checkpoint(&app).await;
-    let refused = app.verify_against(&good, &other).await.unwrap_err();
+    let refused = app.verify_against(&op(), &good, &other).await.unwrap_err();
     assert!(
         refused.to_string().contains("not by the key given"),
         "{refused}"
@@ -241,7 +245,13 @@ async fn a_consistency_proof_links_an_old_checkpoint_to_a_grown_log(db: &TestDb)
     let id = pid("kg-cets-210");
     let mfa = crate::support::actor(&app, "mfa").await;
     for n in 0..3 {
-        let version = app.store.procedure(&id).await.unwrap().unwrap().version;
+        let version = app
+            .store_for_tests()
+            .procedure(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .version;
         app.act(
             &id,
             &Command {
@@ -255,9 +265,13 @@ async fn a_consistency_proof_links_an_old_checkpoint_to_a_grown_log(db: &TestDb)
         .await
         .unwrap();
     }
-    let (size, root) = app.store.log_head().await.unwrap();
+    let (size, root) = app.store_for_tests().log_head().await.unwrap();
     assert_eq!(size, cp.size + 3);
-    let proof = app.store.consistency_proof(cp.size, size).await.unwrap();
+    let proof = app
+        .store_for_tests()
+        .consistency_proof(cp.size, size)
+        .await
+        .unwrap();
     let old = cp.verify(&key().verifying_key()).unwrap();
     assert!(accession::audit::proof::verify_consistency(
         cp.size, size, &old, &root, &proof
@@ -266,9 +280,9 @@ async fn a_consistency_proof_links_an_old_checkpoint_to_a_grown_log(db: &TestDb)
     // The newest row is provable against a checkpoint made after it, not before.
     let later = checkpoint(&app).await;
     let key = key().verifying_key();
-    let p = app.prove(&id, None, &later, &key).await.unwrap();
+    let p = app.prove(&op(), &id, None, &later, &key).await.unwrap();
     assert_eq!(p.position, size - 1);
-    let refused = app.prove(&id, None, &cp, &key).await.unwrap_err();
+    let refused = app.prove(&op(), &id, None, &cp, &key).await.unwrap_err();
     assert!(
         refused.to_string().contains("after the checkpoint"),
         "{refused}"
@@ -280,7 +294,7 @@ async fn the_scheduler_makes_a_checkpoint_when_one_is_due(db: &TestDb) {
     let clock = clock();
     let mut settings = db.settings();
     let file = db.dir.path().join("audit.key");
-    let (public, _) = accession::app::audit::keygen(&file).unwrap();
+    let (public, _) = accession::app::checkpoints::keygen(&file).unwrap();
     settings.audit.key_file = Some(file);
     settings.audit.checkpoint_every_secs = 86_400;
     let app = db.app_with(settings, &clock).await;
@@ -289,14 +303,18 @@ async fn the_scheduler_makes_a_checkpoint_when_one_is_due(db: &TestDb) {
         .await
         .unwrap()
         .expect("none yet: one is due");
-    let key = accession::app::audit::public_key_file(&public).unwrap();
+    let key = accession::app::checkpoints::public_key_file(&public).unwrap();
     assert!(first.verify(&key).is_ok());
     clock.advance(chrono::TimeDelta::hours(23));
     assert_eq!(app.checkpoint_if_due().await.unwrap(), None, "not due yet");
     clock.advance(chrono::TimeDelta::hours(1));
     let second = app.checkpoint_if_due().await.unwrap().expect("a day later");
     assert_ne!(second.time, first.time);
-    let (listed, more) = app.store.checkpoints_page(None, 10).await.unwrap();
+    let (listed, more) = app
+        .store_for_tests()
+        .checkpoints_page(None, 10)
+        .await
+        .unwrap();
     assert!(!more);
     assert_eq!(
         listed.into_iter().map(|(_, c)| c).collect::<Vec<_>>(),

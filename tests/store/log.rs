@@ -15,7 +15,7 @@ use crate::support::{TestDb, actor, clock, count, pid};
 
 /// Rows of text columns, each row joined with `|`.
 async fn rows(app: &Accession, sql: &str) -> Vec<String> {
-    let conn = app.store.connection();
+    let conn = app.store_for_tests().connection();
     conn.query_all_raw(Statement::from_string(
         conn.get_database_backend(),
         sql.to_string(),
@@ -28,7 +28,7 @@ async fn rows(app: &Accession, sql: &str) -> Vec<String> {
 }
 
 async fn exec(app: &Accession, sql: &str) {
-    app.store
+    app.store_for_tests()
         .connection()
         .execute_unprepared(sql)
         .await
@@ -37,7 +37,7 @@ async fn exec(app: &Accession, sql: &str) {
 
 /// What an attacker with the database does first: switch off the triggers that refuse edits.
 async fn switch_off_protection(app: &Accession) {
-    let statements: &[&str] = match app.store.backend() {
+    let statements: &[&str] = match app.store_for_tests().backend() {
         DbBackend::Postgres => &[
             "ALTER TABLE history DISABLE TRIGGER USER",
             "ALTER TABLE log_leaves DISABLE TRIGGER USER",
@@ -135,7 +135,7 @@ async fn every_history_row_has_one_position_and_the_root_is_recomputed(db: &Test
     let stored = rows(&app, "SELECT root FROM log_head").await;
     assert_eq!(stored, vec![root_from_history(&app).await]);
 
-    let report = app.store.verify(None).await.unwrap();
+    let report = app.store_for_tests().verify(None).await.unwrap();
     assert!(report.ok(), "{report:?}");
     let log = report.log.expect("the log is checked with every chain");
     assert_eq!(log.size, history as u64);
@@ -164,7 +164,7 @@ async fn concurrent_writers_get_contiguous_positions(db: &TestDb) {
     let before = count(&apps[0], "SELECT COUNT(*) FROM history").await;
     let mfa = actor(&apps[0], "mfa").await;
     let ids: Vec<_> = apps[0]
-        .store
+        .store_for_tests()
         .procedures(&Default::default())
         .await
         .unwrap()
@@ -180,7 +180,13 @@ async fn concurrent_writers_get_contiguous_positions(db: &TestDb) {
         tasks.push(tokio::spawn(async move {
             let mut written = 0;
             for n in 0..ACTS {
-                let version = app.store.procedure(&id).await.unwrap().unwrap().version;
+                let version = app
+                    .store_for_tests()
+                    .procedure(&id)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .version;
                 let cmd = Command {
                     expected_version: version,
                     act: Act::Comment {
@@ -231,7 +237,7 @@ async fn concurrent_writers_get_contiguous_positions(db: &TestDb) {
         0,
         "a procedure's rows are in the log in the order they were committed"
     );
-    let report = app.store.verify(None).await.unwrap();
+    let report = app.store_for_tests().verify(None).await.unwrap();
     assert!(report.ok(), "{report:?}");
     assert_eq!(
         rows(app, "SELECT root FROM log_head").await,
@@ -257,7 +263,7 @@ async fn a_removed_newest_row_is_named_by_verify(db: &TestDb) {
     )
     .await;
 
-    let report = app.store.verify(None).await.unwrap();
+    let report = app.store_for_tests().verify(None).await.unwrap();
     assert!(!report.ok());
     let broken: Vec<_> = report
         .procedures
@@ -276,7 +282,11 @@ async fn a_removed_newest_row_is_named_by_verify(db: &TestDb) {
         "{log:?}"
     );
     // The procedure alone says the same.
-    let one = app.store.verify(Some(&pid("kg-ets-112"))).await.unwrap();
+    let one = app
+        .store_for_tests()
+        .verify(Some(&pid("kg-ets-112")))
+        .await
+        .unwrap();
     assert!(!one.ok());
     assert!(one.log.is_none());
     let (code, stdout) = cli_verify(db);
@@ -293,7 +303,7 @@ async fn a_removed_newest_row_is_named_by_verify(db: &TestDb) {
         &format!("DELETE FROM log_leaves WHERE procedure_id = 'kg-ets-112' AND sequence = {last}"),
     )
     .await;
-    let report = app.store.verify(None).await.unwrap();
+    let report = app.store_for_tests().verify(None).await.unwrap();
     assert!(!report.ok());
     assert!(
         report.log.as_ref().unwrap().broken.is_some(),
@@ -312,9 +322,9 @@ on_both!(a_removed_newest_row_is_named_by_verify);
 async fn emptied_history_is_not_reported_intact(db: &TestDb) {
     let clock = clock();
     let app = db.demo_app(&clock).await;
-    if app.store.backend() == DbBackend::Postgres {
+    if app.store_for_tests().backend() == DbBackend::Postgres {
         let refused = app
-            .store
+            .store_for_tests()
             .connection()
             .execute_unprepared("TRUNCATE history CASCADE")
             .await
@@ -323,13 +333,13 @@ async fn emptied_history_is_not_reported_intact(db: &TestDb) {
         assert!(refused.contains("append-only"), "{refused}");
     }
     switch_off_protection(&app).await;
-    let empty = match app.store.backend() {
+    let empty = match app.store_for_tests().backend() {
         DbBackend::Postgres => "TRUNCATE history CASCADE",
         _ => "DELETE FROM history",
     };
     exec(&app, empty).await;
     let procedures = count(&app, "SELECT COUNT(*) FROM procedures").await;
-    let report = app.store.verify(None).await.unwrap();
+    let report = app.store_for_tests().verify(None).await.unwrap();
     assert!(!report.ok());
     assert_eq!(
         report
@@ -361,7 +371,7 @@ async fn a_row_removed_from_the_middle_of_the_log_is_found(db: &TestDb) {
         &format!("DELETE FROM log_leaves WHERE position = {middle}"),
     )
     .await;
-    let log = app.store.verify_log().await.unwrap();
+    let log = app.store_for_tests().verify_log().await.unwrap();
     assert_eq!(
         log.broken.as_deref(),
         Some(
@@ -398,7 +408,7 @@ async fn a_row_removed_from_the_middle_of_the_log_is_found(db: &TestDb) {
         ),
     )
     .await;
-    let log = app.store.verify_log().await.unwrap();
+    let log = app.store_for_tests().verify_log().await.unwrap();
     assert!(
         log.broken.as_ref().is_some_and(|b| b.contains(&format!(
             "log position {} (`{procedure}`, sequence {sequence}): its history row is gone",
@@ -423,14 +433,18 @@ async fn rows_written_before_the_log_are_put_in_it_on_migrate(db: &TestDb) {
         "SELECT procedure_id || '|' || CAST(sequence AS TEXT) FROM log_leaves ORDER BY position",
     )
     .await;
-    Migrator::down(app.store.connection(), Some(AFTER_LOG))
+    Migrator::down(app.store_for_tests().connection(), Some(AFTER_LOG))
         .await
         .unwrap();
     assert!(
-        !app.store.pending_migrations().await.unwrap().is_empty(),
+        !app.store_for_tests()
+            .pending_migrations()
+            .await
+            .unwrap()
+            .is_empty(),
         "the log's migration was rolled back"
     );
-    app.store.migrate().await.unwrap();
+    app.store_for_tests().migrate().await.unwrap();
     assert_eq!(rows(&app, "SELECT root FROM log_head").await, root);
     assert_eq!(
         rows(
@@ -441,17 +455,25 @@ async fn rows_written_before_the_log_are_put_in_it_on_migrate(db: &TestDb) {
         order,
         "the demo was written in one process, so id order is the order it was written"
     );
-    assert!(app.store.verify(None).await.unwrap().ok());
+    assert!(app.store_for_tests().verify(None).await.unwrap().ok());
 
     // Rolled back again, and the next act comes before any migrate: it puts the old rows in the
     // log first, and its own row after them.
-    Migrator::down(app.store.connection(), Some(AFTER_LOG))
+    Migrator::down(app.store_for_tests().connection(), Some(AFTER_LOG))
         .await
         .unwrap();
-    Migrator::up(app.store.connection(), None).await.unwrap();
+    Migrator::up(app.store_for_tests().connection(), None)
+        .await
+        .unwrap();
     assert_eq!(count(&app, "SELECT COUNT(*) FROM log_leaves").await, 0);
     let id = pid("kg-cets-210");
-    let version = app.store.procedure(&id).await.unwrap().unwrap().version;
+    let version = app
+        .store_for_tests()
+        .procedure(&id)
+        .await
+        .unwrap()
+        .unwrap()
+        .version;
     let mfa = actor(&app, "mfa").await;
     app.act(
         &id,
@@ -475,6 +497,6 @@ async fn rows_written_before_the_log_are_put_in_it_on_migrate(db: &TestDb) {
         .await,
         expected
     );
-    assert!(app.store.verify(None).await.unwrap().ok());
+    assert!(app.store_for_tests().verify(None).await.unwrap().ok());
 }
 on_both!(rows_written_before_the_log_are_put_in_it_on_migrate);
