@@ -39,6 +39,9 @@ pub struct VerifyReport {
     pub checked: u64,
     /// History rows checked.
     pub rows: u64,
+    /// The log over all history, checked when every procedure is verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<super::LogVerdict>,
 }
 
 /// The stored verification state over every chain, for the audit page.
@@ -72,6 +75,7 @@ const BATCH: u64 = 1000;
 impl VerifyReport {
     pub fn ok(&self) -> bool {
         self.procedures.iter().all(|p| p.broken.is_none())
+            && self.log.as_ref().is_none_or(|l| l.broken.is_none())
     }
 
     pub fn first_break(&self) -> Option<&ChainBreak> {
@@ -259,6 +263,31 @@ impl Store {
             });
             report.checked = 1;
         }
+        // A chain cut off at its end is intact as far as it goes: the procedure's version tells.
+        let cut =
+            super::log::note_cut_short(self, only.map(|id| id.as_str()), &mut report.procedures)
+                .await?;
+        if recorder.writable {
+            for b in &cut {
+                // Stored as the chain's break, unless an earlier one is.
+                let stored = chain_verification::Entity::update_many()
+                    .col_expr(
+                        chain_verification::Column::Broken,
+                        Expr::value(b.to_string()),
+                    )
+                    .filter(chain_verification::Column::ProcedureId.eq(b.procedure_id.as_str()))
+                    .filter(chain_verification::Column::Broken.is_null())
+                    .exec(&self.db)
+                    .await;
+                if let Err(e) = stored {
+                    tracing::warn!(error = %e, "the verification results cannot be stored; they are reported only");
+                    break;
+                }
+            }
+        }
+        if only.is_none() {
+            report.log = Some(self.verify_log().await?);
+        }
         Ok(report)
     }
 
@@ -342,6 +371,11 @@ impl Store {
                 if done {
                     break;
                 }
+            }
+            // Rows up to `version` were committed with it: a chain that ends before was cut short.
+            let (tip, _) = check.tip();
+            if broken.is_none() && tip < *version {
+                broken = Some(super::log::cut_short(id, *version, tip));
             }
             recorder
                 .finish((check, broken, rows), &mut report, false)

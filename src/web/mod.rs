@@ -2,6 +2,7 @@
 //! Sign-in with an API token gives an HTTP-only session cookie; every form carries the session's
 //! CSRF secret; what a page shows and what its forms do follow the same rules as the API.
 
+mod checkpoints;
 pub mod ics;
 mod pages;
 mod render;

@@ -1004,6 +1004,7 @@ pub async fn audit(
                 },
                 "next_page": next_page,
                 "first_page": after.is_some(),
+                "checkpoints": super::checkpoints::newest(&state.app, &caller.actor).await?,
                 "institutions": state.app.institutions().await?,
                 "conventions": state.app.conventions().await?,
                 "filter": {"institution": some(&q.institution), "convention": some(&q.convention), "from": some(&q.from), "until": some(&q.until)},

@@ -6,10 +6,12 @@ mod mailserver;
 mod support;
 
 mod audit;
+mod checkpoints;
 mod concurrency;
 mod contracts;
 mod demo;
 mod idempotency;
+mod log;
 mod outage;
 mod procedures;
 mod read_only;
