@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use migrations::sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend};
 use migrations::{Migrator, MigratorTrait};
 
-const TABLES: [&str; 16] = [
+const TABLES: [&str; 19] = [
     "institutions",
     "conventions",
     "workflow_definitions",
@@ -24,6 +24,9 @@ const TABLES: [&str; 16] = [
     "procedure_responsibles",
     "chain_verifications",
     "backfills",
+    "stage_tallies",
+    "due_tallies",
+    "verification_tallies",
 ];
 
 const PARTIAL_INDEXES: [&str; 2] = ["timers_pending_fire_at", "outbox_pending"];
@@ -90,7 +93,8 @@ async fn trigger_objects(db: &DatabaseConnection) -> BTreeSet<String> {
                 strings(
                     db,
                     "SELECT proname::text || '()' FROM pg_proc \
-                     WHERE proname = 'history_append_only'",
+                     WHERE proname IN ('history_append_only', 'procedures_tally', \
+                     'chain_verifications_tally', 'bump_stage_tally', 'bump_due_tally')",
                 )
                 .await,
             );
@@ -101,8 +105,26 @@ async fn trigger_objects(db: &DatabaseConnection) -> BTreeSet<String> {
 
 fn expected_trigger_objects(backend: DbBackend) -> BTreeSet<String> {
     let names: &[&str] = match backend {
-        DbBackend::Sqlite => &["history_no_update", "history_no_delete"],
-        _ => &["history_append_only", "history_append_only()"],
+        DbBackend::Sqlite => &[
+            "history_no_update",
+            "history_no_delete",
+            "procedures_tally_insert",
+            "procedures_tally_update",
+            "procedures_tally_delete",
+            "chain_verifications_tally_insert",
+            "chain_verifications_tally_update",
+            "chain_verifications_tally_delete",
+        ],
+        _ => &[
+            "history_append_only",
+            "history_append_only()",
+            "procedures_tally",
+            "procedures_tally()",
+            "chain_verifications_tally",
+            "chain_verifications_tally()",
+            "bump_stage_tally()",
+            "bump_due_tally()",
+        ],
     };
     names.iter().map(|s| s.to_string()).collect()
 }
