@@ -113,14 +113,27 @@ async fn one_run(
     let (url, _dir) = fresh_database(admin, &name).await;
     let app = seeded(&url, clients * 2).await;
     let token = app
-        .create_token(&"moj".parse().unwrap(), Role::Ministry, "bench")
+        .create_token(
+            &accession::engine::Actor::operator("cli:test"),
+            &"moj".parse().unwrap(),
+            Role::Ministry,
+            "bench",
+        )
         .await
         .unwrap()
         .token;
     let mut versions = Vec::new();
     for i in 0..clients * 2 {
         let id = ProcedureId::parse(format!("b-{i}")).unwrap();
-        versions.push(app.store.procedure(&id).await.unwrap().unwrap().version.0);
+        versions.push(
+            app.store_for_tests()
+                .procedure(&id)
+                .await
+                .unwrap()
+                .unwrap()
+                .version
+                .0,
+        );
     }
 
     // The engine: `accession::server::serve`, as `accession serve` runs it. The listener is bound

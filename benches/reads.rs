@@ -79,11 +79,16 @@ async fn main() {
 async fn prepare(url: &str, n: usize) -> String {
     let app = seeded(url, 1).await;
     let token = app
-        .create_token(&"mfa".parse().unwrap(), Role::Coordinator, "bench")
+        .create_token(
+            &accession::engine::Actor::operator("cli:test"),
+            &"mfa".parse().unwrap(),
+            Role::Coordinator,
+            "bench",
+        )
         .await
         .unwrap()
         .token;
-    let conn = app.store.connection();
+    let conn = app.store_for_tests().connection();
     let pg = conn.get_database_backend() == DbBackend::Postgres;
     let bar = ProgressBar::new(n as u64).with_style(
         ProgressStyle::with_template("{msg} {wide_bar} {pos}/{len} ({per_sec}, {eta})").unwrap(),

@@ -145,7 +145,14 @@ async fn engine_run(app: &Arc<Accession>, clients: usize, ops: usize) -> f64 {
         let app = Arc::clone(app);
         tasks.push(tokio::spawn(async move {
             let id = ProcedureId::parse(format!("b-{c}")).unwrap();
-            let mut version = app.store.procedure(&id).await.unwrap().unwrap().version.0;
+            let mut version = app
+                .store_for_tests()
+                .procedure(&id)
+                .await
+                .unwrap()
+                .unwrap()
+                .version
+                .0;
             for i in 0..per {
                 let to = if i.is_multiple_of(2) {
                     "interagency-consultation"
@@ -241,7 +248,7 @@ async fn email_run(run: usize) -> (f64, f64) {
     s.dispatcher.batch_size = 500;
     let app = seeded_with(&url, s.clone(), 200).await;
     let dispatcher = accession::scheduler::Dispatcher::from_settings(&app).unwrap();
-    let pending = app.store.outbox_counts().await.unwrap().pending;
+    let pending = app.store_for_tests().outbox_counts().await.unwrap().pending;
     let started = Instant::now();
     let report = dispatcher.dispatch(&app, app.now()).await.unwrap();
     let elapsed = started.elapsed().as_secs_f64();
@@ -310,7 +317,7 @@ async fn seeded_with(url: &str, s: Settings, n: usize) -> Accession {
 
 /// `n` more procedures (copies of `b-0`) in batches, with a progress bar.
 async fn generate(app: &Accession, n: usize) {
-    let conn = app.store.connection();
+    let conn = app.store_for_tests().connection();
     let backend = conn.get_database_backend();
     assert_eq!(backend, DbBackend::Sqlite);
     let bar = ProgressBar::new(n as u64).with_style(

@@ -95,7 +95,7 @@ async fn run(label: &str, url: &str, n: u64) {
 
     let loading = Instant::now();
     eprint!("{label}: loading {n} procedures with a pending timer each …");
-    let conn = app.store.connection();
+    let conn = app.store_for_tests().connection();
     let backend = conn.get_database_backend();
     let far = start + TimeDelta::days(3650);
     exec(
@@ -178,7 +178,7 @@ async fn run(label: &str, url: &str, n: u64) {
         100.0 * raw_ms / tick_ms,
         common::median(queries)
     );
-    app.store.close().await.unwrap();
+    app.store_for_tests().clone().close().await.unwrap();
 }
 
 fn ms(d: Duration) -> f64 {

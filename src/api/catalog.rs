@@ -139,14 +139,7 @@ async fn conventions(
     State(state): State<HttpState>,
     _caller: Caller,
 ) -> Result<axum::Json<Vec<Convention>>, Problem> {
-    Ok(axum::Json(
-        state
-            .app
-            .store
-            .conventions()
-            .await
-            .map_err(AppError::from)?,
-    ))
+    Ok(axum::Json(state.app.conventions().await?))
 }
 
 /// The State's institutions: languages, time zones, addresses, the coordinator.
@@ -156,12 +149,5 @@ async fn institutions(
     State(state): State<HttpState>,
     _caller: Caller,
 ) -> Result<axum::Json<Vec<Institution>>, Problem> {
-    Ok(axum::Json(
-        state
-            .app
-            .store
-            .institutions()
-            .await
-            .map_err(AppError::from)?,
-    ))
+    Ok(axum::Json(state.app.institutions().await?))
 }

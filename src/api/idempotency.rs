@@ -105,7 +105,7 @@ where
         Ok(Turn::Replay(stored)) => return replay(stored),
         Err(problem) => return problem.into_response(),
     };
-    let claim = Claimed::new(state.app.store.clone(), held.clone());
+    let claim = Claimed::new(state.app.store().clone(), held.clone());
     match work(Some(held)).await {
         Ok(answer) => {
             claim.answered();
@@ -142,7 +142,7 @@ async fn turn(
     loop {
         let now = app.now();
         let claim = app
-            .store
+            .store()
             .claim_idempotency_key(request, now, now + lease, now - ttl)
             .await
             .map_err(|e| Problem::from(AppError::from(e)))?;
@@ -293,6 +293,7 @@ mod tests {
             .unwrap();
         let token = app
             .create_token(
+                &crate::engine::Actor::operator("cli:test"),
                 &"moj".parse().unwrap(),
                 crate::engine::Role::Ministry,
                 "MoJ",
@@ -339,7 +340,7 @@ mod tests {
         assert_eq!(problem.status, 422);
         assert!(started.elapsed() < patience);
         // Released (its work failed), the key is free for the retry.
-        app.store.release_idempotency_key(&held).await.unwrap();
+        app.store().release_idempotency_key(&held).await.unwrap();
         assert!(matches!(
             turn(&app, &request(token, "a"), patience).await,
             Ok(Turn::Mine(_))
@@ -352,7 +353,7 @@ mod tests {
         let Ok(Turn::Mine(held)) = turn(&app, &request(token, "a"), PATIENCE).await else {
             panic!("the first request holds the key");
         };
-        drop(Claimed::new(app.store.clone(), held));
+        drop(Claimed::new(app.store().clone(), held));
         // The release runs on its own task: wait for it a little, on the real clock.
         for _ in 0..100 {
             if let Ok(Turn::Mine(_)) = turn(&app, &request(token, "a"), Duration::ZERO).await {

@@ -16,13 +16,13 @@ use super::json::ApiJson;
 use super::query::ApiQuery;
 use super::responses::failures;
 use crate::app::{AppError, NewFeedKey};
-use crate::engine::{Permission, Role};
+use crate::engine::Role;
 use crate::http::Caller;
 use crate::http::Failure;
 use crate::http::HttpState;
 use crate::http::Problem;
 use crate::ids::InstitutionId;
-use crate::store::{OutboxRow, OutboxStatus, TokenRow, VerifyReport};
+use crate::store::{OutboxRow, OutboxStatus, TokenRow, Verdicts, VerifyReport};
 
 pub fn routes() -> OpenApiRouter<HttpState> {
     OpenApiRouter::new()
@@ -190,7 +190,6 @@ async fn outbox(
     caller: Caller,
     ApiQuery(q): ApiQuery<OutboxQuery>,
 ) -> Result<Response, Problem> {
-    caller.may(Permission::ReadOutbox)?;
     let status = match q.status.as_deref() {
         None => None,
         Some(s) => Some(OutboxStatus::parse(s).ok_or_else(|| {
@@ -214,10 +213,8 @@ async fn outbox(
     let limit = limit(q.limit)?;
     let (rows, more) = state
         .app
-        .store
-        .outbox_page(status, before, limit)
-        .await
-        .map_err(AppError::from)?;
+        .outbox_page(&caller.actor, status, before, limit)
+        .await?;
     let next = more.then(|| rows.last().map(|r| r.id)).flatten().map(|id| {
         let mut query = form_urlencoded::Serializer::new(String::new());
         if let Some(s) = &q.status {
@@ -238,20 +235,7 @@ async fn outbox_row(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<axum::Json<OutboxRow>, Problem> {
-    caller.may(Permission::ReadOutbox)?;
-    let row = state
-        .app
-        .store
-        .outbox_row(id)
-        .await
-        .map_err(AppError::from)?;
-    row.map(axum::Json).ok_or_else(|| {
-        AppError::NotFound {
-            what: "outbox row",
-            id: id.to_string(),
-        }
-        .into()
-    })
+    Ok(axum::Json(state.app.outbox_row(&caller.actor, id).await?))
 }
 
 /// Put a dead email back in the queue.
@@ -273,7 +257,6 @@ async fn upcoming(
     caller: Caller,
     ApiQuery(q): ApiQuery<UpcomingQuery>,
 ) -> Result<axum::response::Response, Problem> {
-    caller.may(Permission::ReadTimers)?;
     let until = q
         .until
         .unwrap_or_else(|| state.app.now() + TimeDelta::days(30));
@@ -294,10 +277,8 @@ async fn upcoming(
     let limit = limit(q.limit)?;
     let (rows, more) = state
         .app
-        .store
-        .upcoming_timers_page(until, after, limit)
-        .await
-        .map_err(AppError::from)?;
+        .upcoming_timers(&caller.actor, until, after, limit)
+        .await?;
     let next = more.then(|| rows.last()).flatten().map(|c| {
         let mut query = form_urlencoded::Serializer::new(String::new());
         query.append_pair("until", &until.to_rfc3339());
@@ -330,9 +311,11 @@ async fn audit_verify(
     State(state): State<HttpState>,
     caller: Caller,
 ) -> Result<axum::Json<VerifyReport>, Problem> {
-    caller.may(Permission::ReadAudit)?;
     Ok(axum::Json(
-        state.app.store.verify(None).await.map_err(AppError::from)?,
+        state
+            .app
+            .verify_history(&caller.actor, None, Verdicts::Every)
+            .await?,
     ))
 }
 
@@ -343,10 +326,7 @@ async fn tokens(
     State(state): State<HttpState>,
     caller: Caller,
 ) -> Result<axum::Json<Vec<TokenRow>>, Problem> {
-    caller.may(Permission::ManageTokens)?;
-    Ok(axum::Json(
-        state.app.store.tokens().await.map_err(AppError::from)?,
-    ))
+    Ok(axum::Json(state.app.tokens(&caller.actor).await?))
 }
 
 /// Create a token for an institution and role; the token is in this answer only.
@@ -358,10 +338,9 @@ async fn create_token(
     caller: Caller,
     ApiJson(body): ApiJson<NewTokenBody>,
 ) -> Result<Response, Problem> {
-    caller.may(Permission::ManageTokens)?;
     let new = state
         .app
-        .create_token(&body.institution, body.role, &body.name)
+        .create_token(&caller.actor, &body.institution, body.role, &body.name)
         .await
         .map_err(|e| match e {
             // Besides the role (named by the application), the name is the one free text here.
@@ -390,8 +369,7 @@ async fn revoke_token(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<axum::Json<TokenRow>, Problem> {
-    caller.may(Permission::ManageTokens)?;
-    Ok(axum::Json(state.app.revoke_token(id).await?))
+    Ok(axum::Json(state.app.revoke_token(&caller.actor, id).await?))
 }
 
 /// A calendar feed key just made.
@@ -427,10 +405,12 @@ async fn renew_feed_key(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> Result<Response, Problem> {
-    if id != caller.token_id {
-        caller.may(Permission::ManageTokens)?;
-    }
-    Ok(feed_key_response(state.app.renew_feed_key(id).await?))
+    Ok(feed_key_response(
+        state
+            .app
+            .renew_feed_key(&caller.actor, Some(caller.token_id), id)
+            .await?,
+    ))
 }
 
 /// Make a new calendar feed key for the token of this request (any role); its previous feed
@@ -442,7 +422,10 @@ async fn renew_own_feed_key(
     caller: Caller,
 ) -> Result<Response, Problem> {
     Ok(feed_key_response(
-        state.app.renew_feed_key(caller.token_id).await?,
+        state
+            .app
+            .renew_feed_key(&caller.actor, Some(caller.token_id), caller.token_id)
+            .await?,
     ))
 }
 
@@ -465,29 +448,11 @@ async fn healthz() -> axum::Json<Health> {
 #[utoipa::path(get, path = "/readyz", tag = "operations", security(()),
     responses((status = 200, body = Health), NotReady))]
 async fn readyz(State(state): State<HttpState>) -> Result<axum::Json<Health>, Problem> {
-    let unready = |detail: String| Problem::new(Failure::Unavailable, "not-ready", detail);
-    let store = &state.app.store;
-    match store.pending_migrations().await {
-        Ok(pending) if pending.is_empty() => {}
-        Ok(pending) => {
-            return Err(unready(format!(
-                "migrations not applied: {}",
-                pending.join(", ")
-            )));
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "not ready");
-            return Err(unready("the database cannot be reached".into()));
-        }
-    }
-    if let Err(why) = store.writable().await {
-        tracing::warn!(reason = %why, "not ready: the database refuses writes");
-        let since = store
-            .writes_refused()
-            .map(|r| format!(" (since {})", r.since.format("%Y-%m-%d %H:%M:%S UTC")))
-            .unwrap_or_default();
-        return Err(unready(format!("{why}{since}")));
-    }
+    state
+        .app
+        .readiness()
+        .await
+        .map_err(|why| Problem::new(Failure::Unavailable, "not-ready", why.to_string()))?;
     Ok(axum::Json(Health {
         status: "ready".into(),
     }))
@@ -497,18 +462,7 @@ async fn readyz(State(state): State<HttpState>) -> Result<axum::Json<Health>, Pr
 #[utoipa::path(get, path = "/metrics", tag = "operations", security(()),
     responses((status = 200, body = String, content_type = "application/openmetrics-text")))]
 async fn metrics(State(state): State<HttpState>) -> Result<Response, Problem> {
-    let app = &state.app;
-    let counts = app.store.outbox_counts().await.map_err(AppError::from)?;
-    let due = app
-        .store
-        .count_due_timers(app.now())
-        .await
-        .map_err(AppError::from)?;
-    let text = app.metrics.render(
-        due as i64,
-        &OutboxStatus::ALL.map(|status| (status.as_str(), counts.of(status) as i64)),
-    );
-    let mut response = text.into_response();
+    let mut response = state.app.metrics_text().await?.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),

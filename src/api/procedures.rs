@@ -535,8 +535,7 @@ async fn history(
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> Result<Response, Problem> {
-    readable(&state, &caller, &id).await?;
-    let rows = state.app.store.history(&id).await.map_err(AppError::from)?;
+    let rows = state.app.history(&caller.actor, &id).await?;
     let wants_csv = match q.format.as_deref() {
         Some("csv") => true,
         Some("json") => false,
@@ -579,14 +578,8 @@ async fn verify(
     caller: Caller,
     Path(id): Path<ProcedureId>,
 ) -> Result<axum::Json<VerifyReport>, Problem> {
-    readable(&state, &caller, &id).await?;
     Ok(axum::Json(
-        state
-            .app
-            .store
-            .verify(Some(&id))
-            .await
-            .map_err(AppError::from)?,
+        state.app.verify_procedure(&caller.actor, &id).await?,
     ))
 }
 
@@ -598,13 +591,7 @@ async fn timers(
     caller: Caller,
     Path(id): Path<ProcedureId>,
 ) -> Result<axum::Json<Vec<TimerRow>>, Problem> {
-    readable(&state, &caller, &id).await?;
     Ok(axum::Json(
-        state
-            .app
-            .store
-            .timers(&id, false)
-            .await
-            .map_err(AppError::from)?,
+        state.app.procedure_timers(&caller.actor, &id).await?,
     ))
 }

@@ -11,6 +11,7 @@ use subtle::ConstantTimeEq;
 use super::sessions::random_secret;
 use super::tokens::token_hash;
 use super::{Accession, AppError};
+use crate::engine::{Actor, Permission};
 use crate::ids::InstitutionId;
 use crate::store::TokenRow;
 
@@ -38,8 +39,19 @@ fn well_formed(key: &str) -> bool {
 }
 
 impl Accession {
-    /// A new calendar feed key for token `id`; the previous one, if any, stops working now.
-    pub async fn renew_feed_key(&self, id: i64) -> Result<NewFeedKey, AppError> {
+    /// A new calendar feed key for token `id`, as `caller`; the previous one, if any, stops
+    /// working now. Any caller may renew its own token's (`own` is the id of the token its
+    /// credentials stand for, never an id from the request; the CLI's operator has none);
+    /// another token's only a caller who may manage tokens (403 otherwise).
+    pub async fn renew_feed_key(
+        &self,
+        caller: &Actor,
+        own: Option<i64>,
+        id: i64,
+    ) -> Result<NewFeedKey, AppError> {
+        if own != Some(id) {
+            caller.may(Permission::ManageTokens)?;
+        }
         let key = random_secret()?;
         let token = self
             .store

@@ -3,13 +3,17 @@
 
 mod acts;
 mod answering;
+mod audit;
 mod catalog;
 mod demo;
 mod error;
 mod feeds;
+mod ops;
 mod outbox;
 mod reads;
+mod reference;
 mod sessions;
+mod timers;
 mod tokens;
 mod view;
 
@@ -25,6 +29,7 @@ pub use catalog::{Catalog, check_files, workflow_files};
 pub use demo::DemoSummary;
 pub use error::AppError;
 pub use feeds::NewFeedKey;
+pub use ops::Unready;
 pub use reads::{ListRequest, MAX_PAGE, Page, decode_cursor, encode_cursor};
 pub use sessions::{NewSession, SESSION_LIFETIME, Session, random_secret};
 pub use tokens::{NewToken, TOKEN_LEN, TOKEN_PREFIX, token_hash, token_prefix};
@@ -43,7 +48,9 @@ use crate::workflow::{KnownInstitutions, WorkflowDefinition, parse_definition};
 
 pub struct Accession {
     pub settings: Settings,
-    pub store: Store,
+    /// Private: the CLI, the API and the pages go through the use cases below, each of which
+    /// takes its caller and asks `Actor::may`; see `store` for the few modules that may not.
+    store: Store,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<crate::metrics::Metrics>,
     catalog: Catalog,
@@ -159,6 +166,23 @@ impl Accession {
             );
         }
         Ok(parsed.calendar)
+    }
+
+    /// The store itself, for the crate's background work and transport plumbing only: the
+    /// scheduler and the email dispatcher (which act as Accession itself, not for a caller, and
+    /// claim, lease and settle rows no use case shows) and the API's idempotency keys (which
+    /// hold a request's answer, not the application's data). No handler of the CLI, the API or
+    /// the pages calls it: they call the use cases.
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The store itself, for the integration tests and benchmarks, which set up and inspect the
+    /// database directly (a corrupted row, a lease, a count). Not for the application's own
+    /// code: within the crate the field is private and `store` above names its few users.
+    #[doc(hidden)]
+    pub fn store_for_tests(&self) -> &Store {
+        &self.store
     }
 
     pub fn calendar(&self) -> &WorkingCalendar {

@@ -110,6 +110,18 @@ impl Accession {
         }))
     }
 
+    /// Show `session`'s pages in `language` from now on.
+    pub async fn set_session_language(
+        &self,
+        session: &Session,
+        language: Language,
+    ) -> Result<(), AppError> {
+        Ok(self
+            .store
+            .set_session_language(session.row.id, language.as_str())
+            .await?)
+    }
+
     pub async fn sign_out(&self, cookie: &str) -> Result<(), AppError> {
         Ok(self.store.delete_session(&token_hash(cookie)).await?)
     }

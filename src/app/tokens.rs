@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::{Accession, AppError};
-use crate::engine::{Actor, Role};
+use crate::engine::{Actor, Permission, Role};
 use crate::ids::InstitutionId;
 use crate::store::TokenRow;
 
@@ -108,12 +108,15 @@ fn needs_touch(last_used_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool 
 impl Accession {
     /// A new token acting for `institution` in `role`. Its secret is in the result and nowhere
     /// else.
+    /// Refused (403) unless `caller` may manage tokens.
     pub async fn create_token(
         &self,
+        caller: &Actor,
         institution: &InstitutionId,
         role: Role,
         name: &str,
     ) -> Result<NewToken, AppError> {
+        caller.may(Permission::ManageTokens)?;
         let name = checked_name(name)?;
         if self.store.institution(institution).await?.is_none() {
             return Err(AppError::NotFound {
@@ -181,13 +184,23 @@ impl Accession {
         Ok(Some((row, actor)))
     }
 
-    /// Every token, oldest first; secrets are not kept, so none is shown.
-    pub async fn tokens(&self) -> Result<Vec<TokenRow>, AppError> {
+    /// Every token, oldest first; secrets are not kept, so none is shown. Refused (403) unless
+    /// the caller may manage tokens.
+    pub async fn tokens(&self, caller: &Actor) -> Result<Vec<TokenRow>, AppError> {
+        caller.may(Permission::ManageTokens)?;
         Ok(self.store.tokens().await?)
     }
 
-    /// Stop a token from working. Revoking a revoked token changes nothing.
-    pub async fn revoke_token(&self, id: i64) -> Result<TokenRow, AppError> {
+    /// The caller's own token, `token_id` being the one its credentials (a token, a session)
+    /// stand for, never an id from the request: any role may read its own (its feed key's date).
+    pub async fn own_token(&self, token_id: i64) -> Result<Option<TokenRow>, AppError> {
+        Ok(self.store.token(token_id).await?)
+    }
+
+    /// Stop a token from working. Revoking a revoked token changes nothing. Refused (403)
+    /// unless `caller` may manage tokens.
+    pub async fn revoke_token(&self, caller: &Actor, id: i64) -> Result<TokenRow, AppError> {
+        caller.may(Permission::ManageTokens)?;
         let row = self
             .store
             .revoke_token(id, self.now())

@@ -218,7 +218,8 @@ async fn received(signal: &mut Option<tokio::signal::unix::Signal>) {
 pub async fn outbox(app: &Accession, cli: &Cli, cmd: &OutboxCmd) -> Result<u8, AppError> {
     match cmd {
         OutboxCmd::List { status, limit } => {
-            let rows = app.store.outbox(*status, *limit).await?;
+            let operator = crate::engine::Actor::operator(super::operator_name());
+            let (rows, _) = app.outbox_page(&operator, *status, None, *limit).await?;
             if cli.json {
                 print_json(&rows);
             } else {
@@ -253,14 +254,8 @@ pub async fn outbox(app: &Accession, cli: &Cli, cmd: &OutboxCmd) -> Result<u8, A
             Ok(0)
         }
         OutboxCmd::Show { id } => {
-            let row = app
-                .store
-                .outbox_row(*id)
-                .await?
-                .ok_or_else(|| AppError::NotFound {
-                    what: "outbox row",
-                    id: id.to_string(),
-                })?;
+            let operator = crate::engine::Actor::operator(super::operator_name());
+            let row = app.outbox_row(&operator, *id).await?;
             if cli.json {
                 print_json(&row);
             } else {

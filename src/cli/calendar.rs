@@ -26,7 +26,6 @@ pub async fn run(app: &Accession, cli: &Cli, cmd: &CalendarCmd) -> Result<u8, Ap
         deposit,
     } = cmd;
     let c = app
-        .store
         .convention(convention)
         .await?
         .ok_or_else(|| AppError::NotFound {

@@ -16,6 +16,7 @@ use clap::{Parser, Subcommand};
 use crate::app::{Accession, AppError, check_files, read_institution_file, workflow_files};
 use crate::clock::SystemClock;
 use crate::config::Settings;
+use crate::engine::Actor;
 use crate::ids::{ProcedureId, WorkflowId};
 use crate::workflow::{DiagramFormat, KnownInstitutions, render_diagram};
 use output::{out, outln, print_json, table};
@@ -185,7 +186,7 @@ pub async fn run(cli: Cli) -> Result<u8, AppError> {
         }
         Top::Institutions(ReferenceCmd::List) => {
             let app = open_to_read(&cli).await?;
-            let list = app.store.institutions().await?;
+            let list = app.institutions().await?;
             if cli.json {
                 print_json(&list);
             } else {
@@ -215,7 +216,7 @@ pub async fn run(cli: Cli) -> Result<u8, AppError> {
         }
         Top::Conventions(ReferenceCmd::List) => {
             let app = open_to_read(&cli).await?;
-            let list = app.store.conventions().await?;
+            let list = app.conventions().await?;
             if cli.json {
                 print_json(&list);
             } else {
@@ -249,10 +250,9 @@ pub async fn run(cli: Cli) -> Result<u8, AppError> {
             let app = open_to_read(&cli).await?;
             // Only the broken chains are kept in the report: constant memory for any database.
             let report = app
-                .store
-                .verify_at(
+                .verify_history(
+                    &Actor::operator(operator_name()),
                     procedure.as_ref(),
-                    app.now(),
                     crate::store::Verdicts::Broken,
                 )
                 .await?;

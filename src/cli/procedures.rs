@@ -212,7 +212,10 @@ pub async fn run(app: &Accession, cli: &Cli, cmd: &ProceduresCmd) -> Result<u8, 
             };
             // The operator at the command line reads every procedure.
             let page = app
-                .procedures(&crate::engine::Actor::system(), &request)
+                .procedures(
+                    &crate::engine::Actor::operator(super::operator_name()),
+                    &request,
+                )
                 .await?;
             if let Some(next) = &page.next {
                 eprintln!("more procedures follow: pass --after {next}");
@@ -266,13 +269,8 @@ pub async fn run(app: &Accession, cli: &Cli, cmd: &ProceduresCmd) -> Result<u8, 
             return Ok(0);
         }
         ProceduresCmd::History { id } => {
-            if app.store.procedure(id).await?.is_none() {
-                return Err(AppError::NotFound {
-                    what: "procedure",
-                    id: id.to_string(),
-                });
-            }
-            let rows = app.store.history(id).await?;
+            let operator = crate::engine::Actor::operator(super::operator_name());
+            let rows = app.history(&operator, id).await?;
             if cli.json {
                 print_json(&rows);
             } else {

@@ -39,11 +39,17 @@ pub async fn run(
     let options = SchedulerOptions::from_settings(&app.settings.scheduler);
     let sender = Dispatcher::from_settings(&app)?;
     if demo {
-        let (any, _) = app
-            .store
-            .procedure_page(&Default::default(), &crate::store::Keyset::First, 1)
+        // The operator reads every procedure: is there any at all?
+        let any = app
+            .procedures(
+                &crate::engine::Actor::operator(super::operator_name()),
+                &crate::app::ListRequest {
+                    limit: 1,
+                    ..Default::default()
+                },
+            )
             .await?;
-        if any.is_empty() {
+        if any.items.is_empty() {
             let summary = app.demo().await?;
             outln!(
                 "demo loaded: {} procedures ({})",
@@ -76,7 +82,14 @@ pub async fn run(
             let institution = institution
                 .parse()
                 .map_err(|e: crate::ids::InvalidId| AppError::Invalid(e.to_string()))?;
-            let token = app.create_token(&institution, role, name).await?;
+            let token = app
+                .create_token(
+                    &crate::engine::Actor::operator(super::operator_name()),
+                    &institution,
+                    role,
+                    name,
+                )
+                .await?;
             outln!("  {:<12} {institution:<4} {}", role.as_str(), token.token);
         }
     }

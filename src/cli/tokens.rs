@@ -50,7 +50,9 @@ pub async fn run(app: &Accession, cli: &Cli, cmd: &TokensCmd) -> Result<u8, AppE
             role,
             name,
         } => {
-            let new = app.create_token(institution, *role, name).await?;
+            let new = app
+                .create_token(&operator(), institution, *role, name)
+                .await?;
             if cli.json {
                 print_json(&new);
             } else {
@@ -63,7 +65,7 @@ pub async fn run(app: &Accession, cli: &Cli, cmd: &TokensCmd) -> Result<u8, AppE
             Ok(0)
         }
         TokensCmd::List => {
-            let rows = app.tokens().await?;
+            let rows = app.tokens(&operator()).await?;
             if cli.json {
                 print_json(&rows);
             } else {
@@ -84,7 +86,7 @@ pub async fn run(app: &Accession, cli: &Cli, cmd: &TokensCmd) -> Result<u8, AppE
             Ok(0)
         }
         TokensCmd::FeedKey { id } => {
-            let new = app.renew_feed_key(*id).await?;
+            let new = app.renew_feed_key(&operator(), None, *id).await?;
             if cli.json {
                 print_json(&new);
             } else {
@@ -99,7 +101,7 @@ pub async fn run(app: &Accession, cli: &Cli, cmd: &TokensCmd) -> Result<u8, AppE
             Ok(0)
         }
         TokensCmd::Revoke { id } => {
-            let row = app.revoke_token(*id).await?;
+            let row = app.revoke_token(&operator(), *id).await?;
             if cli.json {
                 print_json(&row);
             } else {
@@ -132,4 +134,9 @@ fn row_cells(r: &TokenRow) -> Vec<String> {
 
 fn when(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// Whoever runs the command line on the server: the service's administrator.
+fn operator() -> crate::engine::Actor {
+    crate::engine::Actor::operator(super::operator_name())
 }

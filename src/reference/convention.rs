@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-use super::ImportError;
+use super::{ImportError, Language};
 use crate::calendar::{EntryIntoForceRule, ValidityRule};
 use crate::engine::ConventionRules;
 use crate::ids::ConventionId;
@@ -46,6 +46,19 @@ pub struct Convention {
 }
 
 impl Convention {
+    /// The title to show a reader of `language`: the title in that language when the
+    /// conventions file gives one (Kyrgyz readers read the Russian title, as they read Russian
+    /// pages), else the English title, which every convention has. The one rule for the pages,
+    /// the emails and the command line.
+    pub fn title_in(&self, language: Language) -> &str {
+        match language {
+            Language::Ru | Language::Ky => self.title_ru.as_deref(),
+            Language::Fr => self.title_fr.as_deref(),
+            Language::En => None,
+        }
+        .unwrap_or(&self.title)
+    }
+
     pub fn rules(&self) -> ConventionRules {
         ConventionRules {
             general_entry_into_force: self.general_entry_into_force,
@@ -162,5 +175,26 @@ mod tests {
         let err = ConventionFile::parse("c.toml", src).unwrap_err();
         assert_eq!(err.line, 6, "{err}");
         assert!(err.message.contains("ratifications"), "{err}");
+    }
+
+    #[test]
+    fn a_title_falls_back_to_the_english_one() {
+        let src = "[[conventions]]\nid = \"x\"\nnumber = \"N\"\ntitle = \"Convention\"\ntitle_ru = \"Конвенция\"\nentry_into_force = { months_after = 3 }\n";
+        let with_ru = ConventionFile::parse("c.toml", src).unwrap().remove(0);
+        assert_eq!(with_ru.title_in(Language::En), "Convention");
+        assert_eq!(with_ru.title_in(Language::Ru), "Конвенция");
+        // Kyrgyz readers read the Russian title; no French one is given, so French readers
+        // read the English.
+        assert_eq!(with_ru.title_in(Language::Ky), "Конвенция");
+        assert_eq!(with_ru.title_in(Language::Fr), "Convention");
+        let with_fr = Convention {
+            title_ru: None,
+            title_fr: Some("Convention (fr)".into()),
+            ..with_ru
+        };
+        assert_eq!(with_fr.title_in(Language::Fr), "Convention (fr)");
+        assert_eq!(with_fr.title_in(Language::Ru), "Convention");
+        assert_eq!(with_fr.title_in(Language::Ky), "Convention");
+        assert_eq!(with_fr.title_in(Language::En), "Convention");
     }
 }

@@ -149,13 +149,13 @@ impl Dispatcher {
         let lease = TimeDelta::seconds(self.settings.lease_secs as i64);
         let batch = self.settings.batch_size.max(1);
         let server = self.mailer.describe();
-        let mut outage = app.store.mail_outage(&server).await?;
+        let mut outage = app.store().mail_outage(&server).await?;
         if let Some(known) = &outage {
             let real = app.now();
             // Checked before taking the probe, so that waiting passes only read.
             if real < known.probe_at
                 || !app
-                    .store
+                    .store()
                     .take_mail_probe(&server, real, real + lease)
                     .await?
             {
@@ -171,12 +171,12 @@ impl Dispatcher {
             // A probe is one email; once the server has answered, whole batches again.
             let limit = if outage.is_some() { 1 } else { batch };
             let rows = app
-                .store
+                .store()
                 .claim_outbox(due_at, real, &self.owner, lease_until, limit)
                 .await?;
             if outage.is_some() && rows.is_empty() {
                 // Nothing to probe with: the probe is due again as soon as there is.
-                app.store.release_mail_probe(&server, real).await?;
+                app.store().release_mail_probe(&server, real).await?;
                 report.server_down_until = Some(real);
                 break;
             }
@@ -186,7 +186,7 @@ impl Dispatcher {
             while i < rows.len() {
                 // Never start a send the lease might not cover: give the rest back instead.
                 if app.now() + self.send_budget >= lease_until {
-                    app.store
+                    app.store()
                         .outbox_release(&rest(i), &self.owner, app.now())
                         .await?;
                     continue 'pass;
@@ -216,10 +216,12 @@ impl Dispatcher {
                     // The server is unreachable or refusing us: the others would fail alike.
                     // They wait for it, unattempted, due now (not at a time being evaluated).
                     let now = app.now();
-                    app.store.outbox_release(&rest(i), &self.owner, now).await?;
+                    app.store()
+                        .outbox_release(&rest(i), &self.owner, now)
+                        .await?;
                     let probe_at = match (&outage, on_server_failure) {
                         (Some(_), OnServerFailure::Defer { until }) => {
-                            app.store
+                            app.store()
                                 .mail_outage_goes_on(&server, until, &error)
                                 .await?;
                             tracing::info!(%server, %error, probe_at = %until, "mail server still unavailable");
@@ -227,7 +229,7 @@ impl Dispatcher {
                         }
                         _ => {
                             let probe_at = now + self.outage_wait(0);
-                            app.store
+                            app.store()
                                 .open_mail_outage(&server, now, probe_at, &error)
                                 .await?;
                             tracing::warn!(
@@ -245,7 +247,7 @@ impl Dispatcher {
                 if end.tried
                     && let Some(over) = outage.take()
                 {
-                    app.store.close_mail_outage(&server).await?;
+                    app.store().close_mail_outage(&server).await?;
                     tracing::info!(%server, since = %over.since, "mail server back: sending the queue");
                 }
             }
@@ -299,7 +301,7 @@ impl Dispatcher {
                 // The procedures of this row and the next few, in one query.
                 let ahead = &rows[*next..(*next + self.concurrency).min(rows.len())];
                 let ids: Vec<ProcedureId> = ahead.iter().filter_map(procedure_of).collect();
-                let found = app.store.procedures_by_id(&ids).await?;
+                let found = app.store().procedures_by_id(&ids).await?;
                 known.procedures.extend(found);
             }
             let row = &rows[*next];
@@ -344,7 +346,7 @@ impl Dispatcher {
             .iter()
             .map(|(row, s)| (row.id, s.clone()))
             .collect();
-        let recorded = app.store.outbox_settle(&self.owner, &settlements).await?;
+        let recorded = app.store().outbox_settle(&self.owner, &settlements).await?;
         for ((row, settlement), recorded) in outcomes.iter().zip(recorded) {
             let sent = matches!(settlement, Settlement::Sent { .. });
             // An email that went out was sent, whoever records it; anything else counts only
@@ -582,14 +584,9 @@ impl Dispatcher {
             convention_number: convention
                 .as_ref()
                 .map_or_else(|| procedure.convention.to_string(), |c| c.number.clone()),
-            convention_title: convention.as_ref().map_or_else(String::new, |c| {
-                match language {
-                    Language::Ru | Language::Ky => c.title_ru.clone(),
-                    Language::Fr => c.title_fr.clone(),
-                    Language::En => None,
-                }
-                .unwrap_or_else(|| c.title.clone())
-            }),
+            convention_title: convention
+                .as_ref()
+                .map_or_else(String::new, |c| c.title_in(language).to_string()),
             stage_id: stage.id.to_string(),
             stage_title: stage.title.clone(),
             stage_description: stage.description.clone(),
@@ -635,7 +632,7 @@ impl Known {
         id: &InstitutionId,
     ) -> Result<Option<Institution>, AppError> {
         if !self.institutions.contains_key(id) {
-            let found = app.store.institution(id).await?;
+            let found = app.store().institution(id).await?;
             self.institutions.insert(id.clone(), found);
         }
         Ok(self.institutions[id].clone())
@@ -647,7 +644,7 @@ impl Known {
         id: &ConventionId,
     ) -> Result<Option<Convention>, AppError> {
         if !self.conventions.contains_key(id) {
-            let found = app.store.convention(id).await?;
+            let found = app.store().convention(id).await?;
             self.conventions.insert(id.clone(), found);
         }
         Ok(self.conventions[id].clone())

@@ -72,7 +72,7 @@ pub async fn tick(
         // Leases run on the real clock, even when `now` is a time being evaluated.
         let real = app.now();
         let claimed = app
-            .store
+            .store()
             .claim_due_timers(
                 now,
                 real,
@@ -126,7 +126,7 @@ pub async fn tick(
 async fn forget_expired_keys(app: &Accession) -> Result<(), AppError> {
     let now = app.now();
     let forgotten = app
-        .store
+        .store()
         .forget_idempotency_keys(now, now - app.settings.server.idempotency_ttl())
         .await?;
     if forgotten > 0 {
@@ -145,8 +145,8 @@ async fn fire_one(
 ) -> Result<bool, AppError> {
     // A ministry acting at the same moment wins the version race; read again and retry.
     for _ in 0..5 {
-        let Some(current) = app.store.procedure(&claimed.procedure).await? else {
-            app.store.drop_timer(claimed.id, now).await?;
+        let Some(current) = app.store().procedure(&claimed.procedure).await? else {
+            app.store().drop_timer(claimed.id, now).await?;
             return Ok(false);
         };
         let def = app.definition_of(&current.workflow.hash).await?;
@@ -158,14 +158,14 @@ async fn fire_one(
         let decision = match engine::fire(ctx, &current, &claimed.timer, now) {
             Ok(decision) => decision,
             Err(Refusal::TimerOutdated { .. }) => {
-                app.store.drop_timer(claimed.id, now).await?;
+                app.store().drop_timer(claimed.id, now).await?;
                 return Ok(false);
             }
             Err(refusal) => return Err(refusal.into()),
         };
         // Its emails are due now, even when `now` is a later time being evaluated.
         match app
-            .store
+            .store()
             .apply_with_mail_due(&decision, Some(app.now()))
             .await
         {

@@ -299,13 +299,9 @@ pub async fn language(
         .filter(|b| local_path(b))
         .unwrap_or_else(|| "/".into());
     if let Some(s) = &v.session
-        && let Err(e) = state
-            .app
-            .store
-            .set_session_language(s.row.id, language.as_str())
-            .await
+        && let Err(e) = state.app.set_session_language(s, language).await
     {
-        return app_error_page(&v, e.into());
+        return app_error_page(&v, e);
     }
     let mut response = redirect(&back);
     set_cookie(
@@ -361,7 +357,6 @@ async fn dashboard_inner(
     q: DashboardQuery,
 ) -> Result<Response, AppError> {
     let app = &state.app;
-    let ru = super::render::page_language(v.language) == Language::Ru;
     let invalid = |what: &str, e: crate::ids::InvalidId| AppError::Invalid(format!("{what}: {e}"));
     let convention = some(&q.convention)
         .map(ConventionId::parse)
@@ -390,8 +385,8 @@ async fn dashboard_inner(
         cursor: some(&q.cursor).map(str::to_string),
         limit: DASHBOARD_PAGE,
     };
-    let conventions = app.store.conventions().await?;
-    let institutions = app.store.institutions().await?;
+    let conventions = app.conventions().await?;
+    let institutions = app.institutions().await?;
     let zone = zone_of(state, &caller.actor.institution).await;
     let listed = app.procedures(&caller.actor, &request).await?;
     let counts = app.procedure_counts(&caller.actor, &request).await?;
@@ -418,7 +413,7 @@ async fn dashboard_inner(
         rows.push(json!({
             "id": p.id,
             "number": c.map_or_else(|| p.convention.to_string(), |c| c.number.clone()),
-            "title": c.map(|c| if ru { c.title_ru.clone().unwrap_or_else(|| c.title.clone()) } else { c.title.clone() }),
+            "title": c.map(|c| c.title_in(super::render::page_language(v.language))),
             "state": app.settings.state_name(p.state.as_str(), v.language),
             "stage_title": stage.map_or_else(|| p.stage.to_string(), |s| s.title.clone()),
             "status": p.status.as_str(),
@@ -456,8 +451,7 @@ async fn dashboard_inner(
     // The feed's address is shown only when its key is made (only its hash is kept): here, when
     // the token has one, and a button to make one.
     let feed_made = app
-        .store
-        .token(caller.token_id)
+        .own_token(caller.token_id)
         .await?
         .and_then(|t| t.feed_key_created_at)
         .map(|at| local(at, zone));
@@ -646,7 +640,7 @@ async fn procedure_page(
     let def = app.definition_of(&p.workflow.hash).await?;
     let zone = zone_of(state, &caller.actor.institution).await;
     let today = app.now().with_timezone(&zone).date_naive();
-    let history = app.store.history(&p.id).await?;
+    let history = app.history(&caller.actor, &p.id).await?;
     let forms = forms(state, caller, &p).await?;
     let timeline_svg = svg::timeline_svg(&timeline(&def, &p, &history, zone, today, v));
     let workflow_svg = svg::workflow_svg(
@@ -657,9 +651,8 @@ async fn procedure_page(
             current: text(v.language, "current"),
         },
     );
-    let ru = super::render::page_language(v.language) == Language::Ru;
-    let convention = app.store.convention(&p.convention).await?;
-    let institutions = app.store.institutions().await?;
+    let convention = app.convention(&p.convention).await?;
+    let institutions = app.institutions().await?;
     let timers: Vec<Value> = view
         .timers
         .iter()
@@ -685,7 +678,7 @@ async fn procedure_page(
                 "p": {
                     "id": p.id,
                     "number": convention.as_ref().map_or_else(|| p.convention.to_string(), |c| c.number.clone()),
-                    "title": convention.as_ref().map(|c| if ru { c.title_ru.clone().unwrap_or_else(|| c.title.clone()) } else { c.title.clone() }),
+                    "title": convention.as_ref().map(|c| c.title_in(super::render::page_language(v.language))),
                     "state": app.settings.state_name(p.state.as_str(), v.language),
                     "stage_title": view.stage_title,
                     "status": p.status.as_str(),
@@ -889,9 +882,14 @@ enum Export {
 
 /// An export's body, streamed: history is read a batch at a time by keyset and each batch
 /// written out before the next is read, so memory stays flat whatever the export's size.
-fn export_body(state: &HttpState, filter: HistoryFilter, kind: Export) -> axum::body::Body {
+fn export_body(
+    state: &HttpState,
+    caller: &Caller,
+    filter: HistoryFilter,
+    kind: Export,
+) -> Result<axum::body::Body, AppError> {
     use futures_util::StreamExt;
-    let batches = state.app.store.history_stream(filter);
+    let batches = state.app.history_export(&caller.actor, filter)?;
     let mut first = true;
     let body = batches.map(move |batch| {
         let rows = batch.map_err(std::io::Error::other)?;
@@ -914,7 +912,7 @@ fn export_body(state: &HttpState, filter: HistoryFilter, kind: Export) -> axum::
     });
     // JSON closes the array (and opens it when there was no row at all).
     let tail = futures_util::stream::once(async move { Ok::<_, std::io::Error>(Vec::new()) });
-    match kind {
+    Ok(match kind {
         Export::Csv => axum::body::Body::from_stream(body.chain(tail)),
         Export::Json => {
             let opened = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -934,7 +932,7 @@ fn export_body(state: &HttpState, filter: HistoryFilter, kind: Export) -> axum::
             });
             axum::body::Body::from_stream(body.chain(close))
         }
-    }
+    })
 }
 
 /// 403, as a page, unless the caller's role holds `permission` (the API's own check and words).
@@ -961,17 +959,13 @@ pub async fn audit(
         let zone = zone_of(&state, &caller.actor.institution).await;
         let filter = audit_filter(&q, zone)?;
         let after = audit_after(some(&q.cursor))?;
-        let store = &state.app.store;
-        let (rows, more) = store
-            .history_page(&filter, after.as_ref().map(|(p, s)| (p.as_str(), *s)), AUDIT_PAGE)
+        let (rows, more) = state
+            .app
+            .audit_page(&caller.actor, &filter, after.as_ref().map(|(p, s)| (p.as_str(), *s)), AUDIT_PAGE)
             .await?;
         // The verification state is stored: brought up to date here for the chains written
         // since the last result, a bounded number of them, and read back.
-        let newest = store.verification_summary().await?.newest;
-        store
-            .verify_since(newest, AUDIT_CATCH_UP, state.app.now())
-            .await?;
-        let summary = store.verification_summary().await?;
+        let summary = state.app.verification_state(&caller.actor, AUDIT_CATCH_UP).await?;
         let next_page = more.then(|| rows.last().map(audit_cursor)).flatten().map(|cursor| {
             let mut query = form_urlencoded::Serializer::new(String::new());
             for (k, value) in [
@@ -1010,8 +1004,8 @@ pub async fn audit(
                 },
                 "next_page": next_page,
                 "first_page": after.is_some(),
-                "institutions": state.app.store.institutions().await?,
-                "conventions": state.app.store.conventions().await?,
+                "institutions": state.app.institutions().await?,
+                "conventions": state.app.conventions().await?,
                 "filter": {"institution": some(&q.institution), "convention": some(&q.convention), "from": some(&q.from), "until": some(&q.until)},
                 "query": uri.query().unwrap_or_default(),
                 "query_without_cursor": form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
@@ -1046,11 +1040,11 @@ pub async fn audit_export(
     };
     let (body, content_type) = match file.as_str() {
         "history.json" => (
-            export_body(&state, filter, Export::Json),
+            export_body(&state, &caller, filter, Export::Json),
             "application/json",
         ),
         "history.csv" => (
-            export_body(&state, filter, Export::Csv),
+            export_body(&state, &caller, filter, Export::Csv),
             "text/csv; charset=utf-8",
         ),
         _ => {
@@ -1061,6 +1055,10 @@ pub async fn audit_export(
                 format!("there is no export `{file}`"),
             );
         }
+    };
+    let body = match body {
+        Ok(body) => body,
+        Err(e) => return app_error_page(&v, e),
     };
     let mut response = body.into_response();
     let h = response.headers_mut();
@@ -1090,9 +1088,9 @@ pub async fn outbox(
         let zone = zone_of(&state, &caller.actor.institution).await;
         let rows: Vec<Value> = state
             .app
-            .store
-            .outbox(None, 200)
+            .outbox_page(&caller.actor, None, None, 200)
             .await?
+            .0
             .into_iter()
             .map(|r| json!({
                 "id": r.id, "status": r.status.as_str(), "kind": r.kind, "recipient_institution": r.recipient_institution,
@@ -1100,7 +1098,7 @@ pub async fn outbox(
                 "last_error": r.last_error,
             }))
             .collect();
-        let counts = state.app.store.outbox_counts().await?;
+        let counts = state.app.outbox_counts(&caller.actor).await?;
         let flash = some(&q.done)
             .filter(|t| t.strip_prefix('#').is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())))
             .map(|t| json!({"kind": "done", "text": t}));
@@ -1136,7 +1134,12 @@ pub async fn reminders(State(state): State<HttpState>, v: Visitor) -> Response {
     }
     let zone = zone_of(&state, &caller.actor.institution).await;
     let until = state.app.now() + TimeDelta::days(366);
-    match state.app.store.upcoming_timers(until, 500).await {
+    match state
+        .app
+        .upcoming_timers(&caller.actor, until, None, 500)
+        .await
+        .map(|(rows, _)| rows)
+    {
         Ok(rows) => {
             let timers: Vec<Value> = rows
                 .into_iter()
@@ -1151,7 +1154,7 @@ pub async fn reminders(State(state): State<HttpState>, v: Visitor) -> Response {
                 context(&v, json!({"timers": timers, "zone": zone.name()})),
             )
         }
-        Err(e) => app_error_page(&v, e.into()),
+        Err(e) => app_error_page(&v, e),
     }
 }
 
@@ -1169,7 +1172,11 @@ pub async fn renew_feed(
         Ok(c) => c,
         Err(r) => return r,
     };
-    match state.app.renew_feed_key(caller.token_id).await {
+    match state
+        .app
+        .renew_feed_key(&caller.actor, Some(caller.token_id), caller.token_id)
+        .await
+    {
         Ok(new) => page(
             StatusCode::OK,
             "calendar_feed.html",
@@ -1236,12 +1243,12 @@ pub async fn calendar(
 async fn feed(state: &HttpState, institution: &InstitutionId) -> Result<String, AppError> {
     let app = &state.app;
     let base = app.settings.mail.base_url.trim_end_matches('/').to_string();
-    let inst = app.store.institution(institution).await?;
+    let inst = app.institution(institution).await?;
     let language = inst.as_ref().map_or(Language::En, |i| i.language);
     let zone = inst
         .as_ref()
         .map_or(app.settings.calendar.time_zone, |i| i.time_zone);
-    let conventions = app.store.conventions().await?;
+    let conventions = app.conventions().await?;
     let number = |c: &ConventionId| {
         conventions
             .iter()
@@ -1299,7 +1306,6 @@ async fn feed(state: &HttpState, institution: &InstitutionId) -> Result<String, 
     }
     // Reminders and escalations addressed to it.
     for c in app
-        .store
         .upcoming_timers_for(institution, app.now() + TimeDelta::days(366), 1000)
         .await?
     {

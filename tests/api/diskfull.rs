@@ -248,7 +248,7 @@ async fn no_acknowledged_act_is_lost_when_the_disk_fills_and_writes_resume_witho
     let mut lost = Vec::new();
     for ack in &acknowledged {
         let history = app
-            .store
+            .store_for_tests()
             .history(&ack.procedure.parse().unwrap())
             .await
             .unwrap();

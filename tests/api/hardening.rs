@@ -4,57 +4,18 @@
 
 use accession::engine::Role;
 use reqwest::header::HeaderValue;
-use reqwest::{Client, Method, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::harness::Server;
 use crate::on_both;
 use crate::support::TestDb;
 
-/// Signs in with `token` through the form; the session's `Cookie` pair. `prefix` is the cookie
-/// names' prefix the server uses (`__Host-` over HTTPS).
-async fn sign_in(server: &Server, client: &Client, token: &str, prefix: &str) -> String {
-    let page = client
-        .get(format!("{}/sign-in", server.base))
-        .send()
-        .await
-        .unwrap();
-    let csrf = format!("{prefix}accession_csrf=");
-    let secret = page
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|c| c.split(';').next()?.strip_prefix(csrf.as_str()))
-        .unwrap_or_else(|| panic!("a {csrf} cookie: {:?}", page.headers()))
-        .to_string();
-    let signed = client
-        .post(format!("{}/sign-in", server.base))
-        .header("Cookie", format!("{csrf}{secret}"))
-        .form(&[("csrf", secret.as_str()), ("token", token)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(signed.status(), StatusCode::SEE_OTHER);
-    let session = format!("{prefix}accession_session=");
-    signed
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with(&session))
-        .unwrap_or_else(|| panic!("a {session} cookie: {:?}", signed.headers()))
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string()
-}
-
 async fn every_response_says_no_referrer_and_nosniff(db: &TestDb) {
     let server = Server::start(db).await;
     let client = server.client_from("127.0.0.1");
     let coordinator = server.token("mfa", Role::Coordinator);
-    let session = sign_in(&server, &client, coordinator, "").await;
+    let session = server.session(&client, coordinator, "").await;
     let key = server.feed_key(server.token("moj", Role::Ministry)).await;
     let with_token = |m: Method, path: &str| {
         client
@@ -214,13 +175,9 @@ async fn over_https_the_cookies_are_host_prefixed_and_secure(db: &TestDb) {
         assert!(c.contains("; Secure") && c.contains("Path=/"), "{c}");
         assert!(!c.to_ascii_lowercase().contains("domain="), "{c}");
     }
-    let session = sign_in(
-        &server,
-        &client,
-        server.token("moj", Role::Ministry),
-        "__Host-",
-    )
-    .await;
+    let session = server
+        .session(&client, server.token("moj", Role::Ministry), "__Host-")
+        .await;
     let dashboard = client
         .get(format!("{}/", server.base))
         .header("Cookie", &session)

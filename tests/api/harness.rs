@@ -57,6 +57,7 @@ impl Server {
         for (institution, role) in TOKENS {
             let new = app
                 .create_token(
+                    &accession::engine::Actor::operator("cli:test"),
                     &institution.parse().unwrap(),
                     *role,
                     &format!("{institution} {role}"),
@@ -114,6 +115,79 @@ impl Server {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("a client")
+    }
+
+    /// Sign in to the pages with `token` through the form, as a browser does: fetch the form
+    /// (its CSRF cookie), post it back. `prefix` is the cookie names' prefix the server uses
+    /// (`__Host-` over HTTPS, else empty). The answer, whatever it is.
+    pub async fn sign_in(&self, client: &Client, token: &str, prefix: &str) -> SignIn {
+        let page = client
+            .get(format!("{}/sign-in", self.base))
+            .send()
+            .await
+            .unwrap();
+        let csrf = format!("{prefix}accession_csrf=");
+        let secret = page
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|c| c.split(';').next()?.strip_prefix(csrf.as_str()))
+            .unwrap_or_else(|| panic!("a {csrf} cookie: {:?}", page.headers()))
+            .to_string();
+        let answer = client
+            .post(format!("{}/sign-in", self.base))
+            .header("Cookie", format!("{csrf}{secret}"))
+            .form(&[("csrf", secret.as_str()), ("token", token)])
+            .send()
+            .await
+            .unwrap();
+        let name = format!("{prefix}accession_session=");
+        let session = answer
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with(&name))
+            .and_then(|c| c.split(';').next())
+            .map(str::to_string);
+        let status = answer.status();
+        SignIn {
+            status,
+            page: answer.text().await.unwrap(),
+            session,
+        }
+    }
+
+    /// Signed in with `token` (refused unless the sign-in succeeds): the session's `Cookie` pair.
+    pub async fn session(&self, client: &Client, token: &str, prefix: &str) -> String {
+        let answer = self.sign_in(client, token, prefix).await;
+        assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.page);
+        answer
+            .session
+            .unwrap_or_else(|| panic!("a {prefix}accession_session cookie"))
+    }
+
+    /// Signed in with `token`: the session's `Cookie` pair and the CSRF secret its forms carry,
+    /// read from the dashboard's sign-out form as a browser would.
+    pub async fn session_and_csrf(&self, client: &Client, token: &str) -> (String, String) {
+        let session = self.session(client, token, "").await;
+        let home = client
+            .get(format!("{}/", self.base))
+            .header("Cookie", &session)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let csrf = home
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("the sign-out form carries the session's CSRF secret")
+            .to_string();
+        (session, csrf)
     }
 
     pub fn token(&self, institution: &str, role: Role) -> &str {
@@ -214,7 +288,7 @@ impl Server {
     /// How many history rows a procedure has (to show that a refusal wrote nothing).
     pub async fn history_len(&self, id: &str) -> usize {
         self.app
-            .store
+            .store_for_tests()
             .history(&id.parse().unwrap())
             .await
             .unwrap()
@@ -230,6 +304,15 @@ impl Drop for Server {
 
 /// A response, read whole.
 #[derive(Debug)]
+/// What signing in to the pages answered.
+pub struct SignIn {
+    pub status: StatusCode,
+    /// The answer's body: the page saying why, when refused.
+    pub page: String,
+    /// The session's `Cookie` pair, when one was set.
+    pub session: Option<String>,
+}
+
 pub struct Reply {
     pub status: StatusCode,
     pub headers: reqwest::header::HeaderMap,

@@ -81,7 +81,7 @@ on_both!(concurrent_first_attempts_write_once_and_all_get_the_same_answer);
 /// Make the database refuse to keep any answer (an answer is a row whose response is not empty):
 /// the key's write fails as it would with the disk full, or as if the process died right there.
 async fn refuse_answers(server: &Server) {
-    let sql: &[&str] = match server.app.store.backend() {
+    let sql: &[&str] = match server.app.store_for_tests().backend() {
         DbBackend::Sqlite => &[
             "CREATE TRIGGER refuse_answer_insert BEFORE INSERT ON idempotency_keys \
              WHEN NEW.response <> '' BEGIN SELECT RAISE(ABORT, 'disk full'); END",
@@ -99,7 +99,7 @@ async fn refuse_answers(server: &Server) {
     for statement in sql {
         server
             .app
-            .store
+            .store_for_tests()
             .connection()
             .execute_unprepared(statement)
             .await
@@ -108,7 +108,7 @@ async fn refuse_answers(server: &Server) {
 }
 
 async fn accept_answers(server: &Server) {
-    let sql: &[&str] = match server.app.store.backend() {
+    let sql: &[&str] = match server.app.store_for_tests().backend() {
         DbBackend::Sqlite => &[
             "DROP TRIGGER refuse_answer_insert",
             "DROP TRIGGER refuse_answer_update",
@@ -121,7 +121,7 @@ async fn accept_answers(server: &Server) {
     for statement in sql {
         server
             .app
-            .store
+            .store_for_tests()
             .connection()
             .execute_unprepared(statement)
             .await
@@ -358,7 +358,7 @@ async fn a_crashed_requests_claim_is_taken_over_when_its_lease_ends(db: &TestDb)
     let now = server.clock.now();
     let claim = server
         .app
-        .store
+        .store_for_tests()
         .claim_idempotency_key(
             &KeyedRequest {
                 token_id: token,

@@ -66,7 +66,7 @@ async fn a_request_in_flight_is_answered_before_the_server_stops(db: &TestDb) {
     assert!(
         server
             .app
-            .store
+            .store_for_tests()
             .history(&id.parse().unwrap())
             .await
             .unwrap()

@@ -181,7 +181,7 @@ async fn the_responsible_institution_is_kept_with_the_stage_and_backfilled(db: &
     assert_eq!(listed, expected);
 
     // As a database migrated from before the table: no rows, no record of the backfill.
-    let conn = server.app.store.connection();
+    let conn = server.app.store_for_tests().connection();
     use sea_orm::ConnectionTrait;
     conn.execute_unprepared("DELETE FROM procedure_responsibles")
         .await

@@ -84,6 +84,7 @@ async fn a_token_is_made_only_for_a_role_its_institution_may_hold(db: &TestDb) {
     let refused = server
         .app
         .create_token(
+            &accession::engine::Actor::operator("cli:test"),
             &"bar-training-centre".parse().unwrap(),
             Role::Coordinator,
             "x",
@@ -249,6 +250,7 @@ async fn a_token_whose_institution_no_longer_coordinates_is_refused_at_each_use(
     let moj = server
         .app
         .create_token(
+            &accession::engine::Actor::operator("cli:test"),
             &"moj".parse().unwrap(),
             Role::Coordinator,
             "new coordinator",
@@ -268,7 +270,7 @@ on_both!(a_token_whose_institution_no_longer_coordinates_is_refused_at_each_use)
 
 async fn an_import_that_leaves_no_coordinator_or_two_is_refused_and_changes_nothing(db: &TestDb) {
     let server = Server::start(db).await;
-    let before = server.app.store.institutions().await.unwrap();
+    let before = server.app.store_for_tests().institutions().await.unwrap();
     let seed = seed_with(Some("mfa"));
     let mfa_line = seed[..seed.find("id = \"mfa\"").unwrap()]
         .matches('\n')
@@ -308,7 +310,7 @@ async fn an_import_that_leaves_no_coordinator_or_two_is_refused_and_changes_noth
         assert!(e.message.contains(says), "{err}");
         assert_eq!(err.exit_code(), 1);
         assert_eq!(
-            server.app.store.institutions().await.unwrap(),
+            server.app.store_for_tests().institutions().await.unwrap(),
             before,
             "a refused import changed the institutions"
         );

@@ -5,7 +5,7 @@ use accession::engine::Role;
 use reqwest::{Method, StatusCode};
 use sha2::{Digest, Sha256};
 
-use crate::harness::Server;
+use crate::harness::{Server, SignIn};
 use crate::on_both;
 use crate::support::{TestDb, count};
 
@@ -227,39 +227,8 @@ async fn signed_in(server: &Server, token: &str) -> (reqwest::Client, String) {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let page = client
-        .get(format!("{}/sign-in", server.base))
-        .send()
-        .await
-        .unwrap();
-    let csrf_cookie = set_cookie(&page, "accession_csrf=");
-    let secret = csrf_cookie
-        .trim_start_matches("accession_csrf=")
-        .to_string();
-    let signed = client
-        .post(format!("{}/sign-in", server.base))
-        .header("Cookie", &csrf_cookie)
-        .form(&[("csrf", secret.as_str()), ("token", token)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(signed.status(), StatusCode::SEE_OTHER);
-    let session = set_cookie(&signed, "accession_session=");
+    let session = server.session(&client, token, "").await;
     (client, session)
-}
-
-fn set_cookie(response: &reqwest::Response, name: &str) -> String {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with(name))
-        .unwrap_or_else(|| panic!("no {name} cookie"))
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string()
 }
 
 /// The dashboard offers a calendar link; the form (with its CSRF secret) makes one and shows its
@@ -436,56 +405,17 @@ async fn a_form_without_its_csrf_secret_is_refused(db: &TestDb) {
 }
 on_both!(a_form_without_its_csrf_secret_is_refused);
 
-/// Sign in to the pages with `token`: the sign-in answer and the session cookie, if one was set.
-async fn sign_in(
-    server: &Server,
-    client: &reqwest::Client,
-    token: &str,
-) -> (StatusCode, String, Option<String>) {
-    let page = client
-        .get(format!("{}/sign-in", server.base))
-        .send()
-        .await
-        .unwrap();
-    let csrf_cookie = page
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("accession_csrf="))
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    let secret = csrf_cookie
-        .trim_start_matches("accession_csrf=")
-        .to_string();
-    let answer = client
-        .post(format!("{}/sign-in", server.base))
-        .header("Cookie", &csrf_cookie)
-        .form(&[("csrf", secret.as_str()), ("token", token)])
-        .send()
-        .await
-        .unwrap();
-    let session = answer
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("accession_session="))
-        .map(|c| c.split(';').next().unwrap().to_string());
-    let status = answer.status();
-    (status, answer.text().await.unwrap(), session)
-}
-
 async fn a_form_with_a_control_character_is_refused_and_a_textarea_line_break_is_kept(db: &TestDb) {
     let server = Server::start(db).await;
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let (status, _, session) = sign_in(&server, &client, server.token("moj", Role::Ministry)).await;
+    let SignIn {
+        status, session, ..
+    } = server
+        .sign_in(&client, server.token("moj", Role::Ministry), "")
+        .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let session = session.expect("a session");
     let csrf = server
@@ -532,7 +462,7 @@ async fn a_form_with_a_control_character_is_refused_and_a_textarea_line_break_is
     assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
     let history = server
         .app
-        .store
+        .store_for_tests()
         .history(&"kg-cets-210".parse().unwrap())
         .await
         .unwrap();
@@ -550,7 +480,9 @@ async fn signing_in_with_a_role_the_institution_no_longer_holds_is_refused(db: &
         .build()
         .unwrap();
     let mfa = server.token("mfa", Role::Coordinator).to_string();
-    let (status, _, session) = sign_in(&server, &client, &mfa).await;
+    let SignIn {
+        status, session, ..
+    } = server.sign_in(&client, &mfa, "").await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let session = session.expect("a session");
     let home = |cookie: String| {
@@ -578,7 +510,11 @@ async fn signing_in_with_a_role_the_institution_no_longer_holds_is_refused(db: &
     server.app.import_institutions(&file).await.unwrap();
     // The session is over, and signing in again says why.
     assert_eq!(home(session).await, StatusCode::SEE_OTHER);
-    let (status, page, session) = sign_in(&server, &client, &mfa).await;
+    let SignIn {
+        status,
+        page,
+        session,
+    } = server.sign_in(&client, &mfa, "").await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
     assert!(session.is_none());
     assert!(
@@ -620,7 +556,7 @@ async fn the_audit_page_shows_the_stored_verification_state(db: &TestDb) {
     );
 
     // A row edited behind the application's back.
-    let conn = server.app.store.connection();
+    let conn = server.app.store_for_tests().connection();
     let disable = match conn.get_database_backend() {
         DbBackend::Postgres => "ALTER TABLE history DISABLE TRIGGER history_append_only",
         _ => "DROP TRIGGER history_no_update",
@@ -636,7 +572,7 @@ async fn the_audit_page_shows_the_stored_verification_state(db: &TestDb) {
     // `audit verify` rehashes every chain and stores the break: verified up to row 4.
     let report = server
         .app
-        .store
+        .store_for_tests()
         .verify_at(None, server.app.now(), accession::store::Verdicts::Broken)
         .await
         .unwrap();

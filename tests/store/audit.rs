@@ -10,7 +10,7 @@ use crate::support::{TestDb, clock, pid};
 async fn history_refuses_update_and_delete(db: &TestDb) {
     let clock = clock();
     let app = db.demo_app(&clock).await;
-    let conn = app.store.connection();
+    let conn = app.store_for_tests().connection();
     let update = conn
         .execute_unprepared("UPDATE history SET comment = 'forged' WHERE procedure_id = 'kg-ets-112' AND sequence = 5")
         .await;
@@ -20,7 +20,7 @@ async fn history_refuses_update_and_delete(db: &TestDb) {
         .execute_unprepared("DELETE FROM history WHERE procedure_id = 'kg-ets-112'")
         .await;
     assert!(delete.is_err(), "DELETE on history must be refused");
-    assert!(app.store.verify(None).await.unwrap().ok());
+    assert!(app.store_for_tests().verify(None).await.unwrap().ok());
 }
 on_both!(history_refuses_update_and_delete);
 
@@ -29,7 +29,7 @@ on_both!(history_refuses_update_and_delete);
 async fn an_edited_history_row_is_named_by_verify(db: &TestDb) {
     let clock = clock();
     let app = db.demo_app(&clock).await;
-    let conn = app.store.connection();
+    let conn = app.store_for_tests().connection();
     let disable = match conn.get_database_backend() {
         DbBackend::Postgres => "ALTER TABLE history DISABLE TRIGGER history_append_only",
         _ => "DROP TRIGGER history_no_update",
@@ -41,7 +41,7 @@ async fn an_edited_history_row_is_named_by_verify(db: &TestDb) {
     .await
     .unwrap();
 
-    let report = app.store.verify(None).await.unwrap();
+    let report = app.store_for_tests().verify(None).await.unwrap();
     assert!(!report.ok());
     let broken = report.first_break().unwrap();
     assert_eq!(broken.procedure_id, "kg-ets-112");
@@ -56,7 +56,11 @@ async fn an_edited_history_row_is_named_by_verify(db: &TestDb) {
             .count(),
         1
     );
-    let one = app.store.verify(Some(&pid("kg-cets-210"))).await.unwrap();
+    let one = app
+        .store_for_tests()
+        .verify(Some(&pid("kg-cets-210")))
+        .await
+        .unwrap();
     assert!(one.ok());
 
     // The command line says the same and exits 1.
@@ -84,7 +88,11 @@ async fn rows_where(
     filter: accession::store::HistoryFilter,
 ) -> Result<Vec<accession::audit::ChainRow>, accession::store::StoreError> {
     use futures_util::TryStreamExt;
-    let batches: Vec<Vec<_>> = app.store.history_stream(filter).try_collect().await?;
+    let batches: Vec<Vec<_>> = app
+        .store_for_tests()
+        .history_stream(filter)
+        .try_collect()
+        .await?;
     Ok(batches.into_iter().flatten().collect())
 }
 
@@ -94,7 +102,11 @@ async fn history_is_filtered_by_convention_institution_and_time(db: &TestDb) {
     use chrono::{TimeZone, Utc};
     let clock = clock();
     let app = db.demo_app(&clock).await;
-    let all = app.store.history(&pid("kg-ets-112")).await.unwrap();
+    let all = app
+        .store_for_tests()
+        .history(&pid("kg-ets-112"))
+        .await
+        .unwrap();
     let of_112 = rows_where(
         &app,
         HistoryFilter {

@@ -21,7 +21,7 @@ async fn two_concurrent_advances_on_one_version_write_exactly_one(db: &TestDb) {
         .await
         .unwrap();
 
-    let current = a.store.procedure(&id).await.unwrap().unwrap();
+    let current = a.store_for_tests().procedure(&id).await.unwrap().unwrap();
     assert_eq!(current.version, Version(3));
     let to_consultation = advance(3, "interagency-consultation");
     let mut first_actor = moj.clone();
@@ -42,7 +42,10 @@ async fn two_concurrent_advances_on_one_version_write_exactly_one(db: &TestDb) {
     )
     .await;
 
-    let (r1, r2) = tokio::join!(a.store.apply(&d1), b.store.apply(&d2));
+    let (r1, r2) = tokio::join!(
+        a.store_for_tests().apply(&d1),
+        b.store_for_tests().apply(&d2)
+    );
     let (winner, loser) = match (&r1, &r2) {
         (Ok(()), Err(e)) => ("first", e),
         (Err(e), Ok(())) => ("second", e),
@@ -58,10 +61,10 @@ async fn two_concurrent_advances_on_one_version_write_exactly_one(db: &TestDb) {
         other => panic!("expected a conflict, got {other}"),
     }
 
-    let after = a.store.procedure(&id).await.unwrap().unwrap();
+    let after = a.store_for_tests().procedure(&id).await.unwrap().unwrap();
     assert_eq!(after.version, Version(4));
     assert_eq!(after.stage.as_str(), "interagency-consultation");
-    let history = a.store.history(&id).await.unwrap();
+    let history = a.store_for_tests().history(&id).await.unwrap();
     assert_eq!(history.len(), 4, "one history row for the winner only");
     assert_eq!(history[3].actor_name, winner);
     // The winner queued one approval request per approver and one action-needed mail; the loser none.
@@ -80,7 +83,7 @@ async fn two_concurrent_advances_on_one_version_write_exactly_one(db: &TestDb) {
         pending_other_entries, 0,
         "timers of the left stage are cancelled"
     );
-    assert!(a.store.verify(Some(&id)).await.unwrap().ok());
+    assert!(a.store_for_tests().verify(Some(&id)).await.unwrap().ok());
 }
 on_both!(two_concurrent_advances_on_one_version_write_exactly_one);
 
@@ -111,7 +114,7 @@ async fn racing_acts_through_the_application_leave_one_winner(db: &TestDb) {
         .collect();
     assert_eq!(errors.len(), 1, "exactly one refused: {r1:?} / {r2:?}");
     assert_eq!(errors[0].exit_code(), 3, "{}", errors[0]);
-    assert_eq!(a.store.history(&id).await.unwrap().len(), 3);
+    assert_eq!(a.store_for_tests().history(&id).await.unwrap().len(), 3);
 }
 on_both!(racing_acts_through_the_application_leave_one_winner);
 
@@ -130,7 +133,13 @@ async fn two_processes_taking_turns_keep_one_unbroken_chain(db: &TestDb) {
         } else {
             (&b, &mfa)
         };
-        let version = app.store.procedure(&id).await.unwrap().unwrap().version;
+        let version = app
+            .store_for_tests()
+            .procedure(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .version;
         let comment = Command {
             expected_version: version,
             act: Act::Comment {
@@ -139,9 +148,9 @@ async fn two_processes_taking_turns_keep_one_unbroken_chain(db: &TestDb) {
         };
         app.act(&id, &comment, who).await.unwrap();
     }
-    let history = a.store.history(&id).await.unwrap();
+    let history = a.store_for_tests().history(&id).await.unwrap();
     assert_eq!(history.len(), 2 + 6);
-    let verified = b.store.verify(Some(&id)).await.unwrap();
+    let verified = b.store_for_tests().verify(Some(&id)).await.unwrap();
     assert!(verified.ok(), "{verified:?}");
 }
 on_both!(two_processes_taking_turns_keep_one_unbroken_chain);

@@ -22,7 +22,7 @@ async fn app_with_nothing_pending(db: &TestDb) -> (Accession, accession::clock::
     let clock = crate::support::clock();
     let app = db.app(&clock).await;
     procedure_in_legal_review(&app, &clock, at("2027-01-04T04:00:00Z")).await;
-    let conn = app.store.connection();
+    let conn = app.store_for_tests().connection();
     conn.execute_unprepared("UPDATE timers SET status = 'cancelled'")
         .await
         .unwrap();
@@ -50,7 +50,7 @@ async fn add_timer(app: &Accession, id: i64, fire_at: DateTime<Utc>) {
         created_at: Set(fire_at),
         fired_at: Set(None),
     })
-    .exec_without_returning(app.store.connection())
+    .exec_without_returning(app.store_for_tests().connection())
     .await
     .unwrap();
 }
@@ -75,7 +75,7 @@ async fn add_email(app: &Accession, id: i64, kind: &str, due: DateTime<Utc>, pay
         claimed_by: Set(None),
         lease_until: Set(None),
     })
-    .exec_without_returning(app.store.connection())
+    .exec_without_returning(app.store_for_tests().connection())
     .await
     .unwrap();
 }
@@ -118,13 +118,13 @@ async fn claims_take_the_earliest_rows_and_among_equals_the_lowest_ids(db: &Test
     let mut emails = Vec::new();
     for owner in ["a", "b", "c"] {
         let claimed = app
-            .store
+            .store_for_tests()
             .claim_due_timers(now, now, owner, lease, 2)
             .await
             .unwrap();
         timers.push(claimed.iter().map(|c| c.id).collect::<Vec<_>>());
         let claimed = app
-            .store
+            .store_for_tests()
             .claim_outbox(now, now, owner, lease, 2)
             .await
             .unwrap();
@@ -134,14 +134,14 @@ async fn claims_take_the_earliest_rows_and_among_equals_the_lowest_ids(db: &Test
     assert_eq!(timers, expected, "timers");
     assert_eq!(emails, expected, "outbox rows");
     assert!(
-        app.store
+        app.store_for_tests()
             .claim_due_timers(now, now, "d", lease, 2)
             .await
             .unwrap()
             .is_empty()
     );
     assert!(
-        app.store
+        app.store_for_tests()
             .claim_outbox(now, now, "d", lease, 2)
             .await
             .unwrap()
@@ -173,7 +173,7 @@ async fn two_claimers_at_once_never_take_the_same_row(db: &TestDb) {
                 let mut taken = Vec::new();
                 loop {
                     let batch = app
-                        .store
+                        .store_for_tests()
                         .claim_due_timers(now, now, owner, lease, 7)
                         .await
                         .unwrap();
@@ -192,7 +192,7 @@ async fn two_claimers_at_once_never_take_the_same_row(db: &TestDb) {
                 let mut taken = Vec::new();
                 loop {
                     let batch = app
-                        .store
+                        .store_for_tests()
                         .claim_outbox(now, now, owner, lease, 7)
                         .await
                         .unwrap();
@@ -280,7 +280,7 @@ async fn emails_queued_by_the_previous_version_are_rendered_cancelled_or_refused
 
     let row = |id| {
         let app = &app;
-        async move { app.store.outbox_row(id).await.unwrap().unwrap() }
+        async move { app.store_for_tests().outbox_row(id).await.unwrap().unwrap() }
     };
     let sent = row(3001).await;
     assert_eq!(sent.status, OutboxStatus::Sent);

@@ -16,7 +16,7 @@ async fn demo_loads_the_kyrgyz_case_and_a_second_run_changes_nothing(db: &TestDb
     assert_eq!(first.procedures_created.len(), 6);
 
     let ets112 = app
-        .store
+        .store_for_tests()
         .procedure(&ProcedureId::parse("kg-ets-112").unwrap())
         .await
         .unwrap()
@@ -33,7 +33,7 @@ async fn demo_loads_the_kyrgyz_case_and_a_second_run_changes_nothing(db: &TestDb
     );
     assert_eq!(ets112.fields["law_adopted_date"], "2023-12-20");
     assert_eq!(ets112.fields["law_signed_date"], "2024-01-31");
-    let history = app.store.history(&ets112.id).await.unwrap();
+    let history = app.store_for_tests().history(&ets112.id).await.unwrap();
     assert_eq!(history.len() as i64, ets112.version.0);
     assert_eq!(history.last().unwrap().to_stage.as_deref(), Some("party"));
     assert_eq!(
@@ -43,7 +43,7 @@ async fn demo_loads_the_kyrgyz_case_and_a_second_run_changes_nothing(db: &TestDb
     );
 
     let all = app
-        .store
+        .store_for_tests()
         .procedures(&ProcedureFilter::default())
         .await
         .unwrap();
@@ -69,7 +69,7 @@ async fn demo_loads_the_kyrgyz_case_and_a_second_run_changes_nothing(db: &TestDb
     assert_eq!(second.conventions.unchanged, 6);
     assert!(second.procedures_created.is_empty());
     let after: Vec<_> = app
-        .store
+        .store_for_tests()
         .procedures(&ProcedureFilter::default())
         .await
         .unwrap()
@@ -77,6 +77,6 @@ async fn demo_loads_the_kyrgyz_case_and_a_second_run_changes_nothing(db: &TestDb
         .map(|r| (r.procedure.id.clone(), r.procedure.version))
         .collect();
     assert_eq!(before, after);
-    assert!(app.store.verify(None).await.unwrap().ok());
+    assert!(app.store_for_tests().verify(None).await.unwrap().ok());
 }
 on_both!(demo_loads_the_kyrgyz_case_and_a_second_run_changes_nothing);

@@ -28,7 +28,7 @@ async fn claim(app: &accession::app::Accession, token_id: i64) -> HeldKey {
         request_hash: "ab".repeat(32),
     };
     match app
-        .store
+        .store_for_tests()
         .claim_idempotency_key(
             &request,
             now,
@@ -47,13 +47,18 @@ async fn an_acts_answer_is_written_with_it_or_not_at_all(db: &TestDb) {
     let clock = clock();
     let app = db.demo_app(&clock).await;
     let token = app
-        .create_token(&"moj".parse().unwrap(), Role::Ministry, "MoJ")
+        .create_token(
+            &accession::engine::Actor::operator("cli:test"),
+            &"moj".parse().unwrap(),
+            Role::Ministry,
+            "MoJ",
+        )
         .await
         .unwrap();
     let id = pid("kg-cets-210");
     let moj = actor(&app, "moj").await;
-    let current = app.store.procedure(&id).await.unwrap().unwrap();
-    let history = app.store.history(&id).await.unwrap().len();
+    let current = app.store_for_tests().procedure(&id).await.unwrap().unwrap();
+    let history = app.store_for_tests().history(&id).await.unwrap().len();
     let cmd = record(current.version.0, "compatibility_report", "MoJ/2026/17");
     let decision = app.decide(&current, &cmd, &moj, clock.now()).await.unwrap();
     let rows = "SELECT COUNT(*) FROM idempotency_keys";
@@ -61,9 +66,12 @@ async fn an_acts_answer_is_written_with_it_or_not_at_all(db: &TestDb) {
     // The claim is lost before the answer is written (here: released; in life, taken over after
     // its lease): the write fails after the history rows went in, and none of it stays.
     let held = claim(&app, token.row.id).await;
-    app.store.release_idempotency_key(&held).await.unwrap();
+    app.store_for_tests()
+        .release_idempotency_key(&held)
+        .await
+        .unwrap();
     let refused = app
-        .store
+        .store_for_tests()
         .apply_answering(
             &decision,
             KeepAnswer {
@@ -76,9 +84,17 @@ async fn an_acts_answer_is_written_with_it_or_not_at_all(db: &TestDb) {
         matches!(refused, Err(StoreError::KeyLost(ref k)) if k == "k-1"),
         "{refused:?}"
     );
-    assert_eq!(app.store.history(&id).await.unwrap().len(), history);
     assert_eq!(
-        app.store.procedure(&id).await.unwrap().unwrap().version,
+        app.store_for_tests().history(&id).await.unwrap().len(),
+        history
+    );
+    assert_eq!(
+        app.store_for_tests()
+            .procedure(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
         current.version
     );
     assert_eq!(count(&app, rows).await, 0);
@@ -87,7 +103,7 @@ async fn an_acts_answer_is_written_with_it_or_not_at_all(db: &TestDb) {
     // timers as the act's transaction left them.
     let held = claim(&app, token.row.id).await;
     let answer = app
-        .store
+        .store_for_tests()
         .apply_answering(
             &decision,
             KeepAnswer {
@@ -97,13 +113,16 @@ async fn an_acts_answer_is_written_with_it_or_not_at_all(db: &TestDb) {
         )
         .await
         .unwrap();
-    assert_eq!(app.store.history(&id).await.unwrap().len(), history + 1);
+    assert_eq!(
+        app.store_for_tests().history(&id).await.unwrap().len(),
+        history + 1
+    );
     assert_eq!(
         answer,
-        answer_listing(&app.store.timers(&id, false).await.unwrap())
+        answer_listing(&app.store_for_tests().timers(&id, false).await.unwrap())
     );
     let kept = app
-        .store
+        .store_for_tests()
         .idempotent_response(token.row.id, "k-1")
         .await
         .unwrap()
@@ -128,10 +147,15 @@ async fn the_purge_deletes_expired_answers_and_abandoned_claims_only(db: &TestDb
     let clock = clock();
     let app = db.demo_app(&clock).await;
     let token = app
-        .create_token(&"moj".parse().unwrap(), Role::Ministry, "MoJ")
+        .create_token(
+            &accession::engine::Actor::operator("cli:test"),
+            &"moj".parse().unwrap(),
+            Role::Ministry,
+            "MoJ",
+        )
         .await
         .unwrap();
-    let store = &app.store;
+    let store = app.store_for_tests();
     let day = TimeDelta::hours(24);
     let old = clock.now();
     store

@@ -116,7 +116,7 @@ async fn a_day_long_outage_kills_no_email_and_each_arrives_once(db: &TestDb) {
         "the opening wave, then a probe per wait (a minute doubling to an hour): not {knocks}"
     );
     let outage = app
-        .store
+        .store_for_tests()
         .mail_outage(&dispatcher.mailer.describe())
         .await
         .unwrap()
@@ -159,7 +159,7 @@ async fn a_day_long_outage_kills_no_email_and_each_arrives_once(db: &TestDb) {
         0
     );
     assert!(
-        app.store
+        app.store_for_tests()
             .mail_outage(&dispatcher.mailer.describe())
             .await
             .unwrap()
@@ -246,7 +246,7 @@ async fn a_temporary_refusal_of_one_message_still_spends_its_attempts(db: &TestD
     assert_eq!(first.sent, 9, "the others in the same pass: {first:?}");
     assert_eq!(first.server_down_until, None);
     let deferred = app
-        .store
+        .store_for_tests()
         .outbox(Some(OutboxStatus::Pending), 10)
         .await
         .unwrap();
@@ -259,7 +259,7 @@ async fn a_temporary_refusal_of_one_message_still_spends_its_attempts(db: &TestD
         );
     }
     assert!(
-        app.store
+        app.store_for_tests()
             .mail_outage(&dispatcher.mailer.describe())
             .await
             .unwrap()
@@ -324,7 +324,7 @@ async fn a_run_ahead_leaves_what_it_did_not_send_due_now(db: &TestDb) {
     assert_eq!((report.sent, report.retried), (0, 0), "{report:?}");
     assert!(report.server_down_until.is_some());
     let pending = app
-        .store
+        .store_for_tests()
         .outbox(Some(OutboxStatus::Pending), 1000)
         .await
         .unwrap();

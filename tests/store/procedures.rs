@@ -54,7 +54,12 @@ async fn a_refused_act_writes_nothing(db: &TestDb) {
         before_timers
     );
     assert_eq!(
-        app.store.procedure(&id).await.unwrap().unwrap().version,
+        app.store_for_tests()
+            .procedure(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
         Version(2)
     );
 }
@@ -89,7 +94,13 @@ async fn a_decision_lands_whole_with_timers_outbox_and_approvals(db: &TestDb) {
     );
     for who in ["mia", "ombudsperson", "supreme-court"] {
         let approver = actor(&app, who).await;
-        let v = app.store.procedure(&id).await.unwrap().unwrap().version;
+        let v = app
+            .store_for_tests()
+            .procedure(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .version;
         app.act(
             &id,
             &Command {
@@ -101,7 +112,7 @@ async fn a_decision_lands_whole_with_timers_outbox_and_approvals(db: &TestDb) {
         .await
         .unwrap();
     }
-    let p = app.store.procedure(&id).await.unwrap().unwrap();
+    let p = app.store_for_tests().procedure(&id).await.unwrap().unwrap();
     assert_eq!(
         p.approvals.len(),
         3,
@@ -110,7 +121,7 @@ async fn a_decision_lands_whole_with_timers_outbox_and_approvals(db: &TestDb) {
     // Read with others in one query, each procedure is as it is read alone.
     let other = pid("kg-cets-197");
     let several = app
-        .store
+        .store_for_tests()
         .procedures_by_id(&[id.clone(), other.clone(), pid("kg-nowhere")])
         .await
         .unwrap();
@@ -118,7 +129,11 @@ async fn a_decision_lands_whole_with_timers_outbox_and_approvals(db: &TestDb) {
     assert_eq!(several[&id], p);
     assert_eq!(
         several[&other],
-        app.store.procedure(&other).await.unwrap().unwrap()
+        app.store_for_tests()
+            .procedure(&other)
+            .await
+            .unwrap()
+            .unwrap()
     );
     assert!(several[&other].approvals.is_empty());
     assert_eq!(
@@ -142,7 +157,7 @@ async fn a_decision_lands_whole_with_timers_outbox_and_approvals(db: &TestDb) {
         view.procedure.approvals.is_empty(),
         "a new stage entry starts without approvals"
     );
-    assert!(app.store.verify(Some(&id)).await.unwrap().ok());
+    assert!(app.store_for_tests().verify(Some(&id)).await.unwrap().ok());
 }
 on_both!(a_decision_lands_whole_with_timers_outbox_and_approvals);
 
@@ -152,7 +167,7 @@ async fn a_procedure_keeps_its_definition_when_the_file_changes(db: &TestDb) {
     let clock = clock();
     let app = db.demo_app(&clock).await;
     let original = app
-        .store
+        .store_for_tests()
         .procedure(&pid("kg-ets-173"))
         .await
         .unwrap()
@@ -205,7 +220,12 @@ async fn a_procedure_keeps_its_definition_when_the_file_changes(db: &TestDb) {
         .start(&WorkflowId::parse("coe-accession").unwrap(), &start, &mfa)
         .await
         .unwrap();
-    let p = changed.store.procedure(&start.id).await.unwrap().unwrap();
+    let p = changed
+        .store_for_tests()
+        .procedure(&start.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(p.workflow.hash, new_def.content_hash);
     changed
         .act(&start.id, &advance(1, "legal-review"), &mfa)
@@ -257,7 +277,13 @@ async fn the_view_an_act_returns_is_the_view_read_back(db: &TestDb) {
         } else {
             actor(&app, who).await
         };
-        cmd.expected_version = app.store.procedure(&id).await.unwrap().unwrap().version;
+        cmd.expected_version = app
+            .store_for_tests()
+            .procedure(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .version;
         let acted = app.act(&id, &cmd, &by).await.unwrap();
         let read = app.view(&id).await.unwrap();
         same(&acted, &read);
@@ -289,7 +315,7 @@ async fn reference_data_is_cached_until_an_import_or_its_lifetime(db: &TestDb) {
         let mfa = mfa.clone();
         async move { store.institution(&mfa).await.unwrap().unwrap().name }
     };
-    let before = name(&app.store).await;
+    let before = name(app.store_for_tests()).await;
 
     // A second process: its own pool, with a long lifetime and with none.
     let mut settings = db.settings();
@@ -309,13 +335,13 @@ async fn reference_data_is_cached_until_an_import_or_its_lifetime(db: &TestDb) {
     .unwrap();
     list.iter_mut().find(|i| i.id == mfa).unwrap().name =
         "Ministry of Foreign Affairs (renamed)".into();
-    app.store
+    app.store_for_tests()
         .import_institutions(&list, app.now())
         .await
         .unwrap();
 
     assert_eq!(
-        name(&app.store).await,
+        name(app.store_for_tests()).await,
         "Ministry of Foreign Affairs (renamed)",
         "the importing store sees its import at once"
     );

@@ -13,7 +13,7 @@ use crate::support::TestDb;
 /// connection afterwards to undo it.
 async fn as_reader(db: &TestDb, app: &Accession) -> (accession::config::Settings, Option<String>) {
     let mut settings = db.settings();
-    if app.store.backend() == sea_orm::DbBackend::Sqlite {
+    if app.store_for_tests().backend() == sea_orm::DbBackend::Sqlite {
         // SQLite itself refuses every write on this connection.
         settings.database.url = format!("{}?mode=ro", db.url);
         return (settings, None);
@@ -23,7 +23,7 @@ async fn as_reader(db: &TestDb, app: &Accession) -> (accession::config::Settings
         std::process::id(),
         chrono::Utc::now().timestamp_subsec_nanos()
     );
-    let conn = app.store.connection();
+    let conn = app.store_for_tests().connection();
     for sql in [
         format!("CREATE ROLE {role} LOGIN"),
         format!("GRANT USAGE ON SCHEMA public TO {role}"),
@@ -49,13 +49,17 @@ async fn a_reader_opens_a_database_it_cannot_write(db: &TestDb) {
     let reader = Accession::open_to_read(settings.clone(), Arc::new(clock.clone()))
         .await
         .expect("a reader opens it");
-    let procedures = reader.store.procedures(&Default::default()).await.unwrap();
+    let procedures = reader
+        .store_for_tests()
+        .procedures(&Default::default())
+        .await
+        .unwrap();
     assert_eq!(procedures.len(), 6);
-    assert!(reader.store.verify(None).await.unwrap().ok());
+    assert!(reader.store_for_tests().verify(None).await.unwrap().ok());
     // What writing would need is refused on this connection: it really is read-only.
     assert!(
         reader
-            .store
+            .store_for_tests()
             .outbox_retry(None, chrono::Utc::now())
             .await
             .is_err()
@@ -71,7 +75,7 @@ async fn a_reader_opens_a_database_it_cannot_write(db: &TestDb) {
             opened.err()
         );
     }
-    reader.store.clone().close().await.unwrap();
+    reader.store_for_tests().clone().close().await.unwrap();
     if let Some(undo) = undo {
         // A fresh connection: the owner's pool may hold the role's grants in its cache.
         let admin = Database::connect(&db.url).await.unwrap();

@@ -169,9 +169,13 @@ async fn six_months_of_reminders_and_escalations_arrive_on_time_and_once(db: &Te
     .await;
     // 24 weekly reminders + the catch-up + the one before due + deadline + escalation.
     assert_eq!(fired, 28);
-    assert!(app.store.verify(None).await.unwrap().ok());
+    assert!(app.store_for_tests().verify(None).await.unwrap().ok());
     // The next Monday's reminder is set; nothing else is pending.
-    let pending = app.store.timers(&pid("kg-cets-210"), false).await.unwrap();
+    let pending = app
+        .store_for_tests()
+        .timers(&pid("kg-cets-210"), false)
+        .await
+        .unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].fire_at, at("2027-07-19T03:00:00Z"));
 }
@@ -379,7 +383,7 @@ async fn a_refused_address_is_a_dead_letter_with_its_error_until_retried(db: &Te
     assert!(to_moj > 0);
     assert_eq!(report.dead as i64, to_moj);
     let dead = app
-        .store
+        .store_for_tests()
         .outbox(Some(accession::store::OutboxStatus::Dead), 100)
         .await
         .unwrap();
@@ -393,7 +397,7 @@ async fn a_refused_address_is_a_dead_letter_with_its_error_until_retried(db: &Te
 
     // Requeued, it is tried again (and refused again, since the server still refuses).
     assert_eq!(
-        app.store
+        app.store_for_tests()
             .outbox_retry(Some(dead[0].id), clock.now())
             .await
             .unwrap(),
@@ -450,7 +454,7 @@ async fn two_schedulers_and_two_dispatchers_send_each_reminder_exactly_once(db: 
         &a,
         &format!(
             "SELECT COUNT(*) FROM timers WHERE status = 'pending' AND fire_at <= '{}'",
-            if a.store.backend() == sea_orm::DbBackend::Postgres {
+            if a.store_for_tests().backend() == sea_orm::DbBackend::Postgres {
                 now.to_rfc3339()
             } else {
                 now.format("%Y-%m-%d %H:%M:%S").to_string()
@@ -508,7 +512,7 @@ async fn two_schedulers_and_two_dispatchers_send_each_reminder_exactly_once(db: 
         .await,
         fired as i64
     );
-    assert!(a.store.verify(None).await.unwrap().ok());
+    assert!(a.store_for_tests().verify(None).await.unwrap().ok());
 }
 on_both!(two_schedulers_and_two_dispatchers_send_each_reminder_exactly_once);
 
@@ -522,7 +526,7 @@ async fn a_scheduler_killed_holding_a_lease_loses_nothing(db: &TestDb) {
     clock.set(now);
     // The "dead" instance claims the due timers and never fires them.
     let claimed = app
-        .store
+        .store_for_tests()
         .claim_due_timers(now, now, "dead-instance", now + TimeDelta::minutes(5), 100)
         .await
         .unwrap();
@@ -561,7 +565,7 @@ async fn the_due_timer_query_uses_the_partial_index(db: &TestDb) {
     use sea_orm::{ConnectionTrait, Statement};
     let clock = crate::support::clock();
     let app = db.app(&clock).await;
-    let conn = app.store.connection();
+    let conn = app.store_for_tests().connection();
     let backend = conn.get_database_backend();
     let sql = match backend {
         sea_orm::DbBackend::Postgres => {
@@ -652,7 +656,7 @@ async fn a_timer_that_cannot_fire_is_retried_after_its_lease_without_stalling_th
     let clock = crate::support::clock();
     let app = db.app(&clock).await;
     procedure_in_legal_review(&app, &clock, at("2027-01-04T04:00:00Z")).await;
-    let conn = app.store.connection();
+    let conn = app.store_for_tests().connection();
     conn.execute_unprepared(
         "INSERT INTO workflow_definitions (hash, workflow_id, version, title, source, created_at) \
          SELECT 'broken', workflow_id, version, title, 'not = [toml', created_at \
@@ -690,7 +694,7 @@ async fn a_fired_reminder_does_not_send_a_ministry_back_to_reload(db: &TestDb) {
     let app = db.app(&clock).await;
     procedure_in_legal_review(&app, &clock, at("2027-01-04T04:00:00Z")).await;
     let id = pid("kg-cets-210");
-    let seen = app.store.procedure(&id).await.unwrap().unwrap();
+    let seen = app.store_for_tests().procedure(&id).await.unwrap().unwrap();
     assert_eq!((seen.version.0, seen.last_sequence), (2, 2));
     // The Monday reminder fires meanwhile.
     let monday = at("2027-01-11T03:00:00Z");
@@ -741,7 +745,7 @@ async fn an_outcome_counts_only_from_the_dispatcher_holding_the_row(db: &TestDb)
     clock.set(now);
     let lease = now + TimeDelta::minutes(5);
     let rows = app
-        .store
+        .store_for_tests()
         .claim_outbox(now, now, "first", lease, 2)
         .await
         .unwrap();
@@ -754,13 +758,18 @@ async fn an_outcome_counts_only_from_the_dispatcher_holding_the_row(db: &TestDb)
     };
     // Someone else's outcome for rows `first` holds is refused, row by row.
     let refused = app
-        .store
+        .store_for_tests()
         .outbox_settle("second", &[(a, sent.clone())])
         .await
         .unwrap();
     assert_eq!(refused, [false]);
     assert_eq!(
-        app.store.outbox_row(a).await.unwrap().unwrap().status,
+        app.store_for_tests()
+            .outbox_row(a)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
         OutboxStatus::Pending
     );
     // `first`'s lease runs out and `second` claims the rows; `first`'s late outcomes are refused,
@@ -768,13 +777,13 @@ async fn an_outcome_counts_only_from_the_dispatcher_holding_the_row(db: &TestDb)
     clock.set(lease + TimeDelta::seconds(1));
     let later = clock.now();
     let taken = app
-        .store
+        .store_for_tests()
         .claim_outbox(later, later, "second", later + TimeDelta::minutes(5), 2)
         .await
         .unwrap();
     assert_eq!(taken.iter().map(|r| r.id).collect::<Vec<_>>(), [a, b]);
     let late = app
-        .store
+        .store_for_tests()
         .outbox_settle("first", &[(a, sent.clone())])
         .await
         .unwrap();
@@ -783,27 +792,32 @@ async fn an_outcome_counts_only_from_the_dispatcher_holding_the_row(db: &TestDb)
         reason: "moved on".into(),
     };
     let recorded = app
-        .store
+        .store_for_tests()
         .outbox_settle("second", &[(a, sent.clone()), (b, cancelled.clone())])
         .await
         .unwrap();
     assert_eq!(recorded, [true, true]);
-    let row_a = app.store.outbox_row(a).await.unwrap().unwrap();
+    let row_a = app.store_for_tests().outbox_row(a).await.unwrap().unwrap();
     assert_eq!(row_a.status, OutboxStatus::Sent);
     assert_eq!(row_a.attempts, 1);
     assert_eq!(row_a.recipient_address.as_deref(), Some("moj@gov.example"));
-    let row_b = app.store.outbox_row(b).await.unwrap().unwrap();
+    let row_b = app.store_for_tests().outbox_row(b).await.unwrap().unwrap();
     assert_eq!(row_b.status, OutboxStatus::Cancelled);
     assert_eq!(row_b.last_error.as_deref(), Some("moved on"));
     // A settled row is settled once.
     let again = app
-        .store
+        .store_for_tests()
         .outbox_settle("second", &[(b, sent)])
         .await
         .unwrap();
     assert_eq!(again, [false]);
     assert_eq!(
-        app.store.outbox_row(b).await.unwrap().unwrap().status,
+        app.store_for_tests()
+            .outbox_row(b)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
         OutboxStatus::Cancelled
     );
 }

@@ -136,7 +136,7 @@ macro_rules! on_both {
 /// `SELECT COUNT(*) …` on either backend.
 pub async fn count(app: &Accession, sql: &str) -> i64 {
     use sea_orm::{ConnectionTrait, Statement};
-    let conn = app.store.connection();
+    let conn = app.store_for_tests().connection();
     let row = conn
         .query_one_raw(Statement::from_string(
             conn.get_database_backend(),

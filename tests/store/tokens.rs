@@ -30,7 +30,12 @@ async fn a_token_authenticates_as_its_institution_role_and_name_until_revoked(db
     let clock = clock();
     let app = app_with_institutions(db, &clock).await;
     let new = app
-        .create_token(&inst("moj"), Role::Ministry, "Treaty department")
+        .create_token(
+            &Actor::operator("cli:test"),
+            &inst("moj"),
+            Role::Ministry,
+            "Treaty department",
+        )
         .await
         .expect("create a token");
     assert_eq!(new.row.institution, inst("moj"));
@@ -65,10 +70,18 @@ async fn a_token_authenticates_as_its_institution_role_and_name_until_revoked(db
     );
 
     let other = app
-        .create_token(&inst("mfa"), Role::Coordinator, "Coordination desk")
+        .create_token(
+            &Actor::operator("cli:test"),
+            &inst("mfa"),
+            Role::Coordinator,
+            "Coordination desk",
+        )
         .await
         .unwrap();
-    let revoked = app.revoke_token(new.row.id).await.expect("revoke");
+    let revoked = app
+        .revoke_token(&Actor::operator("cli:test"), new.row.id)
+        .await
+        .expect("revoke");
     assert_eq!(revoked.revoked_at, Some(clock.now()));
     assert!(
         app.authenticate(&new.token).await.unwrap().is_none(),
@@ -79,10 +92,19 @@ async fn a_token_authenticates_as_its_institution_role_and_name_until_revoked(db
 
     // Revoking again changes nothing: the first revocation time stays.
     clock.advance(TimeDelta::hours(1));
-    let again = app.revoke_token(new.row.id).await.expect("revoke again");
+    let again = app
+        .revoke_token(&Actor::operator("cli:test"), new.row.id)
+        .await
+        .expect("revoke again");
     assert_eq!(again.revoked_at, revoked.revoked_at);
 
-    let list = app.tokens().await.unwrap();
+    // Listing tokens is the admins' (the operator at the command line is one), not a
+    // coordinator's.
+    assert!(matches!(
+        app.tokens(&coordinator).await,
+        Err(AppError::Refused(_))
+    ));
+    let list = app.tokens(&Actor::operator("cli:test")).await.unwrap();
     assert_eq!(
         list.iter().map(|t| (t.id, t.revoked())).collect::<Vec<_>>(),
         vec![(new.row.id, true), (other.row.id, false)]
@@ -94,7 +116,12 @@ async fn the_database_holds_the_hash_of_a_token_never_the_token(db: &TestDb) {
     let clock = clock();
     let app = app_with_institutions(db, &clock).await;
     let new = app
-        .create_token(&inst("mfa"), Role::Admin, "Operations")
+        .create_token(
+            &Actor::operator("cli:test"),
+            &inst("mfa"),
+            Role::Admin,
+            "Operations",
+        )
         .await
         .unwrap();
     app.authenticate(&new.token).await.unwrap().expect("valid");
@@ -135,7 +162,7 @@ async fn the_database_holds_the_hash_of_a_token_never_the_token(db: &TestDb) {
 
     // On SQLite, the files themselves (database and write-ahead log) must not contain the secret
     // either; they do contain the hash, which shows the scan looks at the right bytes.
-    if app.store.backend() == sea_orm::DbBackend::Sqlite {
+    if app.store_for_tests().backend() == sea_orm::DbBackend::Sqlite {
         let mut bytes = Vec::new();
         for file in ["accession.db", "accession.db-wal"] {
             if let Ok(content) = std::fs::read(db.dir.path().join(file)) {
@@ -153,12 +180,17 @@ async fn last_used_is_recorded_on_authentication_at_most_once_a_minute(db: &Test
     let clock = clock();
     let app = app_with_institutions(db, &clock).await;
     let new = app
-        .create_token(&inst("mia"), Role::Auditor, "Inspectorate")
+        .create_token(
+            &Actor::operator("cli:test"),
+            &inst("mia"),
+            Role::Auditor,
+            "Inspectorate",
+        )
         .await
         .unwrap();
     assert_eq!(new.row.last_used_at, None);
     let stored = |app: &Accession, id: i64| {
-        let store = app.store.clone();
+        let store = app.store_for_tests().clone();
         async move {
             store
                 .tokens()
@@ -190,7 +222,7 @@ async fn last_used_is_recorded_on_authentication_at_most_once_a_minute(db: &Test
     assert_eq!(stored(&app, new.row.id).await, Some(later));
 
     // The store never moves it back.
-    app.store
+    app.store_for_tests()
         .touch_token(new.row.id, first)
         .await
         .expect("touch");
@@ -202,7 +234,12 @@ async fn creating_a_token_checks_the_institution_and_the_name(db: &TestDb) {
     let clock = clock();
     let app = app_with_institutions(db, &clock).await;
     match app
-        .create_token(&inst("nowhere"), Role::Ministry, "Ghost")
+        .create_token(
+            &Actor::operator("cli:test"),
+            &inst("nowhere"),
+            Role::Ministry,
+            "Ghost",
+        )
         .await
     {
         Err(AppError::NotFound { what, id }) => {
@@ -211,17 +248,39 @@ async fn creating_a_token_checks_the_institution_and_the_name(db: &TestDb) {
         other => panic!("expected institution not found, got {other:?}"),
     }
     assert!(matches!(
-        app.create_token(&inst("moj"), Role::Ministry, "  ").await,
+        app.create_token(
+            &Actor::operator("cli:test"),
+            &inst("moj"),
+            Role::Ministry,
+            "  "
+        )
+        .await,
         Err(AppError::Invalid(_))
     ));
     assert!(matches!(
-        app.create_token(&inst("moj"), Role::Ministry, &"x".repeat(201))
-            .await,
+        app.create_token(
+            &Actor::operator("cli:test"),
+            &inst("moj"),
+            Role::Ministry,
+            &"x".repeat(201)
+        )
+        .await,
         Err(AppError::Invalid(_))
     ));
     assert!(matches!(
-        app.revoke_token(4242).await,
+        app.revoke_token(&Actor::operator("cli:test"), 4242).await,
         Err(AppError::NotFound { what: "token", .. })
+    ));
+    // Only a caller who may manage tokens (an admin) makes or revokes one.
+    let coordinator = Actor::new(inst("mfa"), Role::Coordinator, "Coordination desk");
+    assert!(matches!(
+        app.create_token(&coordinator, &inst("moj"), Role::Ministry, "Sneaky")
+            .await,
+        Err(AppError::Refused(_))
+    ));
+    assert!(matches!(
+        app.revoke_token(&coordinator, 4242).await,
+        Err(AppError::Refused(_))
     ));
     assert_eq!(count(&app, "SELECT COUNT(*) FROM api_tokens").await, 0);
 }
@@ -231,14 +290,24 @@ async fn an_idempotent_response_is_kept_once_per_token_and_key(db: &TestDb) {
     let clock = clock();
     let app = app_with_institutions(db, &clock).await;
     let a = app
-        .create_token(&inst("moj"), Role::Ministry, "A")
+        .create_token(
+            &Actor::operator("cli:test"),
+            &inst("moj"),
+            Role::Ministry,
+            "A",
+        )
         .await
         .unwrap();
     let b = app
-        .create_token(&inst("mfa"), Role::Coordinator, "B")
+        .create_token(
+            &Actor::operator("cli:test"),
+            &inst("mfa"),
+            Role::Coordinator,
+            "B",
+        )
         .await
         .unwrap();
-    let store = &app.store;
+    let store = app.store_for_tests();
     let now = clock.now();
     assert_eq!(
         store.idempotent_response(a.row.id, "k-1").await.unwrap(),

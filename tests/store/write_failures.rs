@@ -16,7 +16,7 @@ const TRAP: &str = "fail at commit";
 
 /// Make every history row whose comment is `TRAP` fail its transaction at COMMIT.
 async fn set_commit_trap(app: &accession::app::Accession) {
-    let conn = app.store.connection();
+    let conn = app.store_for_tests().connection();
     let statements: &[&str] = match conn.get_database_backend() {
         DbBackend::Sqlite => &[
             "CREATE TABLE trap_parent (id INTEGER PRIMARY KEY)",
@@ -50,8 +50,14 @@ async fn a_failed_commit_is_not_acknowledged_and_the_next_act_is_written(db: &Te
     set_commit_trap(&app).await;
     let id = pid("kg-cets-210");
     let moj = actor(&app, "moj").await;
-    let before = app.store.procedure(&id).await.unwrap().unwrap().version;
-    let history_before = app.store.history(&id).await.unwrap().len();
+    let before = app
+        .store_for_tests()
+        .procedure(&id)
+        .await
+        .unwrap()
+        .unwrap()
+        .version;
+    let history_before = app.store_for_tests().history(&id).await.unwrap().len();
 
     // Every pooled connection meets the failure once, so none can be reused in a bad state.
     for _ in 0..6 {
@@ -61,10 +67,18 @@ async fn a_failed_commit_is_not_acknowledged_and_the_next_act_is_written(db: &Te
             "a failed COMMIT must be an error, got {refused:?}"
         );
         assert_eq!(
-            app.store.procedure(&id).await.unwrap().unwrap().version,
+            app.store_for_tests()
+                .procedure(&id)
+                .await
+                .unwrap()
+                .unwrap()
+                .version,
             before
         );
-        assert_eq!(app.store.history(&id).await.unwrap().len(), history_before);
+        assert_eq!(
+            app.store_for_tests().history(&id).await.unwrap().len(),
+            history_before
+        );
     }
 
     // The pool is still good: the next acts are written and seen by another process.
@@ -74,7 +88,7 @@ async fn a_failed_commit_is_not_acknowledged_and_the_next_act_is_written(db: &Te
         .expect("the next act is written");
     assert_eq!(view.procedure.version, Version(before.0 + 1));
     let other = db.app(&clock).await;
-    let history = other.store.history(&id).await.unwrap();
+    let history = other.store_for_tests().history(&id).await.unwrap();
     assert_eq!(history.len(), history_before + 1);
     assert_eq!(
         history.last().and_then(|r| r.comment.as_deref()),
@@ -97,8 +111,14 @@ async fn a_full_database_refuses_the_act_as_no_space_and_takes_writes_again() {
     app.demo().await.expect("the demo loads");
     let id = pid("kg-cets-210");
     let moj = actor(&app, "moj").await;
-    let before = app.store.procedure(&id).await.unwrap().unwrap().version;
-    let conn = app.store.connection();
+    let before = app
+        .store_for_tests()
+        .procedure(&id)
+        .await
+        .unwrap()
+        .unwrap()
+        .version;
+    let conn = app.store_for_tests().connection();
     let pages = conn
         .query_one_raw(sea_orm::Statement::from_string(
             DbBackend::Sqlite,
@@ -127,9 +147,14 @@ async fn a_full_database_refuses_the_act_as_no_space_and_takes_writes_again() {
     assert_eq!(e.kind(), "storage-full");
     assert_eq!(e.exit_code(), 4);
     assert!(e.to_string().contains("no space left"), "{e}");
-    assert!(app.store.writes_refused().is_some());
+    assert!(app.store_for_tests().writes_refused().is_some());
     assert_eq!(
-        app.store.procedure(&id).await.unwrap().unwrap().version,
+        app.store_for_tests()
+            .procedure(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
         Version(version)
     );
 
@@ -141,5 +166,5 @@ async fn a_full_database_refuses_the_act_as_no_space_and_takes_writes_again() {
         .await
         .expect("written once there is room");
     assert_eq!(view.procedure.version, Version(version + 1));
-    assert!(app.store.writes_refused().is_none());
+    assert!(app.store_for_tests().writes_refused().is_none());
 }
