@@ -75,9 +75,9 @@ impl Raw {
                 out
             }
             Raw::Postgres(pool) => {
-                let mut query = sqlx::query(sql);
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()));
                 for p in params {
-                    query = query.bind(*p);
+                    query = query.bind(p.to_string());
                 }
                 query
                     .fetch_all(pool)

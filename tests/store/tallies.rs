@@ -48,7 +48,7 @@ async fn assert_tallies_match(app: &Accession, who: &Actor, when: &str) {
             .await
             .unwrap();
         let scanned = app
-            .store
+            .store_for_tests()
             .procedure_counts_by_scan(
                 &ProcedureQuery {
                     filter: filter.clone(),
@@ -121,8 +121,8 @@ on_both!(tallies_follow_every_write);
 async fn verification_summary_counts_what_is_stored(db: &TestDb) {
     let clock = clock();
     let app = db.demo_app(&clock).await;
-    app.store.verify(None).await.unwrap();
-    let summary = app.store.verification_summary().await.unwrap();
+    app.store_for_tests().verify(None).await.unwrap();
+    let summary = app.store_for_tests().verification_summary().await.unwrap();
     let stored = count(&app, "SELECT COUNT(*) FROM chain_verifications").await;
     let covered = count(
         &app,
@@ -146,8 +146,8 @@ async fn verification_summary_counts_what_is_stored(db: &TestDb) {
     )
     .await
     .unwrap();
-    app.store.verify(None).await.unwrap();
-    let again = app.store.verification_summary().await.unwrap();
+    app.store_for_tests().verify(None).await.unwrap();
+    let again = app.store_for_tests().verification_summary().await.unwrap();
     assert_eq!(again.verified as i64, stored);
     assert_eq!(again.rows as i64, covered + 1);
 }
