@@ -14,6 +14,7 @@ mod m20261201_000010_write_probe;
 mod m20261202_000011_reads;
 mod m20261202_000014_log;
 mod m20261203_000101_checkpoints;
+mod m20261203_000301_tallies;
 
 /// Applies and rolls back the Accession schema.
 pub struct Migrator;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000011_reads::Migration),
             Box::new(m20261202_000014_log::Migration),
             Box::new(m20261203_000101_checkpoints::Migration),
+            Box::new(m20261203_000301_tallies::Migration),
         ]
     }
 }

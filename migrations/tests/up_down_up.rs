@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use migrations::sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend};
 use migrations::{Migrator, MigratorTrait};
 
-const TABLES: [&str; 20] = [
+const TABLES: [&str; 23] = [
     "institutions",
     "conventions",
     "workflow_definitions",
@@ -28,6 +28,9 @@ const TABLES: [&str; 20] = [
     "log_nodes",
     "log_head",
     "checkpoints",
+    "stage_tallies",
+    "due_tallies",
+    "verification_tallies",
 ];
 
 const PARTIAL_INDEXES: [&str; 2] = ["timers_pending_fire_at", "outbox_pending"];
@@ -94,7 +97,9 @@ async fn trigger_objects(db: &DatabaseConnection) -> BTreeSet<String> {
                 strings(
                     db,
                     "SELECT proname::text || '()' FROM pg_proc WHERE proname IN \
-                     ('history_append_only', 'refuse_append_only', 'log_head_only_grows')",
+                     ('history_append_only', 'refuse_append_only', 'log_head_only_grows', \
+                     'procedures_tally', 'chain_verifications_tally', 'bump_stage_tally', \
+                     'bump_due_tally')",
                 )
                 .await,
             );
@@ -114,6 +119,12 @@ fn expected_trigger_objects(backend: DbBackend) -> BTreeSet<String> {
             "log_nodes_no_delete",
             "log_head_no_delete",
             "log_head_grows",
+            "procedures_tally_insert",
+            "procedures_tally_update",
+            "procedures_tally_delete",
+            "chain_verifications_tally_insert",
+            "chain_verifications_tally_update",
+            "chain_verifications_tally_delete",
         ],
         _ => &[
             "history_append_only",
@@ -127,6 +138,12 @@ fn expected_trigger_objects(backend: DbBackend) -> BTreeSet<String> {
             "log_head_grows",
             "refuse_append_only()",
             "log_head_only_grows()",
+            "procedures_tally",
+            "procedures_tally()",
+            "chain_verifications_tally",
+            "chain_verifications_tally()",
+            "bump_stage_tally()",
+            "bump_due_tally()",
         ],
     };
     names.iter().map(|s| s.to_string()).collect()

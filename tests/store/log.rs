@@ -423,8 +423,13 @@ on_both!(a_row_removed_from_the_middle_of_the_log_is_found);
 /// rolling the log's migration back and applying it again builds the same log.
 async fn rows_written_before_the_log_are_put_in_it_on_migrate(db: &TestDb) {
     use migrations::{Migrator, MigratorTrait};
-    // The log's migration and the ones after it (the checkpoints').
-    const AFTER_LOG: u32 = 2;
+    // The log's migration and every one after it.
+    let after_log = Migrator::migrations()
+        .iter()
+        .rev()
+        .position(|m| m.name().contains("_log"))
+        .expect("the log's migration") as u32
+        + 1;
     let clock = clock();
     let app = db.demo_app(&clock).await;
     let root = rows(&app, "SELECT root FROM log_head").await;
@@ -433,7 +438,7 @@ async fn rows_written_before_the_log_are_put_in_it_on_migrate(db: &TestDb) {
         "SELECT procedure_id || '|' || CAST(sequence AS TEXT) FROM log_leaves ORDER BY position",
     )
     .await;
-    Migrator::down(app.store_for_tests().connection(), Some(AFTER_LOG))
+    Migrator::down(app.store_for_tests().connection(), Some(after_log))
         .await
         .unwrap();
     assert!(
@@ -459,7 +464,7 @@ async fn rows_written_before_the_log_are_put_in_it_on_migrate(db: &TestDb) {
 
     // Rolled back again, and the next act comes before any migrate: it puts the old rows in the
     // log first, and its own row after them.
-    Migrator::down(app.store_for_tests().connection(), Some(AFTER_LOG))
+    Migrator::down(app.store_for_tests().connection(), Some(after_log))
         .await
         .unwrap();
     Migrator::up(app.store_for_tests().connection(), None)

@@ -17,5 +17,6 @@ mod procedures;
 mod read_only;
 mod scheduler;
 mod smtp;
+mod tallies;
 mod tokens;
 mod write_failures;
