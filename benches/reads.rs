@@ -15,6 +15,7 @@
 
 mod common;
 
+use common::raw_reads::{Raw, Read};
 use common::{databases, drop_database, env, fresh_database, root, seeded};
 
 use std::time::{Duration, Instant};
@@ -65,6 +66,8 @@ async fn main() {
             let tokens = prepare(&url, n).await;
             let line = measure(&url, n, &tokens, requests).await;
             println!("{label:<9} {n:>9} {line}");
+            let raw = measure_raw(&url, n, requests).await;
+            println!("{:<9} {n:>9} {raw}", "  raw");
             if let Some(admin) = &admin {
                 drop_database(admin, &name).await;
             }
@@ -261,6 +264,44 @@ async fn measure(url: &str, n: usize, token: &str, requests: usize) -> String {
     let _ = child.kill();
     let _ = child.wait();
     format!("{} {:>9.1}", cells.join(" "), peak_kib / 1024.0)
+}
+
+/// The same reads with the raw driver, in-process: the limit each page's figure is set beside.
+async fn measure_raw(url: &str, n: usize, requests: usize) -> String {
+    let raw = Raw::open(url).await;
+    let deep = format!("g-{:07}", n * 9 / 10);
+    let one = format!("g-{:07}", n / 2);
+    let mut cells = Vec::new();
+    for read in [
+        Read::ListFirst,
+        Read::ListAfter(&deep),
+        Read::One(&one),
+        Read::Dashboard,
+        Read::Audit,
+    ] {
+        let mut samples = Vec::new();
+        for _ in 0..requests {
+            let at = Instant::now();
+            assert!(raw.read(read).await > 2, "a raw read returned nothing");
+            samples.push(at.elapsed().as_secs_f64() * 1000.0);
+        }
+        samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        cells.push(format!(
+            "{:>7.1} /{:>6.1}",
+            percentile(&samples, 0.5),
+            percentile(&samples, 0.99)
+        ));
+    }
+    let mut rates = Vec::new();
+    let mut rows = 0;
+    for _ in 0..2 {
+        let at = Instant::now();
+        rows = raw.export_csv().await;
+        rates.push(rows as f64 / at.elapsed().as_secs_f64());
+    }
+    let rate = rates.iter().cloned().fold(0.0, f64::max);
+    cells.push(format!("{rows:>9} at {rate:>7.0}/s"));
+    format!("{} {:>9}", cells.join(" "), "-")
 }
 
 /// A session cookie for `token`, through the sign-in form.

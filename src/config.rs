@@ -22,6 +22,7 @@ pub struct Settings {
     pub server: ServerSettings,
     pub scheduler: SchedulerSettings,
     pub dispatcher: DispatcherSettings,
+    pub audit: AuditSettings,
     /// The names of the States procedures are about, by code, as emails print them.
     #[serde(default)]
     pub states: std::collections::BTreeMap<String, StateNames>,
@@ -47,6 +48,23 @@ impl Settings {
             None => code.to_string(),
         }
     }
+}
+
+/// Signed checkpoints of the history log. The private key is never in a settings file: this names
+/// the file that holds it, or the environment does (`ACCESSION_AUDIT_KEY_FILE`, or
+/// `ACCESSION_AUDIT_KEY` with the key itself).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSettings {
+    /// The private key's file, as `audit keygen` writes it.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// The public key that checkpoints are checked with, when not given on the command line
+    /// (default: the public half of the configured private key).
+    #[serde(default)]
+    pub public_key_file: Option<PathBuf>,
+    /// Seconds between the scheduler's checkpoints; 0 makes none.
+    pub checkpoint_every_secs: u64,
 }
 
 /// The HTTP API of `accession serve`.

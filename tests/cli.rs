@@ -1890,3 +1890,200 @@ fn a_write_that_waits_too_long_for_the_lock_says_the_database_is_busy() {
     s.run_with(&comment, &env).expect(0);
     assert_eq!(s.history("kg-ets-112").len(), 19);
 }
+
+/// The key pair, a checkpoint, and the environment that names the key, for the audit tests.
+fn with_audit_key(s: &Sandbox) -> (PathBuf, Vec<(String, String)>) {
+    let key = s.dir.path().join("audit.key");
+    let out = s
+        .run(&["audit", "keygen", key.to_str().unwrap()])
+        .expect(0)
+        .stdout;
+    assert!(out.contains("key id"), "{out}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the private key is readable by its owner only");
+    }
+    // A second keygen never overwrites the key.
+    let again = s.run(&["audit", "keygen", key.to_str().unwrap()]);
+    assert_ne!(again.code, 0, "{}", again.stdout);
+    assert!(
+        again.stderr.contains("never overwritten"),
+        "{}",
+        again.stderr
+    );
+    let env = vec![(
+        "ACCESSION__AUDIT__KEY_FILE".to_string(),
+        key.display().to_string(),
+    )];
+    (key, env)
+}
+
+fn env_refs(env: &[(String, String)]) -> Vec<(&str, &str)> {
+    env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+#[test]
+fn a_checkpoint_and_an_inclusion_proof_check_out_here_and_in_an_independent_script() {
+    let s = Sandbox::with_demo();
+    let (key, env) = with_audit_key(&s);
+    let env = env_refs(&env);
+    let public = format!("{}.pub", key.display());
+    let cp = s.run_with(&["audit", "checkpoint"], &env).expect(0);
+    let cp_json = cp.json();
+    assert_eq!(cp_json["format"], "accession checkpoint v1");
+    assert!(cp_json["size"].as_u64().unwrap() > 10, "{cp_json}");
+    let cp_file = s.write("cp.json", &cp.stdout);
+    assert!(
+        !cp.stderr
+            .contains(&std::fs::read_to_string(&key).unwrap().trim().to_string()),
+        "the private key is never printed"
+    );
+    let cp_path = cp_file.to_str().unwrap();
+
+    let ok = s
+        .run_with(&["audit", "verify", "--checkpoint", cp_path], &env)
+        .expect(0)
+        .stdout;
+    assert!(ok.contains("extends the"), "{ok}");
+
+    let proof = s
+        .run_with(
+            &[
+                "audit",
+                "prove",
+                "--procedure",
+                "kg-ets-112",
+                "--checkpoint",
+                cp_path,
+            ],
+            &env,
+        )
+        .expect(0);
+    let proof_file = s.write("proof.json", &proof.stdout);
+    let proof_path = proof_file.to_str().unwrap();
+    let check = |proof: &str| {
+        s.run(&[
+            "audit",
+            "check-proof",
+            proof,
+            "--checkpoint",
+            cp_path,
+            "--public-key",
+            &public,
+        ])
+    };
+    let out = check(proof_path).expect(0).stdout;
+    assert!(out.starts_with("OK: `kg-ets-112`"), "{out}");
+
+    let python = |proof: &str, cp: &str| {
+        std::process::Command::new("python3")
+            .arg(repo("tests/check_proof.py"))
+            .args([proof, cp, &public])
+            .output()
+            .expect("python3 runs")
+    };
+    let independent = python(proof_path, cp_path);
+    assert!(
+        independent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&independent.stdout)
+    );
+    assert_eq!(String::from_utf8_lossy(&independent.stdout).trim(), "OK");
+
+    // A proof of another row hash, and a checkpoint with another size: refused by both.
+    let mut tampered = proof.json();
+    let h = tampered["row_hash"].as_str().unwrap().to_string();
+    let flipped = format!("{}{}", if h.starts_with('0') { "1" } else { "0" }, &h[1..]);
+    tampered["row_hash"] = Value::String(flipped);
+    let bad_proof = s.write("bad-proof.json", &tampered.to_string());
+    let out = check(bad_proof.to_str().unwrap()).expect(1).stdout;
+    assert!(out.starts_with("BROKEN proof"), "{out}");
+    assert!(
+        !python(bad_proof.to_str().unwrap(), cp_path)
+            .status
+            .success()
+    );
+
+    let mut forged = cp_json.clone();
+    forged["size"] = Value::from(cp_json["size"].as_u64().unwrap() + 1);
+    let forged_file = s.write("forged.json", &forged.to_string());
+    let forged_path = forged_file.to_str().unwrap();
+    let out = s
+        .run(&[
+            "audit",
+            "check-proof",
+            proof_path,
+            "--checkpoint",
+            forged_path,
+            "--public-key",
+            &public,
+        ])
+        .expect(1)
+        .stdout;
+    assert!(out.contains("signature is not valid"), "{out}");
+    assert!(!python(proof_path, forged_path).status.success());
+    let refused = s
+        .run_with(&["audit", "verify", "--checkpoint", forged_path], &env)
+        .expect(1);
+    assert!(
+        refused.stderr.contains("signature is not valid"),
+        "{}",
+        refused.stderr
+    );
+}
+
+#[test]
+fn rows_deleted_and_the_log_rebuilt_pass_audit_verify_but_not_against_a_checkpoint() {
+    let s = Sandbox::with_demo();
+    let (_key, env) = with_audit_key(&s);
+    let env = env_refs(&env);
+    let cp = s.run_with(&["audit", "checkpoint"], &env).expect(0);
+    let cp_file = s.write("cp.json", &cp.stdout);
+    // An attacker with the database: the newest row of one procedure goes, the version follows,
+    // and the log is emptied so that the application rebuilds it from what is left.
+    sqlite_exec(
+        &s.database(),
+        "DROP TRIGGER history_no_delete; DROP TRIGGER log_leaves_no_delete; \
+         DROP TRIGGER log_nodes_no_delete; DROP TRIGGER log_head_grows; \
+         DELETE FROM history WHERE procedure_id = 'kg-ets-112' AND sequence = \
+           (SELECT MAX(sequence) FROM history WHERE procedure_id = 'kg-ets-112'); \
+         UPDATE procedures SET version = version - 1 WHERE id = 'kg-ets-112'; \
+         DELETE FROM log_leaves; DELETE FROM log_nodes; \
+         UPDATE log_head SET size = 0, frontier = '', \
+           root = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', \
+           backfill_pending = 1;",
+    );
+    // Opened for writing, the application puts every row back in the log.
+    s.run_with(&["audit", "checkpoint"], &env).expect(0);
+    let plain = s.run(&["audit", "verify"]).expect(0).stdout;
+    assert!(plain.starts_with("OK"), "{plain}");
+    let out = s
+        .run_with(
+            &["audit", "verify", "--checkpoint", cp_file.to_str().unwrap()],
+            &env,
+        )
+        .expect(1)
+        .stdout;
+    assert!(out.contains("BROKEN against the checkpoint"), "{out}");
+    assert!(out.contains("missing"), "{out}");
+}
+
+#[test]
+fn an_act_records_the_actor_given_with_actor_or_its_older_spelling_name() {
+    let s = Sandbox::with_demo();
+    let version = |s: &Sandbox| s.procedure("kg-cets-210")["version"].to_string();
+    for (flag, who) in [("--actor", "Aida Sadykova"), ("--name", "Bakyt Osmonov")] {
+        let v = version(&s);
+        s.act(
+            &["comment", "kg-cets-210", "checked the file", flag, who],
+            "mfa",
+            &v,
+        )
+        .expect(0);
+        let history = s.history("kg-cets-210");
+        let last = history.last().unwrap();
+        assert_eq!(last["actor_name"], who, "{last}");
+    }
+}

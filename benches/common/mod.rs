@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each bench binary uses its own part of this module
 
+pub mod raw_reads;
+
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;

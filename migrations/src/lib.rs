@@ -12,6 +12,9 @@ mod m20261201_000007_mail_outages;
 mod m20261201_000008_feed_keys;
 mod m20261201_000010_write_probe;
 mod m20261202_000011_reads;
+mod m20261202_000014_log;
+mod m20261203_000101_checkpoints;
+mod m20261203_000301_tallies;
 
 /// Applies and rolls back the Accession schema.
 pub struct Migrator;
@@ -29,6 +32,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_feed_keys::Migration),
             Box::new(m20261201_000010_write_probe::Migration),
             Box::new(m20261202_000011_reads::Migration),
+            Box::new(m20261202_000014_log::Migration),
+            Box::new(m20261203_000101_checkpoints::Migration),
+            Box::new(m20261203_000301_tallies::Migration),
         ]
     }
 }

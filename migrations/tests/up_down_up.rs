@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use migrations::sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend};
 use migrations::{Migrator, MigratorTrait};
 
-const TABLES: [&str; 16] = [
+const TABLES: [&str; 23] = [
     "institutions",
     "conventions",
     "workflow_definitions",
@@ -24,6 +24,13 @@ const TABLES: [&str; 16] = [
     "procedure_responsibles",
     "chain_verifications",
     "backfills",
+    "log_leaves",
+    "log_nodes",
+    "log_head",
+    "checkpoints",
+    "stage_tallies",
+    "due_tallies",
+    "verification_tallies",
 ];
 
 const PARTIAL_INDEXES: [&str; 2] = ["timers_pending_fire_at", "outbox_pending"];
@@ -89,8 +96,10 @@ async fn trigger_objects(db: &DatabaseConnection) -> BTreeSet<String> {
             objects.extend(
                 strings(
                     db,
-                    "SELECT proname::text || '()' FROM pg_proc \
-                     WHERE proname = 'history_append_only'",
+                    "SELECT proname::text || '()' FROM pg_proc WHERE proname IN \
+                     ('history_append_only', 'refuse_append_only', 'log_head_only_grows', \
+                     'procedures_tally', 'chain_verifications_tally', 'bump_stage_tally', \
+                     'bump_due_tally')",
                 )
                 .await,
             );
@@ -101,8 +110,41 @@ async fn trigger_objects(db: &DatabaseConnection) -> BTreeSet<String> {
 
 fn expected_trigger_objects(backend: DbBackend) -> BTreeSet<String> {
     let names: &[&str] = match backend {
-        DbBackend::Sqlite => &["history_no_update", "history_no_delete"],
-        _ => &["history_append_only", "history_append_only()"],
+        DbBackend::Sqlite => &[
+            "history_no_update",
+            "history_no_delete",
+            "log_leaves_no_update",
+            "log_leaves_no_delete",
+            "log_nodes_no_update",
+            "log_nodes_no_delete",
+            "log_head_no_delete",
+            "log_head_grows",
+            "procedures_tally_insert",
+            "procedures_tally_update",
+            "procedures_tally_delete",
+            "chain_verifications_tally_insert",
+            "chain_verifications_tally_update",
+            "chain_verifications_tally_delete",
+        ],
+        _ => &[
+            "history_append_only",
+            "history_append_only()",
+            "history_no_truncate",
+            "log_leaves_append_only",
+            "log_leaves_no_truncate",
+            "log_nodes_append_only",
+            "log_nodes_no_truncate",
+            "log_head_no_delete",
+            "log_head_grows",
+            "refuse_append_only()",
+            "log_head_only_grows()",
+            "procedures_tally",
+            "procedures_tally()",
+            "chain_verifications_tally",
+            "chain_verifications_tally()",
+            "bump_stage_tally()",
+            "bump_due_tally()",
+        ],
     };
     names.iter().map(|s| s.to_string()).collect()
 }
@@ -292,6 +334,19 @@ async fn assert_history_append_only(db: &DatabaseConnection) {
         assert!(error.contains("DELETE refused on row 2"), "{error}");
     }
 
+    if backend == DbBackend::Postgres {
+        let error = db
+            .execute_unprepared("TRUNCATE history CASCADE")
+            .await
+            .expect_err("TRUNCATE on history must be refused")
+            .to_string();
+        assert!(
+            error.contains("history is append-only: TRUNCATE refused"),
+            "{error}"
+        );
+    }
+    assert_log_append_only(db).await;
+
     let untouched = strings(
         db,
         "SELECT CAST(id AS TEXT) || ':' || coalesce(comment, '-') FROM history",
@@ -301,6 +356,55 @@ async fn assert_history_append_only(db: &DatabaseConnection) {
         untouched,
         BTreeSet::from(["1:-".to_owned(), "2:-".to_owned()]),
         "{backend:?}: history changed despite the refusals"
+    );
+}
+
+/// The log's leaves and nodes refuse UPDATE, DELETE and (PostgreSQL) TRUNCATE; its head refuses
+/// DELETE and shrinking, and grows.
+async fn assert_log_append_only(db: &DatabaseConnection) {
+    let backend = db.get_database_backend();
+    exec(
+        db,
+        "INSERT INTO log_leaves (position, procedure_id, sequence, leaf_hash) VALUES (0, 'p1', 1, 'l')",
+    )
+    .await;
+    exec(
+        db,
+        "INSERT INTO log_nodes (level, idx, hash) VALUES (1, 0, 'n')",
+    )
+    .await;
+    let mut refused = vec![
+        "UPDATE log_leaves SET leaf_hash = 'x'",
+        "DELETE FROM log_leaves",
+        "UPDATE log_nodes SET hash = 'x'",
+        "DELETE FROM log_nodes",
+        "DELETE FROM log_head",
+        "UPDATE log_head SET size = size - 1",
+    ];
+    if backend == DbBackend::Postgres {
+        refused.extend([
+            "TRUNCATE log_leaves",
+            "TRUNCATE log_nodes",
+            "TRUNCATE log_head",
+        ]);
+    }
+    for sql in refused {
+        let error = db.execute_unprepared(sql).await.expect_err(sql).to_string();
+        assert!(
+            error.contains("append-only") || error.contains("only grows"),
+            "{backend:?}: `{sql}`: {error}"
+        );
+    }
+    exec(db, "UPDATE log_head SET size = size + 1").await;
+    assert_eq!(
+        strings(
+            db,
+            "SELECT CAST(size AS TEXT) || ':' || CAST((SELECT COUNT(*) FROM log_leaves) AS TEXT) \
+             || ':' || CAST((SELECT COUNT(*) FROM log_nodes) AS TEXT) FROM log_head"
+        )
+        .await,
+        BTreeSet::from(["1:1:1".to_owned()]),
+        "{backend:?}: the log changed despite the refusals"
     );
 }
 

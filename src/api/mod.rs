@@ -8,6 +8,7 @@
 // failed request, where boxing it would buy nothing measurable and cost every signature.
 #![allow(clippy::result_large_err)]
 
+mod audit;
 mod catalog;
 mod etag;
 mod idempotency;
@@ -55,6 +56,7 @@ pub fn routes() -> (Router<HttpState>, utoipa::openapi::OpenApi) {
         .merge(procedures::routes())
         .merge(catalog::routes())
         .merge(ops::routes())
+        .merge(audit::routes())
         .split_for_parts();
     responses::ErrorResponses.modify(&mut document);
     links::Links.modify(&mut document);

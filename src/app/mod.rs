@@ -5,6 +5,7 @@ mod acts;
 mod answering;
 mod audit;
 mod catalog;
+pub mod checkpoints;
 mod demo;
 mod error;
 mod feeds;

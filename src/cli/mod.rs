@@ -1,6 +1,7 @@
 //! Command-line interface: parse, call the application, print a table for people or JSON with
 //! `--json`. No rules live here.
 
+mod audit;
 mod background;
 mod calendar;
 mod output;
@@ -115,10 +116,43 @@ pub enum ReferenceCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCmd {
-    /// Recompute every chain (or one procedure's); exit 1 when any is broken.
+    /// Recompute every chain (or one procedure's) and the log; exit 1 when any is broken. With
+    /// `--checkpoint`, also check its signature and that today's log extends the one it signed.
     Verify {
-        #[arg(long)]
+        #[arg(long, conflicts_with = "checkpoint")]
         procedure: Option<ProcedureId>,
+        /// A checkpoint (JSON) made before, as `audit checkpoint` prints it.
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
+        /// The public key to check it with (default: `audit.public_key_file`, else the public
+        /// half of the configured private key).
+        #[arg(long, value_name = "FILE")]
+        public_key: Option<PathBuf>,
+    },
+    /// Write a new Ed25519 key pair: FILE (the private key, mode 0600) and FILE.pub.
+    Keygen { file: PathBuf },
+    /// Sign the log's size and root as they are now; record and print the checkpoint (JSON).
+    Checkpoint,
+    /// Print the inclusion proof (JSON) of a history row in the log a checkpoint signed.
+    Prove {
+        #[arg(long)]
+        procedure: ProcedureId,
+        /// The row's sequence (default: the procedure's newest).
+        #[arg(long)]
+        sequence: Option<i64>,
+        #[arg(long, value_name = "FILE")]
+        checkpoint: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        public_key: Option<PathBuf>,
+    },
+    /// Check an inclusion proof against a checkpoint, without a database; exit 1 when it fails.
+    CheckProof {
+        proof: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        checkpoint: PathBuf,
+        /// The public key file (`audit keygen` writes FILE.pub).
+        #[arg(long, value_name = "FILE")]
+        public_key: PathBuf,
     },
 }
 
@@ -246,7 +280,15 @@ pub async fn run(cli: Cli) -> Result<u8, AppError> {
             let app = open_for(&cli, cmd.reads_only()).await?;
             procedures::run(&app, &cli, cmd).await
         }
-        Top::Audit(AuditCmd::Verify { procedure }) => {
+        Top::Audit(AuditCmd::Verify {
+            procedure: None,
+            checkpoint: Some(file),
+            public_key,
+        }) => {
+            let app = open_to_read(&cli).await?;
+            audit::verify_checkpoint(&cli, &app, file, public_key.as_deref()).await
+        }
+        Top::Audit(AuditCmd::Verify { procedure, .. }) => {
             let app = open_to_read(&cli).await?;
             // Only the broken chains are kept in the report: constant memory for any database.
             let report = app
@@ -258,17 +300,27 @@ pub async fn run(cli: Cli) -> Result<u8, AppError> {
                 .await?;
             if cli.json {
                 print_json(&report);
-            } else if let Some(b) = report.first_break() {
-                outln!("BROKEN {b}");
+            } else if !report.ok() {
+                if let Some(b) = report.first_break() {
+                    outln!("BROKEN {b}");
+                }
+                if let Some(what) = report.log.as_ref().and_then(|l| l.broken.as_ref()) {
+                    outln!("BROKEN log: {what}");
+                }
             } else {
+                let log = match &report.log {
+                    Some(l) => format!("; log of {} row(s), root {}", l.size, l.root),
+                    None => String::new(),
+                };
                 outln!(
-                    "OK: {} procedure(s), {} history row(s), every chain intact",
+                    "OK: {} procedure(s), {} history row(s), every chain intact{log}",
                     report.checked,
                     report.rows
                 );
             }
             Ok(if report.ok() { 0 } else { 1 })
         }
+        Top::Audit(cmd) => audit::run(&cli, cmd).await,
         Top::Serve { bind, demo } => {
             let app = open(&cli).await?;
             serve::run(app, &cli, *bind, *demo).await

@@ -141,8 +141,9 @@ pub struct ActorArgs {
     /// Defaults to coordinator for the coordinating institution, ministry otherwise.
     #[arg(long, value_enum)]
     role: Option<Role>,
-    /// Your name, recorded in the history.
-    #[arg(long, value_name = "NAME")]
+    /// Who acts, recorded in the history (default: the operating-system user). `--name` is
+    /// the older spelling.
+    #[arg(long = "actor", visible_alias = "name", value_name = "NAME")]
     name: Option<String>,
 }
 

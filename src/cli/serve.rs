@@ -133,6 +133,18 @@ pub async fn run(
             .await;
         }
     };
+    // Signed checkpoints of the history log, as often as `audit.checkpoint_every_secs`.
+    let checkpoints = async {
+        if scheduler.enabled {
+            repeat(
+                "checkpoint",
+                every(scheduler.interval_secs),
+                stop.clone(),
+                || app.checkpoint_if_due(),
+            )
+            .await;
+        }
+    };
     let http = async {
         if let Some(listener) = listener {
             let mut stopping = stop.clone();
@@ -149,7 +161,7 @@ pub async fn run(
         tracing::info!("stopping: finishing the requests in flight and the current passes");
         let _ = stop_tx.send(true);
     };
-    tokio::join!(http, timers, mail, audit, signal);
+    tokio::join!(http, timers, mail, audit, checkpoints, signal);
     outln!("stopped");
     Ok(0)
 }

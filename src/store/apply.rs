@@ -132,7 +132,7 @@ impl Store {
             }
         }
 
-        let tip = append_history(&txn, p, &decision.events, &self.tips).await?;
+        let appended = append_history(&txn, p, &decision.events, &self.tips).await?;
         if let Some(responsible) = &decision.responsible {
             super::reads::write_responsibles(&txn, &p.id, responsible).await?;
         }
@@ -253,8 +253,19 @@ impl Store {
             None => None,
         };
 
+        // Last before the commit: the log's head stays locked until then.
+        let rows: Vec<_> = appended
+            .iter()
+            .map(|(sequence, hash)| super::log::NewRow {
+                procedure_id: p.id.as_str(),
+                sequence: *sequence,
+                hash,
+            })
+            .collect();
+        super::log::append(&txn, &rows).await?;
+
         txn.commit().await?;
-        if let Some((sequence, hash)) = tip {
+        if let Some((sequence, hash)) = appended.last().cloned() {
             self.tips.put(p.id.as_str(), sequence, hash);
         }
         Ok(answer)
@@ -310,7 +321,7 @@ fn procedure_row(
 }
 
 /// Append events with their chain hashes, continuing from the procedure's last row; returns the
-/// new last row's sequence and hash.
+/// new rows' sequences and hashes, in order.
 ///
 /// The row before the first event is taken from `tips` when this process wrote it, and read
 /// otherwise. The version check that came before makes either safe: the procedure is at the
@@ -321,10 +332,11 @@ async fn append_history(
     p: &ProcedureState,
     events: &[Event],
     tips: &super::cached::ChainTips,
-) -> Result<Option<(i64, String)>, StoreError> {
+) -> Result<Vec<(i64, String)>, StoreError> {
     let Some(first) = events.first() else {
-        return Ok(None);
+        return Ok(Vec::new());
     };
+    let mut appended = Vec::with_capacity(events.len());
     let before = first.sequence - 1;
     let last = match tips.get(p.id.as_str(), before) {
         Some(hash) => Some((hash, before)),
@@ -372,10 +384,11 @@ async fn append_history(
         })
         .exec_without_returning(txn)
         .await?;
+        appended.push((row.sequence, row.hash.clone()));
         prev_hash = row.hash;
         prev_sequence = row.sequence;
     }
-    Ok(Some((prev_sequence, prev_hash)))
+    Ok(appended)
 }
 
 /// The hash and sequence of the procedure's last history row, if it has one.

@@ -178,6 +178,8 @@ impl Store {
     /// Bring the schema up to date.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         Migrator::up(&self.db, None).await?;
+        // Rows written before the log existed go into it once, here rather than in the first act.
+        self.backfill_log().await?;
         Ok(())
     }
 

@@ -39,6 +39,9 @@ pub struct VerifyReport {
     pub checked: u64,
     /// History rows checked.
     pub rows: u64,
+    /// The log over all history, checked when every procedure is verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<super::LogVerdict>,
 }
 
 /// The stored verification state over every chain, for the audit page.
@@ -72,6 +75,7 @@ const BATCH: u64 = 1000;
 impl VerifyReport {
     pub fn ok(&self) -> bool {
         self.procedures.iter().all(|p| p.broken.is_none())
+            && self.log.as_ref().is_none_or(|l| l.broken.is_none())
     }
 
     pub fn first_break(&self) -> Option<&ChainBreak> {
@@ -259,6 +263,31 @@ impl Store {
             });
             report.checked = 1;
         }
+        // A chain cut off at its end is intact as far as it goes: the procedure's version tells.
+        let cut =
+            super::log::note_cut_short(self, only.map(|id| id.as_str()), &mut report.procedures)
+                .await?;
+        if recorder.writable {
+            for b in &cut {
+                // Stored as the chain's break, unless an earlier one is.
+                let stored = chain_verification::Entity::update_many()
+                    .col_expr(
+                        chain_verification::Column::Broken,
+                        Expr::value(b.to_string()),
+                    )
+                    .filter(chain_verification::Column::ProcedureId.eq(b.procedure_id.as_str()))
+                    .filter(chain_verification::Column::Broken.is_null())
+                    .exec(&self.db)
+                    .await;
+                if let Err(e) = stored {
+                    tracing::warn!(error = %e, "the verification results cannot be stored; they are reported only");
+                    break;
+                }
+            }
+        }
+        if only.is_none() {
+            report.log = Some(self.verify_log().await?);
+        }
         Ok(report)
     }
 
@@ -343,6 +372,11 @@ impl Store {
                     break;
                 }
             }
+            // Rows up to `version` were committed with it: a chain that ends before was cut short.
+            let (tip, _) = check.tip();
+            if broken.is_none() && tip < *version {
+                broken = Some(super::log::cut_short(id, *version, tip));
+            }
             recorder
                 .finish((check, broken, rows), &mut report, false)
                 .await?;
@@ -354,24 +388,30 @@ impl Store {
     /// The stored verification state over every chain: a few aggregate queries.
     pub async fn verification_summary(&self) -> Result<VerificationSummary, StoreError> {
         use sea_orm::sea_query::{Alias, Func, Query};
-        let mut q = Query::select();
-        let cv = chain_verification::Entity;
-        q.from(cv)
-            .expr_as(Func::count(Expr::val(1i64)), Alias::new("verified"))
-            .expr_as(
-                Func::cast_as(
-                    Func::coalesce([
-                        Func::sum(Expr::col((cv, chain_verification::Column::Rows))).into(),
-                        Expr::val(0i64),
-                    ]),
-                    Alias::new("BIGINT"),
-                ),
-                Alias::new("rows"),
-            )
-            .expr_as(
-                Func::count(Expr::col((cv, chain_verification::Column::Broken))),
+        // The counts from the one row the triggers keep (migration 000301), the oldest and
+        // newest verification from the index on `verified_at`, the number of procedures from
+        // the stage tallies: a handful of rows read, however many chains there are.
+        let mut totals = Query::select();
+        totals
+            .from(Alias::new("verification_tallies"))
+            .columns([
+                Alias::new("verified"),
+                Alias::new("rows_covered"),
                 Alias::new("broken"),
-            )
+            ])
+            .and_where(Expr::col(Alias::new("id")).eq(1));
+        let mut summary = VerificationSummary::default();
+        let n = |r: &sea_orm::QueryResult, name: &str| -> Result<u64, StoreError> {
+            Ok(u64::try_from(r.try_get::<i64>("", name)?).unwrap_or(0))
+        };
+        if let Some(r) = sea_orm::ConnectionTrait::query_one(&self.db, &totals).await? {
+            summary.verified = n(&r, "verified")?;
+            summary.rows = n(&r, "rows_covered")?;
+            summary.broken = n(&r, "broken")?;
+        }
+        let cv = chain_verification::Entity;
+        let mut when = Query::select();
+        when.from(cv)
             .expr_as(
                 Func::min(Expr::col((cv, chain_verification::Column::VerifiedAt))),
                 Alias::new("oldest"),
@@ -380,19 +420,24 @@ impl Store {
                 Func::max(Expr::col((cv, chain_verification::Column::VerifiedAt))),
                 Alias::new("newest"),
             );
-        let mut summary = VerificationSummary::default();
-        if let Some(r) = sea_orm::ConnectionTrait::query_one(&self.db, &q).await? {
-            let n = |name: &str| -> Result<u64, StoreError> {
-                Ok(u64::try_from(r.try_get::<i64>("", name)?).unwrap_or(0))
-            };
-            summary.verified = n("verified")?;
-            summary.rows = n("rows")?;
-            summary.broken = n("broken")?;
+        if let Some(r) = sea_orm::ConnectionTrait::query_one(&self.db, &when).await? {
             summary.oldest = r.try_get("", "oldest")?;
             summary.newest = r.try_get("", "newest")?;
         }
-        summary.procedures =
-            sea_orm::PaginatorTrait::count(procedure::Entity::find(), &self.db).await?;
+        let mut procedures = Query::select();
+        procedures.from(Alias::new("stage_tallies")).expr_as(
+            Func::cast_as(
+                Func::coalesce([
+                    Func::sum(Expr::col(Alias::new("n"))).into(),
+                    Expr::val(0i64),
+                ]),
+                Alias::new("BIGINT"),
+            ),
+            Alias::new("n"),
+        );
+        if let Some(r) = sea_orm::ConnectionTrait::query_one(&self.db, &procedures).await? {
+            summary.procedures = n(&r, "n")?;
+        }
         if summary.broken > 0 {
             summary.first_break = chain_verification::Entity::find()
                 .filter(chain_verification::Column::Broken.is_not_null())

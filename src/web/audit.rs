@@ -38,6 +38,8 @@ struct AuditPage {
     next_page: Option<String>,
     /// Whether this is a later page (with a link back to the first).
     first_page: bool,
+    /// The newest signed checkpoints of the log.
+    checkpoints: Vec<CheckpointLine>,
     institutions: Vec<Institution>,
     conventions: Vec<Convention>,
     filter: Filter,
@@ -50,6 +52,18 @@ struct AuditPage {
 impl PageBody for AuditPage {
     const TEMPLATE: &'static str = "audit.html";
 }
+
+/// A signed checkpoint, as the audit page lists it.
+#[derive(Debug, Serialize)]
+struct CheckpointLine {
+    time: String,
+    size: u64,
+    root: String,
+    key_id: String,
+}
+
+/// Checkpoints the audit page shows, newest first.
+const CHECKPOINTS_SHOWN: u64 = 5;
 
 /// What the stored verification results say.
 #[derive(Debug, Serialize)]
@@ -254,6 +268,19 @@ pub async fn audit(
                 },
                 next_page,
                 first_page: after.is_some(),
+                checkpoints: state
+                    .app
+                    .checkpoints(&caller.actor, None, CHECKPOINTS_SHOWN)
+                    .await?
+                    .0
+                    .into_iter()
+                    .map(|(_, c)| CheckpointLine {
+                        time: c.time,
+                        size: c.size,
+                        root: c.root,
+                        key_id: c.key_id,
+                    })
+                    .collect(),
                 institutions: state.app.institutions().await?,
                 conventions: state.app.conventions().await?,
                 filter: Filter {

@@ -36,6 +36,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("post", "/api/v1/outbox/{id}/retry"),
     ("get", "/api/v1/timers"),
     ("get", "/api/v1/audit/verify"),
+    ("get", "/api/v1/audit/checkpoints"),
     ("get", "/api/v1/tokens"),
     ("post", "/api/v1/tokens"),
     ("delete", "/api/v1/tokens/{id}"),

@@ -16,6 +16,7 @@ mod hardening;
 mod idempotency;
 mod input;
 mod lifecycle;
+mod log;
 mod pages;
 mod paging;
 mod roles;

@@ -649,3 +649,40 @@ async fn the_dashboard_is_paged_and_counts_everything(db: &TestDb) {
     assert!(second.contains("rel=\"prev\""));
 }
 on_both!(the_dashboard_is_paged_and_counts_everything);
+
+/// The audit page lists the newest signed checkpoints, or says there is none yet.
+async fn the_audit_page_lists_the_signed_checkpoints(db: &TestDb) {
+    use accession::audit::checkpoint::Checkpoint;
+    let server = Server::start(db).await;
+    let (client, session) = signed_in(&server, server.token("mfa", Role::Auditor)).await;
+    let get = || async {
+        client
+            .get(format!("{}/audit", server.base))
+            .header("Cookie", &session)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let page = get().await;
+    assert!(page.contains("No checkpoint has been made yet"), "{page}");
+    let key = ed25519_dalek::SigningKey::from_bytes(&[5u8; 32]);
+    let (size, root) = server.app.store_for_tests().log_head().await.unwrap();
+    let cp = Checkpoint::sign(size, &root, server.app.now(), &key);
+    server
+        .app
+        .store_for_tests()
+        .insert_checkpoint(&cp)
+        .await
+        .unwrap();
+    let page = get().await;
+    assert!(
+        page.contains(&format!("<code>{}</code>", cp.root)),
+        "{page}"
+    );
+    assert!(page.contains(&cp.key_id), "{page}");
+    assert!(!page.contains("No checkpoint has been made yet"));
+}
+on_both!(the_audit_page_lists_the_signed_checkpoints);

@@ -6,14 +6,17 @@ mod mailserver;
 mod support;
 
 mod audit;
+mod checkpoints;
 mod concurrency;
 mod contracts;
 mod demo;
 mod idempotency;
+mod log;
 mod outage;
 mod procedures;
 mod read_only;
 mod scheduler;
 mod smtp;
+mod tallies;
 mod tokens;
 mod write_failures;

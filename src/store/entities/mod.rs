@@ -4,10 +4,14 @@
 pub mod api_token;
 pub mod approval;
 pub mod chain_verification;
+pub mod checkpoint;
 pub mod convention;
 pub mod history;
 pub mod idempotency_key;
 pub mod institution;
+pub mod log_head;
+pub mod log_leaf;
+pub mod log_node;
 pub mod mail_outage;
 pub mod outbox;
 pub mod procedure;
