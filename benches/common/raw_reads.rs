@@ -222,10 +222,10 @@ impl Raw {
                 Some((procedure, sequence)) => {
                     let sequence = sequence.to_string();
                     let sql = format!(
-                        "SELECT * FROM history WHERE (procedure_id, sequence) > ({}, {}) \
+                        "SELECT * FROM history WHERE (procedure_id, sequence) > ({}, CAST({} AS BIGINT)) \
                          ORDER BY procedure_id, sequence LIMIT 1000",
                         self.at(1),
-                        format!("CAST({} AS BIGINT)", self.at(2)),
+                        self.at(2),
                     );
                     self.rows(&sql, &[procedure, &sequence]).await
                 }
