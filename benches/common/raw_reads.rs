@@ -50,8 +50,11 @@ impl Raw {
         match self {
             Raw::Sqlite(c) => {
                 let mut statement = c.prepare_cached(sql).unwrap();
-                let names: Vec<String> =
-                    statement.column_names().iter().map(|s| s.to_string()).collect();
+                let names: Vec<String> = statement
+                    .column_names()
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect();
                 let mut rows = statement
                     .query(rusqlite::params_from_iter(params.iter()))
                     .unwrap();
@@ -168,7 +171,10 @@ impl Raw {
                     format!(
                         "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n FROM due_tallies \
                          WHERE due_on < {}",
-                        self.at(1)
+                        match self {
+                            Raw::Sqlite(_) => self.at(1),
+                            Raw::Postgres(_) => format!("CAST({} AS DATE)", self.at(1)),
+                        }
                     ),
                     "SELECT workflow_hash, stage, CAST(SUM(n) AS BIGINT) AS n FROM stage_tallies \
                      GROUP BY workflow_hash, stage HAVING SUM(n) > 0 ORDER BY workflow_hash, stage"
@@ -216,10 +222,10 @@ impl Raw {
                 Some((procedure, sequence)) => {
                     let sequence = sequence.to_string();
                     let sql = format!(
-                        "SELECT * FROM history WHERE (procedure_id, sequence) > ({}, {}) \
+                        "SELECT * FROM history WHERE (procedure_id, sequence) > ({}, CAST({} AS BIGINT)) \
                          ORDER BY procedure_id, sequence LIMIT 1000",
                         self.at(1),
-                        format!("CAST({} AS BIGINT)", self.at(2)),
+                        self.at(2),
                     );
                     self.rows(&sql, &[procedure, &sequence]).await
                 }
