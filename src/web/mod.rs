@@ -1,10 +1,17 @@
 //! Web pages for people: server-rendered HTML, with pictures drawn on the server and no JavaScript.
 //! Sign-in with an API token gives an HTTP-only session cookie; every form carries the session's
 //! CSRF secret; what a page shows and what its forms do follow the same rules as the API.
+//! One module per area (session, dashboard, procedure, audit, outbox, reminders, calendar);
+//! `layout` is what every page shares, `render` the templates and strings.
 
-mod checkpoints;
+mod audit;
+mod calendar;
+mod dashboard;
 pub mod ics;
-mod pages;
+mod layout;
+mod outbox;
+mod procedure;
+mod reminders;
 mod render;
 mod session;
 pub mod svg;
@@ -17,17 +24,20 @@ use crate::http::HttpState;
 /// The pages, merged beside the API by `server::router`.
 pub fn routes() -> Router<HttpState> {
     Router::new()
-        .route("/", get(pages::dashboard))
-        .route("/sign-in", get(pages::sign_in_page).post(pages::sign_in))
-        .route("/sign-out", post(pages::sign_out))
-        .route("/lang", get(pages::language))
-        .route("/procedures/{id}", get(pages::procedure))
-        .route("/procedures/{id}/act", post(pages::act))
-        .route("/audit", get(pages::audit))
-        .route("/audit/{file}", get(pages::audit_export))
-        .route("/outbox", get(pages::outbox))
-        .route("/outbox/{id}/retry", post(pages::outbox_retry))
-        .route("/reminders", get(pages::reminders))
-        .route("/calendar-feed", post(pages::renew_feed))
-        .route("/calendar/{file}", get(pages::calendar))
+        .route("/", get(dashboard::dashboard))
+        .route(
+            "/sign-in",
+            get(session::sign_in_page).post(session::sign_in),
+        )
+        .route("/sign-out", post(session::sign_out))
+        .route("/lang", get(session::language))
+        .route("/procedures/{id}", get(procedure::procedure))
+        .route("/procedures/{id}/act", post(procedure::act))
+        .route("/audit", get(audit::audit))
+        .route("/audit/{file}", get(audit::audit_export))
+        .route("/outbox", get(outbox::outbox))
+        .route("/outbox/{id}/retry", post(outbox::outbox_retry))
+        .route("/reminders", get(reminders::reminders))
+        .route("/calendar-feed", post(calendar::renew_feed))
+        .route("/calendar/{file}", get(calendar::calendar))
 }

@@ -6,7 +6,8 @@ use std::sync::LazyLock;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use minijinja::{AutoEscape, Environment, Value};
+use minijinja::{AutoEscape, Environment};
+use serde::Serialize;
 
 use crate::reference::Language;
 
@@ -57,7 +58,9 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env.set_auto_escape_callback(|_| AutoEscape::Html);
     // The crate's one escaper, as in the emails and the pictures (see `crate::html::escape`).
     env.set_formatter(crate::html::formatter);
-    env.set_undefined_behavior(minijinja::UndefinedBehavior::Lenient);
+    // Strict: a value a template names and its context lacks is an error (the page answers 500 and
+    // the log says which), never a silent blank. Optional values are `none`, tested with `if`.
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     for (name, source) in TEMPLATES {
         env.add_template(name, source)
             .unwrap_or_else(|e| panic!("web template {name} does not parse: {e}"));
@@ -96,8 +99,10 @@ pub fn text(language: Language, key: &str) -> String {
         .unwrap_or_else(|| key.to_string())
 }
 
-/// Render page `name` with `context`; an error in a template is an internal error, logged.
-pub fn page(status: StatusCode, name: &str, context: Value) -> Response {
+/// Render page `name` with `context`; an error in a template (an undefined value among them) is
+/// an internal error, logged.
+pub fn page(status: StatusCode, name: &str, context: impl Serialize) -> Response {
+    let context = minijinja::Value::from(minijinja::value::Serde(context));
     match ENV.get_template(name).and_then(|t| t.render(context)) {
         Ok(html) => {
             let mut response = (status, Html(html)).into_response();
@@ -145,17 +150,27 @@ mod tests {
         );
     }
 
-    #[test]
-    fn pages_escape_values_with_the_crates_one_escaper() {
-        let html = ENV
-            .get_template("error.html")
-            .unwrap()
-            .render(minijinja::context! {
-                tr => strings(Language::En),
-                heading => "Europe/Paris",
-                detail => "<script>alert('x')</script> & \"more\"\u{1}",
-            })
+    #[tokio::test]
+    async fn pages_escape_values_with_the_crates_one_escaper() {
+        let visitor = crate::web::session::Visitor {
+            session: None,
+            language: Language::En,
+            cookie: None,
+            path: "/".into(),
+        };
+        let response = crate::web::layout::show(
+            &visitor,
+            StatusCode::OK,
+            &crate::web::layout::ErrorPage {
+                heading: "Europe/Paris".into(),
+                detail: "<script>alert('x')</script> & \"more\"\u{1}".into(),
+            },
+        );
+        assert_eq!(response.status(), StatusCode::OK);
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
             .unwrap();
+        let html = String::from_utf8(bytes.to_vec()).unwrap();
         assert!(html.contains("<h1>Europe/Paris</h1>"), "{html}");
         let detail =
             "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;more&quot;\u{FFFD}";
@@ -164,6 +179,23 @@ mod tests {
             "{html}"
         );
         assert!(!html.contains("<script>"), "{html}");
+    }
+
+    #[test]
+    fn a_value_a_template_names_and_its_context_lacks_is_an_error() {
+        let lacking = minijinja::context! { tr => strings(Language::En), heading => "x" };
+        let error = ENV
+            .get_template("error.html")
+            .unwrap()
+            .render(lacking)
+            .unwrap_err();
+        assert_eq!(
+            error.kind(),
+            minijinja::ErrorKind::UndefinedError,
+            "{error}"
+        );
+        let response = page(StatusCode::OK, "error.html", minijinja::context! {});
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 
     #[test]

@@ -4,13 +4,19 @@
 //! cookies are `Secure` and named with the `__Host-` prefix, so no other host — a sibling
 //! subdomain, a plain-HTTP page — can set one the site would read.
 
-use axum::extract::FromRequestParts;
-use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
+use axum::http::header::{self, COOKIE, SET_COOKIE};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
 
-use crate::app::{SESSION_LIFETIME, Session};
-use crate::http::{Caller, HttpState};
+use super::layout::{
+    Form, Layout, PageBody, app_error_page, error_page, redirect, secure, show_with,
+};
+use super::render::text;
+use crate::app::{SESSION_LIFETIME, Session, random_secret};
+use crate::http::{Caller, ClientAddress, HttpState, Locked};
 use crate::reference::Language;
 
 pub const SESSION_COOKIE: &str = "accession_session";
@@ -119,6 +125,238 @@ impl FromRequestParts<HttpState> for Visitor {
     }
 }
 
+/// A signed-in visitor and the session's caller. Without a session the request goes no further:
+/// the answer is a redirect to the sign-in page. Put it after a handler's `Path` and `Query`, so
+/// a malformed address is refused (400) before a missing session is.
+pub struct SignedIn {
+    pub visitor: Visitor,
+    pub caller: Caller,
+}
+
+impl FromRequestParts<HttpState> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &HttpState) -> Result<Self, Response> {
+        let Ok(visitor) = Visitor::from_request_parts(parts, state).await;
+        match visitor.caller() {
+            Some(caller) => Ok(SignedIn { visitor, caller }),
+            None => Err(redirect("/sign-in")),
+        }
+    }
+}
+
+/// A form posted by a signed-in visitor with the session's CSRF secret (field `csrf`). A body
+/// that is not a form is axum's refusal; without a session, a redirect to the sign-in page;
+/// with another secret, 403 as a page in the visitor's language. Nothing is done in any case.
+pub struct CsrfChecked {
+    pub visitor: Visitor,
+    pub caller: Caller,
+    pub form: Form,
+}
+
+impl FromRequest<HttpState> for CsrfChecked {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &HttpState) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let Ok(visitor) = Visitor::from_request_parts(&mut parts, state).await;
+        let axum::Form(form) =
+            axum::Form::<Form>::from_request(Request::from_parts(parts, body), state)
+                .await
+                .map_err(IntoResponse::into_response)?;
+        let Some((session, caller)) = visitor.session.as_ref().zip(visitor.caller()) else {
+            return Err(redirect("/sign-in"));
+        };
+        match form.get("csrf") {
+            Some(token) if session.csrf_matches(token) => Ok(CsrfChecked {
+                visitor,
+                caller,
+                form,
+            }),
+            _ => Err(error_page(
+                &visitor,
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "this form has expired or did not come from this site; reload the page and try \
+                 again",
+            )),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signing in and out, language.
+
+pub async fn sign_in_page(State(state): State<HttpState>, v: Visitor) -> Response {
+    if v.session.is_some() {
+        return redirect("/");
+    }
+    sign_in_form(&state, &v, false, StatusCode::OK)
+}
+
+/// The sign-in form; `failed` after a token that was refused.
+#[derive(Debug, Serialize)]
+struct SignInPage {
+    failed: bool,
+}
+
+impl PageBody for SignInPage {
+    const TEMPLATE: &'static str = "sign_in.html";
+}
+
+fn sign_in_form(state: &HttpState, v: &Visitor, failed: bool, status: StatusCode) -> Response {
+    let csrf = match random_secret() {
+        Ok(c) => c,
+        Err(e) => return app_error_page(v, e),
+    };
+    let layout = Layout::of(v).with_csrf(csrf.clone());
+    let mut response = show_with(&layout, status, &SignInPage { failed });
+    set_cookie(
+        response.headers_mut(),
+        CSRF_COOKIE,
+        &csrf,
+        3600,
+        secure(state),
+    );
+    response
+}
+
+/// 429, as a page in the visitor's language, with `Retry-After`.
+fn too_many_failures(v: &Visitor, locked: Locked) -> Response {
+    let seconds = locked.seconds();
+    let detail = text(v.language, "too_many_failures").replace("{seconds}", &seconds.to_string());
+    let mut response = error_page(v, StatusCode::TOO_MANY_REQUESTS, "too_many", detail);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
+}
+
+pub async fn sign_in(
+    State(state): State<HttpState>,
+    v: Visitor,
+    ClientAddress(client): ClientAddress,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<Form>,
+) -> Response {
+    // Double submit: the form's secret must be the cookie's, so no other site can sign a
+    // browser in with its own token.
+    let expected = cookie(&headers, CSRF_COOKIE, secure(&state));
+    let given = form.get("csrf");
+    let same = matches!((&expected, given), (Some(a), Some(b)) if a.len() == 64 && a == b);
+    if !same {
+        return error_page(
+            &v,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the sign-in form has expired; reload it",
+        );
+    }
+    // A client that has spent its failure budget is refused before the token is looked at.
+    if let Err(locked) = state.throttle.admit(client) {
+        return too_many_failures(&v, locked);
+    }
+    let token = form.get("token").map(|t| t.trim()).unwrap_or_default();
+    match state.app.sign_in(token).await {
+        Ok(Some(session)) => {
+            let mut response = redirect("/");
+            let h = response.headers_mut();
+            set_cookie(
+                h,
+                SESSION_COOKIE,
+                &session.cookie,
+                session_max_age(),
+                secure(&state),
+            );
+            set_cookie(h, CSRF_COOKIE, "", 0, secure(&state));
+            set_cookie(
+                h,
+                LANG_COOKIE,
+                session.language.as_str(),
+                session_max_age(),
+                secure(&state),
+            );
+            response
+        }
+        Ok(None) => match state.throttle.fail(client) {
+            Ok(()) => sign_in_form(&state, &v, true, StatusCode::UNAUTHORIZED),
+            Err(locked) => too_many_failures(&v, locked),
+        },
+        Err(e) => app_error_page(&v, e),
+    }
+}
+
+pub async fn sign_out(
+    State(state): State<HttpState>,
+    CsrfChecked {
+        visitor: v,
+        caller: _,
+        form: _,
+    }: CsrfChecked,
+) -> Response {
+    if let Some(c) = &v.cookie
+        && let Err(e) = state.app.sign_out(c).await
+    {
+        return app_error_page(&v, e);
+    }
+    let mut response = redirect("/sign-in");
+    set_cookie(
+        response.headers_mut(),
+        SESSION_COOKIE,
+        "",
+        0,
+        secure(&state),
+    );
+    response
+}
+
+/// A path of this site and nothing else: `/` then visible ASCII, never `//` or `/\` (which
+/// browsers read as another host), no whitespace or control character (which they strip).
+fn local_path(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    bytes.first() == Some(&b'/')
+        && !matches!(bytes.get(1), Some(b'/' | b'\\'))
+        && bytes
+            .iter()
+            .all(|b| (0x21..=0x7e).contains(b) && *b != b'\\')
+}
+
+#[derive(Deserialize)]
+pub struct LangQuery {
+    to: String,
+    back: Option<String>,
+}
+
+pub async fn language(
+    State(state): State<HttpState>,
+    v: Visitor,
+    Query(q): Query<LangQuery>,
+) -> Response {
+    let language = match Language::parse(&q.to) {
+        Some(l @ (Language::En | Language::Ru)) => l,
+        _ => Language::En,
+    };
+    // Only a path of this site: never a redirect elsewhere.
+    let back = q
+        .back
+        .filter(|b| local_path(b))
+        .unwrap_or_else(|| "/".into());
+    if let Some(s) = &v.session
+        && let Err(e) = state.app.set_session_language(s, language).await
+    {
+        return app_error_page(&v, e);
+    }
+    let mut response = redirect(&back);
+    set_cookie(
+        response.headers_mut(),
+        LANG_COOKIE,
+        language.as_str(),
+        session_max_age(),
+        secure(&state),
+    );
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,5 +390,23 @@ mod tests {
         assert_eq!(cookie(&h, SESSION_COOKIE, false).as_deref(), Some("plain"));
         h.insert(COOKIE, HeaderValue::from_static("accession_session=plain"));
         assert_eq!(cookie(&h, SESSION_COOKIE, true), None);
+    }
+
+    #[test]
+    fn only_paths_of_this_site_are_redirected_to() {
+        for ok in ["/", "/procedures/kg-ets-112", "/audit?from=2024-01-01"] {
+            assert!(local_path(ok), "{ok}");
+        }
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "https://evil",
+            "",
+            "/ x",
+            "evil",
+        ] {
+            assert!(!local_path(bad), "{bad:?}");
+        }
     }
 }

@@ -17,6 +17,7 @@ mod idempotency;
 mod input;
 mod lifecycle;
 mod log;
+mod pages;
 mod paging;
 mod roles;
 mod throttle;

@@ -222,7 +222,7 @@ async fn a_calendar_feed_key_is_random_stored_hashed_renewable_and_dies_with_its
 on_both!(a_calendar_feed_key_is_random_stored_hashed_renewable_and_dies_with_its_token);
 
 /// Signed in as `token`: a client without redirects and the session cookie.
-async fn signed_in(server: &Server, token: &str) -> (reqwest::Client, String) {
+pub async fn signed_in(server: &Server, token: &str) -> (reqwest::Client, String) {
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

@@ -1,0 +1,244 @@
+//! The dashboard: the matrix of procedures the caller may read, filtered and paged, with counts
+//! from the database and the calendar feed's button.
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::layout::{PageBody, app_error_page, local, name_of, show, some, zone_of};
+use super::render::page_language;
+use super::session::{SignedIn, Visitor};
+use crate::app::AppError;
+use crate::http::{Caller, HttpState};
+use crate::ids::{ConventionId, InstitutionId, ProcedureId};
+use crate::reference::{Convention, Institution};
+use crate::store::ProcedureFilter;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct DashboardQuery {
+    convention: Option<String>,
+    institution: Option<String>,
+    status: Option<String>,
+    overdue: Option<String>,
+    mine: Option<String>,
+    /// A page's cursor, from its "next" or "previous" link.
+    cursor: Option<String>,
+}
+
+/// The dashboard: a page of procedures, the counts of all the filter keeps, the filter as given.
+#[derive(Debug, Serialize)]
+struct Dashboard {
+    rows: Vec<Row>,
+    counts: Counts,
+    next_page: Option<String>,
+    previous_page: Option<String>,
+    zone: &'static str,
+    conventions: Vec<Convention>,
+    institutions: Vec<Institution>,
+    /// When the token's calendar feed key was made (its address is shown only then).
+    feed_made: Option<String>,
+    filter: Filter,
+}
+
+impl PageBody for Dashboard {
+    const TEMPLATE: &'static str = "dashboard.html";
+}
+
+/// A procedure in the matrix.
+#[derive(Debug, Serialize)]
+struct Row {
+    id: ProcedureId,
+    number: String,
+    title: Option<String>,
+    state: String,
+    stage_title: String,
+    status: &'static str,
+    requested_on: Option<NaiveDate>,
+    invited_on: Option<NaiveDate>,
+    invitation_expires_on: Option<NaiveDate>,
+    deposited_on: Option<NaiveDate>,
+    eif_computed: Option<NaiveDate>,
+    eif_recorded: Option<NaiveDate>,
+    eif_differs: bool,
+    due_on: Option<NaiveDate>,
+    overdue: bool,
+    responsible: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Counts {
+    total: u64,
+    active: u64,
+    overdue: u64,
+    by_stage: Vec<StageCount>,
+}
+
+#[derive(Debug, Serialize)]
+struct StageCount {
+    title: String,
+    count: u64,
+}
+
+/// The filter as the form shows it (`institution` is blank when "mine" chose it).
+#[derive(Debug, Serialize)]
+struct Filter {
+    convention: Option<ConventionId>,
+    institution: Option<InstitutionId>,
+    status: Option<&'static str>,
+    overdue: bool,
+    mine: bool,
+}
+
+/// Rows per page of the dashboard.
+const DASHBOARD_PAGE: u32 = 50;
+
+pub async fn dashboard(
+    State(state): State<HttpState>,
+    Query(q): Query<DashboardQuery>,
+    SignedIn { visitor: v, caller }: SignedIn,
+) -> Response {
+    match dashboard_inner(&state, &v, &caller, q).await {
+        Ok(r) => r,
+        Err(e) => app_error_page(&v, e),
+    }
+}
+
+async fn dashboard_inner(
+    state: &HttpState,
+    v: &Visitor,
+    caller: &Caller,
+    q: DashboardQuery,
+) -> Result<Response, AppError> {
+    let app = &state.app;
+    let invalid = |what: &str, e: crate::ids::InvalidId| AppError::Invalid(format!("{what}: {e}"));
+    let convention = some(&q.convention)
+        .map(ConventionId::parse)
+        .transpose()
+        .map_err(|e| invalid("convention", e))?;
+    let mut institution = some(&q.institution)
+        .map(InstitutionId::parse)
+        .transpose()
+        .map_err(|e| invalid("institution", e))?;
+    let mine = some(&q.mine).is_some();
+    if mine {
+        institution = Some(caller.actor.institution.clone());
+    }
+    let status = some(&q.status).and_then(crate::engine::Status::parse);
+    let overdue = some(&q.overdue).is_some();
+    let today = app.today();
+    let request = crate::app::ListRequest {
+        filter: ProcedureFilter {
+            convention: convention.clone(),
+            stage: None,
+            status,
+            overdue_on: overdue.then_some(today),
+        },
+        responsible: institution.clone(),
+        not_overdue: false,
+        cursor: some(&q.cursor).map(str::to_string),
+        limit: DASHBOARD_PAGE,
+    };
+    let conventions = app.conventions().await?;
+    let institutions = app.institutions().await?;
+    let zone = zone_of(state, &caller.actor.institution).await;
+    let listed = app.procedures(&caller.actor, &request).await?;
+    let counts = app.procedure_counts(&caller.actor, &request).await?;
+    let mut by_stage: Vec<StageCount> = Vec::new();
+    for (hash, stage, n) in &counts.by_stage {
+        let def = app.definition_of(hash).await?;
+        let title = crate::ids::StageId::parse(stage.clone())
+            .ok()
+            .and_then(|id| def.stage(&id).map(|s| s.title.clone()))
+            .unwrap_or_else(|| stage.clone());
+        // Stages of the same title (versions of a workflow) are counted together.
+        match by_stage.iter_mut().find(|s| s.title == title) {
+            Some(s) => s.count += n,
+            None => by_stage.push(StageCount { title, count: *n }),
+        }
+    }
+    let mut rows = Vec::new();
+    for row in listed.items {
+        let p = row.procedure;
+        let def = app.definition_of(&p.workflow.hash).await?;
+        let c = conventions.iter().find(|c| c.id == p.convention);
+        let stage = def.stage(&p.stage);
+        let k = &p.key_dates;
+        rows.push(Row {
+            id: p.id.clone(),
+            number: c.map_or_else(|| p.convention.to_string(), |c| c.number.clone()),
+            title: c.map(|c| c.title_in(page_language(v.language)).to_string()),
+            state: app.settings.state_name(p.state.as_str(), v.language),
+            stage_title: stage.map_or_else(|| p.stage.to_string(), |s| s.title.clone()),
+            status: p.status.as_str(),
+            requested_on: k.requested_on,
+            invited_on: k.invited_on,
+            invitation_expires_on: k.invitation_expires_on,
+            deposited_on: k.deposited_on,
+            eif_computed: k.entry_into_force_computed,
+            eif_recorded: k.entry_into_force_recorded,
+            eif_differs: k.entry_into_force_differs(),
+            due_on: p.due_on,
+            overdue: p.is_overdue(today),
+            responsible: stage
+                .map(|s| {
+                    s.responsible
+                        .iter()
+                        .map(|i| name_of(&institutions, i, v.language))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        });
+    }
+    // The paging links keep the filter.
+    let href = |cursor: &str| {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        for (k, value) in [
+            ("convention", &q.convention),
+            ("institution", &q.institution),
+            ("status", &q.status),
+            ("overdue", &q.overdue),
+            ("mine", &q.mine),
+        ] {
+            if let Some(value) = some(value) {
+                query.append_pair(k, value);
+            }
+        }
+        query.append_pair("cursor", cursor);
+        format!("/?{}", query.finish())
+    };
+    // The feed's address is shown only when its key is made (only its hash is kept): here, when
+    // the token has one, and a button to make one.
+    let feed_made = app
+        .own_token(caller.token_id)
+        .await?
+        .and_then(|t| t.feed_key_created_at)
+        .map(|at| local(at, zone));
+    Ok(show(
+        v,
+        StatusCode::OK,
+        &Dashboard {
+            rows,
+            counts: Counts {
+                total: counts.total,
+                active: counts.active,
+                overdue: counts.overdue,
+                by_stage,
+            },
+            next_page: listed.next.as_deref().map(href),
+            previous_page: listed.previous.as_deref().map(href),
+            zone: zone.name(),
+            conventions,
+            institutions,
+            feed_made,
+            filter: Filter {
+                convention,
+                institution: if mine { None } else { institution },
+                status: status.map(|s| s.as_str()),
+                overdue,
+                mine,
+            },
+        },
+    ))
+}

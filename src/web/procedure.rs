@@ -1,0 +1,428 @@
+//! A procedure: its timeline and workflow pictures, history and timers, and the forms of the
+//! acts the caller may do now; an act's form posted back.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+use serde::Serialize;
+
+use super::layout::{
+    DoneQuery, Flash, Form, HistoryLine, PageBody, app_error_page, local, name_of, redirect, show,
+    some, zone_of,
+};
+use super::render::{page_language, text};
+use super::session::{CsrfChecked, SignedIn, Visitor};
+use super::svg;
+use crate::app::{AppError, Moves, NextMove};
+use crate::audit::ChainRow;
+use crate::engine::{Act, Command, KeyDates, ProcedureState, TimerKind};
+use crate::http::{Caller, HttpState};
+use crate::ids::{FieldName, InstitutionId, ProcedureId, StageId};
+
+use crate::workflow::FieldKind;
+
+/// A procedure's page.
+#[derive(Debug, Serialize)]
+struct ProcedurePage {
+    p: Summary,
+    forms: Vec<ActForm>,
+    flash: Option<Flash>,
+    /// The pictures, drawn on the server (their text escaped there).
+    timeline_svg: String,
+    workflow_svg: String,
+    timers: Vec<TimerLine>,
+    /// Newest first.
+    history: Vec<HistoryLine>,
+    zone: &'static str,
+}
+
+impl PageBody for ProcedurePage {
+    const TEMPLATE: &'static str = "procedure.html";
+}
+
+/// Where the procedure is and what comes next.
+#[derive(Debug, Serialize)]
+struct Summary {
+    id: ProcedureId,
+    number: String,
+    title: Option<String>,
+    state: String,
+    stage_title: String,
+    status: &'static str,
+    version: i64,
+    responsible: Vec<String>,
+    due_on: Option<NaiveDate>,
+    overdue: bool,
+    key_dates: KeyDates,
+    eif_differs: bool,
+    next: Vec<NextMove>,
+}
+
+/// The form of one act: `to` and its title for `advance`, the fields for `record`.
+#[derive(Debug, Serialize)]
+struct ActForm {
+    act: String,
+    to: Option<StageId>,
+    to_title: Option<String>,
+    fields: Vec<RecordField>,
+}
+
+impl ActForm {
+    fn named(act: &str) -> ActForm {
+        ActForm {
+            act: act.to_string(),
+            to: None,
+            to_title: None,
+            fields: Vec::new(),
+        }
+    }
+}
+
+/// A field the record form offers.
+#[derive(Debug, Clone, Serialize)]
+struct RecordField {
+    name: FieldName,
+    title: String,
+    is_date: bool,
+}
+
+/// A timer of the procedure, at the viewer's local time.
+#[derive(Debug, Serialize)]
+struct TimerLine {
+    at: String,
+    kind: TimerKind,
+    rule: String,
+    recipients: Vec<InstitutionId>,
+}
+
+pub async fn procedure(
+    State(state): State<HttpState>,
+    Path(id): Path<String>,
+    Query(q): Query<DoneQuery>,
+    SignedIn { visitor: v, caller }: SignedIn,
+) -> Response {
+    // Only the name of an act: a crafted link cannot make the page say anything else.
+    const ACTS: [&str; 7] = [
+        "advance", "approve", "record", "comment", "suspend", "resume", "withdraw",
+    ];
+    let flash = some(&q.done)
+        .filter(|act| ACTS.contains(act))
+        .map(|act| Flash {
+            kind: "done",
+            text: act.to_string(),
+        });
+    match procedure_page(&state, &v, &caller, &id, flash, StatusCode::OK).await {
+        Ok(r) => r,
+        Err(e) => app_error_page(&v, e),
+    }
+}
+
+async fn readable(
+    state: &HttpState,
+    caller: &Caller,
+    id: &str,
+) -> Result<ProcedureState, AppError> {
+    let id = ProcedureId::parse(id).map_err(|_| AppError::NotFound {
+        what: "procedure",
+        id: id.to_string(),
+    })?;
+    state.app.readable(&id, &caller.actor).await
+}
+
+/// The forms of the acts the caller may do now (`Accession::allowed_acts`, offering every move
+/// the workflow gives the institution: the engine's refusal says what is still missing), with
+/// the fields to record gathered in one form.
+async fn forms(
+    state: &HttpState,
+    caller: &Caller,
+    p: &ProcedureState,
+) -> Result<Vec<ActForm>, AppError> {
+    let app = &state.app;
+    let def = app.definition_of(&p.workflow.hash).await?;
+    let mut out = Vec::new();
+    let mut fields = Vec::new();
+    for a in app.allowed_acts(p, &caller.actor, Moves::Permitted).await? {
+        match (a.act.as_str(), &a.to, &a.field) {
+            ("advance", Some(to), _) => {
+                let title = def
+                    .stage(to)
+                    .map_or_else(|| to.to_string(), |s| s.title.clone());
+                out.push(ActForm {
+                    to: Some(to.clone()),
+                    to_title: Some(title),
+                    ..ActForm::named("advance")
+                });
+            }
+            ("record", _, Some(name)) => {
+                if let Some((_, f)) = def.field(name) {
+                    fields.push(RecordField {
+                        name: f.name.clone(),
+                        title: f.title.clone(),
+                        is_date: f.kind == FieldKind::Date,
+                    });
+                }
+                if fields.len() == 1 {
+                    // The record form stands where the first field is, before comment & co.
+                    out.push(ActForm::named("record"));
+                }
+            }
+            (act, _, _) => out.push(ActForm::named(act)),
+        }
+    }
+    for form in &mut out {
+        if form.act == "record" {
+            form.fields.clone_from(&fields);
+        }
+    }
+    Ok(out)
+}
+
+/// The stages as they were entered and left, from the history, for the timeline.
+fn timeline(
+    def: &crate::workflow::WorkflowDefinition,
+    p: &ProcedureState,
+    history: &[ChainRow],
+    zone: Tz,
+    today: NaiveDate,
+    v: &Visitor,
+) -> svg::Timeline {
+    let mut rows: Vec<svg::TimelineRow> = Vec::new();
+    let mut entries: Vec<(String, NaiveDate)> = Vec::new();
+    for h in history {
+        if let Some(to) = &h.to_stage
+            && h.from_stage.as_deref() != Some(to.as_str())
+        {
+            entries.push((to.clone(), h.at.with_timezone(&zone).date_naive()));
+        }
+    }
+    for (i, (stage, entered)) in entries.iter().enumerate() {
+        let left = entries.get(i + 1).map(|(_, d)| *d);
+        let current = i + 1 == entries.len();
+        let title = StageId::parse(stage.clone())
+            .ok()
+            .and_then(|s| def.stage(&s).map(|s| s.title.clone()))
+            .unwrap_or_else(|| stage.clone());
+        rows.push(svg::TimelineRow {
+            label: title,
+            planned: if current {
+                p.due_on.map(|due| (*entered, due))
+            } else {
+                None
+            },
+            actual: Some((*entered, left)),
+            overdue: current && p.is_overdue(today),
+            marks: Vec::new(),
+        });
+    }
+    let k = &p.key_dates;
+    let mut marks = Vec::new();
+    for (date, key) in [
+        (k.requested_on, "col_request"),
+        (k.invited_on, "col_invitation"),
+        (k.deposited_on, "col_deposit"),
+        (k.entry_into_force_computed, "col_eif"),
+        (k.entry_into_force_recorded, "recorded"),
+    ] {
+        if let Some(date) = date {
+            marks.push(svg::TimelineMark {
+                date,
+                label: text(v.language, key),
+            });
+        }
+    }
+    if let Some(last) = rows.last_mut() {
+        last.marks = marks;
+    }
+    svg::Timeline {
+        title: text(v.language, "timeline"),
+        today,
+        today_label: today.to_string(),
+        overdue_label: text(v.language, "overdue"),
+        rows,
+    }
+}
+
+async fn procedure_page(
+    state: &HttpState,
+    v: &Visitor,
+    caller: &Caller,
+    id: &str,
+    flash: Option<Flash>,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let app = &state.app;
+    let p = readable(state, caller, id).await?;
+    let view = app.view(&p.id).await?;
+    let def = app.definition_of(&p.workflow.hash).await?;
+    let zone = zone_of(state, &caller.actor.institution).await;
+    let today = app.now().with_timezone(&zone).date_naive();
+    let history = app.history(&caller.actor, &p.id).await?;
+    let forms = forms(state, caller, &p).await?;
+    let timeline_svg = svg::timeline_svg(&timeline(&def, &p, &history, zone, today, v));
+    let workflow_svg = svg::workflow_svg(
+        &def,
+        Some(&p.stage),
+        &svg::DiagramLabels {
+            title: def.title.clone(),
+            current: text(v.language, "current"),
+        },
+    );
+    let convention = app.convention(&p.convention).await?;
+    let institutions = app.institutions().await?;
+    let timers = view
+        .timers
+        .iter()
+        .map(|t| TimerLine {
+            at: local(t.fire_at, zone),
+            kind: t.kind,
+            rule: t.rule.clone(),
+            recipients: t.recipients.clone(),
+        })
+        .collect();
+    let history = history
+        .iter()
+        .rev()
+        .map(|h| HistoryLine::of(h, zone))
+        .collect();
+    Ok(show(
+        v,
+        status,
+        &ProcedurePage {
+            p: Summary {
+                id: p.id.clone(),
+                number: convention
+                    .as_ref()
+                    .map_or_else(|| p.convention.to_string(), |c| c.number.clone()),
+                title: convention
+                    .as_ref()
+                    .map(|c| c.title_in(page_language(v.language)).to_string()),
+                state: app.settings.state_name(p.state.as_str(), v.language),
+                stage_title: view.stage_title,
+                status: p.status.as_str(),
+                version: p.version.0,
+                responsible: view
+                    .responsible
+                    .iter()
+                    .map(|i| name_of(&institutions, i, v.language))
+                    .collect(),
+                due_on: p.due_on,
+                overdue: view.overdue,
+                key_dates: p.key_dates.clone(),
+                eif_differs: view.entry_into_force_differs,
+                next: view.next,
+            },
+            forms,
+            flash,
+            timeline_svg,
+            workflow_svg,
+            timers,
+            history,
+            zone: zone.name(),
+        },
+    ))
+}
+
+/// A form's act, as the engine takes it.
+fn act_of(form: &Form) -> Result<Act, String> {
+    // Blank is absent; otherwise the text goes to the engine as typed, which trims it once it
+    // has checked it holds no control character (trimming first would hide one at either end).
+    let get = |k: &str| form.get(k).filter(|s| !s.trim().is_empty()).cloned();
+    let comment = get("comment");
+    let required = |k: &str| get(k).ok_or_else(|| format!("`{k}` is empty"));
+    Ok(match form.get("act").map(String::as_str) {
+        Some("advance") => Act::Advance {
+            to: StageId::parse(required("to")?.trim()).map_err(|e| e.to_string())?,
+            comment,
+        },
+        Some("approve") => Act::Approve { comment },
+        Some("record") => Act::Record {
+            field: crate::ids::FieldName::parse(required("field")?.trim())
+                .map_err(|e| e.to_string())?,
+            value: required("value")?,
+            comment,
+        },
+        Some("comment") => Act::Comment {
+            text: required("text")?,
+        },
+        Some("suspend") => Act::Suspend {
+            reason: required("reason")?,
+        },
+        Some("resume") => Act::Resume { comment },
+        Some("withdraw") => Act::Withdraw {
+            reason: required("reason")?,
+        },
+        other => return Err(format!("unknown act `{}`", other.unwrap_or(""))),
+    })
+}
+
+pub async fn act(
+    State(state): State<HttpState>,
+    Path(id): Path<String>,
+    CsrfChecked {
+        visitor: v,
+        caller,
+        form,
+    }: CsrfChecked,
+) -> Response {
+    let refused = |status: StatusCode, text: String| {
+        let state = state.clone();
+        let caller = caller.clone();
+        let id = id.clone();
+        let v = &v;
+        async move {
+            match procedure_page(
+                &state,
+                v,
+                &caller,
+                &id,
+                Some(Flash {
+                    kind: "refused",
+                    text,
+                }),
+                status,
+            )
+            .await
+            {
+                Ok(r) => r,
+                Err(e) => app_error_page(v, e),
+            }
+        }
+    };
+    let current = match readable(&state, &caller, &id).await {
+        Ok(p) => p,
+        Err(e) => return app_error_page(&v, e),
+    };
+    let act = match act_of(&form) {
+        Ok(a) => a,
+        Err(text) => return refused(StatusCode::UNPROCESSABLE_ENTITY, text).await,
+    };
+    let Some(version) = form.get("version").and_then(|s| s.parse::<i64>().ok()) else {
+        return refused(
+            StatusCode::BAD_REQUEST,
+            "the form has no version; reload the page".into(),
+        )
+        .await;
+    };
+    let name = act.name();
+    match state
+        .app
+        .act_on(
+            current,
+            &Command {
+                expected_version: crate::ids::Version(version),
+                act,
+            },
+            &caller.actor,
+        )
+        .await
+    {
+        Ok(_) => redirect(&format!("/procedures/{id}?done={name}")),
+        Err(e) => {
+            let problem = crate::http::Problem::from(e);
+            let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::CONFLICT);
+            refused(status, problem.detail).await
+        }
+    }
+}
