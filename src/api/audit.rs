@@ -10,6 +10,7 @@ use utoipa_axum::routes;
 
 use super::query::ApiQuery;
 use super::responses::failures;
+use crate::app::cursor::{CheckpointCursor, Cursor};
 use crate::audit::checkpoint::Checkpoint;
 use crate::http::{Caller, Failure, HttpState, Problem};
 
@@ -30,6 +31,7 @@ pub struct CheckpointsQuery {
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
     /// The next page: the cursor of the previous page's `Link: <…>; rel="next"`, unchanged.
+    #[param(schema_with = super::query::checkpoint_cursor)]
     pub cursor: Option<String>,
 }
 
@@ -59,24 +61,7 @@ async fn checkpoints(
         )
         .with_field("limit"));
     }
-    let before = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
-        None => None,
-        Some(c) => Some(
-            hex::decode(c)
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .and_then(|t| t.strip_prefix("c:").and_then(|id| id.parse::<i64>().ok()))
-                .ok_or_else(|| {
-                    Problem::new(
-                        Failure::Invalid,
-                        "invalid-input",
-                        "the cursor is not one this service gave out: pass the one of the \
-                         `Link` header's rel=\"next\" unchanged",
-                    )
-                    .with_field("cursor")
-                })?,
-        ),
-    };
+    let before = CheckpointCursor::decode(q.cursor.as_deref())?.map(|c| c.0);
     let (rows, more) = state.app.checkpoints(&caller.actor, before, limit).await?;
     let next = more.then(|| rows.last().map(|(id, _)| *id)).flatten();
     let body: Vec<CheckpointRow> = rows
@@ -87,7 +72,7 @@ async fn checkpoints(
     if let Some(id) = next
         && let Ok(value) = axum::http::HeaderValue::from_str(&format!(
             "</api/v1/audit/checkpoints?limit={limit}&cursor={}>; rel=\"next\"",
-            hex::encode(format!("c:{id}"))
+            CheckpointCursor(id).encode()
         ))
     {
         response

@@ -15,6 +15,7 @@ use utoipa_axum::routes;
 use super::json::ApiJson;
 use super::query::ApiQuery;
 use super::responses::failures;
+use crate::app::cursor::{Cursor, OutboxCursor, TimerCursor};
 use crate::app::{AppError, NewFeedKey};
 use crate::engine::Role;
 use crate::http::Caller;
@@ -51,6 +52,7 @@ pub struct OutboxQuery {
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
     /// The next page: the cursor of the previous page's `Link: <…>; rel="next"`, unchanged.
+    #[param(schema_with = super::query::outbox_cursor)]
     pub cursor: Option<String>,
 }
 
@@ -64,6 +66,7 @@ pub struct UpcomingQuery {
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u64>,
     /// The next page: the cursor of the previous page's `Link: <…>; rel="next"`, unchanged.
+    #[param(schema_with = super::query::timer_cursor)]
     pub cursor: Option<String>,
 }
 
@@ -125,35 +128,6 @@ pub struct CreatedToken {
     pub row: TokenRow,
 }
 
-/// A list's cursor, opaque to clients: hex of `text`.
-fn cursor_of(text: String) -> String {
-    hex::encode(text)
-}
-
-/// The text a cursor holds, or a 422 naming `cursor`; an empty one (`cursor=`) is no cursor.
-fn cursor_text(cursor: &Option<String>) -> Result<Option<String>, Problem> {
-    let Some(cursor) = cursor.as_ref().filter(|c| !c.is_empty()) else {
-        return Ok(None);
-    };
-    hex::decode(cursor)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .map(Some)
-        .ok_or_else(|| {
-            Problem::new(
-                Failure::Invalid,
-                "invalid-input",
-                "the cursor is not one this service gave out: pass the one of the `Link` header's \
-                 rel=\"next\" unchanged",
-            )
-            .with_field("cursor")
-        })
-}
-
-fn bad_cursor() -> Problem {
-    cursor_text(&Some("-".into())).expect_err("not hex")
-}
-
 /// The list as JSON, with `Link: <path&cursor=…>; rel="next"` when another page follows.
 fn with_next<T: serde::Serialize>(body: T, next: Option<String>) -> axum::response::Response {
     use axum::response::IntoResponse;
@@ -202,14 +176,7 @@ async fn outbox(
             .with_field("status")
         })?),
     };
-    let before = match cursor_text(&q.cursor)? {
-        None => None,
-        Some(text) => Some(
-            text.strip_prefix("o:")
-                .and_then(|id| id.parse::<i64>().ok())
-                .ok_or_else(bad_cursor)?,
-        ),
-    };
+    let before = OutboxCursor::decode(q.cursor.as_deref())?.map(|c| c.0);
     let limit = limit(q.limit)?;
     let (rows, more) = state
         .app
@@ -221,7 +188,7 @@ async fn outbox(
             query.append_pair("status", s);
         }
         query.append_pair("limit", &limit.to_string());
-        query.append_pair("cursor", &cursor_of(format!("o:{id}")));
+        query.append_pair("cursor", &OutboxCursor(id).encode());
         format!("/api/v1/outbox?{}", query.finish())
     });
     Ok(with_next(rows, next))
@@ -260,20 +227,7 @@ async fn upcoming(
     let until = q
         .until
         .unwrap_or_else(|| state.app.now() + TimeDelta::days(30));
-    let after = match cursor_text(&q.cursor)? {
-        None => None,
-        Some(text) => {
-            let (at, id) = text
-                .strip_prefix("t:")
-                .and_then(|rest| rest.rsplit_once('/'))
-                .ok_or_else(bad_cursor)?;
-            let at = DateTime::parse_from_rfc3339(at).map_err(|_| bad_cursor())?;
-            Some((
-                at.with_timezone(&Utc),
-                id.parse::<i64>().map_err(|_| bad_cursor())?,
-            ))
-        }
-    };
+    let after = TimerCursor::decode(q.cursor.as_deref())?.map(|c| (c.at, c.id));
     let limit = limit(q.limit)?;
     let (rows, more) = state
         .app
@@ -283,10 +237,11 @@ async fn upcoming(
         let mut query = form_urlencoded::Serializer::new(String::new());
         query.append_pair("until", &until.to_rfc3339());
         query.append_pair("limit", &limit.to_string());
-        query.append_pair(
-            "cursor",
-            &cursor_of(format!("t:{}/{}", c.timer.fire_at.to_rfc3339(), c.id)),
-        );
+        let cursor = TimerCursor {
+            at: c.timer.fire_at,
+            id: c.id,
+        };
+        query.append_pair("cursor", &cursor.encode());
         format!("/api/v1/timers?{}", query.finish())
     });
     Ok(with_next(

@@ -59,6 +59,7 @@ pub struct ListQuery {
     #[param(value_type = Option<Status>)]
     pub status: Option<String>,
     /// The `next_cursor` of the previous page, unchanged (an opaque string).
+    #[param(schema_with = super::query::procedure_cursor)]
     pub cursor: Option<String>,
     /// At most this many (1 to 500; default 50).
     #[param(minimum = 1, maximum = 500)]

@@ -39,3 +39,27 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
             })
     }
 }
+
+/// The schema of a list's `cursor` parameter: a string matching exactly what its decoder takes.
+fn cursor_schema<C: crate::app::cursor::Cursor>() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .pattern(Some(C::PATTERN))
+        .build()
+}
+
+pub fn procedure_cursor() -> utoipa::openapi::Object {
+    cursor_schema::<crate::app::cursor::ProcedureCursor>()
+}
+
+pub fn outbox_cursor() -> utoipa::openapi::Object {
+    cursor_schema::<crate::app::cursor::OutboxCursor>()
+}
+
+pub fn timer_cursor() -> utoipa::openapi::Object {
+    cursor_schema::<crate::app::cursor::TimerCursor>()
+}
+
+pub fn checkpoint_cursor() -> utoipa::openapi::Object {
+    cursor_schema::<crate::app::cursor::CheckpointCursor>()
+}

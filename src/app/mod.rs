@@ -6,6 +6,7 @@ mod answering;
 mod audit;
 mod catalog;
 pub mod checkpoints;
+pub mod cursor;
 mod demo;
 mod error;
 mod feeds;

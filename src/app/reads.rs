@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
+use super::cursor::{Cursor, ProcedureCursor};
 use super::{Accession, AppError};
 use crate::engine::Actor;
-use crate::ids::{InstitutionId, ProcedureId};
+use crate::ids::InstitutionId;
 use crate::store::{Keyset, ProcedureCounts, ProcedureFilter, ProcedureQuery, ProcedureRow};
 use crate::workflow::WorkflowDefinition;
 
@@ -37,39 +38,15 @@ pub struct Page<T> {
     pub previous: Option<String>,
 }
 
-/// A cursor as handed out: opaque (hex of `a:<id>` or `b:<id>`), so callers pass it back rather
-/// than build one, and its form can change.
+/// The cursor of a keyset; none for the first page. See [`super::cursor`].
 pub fn encode_cursor(at: &Keyset) -> Option<String> {
-    match at {
-        Keyset::First => None,
-        Keyset::After(id) => Some(hex::encode(format!("a:{id}"))),
-        Keyset::Before(id) => Some(hex::encode(format!("b:{id}"))),
-    }
+    (!matches!(at, Keyset::First)).then(|| ProcedureCursor(at.clone()).encode())
 }
 
 /// The keyset a cursor names; refused (naming the `cursor` parameter) when it is not one.
 /// An empty cursor (`cursor=`) is no cursor: the first page.
 pub fn decode_cursor(cursor: Option<&str>) -> Result<Keyset, AppError> {
-    let Some(cursor) = cursor.filter(|c| !c.is_empty()) else {
-        return Ok(Keyset::First);
-    };
-    let bad = || AppError::InvalidField {
-        field: "cursor",
-        detail: format!(
-            "cursor `{}` is not one this service gave out: pass the `next_cursor` of a previous \
-             page unchanged",
-            cursor.chars().take(40).collect::<String>()
-        ),
-    };
-    let bytes = hex::decode(cursor).map_err(|_| bad())?;
-    let text = String::from_utf8(bytes).map_err(|_| bad())?;
-    let (kind, id) = text.split_once(':').ok_or_else(bad)?;
-    let id = ProcedureId::parse(id.to_string()).map_err(|_| bad())?;
-    match kind {
-        "a" => Ok(Keyset::After(id)),
-        "b" => Ok(Keyset::Before(id)),
-        _ => Err(bad()),
-    }
+    Ok(ProcedureCursor::decode(cursor)?.map_or(Keyset::First, |c| c.0))
 }
 
 impl Accession {

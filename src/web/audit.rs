@@ -13,6 +13,7 @@ use super::layout::{
 };
 use super::session::SignedIn;
 use crate::app::AppError;
+use crate::app::cursor::{Cursor, HistoryCursor};
 use crate::audit::ChainRow;
 use crate::engine::Permission;
 use crate::http::{Caller, HttpState};
@@ -121,26 +122,20 @@ fn audit_filter(q: &AuditQuery, zone: Tz) -> Result<HistoryFilter, AppError> {
     Ok(filter)
 }
 
-/// An audit page's cursor: the last row shown, as hex of `procedure:sequence`.
-fn audit_cursor(row: &ChainRow) -> String {
-    hex::encode(format!("{}:{}", row.procedure_id, row.sequence))
+/// An audit page's cursor: the last row shown.
+fn audit_cursor(row: &ChainRow) -> Option<String> {
+    let procedure = crate::ids::ProcedureId::parse(row.procedure_id.clone()).ok()?;
+    Some(
+        HistoryCursor {
+            procedure,
+            sequence: row.sequence,
+        }
+        .encode(),
+    )
 }
 
 fn audit_after(cursor: Option<&str>) -> Result<Option<(String, i64)>, AppError> {
-    let Some(cursor) = cursor else {
-        return Ok(None);
-    };
-    let bad = || AppError::InvalidField {
-        field: "cursor",
-        detail: format!(
-            "cursor `{}` is not one this page gave out",
-            cursor.chars().take(40).collect::<String>()
-        ),
-    };
-    let text = String::from_utf8(hex::decode(cursor).map_err(|_| bad())?).map_err(|_| bad())?;
-    let (procedure, sequence) = text.rsplit_once(':').ok_or_else(bad)?;
-    let sequence = sequence.parse::<i64>().map_err(|_| bad())?;
-    Ok(Some((procedure.to_string(), sequence)))
+    Ok(HistoryCursor::decode(cursor)?.map(|c| (c.procedure.to_string(), c.sequence)))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -233,7 +228,7 @@ pub async fn audit(
             .verification_state(&caller.actor, AUDIT_CATCH_UP)
             .await?;
         let next_page = more
-            .then(|| rows.last().map(audit_cursor))
+            .then(|| rows.last().and_then(audit_cursor))
             .flatten()
             .map(|cursor| {
                 let mut query = form_urlencoded::Serializer::new(String::new());
