@@ -30,9 +30,11 @@ pub use answering::Answering;
 pub use catalog::{Catalog, check_files, workflow_files};
 pub use demo::DemoSummary;
 pub use error::AppError;
-pub use feeds::NewFeedKey;
+pub use feeds::{CalendarEntry, CalendarEntryKind, CalendarFeed, NewFeedKey};
 pub use ops::Unready;
-pub use reads::{ListRequest, MAX_PAGE, Page, decode_cursor, encode_cursor};
+pub use reads::{
+    Dashboard, DashboardRow, ListRequest, MAX_PAGE, Page, StageCount, decode_cursor, encode_cursor,
+};
 pub use sessions::{NewSession, SESSION_LIFETIME, Session, random_secret};
 pub use tokens::{NewToken, TOKEN_LEN, TOKEN_PREFIX, token_hash, token_prefix};
 pub use view::{NextMove, ProcedureView};

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::{Accession, AppError};
-use crate::engine::ProcedureState;
+use crate::engine::{Actor, ProcedureState};
 use crate::ids::{FieldName, InstitutionId, ProcedureId, StageId};
 use crate::store::TimerRow;
 
@@ -46,15 +46,10 @@ pub struct ProcedureView {
 }
 
 impl Accession {
-    pub async fn view(&self, id: &ProcedureId) -> Result<ProcedureView, AppError> {
-        let p = self
-            .store
-            .procedure(id)
-            .await?
-            .ok_or_else(|| AppError::NotFound {
-                what: "procedure",
-                id: id.to_string(),
-            })?;
+    /// What `actor` sees of procedure `id`: its state, what it waits for, and its pending
+    /// timers; not found when `actor` may not read it (as when it does not exist).
+    pub async fn view(&self, actor: &Actor, id: &ProcedureId) -> Result<ProcedureView, AppError> {
+        let p = self.readable(id, actor).await?;
         self.view_of(p).await
     }
 

@@ -265,7 +265,8 @@ pub async fn run(app: &Accession, cli: &Cli, cmd: &ProceduresCmd) -> Result<u8, 
             return Ok(0);
         }
         ProceduresCmd::Show { id } => {
-            let view = app.view(id).await?;
+            let operator = crate::engine::Actor::operator(super::operator_name());
+            let view = app.view(&operator, id).await?;
             print_view(cli, &view);
             return Ok(0);
         }

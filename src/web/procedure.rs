@@ -119,16 +119,24 @@ pub async fn procedure(
     }
 }
 
+/// The procedure a page's address names: one that cannot be an id is not found, like one that
+/// does not exist.
+fn page_procedure_id(id: &str) -> Result<ProcedureId, AppError> {
+    ProcedureId::parse(id).map_err(|_| AppError::NotFound {
+        what: "procedure",
+        id: id.to_string(),
+    })
+}
+
 async fn readable(
     state: &HttpState,
     caller: &Caller,
     id: &str,
 ) -> Result<ProcedureState, AppError> {
-    let id = ProcedureId::parse(id).map_err(|_| AppError::NotFound {
-        what: "procedure",
-        id: id.to_string(),
-    })?;
-    state.app.readable(&id, &caller.actor).await
+    state
+        .app
+        .readable(&page_procedure_id(id)?, &caller.actor)
+        .await
 }
 
 /// The forms of the acts the caller may do now (`Accession::allowed_acts`, offering every move
@@ -253,8 +261,9 @@ async fn procedure_page(
     status: StatusCode,
 ) -> Result<Response, AppError> {
     let app = &state.app;
-    let p = readable(state, caller, id).await?;
-    let view = app.view(&p.id).await?;
+    let id = page_procedure_id(id)?;
+    let view = app.view(&caller.actor, &id).await?;
+    let p = view.procedure.clone();
     let def = app.definition_of(&p.workflow.hash).await?;
     let zone = zone_of(state, &caller.actor.institution).await;
     let today = app.now().with_timezone(&zone).date_naive();
