@@ -27,7 +27,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 pub use acts::{AllowedAct, Moves};
 pub use answering::Answering;
-pub use catalog::{Catalog, check_files, workflow_files};
+pub use catalog::{Catalog, check_files, check_files_at, workflow_files};
 pub use demo::DemoSummary;
 pub use error::AppError;
 pub use feeds::{CalendarEntry, CalendarEntryKind, CalendarFeed, NewFeedKey};
@@ -142,8 +142,16 @@ impl Accession {
             known => known,
         };
         let files = workflow_files(&self.settings.workflows.dir).map_err(AppError::Invalid)?;
-        let definitions = check_files(&files, &known).map_err(AppError::Workflows)?;
-        self.catalog = Catalog::new(definitions);
+        let checked = check_files_at(&files, &known).map_err(AppError::Workflows)?;
+        let mut changed = Vec::new();
+        for (def, path) in &checked {
+            let stored = self.store.definition_hashes(&def.id, def.version).await?;
+            changed.extend(catalog::changed_without_new_version(def, path, &stored));
+        }
+        if !changed.is_empty() {
+            return Err(AppError::Workflows(changed));
+        }
+        self.catalog = Catalog::new(checked.into_iter().map(|(def, _)| def).collect());
         Ok(())
     }
 
