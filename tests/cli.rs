@@ -2087,3 +2087,96 @@ fn an_act_records_the_actor_given_with_actor_or_its_older_spelling_name() {
         assert_eq!(last["actor_name"], who, "{last}");
     }
 }
+
+#[test]
+fn a_procedure_moves_to_a_new_workflow_version_after_a_plan_that_writes_nothing() {
+    let s = Sandbox::with_demo();
+    // Version 2 of coe-accession in a folder of its own, `legal-review` renamed.
+    let v1 = std::fs::read_to_string(repo("workflows/coe-accession.toml")).unwrap();
+    let folder = s.dir.path().join("workflows-v2");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::write(
+        folder.join("coe-accession.toml"),
+        v1.replace("\"legal-review\"", "\"domestic-review\"")
+            .replace("\nversion = 1\n", "\nversion = 2\n"),
+    )
+    .unwrap();
+    let dir = folder.display().to_string();
+    let v2 = [("ACCESSION__WORKFLOWS__DIR", dir.as_str())];
+    let before = s.history("kg-cets-210").len();
+
+    // Without a map the plan says which cannot move, and why.
+    let plan = s
+        .run_with(
+            &[
+                "workflows",
+                "migrate-plan",
+                "1",
+                "2",
+                "--workflow",
+                "coe-accession",
+            ],
+            &v2,
+        )
+        .expect(0);
+    assert!(plan.stdout.contains("CANNOT"), "{}", plan.stdout);
+    assert!(
+        plan.stdout
+            .contains("stage `legal-review` is not in the new version"),
+        "{}",
+        plan.stdout
+    );
+    assert!(plan.stdout.contains("cannot move"), "{}", plan.stdout);
+    // A map that is not OLD=NEW is one readable line, exit 1.
+    let bad = s
+        .run_with(
+            &[
+                "workflows",
+                "migrate-plan",
+                "1",
+                "2",
+                "--workflow",
+                "coe-accession",
+                "--map",
+                "legal-review",
+            ],
+            &v2,
+        )
+        .expect(1);
+    assert!(
+        bad.error_line().contains("is not OLD=NEW"),
+        "{}",
+        bad.stderr
+    );
+
+    // With the map: one procedure moves, its history says from what to what.
+    let moved = s
+        .run_with(
+            &[
+                "procedures",
+                "migrate",
+                "kg-cets-210",
+                "--to-version",
+                "2",
+                "--map",
+                "legal-review=domestic-review",
+                "--as",
+                "mfa",
+                "--json",
+            ],
+            &v2,
+        )
+        .expect(0)
+        .json();
+    assert_eq!(moved["stage"], "domestic-review");
+    assert_eq!(moved["workflow"]["version"], 2);
+    let history = s
+        .run_with(&["procedures", "history", "kg-cets-210", "--json"], &v2)
+        .expect(0)
+        .json();
+    let rows = history.as_array().unwrap();
+    assert_eq!(rows.len(), before + 1);
+    assert_eq!(rows.last().unwrap()["command"], "migrate");
+    // The chain covers the move.
+    s.run_with(&["audit", "verify"], &v2).expect(0);
+}

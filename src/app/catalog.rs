@@ -118,8 +118,17 @@ impl Catalog {
         self.by_hash.get(hash).cloned()
     }
 
+    /// The newest version of each workflow.
     pub fn all(&self) -> impl Iterator<Item = &Arc<WorkflowDefinition>> {
         self.current.values()
+    }
+
+    /// Version `version` of workflow `id`, if a file of the folder defines it.
+    pub fn version(&self, id: &WorkflowId, version: u32) -> Option<Arc<WorkflowDefinition>> {
+        self.by_hash
+            .values()
+            .find(|d| &d.id == id && d.version == version)
+            .cloned()
     }
 }
 

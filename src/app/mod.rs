@@ -10,6 +10,7 @@ pub mod cursor;
 mod demo;
 mod error;
 mod feeds;
+mod migrations;
 mod ops;
 mod outbox;
 mod reads;
@@ -31,6 +32,7 @@ pub use catalog::{Catalog, check_files, check_files_at, workflow_files};
 pub use demo::DemoSummary;
 pub use error::AppError;
 pub use feeds::{CalendarEntry, CalendarEntryKind, CalendarFeed, NewFeedKey};
+pub use migrations::{MoveOutcome, PlannedMove};
 pub use ops::Unready;
 pub use reads::{
     Dashboard, DashboardRow, ListRequest, MAX_PAGE, Page, StageCount, decode_cursor, encode_cursor,

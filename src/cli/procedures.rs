@@ -54,6 +54,32 @@ pub enum ProceduresCmd {
     },
     /// The current stage, what may happen next and by whom, approvals, key dates, due date, timers.
     Show { id: ProcedureId },
+    /// Move a running procedure (or, with `--all`, every one on a version) to another version
+    /// of its workflow, recorded in its history with both versions and the map (coordinators).
+    /// See `workflows migrate-plan` first: it shows what would move where, writing nothing.
+    Migrate {
+        /// The procedure to move; leave out with `--all`.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<ProcedureId>,
+        /// The workflow version to move to.
+        #[arg(long, value_name = "N")]
+        to_version: u32,
+        /// Where a stage goes, `OLD=NEW` (repeat for each); a stage not named keeps its id.
+        #[arg(long = "map", value_name = "OLD=NEW")]
+        map: Vec<String>,
+        /// Every procedure of `--workflow` at `--from-version`: none moves unless all can.
+        #[arg(long, requires_all = ["workflow", "from_version"])]
+        all: bool,
+        #[arg(long)]
+        workflow: Option<WorkflowId>,
+        #[arg(long, value_name = "N")]
+        from_version: Option<u32>,
+        /// The version you saw (`procedures show`); a stale one is refused with exit code 3.
+        #[arg(long, value_name = "N")]
+        expected_version: Option<i64>,
+        #[command(flatten)]
+        actor: ActorArgs,
+    },
     /// Move to another stage.
     Advance {
         id: ProcedureId,
@@ -262,6 +288,45 @@ pub async fn run(app: &Accession, cli: &Cli, cmd: &ProceduresCmd) -> Result<u8, 
                     }),
                 );
             }
+            return Ok(0);
+        }
+        ProceduresCmd::Migrate {
+            id,
+            to_version,
+            map,
+            all,
+            workflow,
+            from_version,
+            expected_version,
+            actor: a,
+        } => {
+            let who = actor(app, a).await?;
+            let map = crate::engine::migrate::parse_map(map).map_err(AppError::Invalid)?;
+            if *all {
+                let (Some(workflow), Some(from)) = (workflow, from_version) else {
+                    return Err(AppError::Invalid(
+                        "--all needs --workflow and --from-version".into(),
+                    ));
+                };
+                let moved = app
+                    .migrate_all(&who, workflow, *from, *to_version, &map)
+                    .await?;
+                if cli.json {
+                    print_json(&serde_json::json!({ "moved": moved }));
+                } else {
+                    outln!(
+                        "moved {moved} procedure(s) of {workflow} from version {from} to {to_version}"
+                    );
+                }
+                return Ok(0);
+            }
+            let Some(id) = id else {
+                return Err(AppError::Invalid("name a procedure, or use --all".into()));
+            };
+            let view = app
+                .migrate(&who, id, *to_version, &map, expected_version.map(Version))
+                .await?;
+            print_view(cli, &view);
             return Ok(0);
         }
         ProceduresCmd::Show { id } => {

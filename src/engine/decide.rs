@@ -514,7 +514,7 @@ fn notification(
 }
 
 /// The due date of `stage` entered at `entered`, in the context's time zone.
-fn due_date(
+pub(super) fn due_date(
     ctx: Context<'_>,
     stage: &Stage,
     entered: DateTime<Utc>,

@@ -8,6 +8,7 @@ mod command;
 mod decide;
 mod decision;
 mod fire;
+pub mod migrate;
 mod notification;
 mod refusal;
 mod state;

@@ -122,6 +122,14 @@ pub enum Refusal {
     /// a token that is revoked): 409 over HTTP, exit 1 at the command line.
     #[error("{0}")]
     NotApplicable(String),
+    /// A move to another workflow version that would lose or change what the procedure holds.
+    #[error("{procedure} cannot move to {workflow} version {version}: {reasons}")]
+    CannotMove {
+        procedure: crate::ids::ProcedureId,
+        workflow: crate::ids::WorkflowId,
+        version: u32,
+        reasons: String,
+    },
 }
 
 impl Refusal {
@@ -149,6 +157,7 @@ impl Refusal {
             }
             Refusal::TimerOutdated { .. } => "timer-outdated",
             Refusal::NotApplicable(_) => "not-applicable",
+            Refusal::CannotMove { .. } => "cannot-move",
         }
     }
 }

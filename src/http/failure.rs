@@ -156,6 +156,7 @@ impl Failure {
             | Refusal::ControlCharacter { .. }
             | Refusal::Invalid(_) => Failure::Invalid,
             Refusal::NoSuchTransition { .. }
+            | Refusal::CannotMove { .. }
             | Refusal::ApprovalsMissing { .. }
             | Refusal::NoApprovalsHere { .. }
             | Refusal::AlreadyApproved { .. }

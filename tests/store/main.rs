@@ -12,6 +12,7 @@ mod contracts;
 mod demo;
 mod idempotency;
 mod log;
+mod migrate;
 mod outage;
 mod procedures;
 mod read_only;
