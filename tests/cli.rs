@@ -2104,7 +2104,8 @@ fn audit_checkpoint_queues_its_email_to_the_auditor_institutions_unless_no_email
     // stderr.
     let cp = made.json();
     assert!(
-        made.stderr.contains("queued by email to 1 auditor institution(s): ombudsperson"),
+        made.stderr
+            .contains("queued by email to 1 auditor institution(s): ombudsperson"),
         "{}",
         made.stderr
     );
@@ -2115,7 +2116,10 @@ fn audit_checkpoint_queues_its_email_to_the_auditor_institutions_unless_no_email
     assert_eq!(rows[0]["status"], "pending");
     assert_eq!(rows[0]["payload"]["checkpoint"], cp);
     let size = cp["size"].as_u64().unwrap();
-    assert_eq!(rows[0]["payload"]["file"], format!("checkpoint-{size}.json"));
+    assert_eq!(
+        rows[0]["payload"]["file"],
+        format!("checkpoint-{size}.json")
+    );
     let id = rows[0]["id"].to_string();
     let shown = s.run(&["outbox", "show", &id]).expect(0).stdout;
     assert!(shown.contains("procedure:    -"), "{shown}");
@@ -2125,7 +2129,11 @@ fn audit_checkpoint_queues_its_email_to_the_auditor_institutions_unless_no_email
         .run_with(&["audit", "checkpoint", "--no-email"], &env)
         .expect(0);
     assert_eq!(quiet.json()["format"], "accession checkpoint v1");
-    assert!(quiet.stderr.contains("emailed to nobody"), "{}", quiet.stderr);
+    assert!(
+        quiet.stderr.contains("emailed to nobody"),
+        "{}",
+        quiet.stderr
+    );
     assert_eq!(checkpoint_rows(&s).len(), 1, "--no-email queues nothing");
     let listed = s
         .run_with(&["audit", "checkpoint", "--json"], &env)

@@ -173,7 +173,11 @@ async fn a_checkpoint_email_is_an_outbox_row_about_no_procedure(db: &TestDb) {
         .clone();
     assert_eq!(row["procedure"], serde_json::Value::Null, "{row}");
     assert_eq!(row["recipient_institution"], "mfa", "{row}");
-    assert_eq!(row["payload"], serde_json::to_value(&facts).unwrap(), "{row}");
+    assert_eq!(
+        row["payload"],
+        serde_json::to_value(&facts).unwrap(),
+        "{row}"
+    );
     let one = server
         .get(&format!("/api/v1/outbox/{}", row["id"]), &admin)
         .await
@@ -218,7 +222,13 @@ async fn a_checkpoint_email_is_an_outbox_row_about_no_procedure(db: &TestDb) {
         ]
     );
     let required = schemas["CheckpointFacts"]["required"].as_array().unwrap();
-    for field in ["checkpoint", "public_key", "file", "public_key_file", "verify"] {
+    for field in [
+        "checkpoint",
+        "public_key",
+        "file",
+        "public_key_file",
+        "verify",
+    ] {
         assert!(required.contains(&field.into()), "{required:?}");
     }
     assert!(

@@ -115,7 +115,10 @@ async fn a_scheduled_checkpoint_is_queued_to_every_auditor_institution_and_no_ot
     assert_eq!(to, ["mfa", "ombudsperson"]);
     let key = accession::app::checkpoints::public_key_file(&public).unwrap();
     for row in &rows {
-        assert_eq!(row.procedure, None, "a checkpoint's email is about no procedure");
+        assert_eq!(
+            row.procedure, None,
+            "a checkpoint's email is about no procedure"
+        );
         assert_eq!(row.status, OutboxStatus::Pending);
         assert_eq!(row.next_attempt_at, app.now());
         let facts = facts_of(row);
@@ -185,12 +188,7 @@ async fn two_schedulers_in_one_period_make_one_checkpoint_and_one_email_per_inst
     let key = a.signing_key().unwrap();
     let (size, root) = a.store_for_tests().log_head().await.unwrap();
     let keep = |app: &Accession, minutes: i64| {
-        let cp = Checkpoint::sign(
-            size,
-            &root,
-            app.now() + TimeDelta::minutes(minutes),
-            &key,
-        );
+        let cp = Checkpoint::sign(size, &root, app.now() + TimeDelta::minutes(minutes), &key);
         let facts = CheckpointFacts::of(&cp, &key.verifying_key());
         let store = app.store_for_tests().clone();
         let at = app.now();
@@ -207,7 +205,11 @@ async fn two_schedulers_in_one_period_make_one_checkpoint_and_one_email_per_inst
     };
     let first = keep(&a, 0).await.expect("the first of the period is kept");
     assert_eq!(first.mailed_to, [inst("mfa"), inst("ombudsperson")]);
-    assert_eq!(keep(&b, 1).await, None, "the second of the period is refused");
+    assert_eq!(
+        keep(&b, 1).await,
+        None,
+        "the second of the period is refused"
+    );
     assert_eq!(count(&a, "SELECT COUNT(*) FROM checkpoints").await, 2);
     assert_eq!(count(&a, CHECKPOINT_EMAILS).await, 4);
     // The period's checkpoint made, neither scheduler makes another.
@@ -315,8 +317,7 @@ async fn a_checkpoint_mailed_over_smtp_checks_out_with_audit_verify(db: &TestDb)
         let waiting = std::sync::Arc::clone(&inbox);
         let found = tokio::task::spawn_blocking(move || {
             waiting.wait_until(|m| {
-                m.header("X-Accession-Kind").as_deref() == Some("checkpoint")
-                    && m.to == [address]
+                m.header("X-Accession-Kind").as_deref() == Some("checkpoint") && m.to == [address]
             })
         })
         .await
@@ -361,7 +362,10 @@ async fn a_checkpoint_mailed_over_smtp_checks_out_with_audit_verify(db: &TestDb)
         }
         assert_eq!(
             names,
-            [format!("checkpoint-{size}.json"), facts.public_key_file.clone()]
+            [
+                format!("checkpoint-{size}.json"),
+                facts.public_key_file.clone()
+            ]
         );
         let attached =
             std::fs::read_to_string(dir.path().join(format!("checkpoint-{size}.json"))).unwrap();
@@ -369,12 +373,18 @@ async fn a_checkpoint_mailed_over_smtp_checks_out_with_audit_verify(db: &TestDb)
             Checkpoint::from_json(&attached, "the attachment").unwrap(),
             made.checkpoint
         );
-        assert!(text.contains(attached.trim_end()), "the JSON in the body:\n{text}");
+        assert!(
+            text.contains(attached.trim_end()),
+            "the JSON in the body:\n{text}"
+        );
         let (code, said) = audit_verify(db, dir.path(), &facts.verify);
         assert_eq!(code, 0, "{said}");
         assert!(said.starts_with("OK: "), "{said}");
         assert!(
-            said.contains(&format!("extends the {size} signed at {}", made.checkpoint.time)),
+            said.contains(&format!(
+                "extends the {size} signed at {}",
+                made.checkpoint.time
+            )),
             "{said}"
         );
 
