@@ -2071,6 +2071,78 @@ fn rows_deleted_and_the_log_rebuilt_pass_audit_verify_but_not_against_a_checkpoi
 }
 
 #[test]
+fn audit_checkpoint_queues_its_email_to_the_auditor_institutions_unless_no_email() {
+    let s = Sandbox::with_demo();
+    let (_key, env) = with_audit_key(&s);
+    let env = env_refs(&env);
+    for (institution, role) in [("ombudsperson", "auditor"), ("moj", "ministry")] {
+        s.run(&[
+            "tokens",
+            "create",
+            "--institution",
+            institution,
+            "--role",
+            role,
+            "--name",
+            "reader",
+        ])
+        .expect(0);
+    }
+    let checkpoint_rows = |s: &Sandbox| -> Vec<Value> {
+        s.run(&["outbox", "list", "--json", "--limit", "500"])
+            .expect(0)
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["kind"] == "checkpoint")
+            .cloned()
+            .collect()
+    };
+    let made = s.run_with(&["audit", "checkpoint"], &env).expect(0);
+    // Stdout is the checkpoint alone, so that it can be saved as a file; the email is told on
+    // stderr.
+    let cp = made.json();
+    assert!(
+        made.stderr
+            .contains("queued by email to 1 auditor institution(s): ombudsperson"),
+        "{}",
+        made.stderr
+    );
+    let rows = checkpoint_rows(&s);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["recipient_institution"], "ombudsperson");
+    assert_eq!(rows[0]["procedure"], Value::Null);
+    assert_eq!(rows[0]["status"], "pending");
+    assert_eq!(rows[0]["payload"]["checkpoint"], cp);
+    let size = cp["size"].as_u64().unwrap();
+    assert_eq!(
+        rows[0]["payload"]["file"],
+        format!("checkpoint-{size}.json")
+    );
+    let id = rows[0]["id"].to_string();
+    let shown = s.run(&["outbox", "show", &id]).expect(0).stdout;
+    assert!(shown.contains("procedure:    -"), "{shown}");
+    assert!(shown.contains("kind:         checkpoint"), "{shown}");
+
+    let quiet = s
+        .run_with(&["audit", "checkpoint", "--no-email"], &env)
+        .expect(0);
+    assert_eq!(quiet.json()["format"], "accession checkpoint v1");
+    assert!(
+        quiet.stderr.contains("emailed to nobody"),
+        "{}",
+        quiet.stderr
+    );
+    assert_eq!(checkpoint_rows(&s).len(), 1, "--no-email queues nothing");
+    let listed = s
+        .run_with(&["audit", "checkpoint", "--json"], &env)
+        .expect(0);
+    assert_eq!(listed.json()["format"], "accession checkpoint v1");
+    assert_eq!(checkpoint_rows(&s).len(), 2);
+}
+
+#[test]
 fn an_act_records_the_actor_given_with_actor_or_its_older_spelling_name() {
     let s = Sandbox::with_demo();
     let version = |s: &Sandbox| s.procedure("kg-cets-210")["version"].to_string();

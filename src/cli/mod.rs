@@ -147,8 +147,13 @@ pub enum AuditCmd {
     },
     /// Write a new Ed25519 key pair: FILE (the private key, mode 0600) and FILE.pub.
     Keygen { file: PathBuf },
-    /// Sign the log's size and root as they are now; record and print the checkpoint (JSON).
-    Checkpoint,
+    /// Sign the log's size and root as they are now; record and print the checkpoint (JSON), and
+    /// queue it by email to every institution that holds an auditor's token.
+    Checkpoint {
+        /// Record and print it, but email it to nobody.
+        #[arg(long)]
+        no_email: bool,
+    },
     /// Print the inclusion proof (JSON) of a history row in the log a checkpoint signed.
     Prove {
         #[arg(long)]

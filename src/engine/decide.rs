@@ -7,7 +7,7 @@ use chrono_tz::Tz;
 use serde_json::json;
 
 use super::decision::*;
-use super::notification::{Notification, NotificationFacts, NotificationKind};
+use super::notification::{Notification, NotificationKind, ProcedureFacts};
 use super::timers::StageTimers;
 use super::{
     Act, Actor, Command, KeyDates, ProcedureState, Refusal, StartProcedure, Status, WorkflowRef,
@@ -509,7 +509,7 @@ fn notification(
         kind,
         recipient: recipient.clone(),
         dedupe_key: format!("{}:{sequence}:{}:{recipient}", procedure.id, kind.as_str()),
-        facts: NotificationFacts::of(procedure, stage, sequence, None),
+        facts: ProcedureFacts::of(procedure, stage, sequence, None),
     }
 }
 

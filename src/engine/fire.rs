@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::decision::*;
-use super::notification::{Notification, NotificationFacts, NotificationKind};
+use super::notification::{Notification, NotificationKind, ProcedureFacts};
 use super::timers::{next_cron, next_occurrence_key};
 use super::{Actor, Context, ProcedureState, Refusal, Status};
 use crate::ids::{InstitutionId, StageId};
@@ -85,7 +85,7 @@ pub fn fire(
             kind,
             recipient: recipient.clone(),
             dedupe_key: format!("{}:{recipient}", timer.dedupe_key),
-            facts: NotificationFacts::of(&next, &timer.stage, sequence, Some(&timer.rule)),
+            facts: ProcedureFacts::of(&next, &timer.stage, sequence, Some(&timer.rule)),
         })
         .collect();
     let event = Event {

@@ -23,8 +23,8 @@ pub use decide::{Context, ConventionRules, decide, start};
 pub use decision::{ApprovalRecord, Decision, Event, TimerChanges, TimerKind, TimerSpec};
 pub use fire::{DueTimer, fire};
 pub use notification::{
-    MovedOn, Notification, NotificationFacts, NotificationKind, UnknownNotificationKind,
-    still_applies,
+    CheckpointFacts, MovedOn, Notification, NotificationFacts, NotificationKind, ProcedureFacts,
+    UnknownNotificationKind, checkpoint_notifications, still_applies,
 };
 pub use refusal::Refusal;
 pub use state::{KeyDates, ProcedureState, Status, WorkflowRef};

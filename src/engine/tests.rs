@@ -368,7 +368,7 @@ fn starting_sets_the_due_deadline_and_the_reminder_before_it_and_asks_the_mfa_to
             kind: NotificationKind::ActionNeeded,
             recipient: inst("mfa"),
             dedupe_key: "kg-ets-112:1:action_needed:mfa".into(),
-            facts: NotificationFacts {
+            facts: ProcedureFacts {
                 procedure: decision.procedure.id.clone(),
                 stage: stage("assessment"),
                 stage_entry: Some(1),
@@ -2142,4 +2142,93 @@ fn a_notification_kind_is_stored_read_and_serialised_by_the_same_name() {
         "{err}"
     );
     assert!(serde_json::from_str::<NotificationKind>("\"nope\"").is_err());
+}
+
+fn signed_checkpoint() -> (
+    crate::audit::checkpoint::Checkpoint,
+    ed25519_dalek::SigningKey,
+) {
+    let key = ed25519_dalek::SigningKey::from_bytes(&[5u8; 32]);
+    let at = DateTime::parse_from_rfc3339("2026-12-04T06:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    (
+        crate::audit::checkpoint::Checkpoint::sign(42, &[9u8; 32], at, &key),
+        key,
+    )
+}
+
+#[test]
+fn a_checkpoint_is_told_once_to_each_auditor_institution_with_how_to_check_it() {
+    let (cp, key) = signed_checkpoint();
+    let facts = CheckpointFacts::of(&cp, &key.verifying_key());
+    assert_eq!(facts.file, "checkpoint-42.json");
+    assert_eq!(
+        facts.public_key_file,
+        format!("accession-audit-{}.pub", cp.key_id)
+    );
+    assert_eq!(
+        facts.verify,
+        format!(
+            "accession audit verify --checkpoint checkpoint-42.json --public-key \
+             accession-audit-{}.pub",
+            cp.key_id
+        )
+    );
+    // The key stated is the one that checks the signature.
+    let stated = crate::audit::checkpoint::parse_public_key(&facts.public_key, "k").unwrap();
+    assert!(cp.verify(&stated).is_ok());
+
+    let told = checkpoint_notifications(
+        7,
+        &facts,
+        &[inst("ombudsperson"), inst("mfa"), inst("ombudsperson")],
+    );
+    let to: Vec<(&str, &str)> = told
+        .iter()
+        .map(|n| (n.recipient.as_str(), n.dedupe_key.as_str()))
+        .collect();
+    assert_eq!(
+        to,
+        [
+            ("mfa", "checkpoint:7:mfa"),
+            ("ombudsperson", "checkpoint:7:ombudsperson")
+        ]
+    );
+    assert!(
+        told.iter()
+            .all(|n| n.kind == NotificationKind::Checkpoint && n.facts == facts)
+    );
+    assert!(checkpoint_notifications(7, &facts, &[]).is_empty());
+}
+
+#[test]
+fn stored_facts_are_read_as_the_kind_of_the_email_says() {
+    let (cp, key) = signed_checkpoint();
+    let facts = CheckpointFacts::of(&cp, &key.verifying_key());
+    let json = serde_json::to_value(NotificationFacts::Checkpoint(facts.clone())).unwrap();
+    // Untagged: the facts' own object, the checkpoint in its documented JSON form.
+    assert_eq!(json["checkpoint"], serde_json::to_value(&cp).unwrap());
+    let read = NotificationFacts::read(NotificationKind::Checkpoint, &json).unwrap();
+    assert_eq!(read, NotificationFacts::Checkpoint(facts));
+    assert_eq!(read.procedure(), None);
+    // A checkpoint's facts are no procedure's, and the other way round.
+    let err = NotificationFacts::read(NotificationKind::Reminder, &json)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("missing field `procedure`"), "{err}");
+    let procedure = serde_json::json!({
+        "procedure": "kg-ets-112", "stage": "legal-review", "history_sequence": 3
+    });
+    let read = NotificationFacts::read(NotificationKind::Reminder, &procedure).unwrap();
+    assert_eq!(read.procedure().map(|p| p.as_str()), Some("kg-ets-112"));
+    assert!(NotificationFacts::read(NotificationKind::Checkpoint, &procedure).is_err());
+    assert!(!NotificationKind::Checkpoint.is_about_a_procedure());
+    assert!(!NotificationKind::Checkpoint.is_about_the_stage());
+    assert!(
+        NotificationKind::ALL
+            .into_iter()
+            .filter(|k| *k != NotificationKind::Checkpoint)
+            .all(NotificationKind::is_about_a_procedure)
+    );
 }

@@ -6,6 +6,7 @@ mod mailserver;
 mod support;
 
 mod audit;
+mod checkpoint_mail;
 mod checkpoints;
 mod concurrency;
 mod contracts;
