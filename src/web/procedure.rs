@@ -342,6 +342,7 @@ fn act_of(form: &Form) -> Result<Act, String> {
                 .map_err(|e| e.to_string())?,
             value: required("value")?,
             comment,
+            source: None,
         },
         Some("comment") => Act::Comment {
             text: required("text")?,

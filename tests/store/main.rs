@@ -19,4 +19,5 @@ mod scheduler;
 mod smtp;
 mod tallies;
 mod tokens;
+mod treaty;
 mod write_failures;
