@@ -647,7 +647,7 @@ pub fn decide(
 
 /// Set the procedure on `stage`, entered by event `sequence`: reset approvals, compute the due
 /// date, replace the timers and tell the institutions that must act.
-fn enter_stage(
+pub(super) fn enter_stage(
     ctx: Context<'_>,
     decision: &mut Decision,
     stage: &Stage,
@@ -703,7 +703,7 @@ fn enter_stage(
 
 /// An email about `stage` to `recipient`, caused by event `sequence` of `procedure` (as the
 /// decision leaves it).
-fn notification(
+pub(super) fn notification(
     procedure: &ProcedureState,
     kind: NotificationKind,
     recipient: &InstitutionId,

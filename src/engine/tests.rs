@@ -844,12 +844,20 @@ fn recording_the_deposit_date_computes_entry_into_force_by_the_convention_rule()
             (NotificationKind::EntryIntoForce, "embassy-france")
         ]
     );
-    // The next stage is due on the day of entry into force.
+    // The next stage is due on the day of entry into force, and waits for it: at the start of
+    // that day in Bishkek Accession records it (no deadline passes: nobody is late).
     let decision = walk.advance("awaiting-entry-into-force");
     assert_eq!(decision.procedure.due_on, Some(date("2024-08-01")));
     assert_eq!(
-        timer(&decision, TimerKind::Deadline, "due").fire_at,
-        instant("2024-08-01T18:00:00Z")
+        timer(&decision, TimerKind::EntryIntoForce, "entry-into-force").fire_at,
+        instant("2024-07-31T18:00:00Z")
+    );
+    assert!(
+        decision
+            .timers
+            .set
+            .iter()
+            .all(|t| t.kind != TimerKind::Deadline && t.kind != TimerKind::Escalation)
     );
 }
 
@@ -2062,6 +2070,8 @@ mod properties {
                             let nine = NaiveTime::from_hms_opt(9, 0, 0).expect("09:00");
                             prop_assert_eq!(local.time(), nine);
                         }
+                        // Only a stage due on entry into force has one; these stages are not.
+                        TimerKind::EntryIntoForce => prop_assert!(false, "{:?}", t),
                     }
                 }
             }

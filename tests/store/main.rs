@@ -10,6 +10,7 @@ mod checkpoints;
 mod concurrency;
 mod contracts;
 mod demo;
+mod entry_into_force;
 mod idempotency;
 mod log;
 mod outage;

@@ -383,3 +383,75 @@ mod properties {
         }
     }
 }
+
+// Entry into force happens by itself.
+
+#[test]
+fn on_the_day_of_entry_into_force_accession_records_it_moves_on_and_tells_the_coordinator() {
+    let mut walk = Walk::start_at("2024-05-01T05:00:00Z");
+    walk.walk_to("deposit");
+    walk.record("deposit_date", "2024-04-22");
+    let waiting = walk.advance("awaiting-entry-into-force");
+    let spec = timer(&waiting, TimerKind::EntryIntoForce, "entry-into-force").clone();
+    let due = super::due(&spec);
+    // Waiting for its date, the procedure is not overdue.
+    assert!(!walk.procedure.is_overdue(date("2024-07-31")));
+    // Asked a moment before the day begins in Bishkek, it is not yet time.
+    let early = fire(
+        ctx(),
+        &walk.procedure,
+        &due,
+        instant("2024-07-31T17:59:00Z"),
+    );
+    assert!(
+        matches!(early, Err(Refusal::TimerOutdated { .. })),
+        "{early:?}"
+    );
+    let at = spec.fire_at;
+    let decision = fire(ctx(), &walk.procedure, &due, at).expect("fires on the day");
+    let p = &decision.procedure;
+    assert_eq!(p.stage, stage("party"));
+    assert_eq!(p.version, walk.procedure.version.next());
+    let event = &decision.events[0];
+    assert_eq!(event.command, "entry_into_force");
+    assert_eq!(event.actor, Actor::system());
+    assert_eq!(event.to_stage, Some(stage("party")));
+    assert_eq!(event.payload["entry_into_force"], "2024-08-01");
+    assert_eq!(
+        decision.timers.fired.as_deref(),
+        Some(spec.dedupe_key.as_str())
+    );
+    assert!(
+        decision
+            .notifications
+            .iter()
+            .any(|n| n.kind == NotificationKind::EntryIntoForce && n.recipient == inst("mfa"))
+    );
+    // Once moved on, the same timer (another instance's copy) no longer applies: it fires once.
+    let again = fire(ctx(), p, &due, at);
+    assert!(
+        matches!(again, Err(Refusal::TimerOutdated { .. })),
+        "{again:?}"
+    );
+}
+
+#[test]
+fn a_depositary_s_own_date_moves_the_automatic_entry_into_force() {
+    let mut walk = Walk::start_at("2024-05-01T05:00:00Z");
+    walk.walk_to("deposit");
+    walk.record("deposit_date", "2024-04-22");
+    walk.advance("awaiting-entry-into-force");
+    walk.now = instant("2024-07-20T05:00:00Z");
+    let decision = walk.act(
+        &coordinator(),
+        Act::Record {
+            field: field("entry_into_force_date"),
+            value: "2024-07-19".into(),
+            comment: None,
+            source: Some("JJ notification".into()),
+        },
+    );
+    let spec = timer(&decision, TimerKind::EntryIntoForce, "entry-into-force");
+    // The day has already come: it fires at once.
+    assert_eq!(spec.fire_at, decision.events[0].at);
+}
