@@ -590,7 +590,8 @@ pub fn decide(
             control_allowed_or_responsible(actor, stage, "record an objection of a Party")?;
             consultation_open(def, current)?;
             if party == &current.state {
-                return Err(Refusal::Invalid(format!(
+                // Well formed: the procedure's own State makes it inapplicable (409, not 422).
+                return Err(Refusal::NotApplicable(format!(
                     "{party} is the acceding State; it does not object to its own accession"
                 )));
             }

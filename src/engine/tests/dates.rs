@@ -269,7 +269,7 @@ fn a_standing_objection_stops_the_invitation_until_it_is_withdrawn() {
     ));
     assert!(matches!(
         walk.refused(&ministry("embassy-france"), object("KG")),
-        Refusal::Invalid(_)
+        Refusal::NotApplicable(_)
     ));
     walk.advance("invitation");
     let refusal = walk.refused(&coordinator(), record("invitation_date", "2024-05-01"));
