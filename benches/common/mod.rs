@@ -156,6 +156,7 @@ pub async fn seeded(url: &str, n: usize) -> Accession {
                     field: FieldName::parse("compatibility_report").unwrap(),
                     value: "bench".into(),
                     comment: None,
+                    source: None,
                 },
             },
             &moj(),

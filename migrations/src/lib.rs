@@ -15,6 +15,7 @@ mod m20261202_000011_reads;
 mod m20261202_000014_log;
 mod m20261203_000101_checkpoints;
 mod m20261203_000301_tallies;
+mod m20261203_000401_treaty_record;
 mod m20261204_000301_checkpoint_mail;
 
 /// Applies and rolls back the Accession schema.
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000014_log::Migration),
             Box::new(m20261203_000101_checkpoints::Migration),
             Box::new(m20261203_000301_tallies::Migration),
+            Box::new(m20261203_000401_treaty_record::Migration),
             Box::new(m20261204_000301_checkpoint_mail::Migration),
         ]
     }

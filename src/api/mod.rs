@@ -19,6 +19,7 @@ mod procedures;
 mod query;
 mod responses;
 mod schema;
+mod treaty;
 
 use axum::Router;
 use utoipa::{Modify, OpenApi};
@@ -54,6 +55,7 @@ struct ApiDoc;
 pub fn routes() -> (Router<HttpState>, utoipa::openapi::OpenApi) {
     let (router, mut document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(procedures::routes())
+        .merge(treaty::routes())
         .merge(catalog::routes())
         .merge(ops::routes())
         .merge(audit::routes())

@@ -120,6 +120,11 @@ pub struct RecordBody {
     pub value: String,
     #[schema(pattern = r"\S", max_length = 4000)]
     pub comment: Option<String>,
+    /// For a date of entry into force that is not the one the rule gives: the depositary's
+    /// publication it is taken from (without it such a date is refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = r"\S", max_length = 4000)]
+    pub source: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
@@ -151,7 +156,7 @@ pub struct HistoryQuery {
 #[derive(IntoParams)]
 #[into_params(parameter_in = Header)]
 #[allow(dead_code)]
-pub struct ActHeaders {
+pub(super) struct ActHeaders {
     /// The procedure's `ETag` as last read: its version, as `"3"`.
     #[param(
         rename = "If-Match",
@@ -211,7 +216,7 @@ fn with_etag(mut response: Response, version: crate::ids::Version) -> Response {
 }
 
 /// Do `act` on procedure `id` as `caller`, at the version `If-Match` names.
-async fn act(
+pub(super) async fn act(
     state: HttpState,
     caller: Caller,
     id: ProcedureId,
@@ -452,6 +457,7 @@ async fn record(
         field: body.field.clone(),
         value: body.value.clone(),
         comment: body.comment.clone(),
+        source: body.source.clone(),
     };
     act(state, caller, id, headers, "record", body, a).await
 }

@@ -42,6 +42,10 @@ pub struct ProcedureView {
     /// Reservations made at deposit lapse on this day unless renewed (CETS 210: five years from
     /// entry into force; ETS 173: three), when the convention limits them and the date is known.
     pub reservations_valid_until: Option<chrono::NaiveDate>,
+    /// The last day the invitation is valid by the convention's rule, as the Council of Europe
+    /// counts it, before any extension (`key_dates.invitation_expires_on` is the validity with
+    /// the extensions).
+    pub invitation_valid_by_rule: Option<chrono::NaiveDate>,
     pub timers: Vec<TimerRow>,
 }
 
@@ -149,6 +153,10 @@ impl Accession {
                     crate::calendar::ValidityRule { years }
                         .valid_until(p.key_dates.entry_into_force()?)
                 }),
+            invitation_valid_by_rule: convention
+                .as_ref()
+                .and_then(|c| c.rules().invitation_validity)
+                .and_then(|rule| rule.invitation_valid_until(p.key_dates.invited_on?)),
             timers: Vec::new(),
             procedure: p,
         })

@@ -107,6 +107,10 @@ pub enum ProceduresCmd {
         actor: VersionedActor,
         #[arg(long)]
         comment: Option<String>,
+        /// For a date of entry into force that is not the rule's: the depositary's publication
+        /// it is taken from.
+        #[arg(long)]
+        source: Option<String>,
     },
     /// Add a comment to the history.
     Comment {
@@ -138,6 +142,50 @@ pub enum ProceduresCmd {
         reason: String,
         #[command(flatten)]
         actor: VersionedActor,
+    },
+    /// Record the Committee of Ministers' extension of the invitation to accede.
+    ExtendInvitation {
+        id: ProcedureId,
+        /// The new last day of validity (YYYY-MM-DD).
+        #[arg(long)]
+        until: chrono::NaiveDate,
+        /// The reference of the decision.
+        #[arg(long)]
+        decision: String,
+        #[command(flatten)]
+        actor: VersionedActor,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Move the current stage's deadline later (the consultation of the Parties extended).
+    ExtendDeadline {
+        id: ProcedureId,
+        #[arg(long)]
+        until: chrono::NaiveDate,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        actor: VersionedActor,
+    },
+    /// Record a Party's objection in the consultation of the Parties.
+    RaiseObjection {
+        id: ProcedureId,
+        #[arg(long)]
+        party: StateCode,
+        #[arg(long)]
+        text: String,
+        #[command(flatten)]
+        actor: VersionedActor,
+    },
+    /// Record the withdrawal of a Party's objection.
+    WithdrawObjection {
+        id: ProcedureId,
+        #[arg(long)]
+        party: StateCode,
+        #[command(flatten)]
+        actor: VersionedActor,
+        #[arg(long)]
+        comment: Option<String>,
     },
     /// The hash-chained history.
     History { id: ProcedureId },
@@ -387,6 +435,7 @@ pub async fn run(app: &Accession, cli: &Cli, cmd: &ProceduresCmd) -> Result<u8, 
             value,
             actor,
             comment,
+            source,
         } => (
             id,
             actor,
@@ -394,6 +443,7 @@ pub async fn run(app: &Accession, cli: &Cli, cmd: &ProceduresCmd) -> Result<u8, 
                 field: field.clone(),
                 value: value.clone(),
                 comment: comment.clone(),
+                source: source.clone(),
             },
         ),
         ProceduresCmd::Comment { id, text, actor } => {
@@ -418,6 +468,60 @@ pub async fn run(app: &Accession, cli: &Cli, cmd: &ProceduresCmd) -> Result<u8, 
             actor,
             Act::Withdraw {
                 reason: reason.clone(),
+            },
+        ),
+        ProceduresCmd::ExtendInvitation {
+            id,
+            until,
+            decision,
+            actor,
+            comment,
+        } => (
+            id,
+            actor,
+            Act::ExtendInvitation {
+                until: *until,
+                decision: decision.clone(),
+                comment: comment.clone(),
+            },
+        ),
+        ProceduresCmd::ExtendDeadline {
+            id,
+            until,
+            reason,
+            actor,
+        } => (
+            id,
+            actor,
+            Act::ExtendDeadline {
+                until: *until,
+                reason: reason.clone(),
+            },
+        ),
+        ProceduresCmd::RaiseObjection {
+            id,
+            party,
+            text,
+            actor,
+        } => (
+            id,
+            actor,
+            Act::RaiseObjection {
+                party: party.clone(),
+                text: text.clone(),
+            },
+        ),
+        ProceduresCmd::WithdrawObjection {
+            id,
+            party,
+            actor,
+            comment,
+        } => (
+            id,
+            actor,
+            Act::WithdrawObjection {
+                party: party.clone(),
+                comment: comment.clone(),
             },
         ),
     };
@@ -505,6 +609,41 @@ fn print_view(cli: &Cli, v: &ProcedureView) {
     );
     if let Some(until) = v.reservations_valid_until {
         outln!("            reservations valid until {until} unless renewed");
+    }
+    let t = &p.treaty;
+    if let Some(source) = &t.entry_into_force_source {
+        outln!("            entry into force as the depositary published it: {source}");
+    }
+    for e in &t.invitation_extensions {
+        outln!(
+            "            invitation extended to {} by {} (was {})",
+            e.until,
+            e.decision,
+            date(e.previous_until)
+        );
+    }
+    if let Some(e) = t
+        .deadline_extension
+        .as_ref()
+        .filter(|e| e.stage_entry == p.stage_entry)
+    {
+        outln!("            deadline extended to {}: {}", e.until, e.reason);
+    }
+    for o in &t.objections {
+        match o.withdrawn_on {
+            Some(w) => outln!(
+                "objection   {} raised {}, withdrawn {w}: {}",
+                o.party,
+                o.raised_on,
+                o.text
+            ),
+            None => outln!(
+                "objection   {} raised {}, STANDING: {}",
+                o.party,
+                o.raised_on,
+                o.text
+            ),
+        }
     }
     if !p.fields.is_empty() {
         outln!("fields");

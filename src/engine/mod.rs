@@ -5,6 +5,7 @@
 
 mod actor;
 mod command;
+mod dates;
 mod decide;
 mod decision;
 mod fire;
@@ -27,5 +28,8 @@ pub use notification::{
     UnknownNotificationKind, checkpoint_notifications, still_applies,
 };
 pub use refusal::Refusal;
-pub use state::{KeyDates, ProcedureState, Status, WorkflowRef};
+pub use state::{
+    DeadlineExtension, InvitationExtension, KeyDates, Objection, ProcedureState, Status,
+    TreatyRecord, WorkflowRef,
+};
 pub use timers::deadline_instant;

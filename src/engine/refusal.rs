@@ -116,6 +116,13 @@ pub enum Refusal {
     },
     #[error("{0}")]
     Invalid(String),
+    /// A date that cannot be true, by the rule named (see `engine::dates`).
+    #[error("`{what}`: {detail} (rule `{rule}`)")]
+    DateRefused {
+        what: String,
+        rule: &'static str,
+        detail: String,
+    },
     #[error("timer `{timer}` no longer applies: the procedure has moved on")]
     TimerOutdated { timer: String },
     /// What the request names is not in a state that allows it now (an email that is not dead,
@@ -156,6 +163,7 @@ impl Refusal {
                 "invalid-input"
             }
             Refusal::TimerOutdated { .. } => "timer-outdated",
+            Refusal::DateRefused { .. } => "date-refused",
             Refusal::NotApplicable(_) => "not-applicable",
             Refusal::CannotMove { .. } => "cannot-move",
         }

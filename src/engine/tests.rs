@@ -41,6 +41,7 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| Fixture {
 /// The treaty rules of the Convention on the Transfer of Sentenced Persons.
 fn ets_112() -> ConventionRules {
     ConventionRules {
+        opened_on: Some(date("1983-03-21")),
         general_entry_into_force: Some(date("1985-07-01")),
         entry_into_force: EntryIntoForceRule::COE_THREE_MONTHS,
         invitation_validity: Some(ValidityRule { years: 5 }),
@@ -125,6 +126,7 @@ fn record(name: &str, value: &str) -> Act {
         field: field(name),
         value: value.into(),
         comment: None,
+        source: None,
     }
 }
 
@@ -195,6 +197,16 @@ impl Walk {
         self.now.with_timezone(&Bishkek).date_naive().to_string()
     }
 
+    /// `day`, or the day before the next command if that is earlier.
+    fn not_after_today(&self, day: &str) -> String {
+        let today = self.local_today();
+        if day < today.as_str() {
+            day.to_string()
+        } else {
+            today
+        }
+    }
+
     /// Ask for an act a day later, at the current version; nothing is kept.
     fn attempt(&mut self, actor: &Actor, act: Act) -> Result<Decision, Refusal> {
         self.now += TimeDelta::days(1);
@@ -251,14 +263,16 @@ impl Walk {
                 "request" => "consultation-of-parties",
                 "consultation-of-parties" => "invitation",
                 "invitation" => "parliament",
+                // The law's real dates in the Kyrgyz case, unless the walk is earlier: then
+                // today. Either way before a deposit on the case's date, as dates keep the route.
                 "parliament" => {
-                    let today = self.local_today();
-                    self.record("law_adopted_date", &today);
+                    let day = self.not_after_today("2023-12-20");
+                    self.record("law_adopted_date", &day);
                     "signature-publication"
                 }
                 "signature-publication" => {
-                    let today = self.local_today();
-                    self.record("law_signed_date", &today);
+                    let day = self.not_after_today("2024-01-31");
+                    self.record("law_signed_date", &day);
                     "deposit"
                 }
                 "deposit" => {
@@ -505,6 +519,7 @@ fn a_control_character_in_any_text_of_an_act_is_refused_naming_the_text() {
                 field: field("compatibility_report"),
                 value: "MoJ/2026/17".into(),
                 comment: Some(bad()),
+                source: None,
             },
             "comment",
         ),
@@ -829,12 +844,20 @@ fn recording_the_deposit_date_computes_entry_into_force_by_the_convention_rule()
             (NotificationKind::EntryIntoForce, "embassy-france")
         ]
     );
-    // The next stage is due on the day of entry into force.
+    // The next stage is due on the day of entry into force, and waits for it: at the start of
+    // that day in Bishkek Accession records it (no deadline passes: nobody is late).
     let decision = walk.advance("awaiting-entry-into-force");
     assert_eq!(decision.procedure.due_on, Some(date("2024-08-01")));
     assert_eq!(
-        timer(&decision, TimerKind::Deadline, "due").fire_at,
-        instant("2024-08-01T18:00:00Z")
+        timer(&decision, TimerKind::EntryIntoForce, "entry-into-force").fire_at,
+        instant("2024-07-31T18:00:00Z")
+    );
+    assert!(
+        decision
+            .timers
+            .set
+            .iter()
+            .all(|t| t.kind != TimerKind::Deadline && t.kind != TimerKind::Escalation)
     );
 }
 
@@ -859,13 +882,13 @@ fn recording_the_invitation_date_sets_its_expiry_five_years_on() {
     );
     assert_eq!(
         decision.procedure.key_dates.invitation_expires_on,
-        Some(date("2029-03-15"))
+        Some(date("2029-03-16"))
     );
     // The invitation stage is due six months after it was entered, whatever the invitation says.
     assert_eq!(decision.procedure.due_on, walk.procedure.due_on);
     assert!(!decision.timers.cancel_pending && decision.timers.set.is_empty());
     let decision = walk.advance("parliament");
-    assert_eq!(decision.procedure.due_on, Some(date("2029-03-15")));
+    assert_eq!(decision.procedure.due_on, Some(date("2029-03-16")));
 }
 
 #[test]
@@ -887,8 +910,8 @@ fn in_parliament_the_invitation_expiry_becomes_the_due_date_and_the_timers_are_r
         }
     );
     let decision = walk.act(&ministry("mfa"), record("invitation_date", "2024-03-15"));
-    assert_eq!(decision.procedure.due_on, Some(date("2029-03-15")));
-    assert_eq!(decision.events[0].payload["due_on"], "2029-03-15");
+    assert_eq!(decision.procedure.due_on, Some(date("2029-03-16")));
+    assert_eq!(decision.events[0].payload["due_on"], "2029-03-16");
     assert!(decision.timers.cancel_pending);
     let entry = decision.procedure.stage_entry;
     assert!(
@@ -901,14 +924,14 @@ fn in_parliament_the_invitation_expiry_becomes_the_due_date_and_the_timers_are_r
     // The due day is over at midnight in Bishkek (UTC+6).
     assert_eq!(
         timer(&decision, TimerKind::Deadline, "due").fire_at,
-        instant("2029-03-15T18:00:00Z")
+        instant("2029-03-16T18:00:00Z")
     );
     assert_eq!(
         timer(&decision, TimerKind::Reminder, "before_due 6 months").fire_at,
-        instant("2028-09-15T03:00:00Z")
+        instant("2028-09-16T03:00:00Z")
     );
     let escalation = timer(&decision, TimerKind::Escalation, "after_due 1 day");
-    assert_eq!(escalation.fire_at, instant("2029-03-16T03:00:00Z"));
+    assert_eq!(escalation.fire_at, instant("2029-03-17T03:00:00Z"));
     assert_eq!(
         escalation.recipients,
         insts(&["mfa", "presidential-administration", "jogorku-kenesh"])
@@ -950,7 +973,16 @@ fn a_recorded_entry_into_force_that_differs_from_the_computed_one_is_flagged() {
     walk.advance("awaiting-entry-into-force");
     // The date is recorded once it has passed.
     walk.now = instant("2024-09-10T05:00:00Z");
-    let decision = walk.record("entry_into_force_date", "2024-09-01");
+    // Not the rule's date: recorded as the depositary's own, with its source.
+    let decision = walk.act(
+        &coordinator(),
+        Act::Record {
+            field: field("entry_into_force_date"),
+            value: "2024-09-01".into(),
+            comment: None,
+            source: Some("Treaty Office chart of signatures and ratifications".into()),
+        },
+    );
     let dates = &decision.procedure.key_dates;
     assert_eq!(dates.entry_into_force_computed, Some(date("2024-08-01")));
     assert_eq!(dates.entry_into_force_recorded, Some(date("2024-09-01")));
@@ -1348,9 +1380,10 @@ fn a_deadline_or_escalation_fires_once_with_no_successor() {
 fn a_stage_whose_treaty_date_has_already_passed_fires_its_deadline_and_escalation_at_once() {
     let mut walk = Walk::start_at("2024-01-10T05:00:00Z");
     walk.walk_to("parliament");
-    // An invitation of 2015 expired in 2020: the parliament stage is due on a day long past.
+    // An invitation of 2015 expired in 2020: the parliament stage is due on a day long past
+    // (valid five years from the day after the decision, as the Council of Europe counts).
     let decision = walk.record("invitation_date", "2015-01-05");
-    assert_eq!(decision.procedure.due_on, Some(date("2020-01-05")));
+    assert_eq!(decision.procedure.due_on, Some(date("2020-01-06")));
     let now = walk.now;
     assert_eq!(timer(&decision, TimerKind::Deadline, "due").fire_at, now);
     assert_eq!(
@@ -1557,7 +1590,14 @@ mod properties {
                     .unwrap_or_else(|| here.responsible.clone()),
                 Act::Suspend { .. } | Act::Resume { .. } => def.control.suspend.clone(),
                 Act::Withdraw { .. } => def.control.withdraw.clone(),
-                Act::Comment { .. } => here.responsible.clone(),
+                Act::Comment { .. }
+                | Act::ExtendDeadline { .. }
+                | Act::RaiseObjection { .. }
+                | Act::WithdrawObjection { .. } => here.responsible.clone(),
+                Act::ExtendInvitation { .. } => def
+                    .stage(&stage("invitation"))
+                    .map(|s| s.responsible.clone())
+                    .unwrap_or_else(|| here.responsible.clone()),
             };
             ministry(candidates[index.index(candidates.len())].as_str())
         }
@@ -1603,6 +1643,7 @@ mod properties {
                         field,
                         value,
                         comment: None,
+                        source: None,
                     }
                 }
                 Step::Comment(text) => Act::Comment {
@@ -1782,8 +1823,9 @@ mod properties {
         );
         prop_assert_eq!(
             k.invitation_expires_on,
-            k.invited_on
-                .and_then(|d| rules.invitation_validity.and_then(|v| v.valid_until(d)))
+            k.invited_on.and_then(|d| rules
+                .invitation_validity
+                .and_then(|v| v.invitation_valid_until(d)))
         );
         Ok(())
     }
@@ -2028,6 +2070,8 @@ mod properties {
                             let nine = NaiveTime::from_hms_opt(9, 0, 0).expect("09:00");
                             prop_assert_eq!(local.time(), nine);
                         }
+                        // Only a stage due on entry into force has one; these stages are not.
+                        TimerKind::EntryIntoForce => prop_assert!(false, "{:?}", t),
                     }
                 }
             }
@@ -2232,3 +2276,4 @@ fn stored_facts_are_read_as_the_kind_of_the_email_says() {
             .all(NotificationKind::is_about_a_procedure)
     );
 }
+mod dates;

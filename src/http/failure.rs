@@ -165,6 +165,7 @@ impl Failure {
             | Refusal::Suspended
             | Refusal::NotSuspended
             | Refusal::TimerOutdated { .. }
+            | Refusal::DateRefused { .. }
             | Refusal::NotApplicable(_) => Failure::Conflict,
         }
     }

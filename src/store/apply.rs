@@ -288,6 +288,7 @@ fn procedure_row(
         deposited_on: Set(p.key_dates.deposited_on),
         entry_into_force_computed: Set(p.key_dates.entry_into_force_computed),
         entry_into_force_recorded: Set(p.key_dates.entry_into_force_recorded),
+        treaty: Set(serde_json::to_string(&p.treaty).unwrap_or_else(|_| "{}".into())),
         created_at: Set(now),
         updated_at: Set(now),
     };

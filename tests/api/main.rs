@@ -21,6 +21,7 @@ mod pages;
 mod paging;
 mod roles;
 mod throttle;
+mod treaty;
 mod walk;
 mod web;
 mod writes;
