@@ -55,8 +55,29 @@ pub fn fire(
     let mut next = current.clone();
     next.version = current.version.next();
     next.last_sequence = sequence;
-    if timer.kind == TimerKind::EntryIntoForce {
-        return entry_into_force(ctx, next, timer, now);
+    // A stage that waits for the day of entry into force: its timer records the day and moves
+    // on. Procedures that entered such a stage before Accession planned that timer hold the
+    // deadline and escalation planned then: the deadline does what the timer would (a day
+    // late at most: it fires when the day has passed), the escalation is nobody's lateness.
+    let waits_for_entry_into_force = ctx.definition.stage(&timer.stage).is_some_and(|s| {
+        matches!(
+            s.due,
+            Some(crate::workflow::DueRule::Treaty(
+                crate::workflow::TreatyDateRule::EntryIntoForce
+            ))
+        )
+    });
+    match timer.kind {
+        TimerKind::EntryIntoForce => return entry_into_force(ctx, next, timer, now),
+        TimerKind::Deadline if waits_for_entry_into_force => {
+            return entry_into_force(ctx, next, timer, now);
+        }
+        TimerKind::Escalation if waits_for_entry_into_force => {
+            return Err(Refusal::TimerOutdated {
+                timer: timer.dedupe_key.clone(),
+            });
+        }
+        _ => {}
     }
 
     let mut set = Vec::new();

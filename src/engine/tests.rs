@@ -1321,6 +1321,40 @@ fn due(timer: &TimerSpec) -> DueTimer {
     }
 }
 
+/// A procedure that entered the stage waiting for entry into force before Accession planned an
+/// entry-into-force timer holds the deadline and escalation planned then: the deadline records
+/// the entry into force and moves on, the escalation is dropped (nobody is late).
+#[test]
+fn a_deadline_planned_before_the_entry_into_force_timer_does_its_work() {
+    let mut walk = Walk::start_at("2024-05-01T05:00:00Z");
+    walk.walk_to("deposit");
+    walk.record("deposit_date", "2024-04-22");
+    let entered = walk.advance("awaiting-entry-into-force");
+    let planned = timer(&entered, TimerKind::EntryIntoForce, "entry-into-force");
+    // The timers an earlier version planned for the same stage entry.
+    let legacy = |kind, rule: &str| DueTimer {
+        kind,
+        rule: rule.into(),
+        dedupe_key: format!("{}:legacy:{rule}", planned.dedupe_key),
+        fire_at: instant("2024-08-01T18:00:00Z"),
+        ..due(planned)
+    };
+    let deadline = legacy(TimerKind::Deadline, "due");
+    let fired = fire(ctx(), &walk.procedure, &deadline, deadline.fire_at).unwrap();
+    assert_eq!(fired.events[0].command, "entry_into_force");
+    assert_eq!(fired.events[0].payload["entry_into_force"], "2024-08-01");
+    assert_ne!(fired.procedure.stage, walk.procedure.stage, "it moved on");
+    assert_eq!(
+        fired.timers.fired.as_deref(),
+        Some(deadline.dedupe_key.as_str())
+    );
+    let escalation = legacy(TimerKind::Escalation, "after_due 7 days");
+    assert!(matches!(
+        fire(ctx(), &walk.procedure, &escalation, escalation.fire_at),
+        Err(Refusal::TimerOutdated { .. })
+    ));
+}
+
 #[test]
 fn firing_a_cron_reminder_records_it_emails_the_responsible_and_sets_the_next_one_after_now() {
     let mut walk = Walk::start_at("2024-01-10T05:00:00Z");
