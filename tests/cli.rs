@@ -2252,3 +2252,40 @@ fn a_procedure_moves_to_a_new_workflow_version_after_a_plan_that_writes_nothing(
     // The chain covers the move.
     s.run_with(&["audit", "verify"], &v2).expect(0);
 }
+
+#[test]
+fn the_chart_of_ets_112_is_derived_from_the_history_as_of_a_day() {
+    let s = Sandbox::with_demo();
+    let row = |as_of: &str| {
+        let chart = s
+            .run(&[
+                "chart",
+                "--convention",
+                "ets-112",
+                "--as-of",
+                as_of,
+                "--json",
+            ])
+            .expect(0)
+            .json();
+        chart["rows"][0].clone()
+    };
+    assert_eq!(row("2024-04-01")["deposit"], Value::Null);
+    assert_eq!(row("2024-05-01")["deposit"], "2024-04-22");
+    assert_eq!(row("2024-05-01")["in_force"], false);
+    assert_eq!(row("2024-08-01")["in_force"], true);
+    let table = s
+        .run(&["chart", "--state", "KG", "--as-of", "2024-08-01"])
+        .expect(0);
+    assert!(table.stdout.contains("Non-members"), "{}", table.stdout);
+    assert!(
+        table.stdout.contains("2024-08-01 (in force)"),
+        "{}",
+        table.stdout
+    );
+    // One of --convention and --state: both is a usage error.
+    s.run(&["chart", "--state", "KG", "--convention", "ets-112"])
+        .expect(2);
+    let bad = s.run(&["chart", "--convention", "ets-112", "--as-of", "01.05.2024"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+}

@@ -10,6 +10,7 @@
 
 mod audit;
 mod catalog;
+mod chart;
 mod etag;
 mod idempotency;
 mod json;
@@ -56,6 +57,7 @@ pub fn routes() -> (Router<HttpState>, utoipa::openapi::OpenApi) {
     let (router, mut document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(procedures::routes())
         .merge(treaty::routes())
+        .merge(chart::routes())
         .merge(catalog::routes())
         .merge(ops::routes())
         .merge(audit::routes())

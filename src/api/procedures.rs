@@ -284,6 +284,7 @@ async fn list(
     };
     let request = ListRequest {
         filter: ProcedureFilter {
+            state: None,
             convention: q.convention.clone(),
             stage: q.stage.clone(),
             status,

@@ -5,6 +5,7 @@ mod acts;
 mod answering;
 mod audit;
 mod catalog;
+pub mod chart;
 pub mod checkpoints;
 pub mod cursor;
 mod demo;

@@ -4,6 +4,7 @@
 mod audit;
 mod background;
 mod calendar;
+mod chart;
 mod output;
 mod procedures;
 mod serve;
@@ -75,6 +76,9 @@ pub enum Top {
     /// Treaty date rules: entry into force for a deposit date.
     #[command(subcommand)]
     Calendar(calendar::CalendarCmd),
+    /// The chart of signatures and ratifications of a convention (one row per State) or of a
+    /// State (one row per convention), as the record stood on a day.
+    Chart(chart::ChartArgs),
     /// Fire due deadlines, reminders and escalations, and send the outbox.
     #[command(subcommand)]
     Scheduler(background::SchedulerCmd),
@@ -349,6 +353,10 @@ pub async fn run(cli: Cli) -> Result<u8, AppError> {
         Top::Calendar(cmd) => {
             let app = open_to_read(&cli).await?;
             calendar::run(&app, &cli, cmd).await
+        }
+        Top::Chart(args) => {
+            let app = open_to_read(&cli).await?;
+            chart::run(&app, &cli, args).await
         }
         Top::Scheduler(cmd) => {
             let app = open(&cli).await?;

@@ -275,6 +275,7 @@ pub async fn run(app: &Accession, cli: &Cli, cmd: &ProceduresCmd) -> Result<u8, 
             let today = app.today();
             let request = crate::app::ListRequest {
                 filter: ProcedureFilter {
+                    state: None,
                     convention: convention.clone(),
                     stage: stage.clone(),
                     status: *status,

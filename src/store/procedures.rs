@@ -25,6 +25,8 @@ use crate::ids::{
 #[derive(Debug, Clone, Default)]
 pub struct ProcedureFilter {
     pub convention: Option<ConventionId>,
+    /// Only this State's.
+    pub state: Option<crate::ids::StateCode>,
     pub stage: Option<StageId>,
     pub status: Option<Status>,
     /// Only those whose due date is before this day.

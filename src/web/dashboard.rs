@@ -124,6 +124,7 @@ async fn dashboard_inner(
     let today = app.today();
     let request = crate::app::ListRequest {
         filter: ProcedureFilter {
+            state: None,
             convention: convention.clone(),
             stage: None,
             status,

@@ -24,6 +24,8 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("post", "/api/v1/procedures/{id}/resume"),
     ("post", "/api/v1/procedures/{id}/withdraw"),
     ("post", "/api/v1/procedures/{id}/migrate"),
+    ("get", "/api/v1/conventions/{id}/chart"),
+    ("get", "/api/v1/states/{code}/chart"),
     ("post", "/api/v1/procedures/{id}/extend-invitation"),
     ("post", "/api/v1/procedures/{id}/extend-deadline"),
     ("post", "/api/v1/procedures/{id}/raise-objection"),

@@ -10,6 +10,7 @@ mod harness;
 
 mod access;
 mod agreement;
+mod chart;
 mod diskfull;
 mod document;
 mod hardening;
