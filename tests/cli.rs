@@ -1057,6 +1057,9 @@ fn scheduler_run_sends_the_due_mail_and_stops_cleanly_on_sigterm() {
 /// A sandbox with the seed's institutions, and nothing else.
 fn with_institutions() -> Sandbox {
     let s = Sandbox::new();
+    let states = repo("config/demo/states.toml");
+    s.run(&["states", "import", states.to_str().expect("a UTF-8 path")])
+        .expect(0);
     let seed = repo("config/demo/institutions.toml");
     s.run(&[
         "institutions",
@@ -1510,7 +1513,7 @@ fn importing_institutions_that_leave_no_coordinator_or_two_exits_1_at_the_line_a
         .json();
     assert_eq!(list, serde_json::json!([]));
     // A file adding one ministry, silent on the coordinator, is an ordinary import.
-    let customs = "[[institutions]]\nid = \"customs\"\nname = \"State Customs Service\"\n\
+    let customs = "[[institutions]]\nid = \"customs\"\nstate = \"KG\"\nname = \"State Customs Service\"\n\
                    emails = [\"office@customs.example.org\"]\nlanguage = \"ru\"\n\
                    time_zone = \"Asia/Bishkek\"\n";
     s.write("customs.toml", customs);

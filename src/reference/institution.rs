@@ -65,6 +65,10 @@ pub struct Institution {
     /// the coordinator and admin roles are held only by it. Exactly one institution is.
     #[serde(default)]
     pub coordinator: bool,
+    /// The State the institution belongs to (a code of the States registry); procedures of that
+    /// State only may name it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<crate::ids::StateCode>,
 }
 
 /// Why institutions would not have exactly one coordinator once a file is imported.
@@ -193,6 +197,18 @@ impl InstitutionFile {
                     format!("institution `{}`: `{bad}` is not an email address", inst.id),
                 ));
             }
+            if inst.state.is_none() {
+                return Err(ImportError::at(
+                    file,
+                    source,
+                    span.start,
+                    format!(
+                        "institution `{}` has no `state`: give the code of its State in the States \
+                         registry (`state = \"KG\"`)",
+                        inst.id
+                    ),
+                ));
+            }
             out.push((inst, span.start));
         }
         if let Some(CoordinatorProblem::Several(ids)) =
@@ -276,6 +292,7 @@ mod tests {
             language: Language::En,
             time_zone: chrono_tz::Asia::Bishkek,
             coordinator,
+            state: None,
         }
     }
 
@@ -315,7 +332,7 @@ mod tests {
         );
     }
 
-    const TWO: &str = "[[institutions]]\nid = \"mfa\"\nname = \"MFA\"\nemails = []\nlanguage = \"en\"\ntime_zone = \"Asia/Bishkek\"\ncoordinator = true\n\n[[institutions]]\nid = \"moj\"\nname = \"MoJ\"\nemails = []\nlanguage = \"ru\"\ntime_zone = \"Asia/Bishkek\"\ncoordinator = true\n";
+    const TWO: &str = "[[institutions]]\nid = \"mfa\"\nstate = \"KG\"\nname = \"MFA\"\nemails = []\nlanguage = \"en\"\ntime_zone = \"Asia/Bishkek\"\ncoordinator = true\n\n[[institutions]]\nid = \"moj\"\nstate = \"KG\"\nname = \"MoJ\"\nemails = []\nlanguage = \"ru\"\ntime_zone = \"Asia/Bishkek\"\ncoordinator = true\n";
 
     #[test]
     fn two_coordinators_in_one_file_are_refused_at_the_second() {

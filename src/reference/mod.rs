@@ -4,9 +4,11 @@
 mod calendar_file;
 mod convention;
 mod institution;
+mod state;
 
 pub use calendar_file::HolidayCalendar;
 pub use convention::{Convention, ConventionFile};
+pub use state::{State, StateFile, foreign_institutions};
 pub use institution::{
     CoordinatorProblem, Institution, InstitutionFile, Language, check_coordinator,
 };

@@ -21,6 +21,7 @@ mod read_only;
 mod scheduler;
 mod smtp;
 mod tallies;
+mod states;
 mod tokens;
 mod treaty;
 mod write_failures;

@@ -193,3 +193,26 @@ pub fn record(version: i64, field: &str, value: &str) -> accession::engine::Comm
         },
     }
 }
+
+/// Imports `n` copies of the seed's Istanbul Convention, `cets-210-0` to `cets-210-{n-1}`
+/// (written beside the database). A State has at most one open procedure per convention, so a
+/// test that needs many open procedures of Kyrgyzstan starts each on a convention of its own.
+pub async fn import_copies_of_istanbul(app: &Accession, dir: &std::path::Path, n: usize) {
+    let seed = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo/conventions.toml"),
+    )
+    .unwrap();
+    let start = seed.find("[[conventions]]\nid = \"cets-210\"").unwrap();
+    let end = seed[start + 1..]
+        .find("[[conventions]]")
+        .map_or(seed.len(), |i| start + 1 + i);
+    let istanbul = &seed[start..end];
+    let file: String = (0..n)
+        .map(|i| istanbul.replace("id = \"cets-210\"", &format!("id = \"cets-210-{i}\"")))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let path = dir.join("istanbul-copies.toml");
+    std::fs::write(&path, file).unwrap();
+    let summary = app.import_conventions(&path).await.unwrap();
+    assert_eq!(summary.inserted, n);
+}
