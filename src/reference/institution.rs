@@ -337,7 +337,7 @@ mod tests {
     #[test]
     fn two_coordinators_in_one_file_are_refused_at_the_second() {
         let err = InstitutionFile::parse("x.toml", TWO).unwrap_err();
-        assert_eq!((err.line, err.column), (9, 1), "{err}");
+        assert_eq!((err.line, err.column), (10, 1), "{err}");
         assert!(err.message.contains("`mfa`, `moj`"), "{err}");
         assert!(err.message.contains("exactly one"), "{err}");
     }
@@ -348,10 +348,10 @@ mod tests {
             .replace("coordinator = true\n\n", "\n")
             .replace("name = \"MoJ\"", "name = \"Mo\\u0000J\"");
         let err = InstitutionFile::parse("x.toml", &src).unwrap_err();
-        assert_eq!((err.line, err.column), (10, 8), "{err}");
+        assert_eq!((err.line, err.column), (12, 8), "{err}");
         assert_eq!(
             err.to_string(),
-            "x.toml:10:8: `name`: it contains the control character U+0000 (NUL) at character 3; \
+            "x.toml:12:8: `name`: it contains the control character U+0000 (NUL) at character 3; \
              this is one line of text, without tabs, line breaks or other control characters"
         );
         // A line break in a name, an escape in an address, DEL in a Russian name: all refused.
@@ -372,8 +372,16 @@ mod tests {
             assert_ne!(src, TWO.replace("coordinator = true\n\n", "\n"));
             let err = InstitutionFile::parse("x.toml", &src).unwrap_err();
             assert!(err.message.contains("control character"), "{to}: {err}");
-            assert!(err.line >= 9, "{to}: {err}");
+            assert!(err.line >= 11, "{to}: {err}");
         }
+    }
+
+    #[test]
+    fn an_institution_without_a_state_is_refused_at_its_table() {
+        let src = TWO.replace("id = \"moj\"\nstate = \"KG\"\n", "id = \"moj\"\n");
+        let err = InstitutionFile::parse("x.toml", &src).unwrap_err();
+        assert_eq!((err.line, err.column), (10, 1), "{err}");
+        assert!(err.message.contains("`moj` has no `state`"), "{err}");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::mailserver;
 use crate::on_both;
-use crate::support::{TestDb, actor, advance, count, import_copies_of_istanbul, pid};
+use crate::support::{TestDb, actor, advance, count, import_copies, pid};
 
 fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text)
@@ -39,7 +39,7 @@ async fn emails_queued(
     app.import_conventions(&root.join("config/demo/conventions.toml"))
         .await
         .unwrap();
-    import_copies_of_istanbul(app, dir, n).await;
+    import_copies(app, dir, "cets-210", n).await;
     clock.set(when);
     let mfa = actor(app, "mfa").await;
     for i in 0..n {

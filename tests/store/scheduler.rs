@@ -13,7 +13,7 @@ use chrono::{DateTime, Datelike, TimeDelta, Utc, Weekday};
 
 use crate::mailserver::{self, Received};
 use crate::on_both;
-use crate::support::{TestDb, actor, advance, count, import_copies_of_istanbul, pid};
+use crate::support::{TestDb, actor, advance, count, import_copies, pid};
 
 pub(crate) fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text)
@@ -428,7 +428,7 @@ async fn two_schedulers_and_two_dispatchers_send_each_reminder_exactly_once(db: 
     a.import_conventions(&root.join("config/demo/conventions.toml"))
         .await
         .unwrap();
-    import_copies_of_istanbul(&a, db.dir.path(), 12).await;
+    import_copies(&a, db.dir.path(), "cets-210", 12).await;
     let b = db.app_with(settings, &clock).await;
     clock.set(at("2027-01-04T04:00:00Z"));
     let mfa = actor(&a, "mfa").await;
