@@ -517,9 +517,43 @@ async fn assert_one_open_procedure_per_state_and_convention(db: &DatabaseConnect
     assert_eq!(treaty, BTreeSet::from(["{}".to_owned()]), "{backend:?}: treaty default");
 }
 
+/// An institution imported before the States registry existed is the seed's: the migration adds
+/// Kyrgyzstan to the registry and gives it Kyrgyzstan's code.
+async fn institutions_before_the_states_belong_to_kyrgyzstan(db: &DatabaseConnection) {
+    let backend = db.get_database_backend();
+    let before = Migrator::migrations()
+        .iter()
+        .position(|m| m.name() == "m20261204_000401_states")
+        .expect("the States migration is listed");
+    Migrator::up(db, Some(u32::try_from(before).unwrap()))
+        .await
+        .expect("up to the States");
+    let now = "'2026-11-28 12:00:00+00'";
+    exec(
+        db,
+        &format!(
+            "INSERT INTO institutions (id, name_en, emails, language, time_zone, created_at, updated_at) \
+             VALUES ('moj', 'Ministry of Justice', '[]', 'ru', 'Asia/Bishkek', {now}, {now})"
+        ),
+    )
+    .await;
+    Migrator::up(db, Some(1)).await.expect("the States");
+    assert_eq!(
+        strings(db, "SELECT state_code FROM institutions").await,
+        BTreeSet::from(["KG".to_owned()]),
+        "{backend:?}: institutions backfilled"
+    );
+    assert_eq!(
+        strings(db, "SELECT name_ky FROM states WHERE code = 'KG' AND NOT coe_member").await,
+        BTreeSet::from(["Кыргыз Республикасы".to_owned()]),
+        "{backend:?}: Kyrgyzstan in the registry"
+    );
+}
+
 /// The whole scenario; `down` runs with rows in every parent table, in history and in the API
 /// tables.
 async fn up_down_up(db: DatabaseConnection) {
+    institutions_before_the_states_belong_to_kyrgyzstan(&db).await;
     Migrator::up(&db, None).await.expect("first up");
     assert_schema_present(&db).await;
     assert_history_append_only(&db).await;
