@@ -715,7 +715,10 @@ fn a_start_for_an_unknown_state_a_foreign_one_or_a_second_open_one_is_refused_na
     );
     let run2 = start("TN", "ets-185", "tn-ets-185").expect(1);
     let line = run2.error_line();
-    assert!(line.contains("not TN's") && line.contains("`mfa` (KG)"), "{line}");
+    assert!(
+        line.contains("not TN's") && line.contains("`mfa` (KG)"),
+        "{line}"
+    );
     let run3 = start("KG", "cets-210", "kg-cets-210-b").expect(3);
     let line = run3.error_line();
     assert!(

@@ -52,7 +52,8 @@ async fn backfill_kyrgyzstan(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
     if db.query_one(&any).await?.is_none() {
         return Ok(());
     }
-    let now = sea_orm_migration::sea_orm::prelude::ChronoDateTimeUtc::from(std::time::SystemTime::now());
+    let now =
+        sea_orm_migration::sea_orm::prelude::ChronoDateTimeUtc::from(std::time::SystemTime::now());
     let insert = Query::insert()
         .into_table(States::Table)
         .columns([

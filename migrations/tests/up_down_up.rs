@@ -510,11 +510,18 @@ async fn assert_one_open_procedure_per_state_and_convention(db: &DatabaseConnect
         )
     };
     let second = db.execute_unprepared(&insert("p2", "suspended")).await;
-    assert!(second.is_err(), "{backend:?}: a second open procedure was accepted");
+    assert!(
+        second.is_err(),
+        "{backend:?}: a second open procedure was accepted"
+    );
     exec(db, &insert("p3", "withdrawn")).await;
     exec(db, &insert("p4", "completed")).await;
     let treaty = strings(db, "SELECT treaty FROM procedures WHERE id = 'p3'").await;
-    assert_eq!(treaty, BTreeSet::from(["{}".to_owned()]), "{backend:?}: treaty default");
+    assert_eq!(
+        treaty,
+        BTreeSet::from(["{}".to_owned()]),
+        "{backend:?}: treaty default"
+    );
 }
 
 /// An institution imported before the States registry existed is the seed's: the migration adds
@@ -544,7 +551,11 @@ async fn institutions_before_the_states_belong_to_kyrgyzstan(db: &DatabaseConnec
         "{backend:?}: institutions backfilled"
     );
     assert_eq!(
-        strings(db, "SELECT name_ky FROM states WHERE code = 'KG' AND NOT coe_member").await,
+        strings(
+            db,
+            "SELECT name_ky FROM states WHERE code = 'KG' AND NOT coe_member"
+        )
+        .await,
         BTreeSet::from(["Кыргыз Республикасы".to_owned()]),
         "{backend:?}: Kyrgyzstan in the registry"
     );

@@ -47,9 +47,9 @@ impl From<StoreError> for AppError {
             StoreError::Conflict {
                 expected, actual, ..
             } => AppError::Refused(Refusal::StaleVersion { expected, actual }),
-            StoreError::AlreadyExists(_) | StoreError::AlreadyOpen { .. } | StoreError::KeyLost(_) => {
-                AppError::Conflict(e.to_string())
-            }
+            StoreError::AlreadyExists(_)
+            | StoreError::AlreadyOpen { .. }
+            | StoreError::KeyLost(_) => AppError::Conflict(e.to_string()),
             StoreError::NotFound { what, id } => AppError::NotFound { what, id },
             e @ StoreError::NoSpace => AppError::NoSpace(e),
             e @ StoreError::Busy { .. } => AppError::Busy(e.to_string()),

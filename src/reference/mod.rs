@@ -8,10 +8,10 @@ mod state;
 
 pub use calendar_file::HolidayCalendar;
 pub use convention::{Convention, ConventionFile};
-pub use state::{State, StateFile, foreign_institutions};
 pub use institution::{
     CoordinatorProblem, Institution, InstitutionFile, Language, check_coordinator,
 };
+pub use state::{State, StateFile, foreign_institutions};
 
 use crate::text::{Lines, checked};
 

@@ -99,11 +99,8 @@ mod tests {
 
     #[test]
     fn the_seed_file_parses_with_kyrgyzstan_a_non_member() {
-        let list = StateFile::parse(
-            "states.toml",
-            include_str!("../../config/demo/states.toml"),
-        )
-        .unwrap();
+        let list =
+            StateFile::parse("states.toml", include_str!("../../config/demo/states.toml")).unwrap();
         let kg = list.iter().find(|s| s.code.as_str() == "KG").unwrap();
         assert!(!kg.coe_member);
         assert_eq!(kg.name_in(Language::Ky), "Кыргыз Республикасы");

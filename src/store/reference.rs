@@ -49,13 +49,18 @@ impl Store {
             .into_iter()
             .map(|s| s.code)
             .collect();
-        if let Some(inst) = list
-            .iter()
-            .find(|i| i.state.as_ref().is_some_and(|s| !known.contains(&s.to_string())))
-        {
+        if let Some(inst) = list.iter().find(|i| {
+            i.state
+                .as_ref()
+                .is_some_and(|s| !known.contains(&s.to_string()))
+        }) {
             return Err(StoreError::UnknownState {
                 institution: inst.id.clone(),
-                state: inst.state.clone().map(|s| s.to_string()).unwrap_or_default(),
+                state: inst
+                    .state
+                    .clone()
+                    .map(|s| s.to_string())
+                    .unwrap_or_default(),
             });
         }
         let mut summary = ImportSummary::default();

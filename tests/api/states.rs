@@ -56,7 +56,13 @@ async fn a_start_is_refused_for_an_unknown_state_a_foreign_one_or_a_second_open_
         let server = &server;
         async move {
             server
-                .send(Method::POST, "/api/v1/procedures", Some(&mfa), &[], Some(body))
+                .send(
+                    Method::POST,
+                    "/api/v1/procedures",
+                    Some(&mfa),
+                    &[],
+                    Some(body),
+                )
                 .await
         }
     };
@@ -68,7 +74,10 @@ async fn a_start_is_refused_for_an_unknown_state_a_foreign_one_or_a_second_open_
     let p = unknown.problem("invalid-input");
     assert_eq!(p["field"], "state", "{p}");
     assert!(
-        p["detail"].as_str().unwrap().contains("`XX` is not in the States registry"),
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("`XX` is not in the States registry"),
         "{p}"
     );
     // Tunisia is in the registry, but the workflow's institutions are Kyrgyzstan's.
@@ -78,14 +87,20 @@ async fn a_start_is_refused_for_an_unknown_state_a_foreign_one_or_a_second_open_
     let p = foreign.problem("invalid-input");
     assert_eq!(p["field"], "state", "{p}");
     let detail = p["detail"].as_str().unwrap();
-    assert!(detail.contains("not TN's") && detail.contains("`mfa` (KG)"), "{p}");
+    assert!(
+        detail.contains("not TN's") && detail.contains("`mfa` (KG)"),
+        "{p}"
+    );
     // A second open procedure of Kyrgyzstan on ETS 112 names the open one.
     let second = start(json!({"id": "kg-ets-112-again", "state": "KG", "convention": "ets-112"}))
         .await
         .expect(StatusCode::CONFLICT);
     let p = second.problem("conflict");
     assert!(
-        p["detail"].as_str().unwrap().contains("open procedure on `ets-112`: `kg-ets-112`"),
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("open procedure on `ets-112`: `kg-ets-112`"),
         "{p}"
     );
     // The open one's own id again is "already exists", not "already open".
@@ -94,11 +109,20 @@ async fn a_start_is_refused_for_an_unknown_state_a_foreign_one_or_a_second_open_
         .expect(StatusCode::CONFLICT);
     let p = again.problem("conflict");
     assert!(
-        p["detail"].as_str().unwrap().contains("`kg-ets-112` already exists"),
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("`kg-ets-112` already exists"),
         "{p}"
     );
-    assert_eq!(count(&server.app, "SELECT COUNT(*) FROM procedures").await, before);
-    assert_eq!(count(&server.app, "SELECT COUNT(*) FROM history").await, history);
+    assert_eq!(
+        count(&server.app, "SELECT COUNT(*) FROM procedures").await,
+        before
+    );
+    assert_eq!(
+        count(&server.app, "SELECT COUNT(*) FROM history").await,
+        history
+    );
 
     // Withdrawn, it may be followed by a new one.
     let etag = server.etag("kg-ets-112").await;

@@ -48,7 +48,7 @@ async fn emails_queued(
             &StartProcedure {
                 id: pid(&format!("kg-cets-210-{i}")),
                 state: StateCode::parse("KG").unwrap(),
-                convention: ConventionId::parse(&format!("cets-210-{i}")).unwrap(),
+                convention: ConventionId::parse(format!("cets-210-{i}")).unwrap(),
                 comment: None,
             },
             &mfa,

@@ -439,7 +439,7 @@ async fn two_schedulers_and_two_dispatchers_send_each_reminder_exactly_once(db: 
             &StartProcedure {
                 id: id.clone(),
                 state: StateCode::parse("KG").unwrap(),
-                convention: ConventionId::parse(&format!("cets-210-{n}")).unwrap(),
+                convention: ConventionId::parse(format!("cets-210-{n}")).unwrap(),
                 comment: None,
             },
             &mfa,

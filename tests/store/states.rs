@@ -106,7 +106,10 @@ async fn an_institution_of_an_unknown_state_is_refused_at_import(db: &TestDb) {
         err.to_string().contains("`customs` belongs to State `TM`"),
         "{err}"
     );
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM institutions").await, before);
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM institutions").await,
+        before
+    );
     let states = app.states().await.unwrap();
     let kg = states.iter().find(|s| s.code.as_str() == "KG").unwrap();
     assert!(!kg.coe_member);
