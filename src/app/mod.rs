@@ -298,7 +298,9 @@ impl Accession {
     ) -> Result<ProcedureView, AppError> {
         let outcome = async {
             let decision = self.decide_start(workflow, cmd, actor, now).await?;
-            self.store.apply(&decision).await?;
+            if let Err(e) = self.store.apply(&decision).await {
+                return Err(self.naming_the_open_one(e, &decision.procedure).await);
+            }
             Ok(decision)
         }
         .await;

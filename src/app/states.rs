@@ -5,9 +5,11 @@
 use std::path::Path;
 
 use super::{Accession, AppError};
-use crate::engine::StartProcedure;
+use crate::engine::{ProcedureState, StartProcedure};
+use crate::ids::{ConventionId, ProcedureId, StateCode};
 use crate::reference::{State, StateFile, foreign_institutions};
 use crate::store::ImportSummary;
+use crate::store::StoreError;
 use crate::workflow::WorkflowDefinition;
 
 impl Accession {
@@ -87,12 +89,36 @@ impl Accession {
             .open_procedure_for(&cmd.state, &cmd.convention)
             .await?
         {
-            return Err(AppError::Conflict(format!(
-                "{} already has an open procedure on `{}`: `{open}`; withdraw it before starting \
-                 another",
-                cmd.state, cmd.convention
-            )));
+            return Err(already_open(&cmd.state, &cmd.convention, &open));
         }
         Ok(())
     }
+
+    /// `e`, the store's refusal of a write of `procedure`; when the one-open index refused it
+    /// (another start of its State on its convention landed meanwhile), naming the open one.
+    pub(super) async fn naming_the_open_one(
+        &self,
+        e: StoreError,
+        procedure: &ProcedureState,
+    ) -> AppError {
+        if !matches!(e, StoreError::AlreadyOpen { .. }) {
+            return e.into();
+        }
+        match self
+            .store
+            .open_procedure_for(&procedure.state, &procedure.convention)
+            .await
+        {
+            Ok(Some(open)) => already_open(&procedure.state, &procedure.convention, &open),
+            // Closed again meanwhile, or unreadable: the store's own words.
+            Ok(None) | Err(_) => e.into(),
+        }
+    }
+}
+
+fn already_open(state: &StateCode, convention: &ConventionId, open: &ProcedureId) -> AppError {
+    AppError::Conflict(format!(
+        "{state} already has an open procedure on `{convention}`: `{open}`; withdraw it before \
+         starting another"
+    ))
 }
