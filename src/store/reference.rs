@@ -1,7 +1,9 @@
-//! Institutions and conventions: idempotent import and lookup.
+//! Institutions, conventions and States: idempotent import and lookup.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DbBackend, EntityTrait, QueryOrder};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder,
+};
 use serde::Serialize;
 
 use std::sync::Arc;
@@ -42,8 +44,13 @@ impl Store {
             .map(institution_from_row)
             .collect::<Result<Vec<_>, _>>()?;
         check_coordinator(&before, list).map_err(StoreError::Coordinators)?;
-        // An institution belongs to a State of the registry.
+        // An institution belongs to a State of the registry (only the file's States are read).
+        let named: std::collections::BTreeSet<String> = list
+            .iter()
+            .filter_map(|i| i.state.as_ref().map(|s| s.to_string()))
+            .collect();
         let known: Vec<String> = state::Entity::find()
+            .filter(state::Column::Code.is_in(named))
             .all(&txn)
             .await?
             .into_iter()
