@@ -679,6 +679,56 @@ fn starting_a_procedure_that_already_exists_exits_3() {
     );
 }
 
+#[test]
+fn a_start_for_an_unknown_state_a_foreign_one_or_a_second_open_one_is_refused_naming_why() {
+    let s = Sandbox::with_demo();
+    let states = s.run(&["states", "list", "--json"]).expect(0).json();
+    let codes: Vec<&str> = states
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|st| st["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"KG") && codes.contains(&"TN"), "{states}");
+    let table = s.run(&["states", "list"]).expect(0).stdout;
+    assert!(table.contains("Кыргыз Республикасы"), "{table}");
+    let before = s.run(&["procedures", "list", "--json"]).expect(0).stdout;
+    let start = |state: &str, convention: &str, id: &str| {
+        s.run(&[
+            "procedures",
+            "start",
+            "--id",
+            id,
+            "--state",
+            state,
+            "--convention",
+            convention,
+            "--as",
+            "mfa",
+        ])
+    };
+    let run1 = start("XX", "ets-185", "xx-ets-185").expect(1);
+    let line = run1.error_line();
+    assert!(
+        line.starts_with("error: State `XX` is not in the States registry (known: "),
+        "{line}"
+    );
+    let run2 = start("TN", "ets-185", "tn-ets-185").expect(1);
+    let line = run2.error_line();
+    assert!(
+        line.contains("not TN's") && line.contains("`mfa` (KG)"),
+        "{line}"
+    );
+    let run3 = start("KG", "cets-210", "kg-cets-210-b").expect(3);
+    let line = run3.error_line();
+    assert!(
+        line.contains("KG already has an open procedure on `cets-210`: `kg-cets-210`"),
+        "{line}"
+    );
+    let after = s.run(&["procedures", "list", "--json"]).expect(0).stdout;
+    assert_eq!(after, before);
+}
+
 // ---------------------------------------------------------------- configuration
 
 #[test]
@@ -1057,6 +1107,9 @@ fn scheduler_run_sends_the_due_mail_and_stops_cleanly_on_sigterm() {
 /// A sandbox with the seed's institutions, and nothing else.
 fn with_institutions() -> Sandbox {
     let s = Sandbox::new();
+    let states = repo("config/demo/states.toml");
+    s.run(&["states", "import", states.to_str().expect("a UTF-8 path")])
+        .expect(0);
     let seed = repo("config/demo/institutions.toml");
     s.run(&[
         "institutions",
@@ -1510,7 +1563,7 @@ fn importing_institutions_that_leave_no_coordinator_or_two_exits_1_at_the_line_a
         .json();
     assert_eq!(list, serde_json::json!([]));
     // A file adding one ministry, silent on the coordinator, is an ordinary import.
-    let customs = "[[institutions]]\nid = \"customs\"\nname = \"State Customs Service\"\n\
+    let customs = "[[institutions]]\nid = \"customs\"\nstate = \"KG\"\nname = \"State Customs Service\"\n\
                    emails = [\"office@customs.example.org\"]\nlanguage = \"ru\"\n\
                    time_zone = \"Asia/Bishkek\"\n";
     s.write("customs.toml", customs);

@@ -17,6 +17,7 @@ mod m20261203_000101_checkpoints;
 mod m20261203_000301_tallies;
 mod m20261203_000401_treaty_record;
 mod m20261204_000301_checkpoint_mail;
+mod m20261204_000401_states;
 mod m20261204_000501_procedures_by_state;
 
 /// Applies and rolls back the Accession schema.
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000301_tallies::Migration),
             Box::new(m20261203_000401_treaty_record::Migration),
             Box::new(m20261204_000301_checkpoint_mail::Migration),
+            Box::new(m20261204_000401_states::Migration),
             Box::new(m20261204_000501_procedures_by_state::Migration),
         ]
     }

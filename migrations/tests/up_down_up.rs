@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use migrations::sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend};
 use migrations::{Migrator, MigratorTrait};
 
-const TABLES: [&str; 23] = [
+const TABLES: [&str; 24] = [
     "institutions",
     "conventions",
     "workflow_definitions",
@@ -31,6 +31,7 @@ const TABLES: [&str; 23] = [
     "stage_tallies",
     "due_tallies",
     "verification_tallies",
+    "states",
 ];
 
 const PARTIAL_INDEXES: [&str; 2] = ["timers_pending_fire_at", "outbox_pending"];
@@ -494,14 +495,82 @@ async fn assert_one_scheduled_checkpoint_per_period(db: &DatabaseConnection) {
     );
 }
 
+/// A second open procedure for one State and convention is refused by the database; a closed
+/// one may be followed by a new one. Runs after `assert_history_append_only` (its `p1` is open).
+async fn assert_one_open_procedure_per_state_and_convention(db: &DatabaseConnection) {
+    let backend = db.get_database_backend();
+    let now = "'2026-11-28 10:00:00+00'";
+    let insert = |id: &str, status: &str| {
+        format!(
+            "INSERT INTO procedures (id, state_code, convention_id, workflow_id, workflow_version, \
+             workflow_hash, stage, stage_entered_at, stage_entry, status, version, fields, \
+             created_at, updated_at) \
+             VALUES ('{id}', 'KG', 'ets-005', 'coe-accession', 1, 'abc123', 'draft', {now}, 1, \
+             '{status}', 1, '{{}}', {now}, {now})"
+        )
+    };
+    let second = db.execute_unprepared(&insert("p2", "suspended")).await;
+    assert!(
+        second.is_err(),
+        "{backend:?}: a second open procedure was accepted"
+    );
+    exec(db, &insert("p3", "withdrawn")).await;
+    exec(db, &insert("p4", "completed")).await;
+    let treaty = strings(db, "SELECT treaty FROM procedures WHERE id = 'p3'").await;
+    assert_eq!(
+        treaty,
+        BTreeSet::from(["{}".to_owned()]),
+        "{backend:?}: treaty default"
+    );
+}
+
+/// An institution imported before the States registry existed is the seed's: the migration adds
+/// Kyrgyzstan to the registry and gives it Kyrgyzstan's code.
+async fn institutions_before_the_states_belong_to_kyrgyzstan(db: &DatabaseConnection) {
+    let backend = db.get_database_backend();
+    let before = Migrator::migrations()
+        .iter()
+        .position(|m| m.name() == "m20261204_000401_states")
+        .expect("the States migration is listed");
+    Migrator::up(db, Some(u32::try_from(before).unwrap()))
+        .await
+        .expect("up to the States");
+    let now = "'2026-11-28 12:00:00+00'";
+    exec(
+        db,
+        &format!(
+            "INSERT INTO institutions (id, name_en, emails, language, time_zone, created_at, updated_at) \
+             VALUES ('moj', 'Ministry of Justice', '[]', 'ru', 'Asia/Bishkek', {now}, {now})"
+        ),
+    )
+    .await;
+    Migrator::up(db, Some(1)).await.expect("the States");
+    assert_eq!(
+        strings(db, "SELECT state_code FROM institutions").await,
+        BTreeSet::from(["KG".to_owned()]),
+        "{backend:?}: institutions backfilled"
+    );
+    assert_eq!(
+        strings(
+            db,
+            "SELECT name_ky FROM states WHERE code = 'KG' AND NOT coe_member"
+        )
+        .await,
+        BTreeSet::from(["Кыргыз Республикасы".to_owned()]),
+        "{backend:?}: Kyrgyzstan in the registry"
+    );
+}
+
 /// The whole scenario; `down` runs with rows in every parent table, in history and in the API
 /// tables.
 async fn up_down_up(db: DatabaseConnection) {
+    institutions_before_the_states_belong_to_kyrgyzstan(&db).await;
     Migrator::up(&db, None).await.expect("first up");
     assert_schema_present(&db).await;
     assert_history_append_only(&db).await;
     assert_api_keys(&db).await;
     assert_one_scheduled_checkpoint_per_period(&db).await;
+    assert_one_open_procedure_per_state_and_convention(&db).await;
 
     Migrator::down(&db, None).await.expect("down");
     assert_schema_absent(&db).await;
@@ -511,6 +580,7 @@ async fn up_down_up(db: DatabaseConnection) {
     assert_history_append_only(&db).await;
     assert_api_keys(&db).await;
     assert_one_scheduled_checkpoint_per_period(&db).await;
+    assert_one_open_procedure_per_state_and_convention(&db).await;
 }
 
 #[tokio::test]

@@ -1,4 +1,4 @@
-//! Reference data: workflows (list, definition, diagram), conventions and institutions.
+//! Reference data: workflows (list, definition, diagram), conventions, States and institutions.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
@@ -16,7 +16,7 @@ use crate::http::Failure;
 use crate::http::HttpState;
 use crate::http::Problem;
 use crate::ids::WorkflowId;
-use crate::reference::{Convention, Institution};
+use crate::reference::{Convention, Institution, State as Party};
 use crate::workflow::{DiagramFormat, render_diagram};
 
 pub fn routes() -> OpenApiRouter<HttpState> {
@@ -25,6 +25,7 @@ pub fn routes() -> OpenApiRouter<HttpState> {
         .routes(routes!(workflow))
         .routes(routes!(diagram))
         .routes(routes!(conventions))
+        .routes(routes!(states))
         .routes(routes!(institutions))
 }
 
@@ -142,7 +143,18 @@ async fn conventions(
     Ok(axum::Json(state.app.conventions().await?))
 }
 
-/// The State's institutions: languages, time zones, addresses, the coordinator.
+/// The States registry: codes, names in the interface's languages, Council of Europe
+/// membership. A procedure's State is one of these.
+#[utoipa::path(get, path = "/api/v1/states", tag = "reference",
+    responses((status = 200, body = Vec<Party>)))]
+async fn states(
+    State(state): State<HttpState>,
+    _caller: Caller,
+) -> Result<axum::Json<Vec<Party>>, Problem> {
+    Ok(axum::Json(state.app.states().await?))
+}
+
+/// The institutions, each with its State: languages, time zones, addresses, the coordinator.
 #[utoipa::path(get, path = "/api/v1/institutions", tag = "reference",
     responses((status = 200, body = Vec<Institution>)))]
 async fn institutions(

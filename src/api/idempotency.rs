@@ -288,6 +288,9 @@ mod tests {
         let clock =
             ManualClock::new(chrono::DateTime::UNIX_EPOCH + chrono::TimeDelta::days(20_000));
         let app = Accession::open(settings, Arc::new(clock)).await.unwrap();
+        app.import_states(&root.join("config/demo/states.toml"))
+            .await
+            .unwrap();
         app.import_institutions(&root.join("config/demo/institutions.toml"))
             .await
             .unwrap();

@@ -45,7 +45,7 @@ use crate::http::HttpState;
     security(("bearer" = [])),
     tags(
         (name = "procedures", description = "Procedures, their acts and history"),
-        (name = "reference", description = "Workflows, conventions and institutions"),
+        (name = "reference", description = "Workflows, conventions, States and institutions"),
         (name = "operations", description = "Outbox, timers, tokens, health and metrics"),
     )
 )]

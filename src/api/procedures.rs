@@ -184,8 +184,9 @@ failures!(
     ActRefusals = [Forbidden, Conflict]
 );
 failures!(
-    /// A start: a role that may not (403), a procedure that exists (409), a workflow or
-    /// convention that does not (404).
+    /// A start: a role that may not (403), a procedure that exists or an open one of the same
+    /// State on the same convention (409), a workflow or convention that does not (404); a State
+    /// not in the registry, or a workflow naming another State's institutions, is invalid (422).
     StartRefusals = [Forbidden, Conflict, NotFound]
 );
 failures!(

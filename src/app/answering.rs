@@ -84,6 +84,9 @@ impl Accession {
                 answer(&view)
             }),
         };
-        Ok(self.store.apply_answering(decision, keep).await?)
+        match self.store.apply_answering(decision, keep).await {
+            Ok(answer) => Ok(answer),
+            Err(e) => Err(self.naming_the_open_one(e, &decision.procedure).await),
+        }
     }
 }

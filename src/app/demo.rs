@@ -14,6 +14,7 @@ use crate::store::ImportSummary;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DemoSummary {
+    pub states: ImportSummary,
     pub institutions: ImportSummary,
     pub conventions: ImportSummary,
     pub procedures_created: Vec<String>,
@@ -46,6 +47,7 @@ fn id<T>(parse: impl Fn(String) -> Result<T, crate::ids::InvalidId>, text: &str)
 impl Accession {
     pub async fn demo(&mut self) -> Result<DemoSummary, AppError> {
         let dir = self.settings.demo.dir.clone();
+        let states = self.import_states(&dir.join("states.toml")).await?;
         let institutions = self
             .import_institutions(&dir.join("institutions.toml"))
             .await?;
@@ -56,6 +58,7 @@ impl Accession {
         self.reload_workflows().await?;
 
         let mut summary = DemoSummary {
+            states,
             institutions,
             conventions,
             procedures_created: Vec::new(),

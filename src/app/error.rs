@@ -47,13 +47,14 @@ impl From<StoreError> for AppError {
             StoreError::Conflict {
                 expected, actual, ..
             } => AppError::Refused(Refusal::StaleVersion { expected, actual }),
-            StoreError::AlreadyExists(_) | StoreError::KeyLost(_) => {
-                AppError::Conflict(e.to_string())
-            }
+            StoreError::AlreadyExists(_)
+            | StoreError::AlreadyOpen { .. }
+            | StoreError::KeyLost(_) => AppError::Conflict(e.to_string()),
             StoreError::NotFound { what, id } => AppError::NotFound { what, id },
             e @ StoreError::NoSpace => AppError::NoSpace(e),
             e @ StoreError::Busy { .. } => AppError::Busy(e.to_string()),
             StoreError::Coordinators(problem) => AppError::Invalid(problem.to_string()),
+            e @ StoreError::UnknownState { .. } => AppError::Invalid(e.to_string()),
             other => AppError::Store(other),
         }
     }

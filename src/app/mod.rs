@@ -17,6 +17,7 @@ mod outbox;
 mod reads;
 mod reference;
 mod sessions;
+mod states;
 mod timers;
 mod tokens;
 mod view;
@@ -298,7 +299,9 @@ impl Accession {
     ) -> Result<ProcedureView, AppError> {
         let outcome = async {
             let decision = self.decide_start(workflow, cmd, actor, now).await?;
-            self.store.apply(&decision).await?;
+            if let Err(e) = self.store.apply(&decision).await {
+                return Err(self.naming_the_open_one(e, &decision.procedure).await);
+            }
             Ok(decision)
         }
         .await;
@@ -326,6 +329,8 @@ impl Accession {
         let rules = self.rules_of(&cmd.convention).await?;
         let people = self.people().await?;
         let decision = engine::start(self.context(&def, &rules, &people), cmd, actor, now)?;
+        // Who may start is asked first; then whether the State may have this procedure.
+        self.check_start_party(&def, cmd).await?;
         self.store.save_definition(&def, now).await?;
         Ok(decision)
     }
@@ -560,7 +565,7 @@ pub fn read_institution_file(path: &Path) -> Result<Vec<Institution>, AppError> 
     Ok(InstitutionFile::parse(&name, &source)?)
 }
 
-fn read(path: &Path) -> Result<(String, String), AppError> {
+pub(crate) fn read(path: &Path) -> Result<(String, String), AppError> {
     let name = path.display().to_string();
     let source = std::fs::read_to_string(path).map_err(|e| {
         AppError::Import(ImportError {

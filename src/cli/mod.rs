@@ -50,6 +50,9 @@ pub enum Top {
     /// Check, list and draw workflow definitions.
     #[command(subcommand)]
     Workflows(WorkflowsCmd),
+    /// Import and list the States registry (code, names, Council of Europe membership).
+    #[command(subcommand)]
+    States(ReferenceCmd),
     /// Import and list the State's institutions.
     #[command(subcommand)]
     Institutions(ReferenceCmd),
@@ -237,6 +240,35 @@ pub async fn run(cli: Cli) -> Result<u8, AppError> {
             Ok(0)
         }
         Top::Workflows(cmd) => workflows(&cli, cmd).await,
+        Top::States(ReferenceCmd::Import { file }) => {
+            let app = open(&cli).await?;
+            let s = app.import_states(file).await?;
+            report_import(&cli, "states", &s);
+            Ok(0)
+        }
+        Top::States(ReferenceCmd::List) => {
+            let app = open_to_read(&cli).await?;
+            let list = app.states().await?;
+            if cli.json {
+                print_json(&list);
+            } else {
+                let rows = list.iter().map(|s| {
+                    vec![
+                        s.code.to_string(),
+                        s.name.clone(),
+                        s.name_ru.clone(),
+                        s.name_ky.clone(),
+                        if s.coe_member {
+                            "member".into()
+                        } else {
+                            "non-member".into()
+                        },
+                    ]
+                });
+                table(&["CODE", "NAME", "NAME (RU)", "NAME (KY)", "COE"], rows);
+            }
+            Ok(0)
+        }
         Top::Institutions(ReferenceCmd::Import { file }) => {
             let app = open(&cli).await?;
             let s = app.import_institutions(file).await?;
@@ -376,6 +408,7 @@ pub async fn run(cli: Cli) -> Result<u8, AppError> {
             if cli.json {
                 print_json(&s);
             } else {
+                report_import(&cli, "states", &s.states);
                 report_import(&cli, "institutions", &s.institutions);
                 report_import(&cli, "conventions", &s.conventions);
                 if !s.procedures_created.is_empty() {

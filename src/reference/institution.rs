@@ -65,6 +65,10 @@ pub struct Institution {
     /// the coordinator and admin roles are held only by it. Exactly one institution is.
     #[serde(default)]
     pub coordinator: bool,
+    /// The State the institution belongs to (a code of the States registry); procedures of that
+    /// State only may name it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<crate::ids::StateCode>,
 }
 
 /// Why institutions would not have exactly one coordinator once a file is imported.
@@ -193,6 +197,18 @@ impl InstitutionFile {
                     format!("institution `{}`: `{bad}` is not an email address", inst.id),
                 ));
             }
+            if inst.state.is_none() {
+                return Err(ImportError::at(
+                    file,
+                    source,
+                    span.start,
+                    format!(
+                        "institution `{}` has no `state`: give the code of its State in the States \
+                         registry (`state = \"KG\"`)",
+                        inst.id
+                    ),
+                ));
+            }
             out.push((inst, span.start));
         }
         if let Some(CoordinatorProblem::Several(ids)) =
@@ -276,6 +292,7 @@ mod tests {
             language: Language::En,
             time_zone: chrono_tz::Asia::Bishkek,
             coordinator,
+            state: None,
         }
     }
 
@@ -315,12 +332,12 @@ mod tests {
         );
     }
 
-    const TWO: &str = "[[institutions]]\nid = \"mfa\"\nname = \"MFA\"\nemails = []\nlanguage = \"en\"\ntime_zone = \"Asia/Bishkek\"\ncoordinator = true\n\n[[institutions]]\nid = \"moj\"\nname = \"MoJ\"\nemails = []\nlanguage = \"ru\"\ntime_zone = \"Asia/Bishkek\"\ncoordinator = true\n";
+    const TWO: &str = "[[institutions]]\nid = \"mfa\"\nstate = \"KG\"\nname = \"MFA\"\nemails = []\nlanguage = \"en\"\ntime_zone = \"Asia/Bishkek\"\ncoordinator = true\n\n[[institutions]]\nid = \"moj\"\nstate = \"KG\"\nname = \"MoJ\"\nemails = []\nlanguage = \"ru\"\ntime_zone = \"Asia/Bishkek\"\ncoordinator = true\n";
 
     #[test]
     fn two_coordinators_in_one_file_are_refused_at_the_second() {
         let err = InstitutionFile::parse("x.toml", TWO).unwrap_err();
-        assert_eq!((err.line, err.column), (9, 1), "{err}");
+        assert_eq!((err.line, err.column), (10, 1), "{err}");
         assert!(err.message.contains("`mfa`, `moj`"), "{err}");
         assert!(err.message.contains("exactly one"), "{err}");
     }
@@ -331,10 +348,10 @@ mod tests {
             .replace("coordinator = true\n\n", "\n")
             .replace("name = \"MoJ\"", "name = \"Mo\\u0000J\"");
         let err = InstitutionFile::parse("x.toml", &src).unwrap_err();
-        assert_eq!((err.line, err.column), (10, 8), "{err}");
+        assert_eq!((err.line, err.column), (12, 8), "{err}");
         assert_eq!(
             err.to_string(),
-            "x.toml:10:8: `name`: it contains the control character U+0000 (NUL) at character 3; \
+            "x.toml:12:8: `name`: it contains the control character U+0000 (NUL) at character 3; \
              this is one line of text, without tabs, line breaks or other control characters"
         );
         // A line break in a name, an escape in an address, DEL in a Russian name: all refused.
@@ -355,8 +372,16 @@ mod tests {
             assert_ne!(src, TWO.replace("coordinator = true\n\n", "\n"));
             let err = InstitutionFile::parse("x.toml", &src).unwrap_err();
             assert!(err.message.contains("control character"), "{to}: {err}");
-            assert!(err.line >= 9, "{to}: {err}");
+            assert!(err.line >= 11, "{to}: {err}");
         }
+    }
+
+    #[test]
+    fn an_institution_without_a_state_is_refused_at_its_table() {
+        let src = TWO.replace("id = \"moj\"\nstate = \"KG\"\n", "id = \"moj\"\n");
+        let err = InstitutionFile::parse("x.toml", &src).unwrap_err();
+        assert_eq!((err.line, err.column), (10, 1), "{err}");
+        assert!(err.message.contains("`moj` has no `state`"), "{err}");
     }
 
     #[test]

@@ -4,12 +4,14 @@
 mod calendar_file;
 mod convention;
 mod institution;
+mod state;
 
 pub use calendar_file::HolidayCalendar;
 pub use convention::{Convention, ConventionFile};
 pub use institution::{
     CoordinatorProblem, Institution, InstitutionFile, Language, check_coordinator,
 };
+pub use state::{State, StateFile, foreign_institutions};
 
 use crate::text::{Lines, checked};
 

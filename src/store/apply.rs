@@ -97,7 +97,12 @@ impl Store {
                 .exec_without_returning(&txn)
                 .await
             {
-                return Err(if is_unique_violation(&e) {
+                return Err(if is_unique_violation(&e) && one_open_index(&e) {
+                    StoreError::AlreadyOpen {
+                        state: p.state.to_string(),
+                        convention: p.convention.to_string(),
+                    }
+                } else if is_unique_violation(&e) {
                     StoreError::AlreadyExists(p.id.to_string())
                 } else {
                     e.into()
@@ -260,6 +265,14 @@ pub(super) fn facts_json(facts: &impl serde::Serialize) -> String {
     serde_json::to_value(facts)
         .expect("facts are plain data")
         .to_string()
+}
+
+/// Whether `e` is the one-open-procedure index's refusal (migration m20261204_000401_states):
+/// PostgreSQL names the index, SQLite its columns.
+fn one_open_index(e: &sea_orm::DbErr) -> bool {
+    let text = e.to_string();
+    text.contains("procedures_one_open_per_state_and_convention")
+        || text.contains("procedures.state_code")
 }
 
 fn procedure_row(

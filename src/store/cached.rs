@@ -19,6 +19,7 @@ use crate::reference::{Convention, Institution};
 pub(super) struct Reference {
     pub institutions: Vec<Institution>,
     pub conventions: Vec<Convention>,
+    pub states: Vec<crate::reference::State>,
 }
 
 #[derive(Debug)]
@@ -75,6 +76,7 @@ mod tests {
         Arc::new(Reference {
             institutions: Vec::new(),
             conventions: Vec::new(),
+            states: Vec::new(),
         })
     }
 

@@ -17,6 +17,20 @@ pub enum StoreError {
     },
     #[error("procedure `{0}` already exists")]
     AlreadyExists(String),
+    /// A start refused by the one-open-procedure index: another start for the same State and
+    /// convention landed first.
+    #[error(
+        "{state} already has an open procedure on `{convention}`; withdraw it before starting another"
+    )]
+    AlreadyOpen { state: String, convention: String },
+    #[error(
+        "institution `{institution}` belongs to State `{state}`, which the States registry does not \
+         have: import the States first (`accession states import FILE`)"
+    )]
+    UnknownState {
+        institution: crate::ids::InstitutionId,
+        state: String,
+    },
     #[error("{what} `{id}` does not exist")]
     NotFound { what: &'static str, id: String },
     #[error("timer `{0}` was fired or cancelled meanwhile")]

@@ -69,6 +69,22 @@ impl From<ClaimedTimer> for TimerRow {
 }
 
 impl Store {
+    /// The open (active or suspended) procedure of `state` on `convention`, if there is one.
+    pub async fn open_procedure_for(
+        &self,
+        state: &crate::ids::StateCode,
+        convention: &ConventionId,
+    ) -> Result<Option<ProcedureId>, StoreError> {
+        let row = procedure::Entity::find()
+            .filter(procedure::Column::StateCode.eq(state.as_str()))
+            .filter(procedure::Column::ConventionId.eq(convention.as_str()))
+            .filter(procedure::Column::Status.is_in(["active", "suspended"]))
+            .one(&self.db)
+            .await?;
+        row.map(|r| ProcedureId::parse(r.id).map_err(|e| StoreError::corrupt(e.to_string())))
+            .transpose()
+    }
+
     /// The procedure with its approvals for the current stage entry and its last sequence.
     pub async fn procedure(&self, id: &ProcedureId) -> Result<Option<ProcedureState>, StoreError> {
         Ok(self

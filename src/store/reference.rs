@@ -1,17 +1,19 @@
-//! Institutions and conventions: idempotent import and lookup.
+//! Institutions, conventions and States: idempotent import and lookup.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DbBackend, EntityTrait, QueryOrder};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder,
+};
 use serde::Serialize;
 
 use std::sync::Arc;
 
 use super::cached::Reference;
-use super::entities::{convention, institution};
+use super::entities::{convention, institution, state};
 use super::{Store, StoreError};
 use crate::calendar::EntryIntoForceRule;
-use crate::ids::{ConventionId, InstitutionId};
-use crate::reference::{Convention, Institution, Language, check_coordinator};
+use crate::ids::{ConventionId, InstitutionId, StateCode};
+use crate::reference::{Convention, Institution, Language, State, check_coordinator};
 
 /// What an import changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -42,6 +44,32 @@ impl Store {
             .map(institution_from_row)
             .collect::<Result<Vec<_>, _>>()?;
         check_coordinator(&before, list).map_err(StoreError::Coordinators)?;
+        // An institution belongs to a State of the registry (only the file's States are read).
+        let named: std::collections::BTreeSet<String> = list
+            .iter()
+            .filter_map(|i| i.state.as_ref().map(|s| s.to_string()))
+            .collect();
+        let known: Vec<String> = state::Entity::find()
+            .filter(state::Column::Code.is_in(named))
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|s| s.code)
+            .collect();
+        if let Some(inst) = list.iter().find(|i| {
+            i.state
+                .as_ref()
+                .is_some_and(|s| !known.contains(&s.to_string()))
+        }) {
+            return Err(StoreError::UnknownState {
+                institution: inst.id.clone(),
+                state: inst
+                    .state
+                    .clone()
+                    .map(|s| s.to_string())
+                    .unwrap_or_default(),
+            });
+        }
         let mut summary = ImportSummary::default();
         for inst in list {
             let existing = rows.iter().find(|r| r.id == inst.id.as_str()).cloned();
@@ -55,6 +83,7 @@ impl Store {
                 language: Set(inst.language.as_str().to_string()),
                 time_zone: Set(inst.time_zone.name().to_string()),
                 coordinator: Set(inst.coordinator),
+                state_code: Set(inst.state.as_ref().map(|s| s.to_string())),
                 created_at: Set(now),
                 updated_at: Set(now),
             };
@@ -148,6 +177,64 @@ impl Store {
         Ok(summary)
     }
 
+    /// Insert new States and update changed ones, in one transaction.
+    pub async fn import_states(
+        &self,
+        list: &[State],
+        now: DateTime<Utc>,
+    ) -> Result<ImportSummary, StoreError> {
+        let txn = self.begin_write().await?;
+        let mut summary = ImportSummary::default();
+        for st in list {
+            let existing = state::Entity::find_by_id(st.code.to_string())
+                .one(&txn)
+                .await?;
+            let mut row = state::ActiveModel {
+                code: Set(st.code.to_string()),
+                name_en: Set(st.name.clone()),
+                name_ru: Set(st.name_ru.clone()),
+                name_ky: Set(st.name_ky.clone()),
+                name_fr: Set(st.name_fr.clone()),
+                coe_member: Set(st.coe_member),
+                created_at: Set(now),
+                updated_at: Set(now),
+            };
+            match existing {
+                None => {
+                    state::Entity::insert(row).exec(&txn).await?;
+                    summary.inserted += 1;
+                }
+                Some(old) => {
+                    if state_from_row(&old)? == *st {
+                        summary.unchanged += 1;
+                    } else {
+                        row.created_at = Set(old.created_at);
+                        state::Entity::update(row).exec(&txn).await?;
+                        summary.updated += 1;
+                    }
+                }
+            }
+        }
+        txn.commit().await?;
+        self.reference.invalidate();
+        Ok(summary)
+    }
+
+    /// Every State of the registry, by code (from memory when read recently).
+    pub async fn states(&self) -> Result<Vec<State>, StoreError> {
+        Ok(self.reference().await?.states.clone())
+    }
+
+    pub async fn state(&self, code: &StateCode) -> Result<Option<State>, StoreError> {
+        Ok(self
+            .reference()
+            .await?
+            .states
+            .iter()
+            .find(|s| &s.code == code)
+            .cloned())
+    }
+
     /// Every convention, by id (from memory when read recently; see `cached`).
     pub async fn conventions(&self) -> Result<Vec<Convention>, StoreError> {
         Ok(self.reference().await?.conventions.clone())
@@ -183,9 +270,18 @@ impl Store {
             .iter()
             .map(convention_from_row)
             .collect::<Result<_, _>>()?;
+        // The registry is small (the States of the world at most).
+        let states = state::Entity::find()
+            .order_by_asc(state::Column::Code)
+            .all(&self.db)
+            .await?
+            .iter()
+            .map(state_from_row)
+            .collect::<Result<_, _>>()?;
         let reference = Arc::new(Reference {
             institutions,
             conventions,
+            states,
         });
         self.reference.put(generation, Arc::clone(&reference));
         Ok(reference)
@@ -206,6 +302,24 @@ fn institution_from_row(row: &institution::Model) -> Result<Institution, StoreEr
             .parse()
             .map_err(|_| bad("unknown time zone"))?,
         coordinator: row.coordinator,
+        state: row
+            .state_code
+            .clone()
+            .map(StateCode::parse)
+            .transpose()
+            .map_err(|e| bad(&e.to_string()))?,
+    })
+}
+
+fn state_from_row(row: &state::Model) -> Result<State, StoreError> {
+    let bad = |what: &str| StoreError::corrupt(format!("State `{}`: {what}", row.code));
+    Ok(State {
+        code: StateCode::parse(row.code.clone()).map_err(|e| bad(&e.to_string()))?,
+        name: row.name_en.clone(),
+        name_ru: row.name_ru.clone(),
+        name_ky: row.name_ky.clone(),
+        name_fr: row.name_fr.clone(),
+        coe_member: row.coe_member,
     })
 }
 

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::harness::Server;
 use crate::on_both;
-use crate::support::TestDb;
+use crate::support::{TestDb, import_copies};
 
 /// One row of the matrix: who, what, and the status expected.
 struct Case {
@@ -19,6 +19,8 @@ struct Case {
 
 async fn each_role_may_do_what_its_role_allows_and_is_told_why_otherwise(db: &TestDb) {
     let server = Server::start(db).await;
+    // The demo has Kyrgyzstan's procedure on ETS 112 open: the new one is on a copy.
+    import_copies(&server.app, db.dir.path(), "ets-112", 1).await;
     let c = |who, method, path, body, expect| Case {
         who,
         method,
@@ -164,14 +166,14 @@ async fn each_role_may_do_what_its_role_allows_and_is_told_why_otherwise(db: &Te
             moj,
             Method::POST,
             "/api/v1/procedures",
-            Some(json!({"state": "KG", "convention": "ets-112", "id": "kg-ets-112-bis"})),
+            Some(json!({"state": "KG", "convention": "ets-112-0", "id": "kg-ets-112-bis"})),
             StatusCode::FORBIDDEN,
         ),
         c(
             mfa,
             Method::POST,
             "/api/v1/procedures",
-            Some(json!({"state": "KG", "convention": "ets-112", "id": "kg-ets-112-bis"})),
+            Some(json!({"state": "KG", "convention": "ets-112-0", "id": "kg-ets-112-bis"})),
             StatusCode::CREATED,
         ),
     ];

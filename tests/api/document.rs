@@ -38,6 +38,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/v1/workflows/{id}/diagram"),
     ("get", "/api/v1/conventions"),
     ("get", "/api/v1/institutions"),
+    ("get", "/api/v1/states"),
     ("get", "/api/v1/outbox"),
     ("get", "/api/v1/outbox/{id}"),
     ("post", "/api/v1/outbox/{id}/retry"),

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::harness::{Reply, Server};
 use crate::on_both;
-use crate::support::{TestDb, count};
+use crate::support::{TestDb, count, import_copies};
 
 const ID: &str = "kg-cets-210";
 
@@ -196,7 +196,9 @@ on_both!(an_act_is_never_written_without_its_answer);
 async fn a_retry_after_a_restart_gets_the_result(db: &TestDb) {
     let server = Server::start(db).await;
     let mfa = server.token("mfa", Role::Coordinator).to_string();
-    let body = json!({"id": "kg-cets-999", "state": "KG", "convention": "cets-210"});
+    // The demo has Kyrgyzstan's procedure on CETS 210 open: the new one is on a copy.
+    import_copies(&server.app, db.dir.path(), "cets-210", 1).await;
+    let body = json!({"id": "kg-cets-999", "state": "KG", "convention": "cets-210-0"});
     let headers = [("Idempotency-Key", "start-kg-999")];
     let first = server
         .send(

@@ -21,6 +21,7 @@ mod log;
 mod pages;
 mod paging;
 mod roles;
+mod states;
 mod throttle;
 mod treaty;
 mod walk;

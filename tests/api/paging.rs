@@ -9,16 +9,18 @@ use serde_json::{Value, json};
 
 use crate::harness::Server;
 use crate::on_both;
-use crate::support::{TestDb, count};
+use crate::support::{TestDb, count, import_copies};
 
-async fn start(server: &Server, id: &str) {
+/// Starts `id` on copy `copy` of ETS 112 (see `import_copies`): one open procedure of a State per
+/// convention.
+async fn start(server: &Server, id: &str, copy: usize) {
     server
         .send(
             Method::POST,
             "/api/v1/procedures",
             Some(server.token("mfa", Role::Coordinator)),
             &[],
-            Some(json!({"id": id, "state": "KG", "convention": "ets-112"})),
+            Some(json!({"id": id, "state": "KG", "convention": format!("ets-112-{copy}")})),
         )
         .await
         .expect(StatusCode::CREATED);
@@ -35,8 +37,9 @@ fn ids(page: &Value) -> Vec<String> {
 
 async fn pages_continue_by_cursor_without_duplicates_or_gaps(db: &TestDb) {
     let server = Server::start(db).await;
+    import_copies(&server.app, db.dir.path(), "ets-112", 8).await;
     for i in 0..6 {
-        start(&server, &format!("m-{i:02}")).await;
+        start(&server, &format!("m-{i:02}"), i).await;
     }
     let token = server.token("mfa", Role::Coordinator);
     let everything = ids(&server
@@ -67,8 +70,8 @@ async fn pages_continue_by_cursor_without_duplicates_or_gaps(db: &TestDb) {
 
     // Inserted while paging: one before the cursor (not shown again, nothing shifts), one after
     // it (shown when reached).
-    start(&server, "a-inserted").await;
-    start(&server, "zz-inserted").await;
+    start(&server, "a-inserted", 6).await;
+    start(&server, "zz-inserted", 7).await;
     let mut path = next;
     loop {
         let page = server.get(&path, token).await.expect(StatusCode::OK).json();
@@ -132,7 +135,8 @@ async fn moj_list(server: &Server) -> Vec<String> {
 async fn the_responsible_institution_is_kept_with_the_stage_and_backfilled(db: &TestDb) {
     let server = Server::start(db).await;
     let coordinator = server.token("mfa", Role::Coordinator);
-    start(&server, "m-resp").await;
+    import_copies(&server.app, db.dir.path(), "ets-112", 1).await;
+    start(&server, "m-resp", 0).await;
     assert!(
         !moj_list(&server).await.contains(&"m-resp".to_string()),
         "at assessment: the MFA's"

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::harness::Server;
 use crate::on_both;
-use crate::support::TestDb;
+use crate::support::{TestDb, import_copies};
 
 async fn a_token_is_made_only_for_a_role_its_institution_may_hold(db: &TestDb) {
     let server = Server::start(db).await;
@@ -315,14 +315,15 @@ async fn an_import_that_leaves_no_coordinator_or_two_is_refused_and_changes_noth
             "a refused import changed the institutions"
         );
     }
-    // The coordinator still starts procedures.
+    // The coordinator still starts procedures (on a copy of ETS 112: the demo's is open).
+    import_copies(&server.app, db.dir.path(), "ets-112", 1).await;
     server
         .send(
             Method::POST,
             "/api/v1/procedures",
             Some(server.token("mfa", Role::Coordinator)),
             &[],
-            Some(json!({"state": "KG", "convention": "ets-112", "id": "kg-ets-112-bis"})),
+            Some(json!({"state": "KG", "convention": "ets-112-0", "id": "kg-ets-112-bis"})),
         )
         .await
         .expect(StatusCode::CREATED);

@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use crate::harness::{Server, SignIn};
 use crate::on_both;
-use crate::support::{TestDb, count};
+use crate::support::{TestDb, count, import_copies};
 
 /// The feed key of earlier versions, derived from the token's stored hash: anyone with a backup
 /// of the database could compute it.
@@ -602,6 +602,8 @@ on_both!(the_audit_page_shows_the_stored_verification_state);
 /// The dashboard shows a page of 50 with a link to the next, and counts over all.
 async fn the_dashboard_is_paged_and_counts_everything(db: &TestDb) {
     let server = Server::start(db).await;
+    // One open procedure of a State per convention: each starts on a copy of ETS 112.
+    import_copies(&server.app, db.dir.path(), "ets-112", 50).await;
     for i in 0..50 {
         server
             .send(
@@ -609,7 +611,7 @@ async fn the_dashboard_is_paged_and_counts_everything(db: &TestDb) {
                 "/api/v1/procedures",
                 Some(server.token("mfa", Role::Coordinator)),
                 &[],
-                Some(serde_json::json!({"id": format!("m-{i:02}"), "state": "KG", "convention": "ets-112"})),
+                Some(serde_json::json!({"id": format!("m-{i:02}"), "state": "KG", "convention": format!("ets-112-{i}")})),
             )
             .await
             .expect(StatusCode::CREATED);

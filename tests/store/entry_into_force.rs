@@ -22,6 +22,9 @@ fn at(text: &str) -> DateTime<Utc> {
 /// 2026-07-01), on 2026-06-01.
 async fn deposited(app: &Accession, clock: &ManualClock) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    app.import_states(&root.join("config/demo/states.toml"))
+        .await
+        .unwrap();
     app.import_institutions(&root.join("config/demo/institutions.toml"))
         .await
         .unwrap();

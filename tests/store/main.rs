@@ -20,6 +20,7 @@ mod procedures;
 mod read_only;
 mod scheduler;
 mod smtp;
+mod states;
 mod tallies;
 mod tokens;
 mod treaty;

@@ -11,7 +11,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::mailserver;
 use crate::on_both;
-use crate::support::{TestDb, actor, advance, count, pid};
+use crate::support::{TestDb, actor, advance, count, import_copies, pid};
 
 fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text)
@@ -19,16 +19,27 @@ fn at(text: &str) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-/// The seed's institutions and conventions, and `n` procedures started at `when`: each queues
+/// The seed's States, institutions and conventions (with `n` copies of the Istanbul Convention,
+/// one for each procedure), and `n` procedures started at `when`: each queues
 /// the call to act on its first stage, to the Ministry of Foreign Affairs. How many are pending.
-async fn emails_queued(app: &Accession, clock: &ManualClock, n: usize, when: DateTime<Utc>) -> i64 {
+async fn emails_queued(
+    app: &Accession,
+    dir: &std::path::Path,
+    clock: &ManualClock,
+    n: usize,
+    when: DateTime<Utc>,
+) -> i64 {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    app.import_states(&root.join("config/demo/states.toml"))
+        .await
+        .unwrap();
     app.import_institutions(&root.join("config/demo/institutions.toml"))
         .await
         .unwrap();
     app.import_conventions(&root.join("config/demo/conventions.toml"))
         .await
         .unwrap();
+    import_copies(app, dir, "cets-210", n).await;
     clock.set(when);
     let mfa = actor(app, "mfa").await;
     for i in 0..n {
@@ -37,7 +48,7 @@ async fn emails_queued(app: &Accession, clock: &ManualClock, n: usize, when: Dat
             &StartProcedure {
                 id: pid(&format!("kg-cets-210-{i}")),
                 state: StateCode::parse("KG").unwrap(),
-                convention: ConventionId::parse("cets-210").unwrap(),
+                convention: ConventionId::parse(format!("cets-210-{i}")).unwrap(),
                 comment: None,
             },
             &mfa,
@@ -88,7 +99,7 @@ async fn a_day_long_outage_kills_no_email_and_each_arrives_once(db: &TestDb) {
     let clock = crate::support::clock();
     let app = db.app_with(db.smtp_settings(port), &clock).await;
     let start = at("2027-01-04T04:00:00Z");
-    let queued = emails_queued(&app, &clock, 20, start).await;
+    let queued = emails_queued(&app, db.dir.path(), &clock, 20, start).await;
     assert_eq!(queued, 20);
     let dispatcher = Dispatcher::from_settings(&app).unwrap();
     let pool = i64::from(app.settings.mail.smtp.pool_max);
@@ -176,7 +187,7 @@ async fn two_dispatchers_share_one_outage_and_one_probe(db: &TestDb) {
     let settings = db.smtp_settings(port);
     let a = db.app_with(settings.clone(), &clock).await;
     let start = at("2027-01-04T04:00:00Z");
-    emails_queued(&a, &clock, 10, start).await;
+    emails_queued(&a, db.dir.path(), &clock, 10, start).await;
     let b = db.app_with(settings, &clock).await;
     let (da, db_) = (
         Dispatcher::from_settings(&a).unwrap(),
@@ -220,7 +231,7 @@ async fn a_temporary_refusal_of_one_message_still_spends_its_attempts(db: &TestD
     settings.dispatcher.max_attempts = 2;
     let app = db.app_with(settings, &clock).await;
     let start = at("2027-01-04T04:00:00Z");
-    emails_queued(&app, &clock, 12, start).await;
+    emails_queued(&app, db.dir.path(), &clock, 12, start).await;
     // Three of them move on to the Ministry of Justice's review: a call to act for it each.
     let mfa = actor(&app, "mfa").await;
     for i in 0..3 {
@@ -286,7 +297,7 @@ async fn a_run_ahead_leaves_what_it_did_not_send_due_now(db: &TestDb) {
     settings.mail.smtp.pool_max = 1;
     let app = db.app_with(settings, &clock).await;
     let start = at("2027-01-04T04:00:00Z");
-    emails_queued(&app, &clock, 6, start).await;
+    emails_queued(&app, db.dir.path(), &clock, 6, start).await;
     let mfa = actor(&app, "mfa").await;
     for i in 0..6 {
         app.act(

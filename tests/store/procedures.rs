@@ -240,12 +240,33 @@ async fn a_procedure_keeps_its_definition_when_the_file_changes(db: &TestDb) {
         "{err}"
     );
 
-    // A new procedure starts on the changed file and does not.
+    // A new procedure starts on the changed file and does not. (Kyrgyzstan's open procedure
+    // on the Lanzarote Convention is withdrawn first: one State has one open procedure per
+    // convention.)
     let mfa = actor(&changed, "mfa").await;
+    let lanzarote = changed
+        .store_for_tests()
+        .procedure(&pid("kg-cets-201"))
+        .await
+        .unwrap()
+        .unwrap();
+    changed
+        .act(
+            &lanzarote.id,
+            &Command {
+                expected_version: lanzarote.version,
+                act: Act::Withdraw {
+                    reason: "Started again on the new workflow".into(),
+                },
+            },
+            &mfa,
+        )
+        .await
+        .unwrap();
     let start = StartProcedure {
-        id: pid("xk-ets-173"),
-        state: StateCode::parse("XK").unwrap(),
-        convention: ConventionId::parse("ets-173").unwrap(),
+        id: pid("kg-cets-201-b"),
+        state: StateCode::parse("KG").unwrap(),
+        convention: ConventionId::parse("cets-201").unwrap(),
         comment: None,
     };
     changed

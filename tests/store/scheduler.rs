@@ -13,7 +13,7 @@ use chrono::{DateTime, Datelike, TimeDelta, Utc, Weekday};
 
 use crate::mailserver::{self, Received};
 use crate::on_both;
-use crate::support::{TestDb, actor, advance, count, pid};
+use crate::support::{TestDb, actor, advance, count, import_copies, pid};
 
 pub(crate) fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text)
@@ -38,6 +38,9 @@ pub(crate) async fn procedure_in_legal_review(
     entered: DateTime<Utc>,
 ) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    app.import_states(&root.join("config/demo/states.toml"))
+        .await
+        .unwrap();
     app.import_institutions(&root.join("config/demo/institutions.toml"))
         .await
         .unwrap();
@@ -416,12 +419,16 @@ async fn two_schedulers_and_two_dispatchers_send_each_reminder_exactly_once(db: 
     let settings = db.smtp_settings(port);
     let a = db.app_with(settings.clone(), &clock).await;
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    a.import_states(&root.join("config/demo/states.toml"))
+        .await
+        .unwrap();
     a.import_institutions(&root.join("config/demo/institutions.toml"))
         .await
         .unwrap();
     a.import_conventions(&root.join("config/demo/conventions.toml"))
         .await
         .unwrap();
+    import_copies(&a, db.dir.path(), "cets-210", 12).await;
     let b = db.app_with(settings, &clock).await;
     clock.set(at("2027-01-04T04:00:00Z"));
     let mfa = actor(&a, "mfa").await;
@@ -432,7 +439,7 @@ async fn two_schedulers_and_two_dispatchers_send_each_reminder_exactly_once(db: 
             &StartProcedure {
                 id: id.clone(),
                 state: StateCode::parse("KG").unwrap(),
-                convention: ConventionId::parse("cets-210").unwrap(),
+                convention: ConventionId::parse(format!("cets-210-{n}")).unwrap(),
                 comment: None,
             },
             &mfa,

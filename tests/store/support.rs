@@ -193,3 +193,28 @@ pub fn record(version: i64, field: &str, value: &str) -> accession::engine::Comm
         },
     }
 }
+
+/// Imports `n` copies of the seed's convention `of`, `{of}-0` to `{of}-{n-1}` (written beside
+/// the database). A State has at most one open procedure per convention, and the demo has
+/// Kyrgyzstan's open on each of the seed's: a test that needs more open procedures of
+/// Kyrgyzstan starts each on a copy of its own.
+pub async fn import_copies(app: &Accession, dir: &std::path::Path, of: &str, n: usize) {
+    let seed = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo/conventions.toml"),
+    )
+    .unwrap();
+    let table = format!("[[conventions]]\nid = \"{of}\"\n");
+    let start = seed.find(&table).unwrap();
+    let end = seed[start + 1..]
+        .find("[[conventions]]")
+        .map_or(seed.len(), |i| start + 1 + i);
+    let one = &seed[start..end];
+    let file: String = (0..n)
+        .map(|i| one.replace(&format!("id = \"{of}\"\n"), &format!("id = \"{of}-{i}\"\n")))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let path = dir.join(format!("{of}-copies.toml"));
+    std::fs::write(&path, file).unwrap();
+    let summary = app.import_conventions(&path).await.unwrap();
+    assert_eq!(summary.inserted, n);
+}

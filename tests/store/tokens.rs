@@ -20,6 +20,9 @@ fn inst(id: &str) -> InstitutionId {
 async fn app_with_institutions(db: &TestDb, clock: &accession::clock::ManualClock) -> Accession {
     let app = db.app(clock).await;
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    app.import_states(&root.join("config/demo/states.toml"))
+        .await
+        .unwrap();
     app.import_institutions(&root.join("config/demo/institutions.toml"))
         .await
         .expect("import the seed's institutions");

@@ -16,6 +16,8 @@ pub struct Model {
     pub language: String,
     pub time_zone: String,
     pub coordinator: bool,
+    /// The State it belongs to (`states.code`), when the import gave one.
+    pub state_code: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -16,6 +16,7 @@ pub mod mail_outage;
 pub mod outbox;
 pub mod procedure;
 pub mod procedure_responsible;
+pub mod state;
 pub mod timer;
 pub mod web_session;
 pub mod workflow_definition;
