@@ -104,6 +104,7 @@ pub fn fire(
             "fire_at": timer.fire_at,
             "recipients": timer.recipients,
         }),
+        effective: Default::default(),
     };
     Ok(Decision {
         procedure: next,

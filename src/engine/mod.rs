@@ -7,6 +7,7 @@ mod actor;
 mod command;
 mod decide;
 mod decision;
+pub mod effective;
 mod fire;
 mod notification;
 mod refusal;
@@ -20,6 +21,7 @@ pub use actor::{Actor, Permission, Role, SYSTEM_INSTITUTION};
 pub use command::{Act, Command, StartProcedure};
 pub use decide::{Context, ConventionRules, decide, start};
 pub use decision::{ApprovalRecord, Decision, Event, TimerChanges, TimerKind, TimerSpec};
+pub use effective::{Effective, Stated};
 pub use fire::{DueTimer, fire};
 pub use notification::{
     MovedOn, Notification, NotificationFacts, NotificationKind, UnknownNotificationKind,

@@ -116,6 +116,9 @@ pub enum Refusal {
     },
     #[error("{0}")]
     Invalid(String),
+    /// The day an act is stated to have taken effect does not fit (see `engine::effective`).
+    #[error("`effective_on` is not valid: {reason}")]
+    EffectiveDate { reason: String },
     #[error("timer `{timer}` no longer applies: the procedure has moved on")]
     TimerOutdated { timer: String },
     /// What the request names is not in a state that allows it now (an email that is not dead,
@@ -144,9 +147,10 @@ impl Refusal {
             Refusal::Closed { .. } | Refusal::Suspended | Refusal::NotSuspended => {
                 "procedure-state"
             }
-            Refusal::Empty { .. } | Refusal::ControlCharacter { .. } | Refusal::Invalid(_) => {
-                "invalid-input"
-            }
+            Refusal::Empty { .. }
+            | Refusal::ControlCharacter { .. }
+            | Refusal::Invalid(_)
+            | Refusal::EffectiveDate { .. } => "invalid-input",
             Refusal::TimerOutdated { .. } => "timer-outdated",
             Refusal::NotApplicable(_) => "not-applicable",
         }
