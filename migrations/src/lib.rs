@@ -15,6 +15,7 @@ mod m20261202_000011_reads;
 mod m20261202_000014_log;
 mod m20261203_000101_checkpoints;
 mod m20261203_000301_tallies;
+mod m20261204_000201_effective_times;
 
 /// Applies and rolls back the Accession schema.
 pub struct Migrator;
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000014_log::Migration),
             Box::new(m20261203_000101_checkpoints::Migration),
             Box::new(m20261203_000301_tallies::Migration),
+            Box::new(m20261204_000201_effective_times::Migration),
         ]
     }
 }
