@@ -21,6 +21,7 @@ mod pages;
 mod paging;
 mod roles;
 mod throttle;
+mod took_effect;
 mod walk;
 mod web;
 mod writes;

@@ -19,4 +19,5 @@ mod scheduler;
 mod smtp;
 mod tallies;
 mod tokens;
+mod took_effect;
 mod write_failures;
