@@ -2039,6 +2039,44 @@ fn a_checkpoint_and_an_inclusion_proof_check_out_here_and_in_an_independent_scri
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+    // Text beyond ASCII, quotes and a backslash encode alike in both checkers.
+    let v = s.procedure("kg-ets-112")["version"].to_string();
+    s.act(
+        &[
+            "comment",
+            "kg-ets-112",
+            "Мнение «получено» — \"ok\" \\ 😀",
+            "--effective",
+            "2024-08-02",
+        ],
+        "mfa",
+        &v,
+    )
+    .expect(0);
+    let cp2 = s.run_with(&["audit", "checkpoint"], &env).expect(0);
+    let cp2_file = s.write("cp2.json", &cp2.stdout);
+    let cp2_path = cp2_file.to_str().unwrap();
+    let newest = s
+        .run_with(
+            &[
+                "audit",
+                "prove",
+                "--procedure",
+                "kg-ets-112",
+                "--checkpoint",
+                cp2_path,
+            ],
+            &env,
+        )
+        .expect(0);
+    let newest_file = s.write("newest.json", &newest.stdout);
+    let out = python(newest_file.to_str().unwrap(), cp2_path);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("took effect on 2024-08-02, retrospective"),
+        "{said}"
+    );
+
     // A proof of the first form (the row's hash alone) is still read by both.
     let mut v1 = request_json.clone();
     v1["format"] = Value::String("accession inclusion proof v1".into());

@@ -97,7 +97,7 @@ async fn the_demo_marks_the_days_of_ets_112_that_are_not_known(db: &TestDb) {
             ("advance", Some(to)) => format!("-> {to}"),
             ("record", _) => {
                 let payload: serde_json::Value = serde_json::from_str(&r.payload).unwrap();
-                format!("{}", payload["field"].as_str().unwrap())
+                payload["field"].as_str().unwrap().to_string()
             }
             (command, _) => format!("{command} {}", r.actor_institution),
         };
