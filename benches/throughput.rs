@@ -301,9 +301,10 @@ fn raw_message(message_id: &str, size: usize) -> accession::notify::Message {
             subject: "[Accession] Reminder: ETS No. 112 - Parliament".into(),
             html: format!("<p>{text}</p>"),
             text,
+            attachments: Vec::new(),
         },
         &ExtraHeaders {
-            procedure_id: "kg-ets-112".into(),
+            procedure_id: Some("kg-ets-112".into()),
             kind: NotificationKind::Reminder,
         },
     )

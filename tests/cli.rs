@@ -2165,6 +2165,78 @@ fn rows_deleted_and_the_log_rebuilt_pass_audit_verify_but_not_against_a_checkpoi
 }
 
 #[test]
+fn audit_checkpoint_queues_its_email_to_the_auditor_institutions_unless_no_email() {
+    let s = Sandbox::with_demo();
+    let (_key, env) = with_audit_key(&s);
+    let env = env_refs(&env);
+    for (institution, role) in [("ombudsperson", "auditor"), ("moj", "ministry")] {
+        s.run(&[
+            "tokens",
+            "create",
+            "--institution",
+            institution,
+            "--role",
+            role,
+            "--name",
+            "reader",
+        ])
+        .expect(0);
+    }
+    let checkpoint_rows = |s: &Sandbox| -> Vec<Value> {
+        s.run(&["outbox", "list", "--json", "--limit", "500"])
+            .expect(0)
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["kind"] == "checkpoint")
+            .cloned()
+            .collect()
+    };
+    let made = s.run_with(&["audit", "checkpoint"], &env).expect(0);
+    // Stdout is the checkpoint alone, so that it can be saved as a file; the email is told on
+    // stderr.
+    let cp = made.json();
+    assert!(
+        made.stderr
+            .contains("queued by email to 1 auditor institution(s): ombudsperson"),
+        "{}",
+        made.stderr
+    );
+    let rows = checkpoint_rows(&s);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["recipient_institution"], "ombudsperson");
+    assert_eq!(rows[0]["procedure"], Value::Null);
+    assert_eq!(rows[0]["status"], "pending");
+    assert_eq!(rows[0]["payload"]["checkpoint"], cp);
+    let size = cp["size"].as_u64().unwrap();
+    assert_eq!(
+        rows[0]["payload"]["file"],
+        format!("checkpoint-{size}.json")
+    );
+    let id = rows[0]["id"].to_string();
+    let shown = s.run(&["outbox", "show", &id]).expect(0).stdout;
+    assert!(shown.contains("procedure:    -"), "{shown}");
+    assert!(shown.contains("kind:         checkpoint"), "{shown}");
+
+    let quiet = s
+        .run_with(&["audit", "checkpoint", "--no-email"], &env)
+        .expect(0);
+    assert_eq!(quiet.json()["format"], "accession checkpoint v1");
+    assert!(
+        quiet.stderr.contains("emailed to nobody"),
+        "{}",
+        quiet.stderr
+    );
+    assert_eq!(checkpoint_rows(&s).len(), 1, "--no-email queues nothing");
+    let listed = s
+        .run_with(&["audit", "checkpoint", "--json"], &env)
+        .expect(0);
+    assert_eq!(listed.json()["format"], "accession checkpoint v1");
+    assert_eq!(checkpoint_rows(&s).len(), 2);
+}
+
+#[test]
 fn an_act_records_the_actor_given_with_actor_or_its_older_spelling_name() {
     let s = Sandbox::with_demo();
     let version = |s: &Sandbox| s.procedure("kg-cets-210")["version"].to_string();
@@ -2301,4 +2373,134 @@ fn an_act_recorded_late_states_the_day_it_took_effect() {
     assert_ne!(alone.code, 0);
     assert!(alone.stderr.contains("--effective"), "{}", alone.stderr);
     assert_eq!(version(&s), v, "nothing was written");
+}
+
+#[test]
+fn a_procedure_moves_to_a_new_workflow_version_after_a_plan_that_writes_nothing() {
+    let s = Sandbox::with_demo();
+    // Version 2 of coe-accession in a folder of its own, `legal-review` renamed.
+    let v1 = std::fs::read_to_string(repo("workflows/coe-accession.toml")).unwrap();
+    let folder = s.dir.path().join("workflows-v2");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::write(
+        folder.join("coe-accession.toml"),
+        v1.replace("\"legal-review\"", "\"domestic-review\"")
+            .replace("\nversion = 1\n", "\nversion = 2\n"),
+    )
+    .unwrap();
+    let dir = folder.display().to_string();
+    let v2 = [("ACCESSION__WORKFLOWS__DIR", dir.as_str())];
+    let before = s.history("kg-cets-210").len();
+
+    // Without a map the plan says which cannot move, and why.
+    let plan = s
+        .run_with(
+            &[
+                "workflows",
+                "migrate-plan",
+                "1",
+                "2",
+                "--workflow",
+                "coe-accession",
+            ],
+            &v2,
+        )
+        .expect(0);
+    assert!(plan.stdout.contains("CANNOT"), "{}", plan.stdout);
+    assert!(
+        plan.stdout
+            .contains("stage `legal-review` is not in the new version"),
+        "{}",
+        plan.stdout
+    );
+    assert!(plan.stdout.contains("cannot move"), "{}", plan.stdout);
+    // A map that is not OLD=NEW is one readable line, exit 1.
+    let bad = s
+        .run_with(
+            &[
+                "workflows",
+                "migrate-plan",
+                "1",
+                "2",
+                "--workflow",
+                "coe-accession",
+                "--map",
+                "legal-review",
+            ],
+            &v2,
+        )
+        .expect(1);
+    assert!(
+        bad.error_line().contains("is not OLD=NEW"),
+        "{}",
+        bad.stderr
+    );
+
+    // With the map: one procedure moves, its history says from what to what.
+    let moved = s
+        .run_with(
+            &[
+                "procedures",
+                "migrate",
+                "kg-cets-210",
+                "--to-version",
+                "2",
+                "--map",
+                "legal-review=domestic-review",
+                "--as",
+                "mfa",
+                "--json",
+            ],
+            &v2,
+        )
+        .expect(0)
+        .json();
+    assert_eq!(moved["stage"], "domestic-review");
+    assert_eq!(moved["workflow"]["version"], 2);
+    let history = s
+        .run_with(&["procedures", "history", "kg-cets-210", "--json"], &v2)
+        .expect(0)
+        .json();
+    let rows = history.as_array().unwrap();
+    assert_eq!(rows.len(), before + 1);
+    assert_eq!(rows.last().unwrap()["command"], "migrate");
+    // The chain covers the move.
+    s.run_with(&["audit", "verify"], &v2).expect(0);
+}
+
+#[test]
+fn the_chart_of_ets_112_is_derived_from_the_history_as_of_a_day() {
+    let s = Sandbox::with_demo();
+    let row = |as_of: &str| {
+        let chart = s
+            .run(&[
+                "chart",
+                "--convention",
+                "ets-112",
+                "--as-of",
+                as_of,
+                "--json",
+            ])
+            .expect(0)
+            .json();
+        chart["rows"][0].clone()
+    };
+    assert_eq!(row("2024-04-01")["deposit"], Value::Null);
+    assert_eq!(row("2024-05-01")["deposit"], "2024-04-22");
+    assert_eq!(row("2024-05-01")["in_force"], false);
+    assert_eq!(row("2024-08-01")["in_force"], true);
+    let table = s
+        .run(&["chart", "--state", "KG", "--as-of", "2024-08-01"])
+        .expect(0);
+    assert!(table.stdout.contains("Non-members"), "{}", table.stdout);
+    assert!(
+        table.stdout.contains("2024-08-01 (in force)"),
+        "{}",
+        table.stdout
+    );
+    // One of --convention and --state: both is a usage error.
+    s.run(&["chart", "--state", "KG", "--convention", "ets-112"])
+        .expect(2);
+    let bad = s.run(&["chart", "--convention", "ets-112", "--as-of", "01.05.2024"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
 }

@@ -57,6 +57,10 @@ pub fn databases() -> Vec<(&'static str, Option<String>)> {
     if let Ok(admin) = std::env::var("ACCESSION_BENCH_DATABASE_URL") {
         out.push(("postgres", Some(admin)));
     }
+    // ACCESSION_BENCH_ONLY_DATABASE=sqlite|postgres runs one of them.
+    if let Ok(only) = std::env::var("ACCESSION_BENCH_ONLY_DATABASE") {
+        out.retain(|(label, _)| *label == only);
+    }
     out
 }
 
@@ -152,6 +156,7 @@ pub async fn seeded(url: &str, n: usize) -> Accession {
                     field: FieldName::parse("compatibility_report").unwrap(),
                     value: "bench".into(),
                     comment: None,
+                    source: None,
                 },
             },
             &moj(),

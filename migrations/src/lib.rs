@@ -15,7 +15,10 @@ mod m20261202_000011_reads;
 mod m20261202_000014_log;
 mod m20261203_000101_checkpoints;
 mod m20261203_000301_tallies;
+mod m20261203_000401_treaty_record;
 mod m20261204_000201_effective_times;
+mod m20261204_000301_checkpoint_mail;
+mod m20261204_000501_procedures_by_state;
 
 /// Applies and rolls back the Accession schema.
 pub struct Migrator;
@@ -36,6 +39,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000014_log::Migration),
             Box::new(m20261203_000101_checkpoints::Migration),
             Box::new(m20261203_000301_tallies::Migration),
+            Box::new(m20261203_000401_treaty_record::Migration),
+            Box::new(m20261204_000301_checkpoint_mail::Migration),
+            Box::new(m20261204_000501_procedures_by_state::Migration),
             Box::new(m20261204_000201_effective_times::Migration),
         ]
     }

@@ -181,12 +181,22 @@ async fn assert_schema_present(db: &DatabaseConnection) {
         "idempotency_keys_token_id_key",
         "idempotency_keys_created_at",
         "api_tokens_feed_key_hash",
+        "checkpoints_scheduled_after",
     ] {
         assert!(
             indexes.iter().any(|d| d.starts_with(&format!("{name}: "))),
             "{backend:?}: index {name} missing: {indexes:?}"
         );
     }
+
+    let auditors = indexes
+        .iter()
+        .find(|d| d.starts_with("api_tokens_live_auditors: "))
+        .unwrap_or_else(|| panic!("{backend:?}: index api_tokens_live_auditors missing"));
+    assert!(
+        auditors.contains("WHERE") && auditors.contains("revoked_at"),
+        "{backend:?}: api_tokens_live_auditors is not partial on live tokens: {auditors}"
+    );
 
     let triggers = trigger_objects(db).await;
     assert_eq!(
@@ -516,6 +526,31 @@ async fn assert_old_rows_keep_their_form(
     );
 }
 
+/// Of two checkpoints the scheduler made after the same one, the second is refused; those made
+/// by hand (no `scheduled_after`) repeat freely.
+async fn assert_one_scheduled_checkpoint_per_period(db: &DatabaseConnection) {
+    let backend = db.get_database_backend();
+    let checkpoint = |after: &str| {
+        format!(
+            "INSERT INTO checkpoints (size, root, time, key_id, signature, scheduled_after) \
+             VALUES (1, 'r', '2026-12-04T06:00:00Z', 'k', 's', {after})"
+        )
+    };
+    exec(db, &checkpoint("0")).await;
+    assert!(
+        db.execute_unprepared(&checkpoint("0")).await.is_err(),
+        "{backend:?}: a second scheduled checkpoint for one period accepted"
+    );
+    exec(db, &checkpoint("1")).await;
+    exec(db, &checkpoint("NULL")).await;
+    exec(db, &checkpoint("NULL")).await;
+    assert_eq!(
+        strings(db, "SELECT CAST(COUNT(*) AS TEXT) FROM checkpoints").await,
+        BTreeSet::from(["4".to_owned()]),
+        "{backend:?}: checkpoints kept"
+    );
+}
+
 /// The whole scenario; `down` runs with rows in every parent table, in history and in the API
 /// tables.
 async fn up_down_up(db: DatabaseConnection) {
@@ -530,6 +565,7 @@ async fn up_down_up(db: DatabaseConnection) {
     assert_schema_present(&db).await;
     assert_old_rows_keep_their_form(&db, &written, old_rows).await;
     assert_api_keys(&db).await;
+    assert_one_scheduled_checkpoint_per_period(&db).await;
 
     Migrator::down(&db, None).await.expect("down");
     assert_schema_absent(&db).await;
@@ -538,6 +574,7 @@ async fn up_down_up(db: DatabaseConnection) {
     assert_schema_present(&db).await;
     assert_history_append_only(&db).await;
     assert_api_keys(&db).await;
+    assert_one_scheduled_checkpoint_per_period(&db).await;
 }
 
 #[tokio::test]

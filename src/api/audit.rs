@@ -1,7 +1,9 @@
 //! The signed checkpoints of the history log (auditors, coordinators, admins), so copies of them
 //! live outside the database.
 
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
+
+use crate::engine::Permission;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -50,8 +52,10 @@ pub struct CheckpointRow {
 async fn checkpoints(
     State(state): State<HttpState>,
     caller: Caller,
-    ApiQuery(q): ApiQuery<CheckpointsQuery>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, Problem> {
+    caller.may(Permission::ReadAudit)?;
+    let ApiQuery(q) = ApiQuery::<CheckpointsQuery>::parse(query.as_deref())?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
         return Err(Problem::new(

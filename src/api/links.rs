@@ -9,8 +9,18 @@ use utoipa::openapi::extensions::Extensions;
 use utoipa::openapi::link::LinkBuilder;
 
 /// The acts on a procedure, by operation id: each takes the procedure's id and its `ETag`.
-const ACTS: [&str; 7] = [
-    "advance", "approve", "record", "comment", "suspend", "resume", "withdraw",
+const ACTS: [&str; 11] = [
+    "advance",
+    "approve",
+    "record",
+    "comment",
+    "suspend",
+    "resume",
+    "withdraw",
+    "extend_invitation",
+    "extend_deadline",
+    "raise_objection",
+    "withdraw_objection",
 ];
 /// What reads a procedure, by operation id: each takes its id.
 const READS: [&str; 4] = ["show", "history", "verify", "timers"];

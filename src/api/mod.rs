@@ -10,6 +10,7 @@
 
 mod audit;
 mod catalog;
+mod chart;
 mod etag;
 mod idempotency;
 mod json;
@@ -19,6 +20,7 @@ mod procedures;
 mod query;
 mod responses;
 mod schema;
+mod treaty;
 
 use axum::Router;
 use utoipa::{Modify, OpenApi};
@@ -54,6 +56,8 @@ struct ApiDoc;
 pub fn routes() -> (Router<HttpState>, utoipa::openapi::OpenApi) {
     let (router, mut document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(procedures::routes())
+        .merge(treaty::routes())
+        .merge(chart::routes())
         .merge(catalog::routes())
         .merge(ops::routes())
         .merge(audit::routes())

@@ -3,7 +3,7 @@
 //! keys (admins, or a token for itself), and the unauthenticated probes: `/healthz`, `/readyz`,
 //! `/metrics`.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -17,7 +17,7 @@ use super::query::ApiQuery;
 use super::responses::failures;
 use crate::app::cursor::{Cursor, OutboxCursor, TimerCursor};
 use crate::app::{AppError, NewFeedKey};
-use crate::engine::Role;
+use crate::engine::{Permission, Role};
 use crate::http::Caller;
 use crate::http::Failure;
 use crate::http::HttpState;
@@ -162,8 +162,10 @@ fn limit(value: Option<u64>) -> Result<u64, Problem> {
 async fn outbox(
     State(state): State<HttpState>,
     caller: Caller,
-    ApiQuery(q): ApiQuery<OutboxQuery>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, Problem> {
+    caller.may(Permission::ReadOutbox)?;
+    let ApiQuery(q) = ApiQuery::<OutboxQuery>::parse(query.as_deref())?;
     let status = match q.status.as_deref() {
         None => None,
         Some(s) => Some(OutboxStatus::parse(s).ok_or_else(|| {
@@ -222,8 +224,10 @@ async fn outbox_retry(
 async fn upcoming(
     State(state): State<HttpState>,
     caller: Caller,
-    ApiQuery(q): ApiQuery<UpcomingQuery>,
+    RawQuery(query): RawQuery,
 ) -> Result<axum::response::Response, Problem> {
+    caller.may(Permission::ReadTimers)?;
+    let ApiQuery(q) = ApiQuery::<UpcomingQuery>::parse(query.as_deref())?;
     let until = q
         .until
         .unwrap_or_else(|| state.app.now() + TimeDelta::days(30));

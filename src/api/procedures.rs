@@ -37,6 +37,7 @@ pub fn routes() -> OpenApiRouter<HttpState> {
         .routes(routes!(suspend))
         .routes(routes!(resume))
         .routes(routes!(withdraw))
+        .routes(routes!(migrate))
         .routes(routes!(history))
         .routes(routes!(verify))
         .routes(routes!(timers))
@@ -137,6 +138,11 @@ pub struct RecordBody {
     pub effective_on: Option<String>,
     /// The day is not known: `effective_on` is the latest it can have been. Needs `effective_on`.
     pub effective_approximate: Option<bool>,
+    /// For a date of entry into force that is not the one the rule gives: the depositary's
+    /// publication it is taken from (without it such a date is refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = r"\S", max_length = 4000)]
+    pub source: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
@@ -180,7 +186,7 @@ pub struct HistoryQuery {
 #[derive(IntoParams)]
 #[into_params(parameter_in = Header)]
 #[allow(dead_code)]
-pub struct ActHeaders {
+pub(super) struct ActHeaders {
     /// The procedure's `ETag` as last read: its version, as `"3"`.
     #[param(
         rename = "If-Match",
@@ -241,7 +247,7 @@ fn with_etag(mut response: Response, version: crate::ids::Version) -> Response {
 
 /// Do `act` on procedure `id` as `caller`, at the version `If-Match` names.
 #[allow(clippy::too_many_arguments)]
-async fn act(
+pub(super) async fn act(
     state: HttpState,
     caller: Caller,
     id: ProcedureId,
@@ -257,12 +263,20 @@ async fn act(
 }
 
 /// When an act's body says it took effect, as written.
-struct TookEffect {
+pub(super) struct TookEffect {
     on: Option<String>,
     approximate: Option<bool>,
 }
 
 impl TookEffect {
+    /// For the acts whose bodies carry their own dates (the treaty acts): as recorded.
+    pub(super) fn as_recorded() -> TookEffect {
+        TookEffect {
+            on: None,
+            approximate: None,
+        }
+    }
+
     fn of(on: &Option<String>, approximate: Option<bool>) -> TookEffect {
         TookEffect {
             on: on.clone(),
@@ -352,6 +366,7 @@ async fn list(
     };
     let request = ListRequest {
         filter: ProcedureFilter {
+            state: None,
             convention: q.convention.clone(),
             stage: q.stage.clone(),
             status,
@@ -463,12 +478,11 @@ async fn show(
     caller: Caller,
     Path(id): Path<ProcedureId>,
 ) -> Result<Response, Problem> {
-    let p = readable(&state, &caller, &id).await?;
+    let view = state.app.view(&caller.actor, &id).await?;
     let allowed_acts = state
         .app
-        .allowed_acts(&p, &caller.actor, Moves::AcceptedNow)
+        .allowed_acts(&view.procedure, &caller.actor, Moves::AcceptedNow)
         .await?;
-    let view = state.app.view(&id).await?;
     let version = view.procedure.version;
     Ok(with_etag(
         axum::Json(ProcedureDetail { view, allowed_acts }).into_response(),
@@ -528,6 +542,7 @@ async fn record(
         field: body.field.clone(),
         value: body.value.clone(),
         comment: body.comment.clone(),
+        source: body.source.clone(),
     };
     let effect = TookEffect::of(&body.effective_on, body.effective_approximate);
     act(state, caller, id, headers, "record", body, a, effect).await
@@ -603,6 +618,81 @@ async fn withdraw(
     };
     let effect = TookEffect::of(&body.effective_on, body.effective_approximate);
     act(state, caller, id, headers, "withdraw", body, a, effect).await
+}
+
+/// The headers of a move to another workflow version.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct MigrateHeaders {
+    /// The procedure's `ETag` as last read: its version, as `"3"`. A repeated request fails on
+    /// it (the procedure is at a new version) rather than moving twice.
+    #[param(
+        rename = "If-Match",
+        pattern = r#"^((W/)?"[1-9][0-9]{0,17}"|[1-9][0-9]{0,17})$"#
+    )]
+    if_match: String,
+}
+
+/// Where to move a procedure: a version of its workflow, and where its stages go.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MigrateBody {
+    /// The version of the procedure's workflow to move to.
+    #[schema(minimum = 1, maximum = 2147483647)]
+    #[serde(deserialize_with = "whole_version")]
+    pub to_version: u32,
+    /// Old stage id → new stage id; a stage not named keeps its id.
+    #[serde(default)]
+    pub map: std::collections::BTreeMap<StageId, StageId>,
+}
+
+/// A workflow version from JSON: a whole number from 1 to 2³¹−1 (as the database keeps it), written `2` or `2.0` (JSON
+/// Schema's integers are numbers without a fraction, however written).
+fn whole_version<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    use serde::de::Error;
+    let n = serde_json::Number::deserialize(d)?;
+    n.as_u64()
+        .or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= f64::from(i32::MAX))
+                .map(|f| f as u64)
+        })
+        .filter(|v| *v <= i32::MAX as u64)
+        .and_then(|v| u32::try_from(v).ok())
+        .filter(|v| *v >= 1)
+        .ok_or_else(|| D::Error::custom(format!("{n} is not a workflow version (1 or more)")))
+}
+
+/// Move the procedure to another version of its workflow (coordinators), recorded in its
+/// history with both versions and the map. Refused (409) when it cannot move: a stage with no
+/// place in the new version, a recorded field the new version does not declare, approvals that
+/// would lapse; `accession workflows migrate-plan` shows the plan for all.
+#[utoipa::path(post, path = "/api/v1/procedures/{id}/migrate", tag = "procedures", request_body = MigrateBody,
+    params(("id" = ProcedureId, Path), MigrateHeaders),
+    responses((status = 200, body = ProcedureView, headers(("ETag" = String))), ActRefusals))]
+async fn migrate(
+    State(state): State<HttpState>,
+    caller: Caller,
+    Path(id): Path<ProcedureId>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<MigrateBody>,
+) -> Result<Response, Problem> {
+    // As an act: what the path names (404), then the precondition (428, 400), then who may.
+    readable(&state, &caller, &id).await?;
+    let expected = if_match(&headers)?;
+    let view = state
+        .app
+        .migrate(
+            &caller.actor,
+            &id,
+            body.to_version,
+            &body.map,
+            Some(expected),
+        )
+        .await?;
+    let version = view.procedure.version;
+    Ok(with_etag(axum::Json(view).into_response(), version))
 }
 
 /// The procedure's hash-chained history, as JSON or CSV.

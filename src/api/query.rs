@@ -13,7 +13,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Problem> {
-        let query = parts.uri.query().unwrap_or_default();
+        Self::parse(parts.uri.query())
+    }
+}
+
+impl<T: DeserializeOwned> ApiQuery<T> {
+    /// The query string read as `T`, for a handler that first checks its caller's permission (a
+    /// role that may not is refused before its query is looked at: 403, not 422).
+    pub fn parse(query: Option<&str>) -> Result<Self, Problem> {
+        let query = query.unwrap_or_default();
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(de)
             .map(ApiQuery)

@@ -7,12 +7,14 @@ use utoipa::ToSchema;
 
 use super::{Accession, AppError};
 use crate::engine::{Act, Actor, Command, ProcedureState, Status};
-use crate::ids::{FieldName, ProcedureId, StageId};
+use crate::ids::{FieldName, ProcedureId, StageId, StateCode};
 
 /// An act the caller may do now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct AllowedAct {
-    /// advance, approve, record, comment, suspend, resume or withdraw.
+    /// advance, approve, record, comment, suspend, resume, withdraw, extend-invitation,
+    /// extend-deadline, raise-objection or withdraw-objection: the last segment of the act's
+    /// endpoint.
     pub act: String,
     /// For `advance`: the stage it moves to.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -20,6 +22,9 @@ pub struct AllowedAct {
     /// For `record`: the field.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<FieldName>,
+    /// For `withdraw-objection`: the Party whose standing objection may be withdrawn.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub party: Option<StateCode>,
 }
 
 impl AllowedAct {
@@ -28,6 +33,7 @@ impl AllowedAct {
             act: act.into(),
             to: None,
             field: None,
+            party: None,
         }
     }
 }
@@ -63,7 +69,9 @@ impl Accession {
     }
 
     /// What `actor` may do on `p` now: moving on (as `moves` says), approving, recording a
-    /// field (the current stage's first), commenting, suspending, resuming, withdrawing.
+    /// field (the current stage's first), commenting, suspending, resuming, withdrawing, and the
+    /// acts of treaty practice (extending the invitation or the stage's deadline, raising an
+    /// objection, withdrawing each standing one).
     pub async fn allowed_acts(
         &self,
         p: &ProcedureState,
@@ -132,6 +140,56 @@ impl Accession {
         ] {
             if accepted(act).await {
                 out.push(AllowedAct::named(name));
+            }
+        }
+        // The acts of treaty practice, asked of the engine with a value it would take: a day
+        // after the present validity or deadline, a Party that is neither the State nor already
+        // objecting (a user-assigned ISO code, never a State's). Accepted, the act is the
+        // caller's to do now, whatever the value it then gives.
+        let day_after = |d: Option<chrono::NaiveDate>| {
+            d.and_then(|d| d.succ_opt())
+                .unwrap_or_else(|| now.date_naive())
+        };
+        let k = &p.key_dates;
+        let probe_party = ["XA", "XB"]
+            .into_iter()
+            .filter_map(|c| StateCode::parse(c).ok())
+            .find(|c| c != &p.state && !p.treaty.standing_objections().any(|o| &o.party == c));
+        let mut treaty = vec![
+            (
+                "extend-invitation",
+                Act::ExtendInvitation {
+                    until: day_after(k.invitation_expires_on.or(k.invited_on)),
+                    decision: x(),
+                    comment: None,
+                },
+            ),
+            (
+                "extend-deadline",
+                Act::ExtendDeadline {
+                    until: day_after(p.due_on),
+                    reason: x(),
+                },
+            ),
+        ];
+        if let Some(party) = probe_party {
+            treaty.push(("raise-objection", Act::RaiseObjection { party, text: x() }));
+        }
+        for (name, act) in treaty {
+            if accepted(act).await {
+                out.push(AllowedAct::named(name));
+            }
+        }
+        for o in p.treaty.standing_objections() {
+            let act = Act::WithdrawObjection {
+                party: o.party.clone(),
+                comment: None,
+            };
+            if accepted(act).await {
+                out.push(AllowedAct {
+                    party: Some(o.party.clone()),
+                    ..AllowedAct::named("withdraw-objection")
+                });
             }
         }
         Ok(out)

@@ -32,6 +32,17 @@ pub fn check_files(
     files: &[PathBuf],
     known: &KnownInstitutions,
 ) -> Result<Vec<WorkflowDefinition>, Vec<Diagnostic>> {
+    Ok(check_files_at(files, known)?
+        .into_iter()
+        .map(|(def, _)| def)
+        .collect())
+}
+
+/// As [`check_files`], each definition with the file it came from.
+pub fn check_files_at<'a>(
+    files: &'a [PathBuf],
+    known: &KnownInstitutions,
+) -> Result<Vec<(WorkflowDefinition, &'a PathBuf)>, Vec<Diagnostic>> {
     let mut parsed: Vec<(WorkflowDefinition, &PathBuf)> = Vec::new();
     let mut diagnostics = Vec::new();
     for path in files {
@@ -74,7 +85,7 @@ pub fn check_files(
     }
     diagnostics.extend(duplicates);
     if diagnostics.is_empty() {
-        Ok(parsed.into_iter().map(|(def, _)| def).collect())
+        Ok(parsed)
     } else {
         Err(diagnostics)
     }
@@ -107,7 +118,67 @@ impl Catalog {
         self.by_hash.get(hash).cloned()
     }
 
+    /// The newest version of each workflow.
     pub fn all(&self) -> impl Iterator<Item = &Arc<WorkflowDefinition>> {
         self.current.values()
     }
+
+    /// Version `version` of workflow `id`, if a file of the folder defines it.
+    pub fn version(&self, id: &WorkflowId, version: u32) -> Option<Arc<WorkflowDefinition>> {
+        self.by_hash
+            .values()
+            .find(|d| &d.id == id && d.version == version)
+            .cloned()
+    }
+}
+
+/// The line and column of the `version = …` key of a workflow file (1, 1 when there is none).
+fn version_position(source: &str) -> (usize, usize) {
+    source
+        .lines()
+        .enumerate()
+        .find(|(_, line)| {
+            line.trim_start()
+                .strip_prefix("version")
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map_or((1, 1), |(n, line)| {
+            (n + 1, line.len() - line.trim_start().len() + 1)
+        })
+}
+
+/// A file whose workflow id and version were stored (procedures started on them) with other
+/// content: procedures already running would read one text and new ones another under the same
+/// name, so it is refused until its version is raised. `stored` are the hashes kept for the
+/// file's (id, version).
+pub fn changed_without_new_version(
+    def: &WorkflowDefinition,
+    path: &std::path::Path,
+    stored: &[String],
+) -> Option<Diagnostic> {
+    let other = stored.iter().find(|h| **h != def.content_hash)?;
+    if stored.contains(&def.content_hash) {
+        // This very text is stored too: it is one of the versions procedures run on.
+        return None;
+    }
+    let (line, column) = version_position(&def.source);
+    Some(Diagnostic {
+        file: path.display().to_string(),
+        line,
+        column,
+        message: format!(
+            "workflow `{}` version {} changed since procedures started on it (stored content \
+             {}…, this file {}…): a changed workflow needs a new version",
+            def.id,
+            def.version,
+            &other[..12.min(other.len())],
+            &def.content_hash[..12.min(def.content_hash.len())],
+        ),
+        hint: Some(format!(
+            "raise `version` to {} (running procedures keep version {}; move them with \
+             `accession procedures migrate`), or restore the file as it was",
+            def.version + 1,
+            def.version
+        )),
+    })
 }

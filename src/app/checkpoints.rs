@@ -9,9 +9,9 @@ use serde::Serialize;
 use crate::audit::checkpoint::{
     self, CheckError, Checkpoint, InclusionProof, PROOF_FORMAT, parse_public_key, parse_signing_key,
 };
-use crate::engine::{Actor, Permission};
-use crate::ids::ProcedureId;
-use crate::store::{Verdicts, VerifyReport};
+use crate::engine::{Actor, CheckpointFacts, Permission};
+use crate::ids::{InstitutionId, ProcedureId};
+use crate::store::{CheckpointMail, NewCheckpoint, Verdicts, VerifyReport};
 
 use super::{Accession, AppError};
 
@@ -19,6 +19,15 @@ use super::{Accession, AppError};
 pub const KEY_VAR: &str = "ACCESSION_AUDIT_KEY";
 /// The name of a file holding the private key.
 pub const KEY_FILE_VAR: &str = "ACCESSION_AUDIT_KEY_FILE";
+
+/// A checkpoint made and kept: its number, its JSON form, and the auditor institutions its
+/// email was queued for (in the same transaction).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MadeCheckpoint {
+    pub id: i64,
+    pub checkpoint: Checkpoint,
+    pub mailed_to: Vec<InstitutionId>,
+}
 
 /// What `audit verify --checkpoint` found.
 #[derive(Debug, Clone, Serialize)]
@@ -69,20 +78,23 @@ impl Accession {
         }
     }
 
-    /// Sign the log's head as it is now, keep the checkpoint and return it.
-    pub async fn make_checkpoint(&self) -> Result<Checkpoint, AppError> {
-        let key = self.signing_key()?;
-        let (size, root) = self.store.log_head().await?;
-        let cp = Checkpoint::sign(size, &root, self.now(), &key);
-        self.store.insert_checkpoint(&cp).await?;
-        tracing::info!(size, root = %cp.root, key_id = %cp.key_id, "checkpoint made");
-        Ok(cp)
+    /// Sign the log's head as it is now, keep the checkpoint and return it; with `email`, queue
+    /// it (in the same transaction) to every institution that holds an auditor's token.
+    pub async fn make_checkpoint(&self, email: bool) -> Result<MadeCheckpoint, AppError> {
+        self.checkpoint_now(None, email).await?.ok_or_else(|| {
+            AppError::Store(crate::store::StoreError::corrupt(
+                "a checkpoint made by hand was refused as a duplicate",
+            ))
+        })
     }
 
-    /// The scheduler's pass: make a checkpoint when `audit.checkpoint_every_secs` have passed
-    /// since the newest (or there is none). Nothing when that is 0 or no key is configured (said
-    /// once a pass at debug level: a service may run without one).
-    pub async fn checkpoint_if_due(&self) -> Result<Option<Checkpoint>, AppError> {
+    /// The scheduler's pass: make a checkpoint and mail it to the auditor institutions when
+    /// `audit.checkpoint_every_secs` have passed since the newest (or there is none). Nothing
+    /// when that is 0 or no key is configured (said once a pass at debug level: a service may
+    /// run without one). Safe with many instances: the checkpoint records the newest one it
+    /// follows, once (see `Store::keep_checkpoint`), so of two instances that find it due at once
+    /// one makes it and mails it, and the other makes none.
+    pub async fn checkpoint_if_due(&self) -> Result<Option<MadeCheckpoint>, AppError> {
         let every = self.settings.audit.checkpoint_every_secs;
         if every == 0 {
             return Ok(None);
@@ -94,22 +106,73 @@ impl Accession {
             tracing::debug!("no audit key configured: no checkpoint is made");
             return Ok(None);
         }
-        if let Some(newest) = self.store.newest_checkpoint_time().await? {
-            let due = chrono::DateTime::parse_from_rfc3339(&newest)
+        let newest = self.store.newest_checkpoint().await?;
+        if let Some((_, time)) = &newest {
+            let due = chrono::DateTime::parse_from_rfc3339(time)
                 .map(|t| {
                     t.with_timezone(&chrono::Utc)
                         + chrono::TimeDelta::seconds(i64::try_from(every).unwrap_or(i64::MAX))
                 })
                 .map_err(|e| {
                     AppError::Store(crate::store::StoreError::corrupt(format!(
-                        "the newest checkpoint's time `{newest}`: {e}"
+                        "the newest checkpoint's time `{time}`: {e}"
                     )))
                 })?;
             if self.now() < due {
                 return Ok(None);
             }
         }
-        self.make_checkpoint().await.map(Some)
+        let after = newest.map_or(0, |(id, _)| id);
+        let made = self.checkpoint_now(Some(after), true).await?;
+        if made.is_none() {
+            tracing::debug!(
+                after,
+                "another instance made this period's checkpoint: none is made here"
+            );
+        }
+        Ok(made)
+    }
+
+    /// Sign the log's head, keep the checkpoint (a scheduled one once for the period after
+    /// checkpoint `scheduled_after`) and with `email` queue its emails; `None` when the period's
+    /// checkpoint was made by another instance.
+    async fn checkpoint_now(
+        &self,
+        scheduled_after: Option<i64>,
+        email: bool,
+    ) -> Result<Option<MadeCheckpoint>, AppError> {
+        let key = self.signing_key()?;
+        let (size, root) = self.store.log_head().await?;
+        let now = self.now();
+        let cp = Checkpoint::sign(size, &root, now, &key);
+        let facts = CheckpointFacts::of(&cp, &key.verifying_key());
+        let Some(kept) = self
+            .store
+            .keep_checkpoint(NewCheckpoint {
+                checkpoint: &cp,
+                scheduled_after,
+                mail: email.then_some(CheckpointMail {
+                    facts: &facts,
+                    at: now,
+                }),
+            })
+            .await?
+        else {
+            return Ok(None);
+        };
+        tracing::info!(
+            id = kept.id,
+            size,
+            root = %cp.root,
+            key_id = %cp.key_id,
+            mailed_to = kept.mailed_to.len(),
+            "checkpoint made"
+        );
+        Ok(Some(MadeCheckpoint {
+            id: kept.id,
+            checkpoint: cp,
+            mailed_to: kept.mailed_to,
+        }))
     }
 
     /// The checkpoints made, newest first, a page at a time, as `caller`.

@@ -311,6 +311,7 @@ impl<'a> Replay<'a> {
             field: id(FieldName::parse, field),
             value: value.into(),
             comment: None,
+            source: None,
         };
         self.act(who, act, at).await
     }

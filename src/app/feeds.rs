@@ -8,12 +8,16 @@ use std::fmt;
 use serde::Serialize;
 use subtle::ConstantTimeEq;
 
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use chrono_tz::Tz;
+
 use super::sessions::random_secret;
 use super::tokens::token_hash;
-use super::{Accession, AppError};
-use crate::engine::{Actor, Permission};
-use crate::ids::InstitutionId;
-use crate::store::TokenRow;
+use super::{Accession, AppError, ListRequest, MAX_PAGE};
+use crate::engine::{Actor, Permission, TimerKind};
+use crate::ids::{ConventionId, InstitutionId, ProcedureId, StageId};
+use crate::reference::Language;
+use crate::store::{ProcedureFilter, TokenRow};
 
 /// A feed key just made: the only time its address is known.
 #[derive(Clone, Serialize)]
@@ -102,6 +106,145 @@ impl Accession {
         // collation or index quirk lets another key in.
         let same = bool::from(stored.as_bytes().ct_eq(hash.as_bytes()));
         Ok((same && !token.revoked() && &token.institution == institution).then_some(token))
+    }
+}
+
+/// What an institution's calendar feed holds, in its language and time zone: the due dates of
+/// the stages it must act on and the reminders and escalations addressed to it. The pages render
+/// it as iCalendar.
+#[derive(Debug, Clone)]
+pub struct CalendarFeed {
+    pub institution: InstitutionId,
+    pub language: Language,
+    pub zone: Tz,
+    pub generated: DateTime<Utc>,
+    pub entries: Vec<CalendarEntry>,
+}
+
+/// One event of a feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalendarEntry {
+    /// Stable across reads, so a calendar updates an event rather than adding one.
+    pub uid: String,
+    pub procedure: ProcedureId,
+    pub convention_number: String,
+    pub stage: StageId,
+    pub stage_title: String,
+    pub what: CalendarEntryKind,
+    pub start: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CalendarEntryKind {
+    /// The current stage is due on this day (an all-day event).
+    Due(NaiveDate),
+    /// A reminder or an escalation, with the workflow's rule that set it.
+    Timer { kind: TimerKind, rule: String },
+}
+
+/// How far ahead a feed looks for reminders and escalations, and how many it shows.
+const FEED_HORIZON_DAYS: i64 = 366;
+const FEED_TIMERS: u64 = 1000;
+
+impl Accession {
+    /// The calendar feed that `key` opens for `institution`; none when the key does not open it
+    /// (unknown, renewed since, revoked, or another institution's). The key is the caller: no
+    /// role is asked.
+    pub async fn calendar_feed(
+        &self,
+        institution: &InstitutionId,
+        key: &str,
+    ) -> Result<Option<CalendarFeed>, AppError> {
+        if self.feed_reader(institution, key).await?.is_none() {
+            return Ok(None);
+        }
+        let inst = self.store.institution(institution).await?;
+        let language = inst.as_ref().map_or(Language::En, |i| i.language);
+        let zone = inst
+            .as_ref()
+            .map_or(self.settings.calendar.time_zone, |i| i.time_zone);
+        let conventions = self.store.conventions().await?;
+        let number = |c: &ConventionId| {
+            conventions
+                .iter()
+                .find(|x| &x.id == c)
+                .map_or_else(|| c.to_string(), |x| x.number.clone())
+        };
+        let mut entries = Vec::new();
+        // The active procedures whose current stage it is responsible for, a page at a time.
+        let mut request = ListRequest {
+            filter: ProcedureFilter {
+                status: Some(crate::engine::Status::Active),
+                ..ProcedureFilter::default()
+            },
+            responsible: Some(institution.clone()),
+            limit: MAX_PAGE,
+            ..Default::default()
+        };
+        loop {
+            let page = self.procedures(&Actor::system(), &request).await?;
+            for row in page.items {
+                let p = row.procedure;
+                let Some(due) = p.due_on else { continue };
+                let def = self.definition_of(&p.workflow.hash).await?;
+                entries.push(CalendarEntry {
+                    uid: format!("{}:{}:due", p.id, p.stage_entry),
+                    convention_number: number(&p.convention),
+                    stage_title: def
+                        .stage(&p.stage)
+                        .map_or_else(|| p.stage.to_string(), |s| s.title.clone()),
+                    start: crate::engine::deadline_instant(due, zone).unwrap_or_else(|| self.now()),
+                    what: CalendarEntryKind::Due(due),
+                    procedure: p.id,
+                    stage: p.stage,
+                });
+            }
+            match page.next {
+                Some(next) => request.cursor = Some(next),
+                None => break,
+            }
+        }
+        let until = self.now() + TimeDelta::days(FEED_HORIZON_DAYS);
+        for c in self
+            .upcoming_timers_for(institution, until, FEED_TIMERS)
+            .await?
+        {
+            // A deadline is the due date, already an event of its own.
+            if c.timer.kind == TimerKind::Deadline {
+                continue;
+            }
+            let p = self.store.procedure(&c.procedure).await?;
+            let convention_number = p
+                .as_ref()
+                .map_or_else(String::new, |p| number(&p.convention));
+            let stage_title = match &p {
+                Some(p) => self
+                    .definition_of(&p.workflow.hash)
+                    .await?
+                    .stage(&c.timer.stage)
+                    .map(|s| s.title.clone()),
+                None => None,
+            };
+            entries.push(CalendarEntry {
+                uid: c.timer.dedupe_key.clone(),
+                convention_number,
+                stage_title: stage_title.unwrap_or_else(|| c.timer.stage.to_string()),
+                stage: c.timer.stage,
+                start: c.timer.fire_at,
+                what: CalendarEntryKind::Timer {
+                    kind: c.timer.kind,
+                    rule: c.timer.rule,
+                },
+                procedure: c.procedure,
+            });
+        }
+        Ok(Some(CalendarFeed {
+            institution: institution.clone(),
+            language,
+            zone,
+            generated: self.now(),
+            entries,
+        }))
     }
 }
 

@@ -5,12 +5,14 @@ mod acts;
 mod answering;
 mod audit;
 mod catalog;
+pub mod chart;
 pub mod checkpoints;
 pub mod cursor;
 mod demo;
 mod effective;
 mod error;
 mod feeds;
+mod migrations;
 mod ops;
 mod outbox;
 mod reads;
@@ -28,12 +30,15 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 pub use acts::{AllowedAct, Moves};
 pub use answering::Answering;
-pub use catalog::{Catalog, check_files, workflow_files};
+pub use catalog::{Catalog, check_files, check_files_at, workflow_files};
 pub use demo::DemoSummary;
 pub use error::AppError;
-pub use feeds::NewFeedKey;
+pub use feeds::{CalendarEntry, CalendarEntryKind, CalendarFeed, NewFeedKey};
+pub use migrations::{MoveOutcome, PlannedMove};
 pub use ops::Unready;
-pub use reads::{ListRequest, MAX_PAGE, Page, decode_cursor, encode_cursor};
+pub use reads::{
+    Dashboard, DashboardRow, ListRequest, MAX_PAGE, Page, StageCount, decode_cursor, encode_cursor,
+};
 pub use sessions::{NewSession, SESSION_LIFETIME, Session, random_secret};
 pub use tokens::{NewToken, TOKEN_LEN, TOKEN_PREFIX, token_hash, token_prefix};
 pub use view::{NextMove, ProcedureView};
@@ -142,8 +147,16 @@ impl Accession {
             known => known,
         };
         let files = workflow_files(&self.settings.workflows.dir).map_err(AppError::Invalid)?;
-        let definitions = check_files(&files, &known).map_err(AppError::Workflows)?;
-        self.catalog = Catalog::new(definitions);
+        let checked = check_files_at(&files, &known).map_err(AppError::Workflows)?;
+        let mut changed = Vec::new();
+        for (def, path) in &checked {
+            let stored = self.store.definition_hashes(&def.id, def.version).await?;
+            changed.extend(catalog::changed_without_new_version(def, path, &stored));
+        }
+        if !changed.is_empty() {
+            return Err(AppError::Workflows(changed));
+        }
+        self.catalog = Catalog::new(checked.into_iter().map(|(def, _)| def).collect());
         Ok(())
     }
 

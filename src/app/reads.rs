@@ -49,6 +49,32 @@ pub fn decode_cursor(cursor: Option<&str>) -> Result<Keyset, AppError> {
     Ok(ProcedureCursor::decode(cursor)?.map_or(Keyset::First, |c| c.0))
 }
 
+/// The dashboard's data: a page of rows and the counts over everything its filter keeps.
+#[derive(Debug, Clone)]
+pub struct Dashboard {
+    pub page: Page<DashboardRow>,
+    pub total: u64,
+    pub active: u64,
+    pub overdue: u64,
+    pub by_stage: Vec<StageCount>,
+}
+
+/// A procedure on the dashboard, with what its row shows of its workflow.
+#[derive(Debug, Clone)]
+pub struct DashboardRow {
+    pub procedure: crate::engine::ProcedureState,
+    pub stage_title: String,
+    pub responsible: Vec<InstitutionId>,
+    pub overdue: bool,
+}
+
+/// How many procedures are at stages of one title.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StageCount {
+    pub title: String,
+    pub count: u64,
+}
+
 impl Accession {
     /// The definitions (by hash) whose procedures `actor` may read; `None` when it may read all.
     pub async fn readable_definitions(
@@ -156,6 +182,50 @@ impl Accession {
     ) -> Result<ProcedureCounts, AppError> {
         let query = self.query_for(actor, req).await?;
         Ok(self.store.procedure_counts(&query, self.today()).await?)
+    }
+
+    /// The dashboard: a page of the procedures of `req` that `actor` may read, each with its
+    /// stage's title and responsible institutions, and the counts over all of them (not just the
+    /// page), stages of the same title (versions of a workflow) counted together.
+    pub async fn dashboard(&self, actor: &Actor, req: &ListRequest) -> Result<Dashboard, AppError> {
+        let listed = self.procedures(actor, req).await?;
+        let counts = self.procedure_counts(actor, req).await?;
+        let today = self.today();
+        let mut by_stage: Vec<StageCount> = Vec::new();
+        for (hash, stage, n) in &counts.by_stage {
+            let def = self.definition_of(hash).await?;
+            let title = crate::ids::StageId::parse(stage.clone())
+                .ok()
+                .and_then(|id| def.stage(&id).map(|s| s.title.clone()))
+                .unwrap_or_else(|| stage.clone());
+            match by_stage.iter_mut().find(|s| s.title == title) {
+                Some(s) => s.count += n,
+                None => by_stage.push(StageCount { title, count: *n }),
+            }
+        }
+        let mut items = Vec::with_capacity(listed.items.len());
+        for row in listed.items {
+            let p = row.procedure;
+            let def = self.definition_of(&p.workflow.hash).await?;
+            let stage = def.stage(&p.stage);
+            items.push(DashboardRow {
+                stage_title: stage.map_or_else(|| p.stage.to_string(), |s| s.title.clone()),
+                responsible: stage.map(|s| s.responsible.clone()).unwrap_or_default(),
+                overdue: p.is_overdue(today),
+                procedure: p,
+            });
+        }
+        Ok(Dashboard {
+            page: Page {
+                items,
+                next: listed.next,
+                previous: listed.previous,
+            },
+            total: counts.total,
+            active: counts.active,
+            overdue: counts.overdue,
+            by_stage,
+        })
     }
 
     /// Bring the stored verification state up to date for at most `max` procedures written since

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::{Accession, AppError};
-use crate::engine::ProcedureState;
+use crate::engine::{Actor, ProcedureState};
 use crate::ids::{FieldName, InstitutionId, ProcedureId, StageId};
 use crate::store::TimerRow;
 
@@ -42,19 +42,18 @@ pub struct ProcedureView {
     /// Reservations made at deposit lapse on this day unless renewed (CETS 210: five years from
     /// entry into force; ETS 173: three), when the convention limits them and the date is known.
     pub reservations_valid_until: Option<chrono::NaiveDate>,
+    /// The last day the invitation is valid by the convention's rule, as the Council of Europe
+    /// counts it, before any extension (`key_dates.invitation_expires_on` is the validity with
+    /// the extensions).
+    pub invitation_valid_by_rule: Option<chrono::NaiveDate>,
     pub timers: Vec<TimerRow>,
 }
 
 impl Accession {
-    pub async fn view(&self, id: &ProcedureId) -> Result<ProcedureView, AppError> {
-        let p = self
-            .store
-            .procedure(id)
-            .await?
-            .ok_or_else(|| AppError::NotFound {
-                what: "procedure",
-                id: id.to_string(),
-            })?;
+    /// What `actor` sees of procedure `id`: its state, what it waits for, and its pending
+    /// timers; not found when `actor` may not read it (as when it does not exist).
+    pub async fn view(&self, actor: &Actor, id: &ProcedureId) -> Result<ProcedureView, AppError> {
+        let p = self.readable(id, actor).await?;
         self.view_of(p).await
     }
 
@@ -154,6 +153,10 @@ impl Accession {
                     crate::calendar::ValidityRule { years }
                         .valid_until(p.key_dates.entry_into_force()?)
                 }),
+            invitation_valid_by_rule: convention
+                .as_ref()
+                .and_then(|c| c.rules().invitation_validity)
+                .and_then(|rule| rule.invitation_valid_until(p.key_dates.invited_on?)),
             timers: Vec::new(),
             procedure: p,
         })

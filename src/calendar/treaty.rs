@@ -65,8 +65,18 @@ pub struct ValidityRule {
 }
 
 impl ValidityRule {
+    /// The anniversary of `from` after the period: a reservation valid five years from entry
+    /// into force on 2024-08-01 is valid until 2029-08-01.
     pub fn valid_until(&self, from: NaiveDate) -> Option<NaiveDate> {
         from.checked_add_months(Months::new(self.years.checked_mul(12)?))
+    }
+
+    /// The last day an invitation to accede decided on `decision` is valid, as the Council of
+    /// Europe counts it: the period runs from the day after the decision (the day of the decision
+    /// is not counted), so it ends on the anniversary of that day. GR-J(2024)6 gives Tunisia's
+    /// invitation of 7 February 2018 as valid until 8 February 2023.
+    pub fn invitation_valid_until(&self, decision: NaiveDate) -> Option<NaiveDate> {
+        self.valid_until(decision.succ_opt()?)
     }
 }
 
@@ -168,10 +178,26 @@ mod tests {
     }
 
     #[test]
-    fn invitation_is_valid_five_years() {
+    fn invitation_is_valid_five_years_counted_from_the_day_after_the_decision() {
         let rule = ValidityRule { years: 5 };
-        assert_eq!(rule.valid_until(d("2018-02-07")), Some(d("2023-02-07")));
-        assert_eq!(rule.valid_until(d("2024-02-29")), Some(d("2029-02-28")));
+        // GR-J(2024)6: Tunisia, ETS 185, invited 7 February 2018, valid until 8 February 2023.
+        assert_eq!(
+            rule.invitation_valid_until(d("2018-02-07")),
+            Some(d("2023-02-08"))
+        );
+        // The day after 28 February 2024 is the 29th; its fifth anniversary falls on the 28th.
+        assert_eq!(
+            rule.invitation_valid_until(d("2024-02-28")),
+            Some(d("2029-02-28"))
+        );
+        assert_eq!(
+            rule.invitation_valid_until(d("2024-02-29")),
+            Some(d("2029-03-01"))
+        );
+        assert_eq!(
+            rule.invitation_valid_until(d("2023-12-31")),
+            Some(d("2029-01-01"))
+        );
     }
 
     mod properties {

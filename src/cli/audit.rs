@@ -30,11 +30,32 @@ pub async fn run(cli: &Cli, cmd: &AuditCmd) -> Result<u8, AppError> {
             }
             Ok(0)
         }
-        AuditCmd::Checkpoint => {
+        AuditCmd::Checkpoint { no_email } => {
             let app = open(cli).await?;
-            let cp = app.make_checkpoint().await?;
-            // The JSON form always: it is what an auditor keeps.
-            print_json(&cp);
+            let made = app.make_checkpoint(!no_email).await?;
+            // The JSON form always, alone on stdout: it is what an auditor keeps.
+            print_json(&made.checkpoint);
+            // Said on stderr, so that stdout stays a checkpoint file.
+            if *no_email {
+                eprintln!(
+                    "checkpoint {} kept; emailed to nobody (--no-email)",
+                    made.id
+                );
+            } else if made.mailed_to.is_empty() {
+                eprintln!(
+                    "checkpoint {} kept; no institution holds an auditor's token, so it is emailed \
+                     to nobody",
+                    made.id
+                );
+            } else {
+                let to: Vec<&str> = made.mailed_to.iter().map(|i| i.as_str()).collect();
+                eprintln!(
+                    "checkpoint {} kept and queued by email to {} auditor institution(s): {}",
+                    made.id,
+                    to.len(),
+                    to.join(", ")
+                );
+            }
             Ok(0)
         }
         AuditCmd::Prove {

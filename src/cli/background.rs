@@ -12,13 +12,14 @@ use crate::store::OutboxStatus;
 
 #[derive(Debug, Subcommand)]
 pub enum SchedulerCmd {
-    /// Run the scheduler and the dispatcher until Ctrl-C or SIGTERM, each every `interval_secs`
+    /// Run the scheduler (timers, and the signed checkpoints of `audit.*`) and the dispatcher
+    /// until Ctrl-C or SIGTERM, each every `interval_secs`
     /// (`scheduler.*`, `dispatcher.*`; either can be switched off with `enabled = false`). The
     /// pass in progress finishes before the process exits.
     Run,
-    /// Fire the due timers and send the outbox once, then exit (for an external cron, or to see
-    /// what a workflow's reminders do before going live). Running it again at the same time sends
-    /// nothing new.
+    /// Fire the due timers, make the signed checkpoint if one is due (`audit.*`) and send the
+    /// outbox once, then exit (for an external cron, or to see what a workflow's reminders do
+    /// before going live). Running it again at the same time sends nothing new.
     RunOnce {
         /// Act as if it were this time: RFC 3339 (`2024-05-02T09:00:00+06:00`) or a date
         /// (`2024-05-02`, the start of that day in `calendar.time_zone`). Default: now.
@@ -103,10 +104,29 @@ pub async fn scheduler(app: &Accession, cli: &Cli, cmd: &SchedulerCmd) -> Result
     let dispatcher = Dispatcher::from_settings(app)?;
     let options = SchedulerOptions::from_settings(&app.settings.scheduler);
     let timers = tick(app, &options, now).await?;
+    // Made on the real clock whatever `--at` says (a signature states when it was made), before
+    // the dispatch so that its emails go out in this run; a failure to make it does not keep the
+    // timers' emails back.
+    let checkpoint = app.checkpoint_if_due().await;
     let mail = dispatcher.dispatch(app, now).await?;
+    let checkpoint = checkpoint?;
     if cli.json {
-        print_json(&serde_json::json!({ "at": now, "timers": timers, "outbox": mail }));
+        print_json(&serde_json::json!({
+            "at": now,
+            "timers": timers,
+            "checkpoint": checkpoint,
+            "outbox": mail,
+        }));
     } else {
+        if let Some(made) = &checkpoint {
+            outln!(
+                "checkpoint {} made: {} row(s), root {}; queued for {} auditor institution(s)",
+                made.id,
+                made.checkpoint.size,
+                made.checkpoint.root,
+                made.mailed_to.len()
+            );
+        }
         outln!(
             "at {}: {} timer(s) fired, {} dropped, {} failed; {} email(s) sent, {} to retry, {} dead",
             now.to_rfc3339(),
@@ -163,6 +183,18 @@ async fn run_until_stopped(app: &Accession) -> Result<u8, AppError> {
             .await;
         }
     };
+    // Signed checkpoints of the history log, mailed to the auditors, as `serve` makes them.
+    let checkpoints = async {
+        if scheduler.enabled {
+            repeat(
+                "checkpoint",
+                every(scheduler.interval_secs),
+                stop.clone(),
+                || app.checkpoint_if_due(),
+            )
+            .await;
+        }
+    };
     let signal = async {
         stop_signal.await;
         let _ = stop_tx.send(true);
@@ -175,7 +207,7 @@ async fn run_until_stopped(app: &Accession) -> Result<u8, AppError> {
         dispatcher.interval_secs,
         sender.mailer.describe()
     );
-    tokio::join!(timers, mail, signal);
+    tokio::join!(timers, mail, checkpoints, signal);
     outln!("stopped");
     Ok(0)
 }

@@ -4,6 +4,7 @@
 mod audit;
 mod background;
 mod calendar;
+mod chart;
 mod output;
 mod procedures;
 mod serve;
@@ -75,6 +76,9 @@ pub enum Top {
     /// Treaty date rules: entry into force for a deposit date.
     #[command(subcommand)]
     Calendar(calendar::CalendarCmd),
+    /// The chart of signatures and ratifications of a convention (one row per State) or of a
+    /// State (one row per convention), as the record stood on a day.
+    Chart(chart::ChartArgs),
     /// Fire due deadlines, reminders and escalations, and send the outbox.
     #[command(subcommand)]
     Scheduler(background::SchedulerCmd),
@@ -98,6 +102,22 @@ pub enum WorkflowsCmd {
     },
     /// List the workflows of the workflows folder.
     List,
+    /// What moving the procedures of workflow `--workflow` from version FROM to version TO
+    /// would do, writing nothing: where each would land and what its new stage still asks, or why
+    /// it cannot move (a stage with no place in TO, a field TO does not declare, approvals that
+    /// would lapse). Closed procedures stay on the version they ended on. With `--json`, one
+    /// JSON object per procedure and line.
+    MigratePlan {
+        /// The version the procedures are on.
+        from: u32,
+        /// The version they would move to.
+        to: u32,
+        #[arg(long)]
+        workflow: WorkflowId,
+        /// Where a stage goes, `OLD=NEW` (repeat for each); a stage not named keeps its id.
+        #[arg(long = "map", value_name = "OLD=NEW")]
+        map: Vec<String>,
+    },
     /// Print a workflow's state machine.
     Diagram {
         id: WorkflowId,
@@ -131,8 +151,13 @@ pub enum AuditCmd {
     },
     /// Write a new Ed25519 key pair: FILE (the private key, mode 0600) and FILE.pub.
     Keygen { file: PathBuf },
-    /// Sign the log's size and root as they are now; record and print the checkpoint (JSON).
-    Checkpoint,
+    /// Sign the log's size and root as they are now; record and print the checkpoint (JSON), and
+    /// queue it by email to every institution that holds an auditor's token.
+    Checkpoint {
+        /// Record and print it, but email it to nobody.
+        #[arg(long)]
+        no_email: bool,
+    },
     /// Print the inclusion proof (JSON) of a history row in the log a checkpoint signed.
     Prove {
         #[arg(long)]
@@ -329,6 +354,10 @@ pub async fn run(cli: Cli) -> Result<u8, AppError> {
             let app = open_to_read(&cli).await?;
             calendar::run(&app, &cli, cmd).await
         }
+        Top::Chart(args) => {
+            let app = open_to_read(&cli).await?;
+            chart::run(&app, &cli, args).await
+        }
         Top::Scheduler(cmd) => {
             let app = open(&cli).await?;
             background::scheduler(&app, &cli, cmd).await
@@ -456,6 +485,46 @@ async fn workflows(cli: &Cli, cmd: &WorkflowsCmd) -> Result<u8, AppError> {
             }
             Ok(0)
         }
+        WorkflowsCmd::MigratePlan {
+            from,
+            to,
+            workflow,
+            map,
+        } => {
+            let map = crate::engine::migrate::parse_map(map).map_err(AppError::Invalid)?;
+            let app = open_to_read(cli).await?;
+            let operator = crate::engine::Actor::operator(operator_name());
+            let (mut moves, mut stays, mut cannot) = (0u64, 0u64, 0u64);
+            let mut rows: Vec<crate::app::PlannedMove> = Vec::new();
+            app.migration_plan(&operator, workflow, *from, *to, &map, |page| {
+                for m in &page {
+                    match &m.outcome {
+                        crate::app::MoveOutcome::Moves(_) => moves += 1,
+                        crate::app::MoveOutcome::Stays { .. } => stays += 1,
+                        crate::app::MoveOutcome::Cannot { .. } => cannot += 1,
+                    }
+                }
+                if cli.json {
+                    // One object per line, as the plan is read: flat memory at any size.
+                    for m in &page {
+                        outln!("{}", serde_json::to_string(m).unwrap_or_default());
+                    }
+                } else {
+                    rows.extend(page);
+                    if rows.len() >= 500 {
+                        print_plan(&std::mem::take(&mut rows));
+                    }
+                }
+            })
+            .await?;
+            if !cli.json {
+                print_plan(&rows);
+                outln!(
+                    "{workflow} {from} -> {to}: {moves} would move, {stays} stay (closed), {cannot} cannot move"
+                );
+            }
+            Ok(0)
+        }
         WorkflowsCmd::Diagram { id, format } => {
             let files = workflow_files(&settings.workflows.dir).map_err(AppError::Invalid)?;
             let defs =
@@ -472,6 +541,68 @@ async fn workflows(cli: &Cli, cmd: &WorkflowsCmd) -> Result<u8, AppError> {
             Ok(0)
         }
     }
+}
+
+/// A page of a migration plan as a table.
+fn print_plan(rows: &[crate::app::PlannedMove]) {
+    use crate::app::MoveOutcome;
+    let list = |items: Vec<String>| {
+        if items.is_empty() {
+            "-".to_string()
+        } else {
+            items.join(", ")
+        }
+    };
+    table(
+        &[
+            "PROCEDURE",
+            "VERSION",
+            "OUTCOME",
+            "FROM",
+            "TO",
+            "STILL ASKS / WHY NOT",
+        ],
+        rows.iter().map(|m| match &m.outcome {
+            MoveOutcome::Moves(l) => vec![
+                m.procedure.to_string(),
+                m.version.to_string(),
+                "moves".into(),
+                l.from_stage.to_string(),
+                l.to_stage.to_string(),
+                list(
+                    l.fields_missing
+                        .iter()
+                        .map(|f| format!("field {f}"))
+                        .chain(
+                            l.approvals_missing
+                                .iter()
+                                .map(|i| format!("approval of {i}")),
+                        )
+                        .collect(),
+                ),
+            ],
+            MoveOutcome::Stays { status } => vec![
+                m.procedure.to_string(),
+                m.version.to_string(),
+                "stays".into(),
+                "-".into(),
+                "-".into(),
+                format!("{status}"),
+            ],
+            MoveOutcome::Cannot { blockers } => vec![
+                m.procedure.to_string(),
+                m.version.to_string(),
+                "CANNOT".into(),
+                "-".into(),
+                "-".into(),
+                blockers
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ],
+        }),
+    );
 }
 
 /// Institutions to check workflows against: a file if given; else the database's when it has

@@ -54,6 +54,32 @@ pub enum ProceduresCmd {
     },
     /// The current stage, what may happen next and by whom, approvals, key dates, due date, timers.
     Show { id: ProcedureId },
+    /// Move a running procedure (or, with `--all`, every one on a version) to another version
+    /// of its workflow, recorded in its history with both versions and the map (coordinators).
+    /// See `workflows migrate-plan` first: it shows what would move where, writing nothing.
+    Migrate {
+        /// The procedure to move; leave out with `--all`.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<ProcedureId>,
+        /// The workflow version to move to.
+        #[arg(long, value_name = "N")]
+        to_version: u32,
+        /// Where a stage goes, `OLD=NEW` (repeat for each); a stage not named keeps its id.
+        #[arg(long = "map", value_name = "OLD=NEW")]
+        map: Vec<String>,
+        /// Every procedure of `--workflow` at `--from-version`: none moves unless all can.
+        #[arg(long, requires_all = ["workflow", "from_version"])]
+        all: bool,
+        #[arg(long)]
+        workflow: Option<WorkflowId>,
+        #[arg(long, value_name = "N")]
+        from_version: Option<u32>,
+        /// The version you saw (`procedures show`); a stale one is refused with exit code 3.
+        #[arg(long, value_name = "N")]
+        expected_version: Option<i64>,
+        #[command(flatten)]
+        actor: ActorArgs,
+    },
     /// Move to another stage.
     Advance {
         id: ProcedureId,
@@ -81,6 +107,10 @@ pub enum ProceduresCmd {
         actor: VersionedActor,
         #[arg(long)]
         comment: Option<String>,
+        /// For a date of entry into force that is not the rule's: the depositary's publication
+        /// it is taken from.
+        #[arg(long)]
+        source: Option<String>,
     },
     /// Add a comment to the history.
     Comment {
@@ -112,6 +142,50 @@ pub enum ProceduresCmd {
         reason: String,
         #[command(flatten)]
         actor: VersionedActor,
+    },
+    /// Record the Committee of Ministers' extension of the invitation to accede.
+    ExtendInvitation {
+        id: ProcedureId,
+        /// The new last day of validity (YYYY-MM-DD).
+        #[arg(long)]
+        until: chrono::NaiveDate,
+        /// The reference of the decision.
+        #[arg(long)]
+        decision: String,
+        #[command(flatten)]
+        actor: VersionedActor,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Move the current stage's deadline later (the consultation of the Parties extended).
+    ExtendDeadline {
+        id: ProcedureId,
+        #[arg(long)]
+        until: chrono::NaiveDate,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        actor: VersionedActor,
+    },
+    /// Record a Party's objection in the consultation of the Parties.
+    RaiseObjection {
+        id: ProcedureId,
+        #[arg(long)]
+        party: StateCode,
+        #[arg(long)]
+        text: String,
+        #[command(flatten)]
+        actor: VersionedActor,
+    },
+    /// Record the withdrawal of a Party's objection.
+    WithdrawObjection {
+        id: ProcedureId,
+        #[arg(long)]
+        party: StateCode,
+        #[command(flatten)]
+        actor: VersionedActor,
+        #[arg(long)]
+        comment: Option<String>,
     },
     /// The hash-chained history.
     History { id: ProcedureId },
@@ -217,6 +291,7 @@ pub async fn run(app: &Accession, cli: &Cli, cmd: &ProceduresCmd) -> Result<u8, 
             let today = app.today();
             let request = crate::app::ListRequest {
                 filter: ProcedureFilter {
+                    state: None,
                     convention: convention.clone(),
                     stage: stage.clone(),
                     status: *status,
@@ -280,8 +355,48 @@ pub async fn run(app: &Accession, cli: &Cli, cmd: &ProceduresCmd) -> Result<u8, 
             }
             return Ok(0);
         }
+        ProceduresCmd::Migrate {
+            id,
+            to_version,
+            map,
+            all,
+            workflow,
+            from_version,
+            expected_version,
+            actor: a,
+        } => {
+            let who = actor(app, a).await?;
+            let map = crate::engine::migrate::parse_map(map).map_err(AppError::Invalid)?;
+            if *all {
+                let (Some(workflow), Some(from)) = (workflow, from_version) else {
+                    return Err(AppError::Invalid(
+                        "--all needs --workflow and --from-version".into(),
+                    ));
+                };
+                let moved = app
+                    .migrate_all(&who, workflow, *from, *to_version, &map)
+                    .await?;
+                if cli.json {
+                    print_json(&serde_json::json!({ "moved": moved }));
+                } else {
+                    outln!(
+                        "moved {moved} procedure(s) of {workflow} from version {from} to {to_version}"
+                    );
+                }
+                return Ok(0);
+            }
+            let Some(id) = id else {
+                return Err(AppError::Invalid("name a procedure, or use --all".into()));
+            };
+            let view = app
+                .migrate(&who, id, *to_version, &map, expected_version.map(Version))
+                .await?;
+            print_view(cli, &view);
+            return Ok(0);
+        }
         ProceduresCmd::Show { id } => {
-            let view = app.view(id).await?;
+            let operator = crate::engine::Actor::operator(super::operator_name());
+            let view = app.view(&operator, id).await?;
             print_view(cli, &view);
             return Ok(0);
         }
@@ -346,6 +461,7 @@ pub async fn run(app: &Accession, cli: &Cli, cmd: &ProceduresCmd) -> Result<u8, 
             value,
             actor,
             comment,
+            source,
         } => (
             id,
             actor,
@@ -353,6 +469,7 @@ pub async fn run(app: &Accession, cli: &Cli, cmd: &ProceduresCmd) -> Result<u8, 
                 field: field.clone(),
                 value: value.clone(),
                 comment: comment.clone(),
+                source: source.clone(),
             },
         ),
         ProceduresCmd::Comment { id, text, actor } => {
@@ -377,6 +494,60 @@ pub async fn run(app: &Accession, cli: &Cli, cmd: &ProceduresCmd) -> Result<u8, 
             actor,
             Act::Withdraw {
                 reason: reason.clone(),
+            },
+        ),
+        ProceduresCmd::ExtendInvitation {
+            id,
+            until,
+            decision,
+            actor,
+            comment,
+        } => (
+            id,
+            actor,
+            Act::ExtendInvitation {
+                until: *until,
+                decision: decision.clone(),
+                comment: comment.clone(),
+            },
+        ),
+        ProceduresCmd::ExtendDeadline {
+            id,
+            until,
+            reason,
+            actor,
+        } => (
+            id,
+            actor,
+            Act::ExtendDeadline {
+                until: *until,
+                reason: reason.clone(),
+            },
+        ),
+        ProceduresCmd::RaiseObjection {
+            id,
+            party,
+            text,
+            actor,
+        } => (
+            id,
+            actor,
+            Act::RaiseObjection {
+                party: party.clone(),
+                text: text.clone(),
+            },
+        ),
+        ProceduresCmd::WithdrawObjection {
+            id,
+            party,
+            actor,
+            comment,
+        } => (
+            id,
+            actor,
+            Act::WithdrawObjection {
+                party: party.clone(),
+                comment: comment.clone(),
             },
         ),
     };
@@ -475,6 +646,41 @@ fn print_view(cli: &Cli, v: &ProcedureView) {
     );
     if let Some(until) = v.reservations_valid_until {
         outln!("            reservations valid until {until} unless renewed");
+    }
+    let t = &p.treaty;
+    if let Some(source) = &t.entry_into_force_source {
+        outln!("            entry into force as the depositary published it: {source}");
+    }
+    for e in &t.invitation_extensions {
+        outln!(
+            "            invitation extended to {} by {} (was {})",
+            e.until,
+            e.decision,
+            date(e.previous_until)
+        );
+    }
+    if let Some(e) = t
+        .deadline_extension
+        .as_ref()
+        .filter(|e| e.stage_entry == p.stage_entry)
+    {
+        outln!("            deadline extended to {}: {}", e.until, e.reason);
+    }
+    for o in &t.objections {
+        match o.withdrawn_on {
+            Some(w) => outln!(
+                "objection   {} raised {}, withdrawn {w}: {}",
+                o.party,
+                o.raised_on,
+                o.text
+            ),
+            None => outln!(
+                "objection   {} raised {}, STANDING: {}",
+                o.party,
+                o.raised_on,
+                o.text
+            ),
+        }
     }
     if !p.fields.is_empty() {
         outln!("fields");

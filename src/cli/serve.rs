@@ -133,7 +133,8 @@ pub async fn run(
             .await;
         }
     };
-    // Signed checkpoints of the history log, as often as `audit.checkpoint_every_secs`.
+    // Signed checkpoints of the history log, as often as `audit.checkpoint_every_secs`, each
+    // queued by email to the auditor institutions in the transaction that keeps it.
     let checkpoints = async {
         if scheduler.enabled {
             repeat(

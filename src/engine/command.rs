@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use chrono::NaiveDate;
+
 use crate::ids::{ConventionId, FieldName, ProcedureId, StageId, StateCode, Version};
 
 /// Open a procedure: one State, one convention, on a workflow definition.
@@ -34,6 +36,32 @@ pub enum Act {
         field: FieldName,
         value: String,
         comment: Option<String>,
+        /// For a date of entry into force that is not the one the rule gives: the depositary's
+        /// publication it is taken from. Ignored for any other field.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        source: Option<String>,
+    },
+    /// The Committee of Ministers extended the invitation to accede to `until`.
+    ExtendInvitation {
+        until: NaiveDate,
+        decision: String,
+        comment: Option<String>,
+    },
+    /// The current stage's deadline is moved to `until` (the consultation of the Parties
+    /// extended).
+    ExtendDeadline {
+        until: NaiveDate,
+        reason: String,
+    },
+    /// A Party objects, in the consultation of the Parties, to inviting the State.
+    RaiseObjection {
+        party: StateCode,
+        text: String,
+    },
+    /// A Party withdraws its objection.
+    WithdrawObjection {
+        party: StateCode,
+        comment: Option<String>,
     },
     Comment {
         text: String,
@@ -60,6 +88,10 @@ impl Act {
             Act::Suspend { .. } => "suspend",
             Act::Resume { .. } => "resume",
             Act::Withdraw { .. } => "withdraw",
+            Act::ExtendInvitation { .. } => "extend_invitation",
+            Act::ExtendDeadline { .. } => "extend_deadline",
+            Act::RaiseObjection { .. } => "raise_objection",
+            Act::WithdrawObjection { .. } => "withdraw_objection",
         }
     }
 }

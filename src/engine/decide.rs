@@ -6,11 +6,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde_json::json;
 
+use super::dates;
 use super::decision::*;
-use super::notification::{Notification, NotificationFacts, NotificationKind};
+use super::notification::{Notification, NotificationKind, ProcedureFacts};
 use super::timers::StageTimers;
 use super::{
-    Act, Actor, Command, KeyDates, ProcedureState, Refusal, StartProcedure, Status, WorkflowRef,
+    Act, Actor, Command, DeadlineExtension, InvitationExtension, KeyDates, Objection,
+    ProcedureState, Refusal, StartProcedure, Status, WorkflowRef,
 };
 use crate::calendar::{EntryIntoForceRule, ValidityRule, WorkingCalendar, Zones};
 use crate::ids::{FieldName, InstitutionId, StageId, Version};
@@ -20,6 +22,8 @@ use crate::workflow::{DueRule, FieldKind, KeyDate, Stage, TreatyDateRule, Workfl
 /// The treaty rules of the procedure's convention, as data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConventionRules {
+    /// The day the convention was opened for signature: no date of a procedure on it is earlier.
+    pub opened_on: Option<NaiveDate>,
     pub general_entry_into_force: Option<NaiveDate>,
     pub entry_into_force: EntryIntoForceRule,
     pub invitation_validity: Option<ValidityRule>,
@@ -106,6 +110,7 @@ pub fn start(
         fields: BTreeMap::new(),
         approvals: BTreeMap::new(),
         key_dates: KeyDates::default(),
+        treaty: Default::default(),
         due_on: None,
         last_sequence: 0,
     };
@@ -300,6 +305,7 @@ pub fn decide(
             field,
             value,
             comment,
+            source,
         } => {
             let Some((owner, spec)) = def.field(field) else {
                 return Err(Refusal::UnknownField {
@@ -324,18 +330,45 @@ pub fn decide(
                 .date_naive();
             let value = validate_field(field, spec.kind, value, today)?;
             event.comment = clean_comment(comment.as_deref())?;
+            let source = match source {
+                Some(text) if spec.key == Some(KeyDate::EntryIntoForce) => {
+                    Some(required_text(text, "source", "the depositary's source")?)
+                }
+                _ => None,
+            };
+            if spec.kind == FieldKind::Date {
+                let date: NaiveDate = value.parse().map_err(|_| Refusal::FieldInvalid {
+                    field: field.clone(),
+                    reason: "not a date".into(),
+                })?;
+                dates::check_recorded_date(
+                    ctx,
+                    current,
+                    owner,
+                    field,
+                    spec.key,
+                    date,
+                    source.as_deref(),
+                )?;
+            }
+            if spec.key == Some(KeyDate::EntryIntoForce) {
+                decision.procedure.treaty.entry_into_force_source = source.clone();
+            }
             let previous = current.fields.get(field).cloned();
             decision
                 .procedure
                 .fields
                 .insert(field.clone(), value.clone());
             let mut payload = json!({ "field": field, "value": value, "previous": previous });
+            if let Some(source) = &source {
+                payload["source"] = json!(source);
+            }
             if let Some(key) = spec.key {
                 let date: NaiveDate = value.parse().map_err(|_| Refusal::FieldInvalid {
                     field: field.clone(),
                     reason: "not a date".into(),
                 })?;
-                apply_key_date(ctx, &mut decision.procedure.key_dates, key, date);
+                apply_key_date(ctx, current, &mut decision.procedure.key_dates, key, date);
                 payload["key_dates"] =
                     serde_json::to_value(&decision.procedure.key_dates).unwrap_or_default();
                 let entry_into_force = match key {
@@ -415,7 +448,14 @@ pub fn decide(
             event.comment = clean_comment(comment.as_deref())?;
             decision.procedure.status = Status::Active;
             // The stage's period runs again from the resumption; approvals already given stand.
-            let due = due_date(ctx, stage, now, &current.key_dates);
+            let mut due = due_date(ctx, stage, now, &current.key_dates);
+            // A deadline extended in this stage entry stands, if it is later.
+            if let Some(extension) = &current.treaty.deadline_extension
+                && extension.stage_entry == current.stage_entry
+                && due.is_some_and(|d| d < extension.until)
+            {
+                due = Some(extension.until);
+            }
             decision.procedure.due_on = due;
             decision.timers = TimerChanges {
                 cancel_pending: true,
@@ -437,6 +477,172 @@ pub fn decide(
             decision.procedure.due_on = None;
             decision.timers.cancel_pending = true;
         }
+        Act::ExtendInvitation {
+            until,
+            decision: reference,
+            comment,
+        } => {
+            let (owner, field) = key_field(def, KeyDate::Invitation).ok_or_else(|| {
+                Refusal::NotApplicable("this workflow has no invitation to accede".into())
+            })?;
+            if !actor.manages() && !owner.responsible.contains(&actor.institution) {
+                return Err(Refusal::NotAllowed {
+                    institution: actor.institution.clone(),
+                    act: "record the extension of the invitation".into(),
+                    allowed: owner.responsible.clone(),
+                });
+            }
+            let Some(invited) = current.key_dates.invited_on else {
+                return Err(Refusal::NotApplicable(format!(
+                    "no invitation is recorded; record `{field}` first"
+                )));
+            };
+            let reference = required_text(reference, "decision", "the reference of the decision")?;
+            event.comment = clean_comment(comment.as_deref())?;
+            let previous = current.key_dates.invitation_expires_on;
+            if previous.is_some_and(|p| *until <= p) || *until <= invited {
+                return Err(Refusal::DateRefused {
+                    what: "until".into(),
+                    rule: dates::rule::EXTENSION,
+                    detail: format!(
+                        "the invitation of {invited} is already valid until {}; an extension \
+                         runs later",
+                        previous.map_or_else(|| invited.to_string(), |p| p.to_string())
+                    ),
+                });
+            }
+            let p = &mut decision.procedure;
+            p.key_dates.invitation_expires_on = Some(*until);
+            p.treaty.invitation_extensions.push(InvitationExtension {
+                until: *until,
+                decision: reference.clone(),
+                previous_until: previous,
+                sequence,
+            });
+            event.payload = json!({
+                "until": until,
+                "decision": reference,
+                "previous_until": previous,
+            });
+            if matches!(
+                stage.due,
+                Some(DueRule::Treaty(TreatyDateRule::InvitationValidity))
+            ) && current.status == Status::Active
+            {
+                replan(
+                    ctx,
+                    current,
+                    stage,
+                    &mut decision,
+                    sequence,
+                    now,
+                    Some(*until),
+                );
+                event.payload["due_on"] = json!(until);
+            }
+        }
+        Act::ExtendDeadline { until, reason } => {
+            control_allowed_or_responsible(actor, stage, "extend the deadline of the stage")?;
+            let reason = required_text(reason, "reason", "the reason for the extension")?;
+            if !matches!(stage.due, Some(DueRule::After(_))) {
+                return Err(Refusal::NotApplicable(format!(
+                    "stage `{}` has no period of its own to extend{}",
+                    stage.id,
+                    if matches!(stage.due, Some(DueRule::Treaty(_))) {
+                        " (it is due on a treaty date; extend the invitation instead)"
+                    } else {
+                        ""
+                    }
+                )));
+            }
+            let Some(due) = current.due_on else {
+                return Err(Refusal::NotApplicable(format!(
+                    "stage `{}` has no deadline to extend",
+                    stage.id
+                )));
+            };
+            if *until <= due {
+                return Err(Refusal::DateRefused {
+                    what: "until".into(),
+                    rule: dates::rule::EXTENSION,
+                    detail: format!(
+                        "stage `{}` is already due on {due}; an extension runs later",
+                        stage.id
+                    ),
+                });
+            }
+            event.comment = Some(reason.clone());
+            decision.procedure.treaty.deadline_extension = Some(DeadlineExtension {
+                stage_entry: current.stage_entry,
+                until: *until,
+                reason,
+            });
+            event.payload = json!({ "previous_due_on": due, "due_on": until });
+            replan(
+                ctx,
+                current,
+                stage,
+                &mut decision,
+                sequence,
+                now,
+                Some(*until),
+            );
+        }
+        Act::RaiseObjection { party, text } => {
+            control_allowed_or_responsible(actor, stage, "record an objection of a Party")?;
+            consultation_open(def, current)?;
+            if party == &current.state {
+                // Well formed: the procedure's own State makes it inapplicable (409, not 422).
+                return Err(Refusal::NotApplicable(format!(
+                    "{party} is the acceding State; it does not object to its own accession"
+                )));
+            }
+            if current
+                .treaty
+                .standing_objections()
+                .any(|o| &o.party == party)
+            {
+                return Err(Refusal::NotApplicable(format!(
+                    "{party} has an objection standing already"
+                )));
+            }
+            let text = required_text(text, "text", "the objection")?;
+            let today = now
+                .with_timezone(&ctx.zones.of(&actor.institution))
+                .date_naive();
+            decision.procedure.treaty.objections.push(Objection {
+                party: party.clone(),
+                text: text.clone(),
+                raised_on: today,
+                withdrawn_on: None,
+            });
+            event.comment = Some(text);
+            event.payload = json!({ "party": party, "raised_on": today });
+        }
+        Act::WithdrawObjection { party, comment } => {
+            control_allowed_or_responsible(actor, stage, "record the withdrawal of an objection")?;
+            event.comment = clean_comment(comment.as_deref())?;
+            let today = now
+                .with_timezone(&ctx.zones.of(&actor.institution))
+                .date_naive();
+            let Some(objection) = decision
+                .procedure
+                .treaty
+                .objections
+                .iter_mut()
+                .find(|o| &o.party == party && o.withdrawn_on.is_none())
+            else {
+                return Err(Refusal::NotApplicable(format!(
+                    "{party} has no objection standing"
+                )));
+            };
+            objection.withdrawn_on = Some(today);
+            event.payload = json!({
+                "party": party,
+                "raised_on": objection.raised_on,
+                "withdrawn_on": today,
+            });
+        }
     }
     decision.events.push(event);
     Ok(decision)
@@ -444,7 +650,7 @@ pub fn decide(
 
 /// Set the procedure on `stage`, entered by event `sequence`: reset approvals, compute the due
 /// date, replace the timers and tell the institutions that must act.
-fn enter_stage(
+pub(super) fn enter_stage(
     ctx: Context<'_>,
     decision: &mut Decision,
     stage: &Stage,
@@ -500,7 +706,7 @@ fn enter_stage(
 
 /// An email about `stage` to `recipient`, caused by event `sequence` of `procedure` (as the
 /// decision leaves it).
-fn notification(
+pub(super) fn notification(
     procedure: &ProcedureState,
     kind: NotificationKind,
     recipient: &InstitutionId,
@@ -511,12 +717,12 @@ fn notification(
         kind,
         recipient: recipient.clone(),
         dedupe_key: format!("{}:{sequence}:{}:{recipient}", procedure.id, kind.as_str()),
-        facts: NotificationFacts::of(procedure, stage, sequence, None),
+        facts: ProcedureFacts::of(procedure, stage, sequence, None),
     }
 }
 
 /// The due date of `stage` entered at `entered`, in the context's time zone.
-fn due_date(
+pub(super) fn due_date(
     ctx: Context<'_>,
     stage: &Stage,
     entered: DateTime<Utc>,
@@ -532,15 +738,18 @@ fn due_date(
     }
 }
 
-fn apply_key_date(ctx: Context<'_>, dates: &mut KeyDates, key: KeyDate, date: NaiveDate) {
+fn apply_key_date(
+    ctx: Context<'_>,
+    current: &ProcedureState,
+    dates: &mut KeyDates,
+    key: KeyDate,
+    date: NaiveDate,
+) {
     match key {
         KeyDate::Request => dates.requested_on = Some(date),
         KeyDate::Invitation => {
             dates.invited_on = Some(date);
-            dates.invitation_expires_on = ctx
-                .convention
-                .invitation_validity
-                .and_then(|rule| rule.valid_until(date));
+            dates.invitation_expires_on = dates::invitation_expiry(ctx, current, date);
         }
         KeyDate::Deposit => {
             dates.deposited_on = Some(date);
@@ -613,6 +822,57 @@ fn control_allowed(actor: &Actor, allowed: &[InstitutionId], act: &str) -> Resul
     }
 }
 
+/// Set the current stage's due date to `due` and plan its timers again, planned by event
+/// `sequence`.
+fn replan(
+    ctx: Context<'_>,
+    current: &ProcedureState,
+    stage: &Stage,
+    decision: &mut Decision,
+    sequence: i64,
+    now: DateTime<Utc>,
+    due: Option<NaiveDate>,
+) {
+    decision.procedure.due_on = due;
+    decision.timers = TimerChanges {
+        cancel_pending: true,
+        fired: None,
+        set: ctx
+            .stage_timers(&current.id, stage, current.stage_entry, sequence, due, now)
+            .plan(),
+    };
+}
+
+/// The stage declaring the field keyed `key`, and the field's name.
+fn key_field(def: &WorkflowDefinition, key: KeyDate) -> Option<(&Stage, &FieldName)> {
+    def.stages.iter().find_map(|s| {
+        s.fields
+            .iter()
+            .find(|f| f.key == Some(key))
+            .map(|f| (s, &f.name))
+    })
+}
+
+/// Objections are raised in the consultation of the Parties: on a route with an invitation,
+/// before it is recorded.
+fn consultation_open(def: &WorkflowDefinition, current: &ProcedureState) -> Result<(), Refusal> {
+    if key_field(def, KeyDate::Invitation).is_none() {
+        return Err(Refusal::NotApplicable(
+            "this workflow has no invitation to accede, so no consultation of the Parties".into(),
+        ));
+    }
+    if let Some(invited) = current.key_dates.invited_on {
+        return Err(Refusal::NotApplicable(format!(
+            "the invitation of {invited} is recorded; the consultation of the Parties is over"
+        )));
+    }
+    Ok(())
+}
+
+fn control_allowed_or_responsible(actor: &Actor, stage: &Stage, act: &str) -> Result<(), Refusal> {
+    control_allowed(actor, &stage.responsible, act)
+}
+
 fn required_text(text: &str, field: &'static str, what: &'static str) -> Result<String, Refusal> {
     let text = checked(text, Lines::Many)
         .map_err(|problem| Refusal::ControlCharacter { field, problem })?;
@@ -663,14 +923,26 @@ fn check_texts(act: &Act) -> Result<(), Refusal> {
             field,
             value,
             comment,
+            source,
         } => {
             checked(value, Lines::Many).map_err(|e| Refusal::FieldInvalid {
                 field: field.clone(),
                 reason: e.to_string(),
             })?;
+            check("source", source.as_deref())?;
             check("comment", comment.as_deref())
         }
         Act::Comment { text } => check("text", Some(text)),
-        Act::Suspend { reason } | Act::Withdraw { reason } => check("reason", Some(reason)),
+        Act::Suspend { reason } | Act::Withdraw { reason } | Act::ExtendDeadline { reason, .. } => {
+            check("reason", Some(reason))
+        }
+        Act::ExtendInvitation {
+            decision, comment, ..
+        } => {
+            check("decision", Some(decision))?;
+            check("comment", comment.as_deref())
+        }
+        Act::RaiseObjection { text, .. } => check("text", Some(text)),
+        Act::WithdrawObjection { comment, .. } => check("comment", comment.as_deref()),
     }
 }

@@ -65,6 +65,9 @@ pub enum TimerKind {
     Deadline,
     /// Escalation some time after the due date.
     Escalation,
+    /// The day of entry into force for the State has come: Accession records it and moves the
+    /// procedure on (a stage due on the entry-into-force rule).
+    EntryIntoForce,
 }
 
 impl TimerKind {
@@ -73,6 +76,7 @@ impl TimerKind {
             "reminder" => Some(TimerKind::Reminder),
             "deadline" => Some(TimerKind::Deadline),
             "escalation" => Some(TimerKind::Escalation),
+            "entry_into_force" => Some(TimerKind::EntryIntoForce),
             _ => None,
         }
     }
@@ -82,6 +86,7 @@ impl TimerKind {
             TimerKind::Reminder => "reminder",
             TimerKind::Deadline => "deadline",
             TimerKind::Escalation => "escalation",
+            TimerKind::EntryIntoForce => "entry_into_force",
         }
     }
 }

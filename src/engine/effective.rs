@@ -92,6 +92,16 @@ pub fn took_effect(
     })
 }
 
+/// An act Accession records itself on a day it knows (entry into force, when the scheduler
+/// reaches it late): it took effect on `on`, retrospectively if that is before today in `zone`.
+pub fn on_known_day(on: NaiveDate, now: DateTime<Utc>, zone: Tz) -> Effective {
+    Effective {
+        on: Some(on),
+        approximate: false,
+        retrospective: on < now.with_timezone(&zone).date_naive(),
+    }
+}
+
 /// Every event of `decision` took effect as `effective` says.
 pub fn date_decision(decision: &mut Decision, effective: Effective) {
     for event in &mut decision.events {
@@ -213,6 +223,17 @@ mod tests {
         assert!(took_effect(stated("2024-04-19", false), Some(&p), now, Bishkek).is_err());
         assert!(took_effect(stated("2024-04-19", false), Some(&p), now, Paris).is_ok());
         assert!(took_effect(stated("2024-04-20", false), Some(&p), now, Bishkek).is_ok());
+    }
+
+    #[test]
+    fn a_day_accession_knows_is_retrospective_only_when_reached_late() {
+        let now = at("2024-08-03T04:00:00Z");
+        let late = on_known_day(day("2024-08-01"), now, Bishkek);
+        assert_eq!(
+            (late.on, late.retrospective),
+            (Some(day("2024-08-01")), true)
+        );
+        assert!(!on_known_day(day("2024-08-03"), now, Bishkek).retrospective);
     }
 
     #[test]

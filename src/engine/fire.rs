@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::decision::*;
-use super::notification::{Notification, NotificationFacts, NotificationKind};
+use super::notification::{Notification, NotificationKind, ProcedureFacts};
 use super::timers::{next_cron, next_occurrence_key};
 use super::{Actor, Context, ProcedureState, Refusal, Status};
 use crate::ids::{InstitutionId, StageId};
@@ -55,6 +55,30 @@ pub fn fire(
     let mut next = current.clone();
     next.version = current.version.next();
     next.last_sequence = sequence;
+    // A stage that waits for the day of entry into force: its timer records the day and moves
+    // on. Procedures that entered such a stage before Accession planned that timer hold the
+    // deadline and escalation planned then: the deadline does what the timer would (a day
+    // late at most: it fires when the day has passed), the escalation is nobody's lateness.
+    let waits_for_entry_into_force = ctx.definition.stage(&timer.stage).is_some_and(|s| {
+        matches!(
+            s.due,
+            Some(crate::workflow::DueRule::Treaty(
+                crate::workflow::TreatyDateRule::EntryIntoForce
+            ))
+        )
+    });
+    match timer.kind {
+        TimerKind::EntryIntoForce => return entry_into_force(ctx, next, timer, now),
+        TimerKind::Deadline if waits_for_entry_into_force => {
+            return entry_into_force(ctx, next, timer, now);
+        }
+        TimerKind::Escalation if waits_for_entry_into_force => {
+            return Err(Refusal::TimerOutdated {
+                timer: timer.dedupe_key.clone(),
+            });
+        }
+        _ => {}
+    }
 
     let mut set = Vec::new();
     if timer.kind == TimerKind::Reminder
@@ -77,6 +101,7 @@ pub fn fire(
         TimerKind::Reminder => NotificationKind::Reminder,
         TimerKind::Deadline => NotificationKind::DeadlinePassed,
         TimerKind::Escalation => NotificationKind::Escalation,
+        TimerKind::EntryIntoForce => NotificationKind::EntryIntoForce,
     };
     let notifications = timer
         .recipients
@@ -85,7 +110,7 @@ pub fn fire(
             kind,
             recipient: recipient.clone(),
             dedupe_key: format!("{}:{recipient}", timer.dedupe_key),
-            facts: NotificationFacts::of(&next, &timer.stage, sequence, Some(&timer.rule)),
+            facts: ProcedureFacts::of(&next, &timer.stage, sequence, Some(&timer.rule)),
         })
         .collect();
     let event = Event {
@@ -118,4 +143,75 @@ pub fn fire(
         },
         notifications,
     })
+}
+
+/// The day of entry into force has come: record it as Accession itself, move the procedure
+/// along the stage's first transition, and tell the coordinators (and whoever the next stage
+/// asks to act). Refused, as outdated, if the date has moved since the timer was planned (a
+/// depositary's later date recorded meanwhile replans it).
+fn entry_into_force(
+    ctx: Context<'_>,
+    next: ProcedureState,
+    timer: &DueTimer,
+    now: DateTime<Utc>,
+) -> Result<Decision, Refusal> {
+    let outdated = || Refusal::TimerOutdated {
+        timer: timer.dedupe_key.clone(),
+    };
+    let def = ctx.definition;
+    let stage = def.stage(&timer.stage).ok_or_else(outdated)?;
+    let date = next.key_dates.entry_into_force().ok_or_else(outdated)?;
+    if now.with_timezone(&ctx.stage_zone(stage)).date_naive() < date {
+        return Err(outdated());
+    }
+    let transition = def.transitions_from(&stage.id).next().ok_or_else(|| {
+        Refusal::Invalid(format!(
+            "stage `{}` is due on entry into force but has no transition to move on by",
+            stage.id
+        ))
+    })?;
+    let target = def
+        .stage(&transition.to)
+        .ok_or_else(|| Refusal::Invalid(format!("stage `{}` is not defined", transition.to)))?;
+    let sequence = next.last_sequence;
+    let mut decision = Decision {
+        procedure: next,
+        responsible: None,
+        events: Vec::new(),
+        approval: None,
+        timers: TimerChanges::default(),
+        notifications: Vec::new(),
+    };
+    super::decide::enter_stage(ctx, &mut decision, target, sequence, now);
+    decision.timers.fired = Some(timer.dedupe_key.clone());
+    let k = &decision.procedure.key_dates;
+    let event = Event {
+        sequence,
+        at: now,
+        actor: Actor::system(),
+        command: "entry_into_force".into(),
+        from_stage: Some(stage.id.clone()),
+        to_stage: Some(target.id.clone()),
+        comment: None,
+        payload: json!({
+            "timer": timer.dedupe_key,
+            "entry_into_force": date,
+            "computed": k.entry_into_force_computed,
+            "recorded": k.entry_into_force_recorded,
+            "deposited_on": k.deposited_on,
+        }),
+        // Reached late (the scheduler was down), it still took effect on its day.
+        effective: super::effective::on_known_day(date, now, ctx.stage_zone(stage)),
+    };
+    for recipient in ctx.coordinators {
+        decision.notifications.push(super::decide::notification(
+            &decision.procedure,
+            NotificationKind::EntryIntoForce,
+            recipient,
+            &target.id,
+            sequence,
+        ));
+    }
+    decision.events.push(event);
+    Ok(decision)
 }

@@ -5,10 +5,12 @@
 
 mod actor;
 mod command;
+mod dates;
 mod decide;
 mod decision;
 pub mod effective;
 mod fire;
+pub mod migrate;
 mod notification;
 mod refusal;
 mod state;
@@ -24,9 +26,12 @@ pub use decision::{ApprovalRecord, Decision, Event, TimerChanges, TimerKind, Tim
 pub use effective::{Effective, Stated};
 pub use fire::{DueTimer, fire};
 pub use notification::{
-    MovedOn, Notification, NotificationFacts, NotificationKind, UnknownNotificationKind,
-    still_applies,
+    CheckpointFacts, MovedOn, Notification, NotificationFacts, NotificationKind, ProcedureFacts,
+    UnknownNotificationKind, checkpoint_notifications, still_applies,
 };
 pub use refusal::Refusal;
-pub use state::{KeyDates, ProcedureState, Status, WorkflowRef};
+pub use state::{
+    DeadlineExtension, InvitationExtension, KeyDates, Objection, ProcedureState, Status,
+    TreatyRecord, WorkflowRef,
+};
 pub use timers::deadline_instant;

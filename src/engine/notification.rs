@@ -1,14 +1,21 @@
 //! What the engine tells institutions: the kind of each email, the facts it states, and whether
 //! a queued one still applies when its turn to be sent comes. The store keeps the facts as JSON
 //! with the email; the dispatcher renders them, adding only names and titles.
+//!
+//! Most emails are about a procedure (`ProcedureFacts`). A signed checkpoint of the history log
+//! belongs to none: it goes to every institution with an auditor (`CheckpointFacts`).
 
 use std::fmt;
 use std::str::FromStr;
 
+use std::collections::BTreeSet;
+
 use chrono::NaiveDate;
+use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
 
 use super::{ProcedureState, Status};
+use crate::audit::checkpoint::Checkpoint;
 use crate::ids::{InstitutionId, ProcedureId, StageId};
 
 /// Why an email is sent. Each kind has its own three template files, named after it; the same
@@ -31,10 +38,13 @@ pub enum NotificationKind {
     ProcedureCompleted,
     /// The convention entered (or will enter) into force for the State.
     EntryIntoForce,
+    /// A signed checkpoint of the history log, for an auditor institution to keep. About no
+    /// procedure.
+    Checkpoint,
 }
 
 impl NotificationKind {
-    pub const ALL: [NotificationKind; 7] = [
+    pub const ALL: [NotificationKind; 8] = [
         NotificationKind::ActionNeeded,
         NotificationKind::Reminder,
         NotificationKind::DeadlinePassed,
@@ -42,6 +52,7 @@ impl NotificationKind {
         NotificationKind::ApprovalRequested,
         NotificationKind::ProcedureCompleted,
         NotificationKind::EntryIntoForce,
+        NotificationKind::Checkpoint,
     ];
 
     /// The stored name: in the outbox, template file names and the mail headers.
@@ -54,6 +65,7 @@ impl NotificationKind {
             NotificationKind::ApprovalRequested => "approval_requested",
             NotificationKind::ProcedureCompleted => "procedure_completed",
             NotificationKind::EntryIntoForce => "entry_into_force",
+            NotificationKind::Checkpoint => "checkpoint",
         }
     }
 
@@ -73,8 +85,16 @@ impl NotificationKind {
             | NotificationKind::Reminder
             | NotificationKind::DeadlinePassed
             | NotificationKind::Escalation => true,
-            NotificationKind::ProcedureCompleted | NotificationKind::EntryIntoForce => false,
+            NotificationKind::ProcedureCompleted
+            | NotificationKind::EntryIntoForce
+            | NotificationKind::Checkpoint => false,
         }
+    }
+
+    /// Whether the email is about a procedure, and so states `ProcedureFacts`; only a
+    /// checkpoint's is not (it states `CheckpointFacts`).
+    pub fn is_about_a_procedure(self) -> bool {
+        self != NotificationKind::Checkpoint
     }
 }
 
@@ -110,13 +130,14 @@ impl FromStr for NotificationKind {
     }
 }
 
-/// What an email states, decided with the event that causes it and kept with it in the outbox,
-/// as it was then: the dispatcher renders it later, perhaps after the procedure has moved on.
+/// What an email about a procedure states, decided with the event that causes it and kept with it
+/// in the outbox, as it was then: the dispatcher renders it later, perhaps after the procedure has
+/// moved on.
 ///
 /// Stored as a JSON object with these keys (absent values as `null`); rows written by earlier
 /// versions, which lack some keys, read them as absent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct NotificationFacts {
+pub struct ProcedureFacts {
     pub procedure: ProcedureId,
     /// The stage the email is about.
     pub stage: StageId,
@@ -134,7 +155,7 @@ pub struct NotificationFacts {
     pub entry_into_force: Option<NaiveDate>,
 }
 
-impl NotificationFacts {
+impl ProcedureFacts {
     /// The facts of an email about `stage`, caused by event `history_sequence`, stated from
     /// `procedure` as the decision leaves it.
     pub(super) fn of(
@@ -142,8 +163,8 @@ impl NotificationFacts {
         stage: &StageId,
         history_sequence: i64,
         rule: Option<&str>,
-    ) -> NotificationFacts {
-        NotificationFacts {
+    ) -> ProcedureFacts {
+        ProcedureFacts {
             procedure: procedure.id.clone(),
             stage: stage.clone(),
             stage_entry: Some(procedure.stage_entry),
@@ -156,14 +177,101 @@ impl NotificationFacts {
     }
 }
 
-/// An email to queue in the outbox, to every address of `recipient`.
+/// What the email of a signed checkpoint states: the checkpoint in its documented JSON form (as
+/// `accession audit checkpoint` prints it and `audit verify --checkpoint` reads it), the public key
+/// that checks its signature, and how to check it. The email attaches both as files, named here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointFacts {
+    pub checkpoint: Checkpoint,
+    /// The Ed25519 public key the checkpoint is signed with (64 hex digits); its first 16 hex
+    /// digits of SHA-256 are the checkpoint's `key_id`.
+    pub public_key: String,
+    /// The checkpoint's file, as attached: `checkpoint-<size>.json`.
+    pub file: String,
+    /// The public key's file, as attached: `accession-audit-<key id>.pub`.
+    pub public_key_file: String,
+    /// The command that checks today's history against it, with those two files.
+    pub verify: String,
+}
+
+impl CheckpointFacts {
+    /// The facts of the email of `checkpoint`, signed with the key whose public half is `key`.
+    pub fn of(checkpoint: &Checkpoint, key: &VerifyingKey) -> CheckpointFacts {
+        let file = format!("checkpoint-{}.json", checkpoint.size);
+        let public_key_file = format!("accession-audit-{}.pub", checkpoint.key_id);
+        CheckpointFacts {
+            checkpoint: checkpoint.clone(),
+            public_key: hex::encode(key.as_bytes()),
+            verify: format!(
+                "accession audit verify --checkpoint {file} --public-key {public_key_file}"
+            ),
+            file,
+            public_key_file,
+        }
+    }
+}
+
+/// What an email states, as the outbox keeps it: the facts of its kind (see
+/// `NotificationKind::is_about_a_procedure`). Stored as the facts' own JSON object, without a
+/// tag: the row's kind says which facts it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum NotificationFacts {
+    Procedure(ProcedureFacts),
+    Checkpoint(CheckpointFacts),
+}
+
+impl NotificationFacts {
+    /// The facts an email of `kind` stores, read from its JSON.
+    pub fn read(
+        kind: NotificationKind,
+        json: &serde_json::Value,
+    ) -> Result<NotificationFacts, serde_json::Error> {
+        if kind.is_about_a_procedure() {
+            ProcedureFacts::deserialize(json).map(NotificationFacts::Procedure)
+        } else {
+            CheckpointFacts::deserialize(json).map(NotificationFacts::Checkpoint)
+        }
+    }
+
+    /// The procedure the email is about, if any.
+    pub fn procedure(&self) -> Option<&ProcedureId> {
+        match self {
+            NotificationFacts::Procedure(facts) => Some(&facts.procedure),
+            NotificationFacts::Checkpoint(_) => None,
+        }
+    }
+}
+
+/// An email to queue in the outbox, to every address of `recipient`, stating `facts`: about a
+/// procedure (`ProcedureFacts`) unless said otherwise.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Notification {
+pub struct Notification<F = ProcedureFacts> {
     pub kind: NotificationKind,
     pub recipient: InstitutionId,
-    /// Unique per procedure, event, kind and recipient.
+    /// Unique per procedure, event, kind and recipient (per checkpoint and recipient).
     pub dedupe_key: String,
-    pub facts: NotificationFacts,
+    pub facts: F,
+}
+
+/// The emails of checkpoint number `checkpoint` (its row's id): one to each of `auditors`, the
+/// institutions holding an auditor's token when it is made, each once.
+pub fn checkpoint_notifications(
+    checkpoint: i64,
+    facts: &CheckpointFacts,
+    auditors: &[InstitutionId],
+) -> Vec<Notification<CheckpointFacts>> {
+    let recipients: BTreeSet<&InstitutionId> = auditors.iter().collect();
+    recipients
+        .into_iter()
+        .map(|recipient| Notification {
+            kind: NotificationKind::Checkpoint,
+            recipient: recipient.clone(),
+            dedupe_key: format!("checkpoint:{checkpoint}:{recipient}"),
+            facts: facts.clone(),
+        })
+        .collect()
 }
 
 /// Why a queued email is no longer sent: the procedure is no longer where the email found it.
@@ -180,7 +288,7 @@ pub struct MovedOn {
 /// procedure has left that stage entry, or is suspended or closed; news never is.
 pub fn still_applies(
     kind: NotificationKind,
-    facts: &NotificationFacts,
+    facts: &ProcedureFacts,
     current: &ProcedureState,
 ) -> Result<(), MovedOn> {
     if !kind.is_about_the_stage() {

@@ -119,12 +119,27 @@ pub enum Refusal {
     /// The day an act is stated to have taken effect does not fit (see `engine::effective`).
     #[error("`effective_on` is not valid: {reason}")]
     EffectiveDate { reason: String },
+    /// A date that cannot be true, by the rule named (see `engine::dates`).
+    #[error("`{what}`: {detail} (rule `{rule}`)")]
+    DateRefused {
+        what: String,
+        rule: &'static str,
+        detail: String,
+    },
     #[error("timer `{timer}` no longer applies: the procedure has moved on")]
     TimerOutdated { timer: String },
     /// What the request names is not in a state that allows it now (an email that is not dead,
     /// a token that is revoked): 409 over HTTP, exit 1 at the command line.
     #[error("{0}")]
     NotApplicable(String),
+    /// A move to another workflow version that would lose or change what the procedure holds.
+    #[error("{procedure} cannot move to {workflow} version {version}: {reasons}")]
+    CannotMove {
+        procedure: crate::ids::ProcedureId,
+        workflow: crate::ids::WorkflowId,
+        version: u32,
+        reasons: String,
+    },
 }
 
 impl Refusal {
@@ -152,7 +167,9 @@ impl Refusal {
             | Refusal::Invalid(_)
             | Refusal::EffectiveDate { .. } => "invalid-input",
             Refusal::TimerOutdated { .. } => "timer-outdated",
+            Refusal::DateRefused { .. } => "date-refused",
             Refusal::NotApplicable(_) => "not-applicable",
+            Refusal::CannotMove { .. } => "cannot-move",
         }
     }
 }

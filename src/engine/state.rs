@@ -86,6 +86,57 @@ impl KeyDates {
     }
 }
 
+/// An extension of the invitation to accede by the Committee of Ministers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct InvitationExtension {
+    /// The new last day of validity.
+    pub until: NaiveDate,
+    /// The reference of the decision that extended it (e.g. `CM/Del/Dec(2023)1455/10.1`).
+    pub decision: String,
+    /// The last day of validity before this extension.
+    pub previous_until: Option<NaiveDate>,
+    /// The history event that recorded it.
+    pub sequence: i64,
+}
+
+/// An objection of a Party, raised in the consultation of the Parties before an invitation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Objection {
+    pub party: StateCode,
+    pub text: String,
+    pub raised_on: NaiveDate,
+    pub withdrawn_on: Option<NaiveDate>,
+}
+
+/// A stage's deadline moved later (the consultation of the Parties extended).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DeadlineExtension {
+    /// The stage entry it belongs to; a later entry of the stage runs its own period.
+    pub stage_entry: i64,
+    pub until: NaiveDate,
+    pub reason: String,
+}
+
+/// What the treaty record holds besides fields and key dates: extensions, objections and the
+/// source of a depositary's date of entry into force. Stored as one JSON document.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct TreatyRecord {
+    pub invitation_extensions: Vec<InvitationExtension>,
+    pub objections: Vec<Objection>,
+    pub deadline_extension: Option<DeadlineExtension>,
+    /// Where the recorded date of entry into force comes from, when it is the depositary's own
+    /// and not the rule's (a notification, the chart of signatures and ratifications).
+    pub entry_into_force_source: Option<String>,
+}
+
+impl TreatyRecord {
+    /// The objections not withdrawn.
+    pub fn standing_objections(&self) -> impl Iterator<Item = &Objection> {
+        self.objections.iter().filter(|o| o.withdrawn_on.is_none())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProcedureState {
     pub id: ProcedureId,
@@ -103,6 +154,8 @@ pub struct ProcedureState {
     /// Approvals given in the current stage entry.
     pub approvals: BTreeMap<InstitutionId, DateTime<Utc>>,
     pub key_dates: KeyDates,
+    #[serde(default)]
+    pub treaty: TreatyRecord,
     pub due_on: Option<NaiveDate>,
     /// The sequence of the last history event.
     pub last_sequence: i64,

@@ -41,6 +41,7 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| Fixture {
 /// The treaty rules of the Convention on the Transfer of Sentenced Persons.
 fn ets_112() -> ConventionRules {
     ConventionRules {
+        opened_on: Some(date("1983-03-21")),
         general_entry_into_force: Some(date("1985-07-01")),
         entry_into_force: EntryIntoForceRule::COE_THREE_MONTHS,
         invitation_validity: Some(ValidityRule { years: 5 }),
@@ -125,6 +126,7 @@ fn record(name: &str, value: &str) -> Act {
         field: field(name),
         value: value.into(),
         comment: None,
+        source: None,
     }
 }
 
@@ -195,6 +197,16 @@ impl Walk {
         self.now.with_timezone(&Bishkek).date_naive().to_string()
     }
 
+    /// `day`, or the day before the next command if that is earlier.
+    fn not_after_today(&self, day: &str) -> String {
+        let today = self.local_today();
+        if day < today.as_str() {
+            day.to_string()
+        } else {
+            today
+        }
+    }
+
     /// Ask for an act a day later, at the current version; nothing is kept.
     fn attempt(&mut self, actor: &Actor, act: Act) -> Result<Decision, Refusal> {
         self.now += TimeDelta::days(1);
@@ -251,14 +263,16 @@ impl Walk {
                 "request" => "consultation-of-parties",
                 "consultation-of-parties" => "invitation",
                 "invitation" => "parliament",
+                // The law's real dates in the Kyrgyz case, unless the walk is earlier: then
+                // today. Either way before a deposit on the case's date, as dates keep the route.
                 "parliament" => {
-                    let today = self.local_today();
-                    self.record("law_adopted_date", &today);
+                    let day = self.not_after_today("2023-12-20");
+                    self.record("law_adopted_date", &day);
                     "signature-publication"
                 }
                 "signature-publication" => {
-                    let today = self.local_today();
-                    self.record("law_signed_date", &today);
+                    let day = self.not_after_today("2024-01-31");
+                    self.record("law_signed_date", &day);
                     "deposit"
                 }
                 "deposit" => {
@@ -368,7 +382,7 @@ fn starting_sets_the_due_deadline_and_the_reminder_before_it_and_asks_the_mfa_to
             kind: NotificationKind::ActionNeeded,
             recipient: inst("mfa"),
             dedupe_key: "kg-ets-112:1:action_needed:mfa".into(),
-            facts: NotificationFacts {
+            facts: ProcedureFacts {
                 procedure: decision.procedure.id.clone(),
                 stage: stage("assessment"),
                 stage_entry: Some(1),
@@ -505,6 +519,7 @@ fn a_control_character_in_any_text_of_an_act_is_refused_naming_the_text() {
                 field: field("compatibility_report"),
                 value: "MoJ/2026/17".into(),
                 comment: Some(bad()),
+                source: None,
             },
             "comment",
         ),
@@ -829,12 +844,20 @@ fn recording_the_deposit_date_computes_entry_into_force_by_the_convention_rule()
             (NotificationKind::EntryIntoForce, "embassy-france")
         ]
     );
-    // The next stage is due on the day of entry into force.
+    // The next stage is due on the day of entry into force, and waits for it: at the start of
+    // that day in Bishkek Accession records it (no deadline passes: nobody is late).
     let decision = walk.advance("awaiting-entry-into-force");
     assert_eq!(decision.procedure.due_on, Some(date("2024-08-01")));
     assert_eq!(
-        timer(&decision, TimerKind::Deadline, "due").fire_at,
-        instant("2024-08-01T18:00:00Z")
+        timer(&decision, TimerKind::EntryIntoForce, "entry-into-force").fire_at,
+        instant("2024-07-31T18:00:00Z")
+    );
+    assert!(
+        decision
+            .timers
+            .set
+            .iter()
+            .all(|t| t.kind != TimerKind::Deadline && t.kind != TimerKind::Escalation)
     );
 }
 
@@ -859,13 +882,13 @@ fn recording_the_invitation_date_sets_its_expiry_five_years_on() {
     );
     assert_eq!(
         decision.procedure.key_dates.invitation_expires_on,
-        Some(date("2029-03-15"))
+        Some(date("2029-03-16"))
     );
     // The invitation stage is due six months after it was entered, whatever the invitation says.
     assert_eq!(decision.procedure.due_on, walk.procedure.due_on);
     assert!(!decision.timers.cancel_pending && decision.timers.set.is_empty());
     let decision = walk.advance("parliament");
-    assert_eq!(decision.procedure.due_on, Some(date("2029-03-15")));
+    assert_eq!(decision.procedure.due_on, Some(date("2029-03-16")));
 }
 
 #[test]
@@ -887,8 +910,8 @@ fn in_parliament_the_invitation_expiry_becomes_the_due_date_and_the_timers_are_r
         }
     );
     let decision = walk.act(&ministry("mfa"), record("invitation_date", "2024-03-15"));
-    assert_eq!(decision.procedure.due_on, Some(date("2029-03-15")));
-    assert_eq!(decision.events[0].payload["due_on"], "2029-03-15");
+    assert_eq!(decision.procedure.due_on, Some(date("2029-03-16")));
+    assert_eq!(decision.events[0].payload["due_on"], "2029-03-16");
     assert!(decision.timers.cancel_pending);
     let entry = decision.procedure.stage_entry;
     assert!(
@@ -901,14 +924,14 @@ fn in_parliament_the_invitation_expiry_becomes_the_due_date_and_the_timers_are_r
     // The due day is over at midnight in Bishkek (UTC+6).
     assert_eq!(
         timer(&decision, TimerKind::Deadline, "due").fire_at,
-        instant("2029-03-15T18:00:00Z")
+        instant("2029-03-16T18:00:00Z")
     );
     assert_eq!(
         timer(&decision, TimerKind::Reminder, "before_due 6 months").fire_at,
-        instant("2028-09-15T03:00:00Z")
+        instant("2028-09-16T03:00:00Z")
     );
     let escalation = timer(&decision, TimerKind::Escalation, "after_due 1 day");
-    assert_eq!(escalation.fire_at, instant("2029-03-16T03:00:00Z"));
+    assert_eq!(escalation.fire_at, instant("2029-03-17T03:00:00Z"));
     assert_eq!(
         escalation.recipients,
         insts(&["mfa", "presidential-administration", "jogorku-kenesh"])
@@ -950,7 +973,16 @@ fn a_recorded_entry_into_force_that_differs_from_the_computed_one_is_flagged() {
     walk.advance("awaiting-entry-into-force");
     // The date is recorded once it has passed.
     walk.now = instant("2024-09-10T05:00:00Z");
-    let decision = walk.record("entry_into_force_date", "2024-09-01");
+    // Not the rule's date: recorded as the depositary's own, with its source.
+    let decision = walk.act(
+        &coordinator(),
+        Act::Record {
+            field: field("entry_into_force_date"),
+            value: "2024-09-01".into(),
+            comment: None,
+            source: Some("Treaty Office chart of signatures and ratifications".into()),
+        },
+    );
     let dates = &decision.procedure.key_dates;
     assert_eq!(dates.entry_into_force_computed, Some(date("2024-08-01")));
     assert_eq!(dates.entry_into_force_recorded, Some(date("2024-09-01")));
@@ -1289,6 +1321,40 @@ fn due(timer: &TimerSpec) -> DueTimer {
     }
 }
 
+/// A procedure that entered the stage waiting for entry into force before Accession planned an
+/// entry-into-force timer holds the deadline and escalation planned then: the deadline records
+/// the entry into force and moves on, the escalation is dropped (nobody is late).
+#[test]
+fn a_deadline_planned_before_the_entry_into_force_timer_does_its_work() {
+    let mut walk = Walk::start_at("2024-05-01T05:00:00Z");
+    walk.walk_to("deposit");
+    walk.record("deposit_date", "2024-04-22");
+    let entered = walk.advance("awaiting-entry-into-force");
+    let planned = timer(&entered, TimerKind::EntryIntoForce, "entry-into-force");
+    // The timers an earlier version planned for the same stage entry.
+    let legacy = |kind, rule: &str| DueTimer {
+        kind,
+        rule: rule.into(),
+        dedupe_key: format!("{}:legacy:{rule}", planned.dedupe_key),
+        fire_at: instant("2024-08-01T18:00:00Z"),
+        ..due(planned)
+    };
+    let deadline = legacy(TimerKind::Deadline, "due");
+    let fired = fire(ctx(), &walk.procedure, &deadline, deadline.fire_at).unwrap();
+    assert_eq!(fired.events[0].command, "entry_into_force");
+    assert_eq!(fired.events[0].payload["entry_into_force"], "2024-08-01");
+    assert_ne!(fired.procedure.stage, walk.procedure.stage, "it moved on");
+    assert_eq!(
+        fired.timers.fired.as_deref(),
+        Some(deadline.dedupe_key.as_str())
+    );
+    let escalation = legacy(TimerKind::Escalation, "after_due 7 days");
+    assert!(matches!(
+        fire(ctx(), &walk.procedure, &escalation, escalation.fire_at),
+        Err(Refusal::TimerOutdated { .. })
+    ));
+}
+
 #[test]
 fn firing_a_cron_reminder_records_it_emails_the_responsible_and_sets_the_next_one_after_now() {
     let mut walk = Walk::start_at("2024-01-10T05:00:00Z");
@@ -1348,9 +1414,10 @@ fn a_deadline_or_escalation_fires_once_with_no_successor() {
 fn a_stage_whose_treaty_date_has_already_passed_fires_its_deadline_and_escalation_at_once() {
     let mut walk = Walk::start_at("2024-01-10T05:00:00Z");
     walk.walk_to("parliament");
-    // An invitation of 2015 expired in 2020: the parliament stage is due on a day long past.
+    // An invitation of 2015 expired in 2020: the parliament stage is due on a day long past
+    // (valid five years from the day after the decision, as the Council of Europe counts).
     let decision = walk.record("invitation_date", "2015-01-05");
-    assert_eq!(decision.procedure.due_on, Some(date("2020-01-05")));
+    assert_eq!(decision.procedure.due_on, Some(date("2020-01-06")));
     let now = walk.now;
     assert_eq!(timer(&decision, TimerKind::Deadline, "due").fire_at, now);
     assert_eq!(
@@ -1557,7 +1624,14 @@ mod properties {
                     .unwrap_or_else(|| here.responsible.clone()),
                 Act::Suspend { .. } | Act::Resume { .. } => def.control.suspend.clone(),
                 Act::Withdraw { .. } => def.control.withdraw.clone(),
-                Act::Comment { .. } => here.responsible.clone(),
+                Act::Comment { .. }
+                | Act::ExtendDeadline { .. }
+                | Act::RaiseObjection { .. }
+                | Act::WithdrawObjection { .. } => here.responsible.clone(),
+                Act::ExtendInvitation { .. } => def
+                    .stage(&stage("invitation"))
+                    .map(|s| s.responsible.clone())
+                    .unwrap_or_else(|| here.responsible.clone()),
             };
             ministry(candidates[index.index(candidates.len())].as_str())
         }
@@ -1603,6 +1677,7 @@ mod properties {
                         field,
                         value,
                         comment: None,
+                        source: None,
                     }
                 }
                 Step::Comment(text) => Act::Comment {
@@ -1782,8 +1857,9 @@ mod properties {
         );
         prop_assert_eq!(
             k.invitation_expires_on,
-            k.invited_on
-                .and_then(|d| rules.invitation_validity.and_then(|v| v.valid_until(d)))
+            k.invited_on.and_then(|d| rules
+                .invitation_validity
+                .and_then(|v| v.invitation_valid_until(d)))
         );
         Ok(())
     }
@@ -2028,6 +2104,8 @@ mod properties {
                             let nine = NaiveTime::from_hms_opt(9, 0, 0).expect("09:00");
                             prop_assert_eq!(local.time(), nine);
                         }
+                        // Only a stage due on entry into force has one; these stages are not.
+                        TimerKind::EntryIntoForce => prop_assert!(false, "{:?}", t),
                     }
                 }
             }
@@ -2143,3 +2221,93 @@ fn a_notification_kind_is_stored_read_and_serialised_by_the_same_name() {
     );
     assert!(serde_json::from_str::<NotificationKind>("\"nope\"").is_err());
 }
+
+fn signed_checkpoint() -> (
+    crate::audit::checkpoint::Checkpoint,
+    ed25519_dalek::SigningKey,
+) {
+    let key = ed25519_dalek::SigningKey::from_bytes(&[5u8; 32]);
+    let at = DateTime::parse_from_rfc3339("2026-12-04T06:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    (
+        crate::audit::checkpoint::Checkpoint::sign(42, &[9u8; 32], at, &key),
+        key,
+    )
+}
+
+#[test]
+fn a_checkpoint_is_told_once_to_each_auditor_institution_with_how_to_check_it() {
+    let (cp, key) = signed_checkpoint();
+    let facts = CheckpointFacts::of(&cp, &key.verifying_key());
+    assert_eq!(facts.file, "checkpoint-42.json");
+    assert_eq!(
+        facts.public_key_file,
+        format!("accession-audit-{}.pub", cp.key_id)
+    );
+    assert_eq!(
+        facts.verify,
+        format!(
+            "accession audit verify --checkpoint checkpoint-42.json --public-key \
+             accession-audit-{}.pub",
+            cp.key_id
+        )
+    );
+    // The key stated is the one that checks the signature.
+    let stated = crate::audit::checkpoint::parse_public_key(&facts.public_key, "k").unwrap();
+    assert!(cp.verify(&stated).is_ok());
+
+    let told = checkpoint_notifications(
+        7,
+        &facts,
+        &[inst("ombudsperson"), inst("mfa"), inst("ombudsperson")],
+    );
+    let to: Vec<(&str, &str)> = told
+        .iter()
+        .map(|n| (n.recipient.as_str(), n.dedupe_key.as_str()))
+        .collect();
+    assert_eq!(
+        to,
+        [
+            ("mfa", "checkpoint:7:mfa"),
+            ("ombudsperson", "checkpoint:7:ombudsperson")
+        ]
+    );
+    assert!(
+        told.iter()
+            .all(|n| n.kind == NotificationKind::Checkpoint && n.facts == facts)
+    );
+    assert!(checkpoint_notifications(7, &facts, &[]).is_empty());
+}
+
+#[test]
+fn stored_facts_are_read_as_the_kind_of_the_email_says() {
+    let (cp, key) = signed_checkpoint();
+    let facts = CheckpointFacts::of(&cp, &key.verifying_key());
+    let json = serde_json::to_value(NotificationFacts::Checkpoint(facts.clone())).unwrap();
+    // Untagged: the facts' own object, the checkpoint in its documented JSON form.
+    assert_eq!(json["checkpoint"], serde_json::to_value(&cp).unwrap());
+    let read = NotificationFacts::read(NotificationKind::Checkpoint, &json).unwrap();
+    assert_eq!(read, NotificationFacts::Checkpoint(facts));
+    assert_eq!(read.procedure(), None);
+    // A checkpoint's facts are no procedure's, and the other way round.
+    let err = NotificationFacts::read(NotificationKind::Reminder, &json)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("missing field `procedure`"), "{err}");
+    let procedure = serde_json::json!({
+        "procedure": "kg-ets-112", "stage": "legal-review", "history_sequence": 3
+    });
+    let read = NotificationFacts::read(NotificationKind::Reminder, &procedure).unwrap();
+    assert_eq!(read.procedure().map(|p| p.as_str()), Some("kg-ets-112"));
+    assert!(NotificationFacts::read(NotificationKind::Checkpoint, &procedure).is_err());
+    assert!(!NotificationKind::Checkpoint.is_about_a_procedure());
+    assert!(!NotificationKind::Checkpoint.is_about_the_stage());
+    assert!(
+        NotificationKind::ALL
+            .into_iter()
+            .filter(|k| *k != NotificationKind::Checkpoint)
+            .all(NotificationKind::is_about_a_procedure)
+    );
+}
+mod dates;

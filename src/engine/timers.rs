@@ -7,7 +7,7 @@ use chrono_tz::Tz;
 use super::decision::{TimerKind, TimerSpec};
 use crate::calendar::{Recurrence, WorkingCalendar};
 use crate::ids::ProcedureId;
-use crate::workflow::{Reminder, Stage};
+use crate::workflow::{DueRule, Reminder, Stage, TreatyDateRule};
 
 /// Reminders and escalations are sent at this local time of day.
 const SEND_AT: NaiveTime = NaiveTime::from_hms_opt(9, 0, 0).expect("valid time");
@@ -109,7 +109,24 @@ impl StageTimers<'_> {
     pub fn plan(&self) -> Vec<TimerSpec> {
         let mut timers = Vec::new();
         let responsible = self.stage.responsible.clone();
-        if let Some(due) = self.due_on {
+        // A stage due on the day of entry into force waits for that day: nobody is late, so no
+        // deadline and no escalation; at the start of the day Accession records it and moves on.
+        if matches!(
+            self.stage.due,
+            Some(DueRule::Treaty(TreatyDateRule::EntryIntoForce))
+        ) {
+            if let Some(due) = self.due_on
+                && let Some(at) = local_instant(self.tz, due, NaiveTime::MIN)
+            {
+                timers.push(self.spec(
+                    TimerKind::EntryIntoForce,
+                    "entry-into-force".into(),
+                    0,
+                    at,
+                    union(&responsible, self.coordinators),
+                ));
+            }
+        } else if let Some(due) = self.due_on {
             if let Some(at) = deadline_instant(due, self.tz) {
                 // Coordinators hear of every deadline that passes.
                 timers.push(self.spec(

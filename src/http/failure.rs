@@ -157,6 +157,7 @@ impl Failure {
             | Refusal::Invalid(_)
             | Refusal::EffectiveDate { .. } => Failure::Invalid,
             Refusal::NoSuchTransition { .. }
+            | Refusal::CannotMove { .. }
             | Refusal::ApprovalsMissing { .. }
             | Refusal::NoApprovalsHere { .. }
             | Refusal::AlreadyApproved { .. }
@@ -165,6 +166,7 @@ impl Failure {
             | Refusal::Suspended
             | Refusal::NotSuspended
             | Refusal::TimerOutdated { .. }
+            | Refusal::DateRefused { .. }
             | Refusal::NotApplicable(_) => Failure::Conflict,
         }
     }

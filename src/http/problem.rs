@@ -104,6 +104,7 @@ fn title(kind: &str, status: StatusCode) -> String {
         "precondition-required" => "If-Match required".into(),
         "conflict" => "Conflict".into(),
         "invalid-input" | "field-invalid" => "Invalid request".into(),
+        "date-refused" => "A date that cannot be true".into(),
         "internal" => "Internal error".into(),
         "storage-full" => "No space left for the database".into(),
         "too-many-requests" => "Too many failed authentications".into(),
@@ -130,6 +131,7 @@ impl From<AppError> for Problem {
             AppError::Refused(Refusal::ControlCharacter { field, .. })
             | AppError::InvalidField { field, .. } => Some(field.to_string()),
             AppError::Refused(Refusal::EffectiveDate { .. }) => Some("effective_on".to_string()),
+            AppError::Refused(Refusal::DateRefused { what, .. }) => Some(what.clone()),
             _ => None,
         };
         let detail = match &e {

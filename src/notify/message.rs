@@ -1,11 +1,12 @@
-//! The MIME message of a rendered email: text and HTML alternatives, a Message-ID and Date given
-//! by the caller (so a resend is the same message), and headers that mark it as automatic.
+//! The MIME message of a rendered email: text and HTML alternatives (and the files attached, if
+//! any), a Message-ID and Date given by the caller (so a resend is the same message), and
+//! headers that mark it as automatic.
 
 use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
 use lettre::Message;
-use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 
 use super::templates::RenderedEmail;
@@ -14,7 +15,8 @@ use crate::engine::NotificationKind;
 /// What the headers of an email say about where it comes from in Accession.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExtraHeaders {
-    pub procedure_id: String,
+    /// The procedure the email is about (`X-Accession-Procedure`); none for a checkpoint's.
+    pub procedure_id: Option<String>,
     pub kind: NotificationKind,
 }
 
@@ -24,6 +26,10 @@ pub enum MessageError {
     NoRecipient,
     #[error("`{0}` is not a Message-ID: write it as <unique-part@domain>, without spaces")]
     BadMessageId(String),
+    #[error(
+        "the attachment {file} has the content type `{content_type}`, which is not a MIME type"
+    )]
+    BadContentType { file: String, content_type: String },
     #[error("the email cannot be built: {0}")]
     Build(#[from] lettre::error::Error),
 }
@@ -55,13 +61,31 @@ pub fn build_message(
         .subject(rendered.subject.clone())
         // RFC 3834: tells vacation responders and the like not to answer.
         .raw_header(HeaderValue::new(AUTO_SUBMITTED, "auto-generated".into()))
-        .raw_header(HeaderValue::new(PROCEDURE, headers.procedure_id.clone()))
         .raw_header(HeaderValue::new(KIND, headers.kind.as_str().into()));
+    if let Some(procedure) = &headers.procedure_id {
+        builder = builder.raw_header(HeaderValue::new(PROCEDURE, procedure.clone()));
+    }
     for recipient in to {
         builder = builder.to(recipient.clone());
     }
     let body = MultiPart::alternative_plain_html(rendered.text.clone(), rendered.html.clone());
-    Ok(builder.multipart(body)?)
+    if rendered.attachments.is_empty() {
+        return Ok(builder.multipart(body)?);
+    }
+    // The letter first, then the files (RFC 2046 multipart/mixed).
+    let mut mixed = MultiPart::mixed().multipart(body);
+    for file in &rendered.attachments {
+        let content_type =
+            ContentType::parse(file.content_type).map_err(|_| MessageError::BadContentType {
+                file: file.file_name.clone(),
+                content_type: file.content_type.to_string(),
+            })?;
+        mixed = mixed.singlepart(
+            lettre::message::Attachment::new(file.file_name.clone())
+                .body(file.body.clone(), content_type),
+        );
+    }
+    Ok(builder.multipart(mixed)?)
 }
 
 /// `<local@domain>` with printable ASCII and no spaces, as RFC 5322 wants it.
@@ -104,6 +128,7 @@ mod tests {
             text: "Уважаемые коллеги!\n\nНапоминаем о сроке.\n".into(),
             html: "<!DOCTYPE html><html lang=\"ru\"><body><p>Уважаемые коллеги!</p></body></html>"
                 .into(),
+            attachments: Vec::new(),
         }
     }
 
@@ -115,7 +140,7 @@ mod tests {
         ];
         let date = Utc.with_ymd_and_hms(2024, 5, 1, 9, 30, 0).unwrap();
         let headers = ExtraHeaders {
-            procedure_id: "kg-ets-112".into(),
+            procedure_id: Some("kg-ets-112".into()),
             kind: NotificationKind::Reminder,
         };
         build_message(&from, &to, message_id, date, &rendered(), &headers)
@@ -216,6 +241,52 @@ mod tests {
     }
 
     #[test]
+    fn attached_files_follow_the_letter_and_no_procedure_means_no_procedure_header() {
+        let from: Mailbox = "accession@example.org".parse().unwrap();
+        let to: Vec<Mailbox> = vec!["ombudsman@gov.example".parse().unwrap()];
+        let date = Utc.with_ymd_and_hms(2026, 12, 4, 6, 0, 0).unwrap();
+        let mut email = rendered();
+        email.attachments = vec![
+            super::super::templates::Attachment {
+                file_name: "checkpoint-7.json".into(),
+                content_type: "application/json",
+                body: "{\"size\": 7}\n".into(),
+            },
+            super::super::templates::Attachment {
+                file_name: "accession-audit-0123.pub".into(),
+                content_type: "text/plain",
+                body: "abcd\n".into(),
+            },
+        ];
+        let headers = ExtraHeaders {
+            procedure_id: None,
+            kind: NotificationKind::Checkpoint,
+        };
+        let message =
+            build_message(&from, &to, "<cp-1@example.org>", date, &email, &headers).unwrap();
+        let raw = String::from_utf8(message.formatted()).unwrap();
+        assert!(raw.contains("Content-Type: multipart/mixed;"), "{raw}");
+        assert!(raw.contains("multipart/alternative;"), "{raw}");
+        assert!(!raw.contains("X-Accession-Procedure"), "{raw}");
+        assert!(raw.contains("X-Accession-Kind: checkpoint\r\n"), "{raw}");
+        let letter = raw.find("text/html").unwrap();
+        let json = raw
+            .find("filename=\"checkpoint-7.json\"")
+            .expect("the checkpoint file");
+        let key = raw
+            .find("filename=\"accession-audit-0123.pub\"")
+            .expect("the key file");
+        assert!(letter < json && json < key, "{raw}");
+        assert!(raw.contains("Content-Type: application/json"), "{raw}");
+
+        email.attachments[0].content_type = "not a type";
+        let err = build_message(&from, &to, "<cp-1@example.org>", date, &email, &headers)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("checkpoint-7.json"), "{err}");
+    }
+
+    #[test]
     fn every_recipient_is_in_the_envelope() {
         let message = build("<a@b>").unwrap();
         let to: Vec<String> = message
@@ -236,7 +307,7 @@ mod tests {
         let from: Mailbox = "accession@example.org".parse().unwrap();
         let date = Utc.with_ymd_and_hms(2024, 5, 1, 0, 0, 0).unwrap();
         let headers = ExtraHeaders {
-            procedure_id: "p".into(),
+            procedure_id: Some("p".into()),
             kind: NotificationKind::Reminder,
         };
         let err = build_message(&from, &[], "<a@b>", date, &rendered(), &headers).unwrap_err();

@@ -9,7 +9,10 @@ mod transport;
 /// The lettre types the interface speaks in, so callers need not name lettre.
 pub use lettre::{Message, message::Mailbox};
 pub use message::{ExtraHeaders, MessageError, build_message, message_id_domain};
-pub use templates::{EmailFacts, RenderedEmail, TemplateError, Templates, expected_files};
+pub use templates::{
+    Attachment, CheckpointEmail, EmailContext, EmailFacts, RenderedEmail, TemplateError, Templates,
+    expected_files,
+};
 pub use transport::{
     FileMailer, Mailer, PASSWORD_FILE_VAR, PASSWORD_VAR, SendError, SmtpMailer, SmtpPassword,
     TransportError, mailer_from_settings,

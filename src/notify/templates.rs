@@ -51,6 +51,50 @@ pub struct EmailFacts {
     pub link: String,
 }
 
+/// What the email of a signed checkpoint says, and the context its templates are rendered
+/// with: the checkpoint's fields, the files attached and the command that checks them.
+#[derive(Serialize, Clone, Debug)]
+pub struct CheckpointEmail {
+    /// The institution the email is addressed to, in its language.
+    pub recipient_name: String,
+    /// Rows of history the checkpoint signs.
+    pub size: u64,
+    /// The signed root hash, hex.
+    pub root: String,
+    /// When it was signed (RFC 3339, UTC).
+    pub time: String,
+    pub key_id: String,
+    /// The public key that checks the signature, hex.
+    pub public_key: String,
+    /// The name of the attached checkpoint (`checkpoint-<size>.json`).
+    pub file: String,
+    /// The name of the attached public key (`accession-audit-<key id>.pub`).
+    pub public_key_file: String,
+    /// The command that checks today's history against the checkpoint.
+    pub verify: String,
+    /// The checkpoint's JSON, exactly as attached.
+    pub json: String,
+    /// base_url + /audit
+    pub link: String,
+}
+
+/// The context of an email's templates, and the kind that names them.
+pub trait EmailContext: Serialize {
+    fn kind(&self) -> NotificationKind;
+}
+
+impl EmailContext for EmailFacts {
+    fn kind(&self) -> NotificationKind {
+        self.kind
+    }
+}
+
+impl EmailContext for CheckpointEmail {
+    fn kind(&self) -> NotificationKind {
+        NotificationKind::Checkpoint
+    }
+}
+
 /// One email in one language, ready to be put in a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderedEmail {
@@ -58,6 +102,17 @@ pub struct RenderedEmail {
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// Files attached after the text and HTML, in order.
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file attached to an email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub file_name: String,
+    /// A MIME type, e.g. `application/json`.
+    pub content_type: &'static str,
+    pub body: String,
 }
 
 /// A template that cannot be read, parsed or rendered; every message names the file.
@@ -131,7 +186,8 @@ macro_rules! language_files {
             "approval_requested.subject.txt", "approval_requested.txt", "approval_requested.html",
             "procedure_completed.subject.txt", "procedure_completed.txt",
             "procedure_completed.html",
-            "entry_into_force.subject.txt", "entry_into_force.txt", "entry_into_force.html"
+            "entry_into_force.subject.txt", "entry_into_force.txt", "entry_into_force.html",
+            "checkpoint.subject.txt", "checkpoint.txt", "checkpoint.html"
         )
     };
     ($lang:literal; $($file:literal),+) => {
@@ -142,8 +198,8 @@ macro_rules! language_files {
     };
 }
 
-const EMBEDDED_EN: [(&str, &str); 25] = language_files!("en");
-const EMBEDDED_RU: [(&str, &str); 25] = language_files!("ru");
+const EMBEDDED_EN: [(&str, &str); 28] = language_files!("en");
+const EMBEDDED_RU: [(&str, &str); 28] = language_files!("ru");
 
 /// Where the templates came from, to name files in errors.
 #[derive(Debug, Clone)]
@@ -213,20 +269,21 @@ impl Templates {
     }
 
     /// The subject, text and HTML of the email `facts` describe, in the template language of
-    /// `language`.
+    /// `language`; no attachment (the caller adds any).
     pub fn render(
         &self,
         language: Language,
-        facts: &EmailFacts,
+        facts: &impl EmailContext,
     ) -> Result<RenderedEmail, TemplateError> {
         let lang = template_language(language);
-        let kind = facts.kind.as_str();
+        let kind = facts.kind().as_str();
         let context = Value::from(Serde(facts));
         let subject = self.render_file(&format!("{lang}/{kind}.subject.txt"), &context)?;
         Ok(RenderedEmail {
             subject: subject.split_whitespace().collect::<Vec<_>>().join(" "),
             text: self.render_file(&format!("{lang}/{kind}.txt"), &context)?,
             html: self.render_file(&format!("{lang}/{kind}.html"), &context)?,
+            attachments: Vec::new(),
         })
     }
 
@@ -285,8 +342,12 @@ impl Templates {
     fn check(&self) -> Result<(), TemplateError> {
         for lang in [Language::En, Language::Ru] {
             for kind in NotificationKind::ALL {
-                self.render(lang, &sample_facts(kind, true))?;
-                self.render(lang, &sample_facts(kind, false))?;
+                if kind.is_about_a_procedure() {
+                    self.render(lang, &sample_facts(kind, true))?;
+                    self.render(lang, &sample_facts(kind, false))?;
+                } else {
+                    self.render(lang, &sample_checkpoint())?;
+                }
             }
         }
         Ok(())
@@ -331,6 +392,25 @@ fn sample_facts(kind: NotificationKind, full: bool) -> EmailFacts {
         entry_into_force: full.then(|| date(2024, 8, 1)).flatten(),
         deposited_on: full.then(|| date(2024, 4, 22)).flatten(),
         link: "http://localhost/procedures/sample".into(),
+    }
+}
+
+/// A checkpoint's email with plausible values, to try templates on.
+fn sample_checkpoint() -> CheckpointEmail {
+    CheckpointEmail {
+        recipient_name: "Institution".into(),
+        size: 12,
+        root: "0".repeat(64),
+        time: "2026-12-04T06:00:00Z".into(),
+        key_id: "0123456789abcdef".into(),
+        public_key: "1".repeat(64),
+        file: "checkpoint-12.json".into(),
+        public_key_file: "accession-audit-0123456789abcdef.pub".into(),
+        verify: "accession audit verify --checkpoint checkpoint-12.json --public-key \
+                 accession-audit-0123456789abcdef.pub"
+            .into(),
+        json: "{}".into(),
+        link: "http://localhost/audit".into(),
     }
 }
 
@@ -382,6 +462,96 @@ mod tests {
         }
     }
 
+    /// The kinds of email about a procedure, rendered from `EmailFacts`.
+    fn procedure_kinds() -> impl Iterator<Item = NotificationKind> {
+        NotificationKind::ALL
+            .into_iter()
+            .filter(|k| k.is_about_a_procedure())
+    }
+
+    fn checkpoint() -> CheckpointEmail {
+        CheckpointEmail {
+            recipient_name: "Office of the Ombudsperson".into(),
+            size: 42,
+            root: "ab".repeat(32),
+            time: "2026-12-04T06:00:00Z".into(),
+            key_id: "fedcba9876543210".into(),
+            public_key: "cd".repeat(32),
+            file: "checkpoint-42.json".into(),
+            public_key_file: "accession-audit-fedcba9876543210.pub".into(),
+            verify: "accession audit verify --checkpoint checkpoint-42.json --public-key \
+                     accession-audit-fedcba9876543210.pub"
+                .into(),
+            json: "{\n  \"size\": 42\n}".into(),
+            link: "http://127.0.0.1:8080/audit".into(),
+        }
+    }
+
+    #[test]
+    fn a_checkpoint_email_says_what_was_signed_and_how_to_check_it_in_both_languages() {
+        let templates = Templates::embedded();
+        let cp = checkpoint();
+        for language in [Language::En, Language::Ru] {
+            let email = templates.render(language, &cp).unwrap();
+            let what = format!("checkpoint in {language}");
+            assert!(email.subject.contains("42"), "{what}: {}", email.subject);
+            assert!(!email.subject.contains('\n'), "{what}");
+            for body in [&email.text, &email.html] {
+                for needle in [
+                    "42",
+                    &cp.root,
+                    "2026-12-04T06:00:00Z",
+                    "fedcba9876543210",
+                    &cp.public_key,
+                    "checkpoint-42.json",
+                    "accession-audit-fedcba9876543210.pub",
+                    "http://127.0.0.1:8080/audit",
+                    "Office of the Ombudsperson",
+                ] {
+                    assert!(body.contains(needle), "{what} lacks {needle}:\n{body}");
+                }
+            }
+            // The command whole, in the text: it is copied from there.
+            assert!(email.text.contains(&cp.verify), "{what}:\n{}", email.text);
+            assert!(
+                email
+                    .html
+                    .contains("accession audit verify --checkpoint checkpoint-42.json")
+            );
+            // And the JSON itself, for a reader whose mail drops attachments.
+            assert!(email.text.contains(&cp.json), "{what}:\n{}", email.text);
+            assert!(
+                email.html.contains("&quot;size&quot;: 42") || email.html.contains("\"size\": 42"),
+                "{what}:\n{}",
+                email.html
+            );
+            assert!(
+                email.attachments.is_empty(),
+                "the caller attaches the files"
+            );
+            if language == Language::Ru {
+                assert!(email.subject.chars().any(is_cyrillic), "{what}");
+                assert!(email.text.contains("Уважаемые коллеги"), "{what}");
+            }
+            assert!(
+                email.html.contains(&format!("lang=\"{language}\"")),
+                "{what}"
+            );
+            for banned in ["<img", "<script", "<link", "src=", "url("] {
+                assert!(!email.html.contains(banned), "{what}: {banned}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_checkpoint_email_escapes_in_html_only() {
+        let mut cp = checkpoint();
+        cp.recipient_name = "<b>Ombudsperson</b>".into();
+        let email = Templates::embedded().render(Language::En, &cp).unwrap();
+        assert!(!email.html.contains("<b>Ombudsperson"), "{}", email.html);
+        assert!(email.text.contains("<b>Ombudsperson</b>"), "{}", email.text);
+    }
+
     fn is_cyrillic(c: char) -> bool {
         ('\u{0400}'..='\u{04FF}').contains(&c)
     }
@@ -402,7 +572,7 @@ mod tests {
     fn every_kind_renders_in_english_and_russian_with_the_essential_facts() {
         let templates = Templates::embedded();
         for language in [Language::En, Language::Ru] {
-            for kind in NotificationKind::ALL {
+            for kind in procedure_kinds() {
                 let facts = facts(kind);
                 let email = templates.render(language, &facts).unwrap();
                 let what = format!("{kind} in {language}");
@@ -439,7 +609,7 @@ mod tests {
     fn every_kind_renders_without_any_optional_fact() {
         let templates = Templates::embedded();
         for language in [Language::En, Language::Ru] {
-            for kind in NotificationKind::ALL {
+            for kind in procedure_kinds() {
                 let email = templates
                     .render(language, &sample_facts(kind, false))
                     .unwrap();
@@ -510,7 +680,7 @@ mod tests {
     fn html_has_no_external_resources_or_images() {
         let templates = Templates::embedded();
         for language in [Language::En, Language::Ru] {
-            for kind in NotificationKind::ALL {
+            for kind in procedure_kinds() {
                 let html = templates.render(language, &facts(kind)).unwrap().html;
                 for banned in ["<img", "<script", "<link", "src=", "url("] {
                     assert!(!html.contains(banned), "{kind} {language}: {banned}");
@@ -537,13 +707,17 @@ mod tests {
         let from_dir = Templates::from_dir(&dir).unwrap();
         let embedded = Templates::embedded();
         for language in [Language::En, Language::Ru] {
-            for kind in NotificationKind::ALL {
+            for kind in procedure_kinds() {
                 let facts = facts(kind);
                 assert_eq!(
                     from_dir.render(language, &facts).unwrap(),
                     embedded.render(language, &facts).unwrap()
                 );
             }
+            assert_eq!(
+                from_dir.render(language, &checkpoint()).unwrap(),
+                embedded.render(language, &checkpoint()).unwrap()
+            );
         }
     }
 

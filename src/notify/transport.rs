@@ -533,6 +533,7 @@ mod tests {
             subject: "[Accession] Reminder: ETS No. 112".into(),
             text: text.into(),
             html: format!("<p>{text}</p>"),
+            attachments: Vec::new(),
         };
         build_message(
             &"accession@example.org".parse().unwrap(),
@@ -541,7 +542,7 @@ mod tests {
             Utc.with_ymd_and_hms(2024, 5, 1, 9, 0, 0).unwrap(),
             &rendered,
             &ExtraHeaders {
-                procedure_id: "kg-ets-112".into(),
+                procedure_id: Some("kg-ets-112".into()),
                 kind: NotificationKind::Reminder,
             },
         )

@@ -61,6 +61,7 @@ impl Convention {
 
     pub fn rules(&self) -> ConventionRules {
         ConventionRules {
+            opened_on: self.opened_on,
             general_entry_into_force: self.general_entry_into_force,
             entry_into_force: self.entry_into_force,
             invitation_validity: self

@@ -18,9 +18,14 @@ use serde::Serialize;
 
 use crate::app::{Accession, AppError};
 use crate::config::DispatcherSettings;
-use crate::engine::{NotificationFacts, NotificationKind, ProcedureState};
+use crate::engine::{
+    CheckpointFacts, NotificationFacts, NotificationKind, ProcedureFacts, ProcedureState,
+};
 use crate::ids::{ConventionId, InstitutionId, ProcedureId};
-use crate::notify::{EmailFacts, ExtraHeaders, Mailbox, Mailer, Templates, build_message};
+use crate::notify::{
+    Attachment, CheckpointEmail, EmailFacts, ExtraHeaders, Mailbox, Mailer, RenderedEmail,
+    Templates, build_message,
+};
 use crate::reference::{Convention, Institution, Language};
 use crate::store::{OutboxRow, OutboxStatus, Settlement};
 
@@ -488,18 +493,32 @@ impl Dispatcher {
             Ok(stated) => stated,
             Err(e) => return Ok(Err(dead(e.to_string()))),
         };
-        let facts = match self
-            .facts(app, known, kind, &stated, &recipient, now)
-            .await?
-        {
-            Ok(facts) => facts,
-            Err(e) => return Ok(Err(e)),
-        };
-        // A template that cannot render this row will not render it next time either: the row
-        // is dead with the reason, and a coordinator retries it once the template is mended.
-        let rendered = match self.templates.render(recipient.language, &facts) {
-            Ok(rendered) => rendered,
-            Err(e) => return Ok(Err(dead(e.to_string()))),
+        let (rendered, procedure_id) = match &stated {
+            NotificationFacts::Procedure(stated) => {
+                let facts = match self
+                    .facts(app, known, kind, stated, &recipient, now)
+                    .await?
+                {
+                    Ok(facts) => facts,
+                    Err(e) => return Ok(Err(e)),
+                };
+                // A template that cannot render this row will not render it next time either:
+                // the row is dead with the reason, and a coordinator retries it once the
+                // template is mended.
+                match self.templates.render(recipient.language, &facts) {
+                    Ok(rendered) => (rendered, Some(facts.procedure_id)),
+                    Err(e) => return Ok(Err(dead(e.to_string()))),
+                }
+            }
+            NotificationFacts::Checkpoint(stated) => {
+                match self
+                    .checkpoint_email(app, known, stated, &recipient)
+                    .await?
+                {
+                    Ok(rendered) => (rendered, None),
+                    Err(e) => return Ok(Err(e)),
+                }
+            }
         };
         let message = match build_message(
             &self.from,
@@ -507,10 +526,7 @@ impl Dispatcher {
             &row.message_id,
             now,
             &rendered,
-            &ExtraHeaders {
-                procedure_id: facts.procedure_id.clone(),
-                kind,
-            },
+            &ExtraHeaders { procedure_id, kind },
         ) {
             Ok(message) => message,
             Err(e) => return Ok(Err(dead(e.to_string()))),
@@ -522,6 +538,65 @@ impl Dispatcher {
         }))
     }
 
+    /// The email of a signed checkpoint, with the checkpoint and its public key attached as the
+    /// files its verify command names. A checkpoint whose signature does not hold under the key
+    /// stated with it is never mailed (the row is dead, saying so): an auditor must be able to
+    /// rely on what arrives.
+    async fn checkpoint_email(
+        &self,
+        app: &Accession,
+        known: &mut Known,
+        stated: &CheckpointFacts,
+        recipient: &Institution,
+    ) -> Result<Result<RenderedEmail, Instead>, AppError> {
+        let cp = &stated.checkpoint;
+        let checked =
+            crate::audit::checkpoint::parse_public_key(&stated.public_key, "its public key")
+                .and_then(|key| cp.verify(&key));
+        if let Err(e) = checked {
+            return Ok(Err(dead(format!(
+                "the checkpoint of {} row(s) signed at {} does not check out: {e}",
+                cp.size, cp.time
+            ))));
+        }
+        // As `accession audit checkpoint` prints it.
+        let json = match serde_json::to_string_pretty(cp) {
+            Ok(json) => format!("{json}\n"),
+            Err(e) => return Ok(Err(dead(format!("the checkpoint cannot be written: {e}")))),
+        };
+        let base = app.settings.mail.base_url.trim_end_matches('/');
+        let email = CheckpointEmail {
+            recipient_name: known.name(app, &recipient.id, recipient.language).await?,
+            size: cp.size,
+            root: cp.root.clone(),
+            time: cp.time.clone(),
+            key_id: cp.key_id.clone(),
+            public_key: stated.public_key.clone(),
+            file: stated.file.clone(),
+            public_key_file: stated.public_key_file.clone(),
+            verify: stated.verify.clone(),
+            json: json.clone(),
+            link: format!("{base}/audit"),
+        };
+        let mut rendered = match self.templates.render(recipient.language, &email) {
+            Ok(rendered) => rendered,
+            Err(e) => return Ok(Err(dead(e.to_string()))),
+        };
+        rendered.attachments = vec![
+            Attachment {
+                file_name: stated.file.clone(),
+                content_type: "application/json",
+                body: json,
+            },
+            Attachment {
+                file_name: stated.public_key_file.clone(),
+                content_type: "text/plain",
+                body: format!("{}\n", stated.public_key),
+            },
+        ];
+        Ok(Ok(rendered))
+    }
+
     /// What the email says: the facts the engine stated with the row, and names and titles in
     /// the recipient's language; or, when the email no longer applies, why.
     async fn facts(
@@ -529,7 +604,7 @@ impl Dispatcher {
         app: &Accession,
         known: &mut Known,
         kind: NotificationKind,
-        stated: &NotificationFacts,
+        stated: &ProcedureFacts,
         recipient: &Institution,
         now: DateTime<Utc>,
     ) -> Result<Result<EmailFacts, Instead>, AppError> {
@@ -605,9 +680,9 @@ impl Dispatcher {
     }
 }
 
-/// The procedure a row is about, as its facts name it.
+/// The procedure a row is about, as its facts name it (none for a checkpoint's).
 fn procedure_of(row: &OutboxRow) -> Option<ProcedureId> {
-    row.facts().ok().map(|facts| facts.procedure)
+    row.facts().ok()?.procedure().cloned()
 }
 
 struct Prepared {

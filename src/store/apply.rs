@@ -9,9 +9,9 @@ use sha2::{Digest, Sha256};
 
 use super::entities::{approval, history, outbox, procedure, timer};
 use super::error::is_unique_violation;
-use super::{Answer, HeldKey, OutboxStatus, Store, StoreError, TimerRow, TimerStatus};
+use super::{Answer, HeldKey, Store, StoreError, TimerRow, TimerStatus};
 use crate::audit::{ChainRow, FORM_BOTH_TIMES, GENESIS, row_hash};
-use crate::engine::{Decision, Event, NotificationFacts, ProcedureState};
+use crate::engine::{Decision, Event, ProcedureState};
 use crate::ids::Version;
 
 /// The stable Message-ID of the email an outbox row becomes: a resend after a crash carries the
@@ -217,26 +217,7 @@ impl Store {
             // What the email says, as the engine decided it: the dispatcher renders it later,
             // perhaps after the procedure has moved on.
             let rows = decision.notifications.iter().map(|n| {
-                let payload = facts_json(&n.facts);
-                outbox::ActiveModel {
-                    dedupe_key: Set(n.dedupe_key.clone()),
-                    message_id: Set(message_id_for(&n.dedupe_key, &self.mail_domain)),
-                    procedure_id: Set(Some(p.id.to_string())),
-                    kind: Set(n.kind.as_str().to_string()),
-                    recipient_institution: Set(n.recipient.to_string()),
-                    recipient_address: Set(None),
-                    language: Set(None),
-                    payload: Set(payload),
-                    status: Set(OutboxStatus::Pending.as_str().to_string()),
-                    attempts: Set(0),
-                    next_attempt_at: Set(mail_due),
-                    last_error: Set(None),
-                    created_at: Set(now),
-                    sent_at: Set(None),
-                    claimed_by: Set(None),
-                    lease_until: Set(None),
-                    ..Default::default()
-                }
+                super::outbox::new_row(n, Some(p.id.as_str()), &self.mail_domain, now, mail_due)
             });
             outbox::Entity::insert_many(rows)
                 .exec_without_returning(&txn)
@@ -274,7 +255,7 @@ impl Store {
 
 /// The outbox's JSON of `facts`: an object whose keys are in alphabetical order, as every
 /// version has written it.
-pub(super) fn facts_json(facts: &NotificationFacts) -> String {
+pub(super) fn facts_json(facts: &impl serde::Serialize) -> String {
     // Through `Value`, whose objects keep their keys sorted, rather than in field order.
     serde_json::to_value(facts)
         .expect("facts are plain data")
@@ -307,6 +288,7 @@ fn procedure_row(
         deposited_on: Set(p.key_dates.deposited_on),
         entry_into_force_computed: Set(p.key_dates.entry_into_force_computed),
         entry_into_force_recorded: Set(p.key_dates.entry_into_force_recorded),
+        treaty: Set(serde_json::to_string(&p.treaty).unwrap_or_else(|_| "{}".into())),
         created_at: Set(now),
         updated_at: Set(now),
     };
@@ -420,6 +402,7 @@ async fn read_last(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::ProcedureFacts;
     use crate::ids::{ProcedureId, StageId};
 
     /// Payloads as the outbox held them before the facts were typed, copied from a database
@@ -436,10 +419,10 @@ mod tests {
 
     #[test]
     fn outbox_payloads_written_before_the_facts_were_typed_still_read() {
-        let escalation: NotificationFacts = serde_json::from_str(WRITTEN_BEFORE[0]).unwrap();
+        let escalation: ProcedureFacts = serde_json::from_str(WRITTEN_BEFORE[0]).unwrap();
         assert_eq!(
             escalation,
-            NotificationFacts {
+            ProcedureFacts {
                 procedure: ProcedureId::parse("kg-cets-210").unwrap(),
                 stage: StageId::parse("legal-review").unwrap(),
                 stage_entry: Some(2),
@@ -450,7 +433,7 @@ mod tests {
                 entry_into_force: None,
             }
         );
-        let news: NotificationFacts = serde_json::from_str(WRITTEN_BEFORE[1]).unwrap();
+        let news: ProcedureFacts = serde_json::from_str(WRITTEN_BEFORE[1]).unwrap();
         assert_eq!(news.deposited_on, date("2024-04-22"));
         assert_eq!(news.entry_into_force, date("2024-08-01"));
         assert_eq!(
@@ -462,7 +445,7 @@ mod tests {
     #[test]
     fn facts_are_written_byte_for_byte_as_before() {
         for written in WRITTEN_BEFORE {
-            let facts: NotificationFacts = serde_json::from_str(written).unwrap();
+            let facts: ProcedureFacts = serde_json::from_str(written).unwrap();
             assert_eq!(facts_json(&facts), written);
         }
     }
@@ -470,7 +453,7 @@ mod tests {
     #[test]
     fn payloads_of_the_first_versions_read_with_the_missing_facts_absent() {
         // Before stage entries (and, earlier, dates and rules) were kept with the email.
-        let first: NotificationFacts = serde_json::from_str(
+        let first: ProcedureFacts = serde_json::from_str(
             r#"{"history_sequence":3,"procedure":"kg-ets-112","stage":"legal-review"}"#,
         )
         .unwrap();
@@ -480,11 +463,11 @@ mod tests {
             (None, None, None)
         );
         // What the email cannot do without is refused, naming it.
-        let err = serde_json::from_str::<NotificationFacts>(r#"{"procedure":"kg-ets-112"}"#)
+        let err = serde_json::from_str::<ProcedureFacts>(r#"{"procedure":"kg-ets-112"}"#)
             .unwrap_err()
             .to_string();
         assert!(err.contains("missing field `stage`"), "{err}");
-        let err = serde_json::from_str::<NotificationFacts>(
+        let err = serde_json::from_str::<ProcedureFacts>(
             r#"{"history_sequence":3,"procedure":"KG ETS","stage":"legal-review"}"#,
         )
         .unwrap_err()

@@ -1,15 +1,49 @@
-//! Checkpoints of the history log and the proofs read from its stored tree.
+//! Checkpoints of the history log and the proofs read from its stored tree. A checkpoint is
+//! kept with its emails to the auditor institutions in one transaction, and a scheduled one at
+//! most once per period (see `Store::keep_checkpoint`).
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Condition;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 
-use super::entities::{checkpoint, log_head, log_leaf, log_node};
+use super::entities::{api_token, checkpoint, log_head, log_leaf, log_node, outbox};
+use super::error::is_unique_violation;
 use super::{Store, StoreError};
 use crate::audit::checkpoint::Checkpoint;
 use crate::audit::merkle::Hash;
 use crate::audit::proof::{self, Range, Subtrees};
+use crate::engine::{CheckpointFacts, Role, checkpoint_notifications};
+use crate::ids::InstitutionId;
+
+/// A checkpoint to keep, and its emails.
+#[derive(Debug, Clone, Copy)]
+pub struct NewCheckpoint<'a> {
+    pub checkpoint: &'a Checkpoint,
+    /// For the scheduler's: the id of the newest checkpoint when it found this one due (0: none),
+    /// so that a period has one. `None` for one made by hand.
+    pub scheduled_after: Option<i64>,
+    /// Its emails, one to every auditor institution; `None`: no email.
+    pub mail: Option<CheckpointMail<'a>>,
+}
+
+/// The emails of a checkpoint: what they state, and when they are queued (and due).
+#[derive(Debug, Clone, Copy)]
+pub struct CheckpointMail<'a> {
+    pub facts: &'a CheckpointFacts,
+    pub at: DateTime<Utc>,
+}
+
+/// A checkpoint kept: its id, and the institutions its emails were queued for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptCheckpoint {
+    pub id: i64,
+    pub mailed_to: Vec<InstitutionId>,
+}
 
 /// A history row's place in the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,19 +163,64 @@ impl Store {
             .collect())
     }
 
-    /// Keep a checkpoint that was made.
+    /// Keep a checkpoint that was made, without email.
     pub async fn insert_checkpoint(&self, cp: &Checkpoint) -> Result<i64, StoreError> {
-        let row = checkpoint::Entity::insert(checkpoint::ActiveModel {
+        let kept = self
+            .keep_checkpoint(NewCheckpoint {
+                checkpoint: cp,
+                scheduled_after: None,
+                mail: None,
+            })
+            .await?;
+        kept.map(|k| k.id)
+            .ok_or_else(|| StoreError::corrupt("a checkpoint without a period was refused"))
+    }
+
+    /// Keep `new.checkpoint` and, in the same transaction, queue its email to every institution
+    /// that holds an unrevoked auditor token now (`new.mail`), so that it is kept and mailed, or
+    /// neither. `None`, with nothing written, when it is a scheduled one and another instance
+    /// has already made the checkpoint of that period (the unique `scheduled_after`).
+    pub async fn keep_checkpoint(
+        &self,
+        new: NewCheckpoint<'_>,
+    ) -> Result<Option<KeptCheckpoint>, StoreError> {
+        let cp = new.checkpoint;
+        let txn = self.begin_write().await?;
+        let inserted = checkpoint::Entity::insert(checkpoint::ActiveModel {
             size: Set(i64::try_from(cp.size).unwrap_or(i64::MAX)),
             root: Set(cp.root.clone()),
             time: Set(cp.time.clone()),
             key_id: Set(cp.key_id.clone()),
             signature: Set(cp.signature.clone()),
+            scheduled_after: Set(new.scheduled_after),
             ..Default::default()
         })
-        .exec(&self.db)
-        .await?;
-        Ok(row.last_insert_id)
+        .exec(&txn)
+        .await;
+        let id = match inserted {
+            Ok(row) => row.last_insert_id,
+            Err(e) if new.scheduled_after.is_some() && is_unique_violation(&e) => {
+                txn.rollback().await?;
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let mut mailed_to = Vec::new();
+        if let Some(mail) = new.mail {
+            let auditors = auditor_institutions(&txn).await?;
+            let emails = checkpoint_notifications(id, mail.facts, &auditors);
+            if !emails.is_empty() {
+                let rows = emails
+                    .iter()
+                    .map(|n| super::outbox::new_row(n, None, &self.mail_domain, mail.at, mail.at));
+                outbox::Entity::insert_many(rows)
+                    .exec_without_returning(&txn)
+                    .await?;
+            }
+            mailed_to = emails.into_iter().map(|n| n.recipient).collect();
+        }
+        txn.commit().await?;
+        Ok(Some(KeptCheckpoint { id, mailed_to }))
     }
 
     /// Checkpoints, newest first, `limit` after the cursor `before` (an id); and whether more.
@@ -179,17 +258,40 @@ impl Store {
         Ok((rows, more))
     }
 
-    /// When the newest checkpoint was made (its signed time), if any.
-    pub async fn newest_checkpoint_time(&self) -> Result<Option<String>, StoreError> {
+    /// The newest checkpoint's id and signed time, if any.
+    pub async fn newest_checkpoint(&self) -> Result<Option<(i64, String)>, StoreError> {
         Ok(checkpoint::Entity::find()
             .select_only()
+            .column(checkpoint::Column::Id)
             .column(checkpoint::Column::Time)
             .order_by_desc(checkpoint::Column::Id)
             .limit(1)
-            .into_tuple::<String>()
+            .into_tuple::<(i64, String)>()
             .one(&self.db)
             .await?)
     }
+}
+
+/// The institutions holding an unrevoked auditor token, each once, in id order. As many as
+/// there are such institutions (reference data, a handful), read through the partial index
+/// `api_tokens_live_auditors`.
+async fn auditor_institutions(db: &impl ConnectionTrait) -> Result<Vec<InstitutionId>, StoreError> {
+    let ids: Vec<String> = api_token::Entity::find()
+        .select_only()
+        .column(api_token::Column::Institution)
+        .distinct()
+        .filter(api_token::Column::Role.eq(Role::Auditor.as_str()))
+        .filter(api_token::Column::RevokedAt.is_null())
+        .order_by_asc(api_token::Column::Institution)
+        .into_tuple::<String>()
+        .all(db)
+        .await?;
+    ids.into_iter()
+        .map(|id| {
+            InstitutionId::parse(id.clone())
+                .map_err(|e| StoreError::corrupt(format!("api_tokens: institution `{id}`: {e}")))
+        })
+        .collect()
 }
 
 fn decode(text: &str) -> Option<Hash> {

@@ -2,11 +2,12 @@
 //! even when the file changes.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, EntityTrait};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::entities::workflow_definition;
 use super::error::is_unique_violation;
 use super::{Store, StoreError};
+use crate::ids::WorkflowId;
 use crate::workflow::WorkflowDefinition;
 
 impl Store {
@@ -40,6 +41,25 @@ impl Store {
             Err(e) if is_unique_violation(&e) => Ok(false),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// The hashes stored for workflow `id` at `version`: one, unless a file was changed without
+    /// raising its version before that was refused (at most a few).
+    pub async fn definition_hashes(
+        &self,
+        id: &WorkflowId,
+        version: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        Ok(workflow_definition::Entity::find()
+            .select_only()
+            .column(workflow_definition::Column::Hash)
+            .filter(workflow_definition::Column::WorkflowId.eq(id.as_str()))
+            .filter(workflow_definition::Column::Version.eq(version as i32))
+            .order_by_asc(workflow_definition::Column::Hash)
+            .limit(16)
+            .into_tuple::<String>()
+            .all(&self.db)
+            .await?)
     }
 
     /// The stored source of the definition with `hash`.

@@ -25,7 +25,7 @@ mod timers;
 mod tokens;
 
 pub use apply::{KeepAnswer, message_id_for};
-pub use checkpoints::LogEntry;
+pub use checkpoints::{CheckpointMail, KeptCheckpoint, LogEntry, NewCheckpoint};
 pub use connect::Store;
 pub use error::StoreError;
 pub use health::WritesRefused;

@@ -10,12 +10,12 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::entities::outbox;
 use super::lease::Leased;
 use super::{Store, StoreError};
-use crate::engine::{NotificationFacts, NotificationKind};
+use crate::engine::{Notification, NotificationFacts, NotificationKind};
 use crate::reference::Language;
 
 /// Where an outbox row is in its life.
@@ -78,13 +78,15 @@ impl FromStr for OutboxStatus {
 pub struct OutboxRow {
     pub id: i64,
     pub message_id: String,
+    /// The procedure the email is about; none for a checkpoint's.
     pub procedure: Option<String>,
     pub kind: NotificationKind,
     pub recipient_institution: String,
     /// The addresses it went to, once sent (resolved when sending).
     pub recipient_address: Option<String>,
     pub language: Option<String>,
-    /// What the email states (`NotificationFacts`), as stored; `OutboxRow::facts` reads it.
+    /// What the email states, as stored: `ProcedureFacts` for an email about a procedure,
+    /// `CheckpointFacts` for a checkpoint's (`kind` says which); `OutboxRow::facts` reads it.
     #[schema(value_type = NotificationFacts)]
     pub payload: serde_json::Value,
     pub status: OutboxStatus,
@@ -99,7 +101,7 @@ impl OutboxRow {
     /// What the email states, as the engine decided it. An error names the row and what is
     /// wrong: such a row can never be rendered.
     pub fn facts(&self) -> Result<NotificationFacts, StoreError> {
-        NotificationFacts::deserialize(&self.payload)
+        NotificationFacts::read(self.kind, &self.payload)
             .map_err(|e| StoreError::corrupt(format!("outbox row {}: payload: {e}", self.id)))
     }
 }
@@ -114,6 +116,40 @@ impl Leased for outbox::Entity {
 
     fn due_and_id(model: &outbox::Model) -> (DateTime<Utc>, i64) {
         (model.next_attempt_at, model.id)
+    }
+}
+
+/// The row that queues `notification`, about `procedure` (none for a checkpoint's), due at
+/// `due`: its Message-ID is derived from its key, so a resend is recognisable.
+pub(super) fn new_row<F: Serialize>(
+    notification: &Notification<F>,
+    procedure: Option<&str>,
+    mail_domain: &str,
+    now: DateTime<Utc>,
+    due: DateTime<Utc>,
+) -> outbox::ActiveModel {
+    use sea_orm::ActiveValue::Set;
+    outbox::ActiveModel {
+        dedupe_key: Set(notification.dedupe_key.clone()),
+        message_id: Set(super::apply::message_id_for(
+            &notification.dedupe_key,
+            mail_domain,
+        )),
+        procedure_id: Set(procedure.map(str::to_string)),
+        kind: Set(notification.kind.as_str().to_string()),
+        recipient_institution: Set(notification.recipient.to_string()),
+        recipient_address: Set(None),
+        language: Set(None),
+        payload: Set(super::apply::facts_json(&notification.facts)),
+        status: Set(OutboxStatus::Pending.as_str().to_string()),
+        attempts: Set(0),
+        next_attempt_at: Set(due),
+        last_error: Set(None),
+        created_at: Set(now),
+        sent_at: Set(None),
+        claimed_by: Set(None),
+        lease_until: Set(None),
+        ..Default::default()
     }
 }
 

@@ -25,6 +25,8 @@ use crate::ids::{
 #[derive(Debug, Clone, Default)]
 pub struct ProcedureFilter {
     pub convention: Option<ConventionId>,
+    /// Only this State's.
+    pub state: Option<crate::ids::StateCode>,
     pub stage: Option<StageId>,
     pub status: Option<Status>,
     /// Only those whose due date is before this day.
@@ -251,6 +253,8 @@ pub(super) fn state_from_row(row: &procedure::Model) -> Result<ProcedureState, S
             entry_into_force_computed: row.entry_into_force_computed,
             entry_into_force_recorded: row.entry_into_force_recorded,
         },
+        treaty: serde_json::from_str(&row.treaty)
+            .map_err(|e| bad(format!("treaty record: {e}")))?,
         due_on: row.due_on,
         last_sequence: 0,
     })

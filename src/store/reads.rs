@@ -119,7 +119,12 @@ impl Store {
         if q.definitions.as_ref().is_some_and(Vec::is_empty) {
             return Ok(ProcedureCounts::default());
         }
-        if q.responsible.is_none() && q.not_overdue_on.is_none() && q.filter.overdue_on.is_none() {
+        // The tallies have no State: a State's procedures (a few hundred at most) are counted.
+        if q.responsible.is_none()
+            && q.not_overdue_on.is_none()
+            && q.filter.overdue_on.is_none()
+            && q.filter.state.is_none()
+        {
             return self.procedure_tallies(q, today).await;
         }
         self.procedure_counts_by_scan(q, today).await
@@ -370,6 +375,9 @@ fn restrict(statement: &mut SelectStatement, q: &ProcedureQuery) {
     let f = &q.filter;
     if let Some(c) = &f.convention {
         statement.and_where(col(procedure::Column::ConventionId).eq(c.as_str()));
+    }
+    if let Some(code) = &f.state {
+        statement.and_where(col(procedure::Column::StateCode).eq(code.as_str()));
     }
     if let Some(s) = &f.stage {
         statement.and_where(col(procedure::Column::Stage).eq(s.as_str()));

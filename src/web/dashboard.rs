@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::layout::{PageBody, app_error_page, local, name_of, show, some, zone_of};
 use super::render::page_language;
 use super::session::{SignedIn, Visitor};
-use crate::app::AppError;
+use crate::app::{AppError, StageCount};
 use crate::http::{Caller, HttpState};
 use crate::ids::{ConventionId, InstitutionId, ProcedureId};
 use crate::reference::{Convention, Institution};
@@ -75,12 +75,6 @@ struct Counts {
     by_stage: Vec<StageCount>,
 }
 
-#[derive(Debug, Serialize)]
-struct StageCount {
-    title: String,
-    count: u64,
-}
-
 /// The filter as the form shows it (`institution` is blank when "mine" chose it).
 #[derive(Debug, Serialize)]
 struct Filter {
@@ -130,6 +124,7 @@ async fn dashboard_inner(
     let today = app.today();
     let request = crate::app::ListRequest {
         filter: ProcedureFilter {
+            state: None,
             convention: convention.clone(),
             stage: None,
             status,
@@ -143,54 +138,39 @@ async fn dashboard_inner(
     let conventions = app.conventions().await?;
     let institutions = app.institutions().await?;
     let zone = zone_of(state, &caller.actor.institution).await;
-    let listed = app.procedures(&caller.actor, &request).await?;
-    let counts = app.procedure_counts(&caller.actor, &request).await?;
-    let mut by_stage: Vec<StageCount> = Vec::new();
-    for (hash, stage, n) in &counts.by_stage {
-        let def = app.definition_of(hash).await?;
-        let title = crate::ids::StageId::parse(stage.clone())
-            .ok()
-            .and_then(|id| def.stage(&id).map(|s| s.title.clone()))
-            .unwrap_or_else(|| stage.clone());
-        // Stages of the same title (versions of a workflow) are counted together.
-        match by_stage.iter_mut().find(|s| s.title == title) {
-            Some(s) => s.count += n,
-            None => by_stage.push(StageCount { title, count: *n }),
-        }
-    }
-    let mut rows = Vec::new();
-    for row in listed.items {
-        let p = row.procedure;
-        let def = app.definition_of(&p.workflow.hash).await?;
-        let c = conventions.iter().find(|c| c.id == p.convention);
-        let stage = def.stage(&p.stage);
-        let k = &p.key_dates;
-        rows.push(Row {
-            id: p.id.clone(),
-            number: c.map_or_else(|| p.convention.to_string(), |c| c.number.clone()),
-            title: c.map(|c| c.title_in(page_language(v.language)).to_string()),
-            state: app.settings.state_name(p.state.as_str(), v.language),
-            stage_title: stage.map_or_else(|| p.stage.to_string(), |s| s.title.clone()),
-            status: p.status.as_str(),
-            requested_on: k.requested_on,
-            invited_on: k.invited_on,
-            invitation_expires_on: k.invitation_expires_on,
-            deposited_on: k.deposited_on,
-            eif_computed: k.entry_into_force_computed,
-            eif_recorded: k.entry_into_force_recorded,
-            eif_differs: k.entry_into_force_differs(),
-            due_on: p.due_on,
-            overdue: p.is_overdue(today),
-            responsible: stage
-                .map(|s| {
-                    s.responsible
-                        .iter()
-                        .map(|i| name_of(&institutions, i, v.language))
-                        .collect()
-                })
-                .unwrap_or_default(),
-        });
-    }
+    let dashboard = app.dashboard(&caller.actor, &request).await?;
+    let rows = dashboard
+        .page
+        .items
+        .into_iter()
+        .map(|row| {
+            let p = row.procedure;
+            let c = conventions.iter().find(|c| c.id == p.convention);
+            let k = &p.key_dates;
+            Row {
+                number: c.map_or_else(|| p.convention.to_string(), |c| c.number.clone()),
+                title: c.map(|c| c.title_in(page_language(v.language)).to_string()),
+                state: app.settings.state_name(p.state.as_str(), v.language),
+                stage_title: row.stage_title,
+                status: p.status.as_str(),
+                requested_on: k.requested_on,
+                invited_on: k.invited_on,
+                invitation_expires_on: k.invitation_expires_on,
+                deposited_on: k.deposited_on,
+                eif_computed: k.entry_into_force_computed,
+                eif_recorded: k.entry_into_force_recorded,
+                eif_differs: k.entry_into_force_differs(),
+                due_on: p.due_on,
+                overdue: row.overdue,
+                responsible: row
+                    .responsible
+                    .iter()
+                    .map(|i| name_of(&institutions, i, v.language))
+                    .collect(),
+                id: p.id,
+            }
+        })
+        .collect();
     // The paging links keep the filter.
     let href = |cursor: &str| {
         let mut query = form_urlencoded::Serializer::new(String::new());
@@ -221,13 +201,13 @@ async fn dashboard_inner(
         &Dashboard {
             rows,
             counts: Counts {
-                total: counts.total,
-                active: counts.active,
-                overdue: counts.overdue,
-                by_stage,
+                total: dashboard.total,
+                active: dashboard.active,
+                overdue: dashboard.overdue,
+                by_stage: dashboard.by_stage,
             },
-            next_page: listed.next.as_deref().map(href),
-            previous_page: listed.previous.as_deref().map(href),
+            next_page: dashboard.page.next.as_deref().map(href),
+            previous_page: dashboard.page.previous.as_deref().map(href),
             zone: zone.name(),
             conventions,
             institutions,

@@ -6,6 +6,7 @@
 
 mod audit;
 mod calendar;
+mod chart;
 mod dashboard;
 pub mod ics;
 mod layout;
@@ -38,6 +39,7 @@ pub fn routes() -> Router<HttpState> {
         .route("/outbox", get(outbox::outbox))
         .route("/outbox/{id}/retry", post(outbox::outbox_retry))
         .route("/reminders", get(reminders::reminders))
+        .route("/chart", get(chart::chart))
         .route("/calendar-feed", post(calendar::renew_feed))
         .route("/calendar/{file}", get(calendar::calendar))
 }

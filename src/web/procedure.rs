@@ -17,16 +17,20 @@ use super::session::{CsrfChecked, SignedIn, Visitor};
 use super::svg;
 use crate::app::{AppError, Moves, NextMove};
 use crate::audit::ChainRow;
-use crate::engine::{Act, Command, KeyDates, ProcedureState, TimerKind};
+use crate::engine::{
+    Act, Command, DeadlineExtension, InvitationExtension, KeyDates, Objection, ProcedureState,
+    TimerKind,
+};
 use crate::http::{Caller, HttpState};
-use crate::ids::{FieldName, InstitutionId, ProcedureId, StageId};
+use crate::ids::{FieldName, InstitutionId, ProcedureId, StageId, StateCode};
 
-use crate::workflow::FieldKind;
+use crate::workflow::{FieldKind, KeyDate};
 
 /// A procedure's page.
 #[derive(Debug, Serialize)]
 struct ProcedurePage {
     p: Summary,
+    treaty: TreatyFacts,
     forms: Vec<ActForm>,
     flash: Option<Flash>,
     /// The pictures, drawn on the server (their text escaped there).
@@ -60,13 +64,40 @@ struct Summary {
     next: Vec<NextMove>,
 }
 
-/// The form of one act: `to` and its title for `advance`, the fields for `record`.
+/// What the treaty record says beside the key dates: the invitation's validity and its
+/// extensions, the current stage's extended deadline, the Parties' objections and where a
+/// recorded date of entry into force comes from.
+#[derive(Debug, Serialize)]
+struct TreatyFacts {
+    /// The workflow has an invitation to accede, so a consultation of the Parties before it.
+    consultation: bool,
+    invited_on: Option<NaiveDate>,
+    /// The last day of validity, extensions included.
+    valid_until: Option<NaiveDate>,
+    /// The last day of validity by the convention's rule alone.
+    valid_by_rule: Option<NaiveDate>,
+    extensions: Vec<InvitationExtension>,
+    /// The deadline of the stage the procedure is in, extended in this stay in it.
+    deadline_extension: Option<DeadlineExtension>,
+    objections: Vec<Objection>,
+    eif_computed: Option<NaiveDate>,
+    eif_recorded: Option<NaiveDate>,
+    /// The depositary's publication a recorded date other than the rule's is taken from.
+    eif_source: Option<String>,
+}
+
+/// The form of one act: `to` and its title for `advance`, the fields for `record`, the field
+/// for `record-eif` (entry into force as the depositary's own date), the Parties for
+/// `withdraw-objection`; `typed` is what was typed in it when the act was refused.
 #[derive(Debug, Serialize)]
 struct ActForm {
     act: String,
     to: Option<StageId>,
     to_title: Option<String>,
     fields: Vec<RecordField>,
+    field: Option<FieldName>,
+    parties: Vec<StateCode>,
+    typed: Typed,
 }
 
 impl ActForm {
@@ -76,6 +107,48 @@ impl ActForm {
             to: None,
             to_title: None,
             fields: Vec::new(),
+            field: None,
+            parties: Vec::new(),
+            typed: Typed::default(),
+        }
+    }
+
+    /// Whether `form`, posted and refused, was this one.
+    fn is(&self, form: &Form) -> bool {
+        form.get("act") == Some(&self.act)
+            && (self.act != "advance"
+                || form.get("to").map(String::as_str) == self.to.as_ref().map(StageId::as_str))
+    }
+}
+
+/// What a form's inputs hold: empty, or as typed when the act was refused, so the person
+/// corrects what the refusal names instead of typing it all again.
+#[derive(Debug, Default, Serialize)]
+struct Typed {
+    comment: String,
+    text: String,
+    reason: String,
+    field: String,
+    value: String,
+    source: String,
+    until: String,
+    decision: String,
+    party: String,
+}
+
+impl Typed {
+    fn of(form: &Form) -> Typed {
+        let get = |k: &str| form.get(k).cloned().unwrap_or_default();
+        Typed {
+            comment: get("comment"),
+            text: get("text"),
+            reason: get("reason"),
+            field: get("field"),
+            value: get("value"),
+            source: get("source"),
+            until: get("until"),
+            decision: get("decision"),
+            party: get("party"),
         }
     }
 }
@@ -104,8 +177,18 @@ pub async fn procedure(
     SignedIn { visitor: v, caller }: SignedIn,
 ) -> Response {
     // Only the name of an act: a crafted link cannot make the page say anything else.
-    const ACTS: [&str; 7] = [
-        "advance", "approve", "record", "comment", "suspend", "resume", "withdraw",
+    const ACTS: [&str; 11] = [
+        "advance",
+        "approve",
+        "record",
+        "comment",
+        "suspend",
+        "resume",
+        "withdraw",
+        "extend_invitation",
+        "extend_deadline",
+        "raise_objection",
+        "withdraw_objection",
     ];
     let flash = some(&q.done)
         .filter(|act| ACTS.contains(act))
@@ -113,10 +196,19 @@ pub async fn procedure(
             kind: "done",
             text: act.to_string(),
         });
-    match procedure_page(&state, &v, &caller, &id, flash, StatusCode::OK).await {
+    match procedure_page(&state, &v, &caller, &id, flash, None, StatusCode::OK).await {
         Ok(r) => r,
         Err(e) => app_error_page(&v, e),
     }
+}
+
+/// The procedure a page's address names: one that cannot be an id is not found, like one that
+/// does not exist.
+fn page_procedure_id(id: &str) -> Result<ProcedureId, AppError> {
+    ProcedureId::parse(id).map_err(|_| AppError::NotFound {
+        what: "procedure",
+        id: id.to_string(),
+    })
 }
 
 async fn readable(
@@ -124,25 +216,28 @@ async fn readable(
     caller: &Caller,
     id: &str,
 ) -> Result<ProcedureState, AppError> {
-    let id = ProcedureId::parse(id).map_err(|_| AppError::NotFound {
-        what: "procedure",
-        id: id.to_string(),
-    })?;
-    state.app.readable(&id, &caller.actor).await
+    state
+        .app
+        .readable(&page_procedure_id(id)?, &caller.actor)
+        .await
 }
 
 /// The forms of the acts the caller may do now (`Accession::allowed_acts`, offering every move
 /// the workflow gives the institution: the engine's refusal says what is still missing), with
-/// the fields to record gathered in one form.
+/// the fields to record gathered in one form, and the date of entry into force in a form of its
+/// own with the depositary's source. `typed`, a refused form, is put back in the form it came
+/// from.
 async fn forms(
     state: &HttpState,
     caller: &Caller,
     p: &ProcedureState,
+    typed: Option<&Form>,
 ) -> Result<Vec<ActForm>, AppError> {
     let app = &state.app;
     let def = app.definition_of(&p.workflow.hash).await?;
     let mut out = Vec::new();
     let mut fields = Vec::new();
+    let mut parties = Vec::new();
     for a in app.allowed_acts(p, &caller.actor, Moves::Permitted).await? {
         match (a.act.as_str(), &a.to, &a.field) {
             ("advance", Some(to), _) => {
@@ -162,18 +257,35 @@ async fn forms(
                         title: f.title.clone(),
                         is_date: f.kind == FieldKind::Date,
                     });
+                    if f.key == Some(KeyDate::EntryIntoForce) {
+                        out.push(ActForm {
+                            field: Some(f.name.clone()),
+                            ..ActForm::named("record-eif")
+                        });
+                    }
                 }
                 if fields.len() == 1 {
                     // The record form stands where the first field is, before comment & co.
                     out.push(ActForm::named("record"));
                 }
             }
+            ("withdraw-objection", _, _) => {
+                if parties.is_empty() {
+                    out.push(ActForm::named("withdraw-objection"));
+                }
+                parties.extend(a.party);
+            }
             (act, _, _) => out.push(ActForm::named(act)),
         }
     }
     for form in &mut out {
-        if form.act == "record" {
-            form.fields.clone_from(&fields);
+        match form.act.as_str() {
+            "record" => form.fields.clone_from(&fields),
+            "withdraw-objection" => form.parties.clone_from(&parties),
+            _ => {}
+        }
+        if let Some(typed) = typed.filter(|t| form.is(t)) {
+            form.typed = Typed::of(typed);
         }
     }
     Ok(out)
@@ -289,16 +401,18 @@ async fn procedure_page(
     caller: &Caller,
     id: &str,
     flash: Option<Flash>,
+    typed: Option<&Form>,
     status: StatusCode,
 ) -> Result<Response, AppError> {
     let app = &state.app;
-    let p = readable(state, caller, id).await?;
-    let view = app.view(&p.id).await?;
+    let id = page_procedure_id(id)?;
+    let view = app.view(&caller.actor, &id).await?;
+    let p = view.procedure.clone();
     let def = app.definition_of(&p.workflow.hash).await?;
     let zone = zone_of(state, &caller.actor.institution).await;
     let today = app.now().with_timezone(&zone).date_naive();
     let history = app.history(&caller.actor, &p.id).await?;
-    let forms = forms(state, caller, &p).await?;
+    let forms = forms(state, caller, &p, typed).await?;
     let timeline_svg = svg::timeline_svg(&timeline(&def, &p, &history, zone, today, v.language));
     let workflow_svg = svg::workflow_svg(
         &def,
@@ -325,10 +439,31 @@ async fn procedure_page(
         .rev()
         .map(|h| HistoryLine::of(h, zone))
         .collect();
+    let treaty = TreatyFacts {
+        consultation: def
+            .stages
+            .iter()
+            .flat_map(|s| &s.fields)
+            .any(|f| f.key == Some(KeyDate::Invitation)),
+        invited_on: p.key_dates.invited_on,
+        valid_until: p.key_dates.invitation_expires_on,
+        valid_by_rule: view.invitation_valid_by_rule,
+        extensions: p.treaty.invitation_extensions.clone(),
+        deadline_extension: p
+            .treaty
+            .deadline_extension
+            .clone()
+            .filter(|e| e.stage_entry == p.stage_entry),
+        objections: p.treaty.objections.clone(),
+        eif_computed: p.key_dates.entry_into_force_computed,
+        eif_recorded: p.key_dates.entry_into_force_recorded,
+        eif_source: p.treaty.entry_into_force_source.clone(),
+    };
     Ok(show(
         v,
         status,
         &ProcedurePage {
+            treaty,
             p: Summary {
                 id: p.id.clone(),
                 number: convention
@@ -370,6 +505,18 @@ fn act_of(form: &Form) -> Result<Act, String> {
     let get = |k: &str| form.get(k).filter(|s| !s.trim().is_empty()).cloned();
     let comment = get("comment");
     let required = |k: &str| get(k).ok_or_else(|| format!("`{k}` is empty"));
+    let date = |k: &str| {
+        let typed = required(k)?;
+        typed
+            .trim()
+            .parse::<NaiveDate>()
+            .map_err(|_| format!("`{k}`: `{}` is not a date (YYYY-MM-DD)", typed.trim()))
+    };
+    // A State code as ISO 3166-1 writes it; `fr` is taken as `FR`.
+    let party = || {
+        StateCode::parse(required("party")?.trim().to_ascii_uppercase())
+            .map_err(|e| format!("`party`: {e}"))
+    };
     Ok(match form.get("act").map(String::as_str) {
         Some("advance") => Act::Advance {
             to: StageId::parse(required("to")?.trim()).map_err(|e| e.to_string())?,
@@ -381,6 +528,16 @@ fn act_of(form: &Form) -> Result<Act, String> {
                 .map_err(|e| e.to_string())?,
             value: required("value")?,
             comment,
+            source: None,
+        },
+        // Entry into force as the depositary published it: the source is what makes a date
+        // other than the rule's acceptable, so the form asks for it.
+        Some("record-eif") => Act::Record {
+            field: crate::ids::FieldName::parse(required("field")?.trim())
+                .map_err(|e| e.to_string())?,
+            value: required("value")?,
+            comment,
+            source: Some(required("source")?),
         },
         Some("comment") => Act::Comment {
             text: required("text")?,
@@ -391,6 +548,23 @@ fn act_of(form: &Form) -> Result<Act, String> {
         Some("resume") => Act::Resume { comment },
         Some("withdraw") => Act::Withdraw {
             reason: required("reason")?,
+        },
+        Some("extend-invitation") => Act::ExtendInvitation {
+            until: date("until")?,
+            decision: required("decision")?,
+            comment,
+        },
+        Some("extend-deadline") => Act::ExtendDeadline {
+            until: date("until")?,
+            reason: required("reason")?,
+        },
+        Some("raise-objection") => Act::RaiseObjection {
+            party: party()?,
+            text: required("text")?,
+        },
+        Some("withdraw-objection") => Act::WithdrawObjection {
+            party: party()?,
+            comment,
         },
         other => return Err(format!("unknown act `{}`", other.unwrap_or(""))),
     })
@@ -405,11 +579,13 @@ pub async fn act(
         form,
     }: CsrfChecked,
 ) -> Response {
+    // Refused, the page is shown again with the reason, and the form as it was typed.
     let refused = |status: StatusCode, text: String| {
         let state = state.clone();
         let caller = caller.clone();
         let id = id.clone();
         let v = &v;
+        let form = &form;
         async move {
             match procedure_page(
                 &state,
@@ -420,6 +596,7 @@ pub async fn act(
                     kind: "refused",
                     text,
                 }),
+                Some(form),
                 status,
             )
             .await

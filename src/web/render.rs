@@ -41,6 +41,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../config/templates/web/reminders.html"),
     ),
     (
+        "chart.html",
+        include_str!("../../config/templates/web/chart.html"),
+    ),
+    (
         "calendar_feed.html",
         include_str!("../../config/templates/web/calendar_feed.html"),
     ),

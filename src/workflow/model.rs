@@ -226,6 +226,30 @@ impl WorkflowDefinition {
             .find(|(_, f)| &f.name == name)
     }
 
+    /// Whether `earlier` comes before `later` on the route: `later` can be reached from
+    /// `earlier` by transitions, and `earlier` cannot be reached from `later` (stages on a loop,
+    /// such as a draft sent back for review, come in no order).
+    pub fn precedes(&self, earlier: &StageId, later: &StageId) -> bool {
+        earlier != later && self.reaches(earlier, later) && !self.reaches(later, earlier)
+    }
+
+    /// Whether `to` can be reached from `from` by one or more transitions.
+    pub fn reaches(&self, from: &StageId, to: &StageId) -> bool {
+        let mut seen: BTreeSet<&StageId> = BTreeSet::new();
+        let mut next: Vec<&StageId> = vec![from];
+        while let Some(stage) = next.pop() {
+            for t in self.transitions_from(stage) {
+                if &t.to == to {
+                    return true;
+                }
+                if seen.insert(&t.to) {
+                    next.push(&t.to);
+                }
+            }
+        }
+        false
+    }
+
     /// Every institution the definition names, for validation against the registry.
     pub fn institutions(&self) -> BTreeSet<&InstitutionId> {
         let mut all = BTreeSet::new();

@@ -359,3 +359,32 @@ async fn unknown_and_revoked_tokens_are_refused_with_401(db: &TestDb) {
     assert!(!list.text.contains(&token));
 }
 on_both!(unknown_and_revoked_tokens_are_refused_with_401);
+
+/// A role that may not read a list is refused before its query is looked at: 403 whatever it
+/// sends, so a refused caller learns nothing from validation; one that may is told what is wrong.
+async fn a_refused_role_is_refused_before_its_query_is_read(db: &TestDb) {
+    let server = Server::start(db).await;
+    let moj = server.token("moj", Role::Ministry).to_string();
+    let mfa = server.token("mfa", Role::Coordinator).to_string();
+    for list in [
+        "/api/v1/outbox",
+        "/api/v1/timers",
+        "/api/v1/audit/checkpoints",
+    ] {
+        for (query, invalid) in [
+            ("cursor=zz", StatusCode::UNPROCESSABLE_ENTITY),
+            ("limit=0", StatusCode::UNPROCESSABLE_ENTITY),
+            ("nonsense=1", StatusCode::BAD_REQUEST),
+        ] {
+            let path = format!("{list}?{query}");
+            server
+                .get(&path, &moj)
+                .await
+                .expect(StatusCode::FORBIDDEN)
+                .problem("not-allowed");
+            let reply = server.get(&path, &mfa).await;
+            assert_eq!(reply.status, invalid, "{path}");
+        }
+    }
+}
+on_both!(a_refused_role_is_refused_before_its_query_is_read);

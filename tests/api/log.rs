@@ -128,3 +128,136 @@ async fn checkpoints_are_listed_newest_first_a_page_at_a_time_for_auditors(db: &
         .expect(StatusCode::UNPROCESSABLE_ENTITY);
 }
 on_both!(checkpoints_are_listed_newest_first_a_page_at_a_time_for_auditors);
+
+/// A checkpoint's email, as the API, the document and the outbox page show it: an outbox row
+/// about no procedure, whose payload is the checkpoint's facts.
+async fn a_checkpoint_email_is_an_outbox_row_about_no_procedure(db: &TestDb) {
+    use accession::audit::checkpoint::Checkpoint;
+    use accession::engine::CheckpointFacts;
+    use accession::store::{CheckpointMail, NewCheckpoint};
+    let server = Server::start(db).await;
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+    let (size, root) = server.app.store_for_tests().log_head().await.unwrap();
+    let cp = Checkpoint::sign(size, &root, server.app.now(), &key);
+    let facts = CheckpointFacts::of(&cp, &key.verifying_key());
+    let kept = server
+        .app
+        .store_for_tests()
+        .keep_checkpoint(NewCheckpoint {
+            checkpoint: &cp,
+            scheduled_after: Some(0),
+            mail: Some(CheckpointMail {
+                facts: &facts,
+                at: server.app.now(),
+            }),
+        })
+        .await
+        .unwrap()
+        .expect("the first of its period");
+    // The harness's one auditor token is the MFA's.
+    assert_eq!(kept.mailed_to.len(), 1);
+    assert_eq!(kept.mailed_to[0].as_str(), "mfa");
+
+    let admin = server.token("mfa", Role::Admin).to_string();
+    let rows = server
+        .get("/api/v1/outbox?limit=200", &admin)
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    let row = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == "checkpoint")
+        .unwrap_or_else(|| panic!("no checkpoint email in {rows}"))
+        .clone();
+    assert_eq!(row["procedure"], serde_json::Value::Null, "{row}");
+    assert_eq!(row["recipient_institution"], "mfa", "{row}");
+    assert_eq!(
+        row["payload"],
+        serde_json::to_value(&facts).unwrap(),
+        "{row}"
+    );
+    let one = server
+        .get(&format!("/api/v1/outbox/{}", row["id"]), &admin)
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!(one, row);
+
+    // The document says so: no procedure is allowed, and the payload is one of the two facts.
+    let doc = server
+        .send(reqwest::Method::GET, "/api/openapi.json", None, &[], None)
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    let schemas = &doc["components"]["schemas"];
+    let procedure = &schemas["OutboxRow"]["properties"]["procedure"];
+    assert!(
+        procedure["type"]
+            .as_array()
+            .is_some_and(|t| t.contains(&"null".into()) && t.contains(&"string".into())),
+        "{procedure}"
+    );
+    assert!(
+        !schemas["OutboxRow"]["required"]
+            .as_array()
+            .unwrap()
+            .contains(&"procedure".into()),
+        "{}",
+        schemas["OutboxRow"]
+    );
+    let facts_schema = &schemas["NotificationFacts"];
+    let refs: Vec<&str> = facts_schema["oneOf"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{facts_schema}"))
+        .iter()
+        .filter_map(|s| s["$ref"].as_str())
+        .collect();
+    assert_eq!(
+        refs,
+        [
+            "#/components/schemas/ProcedureFacts",
+            "#/components/schemas/CheckpointFacts"
+        ]
+    );
+    let required = schemas["CheckpointFacts"]["required"].as_array().unwrap();
+    for field in [
+        "checkpoint",
+        "public_key",
+        "file",
+        "public_key_file",
+        "verify",
+    ] {
+        assert!(required.contains(&field.into()), "{required:?}");
+    }
+    assert!(
+        schemas["NotificationKind"]["enum"]
+            .as_array()
+            .unwrap()
+            .contains(&"checkpoint".into()),
+        "{}",
+        schemas["NotificationKind"]
+    );
+
+    // The outbox page lists it, with no procedure to link to.
+    let client = server.client_from("127.0.0.1");
+    let session = server.session(&client, &admin, "").await;
+    let page = client
+        .get(format!("{}/outbox", server.base))
+        .header("Cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = page
+        .split("<tr>")
+        .find(|l| l.starts_with(&format!("<td>{}</td>", row["id"])))
+        .unwrap_or_else(|| panic!("no line for the checkpoint email:\n{page}"));
+    assert!(line.contains("<td>checkpoint</td>"), "{line}");
+    assert!(line.contains("<td>mfa</td>"), "{line}");
+    assert!(!line.contains("/procedures/"), "{line}");
+}
+on_both!(a_checkpoint_email_is_an_outbox_row_about_no_procedure);

@@ -10,6 +10,7 @@ mod harness;
 
 mod access;
 mod agreement;
+mod chart;
 mod diskfull;
 mod document;
 mod hardening;
@@ -22,6 +23,7 @@ mod paging;
 mod roles;
 mod throttle;
 mod took_effect;
+mod treaty;
 mod walk;
 mod web;
 mod writes;

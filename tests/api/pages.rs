@@ -270,6 +270,33 @@ async fn every_page_renders_for_every_role_in_both_languages(db: &TestDb) {
                 )
                 .await;
 
+            // The chart, empty and chosen, for a convention and a State, and its CSV.
+            visit.get("/chart", StatusCode::OK, "name=\"as_of\"").await;
+            let chart = visit
+                .get(
+                    "/chart?convention=ets-112&as_of=2024-05-01",
+                    StatusCode::OK,
+                    "class=\"chart\"",
+                )
+                .await;
+            if role != Role::Ministry || institution == "moj" {
+                assert!(chart.contains("2024-04-22"), "{}: {chart}", visit.who);
+            }
+            visit
+                .get(
+                    "/chart?state=kg&as_of=2024-08-01",
+                    StatusCode::OK,
+                    "name=\"as_of\"",
+                )
+                .await;
+            visit
+                .get(
+                    "/chart?state=KG&as_of=01.05.2024",
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "role=\"alert\"",
+                )
+                .await;
+
             // The auditor's pages, the coordinator's, the reminders.
             let audit = allowed(role, Permission::ReadAudit);
             let marker = if audit == StatusCode::OK {

@@ -144,7 +144,8 @@ async fn a_procedure_walks_from_the_seminar_to_entry_into_force(db: &TestDb) {
         json!({"field": "invitation_date", "value": "2026-03-10"}),
     )
     .await;
-    assert_eq!(invited["key_dates"]["invitation_expires_on"], "2031-03-10");
+    // Valid five years from the day after the decision, as the Council of Europe counts.
+    assert_eq!(invited["key_dates"]["invitation_expires_on"], "2031-03-11");
     step(
         &server,
         "mfa",

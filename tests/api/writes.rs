@@ -315,3 +315,110 @@ async fn a_write_that_cannot_get_the_lock_in_time_is_a_503_busy_with_retry_after
     other.close().await.unwrap();
     db.finish().await;
 }
+
+/// POST /procedures/{id}/migrate: coordinators only, If-Match required, a move that would lose
+/// what the procedure holds is 409 `cannot-move`, and a move is one history row with the ETag
+/// of the new version. The folder holds two versions of coe-accession, the demo starting on the
+/// newer (where legal review needs no report); the procedure moves back to version 1.
+async fn a_procedure_moves_to_another_workflow_version_over_the_api(db: &TestDb) {
+    let folder = tempfile::tempdir().unwrap();
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/workflows");
+    for entry in std::fs::read_dir(shipped).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, folder.path().join(path.file_name().unwrap())).unwrap();
+    }
+    let v1 = std::fs::read_to_string(folder.path().join("coe-accession.toml")).unwrap();
+    std::fs::write(
+        folder.path().join("coe-accession-v2.toml"),
+        v1.replace(
+            "type = \"document\"\nrequired = true",
+            "type = \"document\"\nrequired = false",
+        )
+        .replace("\nversion = 1\n", "\nversion = 2\n"),
+    )
+    .unwrap();
+    let dir = folder.path().to_path_buf();
+    let server = Server::start_with(db, move |s| s.workflows.dir = dir).await;
+    let id = "kg-cets-210";
+    let path = format!("/api/v1/procedures/{id}/migrate");
+    let mfa = server.token("mfa", Role::Coordinator).to_string();
+    let moj = server.token("moj", Role::Ministry).to_string();
+    let before = server.history_len(id).await;
+    let etag = server.etag(id).await;
+    let back = json!({"to_version": 1});
+
+    server
+        .send(Method::POST, &path, Some(&mfa), &[], Some(back.clone()))
+        .await
+        .expect(StatusCode::PRECONDITION_REQUIRED);
+    server
+        .send(
+            Method::POST,
+            &path,
+            Some(&moj),
+            &[("If-Match", &etag)],
+            Some(back.clone()),
+        )
+        .await
+        .expect(StatusCode::FORBIDDEN)
+        .problem("not-allowed");
+    let cannot = server
+        .send(
+            Method::POST,
+            &path,
+            Some(&mfa),
+            &[("If-Match", &etag)],
+            Some(json!({"to_version": 1, "map": {"legal-review": "nowhere"}})),
+        )
+        .await
+        .expect(StatusCode::CONFLICT);
+    let detail = cannot.problem("cannot-move")["detail"].to_string();
+    assert!(
+        detail.contains("names stage `nowhere`, which the new version does not define"),
+        "{detail}"
+    );
+    server
+        .send(
+            Method::POST,
+            &path,
+            Some(&mfa),
+            &[("If-Match", &etag)],
+            Some(json!({"to_version": 7})),
+        )
+        .await
+        .expect(StatusCode::NOT_FOUND);
+    assert_eq!(
+        server.history_len(id).await,
+        before,
+        "refusals write nothing"
+    );
+
+    let moved = server
+        .send(
+            Method::POST,
+            &path,
+            Some(&mfa),
+            &[("If-Match", &etag)],
+            Some(back.clone()),
+        )
+        .await
+        .expect(StatusCode::OK);
+    let view = moved.json();
+    assert_eq!(view["stage"], "legal-review");
+    assert_eq!(view["workflow"]["version"], 1);
+    let version: i64 = etag.trim_matches('"').parse().unwrap();
+    assert_eq!(moved.header("etag"), Some(format!("\"{}\"", version + 1)));
+    assert_eq!(server.history_len(id).await, before + 1);
+    // The same request again meets the new version: 412, not a second move.
+    server
+        .send(
+            Method::POST,
+            &path,
+            Some(&mfa),
+            &[("If-Match", &etag)],
+            Some(back),
+        )
+        .await
+        .expect(StatusCode::PRECONDITION_FAILED);
+}
+on_both!(a_procedure_moves_to_another_workflow_version_over_the_api);

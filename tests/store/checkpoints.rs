@@ -302,13 +302,19 @@ async fn the_scheduler_makes_a_checkpoint_when_one_is_due(db: &TestDb) {
         .checkpoint_if_due()
         .await
         .unwrap()
-        .expect("none yet: one is due");
+        .expect("none yet: one is due")
+        .checkpoint;
     let key = accession::app::checkpoints::public_key_file(&public).unwrap();
     assert!(first.verify(&key).is_ok());
     clock.advance(chrono::TimeDelta::hours(23));
     assert_eq!(app.checkpoint_if_due().await.unwrap(), None, "not due yet");
     clock.advance(chrono::TimeDelta::hours(1));
-    let second = app.checkpoint_if_due().await.unwrap().expect("a day later");
+    let second = app
+        .checkpoint_if_due()
+        .await
+        .unwrap()
+        .expect("a day later")
+        .checkpoint;
     assert_ne!(second.time, first.time);
     let (listed, more) = app
         .store_for_tests()

@@ -2,7 +2,7 @@
 //! and a procedure keeps the definition it started on.
 
 use accession::app::AppError;
-use accession::engine::{Act, Command, Refusal, Role, StartProcedure};
+use accession::engine::{Act, Actor, Command, Refusal, Role, StartProcedure};
 use accession::ids::{ConventionId, InstitutionId, StageId, StateCode, Version, WorkflowId};
 
 use crate::on_both;
@@ -173,9 +173,10 @@ async fn a_procedure_keeps_its_definition_when_the_file_changes(db: &TestDb) {
         .unwrap()
         .unwrap();
 
-    // A new folder where coe-accession v1 changed: legal review no longer needs the report.
+    // A new folder where coe-accession changed: legal review no longer needs the report. The
+    // same version with other content is refused at load, saying where and what to do.
     let dir = tempfile::tempdir().unwrap();
-    let source = std::fs::read_to_string(concat!(
+    let changed_v1 = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/workflows/coe-accession.toml"
     ))
@@ -184,9 +185,40 @@ async fn a_procedure_keeps_its_definition_when_the_file_changes(db: &TestDb) {
         "type = \"document\"\nrequired = true",
         "type = \"document\"\nrequired = false",
     );
-    std::fs::write(dir.path().join("coe-accession.toml"), source).unwrap();
+    let file = dir.path().join("coe-accession.toml");
+    std::fs::write(&file, &changed_v1).unwrap();
     let mut settings = db.settings();
     settings.workflows.dir = dir.path().to_path_buf();
+    let refused =
+        accession::app::Accession::open(settings.clone(), std::sync::Arc::new(clock.clone()))
+            .await
+            .err()
+            .expect("a changed version 1 is refused");
+    let AppError::Workflows(diagnostics) = &refused else {
+        panic!("{refused}");
+    };
+    let text = diagnostics[0].to_string();
+    assert!(
+        text.starts_with(&format!("{}:7:1: error:", file.display())),
+        "names the file and its `version` line: {text}"
+    );
+    assert!(
+        text.contains("version 1 changed since procedures started on it"),
+        "{text}"
+    );
+    assert!(text.contains("raise `version` to 2"), "{text}");
+    // Nothing was stored by the refused load.
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM workflow_definitions").await,
+        1
+    );
+
+    // Raised to version 2, it loads.
+    std::fs::write(
+        &file,
+        changed_v1.replace("\nversion = 1\n", "\nversion = 2\n"),
+    )
+    .unwrap();
     let changed = accession::app::Accession::open(settings, std::sync::Arc::new(clock.clone()))
         .await
         .unwrap();
@@ -285,7 +317,7 @@ async fn the_view_an_act_returns_is_the_view_read_back(db: &TestDb) {
             .unwrap()
             .version;
         let acted = app.act(&id, &cmd, &by).await.unwrap();
-        let read = app.view(&id).await.unwrap();
+        let read = app.view(&Actor::operator("test"), &id).await.unwrap();
         same(&acted, &read);
         if who != "moj" {
             assert!(
@@ -296,7 +328,7 @@ async fn the_view_an_act_returns_is_the_view_read_back(db: &TestDb) {
             );
         }
     }
-    let read = app.view(&id).await.unwrap();
+    let read = app.view(&Actor::operator("test"), &id).await.unwrap();
     assert_eq!(read.procedure.stage.as_str(), "request");
     assert!(read.procedure.approvals.is_empty());
     assert_eq!(read.procedure.last_sequence, read.procedure.version.0);

@@ -36,6 +36,7 @@ fn message_to(message_id: &str, to: &[&str]) -> accession::notify::Message {
         subject: "[Accession] Reminder: ETS No. 112 - Parliament, due 2024-05-01".into(),
         text: "Dear colleagues,\n\nThe stage Parliament is due on 2024-05-01.\n".into(),
         html: "<p>Dear colleagues,</p><p>The stage Parliament is due on 2024-05-01.</p>".into(),
+        attachments: Vec::new(),
     };
     build_message(
         &from,
@@ -44,7 +45,7 @@ fn message_to(message_id: &str, to: &[&str]) -> accession::notify::Message {
         Utc.with_ymd_and_hms(2024, 4, 24, 9, 0, 0).unwrap(),
         &rendered,
         &ExtraHeaders {
-            procedure_id: "kg-ets-112".into(),
+            procedure_id: Some("kg-ets-112".into()),
             kind: NotificationKind::Reminder,
         },
     )

@@ -189,6 +189,7 @@ pub fn record(version: i64, field: &str, value: &str) -> accession::engine::Comm
             field: accession::ids::FieldName::parse(field).unwrap(),
             value: value.into(),
             comment: None,
+            source: None,
         },
     }
 }

@@ -27,6 +27,8 @@ pub struct Model {
     pub deposited_on: Option<Date>,
     pub entry_into_force_computed: Option<Date>,
     pub entry_into_force_recorded: Option<Date>,
+    /// The treaty record (`engine::TreatyRecord`): JSON object, stored as text.
+    pub treaty: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
