@@ -4,10 +4,14 @@
     python3 tests/check_proof.py PROOF.json CHECKPOINT.json PUBLIC_KEY_FILE
 
 Exit 0 and "OK" when the checkpoint's Ed25519 signature is valid for the key and the proof leads
-from the history row to the checkpoint's root; exit 1 naming what failed otherwise. Uses only
-the standard library: hashlib for SHA-256/SHA-512 and the Ed25519 verification of RFC 8032 §6.
+from the history row to the checkpoint's root; exit 1 naming what failed otherwise. A proof of
+format v2 carries the row itself: its canonical encoding (form 1, the recording time only, or
+form 2, both times) is rebuilt from the row's fields and must hash to the proof's row_hash; "OK"
+then names both times. Uses only the standard library: hashlib for SHA-256/SHA-512, json for the
+encoding, and the Ed25519 verification of RFC 8032 §6.
 """
 
+import datetime
 import hashlib
 import json
 import sys
@@ -127,32 +131,89 @@ def inclusion_root(index, size, leaf_hash, path):
     return r if sn == 0 else None
 
 
+def utc_micros(text):
+    """An RFC 3339 time as the encoding writes it: UTC, six fraction digits, `Z`."""
+    when = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    when = when.astimezone(datetime.timezone.utc)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical_encoding(row):
+    """README, "Checkpoints and proofs": the row's fields in a fixed order, as compact JSON."""
+    form = row.get("hash_form", 1)
+    at = utc_micros(row["at"])
+    actor = [row["actor_institution"], row["actor_name"], row["actor_role"]]
+    rest = [row["command"], row["from_stage"], row["to_stage"], row["comment"], row["payload"]]
+    if form == 1:
+        if row.get("effective_on") or row.get("effective_approximate") or row.get("retrospective"):
+            return None, "the row is of hash form 1, whose hash does not cover an effective time"
+        fields = ["accession-history-v1", row["procedure_id"], row["sequence"], at]
+    elif form == 2:
+        times = [row["effective_on"], row["effective_approximate"], row["retrospective"]]
+        fields = ["accession-history-v2", row["procedure_id"], row["sequence"], at] + times
+    else:
+        return None, f"the row names hash form {form}, which this checker does not know"
+    fields += actor + rest + [row["prev_hash"]]
+    return json.dumps(fields, ensure_ascii=False, separators=(",", ":")), None
+
+
+def check_row(proof):
+    """The v2 proof's row is the one named and hashes to row_hash; returns (what, problem)."""
+    row = proof.get("row")
+    if row is None:
+        return None, "a v2 proof carries its row"
+    if row["procedure_id"] != proof["procedure"] or row["sequence"] != proof["sequence"]:
+        return None, "the proof's row is not the row it names"
+    encoding, problem = canonical_encoding(row)
+    if problem:
+        return None, problem
+    if hashlib.sha256(encoding.encode("utf-8")).hexdigest() != proof["row_hash"]:
+        return None, "the row's fields do not hash to the proof's row_hash: the row was altered"
+    if row.get("effective_on") is None:
+        took = "as recorded"
+    elif row.get("effective_approximate"):
+        took = f"on or before {row['effective_on']} (day not known)"
+    else:
+        took = f"on {row['effective_on']}"
+    what = f"recorded {row['at']}, took effect {took}"
+    if row.get("retrospective"):
+        what += ", retrospective"
+    return what, None
+
+
 def main(proof_file, checkpoint_file, key_file):
     proof = json.load(open(proof_file))
     cp = json.load(open(checkpoint_file))
     public = bytes.fromhex(open(key_file).read().strip())
     key_id = hashlib.sha256(public).hexdigest()[:16]
     if cp["key_id"] != key_id:
-        return f"the checkpoint names key {cp['key_id']}, the key file is {key_id}"
+        return f"the checkpoint names key {cp['key_id']}, the key file is {key_id}", None
     text = (
         f"accession checkpoint v1\nsize {cp['size']}\nroot {cp['root']}\n"
         f"time {cp['time']}\nkey {cp['key_id']}\n"
     )
     if not verify(public, text.encode(), bytes.fromhex(cp["signature"])):
-        return "the checkpoint's signature is not valid"
+        return "the checkpoint's signature is not valid", None
     if proof["size"] != cp["size"]:
-        return "the proof is for another size than the checkpoint"
+        return "the proof is for another size than the checkpoint", None
+    what = None
+    if proof["format"] == "accession inclusion proof v2":
+        what, problem = check_row(proof)
+        if problem:
+            return problem, None
+    elif proof["format"] != "accession inclusion proof v1":
+        return f"the proof's format `{proof['format']}` is not known", None
     lh = leaf(proof["position"], bytes.fromhex(proof["row_hash"]))
     path = [bytes.fromhex(h) for h in proof["path"]]
     root = inclusion_root(proof["position"], proof["size"], lh, path)
     if root is None or root.hex() != cp["root"]:
-        return "the proof does not lead to the checkpoint's root"
-    return None
+        return "the proof does not lead to the checkpoint's root", None
+    return None, what
 
 
 if __name__ == "__main__":
-    problem = main(*sys.argv[1:4])
+    problem, what = main(*sys.argv[1:4])
     if problem:
         print("BROKEN:", problem)
         sys.exit(1)
-    print("OK")
+    print(f"OK: {what}" if what else "OK")

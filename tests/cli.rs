@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use tempfile::TempDir;
 
 const BIN: &str = env!("CARGO_BIN_EXE_accession");
@@ -2043,7 +2043,101 @@ fn a_checkpoint_and_an_inclusion_proof_check_out_here_and_in_an_independent_scri
         "{}",
         String::from_utf8_lossy(&independent.stdout)
     );
-    assert_eq!(String::from_utf8_lossy(&independent.stdout).trim(), "OK");
+    assert_eq!(
+        String::from_utf8_lossy(&independent.stdout).trim(),
+        "OK: recorded 2024-08-01T04:00:00Z, took effect as recorded"
+    );
+
+    // A row whose day is not known (the request, sequence 8): the proof carries it, both times
+    // included, and both checkers rebuild its form-2 encoding; an edit to its effective day in
+    // the proof is refused by both.
+    let request = s
+        .run_with(
+            &[
+                "audit",
+                "prove",
+                "--procedure",
+                "kg-ets-112",
+                "--sequence",
+                "8",
+                "--checkpoint",
+                cp_path,
+            ],
+            &env,
+        )
+        .expect(0);
+    let request_json = request.json();
+    assert_eq!(request_json["format"], "accession inclusion proof v2");
+    assert_eq!(request_json["row"]["hash_form"], 2);
+    let request_file = s.write("request.json", &request.stdout);
+    let request_path = request_file.to_str().unwrap();
+    check(request_path).expect(0);
+    let out = python(request_path, cp_path);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "OK: recorded 2023-12-20T04:05:00Z, took effect on or before 2023-12-20 (day not known), \
+         retrospective"
+    );
+    let mut moved = request_json.clone();
+    moved["row"]["effective_on"] = Value::String("2023-09-01".into());
+    let moved_file = s.write("moved.json", &moved.to_string());
+    let moved_path = moved_file.to_str().unwrap();
+    let out = check(moved_path).expect(1).stdout;
+    assert!(out.contains("edited"), "{out}");
+    let out = python(moved_path, cp_path);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("altered"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // Text beyond ASCII, quotes and a backslash encode alike in both checkers.
+    let v = s.procedure("kg-ets-112")["version"].to_string();
+    s.act(
+        &[
+            "comment",
+            "kg-ets-112",
+            "Мнение «получено» — \"ok\" \\ 😀",
+            "--effective",
+            "2024-08-02",
+        ],
+        "mfa",
+        &v,
+    )
+    .expect(0);
+    let cp2 = s.run_with(&["audit", "checkpoint"], &env).expect(0);
+    let cp2_file = s.write("cp2.json", &cp2.stdout);
+    let cp2_path = cp2_file.to_str().unwrap();
+    let newest = s
+        .run_with(
+            &[
+                "audit",
+                "prove",
+                "--procedure",
+                "kg-ets-112",
+                "--checkpoint",
+                cp2_path,
+            ],
+            &env,
+        )
+        .expect(0);
+    let newest_file = s.write("newest.json", &newest.stdout);
+    let out = python(newest_file.to_str().unwrap(), cp2_path);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("took effect on 2024-08-02, retrospective"),
+        "{said}"
+    );
+
+    // A proof of the first form (the row's hash alone) is still read by both.
+    let mut v1 = request_json.clone();
+    v1["format"] = Value::String("accession inclusion proof v1".into());
+    v1.as_object_mut().unwrap().remove("row");
+    let v1_file = s.write("v1.json", &v1.to_string());
+    check(v1_file.to_str().unwrap()).expect(0);
+    let out = python(v1_file.to_str().unwrap(), cp_path);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "OK");
 
     // A proof of another row hash, and a checkpoint with another size: refused by both.
     let mut tampered = proof.json();
@@ -2211,6 +2305,127 @@ fn an_act_records_the_actor_given_with_actor_or_its_older_spelling_name() {
         let last = history.last().unwrap();
         assert_eq!(last["actor_name"], who, "{last}");
     }
+    // Neither, and no user in the environment (a service, a cron job): the process's owner.
+    let owner = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap();
+    let owner = String::from_utf8(owner.stdout).unwrap().trim().to_string();
+    let v = version(&s);
+    let mut cmd = s.command(&[
+        "procedures",
+        "comment",
+        "kg-cets-210",
+        "from a service",
+        "--as",
+        "mfa",
+        "--expected-version",
+        &v,
+    ]);
+    for key in ["USER", "LOGNAME", "USERNAME"] {
+        cmd.env_remove(key);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let history = s.history("kg-cets-210");
+    assert_eq!(
+        history.last().unwrap()["actor_name"],
+        format!("cli:{owner}"),
+        "never cli:unknown"
+    );
+}
+
+#[test]
+fn an_act_recorded_late_states_the_day_it_took_effect() {
+    let s = Sandbox::with_demo();
+    let version = |s: &Sandbox| s.procedure("kg-cets-210")["version"].to_string();
+    let v = version(&s);
+    s.act(
+        &[
+            "comment",
+            "kg-cets-210",
+            "opinion received",
+            "--effective",
+            "2024-06-03",
+        ],
+        "mfa",
+        &v,
+    )
+    .expect(0);
+    let v = version(&s);
+    s.act(
+        &[
+            "comment",
+            "kg-cets-210",
+            "letter sent",
+            "--effective",
+            "2024-06-10",
+            "--approximate",
+        ],
+        "mfa",
+        &v,
+    )
+    .expect(0);
+    let history = s.history("kg-cets-210");
+    let [.., exact, approximate] = history.as_slice() else {
+        panic!("{history:?}")
+    };
+    assert_eq!(
+        (
+            &exact["effective_on"],
+            &exact["effective_approximate"],
+            &exact["retrospective"]
+        ),
+        (&json!("2024-06-03"), &json!(false), &json!(true))
+    );
+    assert_eq!(
+        (
+            &approximate["effective_on"],
+            &approximate["effective_approximate"]
+        ),
+        (&json!("2024-06-10"), &json!(true))
+    );
+    let table = s
+        .run(&["procedures", "history", "kg-cets-210"])
+        .expect(0)
+        .stdout;
+    assert!(table.contains("TOOK EFFECT"), "{table}");
+    assert!(table.contains("2024-06-03, retrospective"), "{table}");
+    assert!(
+        table.contains("≤ 2024-06-10 (day not known), retrospective"),
+        "{table}"
+    );
+    assert!(table.contains("as recorded"), "{table}");
+
+    // Refused, naming what: before the previous act, a day not in full, approximate alone.
+    let v = version(&s);
+    let before = s
+        .act(
+            &["comment", "kg-cets-210", "x", "--effective", "2024-06-01"],
+            "mfa",
+            &v,
+        )
+        .expect(1);
+    assert!(
+        before.error_line().contains("before 2024-06-10"),
+        "{}",
+        before.stderr
+    );
+    let short = s.act(
+        &["comment", "kg-cets-210", "x", "--effective", "2024-6-1"],
+        "mfa",
+        &v,
+    );
+    assert_ne!(short.code, 0);
+    assert!(short.stderr.contains("YYYY-MM-DD"), "{}", short.stderr);
+    let alone = s.act(&["comment", "kg-cets-210", "x", "--approximate"], "mfa", &v);
+    assert_ne!(alone.code, 0);
+    assert!(alone.stderr.contains("--effective"), "{}", alone.stderr);
+    assert_eq!(version(&s), v, "nothing was written");
 }
 
 #[test]

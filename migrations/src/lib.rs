@@ -16,6 +16,7 @@ mod m20261202_000014_log;
 mod m20261203_000101_checkpoints;
 mod m20261203_000301_tallies;
 mod m20261203_000401_treaty_record;
+mod m20261204_000201_effective_times;
 mod m20261204_000301_checkpoint_mail;
 mod m20261204_000401_states;
 mod m20261204_000501_procedures_by_state;
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000301_checkpoint_mail::Migration),
             Box::new(m20261204_000401_states::Migration),
             Box::new(m20261204_000501_procedures_by_state::Migration),
+            Box::new(m20261204_000201_effective_times::Migration),
         ]
     }
 }

@@ -470,6 +470,63 @@ async fn assert_api_keys(db: &DatabaseConnection) {
     );
 }
 
+/// How many migrations come before the one adding effective times.
+fn before_effective_times() -> u32 {
+    Migrator::migrations()
+        .iter()
+        .position(|m| m.name().contains("_effective_times"))
+        .expect("the migration adding effective times") as u32
+}
+
+/// The rows written before effective times are as they were (same ids, hashes, times) and read as
+/// hash form 1 with no effective time; rolling the migration back keeps the columns (they hold
+/// what newer rows' hashes cover) and applying it again finds them there.
+async fn assert_old_rows_keep_their_form(
+    db: &DatabaseConnection,
+    written: &BTreeSet<String>,
+    old_rows: &str,
+) {
+    let backend = db.get_database_backend();
+    assert_eq!(written.len(), 2, "{backend:?}: two old rows");
+    assert_eq!(
+        &strings(db, old_rows).await,
+        written,
+        "{backend:?}: the old rows were rewritten"
+    );
+    let form = "SELECT CAST(hash_form AS TEXT) || ':' || COALESCE(CAST(effective_on AS TEXT), '-') \
+                || ':' || CASE WHEN effective_approximate OR retrospective THEN 'flagged' \
+                ELSE 'plain' END FROM history";
+    assert_eq!(
+        strings(db, form).await,
+        BTreeSet::from(["1:-:plain".to_owned()]),
+        "{backend:?}"
+    );
+    let after = Migrator::migrations().len() as u32 - before_effective_times();
+    Migrator::down(db, Some(after))
+        .await
+        .expect("down past effective times");
+    assert_eq!(
+        strings(db, "SELECT CAST(hash_form AS TEXT) FROM history").await,
+        BTreeSet::from(["1".to_owned()]),
+        "{backend:?}: rolling back keeps the columns"
+    );
+    Migrator::up(db, None).await.expect("up again");
+    // A row written now states both times.
+    exec(
+        db,
+        "INSERT INTO history (procedure_id, sequence, at, effective_on, effective_approximate, \
+         retrospective, actor_institution, actor_name, actor_role, command, payload, prev_hash, \
+         hash, hash_form) VALUES ('p1', 3, '2026-11-28 12:00:00+00', '2023-12-20', TRUE, TRUE, \
+         'mfa', 'Officer', 'clerk', 'open', '{}', 'hash2', 'hash3', 2)",
+    )
+    .await;
+    assert_eq!(
+        strings(db, form).await,
+        BTreeSet::from(["1:-:plain".to_owned(), "2:2023-12-20:flagged".to_owned()]),
+        "{backend:?}"
+    );
+}
+
 /// Of two checkpoints the scheduler made after the same one, the second is refused; those made
 /// by hand (no `scheduled_after`) repeat freely.
 async fn assert_one_scheduled_checkpoint_per_period(db: &DatabaseConnection) {
@@ -565,9 +622,23 @@ async fn institutions_before_the_states_belong_to_kyrgyzstan(db: &DatabaseConnec
 /// tables.
 async fn up_down_up(db: DatabaseConnection) {
     institutions_before_the_states_belong_to_kyrgyzstan(&db).await;
+    // The first rows are written before effective times existed: they are the old rows.
+    let applied = u32::try_from(
+        Migrator::get_applied_migrations(&db)
+            .await
+            .expect("the applied migrations")
+            .len(),
+    )
+    .unwrap();
+    Migrator::up(&db, Some(before_effective_times() - applied))
+        .await
+        .expect("up to before effective times");
+    assert_history_append_only(&db).await;
+    let old_rows = "SELECT CAST(id AS TEXT) || ':' || hash || ':' || CAST(at AS TEXT) FROM history";
+    let written = strings(&db, old_rows).await;
     Migrator::up(&db, None).await.expect("first up");
     assert_schema_present(&db).await;
-    assert_history_append_only(&db).await;
+    assert_old_rows_keep_their_form(&db, &written, old_rows).await;
     assert_api_keys(&db).await;
     assert_one_scheduled_checkpoint_per_period(&db).await;
     assert_one_open_procedure_per_state_and_convention(&db).await;

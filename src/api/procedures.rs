@@ -16,7 +16,7 @@ use super::query::ApiQuery;
 use super::responses::failures;
 use crate::app::{AllowedAct, Answering, AppError, ListRequest, Moves, ProcedureView};
 use crate::audit::ChainRow;
-use crate::engine::{Act, Command, ProcedureState, StartProcedure, Status};
+use crate::engine::{Act, Command, ProcedureState, StartProcedure, Stated, Status};
 use crate::http::Caller;
 use crate::http::Failure;
 use crate::http::HttpState;
@@ -103,6 +103,12 @@ pub struct AdvanceBody {
     pub to: StageId,
     #[schema(pattern = r"\S", max_length = 4000)]
     pub comment: Option<String>,
+    /// The day the act took effect (YYYY-MM-DD), when it is recorded late: not after today, not
+    /// before the procedure's previous act. Omitted: it takes effect as it is recorded.
+    #[schema(format = Date, pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    pub effective_on: Option<String>,
+    /// The day is not known: `effective_on` is the latest it can have been. Needs `effective_on`.
+    pub effective_approximate: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
@@ -110,6 +116,12 @@ pub struct AdvanceBody {
 pub struct OptionalComment {
     #[schema(pattern = r"\S", max_length = 4000)]
     pub comment: Option<String>,
+    /// The day the act took effect (YYYY-MM-DD), when it is recorded late: not after today, not
+    /// before the procedure's previous act. Omitted: it takes effect as it is recorded.
+    #[schema(format = Date, pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    pub effective_on: Option<String>,
+    /// The day is not known: `effective_on` is the latest it can have been. Needs `effective_on`.
+    pub effective_approximate: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
@@ -120,6 +132,12 @@ pub struct RecordBody {
     pub value: String,
     #[schema(pattern = r"\S", max_length = 4000)]
     pub comment: Option<String>,
+    /// The day the act took effect (YYYY-MM-DD), when it is recorded late: not after today, not
+    /// before the procedure's previous act. Omitted: it takes effect as it is recorded.
+    #[schema(format = Date, pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    pub effective_on: Option<String>,
+    /// The day is not known: `effective_on` is the latest it can have been. Needs `effective_on`.
+    pub effective_approximate: Option<bool>,
     /// For a date of entry into force that is not the one the rule gives: the depositary's
     /// publication it is taken from (without it such a date is refused).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -133,6 +151,12 @@ pub struct CommentBody {
     /// Not blank; at most 4000 characters.
     #[schema(pattern = r"\S", max_length = 4000)]
     pub text: String,
+    /// The day the act took effect (YYYY-MM-DD), when it is recorded late: not after today, not
+    /// before the procedure's previous act. Omitted: it takes effect as it is recorded.
+    #[schema(format = Date, pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    pub effective_on: Option<String>,
+    /// The day is not known: `effective_on` is the latest it can have been. Needs `effective_on`.
+    pub effective_approximate: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
@@ -141,6 +165,12 @@ pub struct ReasonBody {
     /// Not blank; at most 4000 characters.
     #[schema(pattern = r"\S", max_length = 4000)]
     pub reason: String,
+    /// The day the act took effect (YYYY-MM-DD), when it is recorded late: not after today, not
+    /// before the procedure's previous act. Omitted: it takes effect as it is recorded.
+    #[schema(format = Date, pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+    pub effective_on: Option<String>,
+    /// The day is not known: `effective_on` is the latest it can have been. Needs `effective_on`.
+    pub effective_approximate: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -217,6 +247,7 @@ fn with_etag(mut response: Response, version: crate::ids::Version) -> Response {
 }
 
 /// Do `act` on procedure `id` as `caller`, at the version `If-Match` names.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn act(
     state: HttpState,
     caller: Caller,
@@ -225,10 +256,56 @@ pub(super) async fn act(
     what: &'static str,
     body: impl Serialize,
     act: Act,
+    took_effect: TookEffect,
 ) -> Response {
     let path = format!("/api/v1/procedures/{id}/{what}");
-    let work = |key| act_once(&state, &caller, &id, &headers, act, key);
+    let work = |key| act_once(&state, &caller, &id, &headers, act, took_effect, key);
     idempotency::once(&state, &caller, &headers, &path, &body, work).await
+}
+
+/// When an act's body says it took effect, as written.
+pub(super) struct TookEffect {
+    on: Option<String>,
+    approximate: Option<bool>,
+}
+
+impl TookEffect {
+    /// For the acts whose bodies carry their own dates (the treaty acts): as recorded.
+    pub(super) fn as_recorded() -> TookEffect {
+        TookEffect {
+            on: None,
+            approximate: None,
+        }
+    }
+
+    fn of(on: &Option<String>, approximate: Option<bool>) -> TookEffect {
+        TookEffect {
+            on: on.clone(),
+            approximate,
+        }
+    }
+
+    /// The day stated, read strictly; the field at fault named.
+    fn stated(&self) -> Result<Option<Stated>, Problem> {
+        let invalid = |field: &str, detail: String| {
+            Problem::new(Failure::Invalid, "invalid-input", detail).with_field(field)
+        };
+        let approximate = self.approximate.unwrap_or(false);
+        match &self.on {
+            None if approximate => Err(invalid(
+                "effective_approximate",
+                "`effective_approximate` needs `effective_on`: the latest day the act can have \
+                 taken effect"
+                    .into(),
+            )),
+            None => Ok(None),
+            Some(text) => {
+                let on = crate::engine::effective::parse_day(text)
+                    .map_err(|e| invalid("effective_on", format!("`effective_on`: {e}")))?;
+                Ok(Some(Stated { on, approximate }))
+            }
+        }
+    }
 }
 
 /// The work of `act`: with `key` held, its answer is written with the act.
@@ -238,8 +315,10 @@ async fn act_once(
     id: &ProcedureId,
     headers: &HeaderMap,
     act: Act,
+    took_effect: TookEffect,
     key: Option<HeldKey>,
 ) -> Result<Answer, Problem> {
+    let stated = took_effect.stated()?;
     let current = readable(state, caller, id).await?;
     let command = Command {
         expected_version: if_match(headers)?,
@@ -253,10 +332,13 @@ async fn act_once(
                 key,
                 answer: &answer,
             };
-            app.act_on_answering(current, &command, &caller.actor, answering)
+            app.act_on_answering(current, &command, stated, &caller.actor, answering)
                 .await?
         }
-        None => answer(&app.act_on(current, &command, &caller.actor).await?),
+        None => answer(
+            &app.act_on_stated(current, &command, stated, &caller.actor)
+                .await?,
+        ),
     })
 }
 
@@ -424,7 +506,8 @@ async fn advance(
         to: body.to.clone(),
         comment: body.comment.clone(),
     };
-    act(state, caller, id, headers, "advance", body, a).await
+    let effect = TookEffect::of(&body.effective_on, body.effective_approximate);
+    act(state, caller, id, headers, "advance", body, a, effect).await
 }
 
 /// Approve the current stage for the caller's institution.
@@ -441,7 +524,8 @@ async fn approve(
     let a = Act::Approve {
         comment: body.comment.clone(),
     };
-    act(state, caller, id, headers, "approve", body, a).await
+    let effect = TookEffect::of(&body.effective_on, body.effective_approximate);
+    act(state, caller, id, headers, "approve", body, a, effect).await
 }
 
 /// Record a field (a date, a text, a document reference).
@@ -461,7 +545,8 @@ async fn record(
         comment: body.comment.clone(),
         source: body.source.clone(),
     };
-    act(state, caller, id, headers, "record", body, a).await
+    let effect = TookEffect::of(&body.effective_on, body.effective_approximate);
+    act(state, caller, id, headers, "record", body, a, effect).await
 }
 
 /// Comment on the procedure.
@@ -478,7 +563,8 @@ async fn comment(
     let a = Act::Comment {
         text: body.text.clone(),
     };
-    act(state, caller, id, headers, "comment", body, a).await
+    let effect = TookEffect::of(&body.effective_on, body.effective_approximate);
+    act(state, caller, id, headers, "comment", body, a, effect).await
 }
 
 /// Suspend the procedure, with the reason.
@@ -495,7 +581,8 @@ async fn suspend(
     let a = Act::Suspend {
         reason: body.reason.clone(),
     };
-    act(state, caller, id, headers, "suspend", body, a).await
+    let effect = TookEffect::of(&body.effective_on, body.effective_approximate);
+    act(state, caller, id, headers, "suspend", body, a, effect).await
 }
 
 /// Resume a suspended procedure; the stage's period runs again from today.
@@ -512,7 +599,8 @@ async fn resume(
     let a = Act::Resume {
         comment: body.comment.clone(),
     };
-    act(state, caller, id, headers, "resume", body, a).await
+    let effect = TookEffect::of(&body.effective_on, body.effective_approximate);
+    act(state, caller, id, headers, "resume", body, a, effect).await
 }
 
 /// Withdraw the procedure for good, with the reason.
@@ -529,7 +617,8 @@ async fn withdraw(
     let a = Act::Withdraw {
         reason: body.reason.clone(),
     };
-    act(state, caller, id, headers, "withdraw", body, a).await
+    let effect = TookEffect::of(&body.effective_on, body.effective_approximate);
+    act(state, caller, id, headers, "withdraw", body, a, effect).await
 }
 
 /// The headers of a move to another workflow version.

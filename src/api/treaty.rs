@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::json::ApiJson;
-use super::procedures::{ActHeaders, ActRefusals, act};
+use super::procedures::{ActHeaders, ActRefusals, TookEffect, act};
 use crate::app::ProcedureView;
 use crate::engine::Act;
 use crate::http::{Caller, HttpState};
@@ -81,7 +81,17 @@ async fn extend_invitation(
         decision: body.decision.clone(),
         comment: body.comment.clone(),
     };
-    act(state, caller, id, headers, "extend-invitation", body, a).await
+    act(
+        state,
+        caller,
+        id,
+        headers,
+        "extend-invitation",
+        body,
+        a,
+        TookEffect::as_recorded(),
+    )
+    .await
 }
 
 /// Move the current stage's deadline later (the consultation of the Parties extended).
@@ -99,7 +109,17 @@ async fn extend_deadline(
         until: body.until,
         reason: body.reason.clone(),
     };
-    act(state, caller, id, headers, "extend-deadline", body, a).await
+    act(
+        state,
+        caller,
+        id,
+        headers,
+        "extend-deadline",
+        body,
+        a,
+        TookEffect::as_recorded(),
+    )
+    .await
 }
 
 /// Record a Party's objection in the consultation of the Parties.
@@ -117,7 +137,17 @@ async fn raise_objection(
         party: body.party.clone(),
         text: body.text.clone(),
     };
-    act(state, caller, id, headers, "raise-objection", body, a).await
+    act(
+        state,
+        caller,
+        id,
+        headers,
+        "raise-objection",
+        body,
+        a,
+        TookEffect::as_recorded(),
+    )
+    .await
 }
 
 /// Record the withdrawal of a Party's objection.
@@ -135,5 +165,15 @@ async fn withdraw_objection(
         party: body.party.clone(),
         comment: body.comment.clone(),
     };
-    act(state, caller, id, headers, "withdraw-objection", body, a).await
+    act(
+        state,
+        caller,
+        id,
+        headers,
+        "withdraw-objection",
+        body,
+        a,
+        TookEffect::as_recorded(),
+    )
+    .await
 }

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{Accession, AppError, ProcedureView};
-use crate::engine::{Actor, Command, Decision, ProcedureState, StartProcedure};
+use crate::engine::{Actor, Command, Decision, ProcedureState, StartProcedure, Stated};
 use crate::ids::WorkflowId;
 use crate::store::{Answer, HeldKey, KeepAnswer};
 
@@ -37,15 +37,16 @@ impl Accession {
         Ok(outcome?.1)
     }
 
-    /// `act_on`, answering the request that holds `answering.key`.
+    /// `act_on_stated`, answering the request that holds `answering.key`.
     pub async fn act_on_answering(
         &self,
         current: ProcedureState,
         cmd: &Command,
+        stated: Option<Stated>,
         actor: &Actor,
         answering: Answering<'_>,
     ) -> Result<Answer, AppError> {
-        self.act_on_answering_at(current, cmd, actor, answering, self.now())
+        self.act_on_answering_at(current, cmd, stated, actor, answering, self.now())
             .await
     }
 
@@ -53,13 +54,16 @@ impl Accession {
         &self,
         current: ProcedureState,
         cmd: &Command,
+        stated: Option<Stated>,
         actor: &Actor,
         answering: Answering<'_>,
         now: DateTime<Utc>,
     ) -> Result<Answer, AppError> {
         let cmd = self.rebased(&current, cmd).await?;
         let outcome = async {
-            let decision = self.decide(&current, &cmd, actor, now).await?;
+            let decision = self
+                .decide_stated(&current, &cmd, stated, actor, now)
+                .await?;
             let answer = self.apply_answering(&decision, answering).await?;
             Ok((decision, answer))
         }

@@ -248,6 +248,9 @@ mod tests {
             at: DateTime::parse_from_rfc3339(at)
                 .unwrap()
                 .with_timezone(&Utc),
+            effective_on: None,
+            effective_approximate: false,
+            retrospective: false,
             actor_institution: "mfa".into(),
             actor_name: "t".into(),
             actor_role: "coordinator".into(),
@@ -258,6 +261,7 @@ mod tests {
             payload: payload.to_string(),
             prev_hash: String::new(),
             hash: String::new(),
+            hash_form: crate::audit::FORM_BOTH_TIMES,
         }
     }
 

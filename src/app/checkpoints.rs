@@ -327,6 +327,7 @@ impl Accession {
             position: entry.position,
             size: cp.size,
             path: path.iter().map(hex::encode).collect(),
+            row: Some(row.clone()),
         };
         // Checked before it is handed out: a stored tree that does not lead to the signed root
         // gives no proof.

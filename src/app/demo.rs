@@ -1,12 +1,13 @@
 //! The demo data of the Kyrgyz case: the seed's institutions and conventions, and the Kyrgyz
-//! Republic's six procedures — ETS 112 replayed on its real dates to entry into force, the other
-//! five at the stage after the 2023 Strasbourg seminar. Idempotent: a second run changes nothing.
+//! Republic's six procedures — ETS 112 replayed on its known dates to entry into force (the steps
+//! whose days are not known marked approximate), the other five at the stage after the 2023
+//! Strasbourg seminar. Idempotent: a second run changes nothing.
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde::Serialize;
 
 use super::{Accession, AppError};
-use crate::engine::{Act, Actor, Command, Role, StartProcedure};
+use crate::engine::{Act, Actor, Command, Role, StartProcedure, Stated};
 use crate::ids::{
     ConventionId, FieldName, InstitutionId, ProcedureId, StageId, StateCode, WorkflowId,
 };
@@ -91,11 +92,19 @@ impl Accession {
         Ok(summary)
     }
 
-    /// ETS No. 112 on its real dates. Steps whose dates are not known (the request, the
-    /// invitation, the opinions) are recorded with the law's adoption and say so.
+    /// ETS No. 112 on the dates the sources give (see README, "What the demo loads"). The steps
+    /// whose days are not known (the Ministry of Justice's review, the opinions, the request, the
+    /// consultation of the Parties, the invitation, the law reaching the Jogorku Kenesh) are
+    /// recorded with the law's adoption on 2023-12-20 and stated approximate: on or before that
+    /// day, after the seminar. The workflow asks three opinions before the request; the sources
+    /// name none, so three of the institutions the route as practised consults record
+    /// placeholders that say so.
     async fn replay_ets_112(&self, pid: &ProcedureId) -> Result<(), AppError> {
-        const UNKNOWN: &str =
-            "Date not known; recorded retrospectively with the adoption of the law.";
+        const NOT_KNOWN: &str = "Day not known: recorded with the adoption of the law \
+             (2023-12-20), on or before which it happened.";
+        const PLACEHOLDER: &str = "Placeholder, not a known opinion: the workflow asks three \
+             opinions before the request, and no source says which institutions gave one on \
+             ETS No. 112, or when.";
         let mut r = Replay::new(self, pid.clone());
         r.start("ets-112", on("2023-05-30", 0)).await?;
         r.advance(
@@ -106,6 +115,8 @@ impl Accession {
         )
         .await?;
         let day = "2023-12-20";
+        // On or before the law's adoption; the day itself is not known.
+        r.stated = Some(not_known_after(day));
         r.record(
             "moj",
             "compatibility_report",
@@ -113,20 +124,22 @@ impl Accession {
             on(day, 0),
         )
         .await?;
-        r.advance("moj", "interagency-consultation", on(day, 1), UNKNOWN)
+        r.advance("moj", "interagency-consultation", on(day, 1), NOT_KNOWN)
             .await?;
         for (i, who) in ["mia", "prosecutor-general", "supreme-court"]
             .iter()
             .enumerate()
         {
-            r.approve(who, on(day, 2 + i as u32), UNKNOWN).await?;
+            r.approve(who, on(day, 2 + i as u32), PLACEHOLDER).await?;
         }
-        r.advance("moj", "request", on(day, 5), UNKNOWN).await?;
-        r.advance("mfa", "consultation-of-parties", on(day, 6), UNKNOWN)
+        r.advance("moj", "request", on(day, 5), NOT_KNOWN).await?;
+        r.advance("mfa", "consultation-of-parties", on(day, 6), NOT_KNOWN)
             .await?;
-        r.advance("embassy-france", "invitation", on(day, 7), UNKNOWN)
+        r.advance("embassy-france", "invitation", on(day, 7), NOT_KNOWN)
             .await?;
-        r.advance("mfa", "parliament", on(day, 8), UNKNOWN).await?;
+        r.advance("mfa", "parliament", on(day, 8), NOT_KNOWN)
+            .await?;
+        r.stated = None;
         r.record(
             "jogorku-kenesh",
             "law_adopted_date",
@@ -141,6 +154,8 @@ impl Accession {
             "Law on accession adopted by the Jogorku Kenesh.",
         )
         .await?;
+        // The signature was reported on 2024-01-31: on or before that day.
+        r.stated = Some(not_known_after("2024-01-31"));
         r.record(
             "presidential-administration",
             "law_signed_date",
@@ -148,19 +163,23 @@ impl Accession {
             on("2024-01-31", 0),
         )
         .await?;
+        // Published some time before the deposit: the day is not known.
+        r.stated = Some(not_known_after("2024-04-22"));
         r.advance(
             "presidential-administration",
             "deposit",
-            on("2024-01-31", 1),
-            "Law signed by the President (reported 2024-01-31).",
+            on("2024-04-22", 0),
+            "Law signed by the President (reported 2024-01-31) and published; the day of \
+             publication is not known.",
         )
         .await?;
-        r.record("mfa", "deposit_date", "2024-04-22", on("2024-04-22", 0))
+        r.stated = None;
+        r.record("mfa", "deposit_date", "2024-04-22", on("2024-04-22", 1))
             .await?;
         r.advance(
             "mfa",
             "awaiting-entry-into-force",
-            on("2024-04-22", 1),
+            on("2024-04-22", 2),
             "Instrument of accession deposited with the Secretary General.",
         )
         .await?;
@@ -175,15 +194,29 @@ impl Accession {
     }
 }
 
+/// Known only to have happened on or before `day`.
+fn not_known_after(day: &str) -> Stated {
+    Stated {
+        on: day.parse().expect("demo dates are valid"),
+        approximate: true,
+    }
+}
+
 /// Acts of the demo, each at its own historical moment, as the institution that made it.
 struct Replay<'a> {
     app: &'a Accession,
     procedure: ProcedureId,
+    /// When the acts recorded next took effect, if not when recorded.
+    stated: Option<Stated>,
 }
 
 impl<'a> Replay<'a> {
     fn new(app: &'a Accession, procedure: ProcedureId) -> Self {
-        Self { app, procedure }
+        Self {
+            app,
+            procedure,
+            stated: None,
+        }
     }
 
     async fn actor(&self, institution: &str) -> Result<Actor, AppError> {
@@ -234,7 +267,9 @@ impl<'a> Replay<'a> {
             expected_version: version,
             act,
         };
-        self.app.act_at(&self.procedure, &cmd, &actor, at).await?;
+        self.app
+            .act_at(&self.procedure, &cmd, self.stated, &actor, at)
+            .await?;
         Ok(())
     }
 

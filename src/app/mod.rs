@@ -9,6 +9,7 @@ pub mod chart;
 pub mod checkpoints;
 pub mod cursor;
 mod demo;
+mod effective;
 mod error;
 mod feeds;
 mod migrations;
@@ -48,6 +49,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::engine::{
     self, Actor, Command, Context, ConventionRules, Decision, ProcedureState, StartProcedure,
+    Stated,
 };
 use crate::ids::{ConventionId, InstitutionId, ProcedureId, WorkflowId};
 use crate::reference::{ConventionFile, ImportError, Institution, InstitutionFile};
@@ -367,13 +369,26 @@ impl Accession {
         cmd: &Command,
         actor: &Actor,
     ) -> Result<ProcedureView, AppError> {
-        self.act_at(id, cmd, actor, self.now()).await
+        self.act_at(id, cmd, None, actor, self.now()).await
+    }
+
+    /// `act`, with the act stated to have taken effect on `stated` rather than now (see
+    /// `engine::effective`).
+    pub async fn act_stated(
+        &self,
+        id: &ProcedureId,
+        cmd: &Command,
+        stated: Option<Stated>,
+        actor: &Actor,
+    ) -> Result<ProcedureView, AppError> {
+        self.act_at(id, cmd, stated, actor, self.now()).await
     }
 
     pub(crate) async fn act_at(
         &self,
         id: &ProcedureId,
         cmd: &Command,
+        stated: Option<Stated>,
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<ProcedureView, AppError> {
@@ -385,7 +400,7 @@ impl Accession {
                 what: "procedure",
                 id: id.to_string(),
             })?;
-        self.act_on_at(current, cmd, actor, now).await
+        self.act_on_at(current, cmd, stated, actor, now).await
     }
 
     /// Decide and apply one act on `current`, the procedure as the caller has just read it (the
@@ -398,19 +413,34 @@ impl Accession {
         cmd: &Command,
         actor: &Actor,
     ) -> Result<ProcedureView, AppError> {
-        self.act_on_at(current, cmd, actor, self.now()).await
+        self.act_on_at(current, cmd, None, actor, self.now()).await
+    }
+
+    /// `act_on`, with the act stated to have taken effect on `stated` rather than now.
+    pub async fn act_on_stated(
+        &self,
+        current: ProcedureState,
+        cmd: &Command,
+        stated: Option<Stated>,
+        actor: &Actor,
+    ) -> Result<ProcedureView, AppError> {
+        self.act_on_at(current, cmd, stated, actor, self.now())
+            .await
     }
 
     async fn act_on_at(
         &self,
         current: ProcedureState,
         cmd: &Command,
+        stated: Option<Stated>,
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<ProcedureView, AppError> {
         let cmd = self.rebased(&current, cmd).await?;
         let outcome = async {
-            let decision = self.decide(&current, &cmd, actor, now).await?;
+            let decision = self
+                .decide_stated(&current, &cmd, stated, actor, now)
+                .await?;
             self.store.apply(&decision).await?;
             Ok(decision)
         }

@@ -47,7 +47,7 @@ pub const FORMAT: &str = "accession checkpoint v1";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InclusionProof {
-    /// Always `accession inclusion proof v1`.
+    /// `accession inclusion proof v2` (with `row`), or `v1` (without).
     pub format: String,
     pub procedure: String,
     pub sequence: i64,
@@ -59,9 +59,16 @@ pub struct InclusionProof {
     pub size: u64,
     /// The audit path of RFC 9162 §2.1.3, the leaf's sibling first, hex.
     pub path: Vec<String>,
+    /// The history row itself (v2): what `row_hash` is the hash of, both its times included, so
+    /// the proof shows what was recorded and when, not only that some row was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row: Option<super::ChainRow>,
 }
 
-pub const PROOF_FORMAT: &str = "accession inclusion proof v1";
+/// The form of the proofs made now: with the row.
+pub const PROOF_FORMAT: &str = "accession inclusion proof v2";
+/// The form of the first proofs: the row's hash only.
+pub const PROOF_FORMAT_V1: &str = "accession inclusion proof v1";
 
 /// Why a checkpoint, key or proof is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -214,8 +221,18 @@ pub fn write_key_pair(path: &Path, key: &SigningKey) -> std::io::Result<std::pat
 impl InclusionProof {
     /// Check the proof against a checkpoint's root (already verified): returns why not.
     pub fn check(&self, checkpoint: &Checkpoint, root: &Hash) -> Result<(), String> {
-        if self.format != PROOF_FORMAT {
-            return Err(format!("format is `{}`, not `{PROOF_FORMAT}`", self.format));
+        match (self.format.as_str(), &self.row) {
+            (PROOF_FORMAT, Some(row)) => self.check_row(row)?,
+            (PROOF_FORMAT, None) => return Err(format!("a `{PROOF_FORMAT}` carries its `row`")),
+            (PROOF_FORMAT_V1, None) => {}
+            (PROOF_FORMAT_V1, Some(_)) => {
+                return Err(format!("a `{PROOF_FORMAT_V1}` carries no `row`"));
+            }
+            (other, _) => {
+                return Err(format!(
+                    "format is `{other}`, not `{PROOF_FORMAT}` or `{PROOF_FORMAT_V1}`"
+                ));
+            }
         }
         if self.size != checkpoint.size {
             return Err(format!(
@@ -240,6 +257,31 @@ impl InclusionProof {
                  signed",
                 self.procedure, self.sequence, self.row_hash, self.position, checkpoint.root
             ))
+        }
+    }
+}
+
+impl InclusionProof {
+    /// The row is the one named, and its content hashes to `row_hash` in its form.
+    fn check_row(&self, row: &super::ChainRow) -> Result<(), String> {
+        if row.procedure_id != self.procedure || row.sequence != self.sequence {
+            return Err(format!(
+                "the proof names `{}`, sequence {}, but its row is `{}`, sequence {}",
+                self.procedure, self.sequence, row.procedure_id, row.sequence
+            ));
+        }
+        if row.hash != self.row_hash {
+            return Err(format!(
+                "the row's hash {} is not the proof's row_hash {}",
+                row.hash, self.row_hash
+            ));
+        }
+        match super::content_problem(row) {
+            None => Ok(()),
+            Some(problem) => Err(format!(
+                "the row `{}`, sequence {}: {problem}",
+                row.procedure_id, row.sequence
+            )),
         }
     }
 }

@@ -1,6 +1,10 @@
-//! History as CSV, for auditors' spreadsheets. A cell that a spreadsheet would run as a formula
-//! (it starts with `=`, `+`, `-`, `@`, a tab or a carriage return — a comment can) is written
-//! with a leading `'`, so opening an export never executes what a user typed.
+//! History as CSV, for auditors' spreadsheets. `at` is when a row was recorded; `effective_on`
+//! when its act took effect, if stated (blank: as recorded), with `effective_approximate` and
+//! `retrospective` (see `engine::effective`); `hash_form` says which encoding `hash` covers.
+//!
+//! A cell that a spreadsheet would run as a formula (it starts with `=`, `+`, `-`, `@`, a tab or
+//! a carriage return — a comment can) is written with a leading `'`, so opening an export never
+//! executes what a user typed.
 
 use super::ChainRow;
 
@@ -27,6 +31,9 @@ pub fn history_csv_part(
     let mut header = vec![
         "sequence",
         "at",
+        "effective_on",
+        "effective_approximate",
+        "retrospective",
         "actor_institution",
         "actor_role",
         "actor_name",
@@ -37,6 +44,7 @@ pub fn history_csv_part(
         "payload",
         "prev_hash",
         "hash",
+        "hash_form",
     ];
     if with_procedure {
         header.insert(0, "procedure_id");
@@ -48,6 +56,9 @@ pub fn history_csv_part(
         let mut record = vec![
             r.sequence.to_string(),
             r.at.to_rfc3339(),
+            r.effective_on.map(|d| d.to_string()).unwrap_or_default(),
+            r.effective_approximate.to_string(),
+            r.retrospective.to_string(),
             cell(&r.actor_institution),
             cell(&r.actor_role),
             cell(&r.actor_name),
@@ -58,6 +69,7 @@ pub fn history_csv_part(
             cell(&r.payload),
             r.prev_hash.clone(),
             r.hash.clone(),
+            r.hash_form.to_string(),
         ];
         if with_procedure {
             record.insert(0, cell(&r.procedure_id));

@@ -9,5 +9,6 @@ pub mod merkle;
 pub mod proof;
 
 pub use chain::{
-    ChainBreak, ChainCheck, ChainRow, GENESIS, canonical_encoding, row_hash, verify_chain,
+    ChainBreak, ChainCheck, ChainRow, FORM_BOTH_TIMES, FORM_RECORDED_ONLY, GENESIS,
+    canonical_encoding, content_problem, row_hash, verify_chain,
 };

@@ -664,11 +664,38 @@ async fn known_institutions(
     from_file(&settings.demo.dir.join("institutions.toml"))
 }
 
-/// Who runs this command, for what it records: the operating-system user.
+/// Who runs this command, for what it records: the operating-system user, from the environment
+/// (`USER`, `LOGNAME`, `USERNAME`), else the owner of this process as the system's user list
+/// names it (a service or cron job may run without those variables), else its user id.
 pub(crate) fn operator_name() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("USERNAME"))
-        .ok()
-        .filter(|u| !u.trim().is_empty())
-        .map_or_else(|| "cli:operator".to_string(), |u| format!("cli:{u}"))
+    let from_env = ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok())
+        .find(|u| !u.trim().is_empty());
+    let user = from_env.or_else(process_owner);
+    user.map_or_else(|| "cli:operator".to_string(), |u| format!("cli:{u}"))
+}
+
+/// The name of the user owning this process (Linux: `/proc/self`, `/etc/passwd`), or its id.
+fn process_owner() -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let uid = std::fs::metadata("/proc/self").ok()?.uid();
+        let named = std::fs::read_to_string("/etc/passwd")
+            .ok()
+            .and_then(|list| {
+                list.lines().find_map(|line| {
+                    let mut fields = line.split(':');
+                    let name = fields.next()?;
+                    let id = fields.nth(1)?;
+                    (id.parse() == Ok(uid) && !name.is_empty()).then(|| name.to_string())
+                })
+            });
+        Some(named.unwrap_or_else(|| format!("uid-{uid}")))
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
 }

@@ -5,7 +5,7 @@ use clap::{Args, Subcommand};
 use super::Cli;
 use super::output::{outln, print_json, table};
 use crate::app::{Accession, AppError, ProcedureView};
-use crate::engine::{Act, Command, Role, StartProcedure, Status};
+use crate::engine::{Act, Command, Role, StartProcedure, Stated, Status};
 use crate::ids::{
     ConventionId, FieldName, InstitutionId, ProcedureId, StageId, StateCode, Version, WorkflowId,
 };
@@ -228,6 +228,22 @@ pub struct VersionedActor {
     /// The version you saw (`procedures show`); a stale one is refused with exit code 3.
     #[arg(long, value_name = "N")]
     expected_version: i64,
+    /// The day the act took effect, when you record it late (YYYY-MM-DD): not after today, not
+    /// before the procedure's previous act. Without it the act takes effect as it is recorded.
+    #[arg(long, value_name = "DATE", value_parser = crate::engine::effective::parse_day)]
+    effective: Option<chrono::NaiveDate>,
+    /// The day is not known: `--effective` is the latest it can have been.
+    #[arg(long, requires = "effective")]
+    approximate: bool,
+}
+
+impl VersionedActor {
+    fn stated(&self) -> Option<Stated> {
+        self.effective.map(|on| Stated {
+            on,
+            approximate: self.approximate,
+        })
+    }
 }
 
 async fn actor(app: &Accession, a: &ActorArgs) -> Result<crate::engine::Actor, AppError> {
@@ -392,12 +408,21 @@ pub async fn run(app: &Accession, cli: &Cli, cmd: &ProceduresCmd) -> Result<u8, 
             } else {
                 table(
                     &[
-                        "SEQ", "AT (UTC)", "ACTOR", "COMMAND", "FROM", "TO", "COMMENT", "HASH",
+                        "SEQ",
+                        "RECORDED (UTC)",
+                        "TOOK EFFECT",
+                        "ACTOR",
+                        "COMMAND",
+                        "FROM",
+                        "TO",
+                        "COMMENT",
+                        "HASH",
                     ],
                     rows.iter().map(|r| {
                         vec![
                             r.sequence.to_string(),
                             r.at.format("%Y-%m-%d %H:%M").to_string(),
+                            took_effect(r),
                             format!("{} ({})", r.actor_institution, r.actor_name),
                             r.command.clone(),
                             r.from_stage.clone().unwrap_or_default(),
@@ -531,9 +556,20 @@ pub async fn run(app: &Accession, cli: &Cli, cmd: &ProceduresCmd) -> Result<u8, 
         expected_version: Version(versioned.expected_version),
         act,
     };
-    let view = app.act(id, &cmd, &who).await?;
+    let view = app.act_stated(id, &cmd, versioned.stated(), &who).await?;
     print_view(cli, &view);
     Ok(0)
+}
+
+/// When a history row's act took effect, for the table: `as recorded`, the day, `≤ day
+/// (day not known)`; `retrospective` when it was recorded later.
+fn took_effect(r: &crate::audit::ChainRow) -> String {
+    match r.effective_on {
+        None => "as recorded".into(),
+        Some(d) if r.effective_approximate => format!("≤ {d} (day not known), retrospective"),
+        Some(d) if r.retrospective => format!("{d}, retrospective"),
+        Some(d) => d.to_string(),
+    }
 }
 
 fn date(d: Option<chrono::NaiveDate>) -> String {

@@ -135,6 +135,7 @@ pub fn start(
             "convention": cmd.convention,
             "workflow": { "id": def.id, "version": def.version, "hash": def.content_hash },
         }),
+        effective: Default::default(),
     };
     procedure.last_sequence = 1;
     decision.procedure = procedure;
@@ -203,6 +204,7 @@ pub fn decide(
         to_stage: Some(current.stage.clone()),
         comment: None,
         payload: json!({}),
+        effective: Default::default(),
     };
 
     match &cmd.act {

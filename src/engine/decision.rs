@@ -33,6 +33,8 @@ pub struct Event {
     pub comment: Option<String>,
     /// Command details (field and value, approvals so far, reason, key dates computed…).
     pub payload: serde_json::Value,
+    /// When it took effect, if not when it is recorded (`at`): see `engine::effective`.
+    pub effective: super::Effective,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -129,6 +129,7 @@ pub fn fire(
             "fire_at": timer.fire_at,
             "recipients": timer.recipients,
         }),
+        effective: Default::default(),
     };
     Ok(Decision {
         procedure: next,
@@ -199,6 +200,8 @@ fn entry_into_force(
             "recorded": k.entry_into_force_recorded,
             "deposited_on": k.deposited_on,
         }),
+        // Reached late (the scheduler was down), it still took effect on its day.
+        effective: super::effective::on_known_day(date, now, ctx.stage_zone(stage)),
     };
     for recipient in ctx.coordinators {
         decision.notifications.push(super::decide::notification(

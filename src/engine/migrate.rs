@@ -261,6 +261,7 @@ pub fn migrate(
             "to": {"workflow": to.id, "version": to.version, "hash": to.content_hash},
             "map": map.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect::<BTreeMap<_, _>>(),
         }),
+        effective: Default::default(),
     };
     Ok(Decision {
         responsible: Some(stage.responsible.clone()),

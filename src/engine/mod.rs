@@ -8,6 +8,7 @@ mod command;
 mod dates;
 mod decide;
 mod decision;
+pub mod effective;
 mod fire;
 pub mod migrate;
 mod notification;
@@ -22,6 +23,7 @@ pub use actor::{Actor, Permission, Role, SYSTEM_INSTITUTION};
 pub use command::{Act, Command, StartProcedure};
 pub use decide::{Context, ConventionRules, decide, start};
 pub use decision::{ApprovalRecord, Decision, Event, TimerChanges, TimerKind, TimerSpec};
+pub use effective::{Effective, Stated};
 pub use fire::{DueTimer, fire};
 pub use notification::{
     CheckpointFacts, MovedOn, Notification, NotificationFacts, NotificationKind, ProcedureFacts,

@@ -116,6 +116,9 @@ pub enum Refusal {
     },
     #[error("{0}")]
     Invalid(String),
+    /// The day an act is stated to have taken effect does not fit (see `engine::effective`).
+    #[error("`effective_on` is not valid: {reason}")]
+    EffectiveDate { reason: String },
     /// A date that cannot be true, by the rule named (see `engine::dates`).
     #[error("`{what}`: {detail} (rule `{rule}`)")]
     DateRefused {
@@ -159,9 +162,10 @@ impl Refusal {
             Refusal::Closed { .. } | Refusal::Suspended | Refusal::NotSuspended => {
                 "procedure-state"
             }
-            Refusal::Empty { .. } | Refusal::ControlCharacter { .. } | Refusal::Invalid(_) => {
-                "invalid-input"
-            }
+            Refusal::Empty { .. }
+            | Refusal::ControlCharacter { .. }
+            | Refusal::Invalid(_)
+            | Refusal::EffectiveDate { .. } => "invalid-input",
             Refusal::TimerOutdated { .. } => "timer-outdated",
             Refusal::DateRefused { .. } => "date-refused",
             Refusal::NotApplicable(_) => "not-applicable",

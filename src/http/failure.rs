@@ -154,7 +154,8 @@ impl Failure {
             | Refusal::UnknownField { .. }
             | Refusal::Empty { .. }
             | Refusal::ControlCharacter { .. }
-            | Refusal::Invalid(_) => Failure::Invalid,
+            | Refusal::Invalid(_)
+            | Refusal::EffectiveDate { .. } => Failure::Invalid,
             Refusal::NoSuchTransition { .. }
             | Refusal::CannotMove { .. }
             | Refusal::ApprovalsMissing { .. }

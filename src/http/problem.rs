@@ -130,6 +130,7 @@ impl From<AppError> for Problem {
             | AppError::Refused(Refusal::UnknownField { field, .. }) => Some(field.to_string()),
             AppError::Refused(Refusal::ControlCharacter { field, .. })
             | AppError::InvalidField { field, .. } => Some(field.to_string()),
+            AppError::Refused(Refusal::EffectiveDate { .. }) => Some("effective_on".to_string()),
             AppError::Refused(Refusal::DateRefused { what, .. }) => Some(what.clone()),
             _ => None,
         };

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use super::entities::{approval, history, outbox, procedure, timer};
 use super::error::is_unique_violation;
 use super::{Answer, HeldKey, Store, StoreError, TimerRow, TimerStatus};
-use crate::audit::{ChainRow, GENESIS, row_hash};
+use crate::audit::{ChainRow, FORM_BOTH_TIMES, GENESIS, row_hash};
 use crate::engine::{Decision, Event, ProcedureState};
 use crate::ids::Version;
 
@@ -349,6 +349,9 @@ async fn append_history(
             procedure_id: p.id.to_string(),
             sequence: event.sequence,
             at: event.at,
+            effective_on: event.effective.on,
+            effective_approximate: event.effective.approximate,
+            retrospective: event.effective.retrospective,
             actor_institution: event.actor.institution.to_string(),
             actor_name: event.actor.name.clone(),
             actor_role: event.actor.role.as_str().to_string(),
@@ -359,12 +362,18 @@ async fn append_history(
             payload: event.payload.to_string(),
             prev_hash: prev_hash.clone(),
             hash: String::new(),
+            // Every row is written in the form that covers both times.
+            hash_form: FORM_BOTH_TIMES,
         };
-        row.hash = row_hash(&row, &prev_hash);
+        row.hash = row_hash(&row, &prev_hash)
+            .ok_or_else(|| StoreError::corrupt("history rows are written in a known form"))?;
         history::Entity::insert(history::ActiveModel {
             procedure_id: Set(row.procedure_id.clone()),
             sequence: Set(row.sequence),
             at: Set(row.at),
+            effective_on: Set(row.effective_on),
+            effective_approximate: Set(row.effective_approximate),
+            retrospective: Set(row.retrospective),
             actor_institution: Set(row.actor_institution.clone()),
             actor_name: Set(row.actor_name.clone()),
             actor_role: Set(row.actor_role.clone()),
@@ -375,6 +384,7 @@ async fn append_history(
             payload: Set(row.payload.clone()),
             prev_hash: Set(row.prev_hash.clone()),
             hash: Set(row.hash.clone()),
+            hash_form: Set(row.hash_form),
             ..Default::default()
         })
         .exec_without_returning(txn)

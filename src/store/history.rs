@@ -96,6 +96,20 @@ impl Store {
             .collect())
     }
 
+    /// One history row of procedure `id`, by sequence: one read on the unique index.
+    pub async fn history_row(
+        &self,
+        id: &ProcedureId,
+        sequence: i64,
+    ) -> Result<Option<ChainRow>, StoreError> {
+        Ok(history::Entity::find()
+            .filter(history::Column::ProcedureId.eq(id.as_str()))
+            .filter(history::Column::Sequence.eq(sequence))
+            .one(&self.db)
+            .await?
+            .map(chain_row))
+    }
+
     /// Up to `limit` history rows `filter` keeps, by procedure and sequence, after `after` (a
     /// procedure id and sequence), and whether more follow. Reads at most `limit + 1` rows.
     pub async fn history_page(
@@ -337,7 +351,7 @@ impl Store {
                     .await?
                     .map(chain_row);
                 let unchanged = tip.as_ref().is_some_and(|t| {
-                    t.hash == s.hash && crate::audit::row_hash(t, &t.prev_hash) == t.hash
+                    t.hash == s.hash && crate::audit::content_problem(t).is_none()
                 });
                 if !unchanged {
                     broken = Some(ChainBreak {
@@ -526,6 +540,9 @@ fn chain_row(m: history::Model) -> ChainRow {
         procedure_id: m.procedure_id,
         sequence: m.sequence,
         at: m.at,
+        effective_on: m.effective_on,
+        effective_approximate: m.effective_approximate,
+        retrospective: m.retrospective,
         actor_institution: m.actor_institution,
         actor_name: m.actor_name,
         actor_role: m.actor_role,
@@ -536,5 +553,6 @@ fn chain_row(m: history::Model) -> ChainRow {
         payload: m.payload,
         prev_hash: m.prev_hash,
         hash: m.hash,
+        hash_form: m.hash_form,
     }
 }

@@ -209,7 +209,12 @@ pub struct DoneQuery {
 pub struct HistoryLine {
     procedure_id: String,
     sequence: i64,
+    /// When it was recorded.
     at: String,
+    /// When it took effect, if stated (`None`: as recorded).
+    effective_on: Option<String>,
+    effective_approximate: bool,
+    retrospective: bool,
     actor_institution: String,
     actor_name: String,
     actor_role: String,
@@ -225,6 +230,9 @@ impl HistoryLine {
             procedure_id: h.procedure_id.clone(),
             sequence: h.sequence,
             at: local(h.at, zone),
+            effective_on: h.effective_on.map(|d| d.to_string()),
+            effective_approximate: h.effective_approximate,
+            retrospective: h.retrospective,
             actor_institution: h.actor_institution.clone(),
             actor_name: h.actor_name.clone(),
             actor_role: h.actor_role.clone(),

@@ -291,39 +291,76 @@ async fn forms(
     Ok(out)
 }
 
-/// The stages as they were entered and left, from the history, for the timeline.
+/// A stage entry, from the history: the span its day lies in (one day when known) and whether it
+/// was recorded later than it took effect.
+struct Entry {
+    stage: String,
+    /// From the last day known before it to the day stated (approximate), or the day itself.
+    within: (NaiveDate, NaiveDate),
+    retrospective: bool,
+}
+
+/// The stages as they were entered and left, from the history, for the timeline: on the days the
+/// acts took effect (as stated, else as recorded in the viewer's zone). A day that is not known
+/// is a span (from the last known day before it), drawn as such rather than as a one-day stage.
 fn timeline(
     def: &crate::workflow::WorkflowDefinition,
     p: &ProcedureState,
     history: &[ChainRow],
     zone: Tz,
     today: NaiveDate,
-    v: &Visitor,
+    language: crate::reference::Language,
 ) -> svg::Timeline {
     let mut rows: Vec<svg::TimelineRow> = Vec::new();
-    let mut entries: Vec<(String, NaiveDate)> = Vec::new();
+    let mut entries: Vec<Entry> = Vec::new();
+    let mut last_known: Option<NaiveDate> = None;
     for h in history {
+        let day = h
+            .effective_on
+            .unwrap_or_else(|| h.at.with_timezone(&zone).date_naive());
+        let within = if h.effective_approximate {
+            (last_known.map_or(day, |known| known.min(day)), day)
+        } else {
+            last_known = Some(day);
+            (day, day)
+        };
         if let Some(to) = &h.to_stage
             && h.from_stage.as_deref() != Some(to.as_str())
         {
-            entries.push((to.clone(), h.at.with_timezone(&zone).date_naive()));
+            entries.push(Entry {
+                stage: to.clone(),
+                within,
+                retrospective: h.retrospective,
+            });
         }
     }
-    for (i, (stage, entered)) in entries.iter().enumerate() {
-        let left = entries.get(i + 1).map(|(_, d)| *d);
+    for (i, entry) in entries.iter().enumerate() {
+        let (entered_from, entered_by) = entry.within;
+        let left = entries.get(i + 1).map(|e| e.within);
         let current = i + 1 == entries.len();
-        let title = StageId::parse(stage.clone())
+        let title = StageId::parse(entry.stage.clone())
             .ok()
             .and_then(|s| def.stage(&s).map(|s| s.title.clone()))
-            .unwrap_or_else(|| stage.clone());
+            .unwrap_or_else(|| entry.stage.clone());
+        // Certainly in the stage from the latest it can have been entered to the earliest it can
+        // have been left; anywhere from the earliest entry to the latest end, otherwise.
+        let actual = match left {
+            None => Some((entered_by, None)),
+            Some((left_from, _)) if entered_by <= left_from => Some((entered_by, Some(left_from))),
+            Some(_) => None,
+        };
+        let latest_end = left.map_or(entered_by, |(_, by)| by);
+        let unsure = entered_from < entered_by || left.is_some_and(|(from, by)| from < by);
         rows.push(svg::TimelineRow {
             label: title,
             planned: if current {
-                p.due_on.map(|due| (*entered, due))
+                p.due_on.map(|due| (entered_by, due))
             } else {
                 None
             },
-            actual: Some((*entered, left)),
+            actual,
+            uncertain: unsure.then_some((entered_from, latest_end.max(entered_by))),
+            retrospective: entry.retrospective,
             overdue: current && p.is_overdue(today),
             marks: Vec::new(),
         });
@@ -340,7 +377,7 @@ fn timeline(
         if let Some(date) = date {
             marks.push(svg::TimelineMark {
                 date,
-                label: text(v.language, key),
+                label: text(language, key),
             });
         }
     }
@@ -348,10 +385,12 @@ fn timeline(
         last.marks = marks;
     }
     svg::Timeline {
-        title: text(v.language, "timeline"),
+        title: text(language, "timeline"),
         today,
         today_label: today.to_string(),
-        overdue_label: text(v.language, "overdue"),
+        overdue_label: text(language, "overdue"),
+        uncertain_label: text(language, "day_not_known"),
+        retrospective_label: text(language, "retrospective"),
         rows,
     }
 }
@@ -374,7 +413,7 @@ async fn procedure_page(
     let today = app.now().with_timezone(&zone).date_naive();
     let history = app.history(&caller.actor, &p.id).await?;
     let forms = forms(state, caller, &p, typed).await?;
-    let timeline_svg = svg::timeline_svg(&timeline(&def, &p, &history, zone, today, v));
+    let timeline_svg = svg::timeline_svg(&timeline(&def, &p, &history, zone, today, v.language));
     let workflow_svg = svg::workflow_svg(
         &def,
         Some(&p.stage),

@@ -216,16 +216,14 @@ async fn history_exports_as_json_and_csv_and_verifies(db: &TestDb) {
     let lines: Vec<&str> = csv.text.lines().collect();
     assert_eq!(
         lines[0],
-        "sequence,at,actor_institution,actor_role,actor_name,command,from_stage,to_stage,comment,payload,prev_hash,hash"
+        "sequence,at,effective_on,effective_approximate,retrospective,actor_institution,actor_role,actor_name,command,from_stage,to_stage,comment,payload,prev_hash,hash,hash_form"
     );
     // One line per row (no comment in the demo spans lines), the hashes as in JSON.
     assert_eq!(lines.len(), rows.len() + 1);
-    assert!(
-        lines
-            .last()
-            .unwrap()
-            .ends_with(rows.last().unwrap()["hash"].as_str().unwrap())
-    );
+    assert!(lines.last().unwrap().ends_with(&format!(
+        "{},2",
+        rows.last().unwrap()["hash"].as_str().unwrap()
+    )));
     let by_accept = server
         .send(
             Method::GET,

@@ -23,6 +23,7 @@ mod paging;
 mod roles;
 mod states;
 mod throttle;
+mod took_effect;
 mod treaty;
 mod walk;
 mod web;

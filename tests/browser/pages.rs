@@ -320,7 +320,9 @@ async fn people_work_on_procedures_in_a_browser() {
     assert_eq!(csv.status(), 200);
     let body = csv.text().await.unwrap();
     assert!(
-        body.starts_with("procedure_id,sequence,at,actor_institution"),
+        body.starts_with(
+            "procedure_id,sequence,at,effective_on,effective_approximate,retrospective,actor_institution"
+        ),
         "{body}"
     );
     assert!(body.contains("MoJ/2026/17"));

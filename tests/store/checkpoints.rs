@@ -167,7 +167,7 @@ async fn a_row_rewritten_with_its_chain_recomputed_is_caught_and_its_proof_fails
     let mut prev = rows[0].hash.clone();
     for row in rows.iter_mut().skip(1) {
         row.prev_hash = prev.clone();
-        row.hash = row_hash(row, &prev);
+        row.hash = row_hash(row, &prev).unwrap();
         prev = row.hash.clone();
     }
     for row in &rows[1..] {

@@ -80,3 +80,69 @@ async fn demo_loads_the_kyrgyz_case_and_a_second_run_changes_nothing(db: &TestDb
     assert!(app.store_for_tests().verify(None).await.unwrap().ok());
 }
 on_both!(demo_loads_the_kyrgyz_case_and_a_second_run_changes_nothing);
+
+/// ETS No. 112's steps whose days the sources do not give are marked approximate and
+/// retrospective (on or before the day they were recorded with), the known ones are not; the
+/// approvals the workflow needs are placeholders that say so, not opinions.
+async fn the_demo_marks_the_days_of_ets_112_that_are_not_known(db: &TestDb) {
+    let clock = clock();
+    let app = db.demo_app(&clock).await;
+    let history = app
+        .store_for_tests()
+        .history(&ProcedureId::parse("kg-ets-112").unwrap())
+        .await
+        .unwrap();
+    let step = |r: &accession::audit::ChainRow| {
+        let what = match (&r.command[..], &r.to_stage) {
+            ("advance", Some(to)) => format!("-> {to}"),
+            ("record", _) => {
+                let payload: serde_json::Value = serde_json::from_str(&r.payload).unwrap();
+                payload["field"].as_str().unwrap().to_string()
+            }
+            (command, _) => format!("{command} {}", r.actor_institution),
+        };
+        let took = match (r.effective_on, r.effective_approximate, r.retrospective) {
+            (None, false, false) => "as recorded".to_string(),
+            (Some(d), true, true) => format!("on or before {d}"),
+            other => panic!("{what}: unexpected {other:?}"),
+        };
+        format!(
+            "{} {what}: {took}",
+            r.at.with_timezone(&chrono_tz::Asia::Bishkek).date_naive()
+        )
+    };
+    let steps: Vec<String> = history.iter().map(step).collect();
+    assert_eq!(
+        steps,
+        [
+            "2023-05-30 start mfa: as recorded",
+            "2023-06-01 -> legal-review: as recorded",
+            "2023-12-20 compatibility_report: on or before 2023-12-20",
+            "2023-12-20 -> interagency-consultation: on or before 2023-12-20",
+            "2023-12-20 approve mia: on or before 2023-12-20",
+            "2023-12-20 approve prosecutor-general: on or before 2023-12-20",
+            "2023-12-20 approve supreme-court: on or before 2023-12-20",
+            "2023-12-20 -> request: on or before 2023-12-20",
+            "2023-12-20 -> consultation-of-parties: on or before 2023-12-20",
+            "2023-12-20 -> invitation: on or before 2023-12-20",
+            "2023-12-20 -> parliament: on or before 2023-12-20",
+            "2023-12-20 law_adopted_date: as recorded",
+            "2023-12-20 -> signature-publication: as recorded",
+            "2024-01-31 law_signed_date: on or before 2024-01-31",
+            "2024-04-22 -> deposit: on or before 2024-04-22",
+            "2024-04-22 deposit_date: as recorded",
+            "2024-04-22 -> awaiting-entry-into-force: as recorded",
+            "2024-08-01 -> party: as recorded",
+        ]
+    );
+    for approval in history.iter().filter(|r| r.command == "approve") {
+        let comment = approval.comment.as_deref().unwrap_or_default();
+        assert!(
+            comment.starts_with("Placeholder, not a known opinion"),
+            "{}: {comment}",
+            approval.actor_institution
+        );
+    }
+    assert!(app.store_for_tests().verify(None).await.unwrap().ok());
+}
+on_both!(the_demo_marks_the_days_of_ets_112_that_are_not_known);

@@ -23,5 +23,6 @@ mod smtp;
 mod states;
 mod tallies;
 mod tokens;
+mod took_effect;
 mod treaty;
 mod write_failures;

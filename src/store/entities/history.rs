@@ -10,7 +10,12 @@ pub struct Model {
     pub id: i64,
     pub procedure_id: String,
     pub sequence: i64,
+    /// When the row was recorded.
     pub at: DateTimeUtc,
+    /// When the act took effect, if stated (migration 000201); null: when recorded.
+    pub effective_on: Option<Date>,
+    pub effective_approximate: bool,
+    pub retrospective: bool,
     pub actor_institution: String,
     pub actor_name: String,
     pub actor_role: String,
@@ -22,6 +27,8 @@ pub struct Model {
     pub payload: String,
     pub prev_hash: String,
     pub hash: String,
+    /// The canonical encoding `hash` covers (`audit::FORM_RECORDED_ONLY`, `FORM_BOTH_TIMES`).
+    pub hash_form: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -108,6 +108,8 @@ mod tests {
             label: label.to_owned(),
             planned: None,
             actual: None,
+            uncertain: None,
+            retrospective: false,
             overdue: false,
             marks: Vec::new(),
         }
@@ -120,6 +122,8 @@ mod tests {
             today: date(2024, 7, 1),
             today_label: "today".into(),
             overdue_label: "overdue".into(),
+            uncertain_label: "day not known".into(),
+            retrospective_label: "recorded later".into(),
             rows: vec![
                 TimelineRow {
                     planned: Some((date(2024, 1, 1), date(2024, 2, 1))),

@@ -1,5 +1,8 @@
 //! A procedure's timeline: a date axis whose ticks suit the span, one row per stage with its
 //! planned span, actual bar and due date, overdue rows in red and in words, key dates, today.
+//! A stage entered or left on a day that is not known is drawn as the span it lies in, light and
+//! dashed and said in words, never as a bar of one day; one entered by an act recorded later
+//! than it took effect is outlined and said to be so.
 
 use std::fmt::Write;
 
@@ -17,6 +20,10 @@ pub struct Timeline {
     pub today_label: String,
     /// Written beside an overdue row, so lateness is not shown by colour alone.
     pub overdue_label: String,
+    /// Written beside a row whose entry or end is known only within a span.
+    pub uncertain_label: String,
+    /// Written beside a row entered by an act recorded later than it took effect.
+    pub retrospective_label: String,
     pub rows: Vec<TimelineRow>,
 }
 
@@ -27,8 +34,13 @@ pub struct TimelineRow {
     pub label: String,
     /// When the stage was (or will be) entered, and when it is due.
     pub planned: Option<(NaiveDate, NaiveDate)>,
-    /// When it was entered, and when it was left (`None`: the procedure is still there).
+    /// When it was entered, and when it was left (`None`: the procedure is still there): the part
+    /// known for certain.
     pub actual: Option<(NaiveDate, Option<NaiveDate>)>,
+    /// The span the stage's entry and end lie in, when a day of either is not known.
+    pub uncertain: Option<(NaiveDate, NaiveDate)>,
+    /// Entered by an act recorded later than it took effect.
+    pub retrospective: bool,
     pub overdue: bool,
     /// Key dates: deposit, entry into force and the like.
     pub marks: Vec<TimelineMark>,
@@ -61,6 +73,7 @@ const OVERDUE_FILL: &str = "#dc2626";
 const OVERDUE_INK: &str = "#b91c1c";
 const PLANNED_STROKE: &str = "#6b7280";
 const MARK_FILL: &str = "#7c3aed";
+const UNCERTAIN_FILL: &str = "#dbeafe";
 const TODAY_STROKE: &str = "#047857";
 const GRID_STROKE: &str = "#e5e7eb";
 const STRIPE_FILL: &str = "#f3f4f6";
@@ -221,6 +234,17 @@ fn draw_row(out: &mut String, row: &TimelineRow, top: f64, scale: &Scale, t: &Ti
         );
         late_from = late_from.max(due_x);
     }
+    if let Some((from, to)) = row.uncertain {
+        let (x0, x1) = ordered(scale.x(from), scale.x(to));
+        let _ = write!(
+            out,
+            r#"<rect class="uncertain" x="{}" y="{}" width="{}" height="14" fill="{UNCERTAIN_FILL}" stroke="{BAR_FILL}" stroke-width="1" stroke-dasharray="3 2"/>"#,
+            N(x0),
+            N(cy - 7.0),
+            N((x1 - x0).max(2.0)),
+        );
+        late_from = late_from.max(x1);
+    }
     if let Some((entered, left)) = row.actual {
         let (x0, x1) = ordered(scale.x(entered), scale.x(left.unwrap_or(t.today)));
         let mut class = String::from("actual");
@@ -233,9 +257,15 @@ fn draw_row(out: &mut String, row: &TimelineRow, top: f64, scale: &Scale, t: &Ti
         } else {
             BAR_FILL
         };
+        let outline = if row.retrospective {
+            class.push_str(" retrospective");
+            format!(r#" stroke="{INK}" stroke-width="1" stroke-dasharray="2 2""#)
+        } else {
+            String::new()
+        };
         let _ = write!(
             out,
-            r#"<rect class="{class}" x="{}" y="{}" width="{}" height="10" fill="{fill}"/>"#,
+            r#"<rect class="{class}" x="{}" y="{}" width="{}" height="10" fill="{fill}"{outline}/>"#,
             N(x0),
             N(cy - 5.0),
             N((x1 - x0).max(2.0)),
@@ -249,6 +279,27 @@ fn draw_row(out: &mut String, row: &TimelineRow, top: f64, scale: &Scale, t: &Ti
         let _ = write!(
             out,
             r#"<text class="overdue-label" x="{}" y="{}" font-size="{TL_FONT}" font-weight="bold" fill="{OVERDUE_INK}" stroke="{WHITE}" stroke-width="3" paint-order="stroke">{}</text>"#,
+            N(x),
+            N(cy + 4.0),
+            escape(&text),
+        );
+        late_from = x + w;
+    }
+    // How sure the row's days are, in words: not by a dashed line alone.
+    let mut notes = Vec::new();
+    if row.uncertain.is_some() {
+        notes.push(format!("≈ {}", t.uncertain_label));
+    }
+    if row.retrospective {
+        notes.push(t.retrospective_label.clone());
+    }
+    if !notes.is_empty() {
+        let text = notes.join(" · ");
+        let w = text.chars().count() as f64 * TL_SMALL_CHAR_W;
+        let x = clamp(late_from + 6.0, TL_PLOT_X0, TL_WIDTH - 4.0 - w).max(TL_PLOT_X0);
+        let _ = write!(
+            out,
+            r#"<text class="entry-note" x="{}" y="{}" font-size="{TL_SMALL_FONT}" font-style="italic" fill="{MUTED_INK}" stroke="{WHITE}" stroke-width="3" paint-order="stroke">{}</text>"#,
             N(x),
             N(cy + 4.0),
             escape(&text),
@@ -311,6 +362,12 @@ fn timeline_desc(t: &Timeline) -> String {
                 }
             }
         }
+        if let Some((from, to)) = row.uncertain {
+            let _ = write!(desc, "; ≈ {} {from} – {to}", t.uncertain_label);
+        }
+        if row.retrospective {
+            let _ = write!(desc, " ({})", t.retrospective_label);
+        }
         if let Some((_, due)) = row.planned {
             let _ = write!(desc, " (≤ {due})");
         }
@@ -351,6 +408,10 @@ impl Scale {
                 if let Some(b) = b {
                     take(b);
                 }
+            }
+            if let Some((a, b)) = row.uncertain {
+                take(a);
+                take(b);
             }
             for mark in &row.marks {
                 take(mark.date);
@@ -574,6 +635,8 @@ mod tests {
             today: day,
             today_label: "today".into(),
             overdue_label: "overdue".into(),
+            uncertain_label: "day not known".into(),
+            retrospective_label: "recorded later".into(),
             rows: vec![TimelineRow {
                 planned: Some((day, day)),
                 actual: Some((day, Some(day))),
@@ -602,6 +665,8 @@ mod tests {
             today: date(2025, 6, 1),
             today_label: "today".into(),
             overdue_label: "overdue".into(),
+            uncertain_label: "day not known".into(),
+            retrospective_label: "recorded later".into(),
             rows: vec![
                 TimelineRow {
                     actual: Some((date(1952, 5, 1), Some(date(1990, 1, 1)))),
@@ -652,10 +717,87 @@ mod tests {
         }
     }
 
+    /// ETS No. 112 as the demo has it: the review opened on a known day, the request's day not
+    /// known (between the seminar and the law's adoption), the law adopted on a known day.
+    fn days_not_known() -> Timeline {
+        Timeline {
+            today: date(2024, 3, 1),
+            rows: vec![
+                TimelineRow {
+                    actual: Some((date(2023, 6, 1), Some(date(2023, 6, 1)))),
+                    uncertain: Some((date(2023, 6, 1), date(2023, 12, 20))),
+                    ..row("Domestic legal review")
+                },
+                TimelineRow {
+                    uncertain: Some((date(2023, 6, 1), date(2023, 12, 20))),
+                    retrospective: true,
+                    ..row("Request to accede")
+                },
+                TimelineRow {
+                    actual: Some((date(2023, 12, 20), None)),
+                    retrospective: true,
+                    ..row("Signature by the President and publication")
+                },
+            ],
+            ..year_2024()
+        }
+    }
+
+    #[test]
+    fn a_stage_whose_day_is_not_known_is_drawn_as_its_span_and_said_so() {
+        let t = days_not_known();
+        let svg = timeline_svg(&t);
+        let doc = parse_picture(&svg);
+        let rows = rows_of(&doc);
+        fn child<'a, 'i>(r: &Node<'a, 'i>, class: &str) -> Option<Node<'a, 'i>> {
+            r.children().find(|n| has_class(n, class))
+        }
+        let note = |r: &Node| child(r, "entry-note").and_then(|n| n.text().map(str::to_owned));
+
+        // The request: no bar of a day, a span from the seminar to the law, in words too.
+        let request = &rows[1];
+        assert!(child(request, "actual").is_none(), "no same-day stage");
+        let span = child(request, "uncertain").expect("the span its day lies in");
+        let scale = Scale::for_timeline(&t);
+        assert!((number(&span, "x") - scale.x(date(2023, 6, 1))).abs() < 0.05);
+        let width = scale.x(date(2023, 12, 20)) - scale.x(date(2023, 6, 1));
+        assert!((number(&span, "width") - width).abs() < 0.05);
+        assert_eq!(
+            note(request).as_deref(),
+            Some("≈ day not known · recorded later")
+        );
+
+        // The review: known to have begun on its day, its end somewhere in the span.
+        let review = &rows[0];
+        assert!(child(review, "actual").is_some() && child(review, "uncertain").is_some());
+        assert_eq!(note(review).as_deref(), Some("≈ day not known"));
+
+        // Entered on a known day by an act recorded later: a bar, outlined, and said so.
+        let signature = &rows[2];
+        let bar = child(signature, "actual").unwrap();
+        assert!(has_class(&bar, "retrospective"));
+        assert!(bar.attribute("stroke-dasharray").is_some());
+        assert!(child(signature, "uncertain").is_none());
+        assert_eq!(note(signature).as_deref(), Some("recorded later"));
+
+        let desc = doc
+            .descendants()
+            .find(|n| n.tag_name().name() == "desc")
+            .and_then(|n| n.text())
+            .unwrap();
+        assert!(
+            desc.contains(
+                "Request to accede:; ≈ day not known 2023-06-01 – 2023-12-20 (recorded later)"
+            ),
+            "{desc}"
+        );
+    }
+
     #[test]
     fn timelines_are_byte_for_byte_the_recorded_ones() {
         assert_recorded(vec![
             ("timeline-2024", timeline_svg(&year_2024())),
+            ("timeline-days-not-known", timeline_svg(&days_not_known())),
             (
                 "timeline-empty",
                 timeline_svg(&Timeline {
@@ -670,6 +812,8 @@ mod tests {
                     today: date(2025, 6, 1),
                     today_label: "today".into(),
                     overdue_label: "overdue".into(),
+                    uncertain_label: "day not known".into(),
+                    retrospective_label: "recorded later".into(),
                     rows: vec![
                         TimelineRow {
                             actual: Some((date(1952, 5, 1), Some(date(1990, 1, 1)))),
