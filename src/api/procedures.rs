@@ -107,7 +107,8 @@ pub struct AdvanceBody {
     /// before the procedure's previous act. Omitted: it takes effect as it is recorded.
     #[schema(format = Date, pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     pub effective_on: Option<String>,
-    /// The day is not known: `effective_on` is the latest it can have been. Needs `effective_on`.
+    /// The day is not known: `effective_on` is the latest it can have been (without it: the day
+    /// the act is recorded).
     pub effective_approximate: Option<bool>,
 }
 
@@ -120,7 +121,8 @@ pub struct OptionalComment {
     /// before the procedure's previous act. Omitted: it takes effect as it is recorded.
     #[schema(format = Date, pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     pub effective_on: Option<String>,
-    /// The day is not known: `effective_on` is the latest it can have been. Needs `effective_on`.
+    /// The day is not known: `effective_on` is the latest it can have been (without it: the day
+    /// the act is recorded).
     pub effective_approximate: Option<bool>,
 }
 
@@ -136,7 +138,8 @@ pub struct RecordBody {
     /// before the procedure's previous act. Omitted: it takes effect as it is recorded.
     #[schema(format = Date, pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     pub effective_on: Option<String>,
-    /// The day is not known: `effective_on` is the latest it can have been. Needs `effective_on`.
+    /// The day is not known: `effective_on` is the latest it can have been (without it: the day
+    /// the act is recorded).
     pub effective_approximate: Option<bool>,
     /// For a date of entry into force that is not the one the rule gives: the depositary's
     /// publication it is taken from (without it such a date is refused).
@@ -155,7 +158,8 @@ pub struct CommentBody {
     /// before the procedure's previous act. Omitted: it takes effect as it is recorded.
     #[schema(format = Date, pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     pub effective_on: Option<String>,
-    /// The day is not known: `effective_on` is the latest it can have been. Needs `effective_on`.
+    /// The day is not known: `effective_on` is the latest it can have been (without it: the day
+    /// the act is recorded).
     pub effective_approximate: Option<bool>,
 }
 
@@ -169,7 +173,8 @@ pub struct ReasonBody {
     /// before the procedure's previous act. Omitted: it takes effect as it is recorded.
     #[schema(format = Date, pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     pub effective_on: Option<String>,
-    /// The day is not known: `effective_on` is the latest it can have been. Needs `effective_on`.
+    /// The day is not known: `effective_on` is the latest it can have been (without it: the day
+    /// the act is recorded).
     pub effective_approximate: Option<bool>,
 }
 
@@ -292,17 +297,19 @@ impl TookEffect {
         };
         let approximate = self.approximate.unwrap_or(false);
         match &self.on {
-            None if approximate => Err(invalid(
-                "effective_approximate",
-                "`effective_approximate` needs `effective_on`: the latest day the act can have \
-                 taken effect"
-                    .into(),
-            )),
+            // Not known, and at the latest the day it is recorded.
+            None if approximate => Ok(Some(Stated {
+                on: None,
+                approximate,
+            })),
             None => Ok(None),
             Some(text) => {
                 let on = crate::engine::effective::parse_day(text)
                     .map_err(|e| invalid("effective_on", format!("`effective_on`: {e}")))?;
-                Ok(Some(Stated { on, approximate }))
+                Ok(Some(Stated {
+                    on: Some(on),
+                    approximate,
+                }))
             }
         }
     }

@@ -197,7 +197,7 @@ impl Accession {
 /// Known only to have happened on or before `day`.
 fn not_known_after(day: &str) -> Stated {
     Stated {
-        on: day.parse().expect("demo dates are valid"),
+        on: Some(day.parse().expect("demo dates are valid")),
         approximate: true,
     }
 }

@@ -240,7 +240,7 @@ pub struct VersionedActor {
 impl VersionedActor {
     fn stated(&self) -> Option<Stated> {
         self.effective.map(|on| Stated {
-            on,
+            on: Some(on),
             approximate: self.approximate,
         })
     }

@@ -21,7 +21,8 @@ use super::{Decision, Refusal};
 /// The day an act took effect, as its actor states it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stated {
-    pub on: NaiveDate,
+    /// The day; `None` with `approximate`: not known, and at the latest the day it is recorded.
+    pub on: Option<NaiveDate>,
     /// The day is not known: `on` is the latest it can have been.
     pub approximate: bool,
 }
@@ -65,30 +66,42 @@ pub fn took_effect(
         return Ok(Effective::default());
     };
     let today = now.with_timezone(&zone).date_naive();
-    if stated.on > today {
+    let Some(on) = stated.on else {
+        // Not known, and at the latest today: approximate and retrospective, as of today.
+        return Ok(Effective {
+            on: stated.approximate.then_some(today),
+            approximate: stated.approximate,
+            retrospective: stated.approximate,
+        });
+    };
+    let stated = Stated {
+        on: Some(on),
+        ..stated
+    };
+    if on > today {
         return Err(Refusal::EffectiveDate {
             reason: format!(
                 "{} is after today ({today}, {zone}): an act is recorded once it has taken effect",
-                stated.on
+                on
             ),
         });
     }
     if let Some(p) = previous {
         let before = p.effective.day(p.recorded_at, zone);
-        if stated.on < before {
+        if on < before {
             return Err(Refusal::EffectiveDate {
                 reason: format!(
                     "{} is before {before}, when the procedure's previous act (sequence {}) took \
                      effect: record acts in the order they took effect",
-                    stated.on, p.sequence
+                    on, p.sequence
                 ),
             });
         }
     }
     Ok(Effective {
-        on: Some(stated.on),
+        on: Some(on),
         approximate: stated.approximate,
-        retrospective: stated.approximate || stated.on < today,
+        retrospective: stated.approximate || on < today,
     })
 }
 
@@ -143,7 +156,7 @@ mod tests {
 
     fn stated(on: &str, approximate: bool) -> Option<Stated> {
         Some(Stated {
-            on: day(on),
+            on: Some(day(on)),
             approximate,
         })
     }
@@ -292,7 +305,7 @@ mod tests {
                     },
                 }
             });
-            let result = took_effect(Some(Stated { on, approximate }), prev.as_ref(), now, zone);
+            let result = took_effect(Some(Stated { on: Some(on), approximate }), prev.as_ref(), now, zone);
             let floor = prev.map(|p| p.effective.day(p.recorded_at, zone));
             let acceptable = on <= today && floor.is_none_or(|f| on >= f);
             prop_assert_eq!(result.is_ok(), acceptable, "{:?} {:?}", result, floor);

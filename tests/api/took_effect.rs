@@ -174,11 +174,6 @@ async fn a_day_that_does_not_fit_is_refused_naming_the_field_and_changes_nothing
             "effective_on",
             "YYYY-MM-DD",
         ),
-        (
-            json!({ "text": "x", "effective_approximate": true }),
-            "effective_approximate",
-            "needs `effective_on`",
-        ),
     ] {
         let reply = server
             .act("kg-cets-210", "comment", moj, body.clone())
@@ -193,6 +188,26 @@ async fn a_day_that_does_not_fit_is_refused_naming_the_field_and_changes_nothing
     }
     assert_eq!(server.history_len("kg-cets-210").await, before);
     assert_eq!(server.etag("kg-cets-210").await, etag);
+    // Approximate without a day: not known, and at the latest the day it is recorded.
+    let row = server
+        .act(
+            "kg-cets-210",
+            "comment",
+            moj,
+            json!({ "text": "x", "effective_approximate": true }),
+        )
+        .await
+        .expect(StatusCode::OK);
+    drop(row);
+    let history = server
+        .get("/api/v1/procedures/kg-cets-210/history", moj)
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    let last = history.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["effective_approximate"], true, "{last}");
+    assert_eq!(last["retrospective"], true, "{last}");
+    assert!(last["effective_on"].is_string(), "{last}");
 }
 on_both!(a_day_that_does_not_fit_is_refused_naming_the_field_and_changes_nothing);
 

@@ -18,7 +18,7 @@ fn day(text: &str) -> NaiveDate {
 
 fn stated(on: &str, approximate: bool) -> Option<Stated> {
     Some(Stated {
-        on: day(on),
+        on: Some(day(on)),
         approximate,
     })
 }
