@@ -30,9 +30,9 @@ pub struct ChartRow {
     /// `ETS No. 112`.
     pub convention_number: String,
     pub convention_title: String,
-    /// On the member route (signature, then ratification) rather than by accession; the chart
-    /// groups members and non-members by it.
-    pub member_route: bool,
+    /// A member of the Council of Europe, as the States registry says (for a State it does not
+    /// list: on the member route, signature then ratification); the chart groups by it.
+    pub coe_member: bool,
     pub signature: Option<NaiveDate>,
     /// Ratification, acceptance, approval or accession: the deposit of the instrument.
     pub deposit: Option<NaiveDate>,
@@ -124,6 +124,8 @@ impl Accession {
         let zone = self.settings.calendar.time_zone;
         let cutoff = end_of(as_of, zone);
         let conventions = self.store.conventions().await?;
+        // The registry of States: one row per State of the world at most.
+        let states = self.store.states().await?;
         let filter = match of {
             ChartOf::Convention(c) => {
                 if !conventions.iter().any(|x| &x.id == c) {
@@ -158,19 +160,24 @@ impl Accession {
                 };
                 let convention = conventions.iter().find(|c| c.id == p.convention);
                 let member_route = p.workflow.id.as_str() == "coe-ratification";
+                let registered = states.iter().find(|s| s.code == p.state);
                 let k = &record.key_dates;
                 let entry_into_force = k.entry_into_force();
                 rows.push(ChartRow {
                     procedure: p.id.clone(),
                     state: p.state.clone(),
-                    state_name: self
-                        .settings
-                        .state_name(p.state.as_str(), crate::reference::Language::En),
+                    state_name: registered.map_or_else(
+                        || {
+                            self.settings
+                                .state_name(p.state.as_str(), crate::reference::Language::En)
+                        },
+                        |s| s.name.clone(),
+                    ),
                     convention: p.convention.clone(),
                     convention_number: convention
                         .map_or_else(|| p.convention.to_string(), |c| c.number.clone()),
                     convention_title: convention.map_or_else(String::new, |c| c.title.clone()),
-                    member_route,
+                    coe_member: registered.map_or(member_route, |s| s.coe_member),
                     signature: record.signature,
                     deposit: k.deposited_on,
                     deposit_note: (!member_route && k.deposited_on.is_some())
@@ -188,8 +195,8 @@ impl Accession {
         // Members first, then the others, each by State (or convention) as the Treaty Office
         // lists them.
         rows.sort_by(|a, b| {
-            (!a.member_route, &a.state_name, &a.convention_number).cmp(&(
-                !b.member_route,
+            (!a.coe_member, &a.state_name, &a.convention_number).cmp(&(
+                !b.coe_member,
                 &b.state_name,
                 &b.convention_number,
             ))
@@ -208,7 +215,7 @@ pub fn chart_csv(chart: &Chart) -> Result<Vec<u8>, csv::Error> {
         "state_name",
         "convention",
         "convention_number",
-        "member_route",
+        "coe_member",
         "signature",
         "deposit",
         "deposit_note",
@@ -224,7 +231,7 @@ pub fn chart_csv(chart: &Chart) -> Result<Vec<u8>, csv::Error> {
             cell(&r.state_name),
             r.convention.to_string(),
             cell(&r.convention_number),
-            r.member_route.to_string(),
+            r.coe_member.to_string(),
             date(r.signature),
             date(r.deposit),
             r.deposit_note.clone().unwrap_or_default(),

@@ -53,7 +53,7 @@ fn print_table(chart: &Chart) {
         let rows: Vec<_> = chart
             .rows
             .iter()
-            .filter(|r| r.member_route == members)
+            .filter(|r| r.coe_member == members)
             .collect();
         if rows.is_empty() {
             continue;

@@ -116,7 +116,7 @@ pub async fn chart(
             .map(|c| c.rows)
             .unwrap_or_default()
             .into_iter()
-            .partition(|r| r.member_route);
+            .partition(|r| r.coe_member);
         Ok(show(
             &v,
             StatusCode::OK,
