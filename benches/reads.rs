@@ -10,8 +10,9 @@
 //! ACCESSION_BENCH_REQUESTS (default 30 per page).
 //!
 //! The generated procedures copy the seeded `b-0` (at `legal-review`, the Ministry of Justice
-//! responsible) with its three history rows under their own id: their hash chains do not verify
-//! (the procedure id is hashed), which changes no read's cost.
+//! responsible) with its three history rows under their own id, as withdrawn ones (at most one
+//! procedure per State and convention is open; a depositary's million is mostly its archive):
+//! their hash chains do not verify (the procedure id is hashed), which changes no read's cost.
 
 mod common;
 
@@ -115,7 +116,7 @@ async fn prepare(url: &str, n: usize) -> String {
         let statements = [
             format!(
                 "INSERT INTO procedures (id, state_code, convention_id, workflow_id, workflow_version, workflow_hash, stage, stage_entered_at, stage_entry, status, version, fields, due_on, created_at, updated_at) \
-                 SELECT {id}, t.state_code, t.convention_id, t.workflow_id, t.workflow_version, t.workflow_hash, t.stage, t.stage_entered_at, t.stage_entry, t.status, t.version, t.fields, t.due_on, t.created_at, t.updated_at \
+                 SELECT {id}, t.state_code, t.convention_id, t.workflow_id, t.workflow_version, t.workflow_hash, t.stage, t.stage_entered_at, t.stage_entry, 'withdrawn', t.version, t.fields, t.due_on, t.created_at, t.updated_at \
                  FROM {series} CROSS JOIN procedures t WHERE t.id = 'b-0'"
             ),
             format!(

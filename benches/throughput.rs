@@ -332,7 +332,7 @@ async fn generate(app: &Accession, n: usize) {
         let sql = format!(
             "INSERT INTO procedures (id, state_code, convention_id, workflow_id, workflow_version, workflow_hash, stage, stage_entered_at, stage_entry, status, version, fields, due_on, created_at, updated_at) \
              WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {count}) \
-             SELECT 'g-' || (s.i + {done}), t.state_code, t.convention_id, t.workflow_id, t.workflow_version, t.workflow_hash, t.stage, t.stage_entered_at, t.stage_entry, t.status, t.version, t.fields, t.due_on, t.created_at, t.updated_at \
+             SELECT 'g-' || (s.i + {done}), t.state_code, t.convention_id, t.workflow_id, t.workflow_version, t.workflow_hash, t.stage, t.stage_entered_at, t.stage_entry, 'withdrawn', t.version, t.fields, t.due_on, t.created_at, t.updated_at \
              FROM s CROSS JOIN procedures t WHERE t.id = 'b-0'"
         );
         conn.execute_unprepared(&sql).await.unwrap();

@@ -104,11 +104,29 @@ pub fn moj() -> accession::engine::Actor {
     accession::engine::Actor::new("moj".parse().unwrap(), Role::Ministry, "bench")
 }
 
+/// A conventions file of `n` copies of seed convention `of`, with ids `{of}-0` ….
+pub fn convention_copies(of: &str, n: usize) -> String {
+    let seed = std::fs::read_to_string(root().join("config/demo/conventions.toml")).unwrap();
+    let table = format!("[[conventions]]\nid = \"{of}\"\n");
+    let start = seed.find(&table).expect("the seed convention");
+    let end = seed[start + 1..]
+        .find("[[conventions]]")
+        .map_or(seed.len(), |i| start + 1 + i);
+    let one = &seed[start..end];
+    (0..n)
+        .map(|i| one.replace(&format!("id = \"{of}\"\n"), &format!("id = \"{of}-{i}\"\n")))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Institutions, conventions and `n` procedures `b-0` … at `legal-review` with the report
 /// recorded, so each can go to `interagency-consultation` and back (MoJ may do both moves).
 pub async fn seeded(url: &str, n: usize) -> Accession {
     let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 2, 6, 0, 0).unwrap());
     let app = Accession::open(settings(url), Arc::new(clock))
+        .await
+        .unwrap();
+    app.import_states(&root().join("config/demo/states.toml"))
         .await
         .unwrap();
     app.import_institutions(&root().join("config/demo/institutions.toml"))
@@ -117,6 +135,11 @@ pub async fn seeded(url: &str, n: usize) -> Accession {
     app.import_conventions(&root().join("config/demo/conventions.toml"))
         .await
         .unwrap();
+    // At most one procedure per State and convention is open: each bench procedure has a copy
+    // of the Istanbul Convention of its own (`cets-210-0` …).
+    let copies = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(copies.path(), convention_copies("cets-210", n)).unwrap();
+    app.import_conventions(copies.path()).await.unwrap();
     let mfa = app
         .actor(&"mfa".parse().unwrap(), None, "bench")
         .await
@@ -128,7 +151,7 @@ pub async fn seeded(url: &str, n: usize) -> Accession {
             &StartProcedure {
                 id: id.clone(),
                 state: StateCode::parse("KG").unwrap(),
-                convention: ConventionId::parse("cets-210").unwrap(),
+                convention: ConventionId::parse(format!("cets-210-{i}")).unwrap(),
                 comment: None,
             },
             &mfa,
