@@ -104,6 +104,10 @@ impl Raw {
                                     .try_get::<Option<i16>, _>(i)
                                     .unwrap()
                                     .map_or(serde_json::Value::Null, Into::into),
+                                "BOOL" => row
+                                    .try_get::<Option<bool>, _>(i)
+                                    .unwrap()
+                                    .map_or(serde_json::Value::Null, Into::into),
                                 "DATE" => row
                                     .try_get::<Option<chrono::NaiveDate>, _>(i)
                                     .unwrap()
