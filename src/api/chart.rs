@@ -3,7 +3,7 @@
 //! end of `as_of`, as JSON or CSV. Every row is folded from the procedure's history.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -15,7 +15,7 @@ use super::query::ApiQuery;
 use super::responses::failures;
 use crate::app::AppError;
 use crate::app::chart::{Chart, ChartOf, chart_csv};
-use crate::http::{Caller, Failure, HttpState, Problem};
+use crate::http::{Caller, HttpState, Problem};
 use crate::ids::{ConventionId, StateCode};
 
 failures!(
@@ -82,39 +82,14 @@ async fn answer(
     q: ChartQuery,
     name: &str,
 ) -> Result<Response, Problem> {
-    let wants_csv = match q.format.as_deref() {
-        Some("csv") => true,
-        Some("json") => false,
-        Some(other) => {
-            return Err(Problem::new(
-                Failure::Invalid,
-                "invalid-input",
-                format!("format `{other}` is not json or csv"),
-            )
-            .with_field("format"));
-        }
-        None => headers
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("text/csv")),
-    };
+    let wants_csv = super::query::wants_csv(q.format.as_deref(), headers)?;
     let chart: Chart = state.app.chart(&caller.actor, &of, q.as_of).await?;
     if !wants_csv {
         return Ok(axum::Json(chart).into_response());
     }
     let bytes = chart_csv(&chart).map_err(|e| AppError::Io(e.to_string()))?;
-    let mut response = bytes.into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
-    if let Ok(value) = HeaderValue::from_str(&format!(
-        "attachment; filename=\"{name}-{}.csv\"",
-        chart.as_of
-    )) {
-        response
-            .headers_mut()
-            .insert(header::CONTENT_DISPOSITION, value);
-    }
-    Ok(response)
+    Ok(crate::http::csv_attachment(
+        bytes,
+        &format!("{name}-{}.csv", chart.as_of),
+    ))
 }

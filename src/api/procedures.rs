@@ -2,7 +2,7 @@
 //! (JSON and CSV) with its verification, and upcoming timers.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -716,38 +716,15 @@ async fn history(
     ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> Result<Response, Problem> {
     let rows = state.app.history(&caller.actor, &id).await?;
-    let wants_csv = match q.format.as_deref() {
-        Some("csv") => true,
-        Some("json") => false,
-        Some(other) => {
-            return Err(Problem::new(
-                Failure::Invalid,
-                "invalid-input",
-                format!("format `{other}` is not json or csv"),
-            )
-            .with_field("format"));
-        }
-        None => headers
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("text/csv")),
-    };
-    if !wants_csv {
+    if !super::query::wants_csv(q.format.as_deref(), &headers)? {
         return Ok(axum::Json(rows).into_response());
     }
     let bytes =
         crate::audit::export::history_csv(&rows, false).map_err(|e| AppError::Io(e.to_string()))?;
-    let mut response = bytes.into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
-    response.headers_mut().insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_str(&format!("attachment; filename=\"{id}-history.csv\""))
-            .expect("an id is a valid header"),
-    );
-    Ok(response)
+    Ok(crate::http::csv_attachment(
+        bytes,
+        &format!("{id}-history.csv"),
+    ))
 }
 
 /// Recompute the procedure's chain: which row, if any, breaks it.

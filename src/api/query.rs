@@ -71,3 +71,22 @@ pub fn timer_cursor() -> utoipa::openapi::Object {
 pub fn checkpoint_cursor() -> utoipa::openapi::Object {
     cursor_schema::<crate::app::cursor::CheckpointCursor>()
 }
+
+/// Whether a read answers CSV: `format=csv` (or `json`), else an `Accept` that names
+/// `text/csv`; any other format is a 422 naming `format`.
+pub fn wants_csv(format: Option<&str>, headers: &axum::http::HeaderMap) -> Result<bool, Problem> {
+    match format {
+        Some("csv") => Ok(true),
+        Some("json") => Ok(false),
+        Some(other) => Err(Problem::new(
+            Failure::Invalid,
+            "invalid-input",
+            format!("format `{other}` is not json or csv"),
+        )
+        .with_field("format")),
+        None => Ok(headers
+            .get(axum::http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/csv"))),
+    }
+}

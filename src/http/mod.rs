@@ -11,6 +11,7 @@
 
 mod caller;
 mod client;
+mod csv;
 pub mod failure;
 pub mod middleware;
 pub mod problem;
@@ -21,6 +22,7 @@ use std::time::Duration;
 
 pub use caller::Caller;
 pub use client::ClientAddress;
+pub use csv::csv_attachment;
 pub use failure::Failure;
 pub use problem::Problem;
 pub use throttle::{Client, Locked, Throttle};

@@ -2,8 +2,8 @@
 //! end of a day, members first; and the same as CSV.
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -80,16 +80,10 @@ pub async fn chart(
             && let Some(chart) = &chart
         {
             let bytes = chart_csv(chart).map_err(|e| AppError::Io(e.to_string()))?;
-            let mut r = bytes.into_response();
-            r.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/csv; charset=utf-8"),
-            );
-            r.headers_mut().insert(
-                header::CONTENT_DISPOSITION,
-                HeaderValue::from_static("attachment; filename=\"chart.csv\""),
-            );
-            return Ok(r);
+            return Ok(crate::http::csv_attachment(
+                bytes,
+                &format!("chart-{}.csv", chart.as_of),
+            ));
         }
         let conventions = state.app.conventions().await?;
         let title = convention.as_ref().and_then(|c| {
