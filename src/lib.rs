@@ -20,6 +20,7 @@ pub mod scheduler;
 pub mod server;
 pub mod source;
 pub mod store;
+pub mod suggest;
 pub mod text;
 pub mod web;
 pub mod workflow;

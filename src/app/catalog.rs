@@ -123,6 +123,11 @@ impl Catalog {
         self.current.values()
     }
 
+    /// Every version of every workflow the folder defines.
+    pub fn every_version(&self) -> impl Iterator<Item = &Arc<WorkflowDefinition>> {
+        self.by_hash.values()
+    }
+
     /// Version `version` of workflow `id`, if a file of the folder defines it.
     pub fn version(&self, id: &WorkflowId, version: u32) -> Option<Arc<WorkflowDefinition>> {
         self.by_hash

@@ -12,6 +12,7 @@ mod demo;
 mod effective;
 mod error;
 mod feeds;
+mod hints;
 mod migrations;
 mod ops;
 mod outbox;

@@ -108,6 +108,19 @@ impl Accession {
                 id: c.to_string(),
             });
         }
+        if let Some(stage) = &filter.stage {
+            let known = self.stage_ids();
+            if !known.iter().any(|s| s == stage.as_str()) {
+                let hint = match crate::suggest::closest(stage.as_str(), &known) {
+                    Some(close) => format!("; did you mean `{close}`?"),
+                    None => format!("; stages: {}", known.join(", ")),
+                };
+                return Err(AppError::InvalidField {
+                    field: "stage",
+                    detail: format!("no workflow has a stage `{stage}`{hint}"),
+                });
+            }
+        }
         if let Some(i) = responsible
             && self.store.institution(i).await?.is_none()
         {

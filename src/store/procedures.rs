@@ -69,6 +69,36 @@ impl From<ClaimedTimer> for TimerRow {
 }
 
 impl Store {
+    /// Procedure ids next to `id` in id order, up to `each_side` before and after it: where a
+    /// mistyped id's intended one most likely is (a shared prefix sorts close). Two index range
+    /// reads, whatever the number of procedures.
+    pub async fn procedure_ids_near(
+        &self,
+        id: &str,
+        each_side: u64,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut ids: Vec<String> = procedure::Entity::find()
+            .select_only()
+            .column(procedure::Column::Id)
+            .filter(procedure::Column::Id.lt(id))
+            .order_by_desc(procedure::Column::Id)
+            .limit(each_side)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let after: Vec<String> = procedure::Entity::find()
+            .select_only()
+            .column(procedure::Column::Id)
+            .filter(procedure::Column::Id.gt(id))
+            .order_by_asc(procedure::Column::Id)
+            .limit(each_side)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        ids.extend(after);
+        Ok(ids)
+    }
+
     /// The open (active or suspended) procedure of `state` on `convention`, if there is one.
     pub async fn open_procedure_for(
         &self,

@@ -729,7 +729,7 @@ impl Checker<'_, '_> {
             return Some(id);
         }
         let known: Vec<&str> = spans.keys().map(|s| s.as_str()).collect();
-        let hint = match closest(id.as_str(), &known) {
+        let hint = match crate::suggest::closest(id.as_str(), &known) {
             Some(close) => format!("did you mean `{close}`? stages: {}", known.join(", ")),
             None => format!("stages: {}", known.join(", ")),
         };
@@ -746,7 +746,7 @@ impl Checker<'_, '_> {
                     && !known.contains(&id)
                 {
                     let names: Vec<&str> = known.iter().map(|i| i.as_str()).collect();
-                    let hint = match closest(id.as_str(), &names) {
+                    let hint = match crate::suggest::closest(id.as_str(), &names) {
                         Some(close) => format!("did you mean `{close}`?"),
                         None => format!("known institutions: {}", names.join(", ")),
                     };
@@ -795,14 +795,4 @@ impl Checker<'_, '_> {
             Some(raw.get_ref().clone())
         }
     }
-}
-
-/// The known name closest to `word`, when it is close enough to be a likely typo.
-fn closest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
-    known
-        .iter()
-        .map(|k| (strsim::levenshtein(word, k), *k))
-        .filter(|(d, k)| *d <= 2.max(k.len() / 4))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
 }

@@ -123,6 +123,33 @@ async fn a_cursor_not_given_out_is_refused_naming_it(db: &TestDb) {
 }
 on_both!(a_cursor_not_given_out_is_refused_naming_it);
 
+/// A stage no workflow has is a mistake to point out, not an empty list; a real one with nobody
+/// at it is an empty list.
+async fn an_unknown_stage_in_a_filter_is_refused_with_the_closest(db: &TestDb) {
+    let server = Server::start(db).await;
+    let token = server.token("mfa", Role::Coordinator);
+    let reply = server
+        .get("/api/v1/procedures?stage=legal_review", token)
+        .await
+        .expect(StatusCode::UNPROCESSABLE_ENTITY);
+    let problem = reply.problem("invalid-input");
+    assert_eq!(problem["field"], "stage");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .ends_with("did you mean `legal-review`?"),
+        "{problem}"
+    );
+    let empty = server
+        .get("/api/v1/procedures?stage=denounced", token)
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!(ids(&empty), Vec::<String>::new());
+}
+on_both!(an_unknown_stage_in_a_filter_is_refused_with_the_closest);
+
 /// The institution filter reads `procedure_responsibles`, rewritten when a stage is entered; rows
 /// of procedures written before the table existed are filled in when the application opens.
 /// What the auditor is shown for `institution=moj`.
