@@ -1,14 +1,18 @@
-//! The `accession` command line. Errors end in one readable line on stderr and an exit code:
-//! 0 ok, 1 refused or invalid input, 2 usage, 3 conflict, 4 internal, 5 busy (try again).
+//! The `accession` command line. Errors end in one readable line on stderr (one JSON object with
+//! `--json`) and an exit code: 0 ok, 1 refused or invalid input, 2 usage, 3 conflict, 4
+//! internal, 5 busy (try again).
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use accession::cli::{Cli, run};
+use accession::cli::{Cli, report_error, report_usage_error, run};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return report_usage_error(e),
+    };
     accession::cli::init_tracing(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -20,11 +24,13 @@ fn main() -> ExitCode {
             return ExitCode::from(4);
         }
     };
-    match runtime.block_on(run(cli)) {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(e.exit_code())
+    runtime.block_on(async {
+        match run(&cli).await {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => {
+                report_error(&cli, &e).await;
+                ExitCode::from(e.exit_code())
+            }
         }
-    }
+    })
 }

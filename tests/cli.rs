@@ -12,6 +12,11 @@ use tempfile::TempDir;
 
 const BIN: &str = env!("CARGO_BIN_EXE_accession");
 
+#[path = "cli/polish.rs"]
+mod polish;
+#[path = "cli/readme.rs"]
+mod readme;
+
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
@@ -91,6 +96,14 @@ impl Sandbox {
 
     fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(BIN);
+        self.environment(&mut cmd);
+        cmd.args(args);
+        cmd
+    }
+
+    /// Run `cmd` in the sandbox: its folder, its database, the repository's workflows and demo,
+    /// and nothing of the environment's `ACCESSION*`.
+    fn environment(&self, cmd: &mut Command) {
         for (key, _) in std::env::vars_os() {
             if key.to_string_lossy().starts_with("ACCESSION") {
                 cmd.env_remove(key);
@@ -106,9 +119,7 @@ impl Sandbox {
             .env(
                 "ACCESSION__DATABASE__URL",
                 format!("sqlite://{}", self.database().display()),
-            )
-            .args(args);
-        cmd
+            );
     }
 
     fn run(&self, args: &[&str]) -> Run {

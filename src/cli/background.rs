@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
 use clap::Subcommand;
 
 use super::Cli;
-use super::output::{outln, print_json, table};
+use super::output::{outln, print_json, table, time};
 use crate::app::{Accession, AppError};
 use crate::scheduler::{Dispatcher, SchedulerOptions, repeat, tick};
 use crate::store::OutboxStatus;
@@ -43,17 +43,24 @@ fn outbox_status() -> impl clap::builder::TypedValueParser<Value = OutboxStatus>
 pub enum OutboxCmd {
     /// The latest emails, newest first.
     List {
+        /// Only the emails in this state.
         #[arg(long, value_parser = outbox_status())]
         status: Option<OutboxStatus>,
+        /// At most this many, newest first.
         #[arg(long, default_value_t = 50)]
         limit: u64,
     },
     /// One email: recipients, attempts, the last error and what it says.
-    Show { id: i64 },
+    Show {
+        /// The email's number, as `outbox list` shows it.
+        id: i64,
+    },
     /// Put a dead email (or, with --all-dead, every dead one) back in the queue.
     Retry {
+        /// The email's number, as `outbox list` shows it.
         #[arg(required_unless_present = "all_dead", conflicts_with = "all_dead")]
         id: Option<i64>,
+        /// Every dead email instead of one.
         #[arg(long)]
         all_dead: bool,
     },
@@ -129,7 +136,7 @@ pub async fn scheduler(app: &Accession, cli: &Cli, cmd: &SchedulerCmd) -> Result
         }
         outln!(
             "at {}: {} timer(s) fired, {} dropped, {} failed; {} email(s) sent, {} to retry, {} dead",
-            now.to_rfc3339(),
+            time(now),
             timers.fired,
             timers.dropped,
             timers.failed,
@@ -141,7 +148,7 @@ pub async fn scheduler(app: &Accession, cli: &Cli, cmd: &SchedulerCmd) -> Result
             outln!(
                 "the mail server is unavailable: emails wait for it (no attempts spent); the next \
                  try is at {}",
-                until.to_rfc3339()
+                time(until)
             );
         }
     }
@@ -274,10 +281,7 @@ pub async fn outbox(app: &Accession, cli: &Cli, cmd: &OutboxCmd) -> Result<u8, A
                             r.recipient_institution.clone(),
                             r.procedure.clone().unwrap_or_default(),
                             r.attempts.to_string(),
-                            r.sent_at
-                                .unwrap_or(r.next_attempt_at)
-                                .format("%Y-%m-%d %H:%M")
-                                .to_string(),
+                            time(r.sent_at.unwrap_or(r.next_attempt_at)),
                             r.last_error.clone().unwrap_or_default(),
                         ]
                     }),
@@ -304,10 +308,10 @@ pub async fn outbox(app: &Accession, cli: &Cli, cmd: &OutboxCmd) -> Result<u8, A
                 outln!("procedure:    {}", row.procedure.as_deref().unwrap_or("-"));
                 outln!("message-id:   {}", row.message_id);
                 outln!("attempts:     {}", row.attempts);
-                outln!("created:      {}", row.created_at.to_rfc3339());
+                outln!("created:      {}", time(row.created_at));
                 match row.sent_at {
-                    Some(t) => outln!("sent:         {}", t.to_rfc3339()),
-                    None => outln!("next attempt: {}", row.next_attempt_at.to_rfc3339()),
+                    Some(t) => outln!("sent:         {}", time(t)),
+                    None => outln!("next attempt: {}", time(row.next_attempt_at)),
                 }
                 if let Some(e) = &row.last_error {
                     outln!("last error:   {e}");

@@ -12,10 +12,11 @@ use crate::ids::ConventionId;
 pub enum CalendarCmd {
     /// The date a convention enters into force for a State that deposits on a given day.
     EntryIntoForce {
+        /// The convention, by id (`accession conventions list`), e.g. `ets-112`.
         #[arg(long)]
         convention: ConventionId,
         /// The date of deposit of the instrument (YYYY-MM-DD).
-        #[arg(long, value_name = "DATE")]
+        #[arg(long, value_name = "DATE", value_parser = crate::engine::effective::parse_day)]
         deposit: NaiveDate,
     },
 }

@@ -20,7 +20,7 @@ pub struct ChartArgs {
     #[arg(long)]
     state: Option<StateCode>,
     /// The record as it stood at the end of this day (YYYY-MM-DD); default: today.
-    #[arg(long, value_name = "DATE")]
+    #[arg(long, value_name = "DATE", value_parser = crate::engine::effective::parse_day)]
     as_of: Option<NaiveDate>,
     /// CSV instead of a table.
     #[arg(long, conflicts_with = "json")]

@@ -33,7 +33,8 @@ pub struct Cli {
     /// A settings file that overrides the embedded defaults (same keys as config/default.toml).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Print JSON instead of a table (read commands).
+    /// Print JSON instead of a table (read commands), and an error as one JSON object on
+    /// stderr.
     #[arg(long, global = true)]
     pub json: bool,
     /// More log output on stderr (-v info, -vv debug).
@@ -98,6 +99,8 @@ pub enum WorkflowsCmd {
     /// Check workflow files, or the `*.toml` files of a folder (default: the workflows folder);
     /// exit 1 on any error.
     Check {
+        /// Workflow files or folders of them (default: `workflows.dir`).
+        #[arg(value_name = "PATH")]
         paths: Vec<PathBuf>,
         /// Check institution ids against this institutions file instead of the database.
         #[arg(long, value_name = "FILE")]
@@ -115,6 +118,7 @@ pub enum WorkflowsCmd {
         from: u32,
         /// The version they would move to.
         to: u32,
+        /// The workflow, by id (`accession workflows list`), e.g. `coe-accession`.
         #[arg(long)]
         workflow: WorkflowId,
         /// Where a stage goes, `OLD=NEW` (repeat for each); a stage not named keeps its id.
@@ -123,7 +127,9 @@ pub enum WorkflowsCmd {
     },
     /// Print a workflow's state machine.
     Diagram {
+        /// The workflow, by id (`accession workflows list`); its newest version is drawn.
         id: WorkflowId,
+        /// Mermaid source or Graphviz DOT.
         #[arg(long, value_enum, default_value = "mermaid")]
         format: DiagramFormat,
     },
@@ -132,7 +138,10 @@ pub enum WorkflowsCmd {
 #[derive(Debug, Subcommand)]
 pub enum ReferenceCmd {
     /// Insert new and update changed entries from a TOML file.
-    Import { file: PathBuf },
+    Import {
+        /// The TOML file, in the form of the files under `config/demo/`.
+        file: PathBuf,
+    },
     /// List them.
     List,
 }
@@ -142,6 +151,7 @@ pub enum AuditCmd {
     /// Recompute every chain (or one procedure's) and the log; exit 1 when any is broken. With
     /// `--checkpoint`, also check its signature and that today's log extends the one it signed.
     Verify {
+        /// Only this procedure's chain, e.g. `kg-ets-112` (default: every chain and the log).
         #[arg(long, conflicts_with = "checkpoint")]
         procedure: Option<ProcedureId>,
         /// A checkpoint (JSON) made before, as `audit checkpoint` prints it.
@@ -153,7 +163,10 @@ pub enum AuditCmd {
         public_key: Option<PathBuf>,
     },
     /// Write a new Ed25519 key pair: FILE (the private key, mode 0600) and FILE.pub.
-    Keygen { file: PathBuf },
+    Keygen {
+        /// Where to write the private key; the public key goes beside it as FILE.pub.
+        file: PathBuf,
+    },
     /// Sign the log's size and root as they are now; record and print the checkpoint (JSON), and
     /// queue it by email to every institution that holds an auditor's token.
     Checkpoint {
@@ -163,19 +176,25 @@ pub enum AuditCmd {
     },
     /// Print the inclusion proof (JSON) of a history row in the log a checkpoint signed.
     Prove {
+        /// The procedure whose history row is proven, e.g. `kg-ets-112`.
         #[arg(long)]
         procedure: ProcedureId,
         /// The row's sequence (default: the procedure's newest).
         #[arg(long)]
         sequence: Option<i64>,
+        /// The checkpoint (JSON) the proof is against, as `audit checkpoint` printed it.
         #[arg(long, value_name = "FILE")]
         checkpoint: PathBuf,
+        /// The public key to check the checkpoint with (default: `audit.public_key_file`, else
+        /// the public half of the configured private key).
         #[arg(long, value_name = "FILE")]
         public_key: Option<PathBuf>,
     },
     /// Check an inclusion proof against a checkpoint, without a database; exit 1 when it fails.
     CheckProof {
+        /// The proof (JSON), as `audit prove` printed it.
         proof: PathBuf,
+        /// The checkpoint (JSON) it claims to be in.
         #[arg(long, value_name = "FILE")]
         checkpoint: PathBuf,
         /// The public key file (`audit keygen` writes FILE.pub).
@@ -200,12 +219,14 @@ pub fn init_tracing(verbose: u8) {
 
 async fn open(cli: &Cli) -> Result<Accession, AppError> {
     let settings = Settings::load(cli.config.as_deref())?;
+    output::show_times_in(settings.calendar.time_zone);
     Accession::open(settings, Arc::new(SystemClock)).await
 }
 
 /// For commands that only read: writes nothing, so they work on a read-only database.
 async fn open_to_read(cli: &Cli) -> Result<Accession, AppError> {
     let settings = Settings::load(cli.config.as_deref())?;
+    output::show_times_in(settings.calendar.time_zone);
     Accession::open_to_read(settings, Arc::new(SystemClock)).await
 }
 
@@ -219,7 +240,7 @@ async fn open_for(cli: &Cli, reads_only: bool) -> Result<Accession, AppError> {
 }
 
 /// Run one command; the exit code on success (0, or 1 when a check found problems).
-pub async fn run(cli: Cli) -> Result<u8, AppError> {
+pub async fn run(cli: &Cli) -> Result<u8, AppError> {
     match &cli.command {
         Top::Migrate => {
             let settings = Settings::load(cli.config.as_deref())?;
@@ -239,15 +260,15 @@ pub async fn run(cli: Cli) -> Result<u8, AppError> {
             }
             Ok(0)
         }
-        Top::Workflows(cmd) => workflows(&cli, cmd).await,
+        Top::Workflows(cmd) => workflows(cli, cmd).await,
         Top::States(ReferenceCmd::Import { file }) => {
-            let app = open(&cli).await?;
+            let app = open(cli).await?;
             let s = app.import_states(file).await?;
-            report_import(&cli, "states", &s);
+            report_import(cli, "states", &s);
             Ok(0)
         }
         Top::States(ReferenceCmd::List) => {
-            let app = open_to_read(&cli).await?;
+            let app = open_to_read(cli).await?;
             let list = app.states().await?;
             if cli.json {
                 print_json(&list);
@@ -270,13 +291,13 @@ pub async fn run(cli: Cli) -> Result<u8, AppError> {
             Ok(0)
         }
         Top::Institutions(ReferenceCmd::Import { file }) => {
-            let app = open(&cli).await?;
+            let app = open(cli).await?;
             let s = app.import_institutions(file).await?;
-            report_import(&cli, "institutions", &s);
+            report_import(cli, "institutions", &s);
             Ok(0)
         }
         Top::Institutions(ReferenceCmd::List) => {
-            let app = open_to_read(&cli).await?;
+            let app = open_to_read(cli).await?;
             let list = app.institutions().await?;
             if cli.json {
                 print_json(&list);
@@ -300,13 +321,13 @@ pub async fn run(cli: Cli) -> Result<u8, AppError> {
             Ok(0)
         }
         Top::Conventions(ReferenceCmd::Import { file }) => {
-            let app = open(&cli).await?;
+            let app = open(cli).await?;
             let s = app.import_conventions(file).await?;
-            report_import(&cli, "conventions", &s);
+            report_import(cli, "conventions", &s);
             Ok(0)
         }
         Top::Conventions(ReferenceCmd::List) => {
-            let app = open_to_read(&cli).await?;
+            let app = open_to_read(cli).await?;
             let list = app.conventions().await?;
             if cli.json {
                 print_json(&list);
@@ -334,19 +355,19 @@ pub async fn run(cli: Cli) -> Result<u8, AppError> {
             Ok(0)
         }
         Top::Procedures(cmd) => {
-            let app = open_for(&cli, cmd.reads_only()).await?;
-            procedures::run(&app, &cli, cmd).await
+            let app = open_for(cli, cmd.reads_only()).await?;
+            procedures::run(&app, cli, cmd).await
         }
         Top::Audit(AuditCmd::Verify {
             procedure: None,
             checkpoint: Some(file),
             public_key,
         }) => {
-            let app = open_to_read(&cli).await?;
-            audit::verify_checkpoint(&cli, &app, file, public_key.as_deref()).await
+            let app = open_to_read(cli).await?;
+            audit::verify_checkpoint(cli, &app, file, public_key.as_deref()).await
         }
         Top::Audit(AuditCmd::Verify { procedure, .. }) => {
-            let app = open_to_read(&cli).await?;
+            let app = open_to_read(cli).await?;
             // Only the broken chains are kept in the report: constant memory for any database.
             let report = app
                 .verify_history(
@@ -377,40 +398,40 @@ pub async fn run(cli: Cli) -> Result<u8, AppError> {
             }
             Ok(if report.ok() { 0 } else { 1 })
         }
-        Top::Audit(cmd) => audit::run(&cli, cmd).await,
+        Top::Audit(cmd) => audit::run(cli, cmd).await,
         Top::Serve { bind, demo } => {
-            let app = open(&cli).await?;
-            serve::run(app, &cli, *bind, *demo).await
+            let app = open(cli).await?;
+            serve::run(app, cli, *bind, *demo).await
         }
         Top::Calendar(cmd) => {
-            let app = open_to_read(&cli).await?;
-            calendar::run(&app, &cli, cmd).await
+            let app = open_to_read(cli).await?;
+            calendar::run(&app, cli, cmd).await
         }
         Top::Chart(args) => {
-            let app = open_to_read(&cli).await?;
-            chart::run(&app, &cli, args).await
+            let app = open_to_read(cli).await?;
+            chart::run(&app, cli, args).await
         }
         Top::Scheduler(cmd) => {
-            let app = open(&cli).await?;
-            background::scheduler(&app, &cli, cmd).await
+            let app = open(cli).await?;
+            background::scheduler(&app, cli, cmd).await
         }
         Top::Outbox(cmd) => {
-            let app = open_for(&cli, cmd.reads_only()).await?;
-            background::outbox(&app, &cli, cmd).await
+            let app = open_for(cli, cmd.reads_only()).await?;
+            background::outbox(&app, cli, cmd).await
         }
         Top::Tokens(cmd) => {
-            let app = open_for(&cli, cmd.reads_only()).await?;
-            tokens::run(&app, &cli, cmd).await
+            let app = open_for(cli, cmd.reads_only()).await?;
+            tokens::run(&app, cli, cmd).await
         }
         Top::Demo => {
-            let mut app = open(&cli).await?;
+            let mut app = open(cli).await?;
             let s = app.demo().await?;
             if cli.json {
                 print_json(&s);
             } else {
-                report_import(&cli, "states", &s.states);
-                report_import(&cli, "institutions", &s.institutions);
-                report_import(&cli, "conventions", &s.conventions);
+                report_import(cli, "states", &s.states);
+                report_import(cli, "institutions", &s.institutions);
+                report_import(cli, "conventions", &s.conventions);
                 if !s.procedures_created.is_empty() {
                     outln!("procedures created: {}", s.procedures_created.join(", "));
                 }
@@ -424,6 +445,57 @@ pub async fn run(cli: Cli) -> Result<u8, AppError> {
             Ok(0)
         }
     }
+}
+
+/// Print a failed command's error on stderr: one line for people, one JSON object with `--json`
+/// (`{"error": {"type", "message", "exit_code", "did_you_mean"}}`, `type` as the API's problem
+/// types name it). A name that was not found gets the closest known one, when there is one.
+pub async fn report_error(cli: &Cli, e: &AppError) {
+    let hint = match e {
+        AppError::NotFound { what, id } => match open_to_read(cli).await {
+            Ok(app) => app.did_you_mean(what, id).await.ok().flatten(),
+            Err(_) => None,
+        },
+        _ => None,
+    };
+    if cli.json {
+        let error = serde_json::json!({ "error": {
+            "type": e.kind(),
+            "message": e.to_string(),
+            "exit_code": e.exit_code(),
+            "did_you_mean": hint,
+        }});
+        eprintln!("{error}");
+    } else {
+        match hint {
+            Some(close) => eprintln!("error: {e}; did you mean `{close}`?"),
+            None => eprintln!("error: {e}"),
+        }
+    }
+}
+
+/// A command line clap could not read: clap's own message (help and version print as asked), or
+/// with `--json` anywhere on the line the same as one JSON object; exit code 2.
+pub fn report_usage_error(e: clap::Error) -> std::process::ExitCode {
+    use clap::error::ErrorKind;
+    let shown = matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    if shown || !std::env::args_os().any(|a| a == "--json") {
+        e.exit();
+    }
+    let message = e.render().to_string();
+    let error = serde_json::json!({ "error": {
+        "type": "usage",
+        "message": message.trim_end(),
+        "exit_code": 2,
+        "did_you_mean": null,
+    }});
+    eprintln!("{error}");
+    std::process::ExitCode::from(2)
 }
 
 fn report_import(cli: &Cli, what: &str, s: &crate::store::ImportSummary) {
@@ -697,5 +769,40 @@ fn process_owner() -> Option<String> {
     #[cfg(not(unix))]
     {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every argument of every command says what it is in `--help`.
+    #[test]
+    fn every_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if arg.is_hide_set() || id == "help" || id == "version" {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("`{path}` {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_name() == "help" {
+                    continue;
+                }
+                if sub.get_about().is_none() {
+                    missing.push(format!("`{path} {}` (the command)", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut cmd = super::Cli::command();
+        cmd.build();
+        let mut missing = Vec::new();
+        walk(&cmd, "accession", &mut missing);
+        assert!(missing.is_empty(), "without help:\n{}", missing.join("\n"));
     }
 }

@@ -38,6 +38,24 @@ macro_rules! outln {
 
 pub(crate) use {out, outln};
 
+/// The time zone human output shows times in (`calendar.time_zone`; UTC until settings are
+/// read). JSON output keeps RFC 3339 in UTC.
+static ZONE: std::sync::OnceLock<chrono_tz::Tz> = std::sync::OnceLock::new();
+
+/// Show times in `zone` from now on (set once, when the settings are read).
+pub fn show_times_in(zone: chrono_tz::Tz) {
+    let _ = ZONE.set(zone);
+}
+
+/// A time for people: to the minute, in the configured zone, with its offset
+/// (`2024-05-02 09:00 +06:00`), so a reader in another zone is not misled.
+pub fn time(at: chrono::DateTime<chrono::Utc>) -> String {
+    let zone = ZONE.get().copied().unwrap_or(chrono_tz::UTC);
+    at.with_timezone(&zone)
+        .format("%Y-%m-%d %H:%M %:z")
+        .to_string()
+}
+
 pub fn print_json<T: Serialize + ?Sized>(value: &T) {
     match serde_json::to_string_pretty(value) {
         Ok(text) => outln!("{text}"),

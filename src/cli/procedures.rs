@@ -3,7 +3,7 @@
 use clap::{Args, Subcommand};
 
 use super::Cli;
-use super::output::{outln, print_json, table};
+use super::output::{outln, print_json, table, time};
 use crate::app::{Accession, AppError, ProcedureView};
 use crate::engine::{Act, Command, Role, StartProcedure, Stated, Status};
 use crate::ids::{
@@ -21,19 +21,25 @@ pub enum ProceduresCmd {
         /// ISO 3166-1 alpha-2 code of the State, e.g. KG.
         #[arg(long)]
         state: StateCode,
+        /// The convention, by id (`accession conventions list`), e.g. `ets-112`.
         #[arg(long)]
         convention: ConventionId,
+        /// The workflow it follows (`accession workflows list`): `coe-accession` for a State
+        /// invited to accede, `coe-ratification` for a member State that signs and ratifies.
         #[arg(long, default_value = "coe-accession")]
         workflow: WorkflowId,
         #[command(flatten)]
         actor: ActorArgs,
+        /// A note kept in the history with the opening.
         #[arg(long)]
         comment: Option<String>,
     },
     /// List procedures.
     List {
+        /// Only those for this convention, e.g. `ets-112`.
         #[arg(long)]
         convention: Option<ConventionId>,
+        /// Only those at this stage (a stage id of their workflow, e.g. `legal-review`).
         #[arg(long)]
         stage: Option<StageId>,
         /// active, suspended, withdrawn or completed.
@@ -53,7 +59,10 @@ pub enum ProceduresCmd {
         after: Option<String>,
     },
     /// The current stage, what may happen next and by whom, approvals, key dates, due date, timers.
-    Show { id: ProcedureId },
+    Show {
+        /// The procedure, e.g. `kg-ets-112` (`procedures list` shows them).
+        id: ProcedureId,
+    },
     /// Move a running procedure (or, with `--all`, every one on a version) to another version
     /// of its workflow, recorded in its history with both versions and the map (coordinators).
     /// See `workflows migrate-plan` first: it shows what would move where, writing nothing.
@@ -70,8 +79,10 @@ pub enum ProceduresCmd {
         /// Every procedure of `--workflow` at `--from-version`: none moves unless all can.
         #[arg(long, requires_all = ["workflow", "from_version"])]
         all: bool,
+        /// With `--all`: the workflow whose procedures move.
         #[arg(long)]
         workflow: Option<WorkflowId>,
+        /// With `--all`: the version they are on now.
         #[arg(long, value_name = "N")]
         from_version: Option<u32>,
         /// The version you saw (`procedures show`); a stale one is refused with exit code 3.
@@ -82,29 +93,39 @@ pub enum ProceduresCmd {
     },
     /// Move to another stage.
     Advance {
+        /// The procedure, e.g. `kg-ets-112`.
         id: ProcedureId,
-        #[arg(long)]
+        /// The stage to move to: one the current stage leads to (`procedures show` lists them).
+        #[arg(long, value_name = "STAGE")]
         to: StageId,
         #[command(flatten)]
         actor: VersionedActor,
+        /// A note kept in the history with the move.
         #[arg(long)]
         comment: Option<String>,
     },
     /// Approve the current stage for your institution.
     Approve {
+        /// The procedure, e.g. `kg-ets-112`.
         id: ProcedureId,
         #[command(flatten)]
         actor: VersionedActor,
+        /// A note kept in the history with the approval.
         #[arg(long)]
         comment: Option<String>,
     },
     /// Record a field (a date as YYYY-MM-DD, a text, a document reference).
     Set {
+        /// The procedure, e.g. `kg-ets-112`.
         id: ProcedureId,
+        /// The field, as the current stage declares it (`procedures show` lists them), e.g.
+        /// `deposit_date`.
         field: FieldName,
+        /// Its value: a date as YYYY-MM-DD, else the text or reference as it should be kept.
         value: String,
         #[command(flatten)]
         actor: VersionedActor,
+        /// A note kept in the history with the value.
         #[arg(long)]
         comment: Option<String>,
         /// For a date of entry into force that is not the rule's: the depositary's publication
@@ -114,14 +135,18 @@ pub enum ProceduresCmd {
     },
     /// Add a comment to the history.
     Comment {
+        /// The procedure, e.g. `kg-ets-112`.
         id: ProcedureId,
+        /// The comment, as it should be kept (quote it in the shell).
         text: String,
         #[command(flatten)]
         actor: VersionedActor,
     },
     /// Suspend: only resume and comments are accepted until it is resumed.
     Suspend {
+        /// The procedure, e.g. `kg-ets-112`.
         id: ProcedureId,
+        /// Why, kept in the history and shown on the procedure.
         #[arg(long)]
         reason: String,
         #[command(flatten)]
@@ -129,15 +154,19 @@ pub enum ProceduresCmd {
     },
     /// Resume a suspended procedure; the current stage's period runs again from now.
     Resume {
+        /// The procedure, e.g. `kg-ets-112`.
         id: ProcedureId,
         #[command(flatten)]
         actor: VersionedActor,
+        /// A note kept in the history with the resumption.
         #[arg(long)]
         comment: Option<String>,
     },
     /// Withdraw: the procedure is closed.
     Withdraw {
+        /// The procedure, e.g. `kg-ets-112`.
         id: ProcedureId,
+        /// Why, kept in the history.
         #[arg(long)]
         reason: String,
         #[command(flatten)]
@@ -145,23 +174,28 @@ pub enum ProceduresCmd {
     },
     /// Record the Committee of Ministers' extension of the invitation to accede.
     ExtendInvitation {
+        /// The procedure, e.g. `kg-ets-112`.
         id: ProcedureId,
         /// The new last day of validity (YYYY-MM-DD).
-        #[arg(long)]
+        #[arg(long, value_name = "DATE", value_parser = crate::engine::effective::parse_day)]
         until: chrono::NaiveDate,
-        /// The reference of the decision.
+        /// The reference of the Committee of Ministers' decision, as its record gives it.
         #[arg(long)]
         decision: String,
         #[command(flatten)]
         actor: VersionedActor,
+        /// A note kept in the history with the extension.
         #[arg(long)]
         comment: Option<String>,
     },
     /// Move the current stage's deadline later (the consultation of the Parties extended).
     ExtendDeadline {
+        /// The procedure, e.g. `kg-ets-112`.
         id: ProcedureId,
-        #[arg(long)]
+        /// The new last day (YYYY-MM-DD): later than the current deadline.
+        #[arg(long, value_name = "DATE", value_parser = crate::engine::effective::parse_day)]
         until: chrono::NaiveDate,
+        /// Why, kept in the history.
         #[arg(long)]
         reason: String,
         #[command(flatten)]
@@ -169,9 +203,12 @@ pub enum ProceduresCmd {
     },
     /// Record a Party's objection in the consultation of the Parties.
     RaiseObjection {
+        /// The procedure, e.g. `kg-ets-112`.
         id: ProcedureId,
+        /// The Party that objects, by its State code, e.g. `FR`.
         #[arg(long)]
         party: StateCode,
+        /// What the objection says, as communicated.
         #[arg(long)]
         text: String,
         #[command(flatten)]
@@ -179,16 +216,22 @@ pub enum ProceduresCmd {
     },
     /// Record the withdrawal of a Party's objection.
     WithdrawObjection {
+        /// The procedure, e.g. `kg-ets-112`.
         id: ProcedureId,
+        /// The Party whose objection is withdrawn, by its State code, e.g. `FR`.
         #[arg(long)]
         party: StateCode,
         #[command(flatten)]
         actor: VersionedActor,
+        /// A note kept in the history with the withdrawal.
         #[arg(long)]
         comment: Option<String>,
     },
     /// The hash-chained history.
-    History { id: ProcedureId },
+    History {
+        /// The procedure, e.g. `kg-ets-112`.
+        id: ProcedureId,
+    },
 }
 
 impl ProceduresCmd {
@@ -209,10 +252,12 @@ fn parse_status(text: &str) -> Result<Status, String> {
 
 #[derive(Debug, Args)]
 pub struct ActorArgs {
-    /// The institution you act for (real authentication arrives with the API).
+    /// The institution you act for, by id (`accession institutions list`), e.g. `moj`. The
+    /// command line trusts its operator: who may run it is who may reach the database.
     #[arg(long = "as", value_name = "INSTITUTION")]
     institution: InstitutionId,
-    /// Defaults to coordinator for the coordinating institution, ministry otherwise.
+    /// The role you act in; defaults to coordinator for the coordinating institution, ministry
+    /// otherwise.
     #[arg(long, value_enum)]
     role: Option<Role>,
     /// Who acts, recorded in the history (default: the operating-system user). `--name` is
@@ -409,7 +454,7 @@ pub async fn run(app: &Accession, cli: &Cli, cmd: &ProceduresCmd) -> Result<u8, 
                 table(
                     &[
                         "SEQ",
-                        "RECORDED (UTC)",
+                        "RECORDED",
                         "TOOK EFFECT",
                         "ACTOR",
                         "COMMAND",
@@ -421,7 +466,7 @@ pub async fn run(app: &Accession, cli: &Cli, cmd: &ProceduresCmd) -> Result<u8, 
                     rows.iter().map(|r| {
                         vec![
                             r.sequence.to_string(),
-                            r.at.format("%Y-%m-%d %H:%M").to_string(),
+                            time(r.at),
                             took_effect(r),
                             format!("{} ({})", r.actor_institution, r.actor_name),
                             r.command.clone(),
@@ -706,7 +751,7 @@ fn print_view(cli: &Cli, v: &ProcedureView) {
         for t in &v.timers {
             outln!(
                 "  {}  {:<10} {:<24} to {}",
-                t.fire_at.format("%Y-%m-%d %H:%M UTC"),
+                time(t.fire_at),
                 t.kind,
                 t.rule,
                 t.recipients.join(", ")

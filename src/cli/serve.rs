@@ -69,13 +69,23 @@ pub async fn run(
     } else {
         None
     };
-    let app = Arc::new(app);
     if let Some(listener) = &listener {
         let address = listener
             .local_addr()
             .map_err(|e| AppError::Io(e.to_string()))?;
         outln!("listening on http://{address}  (API under /api/v1, document at /api/openapi.json)");
+        if app.settings.mail.base_url_follows_bind {
+            if address.ip().is_unspecified() {
+                tracing::warn!(
+                    "listening on every address with mail.base_url unset: links in emails and \
+                     the calendar feed say {}; set mail.base_url to the public address",
+                    crate::config::address_of(address)
+                );
+            }
+            app.settings.mail.base_url = crate::config::address_of(address);
+        }
     }
+    let app = Arc::new(app);
     if demo {
         outln!("tokens (shown once; only their hashes are kept):");
         for (institution, role, name) in DEMO_TOKENS {

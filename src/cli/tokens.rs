@@ -20,6 +20,8 @@ pub enum TokensCmd {
         /// The institution it acts for (an id from `institutions list`).
         #[arg(long)]
         institution: InstitutionId,
+        /// What it may do: ministry (act on the stages its institution owns), coordinator
+        /// (everything of the procedures), auditor (read and verify) or admin (tokens, outbox).
         #[arg(long, value_enum)]
         role: Role,
         /// Who or what will use it (also the actor's name in the history).
@@ -29,11 +31,17 @@ pub enum TokensCmd {
     /// List tokens: their prefix, who they act for, when last used and whether revoked.
     List,
     /// Revoke a token: requests with it are refused from now on, and its calendar feed stops.
-    Revoke { id: i64 },
+    Revoke {
+        /// The token's number, as `tokens list` shows it.
+        id: i64,
+    },
     /// Make a new calendar feed key for a token and print the feed's address (the iCalendar feed
     /// of the token's institution), once: only the key's hash is kept. The previous address, if
     /// any, stops working at once.
-    FeedKey { id: i64 },
+    FeedKey {
+        /// The token's number, as `tokens list` shows it.
+        id: i64,
+    },
 }
 
 impl TokensCmd {
@@ -133,7 +141,7 @@ fn row_cells(r: &TokenRow) -> Vec<String> {
 }
 
 fn when(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M").to_string()
+    super::output::time(at)
 }
 
 /// Whoever runs the command line on the server: the service's administrator.

@@ -123,9 +123,14 @@ pub fn date_decision(decision: &mut Decision, effective: Effective) {
 }
 
 /// A day written as `YYYY-MM-DD`, in full: chrono alone also takes `2024-4-22` and `+2024-04-22`.
+/// A form people also write (`28.08.2025`, `28/08/2025`: day, month, year) is refused with the
+/// same day in the form it takes, so the fix is one copy away.
 pub fn parse_day(text: &str) -> Result<NaiveDate, String> {
     let text = text.trim();
-    let not_a_day = || format!("`{text}` is not a date; write YYYY-MM-DD");
+    let not_a_day = || match day_month_year(text) {
+        Some(day) => format!("`{text}` is not a date in the form YYYY-MM-DD; write {day}"),
+        None => format!("`{text}` is not a date; write YYYY-MM-DD, e.g. 2024-04-22"),
+    };
     let in_full = text.len() == 10
         && text.bytes().enumerate().all(|(i, b)| match i {
             4 | 7 => b == b'-',
@@ -135,6 +140,22 @@ pub fn parse_day(text: &str) -> Result<NaiveDate, String> {
         return Err(not_a_day());
     }
     NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| not_a_day())
+}
+
+/// `DD.MM.YYYY` or `DD/MM/YYYY` (day first, as written in the Kyrgyz Republic and most of
+/// Europe), when it is a real day.
+fn day_month_year(text: &str) -> Option<NaiveDate> {
+    let parts: Vec<&str> = text.split(['.', '/']).collect();
+    let [d, m, y] = parts.as_slice() else {
+        return None;
+    };
+    let digits = |s: &str, n: std::ops::RangeInclusive<usize>| {
+        n.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+    };
+    if !(digits(d, 1..=2) && digits(m, 1..=2) && digits(y, 4..=4)) {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)
 }
 
 #[cfg(test)]
@@ -264,6 +285,18 @@ mod tests {
             let err = parse_day(bad).unwrap_err();
             assert!(err.contains("YYYY-MM-DD"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn a_day_written_day_first_is_refused_with_the_form_it_takes() {
+        for written in ["28.08.2025", "28/08/2025", "28.8.2025"] {
+            let err = parse_day(written).unwrap_err();
+            assert!(err.ends_with("write 2025-08-28"), "{written}: {err}");
+        }
+        // Not a real day: no suggestion, only the form.
+        let err = parse_day("31.02.2025").unwrap_err();
+        assert!(!err.contains("write 2025"), "{err}");
+        assert!(err.contains("e.g. 2024-04-22"), "{err}");
     }
 
     proptest! {
