@@ -203,7 +203,13 @@ pub struct MailSettings {
     pub transport: MailTransport,
     pub outbox_dir: PathBuf,
     pub from: String,
+    /// The service's public address, for the links in emails and the calendar feed. Left
+    /// unset, it follows the address the server listens on (`server.bind`, or `serve --bind`).
+    #[serde(default)]
     pub base_url: String,
+    /// Whether `base_url` was left unset and so follows the bound address.
+    #[serde(skip)]
+    pub base_url_follows_bind: bool,
     /// A folder of templates laid out like `config/templates/`, read instead of the embedded ones.
     #[serde(default)]
     pub templates_dir: Option<PathBuf>,
@@ -276,6 +282,18 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+/// The address people reach a server bound to `bind` at: `http://` and the address, with the
+/// loopback address for an unspecified one (`0.0.0.0` is where to listen, not where to go).
+pub fn address_of(bind: std::net::SocketAddr) -> String {
+    let host = match bind.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => "127.0.0.1".to_string(),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => "[::1]".to_string(),
+        std::net::IpAddr::V4(ip) => ip.to_string(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+    };
+    format!("http://{host}:{}", bind.port())
+}
+
 impl Settings {
     /// Load the settings from the defaults, `file` and the process environment.
     pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
@@ -301,9 +319,13 @@ impl Settings {
         if let Some(env) = env {
             figment = figment.merge(env);
         }
-        let settings: Settings = figment
+        let mut settings: Settings = figment
             .extract()
             .map_err(|e| ConfigError::Invalid(describe(e)))?;
+        if settings.mail.base_url.trim().is_empty() {
+            settings.mail.base_url_follows_bind = true;
+            settings.mail.base_url = address_of(settings.server.bind);
+        }
         settings.validate()?;
         Ok(settings)
     }
@@ -489,6 +511,37 @@ mod tests {
             assert!(!format!("{s:?}").contains("secret"));
             Ok(())
         });
+    }
+
+    #[test]
+    fn the_public_address_follows_the_bound_one_unless_set() {
+        Jail::expect_with(|jail| {
+            let s = Settings::load(None).unwrap();
+            assert!(s.mail.base_url_follows_bind);
+            assert_eq!(s.mail.base_url, "http://127.0.0.1:8080");
+            jail.set_env("ACCESSION__SERVER__BIND", "10.0.0.5:9000");
+            let s = Settings::load(None).unwrap();
+            assert_eq!(s.mail.base_url, "http://10.0.0.5:9000");
+            jail.set_env("ACCESSION__SERVER__BIND", "0.0.0.0:9000");
+            let s = Settings::load(None).unwrap();
+            assert_eq!(s.mail.base_url, "http://127.0.0.1:9000");
+            jail.set_env(
+                "ACCESSION__MAIL__BASE_URL",
+                "https://accession.mfa.example.org",
+            );
+            let s = Settings::load(None).unwrap();
+            assert!(!s.mail.base_url_follows_bind);
+            assert_eq!(s.mail.base_url, "https://accession.mfa.example.org");
+            Ok(())
+        });
+        assert_eq!(
+            address_of("[::]:8080".parse().unwrap()),
+            "http://[::1]:8080"
+        );
+        assert_eq!(
+            address_of("[2001:db8::1]:443".parse().unwrap()),
+            "http://[2001:db8::1]:443"
+        );
     }
 
     #[test]
