@@ -88,7 +88,7 @@ mod tests {
         s.parse().unwrap()
     }
 
-    /// Every row of the table in domain.md: (general entry into force, deposit, expected).
+    /// Every row of the Treaty Office charts the rule was checked against: (general entry into force, deposit, expected).
     const CHART: &[(&str, &str, &str, &str)] = &[
         ("Albania ETS 185", "2004-07-01", "2002-06-20", "2004-07-01"),
         ("Armenia ETS 185", "2004-07-01", "2006-10-12", "2007-02-01"),
