@@ -6,72 +6,65 @@ use serde_json::Value;
 
 use super::Sandbox;
 
+/// Each command exits 1 with exactly this error line.
+#[track_caller]
+fn refused(s: &Sandbox, cases: &[(&[&str], &str)]) {
+    for (args, line) in cases {
+        let run = s.run(args).expect(1);
+        assert!(run.stdout.is_empty(), "{}", run.stdout);
+        assert_eq!(run.error_line(), *line);
+    }
+}
+
 #[test]
-fn a_mistyped_procedure_id_is_answered_with_the_closest() {
+fn a_mistyped_id_or_stage_is_answered_with_the_closest() {
     let s = Sandbox::with_demo();
-    let run = s.run(&["procedures", "show", "kg-ets112"]).expect(1);
-    assert_eq!(
-        run.error_line(),
-        "error: procedure `kg-ets112` does not exist; did you mean `kg-ets-112`?"
-    );
-    let run = s.run(&["procedures", "history", "kg_ets_185"]).expect(1);
-    assert_eq!(
-        run.error_line(),
-        "error: procedure `kg_ets_185` does not exist; did you mean `kg-ets-185`?"
+    refused(
+        &s,
+        &[
+            (
+                &["procedures", "show", "kg-ets112"],
+                "error: procedure `kg-ets112` does not exist; did you mean `kg-ets-112`?",
+            ),
+            (
+                &["procedures", "history", "kg_ets_185"],
+                "error: procedure `kg_ets_185` does not exist; did you mean `kg-ets-185`?",
+            ),
+            // Nothing close: no guess.
+            (
+                &["procedures", "show", "fr-cets-999"],
+                "error: procedure `fr-cets-999` does not exist",
+            ),
+            (
+                &[
+                    "calendar",
+                    "entry-into-force",
+                    "--convention",
+                    "ets-18",
+                    "--deposit",
+                    "2025-08-28",
+                ],
+                "error: convention `ets-18` does not exist; did you mean `ets-185`?",
+            ),
+            // A stage no workflow has is an error in a filter, not an empty list.
+            (
+                &["procedures", "list", "--stage", "legal_review"],
+                "error: no workflow has a stage `legal_review`; did you mean `legal-review`?",
+            ),
+            (
+                &["procedures", "list", "--stage", "legal-reveiw"],
+                "error: no workflow has a stage `legal-reveiw`; did you mean `legal-review`?",
+            ),
+        ],
     );
     // Not an id at all (upper case): clap says so before any lookup.
     let run = s.run(&["procedures", "history", "KG-ETS-185"]).expect(2);
     assert!(run.stderr.contains("KG-ETS-185"), "{}", run.stderr);
-    // Nothing close: no guess.
-    let run = s.run(&["procedures", "show", "fr-cets-999"]).expect(1);
-    assert_eq!(
-        run.error_line(),
-        "error: procedure `fr-cets-999` does not exist"
-    );
-}
-
-#[test]
-fn a_mistyped_convention_is_answered_with_the_closest() {
-    let s = Sandbox::with_demo();
-    let run = s
-        .run(&[
-            "calendar",
-            "entry-into-force",
-            "--convention",
-            "ets-18",
-            "--deposit",
-            "2025-08-28",
-        ])
-        .expect(1);
-    assert_eq!(
-        run.error_line(),
-        "error: convention `ets-18` does not exist; did you mean `ets-185`?"
-    );
-}
-
-#[test]
-fn an_unknown_stage_in_a_filter_is_an_error_with_the_closest() {
-    let s = Sandbox::with_demo();
-    let run = s
-        .run(&["procedures", "list", "--stage", "legal_review"])
-        .expect(1);
-    assert_eq!(
-        run.error_line(),
-        "error: no workflow has a stage `legal_review`; did you mean `legal-review`?"
-    );
-    let run = s
-        .run(&["procedures", "list", "--stage", "legal-reveiw"])
-        .expect(1);
-    assert_eq!(
-        run.error_line(),
-        "error: no workflow has a stage `legal-reveiw`; did you mean `legal-review`?"
-    );
-    assert!(run.stdout.is_empty(), "{}", run.stdout);
     // A real stage with no procedure at it is an empty list, not an error.
     let run = s
         .run(&["procedures", "list", "--stage", "denounced", "--json"])
         .expect(0);
-    assert!(run.json().is_array());
+    assert_eq!(run.json(), serde_json::json!([]));
 }
 
 #[test]
