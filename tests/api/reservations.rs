@@ -56,7 +56,7 @@ async fn reservations_are_recorded_listed_and_withdrawn_over_the_api(db: &TestDb
         .act(ID, "reserve", mfa, bad)
         .await
         .expect(StatusCode::UNPROCESSABLE_ENTITY)
-        .problem("invalid");
+        .problem("invalid-input");
     // Without If-Match: 428.
     let no_match = server
         .send(
@@ -218,10 +218,11 @@ async fn reservations_are_recorded_listed_and_withdrawn_over_the_api(db: &TestDb
         "{commands:?}"
     );
     // A day that is not one is refused naming the parameter.
-    server
+    let bad_day = server
         .get(&format!("{path}?as_of=2024-13-01"), mfa)
         .await
-        .expect(StatusCode::UNPROCESSABLE_ENTITY);
+        .expect(StatusCode::BAD_REQUEST);
+    assert_eq!(bad_day.problem("invalid-input")["field"], "as_of");
 }
 on_both!(reservations_are_recorded_listed_and_withdrawn_over_the_api);
 
