@@ -537,7 +537,7 @@ proptest! {
         for s in steps {
             now += TimeDelta::days(97);
             let today = now.with_timezone(&Bishkek).date_naive();
-            let day = |offset: i64| today + TimeDelta::days(offset.min(0).max(-4000)) ;
+            let day = |offset: i64| today + TimeDelta::days(offset.clamp(-4000, 0));
             let act = match s {
                 Step::Reserve(kind, at, offset) => Act::Reserve {
                     kind,
