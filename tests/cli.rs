@@ -2568,3 +2568,123 @@ fn the_chart_of_ets_112_is_derived_from_the_history_as_of_a_day() {
     let bad = s.run(&["chart", "--convention", "ets-112", "--as-of", "01.05.2024"]);
     assert_eq!(bad.code, 2, "{}", bad.stderr);
 }
+
+#[test]
+fn reservations_are_recorded_listed_and_withdrawn_from_the_command_line() {
+    let s = Sandbox::with_demo();
+    let version = s.procedure("kg-ets-112")["version"].to_string();
+    // Made at deposit but dated otherwise: one line naming the rule, exit 1, nothing changed.
+    let args = |on: &'static str| {
+        vec![
+            "reserve",
+            "kg-ets-112",
+            "--kind",
+            "declaration",
+            "--article",
+            "Art. 3(3)",
+            "--text",
+            "en=The Kyrgyz Republic declares …",
+            "--text",
+            "ru=Кыргызская Республика заявляет …",
+            "--made-at",
+            "deposit",
+            "--made-on",
+            on,
+        ]
+    };
+    let run = s.act(&args("2024-04-21"), "mfa", &version).expect(1);
+    let line = run.error_line();
+    assert!(
+        line.contains("made-at-deposit-on-the-deposit-date"),
+        "{line}"
+    );
+    assert!(line.contains("2024-04-22"), "{line}");
+    assert_eq!(s.procedure("kg-ets-112")["version"].to_string(), version);
+    // A kind that is none: refused by the parser, naming the choices.
+    let mut wrong = args("2024-04-22");
+    wrong[3] = "opinion";
+    let run = s.act(&wrong, "mfa", &version).expect(2);
+    assert!(
+        run.stderr.contains("territorial_application"),
+        "{}",
+        run.stderr
+    );
+
+    s.act(&args("2024-04-22"), "mfa", &version).expect(0);
+    let json = s
+        .run(&["procedures", "reservations", "kg-ets-112", "--json"])
+        .expect(0)
+        .json();
+    assert_eq!(json["items"][0]["number"], 1);
+    assert_eq!(json["items"][0]["status"], "valid");
+    assert_eq!(
+        json["items"][0]["text_in_force"]["ru"],
+        "Кыргызская Республика заявляет …"
+    );
+    let table = s
+        .run(&["procedures", "reservations", "kg-ets-112"])
+        .expect(0)
+        .stdout;
+    assert!(table.contains("validity    no time limit"), "{table}");
+    assert!(table.contains("declaration"), "{table}");
+    let csv = s
+        .run(&["procedures", "reservations", "kg-ets-112", "--csv"])
+        .expect(0)
+        .stdout;
+    assert!(csv.starts_with("procedure,number,kind,article"), "{csv}");
+
+    let version = s.procedure("kg-ets-112")["version"].to_string();
+    let run = s
+        .act(
+            &[
+                "withdraw-reservation",
+                "kg-ets-112",
+                "--number",
+                "1",
+                "--received-on",
+                "2024-04-01",
+            ],
+            "mfa",
+            &version,
+        )
+        .expect(1);
+    assert!(
+        run.error_line().contains("withdrawal-after-it-was-made"),
+        "{}",
+        run.error_line()
+    );
+    s.act(
+        &[
+            "withdraw-reservation",
+            "kg-ets-112",
+            "--number",
+            "1",
+            "--received-on",
+            "2024-05-02",
+        ],
+        "mfa",
+        &version,
+    )
+    .expect(0);
+    let json = s
+        .run(&["procedures", "reservations", "kg-ets-112", "--json"])
+        .expect(0)
+        .json();
+    assert_eq!(json["items"][0]["status"], "withdrawn");
+    let history = s.history("kg-ets-112");
+    let commands: Vec<&str> = history
+        .iter()
+        .map(|r| r["command"].as_str().unwrap())
+        .collect();
+    assert!(
+        commands.ends_with(&["reserve", "withdraw_reservation"]),
+        "{commands:?}"
+    );
+    // The chart's D, as of the day after the withdrawal's receipt: the history says recorded
+    // today, so as of today it is withdrawn and absent.
+    let chart = s
+        .run(&["chart", "--convention", "ets-112", "--json"])
+        .expect(0)
+        .json();
+    assert_eq!(chart["rows"][0]["declarations"], false);
+}

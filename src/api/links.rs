@@ -9,7 +9,7 @@ use utoipa::openapi::extensions::Extensions;
 use utoipa::openapi::link::LinkBuilder;
 
 /// The acts on a procedure, by operation id: each takes the procedure's id and its `ETag`.
-const ACTS: [&str; 11] = [
+const ACTS: [&str; 15] = [
     "advance",
     "approve",
     "record",
@@ -21,9 +21,13 @@ const ACTS: [&str; 11] = [
     "extend_deadline",
     "raise_objection",
     "withdraw_objection",
+    "reserve",
+    "renew_reservation",
+    "modify_reservation",
+    "withdraw_reservation",
 ];
 /// What reads a procedure, by operation id: each takes its id.
-const READS: [&str; 4] = ["show", "history", "verify", "timers"];
+const READS: [&str; 5] = ["show", "history", "verify", "timers", "reservations"];
 
 pub struct Links;
 

@@ -18,6 +18,7 @@ mod links;
 mod ops;
 mod procedures;
 mod query;
+mod reservations;
 mod responses;
 mod schema;
 mod treaty;
@@ -57,6 +58,7 @@ pub fn routes() -> (Router<HttpState>, utoipa::openapi::OpenApi) {
     let (router, mut document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(procedures::routes())
         .merge(treaty::routes())
+        .merge(reservations::routes())
         .merge(chart::routes())
         .merge(catalog::routes())
         .merge(ops::routes())

@@ -13,8 +13,8 @@ use crate::ids::{FieldName, ProcedureId, StageId, StateCode};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct AllowedAct {
     /// advance, approve, record, comment, suspend, resume, withdraw, extend-invitation,
-    /// extend-deadline, raise-objection or withdraw-objection: the last segment of the act's
-    /// endpoint.
+    /// extend-deadline, raise-objection, withdraw-objection, reserve, renew-reservation,
+    /// modify-reservation or withdraw-reservation: the last segment of the act's endpoint.
     pub act: String,
     /// For `advance`: the stage it moves to.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -25,6 +25,10 @@ pub struct AllowedAct {
     /// For `withdraw-objection`: the Party whose standing objection may be withdrawn.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub party: Option<StateCode>,
+    /// For `renew-reservation`, `modify-reservation` and `withdraw-reservation`: the number of
+    /// the reservation or declaration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reservation: Option<u32>,
 }
 
 impl AllowedAct {
@@ -34,6 +38,7 @@ impl AllowedAct {
             to: None,
             field: None,
             party: None,
+            reservation: None,
         }
     }
 }
@@ -190,6 +195,37 @@ impl Accession {
                     party: Some(o.party.clone()),
                     ..AllowedAct::named("withdraw-objection")
                 });
+            }
+        }
+        // Reservations and declarations: recorded by whoever records the deposit, while the
+        // procedure is active; each one standing may be renewed (where the convention limits
+        // it), modified or withdrawn, on dates the engine checks when they are given.
+        if p.status == Status::Active
+            && crate::engine::reservations::may_record(&def, actor, "record").is_ok()
+        {
+            out.push(AllowedAct::named("reserve"));
+            let regime = self
+                .store
+                .convention(&p.convention)
+                .await?
+                .and_then(|c| c.reservation_regime());
+            let today = self.today();
+            for r in &p.treaty.reservations {
+                if !r.status_on(regime.as_ref(), k, today).stands() || r.withdrawal.is_some() {
+                    continue;
+                }
+                let mut names = vec!["modify-reservation", "withdraw-reservation"];
+                if r.valid_until(regime.as_ref(), k).is_some()
+                    && regime.as_ref().is_some_and(|g| g.renewable)
+                {
+                    names.insert(0, "renew-reservation");
+                }
+                for name in names {
+                    out.push(AllowedAct {
+                        reservation: Some(r.number),
+                        ..AllowedAct::named(name)
+                    });
+                }
             }
         }
         Ok(out)

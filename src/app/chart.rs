@@ -9,7 +9,8 @@ use serde::Serialize;
 
 use super::{Accession, AppError, ListRequest, MAX_PAGE};
 use crate::audit::ChainRow;
-use crate::engine::{Actor, KeyDates, Status};
+use crate::engine::reservations::{Renewal, ReservationWithdrawal};
+use crate::engine::{Actor, KeyDates, MadeAt, Reservation, ReservationKind, Status};
 use crate::ids::{ConventionId, ProcedureId, StateCode};
 use crate::store::ProcedureFilter;
 
@@ -43,6 +44,14 @@ pub struct ChartRow {
     /// In force for the State on the chart's day.
     pub in_force: bool,
     pub status: Status,
+    /// Reservations standing on the chart's day (R).
+    pub reservations: bool,
+    /// Declarations standing on the chart's day (D).
+    pub declarations: bool,
+    /// Designations of authorities standing on the chart's day (A).
+    pub authorities: bool,
+    /// Territorial applications standing on the chart's day (T).
+    pub territorial_application: bool,
 }
 
 /// A chart: its subject, its day, and its rows.
@@ -62,6 +71,7 @@ pub fn fold_history(rows: &[ChainRow], cutoff: DateTime<Utc>) -> Option<FoldedRe
         key_dates: KeyDates::default(),
         signature: None,
         status: Status::Active,
+        reservations: Vec::new(),
     };
     for row in seen {
         let payload: serde_json::Value = serde_json::from_str(&row.payload).unwrap_or_default();
@@ -84,6 +94,47 @@ pub fn fold_history(rows: &[ChainRow], cutoff: DateTime<Utc>) -> Option<FoldedRe
                         record.key_dates.entry_into_force_recorded.or(Some(day));
                 }
             }
+            "reserve" => {
+                if let Ok(made) = serde_json::from_value::<Made>(payload.clone()) {
+                    record.reservations.push(Reservation {
+                        number: made.number,
+                        kind: made.kind,
+                        article: made.article,
+                        text: made.text,
+                        made_at: made.made_at,
+                        made_on: made.made_on,
+                        sequence: row.sequence,
+                        renewals: Vec::new(),
+                        modifications: Vec::new(),
+                        withdrawal: None,
+                    });
+                }
+            }
+            "renew_reservation" => {
+                if let Some(r) = folded_reservation(&mut record, &payload)
+                    && let Some(on) = payload["on"].as_str().and_then(|v| v.parse().ok())
+                {
+                    r.renewals.push(Renewal {
+                        on,
+                        previous_until: None,
+                        until: None,
+                        sequence: row.sequence,
+                    });
+                }
+            }
+            "withdraw_reservation" => {
+                let day = |k: &str| payload[k].as_str().and_then(|v| v.parse().ok());
+                if let (Some(received_on), Some(effective_on)) =
+                    (day("received_on"), day("effective_on"))
+                    && let Some(r) = folded_reservation(&mut record, &payload)
+                {
+                    r.withdrawal = Some(ReservationWithdrawal {
+                        received_on,
+                        effective_on,
+                        sequence: row.sequence,
+                    });
+                }
+            }
             "withdraw" => record.status = Status::Withdrawn,
             "suspend" => record.status = Status::Suspended,
             "resume" => record.status = Status::Active,
@@ -99,6 +150,29 @@ pub struct FoldedRecord {
     pub key_dates: KeyDates,
     pub signature: Option<NaiveDate>,
     pub status: Status,
+    /// The reservations and declarations recorded by then, with their renewals and
+    /// withdrawals.
+    pub reservations: Vec<Reservation>,
+}
+
+/// What a `reserve` event's payload says of the reservation it made.
+#[derive(serde::Deserialize)]
+struct Made {
+    number: u32,
+    kind: ReservationKind,
+    article: String,
+    #[serde(default)]
+    text: std::collections::BTreeMap<String, String>,
+    made_at: MadeAt,
+    made_on: NaiveDate,
+}
+
+fn folded_reservation<'r>(
+    record: &'r mut FoldedRecord,
+    payload: &serde_json::Value,
+) -> Option<&'r mut Reservation> {
+    let number = u32::try_from(payload["number"].as_u64()?).ok()?;
+    record.reservations.iter_mut().find(|r| r.number == number)
 }
 
 /// The first instant after `day` in `zone`: what was recorded by the end of that day is before
@@ -163,6 +237,10 @@ impl Accession {
                 let registered = states.iter().find(|s| s.code == p.state);
                 let k = &record.key_dates;
                 let entry_into_force = k.entry_into_force();
+                let regime = convention.and_then(|c| c.reservation_regime());
+                let flags =
+                    super::reservations::flags_on(&record.reservations, regime.as_ref(), k, as_of);
+                let flag = |kind| flags.contains(&kind);
                 rows.push(ChartRow {
                     procedure: p.id.clone(),
                     state: p.state.clone(),
@@ -185,6 +263,10 @@ impl Accession {
                     in_force: entry_into_force.is_some_and(|d| d <= as_of),
                     entry_into_force,
                     status: record.status,
+                    reservations: flag(ReservationKind::Reservation),
+                    declarations: flag(ReservationKind::Declaration),
+                    authorities: flag(ReservationKind::Authority),
+                    territorial_application: flag(ReservationKind::TerritorialApplication),
                 });
             }
             match page.next {
@@ -223,8 +305,19 @@ pub fn chart_csv(chart: &Chart) -> Result<Vec<u8>, csv::Error> {
         "in_force",
         "status",
         "as_of",
+        "reservations",
+        "declarations",
+        "authorities",
+        "territorial_application",
     ])?;
     let date = |d: Option<NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
+    let flag = |on: bool, letter: char| {
+        if on {
+            letter.to_string()
+        } else {
+            String::new()
+        }
+    };
     for r in &chart.rows {
         out.write_record([
             r.state.to_string(),
@@ -239,6 +332,10 @@ pub fn chart_csv(chart: &Chart) -> Result<Vec<u8>, csv::Error> {
             r.in_force.to_string(),
             r.status.as_str().to_string(),
             chart.as_of.to_string(),
+            flag(r.reservations, 'R'),
+            flag(r.declarations, 'D'),
+            flag(r.authorities, 'A'),
+            flag(r.territorial_application, 'T'),
         ])?;
     }
     out.into_inner().map_err(|e| e.into_error().into())

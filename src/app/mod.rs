@@ -18,6 +18,7 @@ mod ops;
 mod outbox;
 mod reads;
 mod reference;
+pub mod reservations;
 mod sessions;
 mod states;
 mod timers;

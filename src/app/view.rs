@@ -148,11 +148,8 @@ impl Accession {
             entry_into_force_differs: p.key_dates.entry_into_force_differs(),
             reservations_valid_until: convention
                 .as_ref()
-                .and_then(|c| c.reservation_validity_years)
-                .and_then(|years| {
-                    crate::calendar::ValidityRule { years }
-                        .valid_until(p.key_dates.entry_into_force()?)
-                }),
+                .and_then(|c| c.reservation_regime())
+                .and_then(|regime| regime.first_expiry(p.key_dates.entry_into_force()?)),
             invitation_valid_by_rule: convention
                 .as_ref()
                 .and_then(|c| c.rules().invitation_validity)

@@ -38,8 +38,8 @@ pub async fn run(app: &Accession, cli: &Cli, cmd: &CalendarCmd) -> Result<u8, Ap
         .entry_into_force(*deposit, c.general_entry_into_force)
         .ok_or_else(|| AppError::Invalid(format!("{deposit} is too far in the future")))?;
     let reservations_until = c
-        .reservation_validity_years
-        .and_then(|years| crate::calendar::ValidityRule { years }.valid_until(date));
+        .reservation_regime()
+        .and_then(|regime| regime.first_expiry(date));
     if cli.json {
         print_json(&serde_json::json!({
             "convention": c.id,

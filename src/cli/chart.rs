@@ -68,6 +68,7 @@ fn print_table(chart: &Chart) {
                 "NOTE",
                 "ENTRY INTO FORCE",
                 "STATUS",
+                "R D A T",
             ],
             rows.iter().map(|r| {
                 vec![
@@ -82,6 +83,17 @@ fn print_table(chart: &Chart) {
                         None => "-".into(),
                     },
                     r.status.as_str().to_string(),
+                    [
+                        (r.reservations, 'R'),
+                        (r.declarations, 'D'),
+                        (r.authorities, 'A'),
+                        (r.territorial_application, 'T'),
+                    ]
+                    .iter()
+                    .map(|(on, c)| if *on { *c } else { '-' })
+                    .map(String::from)
+                    .collect::<Vec<_>>()
+                    .join(" "),
                 ]
             }),
         );

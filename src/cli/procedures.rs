@@ -227,6 +227,85 @@ pub enum ProceduresCmd {
         #[arg(long)]
         comment: Option<String>,
     },
+    /// The reservations, declarations, designations of authorities and territorial
+    /// applications, each with where it stands on a day, its validity and next reminder.
+    Reservations {
+        id: ProcedureId,
+        /// Where each stands at the end of this day (YYYY-MM-DD); default: today.
+        #[arg(long, value_name = "DATE")]
+        as_of: Option<chrono::NaiveDate>,
+        /// CSV instead of a table.
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
+    },
+    /// Record a reservation, declaration, designation of an authority or territorial
+    /// application, as the depositary holds it.
+    Reserve {
+        id: ProcedureId,
+        /// reservation, declaration, authority or territorial_application.
+        #[arg(long, value_parser = parse_kind)]
+        kind: crate::engine::ReservationKind,
+        /// The article it is made under, e.g. `Art. 78(2)`.
+        #[arg(long)]
+        article: String,
+        /// Its text in one language, as LANG=TEXT (e.g. `en=The Kyrgyz Republic declares …`);
+        /// repeat for each language.
+        #[arg(long = "text", value_name = "LANG=TEXT", value_parser = parse_text, required = true)]
+        text: Vec<(String, String)>,
+        /// signature, deposit or later (later: declarations only).
+        #[arg(long, value_parser = parse_made_at)]
+        made_at: crate::engine::MadeAt,
+        /// The day it was made (YYYY-MM-DD): the signature's or the deposit's, or the later
+        /// notification's.
+        #[arg(long, value_name = "DATE")]
+        made_on: chrono::NaiveDate,
+        #[command(flatten)]
+        actor: VersionedActor,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Record the renewal of reservation NUMBER, notified on a day: a new period from the old
+    /// expiry.
+    RenewReservation {
+        id: ProcedureId,
+        #[arg(long)]
+        number: u32,
+        #[arg(long, value_name = "DATE")]
+        on: chrono::NaiveDate,
+        #[command(flatten)]
+        actor: VersionedActor,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Record the modification of reservation NUMBER, notified on a day, with its new text.
+    ModifyReservation {
+        id: ProcedureId,
+        #[arg(long)]
+        number: u32,
+        #[arg(long, value_name = "DATE")]
+        on: chrono::NaiveDate,
+        #[arg(long = "text", value_name = "LANG=TEXT", value_parser = parse_text, required = true)]
+        text: Vec<(String, String)>,
+        #[command(flatten)]
+        actor: VersionedActor,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Record the withdrawal of reservation NUMBER, received by the Secretary General on a
+    /// day; it takes effect then, or on the later `--effective-on`.
+    WithdrawReservation {
+        id: ProcedureId,
+        #[arg(long)]
+        number: u32,
+        #[arg(long, value_name = "DATE")]
+        received_on: chrono::NaiveDate,
+        #[arg(long, value_name = "DATE")]
+        effective_on: Option<chrono::NaiveDate>,
+        #[command(flatten)]
+        actor: VersionedActor,
+        #[arg(long)]
+        comment: Option<String>,
+    },
     /// The hash-chained history.
     History {
         /// The procedure, e.g. `kg-ets-112`.
@@ -234,12 +313,52 @@ pub enum ProceduresCmd {
     },
 }
 
+fn parse_kind(text: &str) -> Result<crate::engine::ReservationKind, String> {
+    crate::engine::ReservationKind::parse(text).ok_or_else(|| {
+        format!(
+            "`{text}` is not a kind; use reservation, declaration, authority or \
+             territorial_application"
+        )
+    })
+}
+
+fn parse_made_at(text: &str) -> Result<crate::engine::MadeAt, String> {
+    crate::engine::MadeAt::parse(text)
+        .ok_or_else(|| format!("`{text}` is not when it was made; use signature, deposit or later"))
+}
+
+fn parse_text(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((lang, t)) if !lang.is_empty() => Ok((lang.to_string(), t.to_string())),
+        _ => Err(format!(
+            "`{text}` is not LANG=TEXT; write for example `en=The State declares …`"
+        )),
+    }
+}
+
+fn texts(
+    pairs: &[(String, String)],
+) -> Result<std::collections::BTreeMap<String, String>, AppError> {
+    let mut out = std::collections::BTreeMap::new();
+    for (lang, t) in pairs {
+        if out.insert(lang.clone(), t.clone()).is_some() {
+            return Err(AppError::Invalid(format!(
+                "`--text`: the {lang} text is given twice"
+            )));
+        }
+    }
+    Ok(out)
+}
+
 impl ProceduresCmd {
     /// Whether the command only reads (and so works on a read-only database).
     pub fn reads_only(&self) -> bool {
         matches!(
             self,
-            ProceduresCmd::List { .. } | ProceduresCmd::Show { .. } | ProceduresCmd::History { .. }
+            ProceduresCmd::List { .. }
+                | ProceduresCmd::Show { .. }
+                | ProceduresCmd::History { .. }
+                | ProceduresCmd::Reservations { .. }
         )
     }
 }
@@ -445,6 +564,20 @@ pub async fn run(app: &Accession, cli: &Cli, cmd: &ProceduresCmd) -> Result<u8, 
             print_view(cli, &view);
             return Ok(0);
         }
+        ProceduresCmd::Reservations { id, as_of, csv } => {
+            let operator = crate::engine::Actor::operator(super::operator_name());
+            let list = app.reservations(&operator, id, *as_of).await?;
+            if cli.json {
+                print_json(&list);
+            } else if *csv {
+                let bytes = crate::app::reservations::reservations_csv(&list)
+                    .map_err(|e| AppError::Invalid(e.to_string()))?;
+                outln!("{}", String::from_utf8_lossy(&bytes).trim_end());
+            } else {
+                print_reservations(&list);
+            }
+            return Ok(0);
+        }
         ProceduresCmd::History { id } => {
             let operator = crate::engine::Actor::operator(super::operator_name());
             let rows = app.history(&operator, id).await?;
@@ -595,6 +728,76 @@ pub async fn run(app: &Accession, cli: &Cli, cmd: &ProceduresCmd) -> Result<u8, 
                 comment: comment.clone(),
             },
         ),
+        ProceduresCmd::Reserve {
+            id,
+            kind,
+            article,
+            text,
+            made_at,
+            made_on,
+            actor,
+            comment,
+        } => (
+            id,
+            actor,
+            Act::Reserve {
+                kind: *kind,
+                article: article.clone(),
+                text: texts(text)?,
+                made_at: *made_at,
+                made_on: *made_on,
+                comment: comment.clone(),
+            },
+        ),
+        ProceduresCmd::RenewReservation {
+            id,
+            number,
+            on,
+            actor,
+            comment,
+        } => (
+            id,
+            actor,
+            Act::RenewReservation {
+                number: *number,
+                on: *on,
+                comment: comment.clone(),
+            },
+        ),
+        ProceduresCmd::ModifyReservation {
+            id,
+            number,
+            on,
+            text,
+            actor,
+            comment,
+        } => (
+            id,
+            actor,
+            Act::ModifyReservation {
+                number: *number,
+                on: *on,
+                text: texts(text)?,
+                comment: comment.clone(),
+            },
+        ),
+        ProceduresCmd::WithdrawReservation {
+            id,
+            number,
+            received_on,
+            effective_on,
+            actor,
+            comment,
+        } => (
+            id,
+            actor,
+            Act::WithdrawReservation {
+                number: *number,
+                received_on: *received_on,
+                effective_on: *effective_on,
+                comment: comment.clone(),
+            },
+        ),
     };
     let who = actor(app, &versioned.actor).await?;
     let cmd = Command {
@@ -615,6 +818,60 @@ fn took_effect(r: &crate::audit::ChainRow) -> String {
         Some(d) if r.retrospective => format!("{d}, retrospective"),
         Some(d) => d.to_string(),
     }
+}
+
+fn print_reservations(list: &crate::app::reservations::ReservationList) {
+    outln!("{}  as of {}", list.procedure, list.as_of);
+    match &list.regime {
+        Some(r) => outln!(
+            "validity    {} years from entry into force{}; notice {} months before expiry",
+            r.validity_years,
+            if r.renewable { ", renewable" } else { "" },
+            r.notice_months
+        ),
+        None => outln!("validity    no time limit"),
+    }
+    table(
+        &[
+            "NO",
+            "KIND",
+            "ARTICLE",
+            "MADE AT",
+            "MADE ON",
+            "STATUS",
+            "VALID UNTIL",
+            "NEXT REMINDER",
+            "TEXT",
+        ],
+        list.items.iter().map(|r| {
+            let x = &r.reservation;
+            let text = r
+                .text_in_force
+                .iter()
+                .map(|(l, t)| format!("[{l}] {t}"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let short: String = text.chars().take(60).collect();
+            vec![
+                x.number.to_string(),
+                x.kind.as_str().to_string(),
+                x.article.clone(),
+                x.made_at.as_str().to_string(),
+                x.made_on.to_string(),
+                r.status.as_str().to_string(),
+                date(r.valid_until),
+                r.next_reminder.map_or_else(
+                    || "-".into(),
+                    |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
+                ),
+                if short.len() < text.len() {
+                    format!("{short}…")
+                } else {
+                    short
+                },
+            ]
+        }),
+    );
 }
 
 fn date(d: Option<chrono::NaiveDate>) -> String {

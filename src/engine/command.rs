@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use std::collections::BTreeMap;
+
 use chrono::NaiveDate;
 
 use crate::ids::{ConventionId, FieldName, ProcedureId, StageId, StateCode, Version};
@@ -63,6 +65,40 @@ pub enum Act {
         party: StateCode,
         comment: Option<String>,
     },
+    /// The State made a reservation, declaration, designation of an authority or territorial
+    /// application (as the depositary records it).
+    Reserve {
+        kind: super::ReservationKind,
+        article: String,
+        /// The text by language code.
+        text: BTreeMap<String, String>,
+        made_at: super::MadeAt,
+        made_on: NaiveDate,
+        comment: Option<String>,
+    },
+    /// The State notified the renewal of reservation `number` on `on`: a new period from the
+    /// old expiry.
+    RenewReservation {
+        number: u32,
+        on: NaiveDate,
+        comment: Option<String>,
+    },
+    /// The State notified a modification of reservation `number` on `on`, with its new text.
+    /// (Whether it only narrows the reservation is not for the tool to judge.)
+    ModifyReservation {
+        number: u32,
+        on: NaiveDate,
+        text: BTreeMap<String, String>,
+        comment: Option<String>,
+    },
+    /// The Secretary General received the withdrawal of reservation `number` on `received_on`;
+    /// it takes effect then, or on the later `effective_on` the notification states.
+    WithdrawReservation {
+        number: u32,
+        received_on: NaiveDate,
+        effective_on: Option<NaiveDate>,
+        comment: Option<String>,
+    },
     Comment {
         text: String,
     },
@@ -92,6 +128,10 @@ impl Act {
             Act::ExtendDeadline { .. } => "extend_deadline",
             Act::RaiseObjection { .. } => "raise_objection",
             Act::WithdrawObjection { .. } => "withdraw_objection",
+            Act::Reserve { .. } => "reserve",
+            Act::RenewReservation { .. } => "renew_reservation",
+            Act::ModifyReservation { .. } => "modify_reservation",
+            Act::WithdrawReservation { .. } => "withdraw_reservation",
         }
     }
 }

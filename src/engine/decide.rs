@@ -9,6 +9,7 @@ use serde_json::json;
 use super::dates;
 use super::decision::*;
 use super::notification::{Notification, NotificationKind, ProcedureFacts};
+use super::reservations::{self, Modification, Renewal, Reservation, ReservationWithdrawal};
 use super::timers::StageTimers;
 use super::{
     Act, Actor, Command, DeadlineExtension, InvitationExtension, KeyDates, Objection,
@@ -27,6 +28,8 @@ pub struct ConventionRules {
     pub general_entry_into_force: Option<NaiveDate>,
     pub entry_into_force: EntryIntoForceRule,
     pub invitation_validity: Option<ValidityRule>,
+    /// The validity the convention gives reservations; none: no time limit.
+    pub reservations: Option<super::ReservationRegime>,
 }
 
 /// Everything besides the procedure that a decision depends on.
@@ -391,6 +394,7 @@ pub fn decide(
                         payload["due_on"] = json!(due);
                         decision.timers = TimerChanges {
                             cancel_pending: true,
+                            cancel_reservation_timers: false,
                             fired: None,
                             set: ctx
                                 .stage_timers(
@@ -404,6 +408,13 @@ pub fn decide(
                                 .plan(),
                         };
                     }
+                }
+                // The reservations' validity runs from entry into force: plan their reminders
+                // again from the new dates.
+                if matches!(key, KeyDate::Deposit | KeyDate::EntryIntoForce)
+                    && !current.treaty.reservations.is_empty()
+                {
+                    replan_reservations(ctx, &mut decision, sequence, now);
                 }
                 // Told once the procedure is final, so the email states the new due date too.
                 if entry_into_force.is_some() {
@@ -459,6 +470,7 @@ pub fn decide(
             decision.procedure.due_on = due;
             decision.timers = TimerChanges {
                 cancel_pending: true,
+                cancel_reservation_timers: false,
                 fired: None,
                 set: ctx
                     .stage_timers(&current.id, stage, current.stage_entry, sequence, due, now)
@@ -643,6 +655,152 @@ pub fn decide(
                 "withdrawn_on": today,
             });
         }
+        Act::Reserve {
+            kind,
+            article,
+            text,
+            made_at,
+            made_on,
+            comment,
+        } => {
+            may_record_depositary_facts(ctx, actor, "record a reservation or declaration")?;
+            let article = required_text(article, "article", "the article")?;
+            if article.contains('\n') || article.chars().count() > 200 {
+                return Err(Refusal::Invalid(
+                    "the article is one line of at most 200 characters".into(),
+                ));
+            }
+            reservations::check_texts("text", text)?;
+            event.comment = clean_comment(comment.as_deref())?;
+            let today = actor_today(ctx, actor, now);
+            let signature = current
+                .fields
+                .get(&FieldName::parse("signature_date").expect("a field name"))
+                .and_then(|v| v.parse().ok());
+            reservations::check_made(ctx, current, *kind, *made_at, *made_on, signature, today)?;
+            let number = current
+                .treaty
+                .reservations
+                .iter()
+                .map(|r| r.number)
+                .max()
+                .unwrap_or(0)
+                + 1;
+            let text = trimmed(text);
+            let made = Reservation {
+                number,
+                kind: *kind,
+                article: article.clone(),
+                text: text.clone(),
+                made_at: *made_at,
+                made_on: *made_on,
+                sequence,
+                renewals: Vec::new(),
+                modifications: Vec::new(),
+                withdrawal: None,
+            };
+            let regime = ctx.convention.reservations.as_ref();
+            event.payload = json!({
+                "number": number,
+                "kind": kind,
+                "article": article,
+                "text": text,
+                "made_at": made_at,
+                "made_on": made_on,
+                "valid_until": made.valid_until(regime, &current.key_dates),
+            });
+            decision.procedure.treaty.reservations.push(made);
+            replan_reservations(ctx, &mut decision, sequence, now);
+        }
+        Act::RenewReservation {
+            number,
+            on,
+            comment,
+        } => {
+            may_record_depositary_facts(ctx, actor, "record the renewal of a reservation")?;
+            event.comment = clean_comment(comment.as_deref())?;
+            let today = actor_today(ctx, actor, now);
+            let regime = ctx.convention.reservations.as_ref();
+            let r = reservation_mut(&mut decision.procedure, *number)?;
+            let previous = r.valid_until(regime, &current.key_dates);
+            let until = reservations::check_renewal(regime, &current.key_dates, r, *on, today)?;
+            r.renewals.push(Renewal {
+                on: *on,
+                previous_until: previous,
+                until,
+                sequence,
+            });
+            event.payload = json!({
+                "number": number,
+                "kind": r.kind,
+                "article": r.article,
+                "on": on,
+                "previous_until": previous,
+                "valid_until": until,
+            });
+            replan_reservations(ctx, &mut decision, sequence, now);
+        }
+        Act::ModifyReservation {
+            number,
+            on,
+            text,
+            comment,
+        } => {
+            may_record_depositary_facts(ctx, actor, "record the modification of a reservation")?;
+            reservations::check_texts("text", text)?;
+            event.comment = clean_comment(comment.as_deref())?;
+            let today = actor_today(ctx, actor, now);
+            let regime = ctx.convention.reservations.as_ref();
+            let r = reservation_mut(&mut decision.procedure, *number)?;
+            reservations::check_modification(regime, &current.key_dates, r, *on, today)?;
+            let text = trimmed(text);
+            event.payload = json!({
+                "number": number,
+                "kind": r.kind,
+                "article": r.article,
+                "on": on,
+                "previous_text": r.current_text(),
+                "text": text,
+            });
+            r.modifications.push(Modification {
+                on: *on,
+                text,
+                sequence,
+            });
+        }
+        Act::WithdrawReservation {
+            number,
+            received_on,
+            effective_on,
+            comment,
+        } => {
+            may_record_depositary_facts(ctx, actor, "record the withdrawal of a reservation")?;
+            event.comment = clean_comment(comment.as_deref())?;
+            let today = actor_today(ctx, actor, now);
+            let regime = ctx.convention.reservations.as_ref();
+            let r = reservation_mut(&mut decision.procedure, *number)?;
+            let effective = reservations::check_withdrawal(
+                regime,
+                &current.key_dates,
+                r,
+                *received_on,
+                *effective_on,
+                today,
+            )?;
+            r.withdrawal = Some(ReservationWithdrawal {
+                received_on: *received_on,
+                effective_on: effective,
+                sequence,
+            });
+            event.payload = json!({
+                "number": number,
+                "kind": r.kind,
+                "article": r.article,
+                "received_on": received_on,
+                "effective_on": effective,
+            });
+            replan_reservations(ctx, &mut decision, sequence, now);
+        }
     }
     decision.events.push(event);
     Ok(decision)
@@ -670,6 +828,7 @@ pub(super) fn enter_stage(
     }
     decision.timers = TimerChanges {
         cancel_pending: true,
+        cancel_reservation_timers: false,
         fired: None,
         set: if stage.terminal {
             Vec::new()
@@ -836,11 +995,69 @@ fn replan(
     decision.procedure.due_on = due;
     decision.timers = TimerChanges {
         cancel_pending: true,
+        cancel_reservation_timers: false,
         fired: None,
         set: ctx
             .stage_timers(&current.id, stage, current.stage_entry, sequence, due, now)
             .plan(),
     };
+}
+
+/// Who records what the depositary holds (reservations and declarations made, renewed,
+/// modified, withdrawn): the coordinator, or an institution responsible for the deposit.
+fn may_record_depositary_facts(ctx: Context<'_>, actor: &Actor, act: &str) -> Result<(), Refusal> {
+    reservations::may_record(ctx.definition, actor, act)
+}
+
+fn actor_today(ctx: Context<'_>, actor: &Actor, now: DateTime<Utc>) -> NaiveDate {
+    now.with_timezone(&ctx.zones.of(&actor.institution))
+        .date_naive()
+}
+
+fn reservation_mut(p: &mut ProcedureState, number: u32) -> Result<&mut Reservation, Refusal> {
+    let known: Vec<u32> = p.treaty.reservations.iter().map(|r| r.number).collect();
+    p.treaty
+        .reservations
+        .iter_mut()
+        .find(|r| r.number == number)
+        .ok_or_else(|| {
+            Refusal::NotApplicable(format!(
+                "the procedure has no reservation or declaration no. {number}; it has {}",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known
+                        .iter()
+                        .map(|n| format!("no. {n}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            ))
+        })
+}
+
+fn trimmed(text: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    text.iter()
+        .filter(|(_, t)| !t.trim().is_empty())
+        .map(|(l, t)| (l.clone(), t.trim().to_string()))
+        .collect()
+}
+
+/// Cancel the reservations' pending reminders and plan them again from the procedure as the
+/// decision leaves it.
+fn replan_reservations(
+    ctx: Context<'_>,
+    decision: &mut Decision,
+    sequence: i64,
+    now: DateTime<Utc>,
+) {
+    decision.timers.cancel_reservation_timers = true;
+    decision.timers.set.extend(reservations::plan_timers(
+        ctx,
+        &decision.procedure,
+        sequence,
+        now,
+    ));
 }
 
 /// The stage declaring the field keyed `key`, and the field's name.
@@ -944,5 +1161,22 @@ fn check_texts(act: &Act) -> Result<(), Refusal> {
         }
         Act::RaiseObjection { text, .. } => check("text", Some(text)),
         Act::WithdrawObjection { comment, .. } => check("comment", comment.as_deref()),
+        Act::Reserve {
+            article,
+            text,
+            comment,
+            ..
+        } => {
+            check("article", Some(article))?;
+            reservations::check_texts("text", text)?;
+            check("comment", comment.as_deref())
+        }
+        Act::ModifyReservation { text, comment, .. } => {
+            reservations::check_texts("text", text)?;
+            check("comment", comment.as_deref())
+        }
+        Act::RenewReservation { comment, .. } | Act::WithdrawReservation { comment, .. } => {
+            check("comment", comment.as_deref())
+        }
     }
 }

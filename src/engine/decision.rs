@@ -54,6 +54,9 @@ pub struct TimerChanges {
     /// The timer (by key) this decision fires: marked fired, and only if still pending.
     pub fired: Option<String>,
     pub set: Vec<TimerSpec>,
+    /// Cancel the pending reminders of the reservations (planned again in `set`). Reservation
+    /// reminders belong to no stage entry: `cancel_pending` leaves them.
+    pub cancel_reservation_timers: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
@@ -68,6 +71,9 @@ pub enum TimerKind {
     /// The day of entry into force for the State has come: Accession records it and moves the
     /// procedure on (a stage due on the entry-into-force rule).
     EntryIntoForce,
+    /// A reservation's validity nears its end: the day the Secretary General gives notice, and
+    /// the last day to notify its renewal, modification or withdrawal.
+    ReservationExpiry,
 }
 
 impl TimerKind {
@@ -77,6 +83,7 @@ impl TimerKind {
             "deadline" => Some(TimerKind::Deadline),
             "escalation" => Some(TimerKind::Escalation),
             "entry_into_force" => Some(TimerKind::EntryIntoForce),
+            "reservation_expiry" => Some(TimerKind::ReservationExpiry),
             _ => None,
         }
     }
@@ -87,6 +94,7 @@ impl TimerKind {
             TimerKind::Deadline => "deadline",
             TimerKind::Escalation => "escalation",
             TimerKind::EntryIntoForce => "entry_into_force",
+            TimerKind::ReservationExpiry => "reservation_expiry",
         }
     }
 }

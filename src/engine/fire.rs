@@ -32,6 +32,9 @@ pub fn fire(
     timer: &DueTimer,
     now: DateTime<Utc>,
 ) -> Result<Decision, Refusal> {
+    if timer.kind == TimerKind::ReservationExpiry {
+        return reservation_expiry(ctx, current, timer, now);
+    }
     if current.status != Status::Active
         || current.stage != timer.stage
         || current.stage_entry != timer.stage_entry
@@ -102,6 +105,7 @@ pub fn fire(
         TimerKind::Deadline => NotificationKind::DeadlinePassed,
         TimerKind::Escalation => NotificationKind::Escalation,
         TimerKind::EntryIntoForce => NotificationKind::EntryIntoForce,
+        TimerKind::ReservationExpiry => NotificationKind::ReservationExpiry,
     };
     let notifications = timer
         .recipients
@@ -138,6 +142,7 @@ pub fn fire(
         approval: None,
         timers: TimerChanges {
             cancel_pending: false,
+            cancel_reservation_timers: false,
             fired: Some(timer.dedupe_key.clone()),
             set,
         },
@@ -214,4 +219,87 @@ fn entry_into_force(
     }
     decision.events.push(event);
     Ok(decision)
+}
+
+/// A reservation's validity nears its end: tell the recipients, once (the timer's key), if the
+/// reservation still stands with the expiry the timer was planned for. A reservation renewed or
+/// withdrawn since has its reminders planned again (or none), so this one is outdated. It
+/// belongs to no stage entry: it fires whatever stage the procedure is at, unless it is closed.
+fn reservation_expiry(
+    ctx: Context<'_>,
+    current: &ProcedureState,
+    timer: &DueTimer,
+    now: DateTime<Utc>,
+) -> Result<Decision, Refusal> {
+    let outdated = || Refusal::TimerOutdated {
+        timer: timer.dedupe_key.clone(),
+    };
+    if current.status.is_closed() {
+        return Err(outdated());
+    }
+    let (number, which, until) =
+        super::reservations::parse_timer_rule(&timer.rule).ok_or_else(outdated)?;
+    let r = current.treaty.reservation(number).ok_or_else(outdated)?;
+    let regime = ctx.convention.reservations.as_ref();
+    if r.withdrawal.is_some() || r.valid_until(regime, &current.key_dates) != Some(until) {
+        return Err(outdated());
+    }
+    let sequence = current.last_sequence + 1;
+    let mut next = current.clone();
+    next.version = current.version.next();
+    next.last_sequence = sequence;
+    let rule = format!(
+        "{} no. {number} ({}), valid until {until}{}",
+        r.kind.as_str().replace('_', " "),
+        r.article,
+        match which {
+            "notice" => "; the Secretary General gives notice of its expiry",
+            _ => "; its renewal, modification or withdrawal is due to be notified now",
+        }
+    );
+    let notifications = timer
+        .recipients
+        .iter()
+        .map(|recipient| Notification {
+            kind: NotificationKind::ReservationExpiry,
+            recipient: recipient.clone(),
+            dedupe_key: format!("{}:{recipient}", timer.dedupe_key),
+            facts: ProcedureFacts {
+                due_on: Some(until),
+                ..ProcedureFacts::of(&next, &current.stage, sequence, Some(&rule))
+            },
+        })
+        .collect();
+    let event = Event {
+        sequence,
+        at: now,
+        actor: Actor::system(),
+        command: timer.kind.as_str().into(),
+        from_stage: Some(current.stage.clone()),
+        to_stage: Some(current.stage.clone()),
+        comment: None,
+        payload: json!({
+            "timer": timer.dedupe_key,
+            "rule": timer.rule,
+            "number": number,
+            "reminder": which,
+            "valid_until": until,
+            "fire_at": timer.fire_at,
+            "recipients": timer.recipients,
+        }),
+        effective: Default::default(),
+    };
+    Ok(Decision {
+        procedure: next,
+        responsible: None,
+        events: vec![event],
+        approval: None,
+        timers: TimerChanges {
+            cancel_pending: false,
+            cancel_reservation_timers: false,
+            fired: Some(timer.dedupe_key.clone()),
+            set: Vec::new(),
+        },
+        notifications,
+    })
 }

@@ -232,6 +232,7 @@ pub fn migrate(
     next.due_on = due_date(ctx, stage, current.stage_entered_at, &current.key_dates);
     let timers = TimerChanges {
         cancel_pending: true,
+        cancel_reservation_timers: false,
         fired: None,
         // A suspended procedure has no timers; resuming it plans them from the new version.
         set: if current.status == Status::Active {

@@ -13,6 +13,7 @@ mod fire;
 pub mod migrate;
 mod notification;
 mod refusal;
+pub mod reservations;
 mod state;
 mod timers;
 
@@ -30,6 +31,9 @@ pub use notification::{
     UnknownNotificationKind, checkpoint_notifications, still_applies,
 };
 pub use refusal::Refusal;
+pub use reservations::{
+    MadeAt, Reservation, ReservationKind, ReservationRegime, ReservationStatus,
+};
 pub use state::{
     DeadlineExtension, InvitationExtension, KeyDates, Objection, ProcedureState, Status,
     TreatyRecord, WorkflowRef,

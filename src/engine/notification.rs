@@ -38,13 +38,15 @@ pub enum NotificationKind {
     ProcedureCompleted,
     /// The convention entered (or will enter) into force for the State.
     EntryIntoForce,
+    /// A reservation's validity nears its end (notice of expiry; the last day to answer).
+    ReservationExpiry,
     /// A signed checkpoint of the history log, for an auditor institution to keep. About no
     /// procedure.
     Checkpoint,
 }
 
 impl NotificationKind {
-    pub const ALL: [NotificationKind; 8] = [
+    pub const ALL: [NotificationKind; 9] = [
         NotificationKind::ActionNeeded,
         NotificationKind::Reminder,
         NotificationKind::DeadlinePassed,
@@ -52,6 +54,7 @@ impl NotificationKind {
         NotificationKind::ApprovalRequested,
         NotificationKind::ProcedureCompleted,
         NotificationKind::EntryIntoForce,
+        NotificationKind::ReservationExpiry,
         NotificationKind::Checkpoint,
     ];
 
@@ -65,6 +68,7 @@ impl NotificationKind {
             NotificationKind::ApprovalRequested => "approval_requested",
             NotificationKind::ProcedureCompleted => "procedure_completed",
             NotificationKind::EntryIntoForce => "entry_into_force",
+            NotificationKind::ReservationExpiry => "reservation_expiry",
             NotificationKind::Checkpoint => "checkpoint",
         }
     }
@@ -87,6 +91,7 @@ impl NotificationKind {
             | NotificationKind::Escalation => true,
             NotificationKind::ProcedureCompleted
             | NotificationKind::EntryIntoForce
+            | NotificationKind::ReservationExpiry
             | NotificationKind::Checkpoint => false,
         }
     }

@@ -128,9 +128,17 @@ pub struct TreatyRecord {
     /// Where the recorded date of entry into force comes from, when it is the depositary's own
     /// and not the rule's (a notification, the chart of signatures and ratifications).
     pub entry_into_force_source: Option<String>,
+    /// Reservations, declarations, designations of authorities and territorial applications,
+    /// by number.
+    pub reservations: Vec<super::reservations::Reservation>,
 }
 
 impl TreatyRecord {
+    /// Reservation number `number`.
+    pub fn reservation(&self, number: u32) -> Option<&super::reservations::Reservation> {
+        self.reservations.iter().find(|r| r.number == number)
+    }
+
     /// The objections not withdrawn.
     pub fn standing_objections(&self) -> impl Iterator<Item = &Objection> {
         self.objections.iter().filter(|o| o.withdrawn_on.is_none())

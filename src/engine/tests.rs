@@ -45,6 +45,7 @@ fn ets_112() -> ConventionRules {
         general_entry_into_force: Some(date("1985-07-01")),
         entry_into_force: EntryIntoForceRule::COE_THREE_MONTHS,
         invitation_validity: Some(ValidityRule { years: 5 }),
+        reservations: None,
     }
 }
 
@@ -1632,6 +1633,13 @@ mod properties {
                     .stage(&stage("invitation"))
                     .map(|s| s.responsible.clone())
                     .unwrap_or_else(|| here.responsible.clone()),
+                Act::Reserve { .. }
+                | Act::RenewReservation { .. }
+                | Act::ModifyReservation { .. }
+                | Act::WithdrawReservation { .. } => def
+                    .stage(&stage("deposit"))
+                    .map(|s| s.responsible.clone())
+                    .unwrap_or_else(|| here.responsible.clone()),
             };
             ministry(candidates[index.index(candidates.len())].as_str())
         }
@@ -2105,7 +2113,10 @@ mod properties {
                             prop_assert_eq!(local.time(), nine);
                         }
                         // Only a stage due on entry into force has one; these stages are not.
-                        TimerKind::EntryIntoForce => prop_assert!(false, "{:?}", t),
+                        // No reservation is made by these steps either.
+                        TimerKind::EntryIntoForce | TimerKind::ReservationExpiry => {
+                            prop_assert!(false, "{:?}", t)
+                        }
                     }
                 }
             }
@@ -2311,3 +2322,4 @@ fn stored_facts_are_read_as_the_kind_of_the_email_says() {
     );
 }
 mod dates;
+mod reservations;

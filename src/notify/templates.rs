@@ -187,6 +187,7 @@ macro_rules! language_files {
             "procedure_completed.subject.txt", "procedure_completed.txt",
             "procedure_completed.html",
             "entry_into_force.subject.txt", "entry_into_force.txt", "entry_into_force.html",
+            "reservation_expiry.subject.txt", "reservation_expiry.txt", "reservation_expiry.html",
             "checkpoint.subject.txt", "checkpoint.txt", "checkpoint.html"
         )
     };
@@ -198,8 +199,8 @@ macro_rules! language_files {
     };
 }
 
-const EMBEDDED_EN: [(&str, &str); 28] = language_files!("en");
-const EMBEDDED_RU: [(&str, &str); 28] = language_files!("ru");
+const EMBEDDED_EN: [(&str, &str); 31] = language_files!("en");
+const EMBEDDED_RU: [(&str, &str); 31] = language_files!("ru");
 
 /// Where the templates came from, to name files in errors.
 #[derive(Debug, Clone)]

@@ -8,7 +8,7 @@ use toml::Spanned;
 
 use super::{ImportError, Language};
 use crate::calendar::{EntryIntoForceRule, ValidityRule};
-use crate::engine::ConventionRules;
+use crate::engine::{ConventionRules, ReservationRegime};
 use crate::ids::ConventionId;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -36,9 +36,15 @@ pub struct Convention {
     /// Years an invitation to accede stays valid.
     #[serde(default)]
     pub invitation_validity_years: Option<u32>,
-    /// Years a reservation stays valid from entry into force, unless renewed.
+    /// Years a reservation stays valid from entry into force, unless renewed. Superseded by
+    /// `reservations`, read when that is absent (files written before it).
     #[serde(default)]
     pub reservation_validity_years: Option<u32>,
+    /// The validity the convention gives reservations (`reservations = { validity_years = 5,
+    /// renewable = true, notice_months = 18, from = "entry_into_force" }`); absent: no time
+    /// limit.
+    #[serde(default)]
+    pub reservations: Option<ReservationRegime>,
     #[serde(default)]
     pub monitoring_body: Option<String>,
     #[serde(default)]
@@ -59,6 +65,23 @@ impl Convention {
         .unwrap_or(&self.title)
     }
 
+    /// The reservations' regime: `reservations`, or from the older `reservation_validity_years`
+    /// alone (renewable, with no notice).
+    pub fn reservation_regime(&self) -> Option<ReservationRegime> {
+        self.reservations.clone().or_else(|| {
+            self.reservation_validity_years
+                .map(|validity_years| ReservationRegime {
+                    validity_years,
+                    renewable: true,
+                    notice_months: 0,
+                    reply_months: None,
+                    automatic_extension_months: None,
+                    from: crate::engine::reservations::ValidFrom::EntryIntoForce,
+                    applies_to: vec![crate::engine::ReservationKind::Reservation],
+                })
+        })
+    }
+
     pub fn rules(&self) -> ConventionRules {
         ConventionRules {
             opened_on: self.opened_on,
@@ -67,6 +90,7 @@ impl Convention {
             invitation_validity: self
                 .invitation_validity_years
                 .map(|years| ValidityRule { years }),
+            reservations: self.reservation_regime(),
         }
     }
 }
@@ -110,6 +134,35 @@ impl ConventionFile {
                     "convention `{}`: general entry into force {general} is before its opening {opened}",
                     c.id
                 )));
+            }
+            if c.reservations.is_some() && c.reservation_validity_years.is_some() {
+                return Err(fail(format!(
+                    "convention `{}`: give `reservations` or the older \
+                     `reservation_validity_years`, not both",
+                    c.id
+                )));
+            }
+            if let Some(r) = &c.reservations {
+                if r.validity_years == 0 || r.validity_years > 50 {
+                    return Err(fail(format!(
+                        "convention `{}`: reservations.validity_years must be between 1 and 50",
+                        c.id
+                    )));
+                }
+                let months = r.validity_years * 12;
+                if r.notice_months >= months || r.reply_months.is_some_and(|m| m >= months) {
+                    return Err(fail(format!(
+                        "convention `{}`: reservations.notice_months and reply_months must be \
+                         shorter than the validity ({months} months)",
+                        c.id
+                    )));
+                }
+                if r.applies_to.is_empty() {
+                    return Err(fail(format!(
+                        "convention `{}`: reservations.applies_to names nothing",
+                        c.id
+                    )));
+                }
             }
             out.push(c);
         }

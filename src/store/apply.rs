@@ -14,6 +14,8 @@ use crate::audit::{ChainRow, FORM_BOTH_TIMES, GENESIS, row_hash};
 use crate::engine::{Decision, Event, ProcedureState};
 use crate::ids::Version;
 
+const RESERVATION_EXPIRY: &str = crate::engine::TimerKind::ReservationExpiry.as_str();
+
 /// The stable Message-ID of the email an outbox row becomes: a resend after a crash carries the
 /// same id, so a receiving server (or a person) can recognise it.
 pub fn message_id_for(dedupe_key: &str, domain: &str) -> String {
@@ -188,8 +190,14 @@ impl Store {
                     timer::Column::Status,
                     TimerStatus::Pending.as_str(),
                 ))
+                // Reservation reminders belong to no stage entry; they are cancelled on their
+                // own (below).
+                .filter(timer::Column::Kind.ne(RESERVATION_EXPIRY))
                 .exec(&txn)
                 .await?;
+        }
+        if decision.timers.cancel_reservation_timers {
+            super::reservations::cancel_reminders(&txn, &p.id).await?;
         }
         if !decision.timers.set.is_empty() {
             let rows = decision.timers.set.iter().map(|t| timer::ActiveModel {

@@ -20,6 +20,7 @@ mod outbox;
 mod procedures;
 mod reads;
 mod reference;
+mod reservations;
 mod sessions;
 mod timers;
 mod tokens;

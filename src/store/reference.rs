@@ -150,7 +150,13 @@ impl Store {
                     serde_json::to_string(&c.entry_into_force).unwrap_or_default()
                 ),
                 invitation_validity_years: Set(c.invitation_validity_years.map(|y| y as i32)),
-                reservation_validity_years: Set(c.reservation_validity_years.map(|y| y as i32)),
+                reservation_validity_years: Set(c
+                    .reservation_regime()
+                    .map(|r| r.validity_years as i32)),
+                reservation_regime: Set(c
+                    .reservations
+                    .as_ref()
+                    .and_then(|r| serde_json::to_string(r).ok())),
                 monitoring_body: Set(c.monitoring_body.clone()),
                 parties_before_invitation: Set(c.parties_before_invitation.clone()),
                 created_at: Set(now),
@@ -340,7 +346,14 @@ fn convention_from_row(row: &convention::Model) -> Result<Convention, StoreError
         accession_article: row.accession_article.clone(),
         entry_into_force: rule,
         invitation_validity_years: row.invitation_validity_years.map(|y| y as u32),
-        reservation_validity_years: row.reservation_validity_years.map(|y| y as u32),
+        reservations: match &row.reservation_regime {
+            Some(json) => Some(serde_json::from_str(json).map_err(|e| bad(&e.to_string()))?),
+            None => None,
+        },
+        reservation_validity_years: match &row.reservation_regime {
+            Some(_) => None,
+            None => row.reservation_validity_years.map(|y| y as u32),
+        },
         monitoring_body: row.monitoring_body.clone(),
         parties_before_invitation: row.parties_before_invitation.clone(),
     })

@@ -37,6 +37,8 @@ struct ProcedurePage {
     timeline_svg: String,
     workflow_svg: String,
     timers: Vec<TimerLine>,
+    /// The reservations and declarations, as they stand today.
+    reservations: Vec<ReservationLine>,
     /// Newest first.
     history: Vec<HistoryLine>,
     zone: &'static str,
@@ -97,6 +99,8 @@ struct ActForm {
     fields: Vec<RecordField>,
     field: Option<FieldName>,
     parties: Vec<StateCode>,
+    /// For the acts on a reservation: the numbers it may be done to.
+    numbers: Vec<u32>,
     typed: Typed,
 }
 
@@ -109,6 +113,7 @@ impl ActForm {
             fields: Vec::new(),
             field: None,
             parties: Vec::new(),
+            numbers: Vec::new(),
             typed: Typed::default(),
         }
     }
@@ -134,6 +139,17 @@ struct Typed {
     until: String,
     decision: String,
     party: String,
+    kind: String,
+    article: String,
+    made_at: String,
+    made_on: String,
+    text_en: String,
+    text_ru: String,
+    text_ky: String,
+    number: String,
+    on: String,
+    received_on: String,
+    effective_on: String,
 }
 
 impl Typed {
@@ -149,6 +165,17 @@ impl Typed {
             until: get("until"),
             decision: get("decision"),
             party: get("party"),
+            kind: get("kind"),
+            article: get("article"),
+            made_at: get("made_at"),
+            made_on: get("made_on"),
+            text_en: get("text_en"),
+            text_ru: get("text_ru"),
+            text_ky: get("text_ky"),
+            number: get("number"),
+            on: get("on"),
+            received_on: get("received_on"),
+            effective_on: get("effective_on"),
         }
     }
 }
@@ -159,6 +186,26 @@ struct RecordField {
     name: FieldName,
     title: String,
     is_date: bool,
+}
+
+/// A reservation or declaration, as it stands on the viewer's day.
+#[derive(Debug, Serialize)]
+struct ReservationLine {
+    number: u32,
+    kind: &'static str,
+    article: String,
+    made_at: &'static str,
+    made_on: NaiveDate,
+    status: &'static str,
+    valid_until: Option<NaiveDate>,
+    lapses_after: Option<NaiveDate>,
+    /// The next reminder of its expiry, at the viewer's local time.
+    next_reminder: Option<String>,
+    /// Its text in force, by language.
+    text: Vec<(String, String)>,
+    renewals: usize,
+    modifications: usize,
+    withdrawn_effective: Option<NaiveDate>,
 }
 
 /// A timer of the procedure, at the viewer's local time.
@@ -177,7 +224,7 @@ pub async fn procedure(
     SignedIn { visitor: v, caller }: SignedIn,
 ) -> Response {
     // Only the name of an act: a crafted link cannot make the page say anything else.
-    const ACTS: [&str; 11] = [
+    const ACTS: [&str; 15] = [
         "advance",
         "approve",
         "record",
@@ -189,6 +236,10 @@ pub async fn procedure(
         "extend_deadline",
         "raise_objection",
         "withdraw_objection",
+        "reserve",
+        "renew_reservation",
+        "modify_reservation",
+        "withdraw_reservation",
     ];
     let flash = some(&q.done)
         .filter(|act| ACTS.contains(act))
@@ -238,6 +289,7 @@ async fn forms(
     let mut out = Vec::new();
     let mut fields = Vec::new();
     let mut parties = Vec::new();
+    let mut numbers: std::collections::BTreeMap<String, Vec<u32>> = Default::default();
     for a in app.allowed_acts(p, &caller.actor, Moves::Permitted).await? {
         match (a.act.as_str(), &a.to, &a.field) {
             ("advance", Some(to), _) => {
@@ -275,6 +327,13 @@ async fn forms(
                 }
                 parties.extend(a.party);
             }
+            ("renew-reservation" | "modify-reservation" | "withdraw-reservation", _, _) => {
+                let list = numbers.entry(a.act.clone()).or_default();
+                if list.is_empty() {
+                    out.push(ActForm::named(&a.act));
+                }
+                list.extend(a.reservation);
+            }
             (act, _, _) => out.push(ActForm::named(act)),
         }
     }
@@ -282,7 +341,11 @@ async fn forms(
         match form.act.as_str() {
             "record" => form.fields.clone_from(&fields),
             "withdraw-objection" => form.parties.clone_from(&parties),
-            _ => {}
+            act => {
+                if let Some(list) = numbers.get(act) {
+                    form.numbers.clone_from(list);
+                }
+            }
         }
         if let Some(typed) = typed.filter(|t| form.is(t)) {
             form.typed = Typed::of(typed);
@@ -439,6 +502,30 @@ async fn procedure_page(
         .rev()
         .map(|h| HistoryLine::of(h, zone))
         .collect();
+    let listed = app.reservations(&caller.actor, &p.id, Some(today)).await?;
+    let reservations = listed
+        .items
+        .iter()
+        .map(|r| ReservationLine {
+            number: r.reservation.number,
+            kind: r.reservation.kind.as_str(),
+            article: r.reservation.article.clone(),
+            made_at: r.reservation.made_at.as_str(),
+            made_on: r.reservation.made_on,
+            status: r.status.as_str(),
+            valid_until: r.valid_until,
+            lapses_after: r.lapses_after,
+            next_reminder: r.next_reminder.map(|t| local(t, zone)),
+            text: r
+                .text_in_force
+                .iter()
+                .map(|(l, t)| (l.clone(), t.clone()))
+                .collect(),
+            renewals: r.reservation.renewals.len(),
+            modifications: r.reservation.modifications.len(),
+            withdrawn_effective: r.reservation.withdrawal.as_ref().map(|w| w.effective_on),
+        })
+        .collect();
     let treaty = TreatyFacts {
         consultation: def
             .stages
@@ -492,10 +579,24 @@ async fn procedure_page(
             timeline_svg,
             workflow_svg,
             timers,
+            reservations,
             history,
             zone: zone.name(),
         },
     ))
+}
+
+/// The texts of a reservation form, by language (`text_en`, `text_ru`, `text_ky`), blank
+/// ones left out.
+fn texts(form: &Form) -> std::collections::BTreeMap<String, String> {
+    ["en", "ru", "ky"]
+        .into_iter()
+        .filter_map(|l| {
+            form.get(&format!("text_{l}"))
+                .filter(|t| !t.trim().is_empty())
+                .map(|t| (l.to_string(), t.clone()))
+        })
+        .collect()
 }
 
 /// A form's act, as the engine takes it.
@@ -516,6 +617,12 @@ fn act_of(form: &Form) -> Result<Act, String> {
     let party = || {
         StateCode::parse(required("party")?.trim().to_ascii_uppercase())
             .map_err(|e| format!("`party`: {e}"))
+    };
+    let number = || {
+        required("number")?
+            .trim()
+            .parse::<u32>()
+            .map_err(|_| "`number`: not the number of a reservation".to_string())
     };
     Ok(match form.get("act").map(String::as_str) {
         Some("advance") => Act::Advance {
@@ -564,6 +671,36 @@ fn act_of(form: &Form) -> Result<Act, String> {
         },
         Some("withdraw-objection") => Act::WithdrawObjection {
             party: party()?,
+            comment,
+        },
+        Some("reserve") => Act::Reserve {
+            kind: crate::engine::ReservationKind::parse(required("kind")?.trim())
+                .ok_or("`kind`: not a kind of reservation or declaration")?,
+            article: required("article")?,
+            text: texts(form),
+            made_at: crate::engine::MadeAt::parse(required("made_at")?.trim())
+                .ok_or("`made_at`: signature, deposit or later")?,
+            made_on: date("made_on")?,
+            comment,
+        },
+        Some("renew-reservation") => Act::RenewReservation {
+            number: number()?,
+            on: date("on")?,
+            comment,
+        },
+        Some("modify-reservation") => Act::ModifyReservation {
+            number: number()?,
+            on: date("on")?,
+            text: texts(form),
+            comment,
+        },
+        Some("withdraw-reservation") => Act::WithdrawReservation {
+            number: number()?,
+            received_on: date("received_on")?,
+            effective_on: match get("effective_on") {
+                Some(_) => Some(date("effective_on")?),
+                None => None,
+            },
             comment,
         },
         other => return Err(format!("unknown act `{}`", other.unwrap_or(""))),

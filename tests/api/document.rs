@@ -30,6 +30,11 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("post", "/api/v1/procedures/{id}/extend-deadline"),
     ("post", "/api/v1/procedures/{id}/raise-objection"),
     ("post", "/api/v1/procedures/{id}/withdraw-objection"),
+    ("get", "/api/v1/procedures/{id}/reservations"),
+    ("post", "/api/v1/procedures/{id}/reserve"),
+    ("post", "/api/v1/procedures/{id}/renew-reservation"),
+    ("post", "/api/v1/procedures/{id}/modify-reservation"),
+    ("post", "/api/v1/procedures/{id}/withdraw-reservation"),
     ("get", "/api/v1/procedures/{id}/history"),
     ("get", "/api/v1/procedures/{id}/history/verify"),
     ("get", "/api/v1/procedures/{id}/timers"),
@@ -344,6 +349,13 @@ fn fitting_body(path: &str) -> serde_json::Value {
         "extend-deadline" => json!({"until": "2031-01-01", "reason": "a reason"}),
         "raise-objection" => json!({"party": "FR", "text": "an objection"}),
         "withdraw-objection" => json!({"party": "FR"}),
+        "reserve" => json!({"kind": "declaration", "article": "Art. 3(3)",
+            "text": {"en": "a declaration"}, "made_at": "deposit", "made_on": "2024-04-22"}),
+        "renew-reservation" => json!({"number": 1, "on": "2026-01-01"}),
+        "modify-reservation" => {
+            json!({"number": 1, "on": "2026-01-01", "text": {"en": "narrower"}})
+        }
+        "withdraw-reservation" => json!({"number": 1, "received_on": "2026-01-01"}),
         "procedures" => json!({"state": "KG", "convention": "ets-185", "id": "kg-new"}),
         "tokens" => json!({"institution": "moj", "role": "ministry", "name": "probe"}),
         _ => json!({}),

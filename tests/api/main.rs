@@ -20,6 +20,7 @@ mod lifecycle;
 mod log;
 mod pages;
 mod paging;
+mod reservations;
 mod roles;
 mod states;
 mod throttle;

@@ -20,7 +20,7 @@ fn at(text: &str) -> DateTime<Utc> {
 
 /// kg-cets-210 walked to `awaiting-entry-into-force` with a deposit of 2026-03-05 (in force
 /// 2026-07-01), on 2026-06-01.
-async fn deposited(app: &Accession, clock: &ManualClock) {
+pub(crate) async fn deposited(app: &Accession, clock: &ManualClock) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     app.import_states(&root.join("config/demo/states.toml"))
         .await

@@ -18,6 +18,7 @@ mod migrate;
 mod outage;
 mod procedures;
 mod read_only;
+mod reservations;
 mod scheduler;
 mod smtp;
 mod states;

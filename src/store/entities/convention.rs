@@ -21,6 +21,8 @@ pub struct Model {
     pub entry_into_force_rule: String,
     pub invitation_validity_years: Option<i32>,
     pub reservation_validity_years: Option<i32>,
+    /// JSON (`ReservationRegime`), stored as text; null: no time limit.
+    pub reservation_regime: Option<String>,
     pub monitoring_body: Option<String>,
     pub parties_before_invitation: Option<String>,
     pub created_at: DateTimeUtc,
