@@ -2068,7 +2068,7 @@ fn a_checkpoint_and_an_inclusion_proof_check_out_here_and_in_an_independent_scri
         .expect(0);
     let request_json = request.json();
     assert_eq!(request_json["format"], "accession inclusion proof v2");
-    assert_eq!(request_json["row"]["hash_form"], 2);
+    assert_eq!(request_json["row"]["hash_form"], 3);
     let request_file = s.write("request.json", &request.stdout);
     let request_path = request_file.to_str().unwrap();
     check(request_path).expect(0);
@@ -2556,4 +2556,84 @@ fn the_chart_of_ets_112_is_derived_from_the_history_as_of_a_day() {
         .expect(2);
     let bad = s.run(&["chart", "--convention", "ets-112", "--as-of", "01.05.2024"]);
     assert_eq!(bad.code, 2, "{}", bad.stderr);
+}
+
+#[test]
+fn accounts_create_list_token_and_disable_from_the_command_line() {
+    let s = with_institutions();
+    let create = |email: &str, role: &str| {
+        s.run(&[
+            "--json",
+            "accounts",
+            "create",
+            "--name",
+            "Aigul Sydykova",
+            "--email",
+            email,
+            "--institution",
+            "moj",
+            "--role",
+            role,
+        ])
+    };
+    let created = create("Aigul@MinJust.example.kg", "ministry")
+        .expect(0)
+        .json();
+    assert_eq!(created["email"], "aigul@minjust.example.kg");
+    let id = created["id"].as_i64().unwrap().to_string();
+
+    // Bad input: one readable line, exit 1, nothing written.
+    let bad = create("not-an-address", "ministry").expect(1);
+    assert!(
+        bad.error_line().contains("not an email address"),
+        "{}",
+        bad.stderr
+    );
+    let taken = create("aigul@minjust.example.kg", "ministry").expect(3);
+    assert!(
+        taken.error_line().contains("already exists"),
+        "{}",
+        taken.stderr
+    );
+    let role = create("other@minjust.example.kg", "coordinator").expect(1);
+    assert!(
+        role.error_line().contains("coordinating institution"),
+        "{}",
+        role.stderr
+    );
+
+    let list = s.run(&["accounts", "list"]).expect(0).stdout;
+    assert!(list.lines().next().unwrap().contains("EMAIL"), "{list}");
+    assert!(list.contains("aigul@minjust.example.kg"), "{list}");
+    assert_eq!(list.lines().count(), 2, "{list}");
+    s.run(&["accounts", "list", "--limit", "0"]).expect(1);
+
+    let token = s
+        .run(&["accounts", "token", &id, "--name", "laptop"])
+        .expect(0);
+    let secret = token.stdout.trim().to_string();
+    assert!(secret.starts_with("acc_") && secret.len() == 68, "{secret}");
+    let tokens = s.run(&["--json", "tokens", "list"]).expect(0).json();
+    let mine = tokens
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "laptop")
+        .expect("the person's token is listed");
+    assert_eq!(mine["account_id"].to_string(), id);
+
+    let disabled = s.run(&["accounts", "disable", &id]).expect(0).stdout;
+    assert!(disabled.contains("1 token(s) revoked"), "{disabled}");
+    let tokens = s.run(&["--json", "tokens", "list"]).expect(0).json();
+    assert!(
+        tokens
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "laptop" && t["revoked_at"].is_string()),
+        "{tokens}"
+    );
+    s.run(&["accounts", "disable", "999"]).expect(1);
+    let sessions = s.run(&["accounts", "sessions"]).expect(0).stdout;
+    assert!(sessions.contains("UNTIL"), "{sessions}");
 }

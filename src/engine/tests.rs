@@ -2306,8 +2306,13 @@ fn stored_facts_are_read_as_the_kind_of_the_email_says() {
     assert!(
         NotificationKind::ALL
             .into_iter()
-            .filter(|k| *k != NotificationKind::Checkpoint)
+            .filter(|k| !matches!(
+                k,
+                NotificationKind::Checkpoint | NotificationKind::SignInLink
+            ))
             .all(NotificationKind::is_about_a_procedure)
     );
+    assert!(!NotificationKind::SignInLink.is_about_a_procedure());
+    assert!(!NotificationKind::SignInLink.is_about_the_stage());
 }
 mod dates;
