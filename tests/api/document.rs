@@ -227,8 +227,9 @@ async fn history_exports_as_json_and_csv_and_verifies(db: &TestDb) {
     );
     // One line per row (no comment in the demo spans lines), the hashes as in JSON.
     assert_eq!(lines.len(), rows.len() + 1);
+    // Hash form 3; the demo's acts are Accession's and the operator's: no account.
     assert!(lines.last().unwrap().ends_with(&format!(
-        "{},2",
+        "{},3,",
         rows.last().unwrap()["hash"].as_str().unwrap()
     )));
     let by_accept = server
