@@ -250,7 +250,7 @@ async fn rows_written_before_effective_times_keep_their_form_and_cannot_be_given
         .unwrap();
     let history = app.store_for_tests().history(&id).await.unwrap();
     let forms: Vec<i32> = history.iter().map(|r| r.hash_form).collect();
-    assert_eq!(forms, [1, 1, 2]);
+    assert_eq!(forms, [1, 1, 3]);
     assert_eq!(history[..2], old[..], "the old rows are as they were");
     assert_eq!(history[2].prev_hash, old[1].hash);
     assert!(app.store_for_tests().verify(None).await.unwrap().ok());
