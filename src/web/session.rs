@@ -299,6 +299,7 @@ pub async fn sign_in(
 
 /// Refused (403, as a page) unless the form's `csrf` is the double-submit cookie's: a form of
 /// a page with no session yet (sign-in), which no other site can post with the visitor's.
+#[allow(clippy::result_large_err)]
 pub(super) fn double_submitted(
     state: &HttpState,
     v: &Visitor,
