@@ -85,7 +85,18 @@ pub struct ServerSettings {
     /// How long the answer to a request with an `Idempotency-Key` is kept for its retries
     /// (seconds, `IDEMPOTENCY_TTL_SECS` bounds it); after that the key may be used afresh.
     pub idempotency_ttl_secs: u64,
+    /// How long a mailed sign-in link works (minutes, `SIGN_IN_LINK_MINUTES` bounds it).
+    #[serde(default = "default_sign_in_link_minutes")]
+    pub sign_in_link_minutes: u64,
 }
+
+fn default_sign_in_link_minutes() -> u64 {
+    15
+}
+
+/// The bounds of `server.sign_in_link_minutes`: long enough for mail to arrive, short enough
+/// that a link left in a mailbox soon stops mattering (a day at most).
+pub const SIGN_IN_LINK_MINUTES: std::ops::RangeInclusive<u64> = 1..=1440;
 
 /// The bounds of `server.idempotency_ttl_secs`: at least two request timeouts, so an answer
 /// outlives a client's first retry; at most a year.
@@ -98,6 +109,14 @@ impl ServerSettings {
             .idempotency_ttl_secs
             .clamp(*IDEMPOTENCY_TTL_SECS.start(), *IDEMPOTENCY_TTL_SECS.end());
         chrono::TimeDelta::seconds(secs as i64)
+    }
+
+    /// `sign_in_link_minutes` as a duration (checked to be within `SIGN_IN_LINK_MINUTES`).
+    pub fn sign_in_link_lifetime(&self) -> chrono::TimeDelta {
+        let minutes = self
+            .sign_in_link_minutes
+            .clamp(*SIGN_IN_LINK_MINUTES.start(), *SIGN_IN_LINK_MINUTES.end());
+        chrono::TimeDelta::minutes(minutes as i64)
     }
 }
 
@@ -444,6 +463,14 @@ impl Settings {
                  timeouts, so an answer outlives a retry) and {} (a year)",
                 IDEMPOTENCY_TTL_SECS.start(),
                 IDEMPOTENCY_TTL_SECS.end()
+            ));
+        }
+        let minutes = self.server.sign_in_link_minutes;
+        if !SIGN_IN_LINK_MINUTES.contains(&minutes) {
+            problems.push(format!(
+                "`server.sign_in_link_minutes` is {minutes}; it must be between {} and {} (a day)",
+                SIGN_IN_LINK_MINUTES.start(),
+                SIGN_IN_LINK_MINUTES.end()
             ));
         }
         problems

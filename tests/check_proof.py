@@ -144,6 +144,8 @@ def canonical_encoding(row):
     at = utc_micros(row["at"])
     actor = [row["actor_institution"], row["actor_name"], row["actor_role"]]
     rest = [row["command"], row["from_stage"], row["to_stage"], row["comment"], row["payload"]]
+    if form in (1, 2) and row.get("actor_account") is not None:
+        return None, f"the row is of hash form {form}, whose hash does not cover an account"
     if form == 1:
         if row.get("effective_on") or row.get("effective_approximate") or row.get("retrospective"):
             return None, "the row is of hash form 1, whose hash does not cover an effective time"
@@ -151,6 +153,10 @@ def canonical_encoding(row):
     elif form == 2:
         times = [row["effective_on"], row["effective_approximate"], row["retrospective"]]
         fields = ["accession-history-v2", row["procedure_id"], row["sequence"], at] + times
+    elif form == 3:
+        times = [row["effective_on"], row["effective_approximate"], row["retrospective"]]
+        fields = ["accession-history-v3", row["procedure_id"], row["sequence"], at] + times
+        actor = actor + [row.get("actor_account")]
     else:
         return None, f"the row names hash form {form}, which this checker does not know"
     fields += actor + rest + [row["prev_hash"]]

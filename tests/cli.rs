@@ -2079,7 +2079,7 @@ fn a_checkpoint_and_an_inclusion_proof_check_out_here_and_in_an_independent_scri
         .expect(0);
     let request_json = request.json();
     assert_eq!(request_json["format"], "accession inclusion proof v2");
-    assert_eq!(request_json["row"]["hash_form"], 2);
+    assert_eq!(request_json["row"]["hash_form"], 3);
     let request_file = s.write("request.json", &request.stdout);
     let request_path = request_file.to_str().unwrap();
     check(request_path).expect(0);
@@ -2687,4 +2687,94 @@ fn reservations_are_recorded_listed_and_withdrawn_from_the_command_line() {
         .expect(0)
         .json();
     assert_eq!(chart["rows"][0]["declarations"], false);
+}
+
+#[test]
+fn accounts_create_list_token_and_disable_from_the_command_line() {
+    let s = with_institutions();
+    let create = |email: &str, role: &str| {
+        s.run(&[
+            "--json",
+            "accounts",
+            "create",
+            "--name",
+            "Aigul Sydykova",
+            "--email",
+            email,
+            "--institution",
+            "moj",
+            "--role",
+            role,
+        ])
+    };
+    let created = create("Aigul@MinJust.example.kg", "ministry")
+        .expect(0)
+        .json();
+    assert_eq!(created["email"], "aigul@minjust.example.kg");
+    let id = created["id"].as_i64().unwrap().to_string();
+
+    // Bad input: one JSON error (the command ran with --json), exit 1, nothing written.
+    let error = |run: Run| -> Value {
+        serde_json::from_str(run.stderr.trim()).expect("a JSON error on stderr")
+    };
+    let bad = error(create("not-an-address", "ministry").expect(1));
+    assert!(
+        bad["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not an email address"),
+        "{bad}"
+    );
+    let taken = error(create("aigul@minjust.example.kg", "ministry").expect(3));
+    assert!(
+        taken["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already exists"),
+        "{taken}"
+    );
+    let role = error(create("other@minjust.example.kg", "coordinator").expect(1));
+    assert!(
+        role["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("coordinating institution"),
+        "{role}"
+    );
+
+    let list = s.run(&["accounts", "list"]).expect(0).stdout;
+    assert!(list.lines().next().unwrap().contains("EMAIL"), "{list}");
+    assert!(list.contains("aigul@minjust.example.kg"), "{list}");
+    assert_eq!(list.lines().count(), 2, "{list}");
+    s.run(&["accounts", "list", "--limit", "0"]).expect(1);
+
+    let token = s
+        .run(&["accounts", "token", &id, "--name", "laptop"])
+        .expect(0);
+    let secret = token.stdout.trim().to_string();
+    assert!(secret.starts_with("acc_") && secret.len() == 68, "{secret}");
+    let tokens = s.run(&["--json", "tokens", "list"]).expect(0).json();
+    let mine = tokens
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "laptop")
+        .expect("the person's token is listed");
+    assert_eq!(mine["account_id"].to_string(), id);
+
+    let disabled = s.run(&["accounts", "disable", &id]).expect(0).stdout;
+    assert!(disabled.contains("1 token(s) revoked"), "{disabled}");
+    let tokens = s.run(&["--json", "tokens", "list"]).expect(0).json();
+    assert!(
+        tokens
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "laptop" && t["revoked_at"].is_string()),
+        "{tokens}"
+    );
+    s.run(&["accounts", "disable", "999"]).expect(1);
+    let sessions = s.run(&["accounts", "sessions"]).expect(0).stdout;
+    // Nobody signed in to the pages: an empty list says so.
+    assert_eq!(sessions.trim(), "(none)", "{sessions}");
 }

@@ -8,6 +8,7 @@
 // failed request, where boxing it would buy nothing measurable and cost every signature.
 #![allow(clippy::result_large_err)]
 
+mod accounts;
 mod audit;
 mod catalog;
 mod chart;
@@ -47,7 +48,7 @@ use crate::http::HttpState;
     tags(
         (name = "procedures", description = "Procedures, their acts and history"),
         (name = "reference", description = "Workflows, conventions, States and institutions"),
-        (name = "operations", description = "Outbox, timers, tokens, health and metrics"),
+        (name = "operations", description = "Outbox, timers, accounts, tokens, sessions, health and metrics"),
     )
 )]
 struct ApiDoc;
@@ -63,6 +64,7 @@ pub fn routes() -> (Router<HttpState>, utoipa::openapi::OpenApi) {
         .merge(catalog::routes())
         .merge(ops::routes())
         .merge(audit::routes())
+        .merge(accounts::routes())
         .split_for_parts();
     responses::ErrorResponses.modify(&mut document);
     links::Links.modify(&mut document);

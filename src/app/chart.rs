@@ -358,6 +358,7 @@ mod tests {
             actor_institution: "mfa".into(),
             actor_name: "t".into(),
             actor_role: "coordinator".into(),
+            actor_account: None,
             command: command.into(),
             from_stage: None,
             to_stage: None,

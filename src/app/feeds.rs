@@ -276,6 +276,8 @@ mod tests {
                 revoked_at: None,
                 last_used_at: None,
                 feed_key_created_at: None,
+                account_id: None,
+                for_pages: false,
             },
         };
         let shown = format!("{new:?} {new:#?}");

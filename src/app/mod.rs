@@ -1,6 +1,7 @@
 //! The application: settings, store, workflow catalog and clock put together, with the use cases
 //! the CLI (and later the API) call. Thin: it loads, asks the engine, and has the store apply.
 
+mod accounts;
 mod acts;
 mod answering;
 mod audit;
@@ -31,6 +32,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+pub use accounts::{
+    LINKS_PER_LIFETIME, LinkEmail, LinkKey, Listed, MAX_LIST, checked_email, link_hash,
+};
 pub use acts::{AllowedAct, Moves};
 pub use answering::Answering;
 pub use catalog::{Catalog, check_files, check_files_at, workflow_files};
@@ -69,6 +73,8 @@ pub struct Accession {
     calendar: WorkingCalendar,
     /// Definitions read back from the database, by hash: content-addressed, so never stale.
     stored: std::sync::Mutex<std::collections::HashMap<String, Arc<WorkflowDefinition>>>,
+    /// Seals sign-in links in the outbox (see `accounts`); drawn at start, kept nowhere else.
+    link_key: LinkKey,
 }
 
 impl Accession {
@@ -125,6 +131,7 @@ impl Accession {
             catalog: Catalog::default(),
             calendar: WorkingCalendar::weekends_only(),
             stored: Default::default(),
+            link_key: LinkKey::random()?,
         };
         app.calendar = app.load_calendar()?;
         app.reload_workflows().await?;

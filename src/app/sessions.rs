@@ -55,6 +55,15 @@ impl Accession {
         let Some((row, actor)) = self.authenticate(token).await? else {
             return Ok(None);
         };
+        self.open_session(&row, &actor).await.map(Some)
+    }
+
+    /// A new page session standing for `row`, acting as `actor`.
+    pub(super) async fn open_session(
+        &self,
+        row: &crate::store::TokenRow,
+        actor: &Actor,
+    ) -> Result<NewSession, AppError> {
         let language = match self.store.institution(&actor.institution).await? {
             Some(i) if matches!(i.language, Language::Ru | Language::Ky) => Language::Ru,
             _ => Language::En,
@@ -73,11 +82,11 @@ impl Accession {
             )
             .await?;
         tracing::info!(token = row.id, institution = %actor.institution, "signed in");
-        Ok(Some(NewSession {
+        Ok(NewSession {
             cookie,
             csrf,
             language,
-        }))
+        })
     }
 
     /// The live session of `cookie`; None when unknown, expired, its token revoked, or its role
@@ -92,7 +101,11 @@ impl Accession {
         if token.revoked() {
             return Ok(None);
         }
-        let actor = Actor::new(token.institution.clone(), token.role, token.name.clone());
+        let actor = match self.account_actor(&token).await? {
+            Some(Some(person)) => person,
+            Some(None) => Actor::new(token.institution.clone(), token.role, token.name.clone()),
+            None => return Ok(None),
+        };
         // As for a token presented to the API: a role the institution no longer holds ends the
         // session, and signing in again says why.
         match self.role_held(&actor).await {

@@ -59,7 +59,7 @@ pub fn token_prefix(token: &str) -> &str {
 }
 
 /// A fresh token from the operating system's random generator.
-fn new_token() -> Result<String, AppError> {
+pub(super) fn new_token() -> Result<String, AppError> {
     let mut secret = [0u8; SECRET_BYTES];
     getrandom::fill(&mut secret)
         .map_err(|e| AppError::Io(format!("cannot draw random bytes for a token: {e}")))?;
@@ -81,7 +81,7 @@ fn well_formed(token: &str) -> bool {
 
 /// The name people will know the token by (and history will show as the actor's name). Every
 /// mistake in it is `AppError::Invalid`; the API names the field (`name`).
-fn checked_name(name: &str) -> Result<&str, AppError> {
+pub(super) fn checked_token_name(name: &str) -> Result<&str, AppError> {
     // Checked before trimming, which would drop a trailing control character unseen.
     crate::text::checked(name, crate::text::Lines::One)
         .map_err(|e| AppError::Invalid(format!("a token's name is not valid: {e}")))?;
@@ -117,7 +117,7 @@ impl Accession {
         name: &str,
     ) -> Result<NewToken, AppError> {
         caller.may(Permission::ManageTokens)?;
-        let name = checked_name(name)?;
+        let name = checked_token_name(name)?;
         if self.store.institution(institution).await?.is_none() {
             return Err(AppError::NotFound {
                 what: "institution",
@@ -179,7 +179,12 @@ impl Accession {
                 }
             }
         }
-        let actor = Actor::new(row.institution.clone(), row.role, row.name.clone());
+        // A person's token acts as the person, and stops with their account.
+        let actor = match self.account_actor(&row).await? {
+            Some(Some(person)) => person,
+            Some(None) => Actor::new(row.institution.clone(), row.role, row.name.clone()),
+            None => return Ok(None),
+        };
         self.role_held(&actor).await?;
         Ok(Some((row, actor)))
     }
@@ -229,6 +234,8 @@ mod tests {
             revoked_at: None,
             last_used_at: None,
             feed_key_created_at: None,
+            account_id: None,
+            for_pages: false,
         }
     }
 
@@ -307,13 +314,18 @@ mod tests {
 
     #[test]
     fn names_are_trimmed_one_line_and_at_most_200_characters() {
-        assert_eq!(checked_name("  CI deploy  ").unwrap(), "CI deploy");
-        assert!(matches!(checked_name("   "), Err(AppError::Invalid(_))));
-        assert!(checked_name(&"я".repeat(200)).is_ok());
-        let long = checked_name(&"я".repeat(201)).unwrap_err().to_string();
+        assert_eq!(checked_token_name("  CI deploy  ").unwrap(), "CI deploy");
+        assert!(matches!(
+            checked_token_name("   "),
+            Err(AppError::Invalid(_))
+        ));
+        assert!(checked_token_name(&"я".repeat(200)).is_ok());
+        let long = checked_token_name(&"я".repeat(201))
+            .unwrap_err()
+            .to_string();
         assert!(long.contains("201"), "{long}");
         assert!(matches!(
-            checked_name("two\nlines"),
+            checked_token_name("two\nlines"),
             Err(AppError::Invalid(_))
         ));
     }

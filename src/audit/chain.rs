@@ -11,6 +11,11 @@
 //!   from_stage, to_stage, comment, payload, prev_hash]`: both times, when the act was recorded
 //!   (`at`) and when it took effect (`effective_on`, a `YYYY-MM-DD` string or null when it took
 //!   effect when recorded), and the two flags.
+//! - **Form 3** (every row written since accounts, issue 15): form 2 with the acting person's
+//!   account after the role: `["accession-history-v3", procedure_id, sequence, at, effective_on,
+//!   effective_approximate, retrospective, actor_institution, actor_name, actor_role,
+//!   actor_account, command, from_stage, to_stage, comment, payload, prev_hash]`, `actor_account`
+//!   an integer or null (Accession's own acts, shared tokens).
 //!
 //! Each is compact JSON (no spaces; strings escaped as JSON does, non-ASCII as UTF-8); `at` is
 //! RFC 3339 in UTC with microseconds and `Z`, the precision both databases keep.
@@ -24,8 +29,10 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 
 /// The form of the rows written before effective times: their hash covers the recording time only.
 pub const FORM_RECORDED_ONLY: i32 = 1;
-/// The form every row is written in now: its hash covers both times.
+/// The form of the rows written with effective times and before accounts: both times.
 pub const FORM_BOTH_TIMES: i32 = 2;
+/// The form every row is written in now: both times and the acting person's account.
+pub const FORM_ACCOUNT: i32 = 3;
 
 /// A history row as stored, with the fields the hash covers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -49,6 +56,10 @@ pub struct ChainRow {
     pub actor_institution: String,
     pub actor_name: String,
     pub actor_role: String,
+    /// The account of the person who acted (form 3); none for Accession's own acts, shared
+    /// tokens, and rows of forms 1 and 2 (which name the institution and the token's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_account: Option<i64>,
     pub command: String,
     pub from_stage: Option<String>,
     pub to_stage: Option<String>,
@@ -58,7 +69,7 @@ pub struct ChainRow {
     pub prev_hash: String,
     pub hash: String,
     /// Which canonical encoding `hash` covers: 1 (the recording time only, rows written before
-    /// effective times existed) or 2 (both times).
+    /// effective times existed), 2 (both times) or 3 (both times and the account).
     #[serde(default = "form_recorded_only")]
     pub hash_form: i32,
 }
@@ -113,6 +124,25 @@ pub fn canonical_encoding(row: &ChainRow, prev_hash: &str) -> Option<String> {
             row.payload,
             prev_hash,
         ]),
+        FORM_ACCOUNT => serde_json::json!([
+            "accession-history-v3",
+            row.procedure_id,
+            row.sequence,
+            at,
+            row.effective_on.map(|d| d.format("%Y-%m-%d").to_string()),
+            row.effective_approximate,
+            row.retrospective,
+            row.actor_institution,
+            row.actor_name,
+            row.actor_role,
+            row.actor_account,
+            row.command,
+            row.from_stage,
+            row.to_stage,
+            row.comment,
+            row.payload,
+            prev_hash,
+        ]),
         _ => return None,
     };
     Some(fields.to_string())
@@ -137,10 +167,17 @@ pub fn content_problem(row: &ChainRow) -> Option<String> {
                     .into(),
             );
         }
-        FORM_RECORDED_ONLY | FORM_BOTH_TIMES => {}
+        FORM_RECORDED_ONLY | FORM_BOTH_TIMES if row.actor_account.is_some() => {
+            return Some(format!(
+                "the row is of hash form {}, which does not cover the acting account, yet it \
+                 names one: the account was added afterwards",
+                row.hash_form
+            ));
+        }
+        FORM_RECORDED_ONLY | FORM_BOTH_TIMES | FORM_ACCOUNT => {}
         other => {
             return Some(format!(
-                "the row names hash form {other}, which this version does not know (1 or 2)"
+                "the row names hash form {other}, which this version does not know (1, 2 or 3)"
             ));
         }
     }
@@ -271,6 +308,7 @@ mod tests {
                 actor_institution: "mfa".into(),
                 actor_name: "test".into(),
                 actor_role: "coordinator".into(),
+                actor_account: None,
                 command: "comment".into(),
                 from_stage: Some("deposit".into()),
                 to_stage: Some("deposit".into()),

@@ -1,6 +1,7 @@
 //! History as CSV, for auditors' spreadsheets. `at` is when a row was recorded; `effective_on`
 //! when its act took effect, if stated (blank: as recorded), with `effective_approximate` and
-//! `retrospective` (see `engine::effective`); `hash_form` says which encoding `hash` covers.
+//! `retrospective` (see `engine::effective`); `hash_form` says which encoding `hash` covers; `actor_account`
+//! the acting person's account (blank for Accession's own acts, shared tokens and older rows).
 //!
 //! A cell that a spreadsheet would run as a formula (it starts with `=`, `+`, `-`, `@`, a tab or
 //! a carriage return — a comment can) is written with a leading `'`, so opening an export never
@@ -45,6 +46,7 @@ pub fn history_csv_part(
         "prev_hash",
         "hash",
         "hash_form",
+        "actor_account",
     ];
     if with_procedure {
         header.insert(0, "procedure_id");
@@ -70,6 +72,7 @@ pub fn history_csv_part(
             r.prev_hash.clone(),
             r.hash.clone(),
             r.hash_form.to_string(),
+            r.actor_account.map(|a| a.to_string()).unwrap_or_default(),
         ];
         if with_procedure {
             record.insert(0, cell(&r.procedure_id));

@@ -9,6 +9,6 @@ pub mod merkle;
 pub mod proof;
 
 pub use chain::{
-    ChainBreak, ChainCheck, ChainRow, FORM_BOTH_TIMES, FORM_RECORDED_ONLY, GENESIS,
+    ChainBreak, ChainCheck, ChainRow, FORM_ACCOUNT, FORM_BOTH_TIMES, FORM_RECORDED_ONLY, GENESIS,
     canonical_encoding, content_problem, row_hash, verify_chain,
 };

@@ -1,6 +1,7 @@
 //! Command-line interface: parse, call the application, print a table for people or JSON with
 //! `--json`. No rules live here.
 
+mod accounts;
 mod audit;
 mod background;
 mod calendar;
@@ -92,6 +93,10 @@ pub enum Top {
     /// Create, list and revoke the HTTP API's bearer tokens, and make their calendar feed keys.
     #[command(subcommand)]
     Tokens(tokens::TokensCmd),
+    /// Officials' accounts: create, list and disable them, make a person's API token, and see
+    /// and end page sessions.
+    #[command(subcommand)]
+    Accounts(accounts::AccountsCmd),
 }
 
 #[derive(Debug, Subcommand)]
@@ -422,6 +427,10 @@ pub async fn run(cli: &Cli) -> Result<u8, AppError> {
         Top::Tokens(cmd) => {
             let app = open_for(cli, cmd.reads_only()).await?;
             tokens::run(&app, cli, cmd).await
+        }
+        Top::Accounts(cmd) => {
+            let app = open_for(&cli, cmd.reads_only()).await?;
+            accounts::run(&app, &cli, cmd).await
         }
         Top::Demo => {
             let mut app = open(cli).await?;

@@ -230,9 +230,10 @@ pub enum ProceduresCmd {
     /// The reservations, declarations, designations of authorities and territorial
     /// applications, each with where it stands on a day, its validity and next reminder.
     Reservations {
+        /// The procedure, e.g. `kg-ets-112`.
         id: ProcedureId,
         /// Where each stands at the end of this day (YYYY-MM-DD); default: today.
-        #[arg(long, value_name = "DATE")]
+        #[arg(long, value_name = "DATE", value_parser = crate::engine::effective::parse_day)]
         as_of: Option<chrono::NaiveDate>,
         /// CSV instead of a table.
         #[arg(long, conflicts_with = "json")]
@@ -241,6 +242,7 @@ pub enum ProceduresCmd {
     /// Record a reservation, declaration, designation of an authority or territorial
     /// application, as the depositary holds it.
     Reserve {
+        /// The procedure, e.g. `kg-ets-112`.
         id: ProcedureId,
         /// reservation, declaration, authority or territorial_application.
         #[arg(long, value_parser = parse_kind)]
@@ -257,52 +259,67 @@ pub enum ProceduresCmd {
         made_at: crate::engine::MadeAt,
         /// The day it was made (YYYY-MM-DD): the signature's or the deposit's, or the later
         /// notification's.
-        #[arg(long, value_name = "DATE")]
+        #[arg(long, value_name = "DATE", value_parser = crate::engine::effective::parse_day)]
         made_on: chrono::NaiveDate,
         #[command(flatten)]
         actor: VersionedActor,
+        /// A note kept in the history with the act.
         #[arg(long)]
         comment: Option<String>,
     },
     /// Record the renewal of reservation NUMBER, notified on a day: a new period from the old
     /// expiry.
     RenewReservation {
+        /// The procedure, e.g. `kg-ets-112`.
         id: ProcedureId,
+        /// The reservation's number on the procedure, as `procedures reservations` lists it.
         #[arg(long)]
         number: u32,
-        #[arg(long, value_name = "DATE")]
+        /// The day the State notified it (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE", value_parser = crate::engine::effective::parse_day)]
         on: chrono::NaiveDate,
         #[command(flatten)]
         actor: VersionedActor,
+        /// A note kept in the history with the act.
         #[arg(long)]
         comment: Option<String>,
     },
     /// Record the modification of reservation NUMBER, notified on a day, with its new text.
     ModifyReservation {
+        /// The procedure, e.g. `kg-ets-112`.
         id: ProcedureId,
+        /// The reservation's number on the procedure, as `procedures reservations` lists it.
         #[arg(long)]
         number: u32,
-        #[arg(long, value_name = "DATE")]
+        /// The day the State notified it (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE", value_parser = crate::engine::effective::parse_day)]
         on: chrono::NaiveDate,
+        /// Its new text in one language, as LANG=TEXT; repeat for each language.
         #[arg(long = "text", value_name = "LANG=TEXT", value_parser = parse_text, required = true)]
         text: Vec<(String, String)>,
         #[command(flatten)]
         actor: VersionedActor,
+        /// A note kept in the history with the act.
         #[arg(long)]
         comment: Option<String>,
     },
     /// Record the withdrawal of reservation NUMBER, received by the Secretary General on a
     /// day; it takes effect then, or on the later `--effective-on`.
     WithdrawReservation {
+        /// The procedure, e.g. `kg-ets-112`.
         id: ProcedureId,
+        /// The reservation's number on the procedure, as `procedures reservations` lists it.
         #[arg(long)]
         number: u32,
-        #[arg(long, value_name = "DATE")]
+        /// The day the Secretary General received the notification (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE", value_parser = crate::engine::effective::parse_day)]
         received_on: chrono::NaiveDate,
-        #[arg(long, value_name = "DATE")]
+        /// A later day the notification gives for it to take effect (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE", value_parser = crate::engine::effective::parse_day)]
         effective_on: Option<chrono::NaiveDate>,
         #[command(flatten)]
         actor: VersionedActor,
+        /// A note kept in the history with the act.
         #[arg(long)]
         comment: Option<String>,
     },

@@ -23,6 +23,34 @@ const DEMO_TOKENS: [(&str, Role, &str); 4] = [
     ("mfa", Role::Admin, "demo: administrator"),
 ];
 
+/// The demo's people: one account per role, for the institutions of the seed.
+const DEMO_ACCOUNTS: [(&str, Role, &str, &str); 4] = [
+    (
+        "moj",
+        Role::Ministry,
+        "Aigul Sydykova",
+        "clerk@moj.demo.example",
+    ),
+    (
+        "mfa",
+        Role::Coordinator,
+        "Bakyt Osmonov",
+        "coordinator@mfa.demo.example",
+    ),
+    (
+        "mfa",
+        Role::Auditor,
+        "Chynara Abdyldaeva",
+        "auditor@mfa.demo.example",
+    ),
+    (
+        "mfa",
+        Role::Admin,
+        "Daniyar Toktogulov",
+        "admin@mfa.demo.example",
+    ),
+];
+
 pub async fn run(
     mut app: Accession,
     cli: &Cli,
@@ -101,6 +129,35 @@ pub async fn run(
                 )
                 .await?;
             outln!("  {:<12} {institution:<4} {}", role.as_str(), token.token);
+        }
+        let operator = crate::engine::Actor::operator(super::operator_name());
+        let base = app.settings.mail.base_url.trim_end_matches('/').to_string();
+        outln!(
+            "people (sign in at {base}/sign-in with one of these addresses, \"Email me a sign-in link\"):"
+        );
+        for (institution, role, name, email) in DEMO_ACCOUNTS {
+            let institution = institution
+                .parse()
+                .map_err(|e: crate::ids::InvalidId| AppError::Invalid(e.to_string()))?;
+            match app
+                .create_account(&operator, name, email, &institution, role)
+                .await
+            {
+                Ok(_) | Err(AppError::Conflict(_)) => {}
+                Err(e) => return Err(e),
+            }
+            // The address first: the token lines above are read by role (`$1 == "admin"`).
+            outln!(
+                "  {email:<30} {:<12} {institution:<4} {name}",
+                role.as_str()
+            );
+        }
+        match app.settings.mail.transport {
+            crate::config::MailTransport::File => outln!(
+                "the link arrives as an email file in {} (open the newest .eml, follow the link)",
+                app.settings.mail.outbox_dir.display()
+            ),
+            _ => outln!("the link is mailed to that address"),
         }
     }
 

@@ -82,15 +82,18 @@ pub enum Permission {
     ReadAudit,
     /// Create, list and revoke tokens, and renew another token's calendar feed key.
     ManageTokens,
+    /// Create, list and disable accounts, and see and end their sessions.
+    ManageAccounts,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 5] = [
+    pub const ALL: [Permission; 6] = [
         Permission::ReadOutbox,
         Permission::RetryEmail,
         Permission::ReadTimers,
         Permission::ReadAudit,
         Permission::ManageTokens,
+        Permission::ManageAccounts,
     ];
 
     /// The roles that hold the permission. Auditors read everything and change nothing;
@@ -101,7 +104,7 @@ impl Permission {
             Permission::ReadTimers | Permission::ReadAudit => {
                 &[Role::Coordinator, Role::Auditor, Role::Admin]
             }
-            Permission::ManageTokens => &[Role::Admin],
+            Permission::ManageTokens | Permission::ManageAccounts => &[Role::Admin],
         }
     }
 
@@ -113,6 +116,7 @@ impl Permission {
             Permission::ReadTimers => "see every procedure's reminders and deadlines",
             Permission::ReadAudit => "read every procedure's history",
             Permission::ManageTokens => "manage tokens",
+            Permission::ManageAccounts => "manage accounts",
         }
     }
 }
@@ -130,8 +134,13 @@ pub const SYSTEM_INSTITUTION: &str = "accession";
 pub struct Actor {
     pub institution: InstitutionId,
     pub role: Role,
-    /// Who, within the institution: a person's name or a token's name; recorded in history.
+    /// Who, within the institution: the person's name (an account's), or a shared token's name;
+    /// recorded in history.
     pub name: String,
+    /// The person's account, when a person acts (their page session or one of their tokens);
+    /// none for a shared token and for Accession itself. Recorded in history (hash form 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<i64>,
 }
 
 impl Actor {
@@ -140,7 +149,14 @@ impl Actor {
             institution,
             role,
             name: name.into(),
+            account: None,
         }
+    }
+
+    /// The same actor, as the person of account `account`.
+    pub fn of_account(mut self, account: i64) -> Self {
+        self.account = Some(account);
+        self
     }
 
     /// Whoever runs the command line on the server: they hold the database itself, so they act
@@ -150,6 +166,7 @@ impl Actor {
             institution: InstitutionId::parse(SYSTEM_INSTITUTION).expect("a valid id"),
             role: Role::Admin,
             name: name.into(),
+            account: None,
         }
     }
 
@@ -159,6 +176,7 @@ impl Actor {
             institution: InstitutionId::parse(SYSTEM_INSTITUTION).expect("a valid id"),
             role: Role::Admin,
             name: "scheduler".into(),
+            account: None,
         }
     }
 

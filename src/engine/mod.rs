@@ -28,7 +28,7 @@ pub use effective::{Effective, Stated};
 pub use fire::{DueTimer, fire};
 pub use notification::{
     CheckpointFacts, MovedOn, Notification, NotificationFacts, NotificationKind, ProcedureFacts,
-    UnknownNotificationKind, checkpoint_notifications, still_applies,
+    SignInFacts, UnknownNotificationKind, checkpoint_notifications, still_applies,
 };
 pub use refusal::Refusal;
 pub use reservations::{

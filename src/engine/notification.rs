@@ -43,10 +43,13 @@ pub enum NotificationKind {
     /// A signed checkpoint of the history log, for an auditor institution to keep. About no
     /// procedure.
     Checkpoint,
+    /// A one-time link to sign in to the pages, for one person (to their own address, not their
+    /// institution's). About no procedure.
+    SignInLink,
 }
 
 impl NotificationKind {
-    pub const ALL: [NotificationKind; 9] = [
+    pub const ALL: [NotificationKind; 10] = [
         NotificationKind::ActionNeeded,
         NotificationKind::Reminder,
         NotificationKind::DeadlinePassed,
@@ -56,6 +59,7 @@ impl NotificationKind {
         NotificationKind::EntryIntoForce,
         NotificationKind::ReservationExpiry,
         NotificationKind::Checkpoint,
+        NotificationKind::SignInLink,
     ];
 
     /// The stored name: in the outbox, template file names and the mail headers.
@@ -70,6 +74,7 @@ impl NotificationKind {
             NotificationKind::EntryIntoForce => "entry_into_force",
             NotificationKind::ReservationExpiry => "reservation_expiry",
             NotificationKind::Checkpoint => "checkpoint",
+            NotificationKind::SignInLink => "sign_in_link",
         }
     }
 
@@ -92,14 +97,18 @@ impl NotificationKind {
             NotificationKind::ProcedureCompleted
             | NotificationKind::EntryIntoForce
             | NotificationKind::ReservationExpiry
-            | NotificationKind::Checkpoint => false,
+            | NotificationKind::Checkpoint
+            | NotificationKind::SignInLink => false,
         }
     }
 
-    /// Whether the email is about a procedure, and so states `ProcedureFacts`; only a
-    /// checkpoint's is not (it states `CheckpointFacts`).
+    /// Whether the email is about a procedure, and so states `ProcedureFacts`; a checkpoint's
+    /// is not (it states `CheckpointFacts`), nor a sign-in link's (`SignInFacts`).
     pub fn is_about_a_procedure(self) -> bool {
-        self != NotificationKind::Checkpoint
+        !matches!(
+            self,
+            NotificationKind::Checkpoint | NotificationKind::SignInLink
+        )
     }
 }
 
@@ -217,6 +226,22 @@ impl CheckpointFacts {
     }
 }
 
+/// What the email of a one-time sign-in link states: whose account and which link. The link's
+/// secret is not here in the clear (the outbox is in the database, which keeps only the secret's
+/// hash): `sealed` is the secret encrypted with a key the running service holds in memory only
+/// (see `app::accounts`), so the dispatcher of that service can write the link into the email
+/// and nobody reading the database can.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignInFacts {
+    pub account: i64,
+    /// The link's row (`sign_in_links.id`).
+    pub link: i64,
+    /// The secret, sealed (hex).
+    pub sealed: String,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
 /// What an email states, as the outbox keeps it: the facts of its kind (see
 /// `NotificationKind::is_about_a_procedure`). Stored as the facts' own JSON object, without a
 /// tag: the row's kind says which facts it holds.
@@ -225,6 +250,7 @@ impl CheckpointFacts {
 pub enum NotificationFacts {
     Procedure(ProcedureFacts),
     Checkpoint(CheckpointFacts),
+    SignIn(SignInFacts),
 }
 
 impl NotificationFacts {
@@ -233,10 +259,14 @@ impl NotificationFacts {
         kind: NotificationKind,
         json: &serde_json::Value,
     ) -> Result<NotificationFacts, serde_json::Error> {
-        if kind.is_about_a_procedure() {
-            ProcedureFacts::deserialize(json).map(NotificationFacts::Procedure)
-        } else {
-            CheckpointFacts::deserialize(json).map(NotificationFacts::Checkpoint)
+        match kind {
+            NotificationKind::Checkpoint => {
+                CheckpointFacts::deserialize(json).map(NotificationFacts::Checkpoint)
+            }
+            NotificationKind::SignInLink => {
+                SignInFacts::deserialize(json).map(NotificationFacts::SignIn)
+            }
+            _ => ProcedureFacts::deserialize(json).map(NotificationFacts::Procedure),
         }
     }
 
@@ -244,7 +274,7 @@ impl NotificationFacts {
     pub fn procedure(&self) -> Option<&ProcedureId> {
         match self {
             NotificationFacts::Procedure(facts) => Some(&facts.procedure),
-            NotificationFacts::Checkpoint(_) => None,
+            NotificationFacts::Checkpoint(_) | NotificationFacts::SignIn(_) => None,
         }
     }
 }

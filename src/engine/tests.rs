@@ -2317,9 +2317,14 @@ fn stored_facts_are_read_as_the_kind_of_the_email_says() {
     assert!(
         NotificationKind::ALL
             .into_iter()
-            .filter(|k| *k != NotificationKind::Checkpoint)
+            .filter(|k| !matches!(
+                k,
+                NotificationKind::Checkpoint | NotificationKind::SignInLink
+            ))
             .all(NotificationKind::is_about_a_procedure)
     );
+    assert!(!NotificationKind::SignInLink.is_about_a_procedure());
+    assert!(!NotificationKind::SignInLink.is_about_the_stage());
 }
 mod dates;
 mod reservations;

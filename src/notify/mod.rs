@@ -10,8 +10,8 @@ mod transport;
 pub use lettre::{Message, message::Mailbox};
 pub use message::{ExtraHeaders, MessageError, build_message, message_id_domain};
 pub use templates::{
-    Attachment, CheckpointEmail, EmailContext, EmailFacts, RenderedEmail, TemplateError, Templates,
-    expected_files,
+    Attachment, CheckpointEmail, EmailContext, EmailFacts, RenderedEmail, SignInEmail,
+    TemplateError, Templates, expected_files,
 };
 pub use transport::{
     FileMailer, Mailer, PASSWORD_FILE_VAR, PASSWORD_VAR, SendError, SmtpMailer, SmtpPassword,

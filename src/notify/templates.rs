@@ -78,6 +78,27 @@ pub struct CheckpointEmail {
     pub link: String,
 }
 
+/// What the email of a one-time sign-in link says: to whom, and the link.
+#[derive(Serialize, Clone, Debug)]
+pub struct SignInEmail {
+    /// The person's name.
+    pub recipient_name: String,
+    /// Their institution, in its language.
+    pub institution_name: String,
+    /// The confirmation page's address, with the link's secret.
+    pub link: String,
+    /// When the link stops working (`YYYY-MM-DD HH:MM UTC`).
+    pub expires_at: String,
+    /// How long a link works, in minutes.
+    pub minutes: i64,
+}
+
+impl EmailContext for SignInEmail {
+    fn kind(&self) -> NotificationKind {
+        NotificationKind::SignInLink
+    }
+}
+
 /// The context of an email's templates, and the kind that names them.
 pub trait EmailContext: Serialize {
     fn kind(&self) -> NotificationKind;
@@ -188,7 +209,8 @@ macro_rules! language_files {
             "procedure_completed.html",
             "entry_into_force.subject.txt", "entry_into_force.txt", "entry_into_force.html",
             "reservation_expiry.subject.txt", "reservation_expiry.txt", "reservation_expiry.html",
-            "checkpoint.subject.txt", "checkpoint.txt", "checkpoint.html"
+            "checkpoint.subject.txt", "checkpoint.txt", "checkpoint.html",
+            "sign_in_link.subject.txt", "sign_in_link.txt", "sign_in_link.html"
         )
     };
     ($lang:literal; $($file:literal),+) => {
@@ -199,8 +221,8 @@ macro_rules! language_files {
     };
 }
 
-const EMBEDDED_EN: [(&str, &str); 31] = language_files!("en");
-const EMBEDDED_RU: [(&str, &str); 31] = language_files!("ru");
+const EMBEDDED_EN: [(&str, &str); 34] = language_files!("en");
+const EMBEDDED_RU: [(&str, &str); 34] = language_files!("ru");
 
 /// Where the templates came from, to name files in errors.
 #[derive(Debug, Clone)]
@@ -346,6 +368,8 @@ impl Templates {
                 if kind.is_about_a_procedure() {
                     self.render(lang, &sample_facts(kind, true))?;
                     self.render(lang, &sample_facts(kind, false))?;
+                } else if kind == NotificationKind::SignInLink {
+                    self.render(lang, &sample_sign_in())?;
                 } else {
                     self.render(lang, &sample_checkpoint())?;
                 }
@@ -393,6 +417,17 @@ fn sample_facts(kind: NotificationKind, full: bool) -> EmailFacts {
         entry_into_force: full.then(|| date(2024, 8, 1)).flatten(),
         deposited_on: full.then(|| date(2024, 4, 22)).flatten(),
         link: "http://localhost/procedures/sample".into(),
+    }
+}
+
+/// A sign-in link's email with plausible values, to try templates on.
+fn sample_sign_in() -> SignInEmail {
+    SignInEmail {
+        recipient_name: "Person".into(),
+        institution_name: "Institution".into(),
+        link: format!("http://localhost/sign-in/link?key={}", "0".repeat(64)),
+        expires_at: "2026-12-05 10:15 UTC".into(),
+        minutes: 15,
     }
 }
 

@@ -24,7 +24,7 @@ use crate::engine::{
 use crate::ids::{ConventionId, InstitutionId, ProcedureId};
 use crate::notify::{
     Attachment, CheckpointEmail, EmailFacts, ExtraHeaders, Mailbox, Mailer, RenderedEmail,
-    Templates, build_message,
+    SignInEmail, Templates, build_message,
 };
 use crate::reference::{Convention, Institution, Language};
 use crate::store::{OutboxRow, OutboxStatus, Settlement};
@@ -461,6 +461,9 @@ impl Dispatcher {
         now: DateTime<Utc>,
     ) -> Result<Result<Prepared, Instead>, AppError> {
         let kind = row.kind;
+        if kind == NotificationKind::SignInLink {
+            return self.sign_in_email(app, known, row, now).await;
+        }
         let Ok(recipient_id) = InstitutionId::parse(row.recipient_institution.clone()) else {
             return Ok(Err(dead(format!(
                 "`{}` is not an institution id",
@@ -519,6 +522,9 @@ impl Dispatcher {
                     Err(e) => return Ok(Err(e)),
                 }
             }
+            NotificationFacts::SignIn(_) => {
+                return Ok(Err(dead("a sign-in link's row names another kind")));
+            }
         };
         let message = match build_message(
             &self.from,
@@ -535,6 +541,73 @@ impl Dispatcher {
             message,
             addresses: recipient.emails.join(", "),
             language: recipient.language,
+        }))
+    }
+
+    /// The email of a one-time sign-in link: to the person's own address (not their
+    /// institution's), in their institution's language. A link used, expired or of a disabled
+    /// account is not sent (cancelled); one this process cannot open (queued by an earlier run)
+    /// is dead, saying so.
+    async fn sign_in_email(
+        &self,
+        app: &Accession,
+        known: &mut Known,
+        row: &OutboxRow,
+        now: DateTime<Utc>,
+    ) -> Result<Result<Prepared, Instead>, AppError> {
+        let stated = match row.facts() {
+            Ok(NotificationFacts::SignIn(stated)) => stated,
+            Ok(_) => return Ok(Err(dead("a sign-in link's row states other facts"))),
+            Err(e) => return Ok(Err(dead(e.to_string()))),
+        };
+        let link = match app.sign_in_link_email(&stated).await? {
+            Ok(link) => link,
+            Err(reason) if reason.contains("another run") => return Ok(Err(dead(reason))),
+            Err(reason) => return Ok(Err(Instead::Cancel(reason))),
+        };
+        let account = &link.account;
+        let mailbox = match account.email.parse::<Mailbox>() {
+            Ok(mailbox) => mailbox,
+            Err(e) => {
+                return Ok(Err(dead(format!(
+                    "account {} has a bad address `{}`: {e}",
+                    account.id, account.email
+                ))));
+            }
+        };
+        let language = match known.institution(app, &account.institution).await? {
+            Some(i) => i.language,
+            None => Language::En,
+        };
+        let email = SignInEmail {
+            recipient_name: account.name.clone(),
+            institution_name: known.name(app, &account.institution, language).await?,
+            link: link.url,
+            expires_at: link.expires_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            minutes: app.settings.server.sign_in_link_lifetime().num_minutes(),
+        };
+        let rendered = match self.templates.render(language, &email) {
+            Ok(rendered) => rendered,
+            Err(e) => return Ok(Err(dead(e.to_string()))),
+        };
+        let message = match build_message(
+            &self.from,
+            &[mailbox],
+            &row.message_id,
+            now,
+            &rendered,
+            &ExtraHeaders {
+                procedure_id: None,
+                kind: NotificationKind::SignInLink,
+            },
+        ) {
+            Ok(message) => message,
+            Err(e) => return Ok(Err(dead(e.to_string()))),
+        };
+        Ok(Ok(Prepared {
+            message,
+            addresses: account.email.clone(),
+            language,
         }))
     }
 

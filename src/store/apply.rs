@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use super::entities::{approval, history, outbox, procedure, timer};
 use super::error::is_unique_violation;
 use super::{Answer, HeldKey, Store, StoreError, TimerRow, TimerStatus};
-use crate::audit::{ChainRow, FORM_BOTH_TIMES, GENESIS, row_hash};
+use crate::audit::{ChainRow, FORM_ACCOUNT, GENESIS, row_hash};
 use crate::engine::{Decision, Event, ProcedureState};
 use crate::ids::Version;
 
@@ -363,6 +363,7 @@ async fn append_history(
             actor_institution: event.actor.institution.to_string(),
             actor_name: event.actor.name.clone(),
             actor_role: event.actor.role.as_str().to_string(),
+            actor_account: event.actor.account,
             command: event.command.clone(),
             from_stage: event.from_stage.as_ref().map(|s| s.to_string()),
             to_stage: event.to_stage.as_ref().map(|s| s.to_string()),
@@ -370,8 +371,8 @@ async fn append_history(
             payload: event.payload.to_string(),
             prev_hash: prev_hash.clone(),
             hash: String::new(),
-            // Every row is written in the form that covers both times.
-            hash_form: FORM_BOTH_TIMES,
+            // Every row is written in the form that covers both times and the account.
+            hash_form: FORM_ACCOUNT,
         };
         row.hash = row_hash(&row, &prev_hash)
             .ok_or_else(|| StoreError::corrupt("history rows are written in a known form"))?;
@@ -393,6 +394,7 @@ async fn append_history(
             prev_hash: Set(row.prev_hash.clone()),
             hash: Set(row.hash.clone()),
             hash_form: Set(row.hash_form),
+            actor_account: Set(row.actor_account),
             ..Default::default()
         })
         .exec_without_returning(txn)

@@ -546,6 +546,7 @@ fn chain_row(m: history::Model) -> ChainRow {
         actor_institution: m.actor_institution,
         actor_name: m.actor_name,
         actor_role: m.actor_role,
+        actor_account: m.actor_account,
         command: m.command,
         from_stage: m.from_stage,
         to_stage: m.to_stage,

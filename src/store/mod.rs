@@ -4,6 +4,7 @@
 
 pub mod entities;
 
+mod accounts;
 mod apply;
 mod cached;
 mod checkpoints;
@@ -25,6 +26,7 @@ mod sessions;
 mod timers;
 mod tokens;
 
+pub use accounts::{AccountRow, Disabled, QueuedLink, SessionListRow};
 pub use apply::{KeepAnswer, message_id_for};
 pub use checkpoints::{CheckpointMail, KeptCheckpoint, LogEntry, NewCheckpoint};
 pub use connect::Store;

@@ -30,6 +30,12 @@ pub struct TokenRow {
     /// When its calendar feed key was made (the key is shown once, then only its hash is kept);
     /// none when it has no feed.
     pub feed_key_created_at: Option<DateTime<Utc>>,
+    /// The person the token belongs to; none for a shared token (made before accounts, or for
+    /// a system rather than a person).
+    pub account_id: Option<i64>,
+    /// The token a person's page sessions stand for (its secret was never shown); revoking it
+    /// ends those sessions.
+    pub for_pages: bool,
 }
 
 impl TokenRow {
@@ -49,6 +55,24 @@ impl Store {
         name: &str,
         now: DateTime<Utc>,
     ) -> Result<TokenRow, StoreError> {
+        self.insert_token_of(hash, prefix, institution, role, name, now, None, false)
+            .await
+    }
+
+    /// Keep a new token by the hash of its secret, belonging to account `account` (none: a
+    /// shared token); `for_pages` for the one a person's page sessions stand for.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert_token_of(
+        &self,
+        hash: &str,
+        prefix: &str,
+        institution: &InstitutionId,
+        role: Role,
+        name: &str,
+        now: DateTime<Utc>,
+        account: Option<i64>,
+        for_pages: bool,
+    ) -> Result<TokenRow, StoreError> {
         let row = api_token::ActiveModel {
             id: NotSet,
             token_hash: Set(hash.to_string()),
@@ -61,6 +85,8 @@ impl Store {
             last_used_at: Set(None),
             feed_key_hash: Set(None),
             feed_key_created_at: Set(None),
+            account_id: Set(account),
+            for_pages: Set(for_pages),
         };
         match row.insert(&self.db).await {
             Ok(model) => token_from_model(model),
@@ -154,6 +180,26 @@ impl Store {
             .collect()
     }
 
+    /// One page of tokens, oldest first, and how many there are in all.
+    pub async fn tokens_page(
+        &self,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<TokenRow>, u64), StoreError> {
+        use sea_orm::{PaginatorTrait, QuerySelect};
+        let total = api_token::Entity::find().count(&self.db).await?;
+        let rows = api_token::Entity::find()
+            .order_by_asc(api_token::Column::Id)
+            .offset(offset)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(token_from_model)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((rows, total))
+    }
+
     /// Revoke a token from `now`; a token already revoked keeps its first revocation time.
     /// None when there is no such token.
     pub async fn revoke_token(
@@ -210,5 +256,7 @@ pub(super) fn token_from_model(m: api_token::Model) -> Result<TokenRow, StoreErr
         revoked_at: m.revoked_at,
         last_used_at: m.last_used_at,
         feed_key_created_at: m.feed_key_created_at,
+        account_id: m.account_id,
+        for_pages: m.for_pages,
     })
 }

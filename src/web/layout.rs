@@ -59,6 +59,8 @@ struct Me {
     reads_all: bool,
     manages: bool,
     sees_timers: bool,
+    /// Sees the accounts, tokens and sessions page.
+    administers: bool,
 }
 
 impl Layout {
@@ -70,6 +72,7 @@ impl Layout {
             reads_all: s.actor.may(Permission::ReadAudit).is_ok(),
             manages: s.actor.may(Permission::ReadOutbox).is_ok(),
             sees_timers: s.actor.may(Permission::ReadTimers).is_ok(),
+            administers: s.actor.may(Permission::ManageAccounts).is_ok(),
         });
         Layout {
             tr: strings(v.language),

@@ -4,6 +4,7 @@
 //! One module per area (session, dashboard, procedure, audit, outbox, reminders, calendar);
 //! `layout` is what every page shares, `render` the templates and strings.
 
+mod accounts;
 mod audit;
 mod calendar;
 mod chart;
@@ -30,7 +31,19 @@ pub fn routes() -> Router<HttpState> {
             "/sign-in",
             get(session::sign_in_page).post(session::sign_in),
         )
+        .route("/sign-in/email", post(accounts::request_link))
+        .route(
+            "/sign-in/link",
+            get(accounts::link_page).post(accounts::use_link),
+        )
         .route("/sign-out", post(session::sign_out))
+        .route(
+            "/accounts",
+            get(accounts::admin_page).post(accounts::create),
+        )
+        .route("/accounts/{id}/disable", post(accounts::disable))
+        .route("/tokens/{id}/revoke", post(accounts::revoke_token))
+        .route("/sessions/{id}/end", post(accounts::end_session))
         .route("/lang", get(session::language))
         .route("/procedures/{id}", get(procedure::procedure))
         .route("/procedures/{id}/act", post(procedure::act))

@@ -49,6 +49,18 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../config/templates/web/calendar_feed.html"),
     ),
     (
+        "sign_in_link.html",
+        include_str!("../../config/templates/web/sign_in_link.html"),
+    ),
+    (
+        "accounts.html",
+        include_str!("../../config/templates/web/accounts.html"),
+    ),
+    (
+        "confirm.html",
+        include_str!("../../config/templates/web/confirm.html"),
+    ),
+    (
         "error.html",
         include_str!("../../config/templates/web/error.html"),
     ),

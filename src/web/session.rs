@@ -191,26 +191,59 @@ pub async fn sign_in_page(State(state): State<HttpState>, v: Visitor) -> Respons
     if v.session.is_some() {
         return redirect("/");
     }
-    sign_in_form(&state, &v, false, StatusCode::OK)
+    sign_in_form(&state, &v, SignInState::Asking, StatusCode::OK)
 }
 
-/// The sign-in form; `failed` after a token that was refused.
+/// Where a visitor is in signing in, as the sign-in page says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum SignInState {
+    Asking,
+    /// A token was refused.
+    TokenFailed,
+    /// A link was asked for (whether or not the address has an account: the page says the
+    /// same).
+    LinkSent,
+    /// The address given is not one.
+    BadEmail,
+}
+
+/// The sign-in form: by a link mailed to one's address, or by a token.
 #[derive(Debug, Serialize)]
 struct SignInPage {
     failed: bool,
+    sent: bool,
+    bad_email: bool,
+    /// How long a mailed link works.
+    link_minutes: i64,
 }
 
 impl PageBody for SignInPage {
     const TEMPLATE: &'static str = "sign_in.html";
 }
 
-fn sign_in_form(state: &HttpState, v: &Visitor, failed: bool, status: StatusCode) -> Response {
+pub(super) fn sign_in_form(
+    state: &HttpState,
+    v: &Visitor,
+    at: SignInState,
+    status: StatusCode,
+) -> Response {
     let csrf = match random_secret() {
         Ok(c) => c,
         Err(e) => return app_error_page(v, e),
     };
     let layout = Layout::of(v).with_csrf(csrf.clone());
-    let mut response = show_with(&layout, status, &SignInPage { failed });
+    let page = SignInPage {
+        failed: at == SignInState::TokenFailed,
+        sent: at == SignInState::LinkSent,
+        bad_email: at == SignInState::BadEmail,
+        link_minutes: state
+            .app
+            .settings
+            .server
+            .sign_in_link_lifetime()
+            .num_minutes(),
+    };
+    let mut response = show_with(&layout, status, &page);
     set_cookie(
         response.headers_mut(),
         CSRF_COOKIE,
@@ -222,7 +255,7 @@ fn sign_in_form(state: &HttpState, v: &Visitor, failed: bool, status: StatusCode
 }
 
 /// 429, as a page in the visitor's language, with `Retry-After`.
-fn too_many_failures(v: &Visitor, locked: Locked) -> Response {
+pub(super) fn too_many_failures(v: &Visitor, locked: Locked) -> Response {
     let seconds = locked.seconds();
     let detail = text(v.language, "too_many_failures").replace("{seconds}", &seconds.to_string());
     let mut response = error_page(v, StatusCode::TOO_MANY_REQUESTS, "too_many", detail);
@@ -241,16 +274,8 @@ pub async fn sign_in(
 ) -> Response {
     // Double submit: the form's secret must be the cookie's, so no other site can sign a
     // browser in with its own token.
-    let expected = cookie(&headers, CSRF_COOKIE, secure(&state));
-    let given = form.get("csrf");
-    let same = matches!((&expected, given), (Some(a), Some(b)) if a.len() == 64 && a == b);
-    if !same {
-        return error_page(
-            &v,
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "the sign-in form has expired; reload it",
-        );
+    if let Err(refused) = double_submitted(&state, &v, &headers, &form) {
+        return refused;
     }
     // A client that has spent its failure budget is refused before the token is looked at.
     if let Err(locked) = state.throttle.admit(client) {
@@ -258,32 +283,64 @@ pub async fn sign_in(
     }
     let token = form.get("token").map(|t| t.trim()).unwrap_or_default();
     match state.app.sign_in(token).await {
-        Ok(Some(session)) => {
-            let mut response = redirect("/");
-            let h = response.headers_mut();
-            set_cookie(
-                h,
-                SESSION_COOKIE,
-                &session.cookie,
-                session_max_age(),
-                secure(&state),
-            );
-            set_cookie(h, CSRF_COOKIE, "", 0, secure(&state));
-            set_cookie(
-                h,
-                LANG_COOKIE,
-                session.language.as_str(),
-                session_max_age(),
-                secure(&state),
-            );
-            response
-        }
+        Ok(Some(session)) => signed_in(&state, &session),
         Ok(None) => match state.throttle.fail(client) {
-            Ok(()) => sign_in_form(&state, &v, true, StatusCode::UNAUTHORIZED),
+            Ok(()) => sign_in_form(
+                &state,
+                &v,
+                SignInState::TokenFailed,
+                StatusCode::UNAUTHORIZED,
+            ),
             Err(locked) => too_many_failures(&v, locked),
         },
         Err(e) => app_error_page(&v, e),
     }
+}
+
+/// Refused (403, as a page) unless the form's `csrf` is the double-submit cookie's: a form of
+/// a page with no session yet (sign-in), which no other site can post with the visitor's.
+#[allow(clippy::result_large_err)]
+pub(super) fn double_submitted(
+    state: &HttpState,
+    v: &Visitor,
+    headers: &HeaderMap,
+    form: &Form,
+) -> Result<(), Response> {
+    let expected = cookie(headers, CSRF_COOKIE, secure(state));
+    let given = form.get("csrf");
+    let same = matches!((&expected, given), (Some(a), Some(b)) if a.len() == 64 && a == b);
+    if same {
+        Ok(())
+    } else {
+        Err(error_page(
+            v,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the sign-in form has expired; reload it",
+        ))
+    }
+}
+
+/// The answer that starts `session` in the browser: its cookies, and on to the dashboard.
+pub(super) fn signed_in(state: &HttpState, session: &crate::app::NewSession) -> Response {
+    let mut response = redirect("/");
+    let h = response.headers_mut();
+    set_cookie(
+        h,
+        SESSION_COOKIE,
+        &session.cookie,
+        session_max_age(),
+        secure(state),
+    );
+    set_cookie(h, CSRF_COOKIE, "", 0, secure(state));
+    set_cookie(
+        h,
+        LANG_COOKIE,
+        session.language.as_str(),
+        session_max_age(),
+        secure(state),
+    );
+    response
 }
 
 pub async fn sign_out(

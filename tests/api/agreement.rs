@@ -28,7 +28,7 @@ fn expected(permission: Permission, role: Role) -> bool {
         (permission, role),
         (ReadOutbox | RetryEmail, Coordinator | Admin)
             | (ReadTimers | ReadAudit, Coordinator | Auditor | Admin)
-            | (ManageTokens, Admin)
+            | (ManageTokens | ManageAccounts, Admin)
     )
 }
 
@@ -55,6 +55,10 @@ async fn the_api_the_pages_and_the_cli_agree_on_who_may_do_what(db: &TestDb) {
                 Permission::ReadTimers => vec![("api", Method::GET, "/api/v1/timers")],
                 Permission::ReadAudit => vec![("api", Method::GET, "/api/v1/audit/verify")],
                 Permission::ManageTokens => vec![("api", Method::GET, "/api/v1/tokens")],
+                Permission::ManageAccounts => vec![
+                    ("api", Method::GET, "/api/v1/accounts"),
+                    ("api", Method::GET, "/api/v1/sessions"),
+                ],
             };
             let pages: Vec<(Method, &str)> = match permission {
                 Permission::ReadOutbox => vec![(Method::GET, "/outbox")],
@@ -67,8 +71,9 @@ async fn the_api_the_pages_and_the_cli_agree_on_who_may_do_what(db: &TestDb) {
                         (Method::GET, "/audit/history.json"),
                     ]
                 }
-                // Tokens have no page yet: the API and the CLI's `tokens` are their doors.
-                Permission::ManageTokens => vec![],
+                // Revoking one asks first: the question is the page, nothing is revoked.
+                Permission::ManageTokens => vec![(Method::POST, "/tokens/1/revoke")],
+                Permission::ManageAccounts => vec![(Method::GET, "/accounts")],
             };
             let want = expected(permission, role);
             for (_, method, path) in api {
@@ -128,6 +133,7 @@ async fn the_api_the_pages_and_the_cli_agree_on_who_may_do_what(db: &TestDb) {
             Permission::ReadTimers => &[],
             Permission::ReadAudit => &[&["audit", "verify"]],
             Permission::ManageTokens => &[&["tokens", "list"]],
+            Permission::ManageAccounts => &[&["accounts", "list"], &["accounts", "sessions"]],
         };
         for args in doors {
             let out = cli(args);

@@ -55,6 +55,13 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("delete", "/api/v1/tokens/{id}"),
     ("post", "/api/v1/tokens/{id}/feed-key"),
     ("post", "/api/v1/feed-key"),
+    ("get", "/api/v1/accounts"),
+    ("post", "/api/v1/accounts"),
+    ("get", "/api/v1/accounts/{id}"),
+    ("post", "/api/v1/accounts/{id}/disable"),
+    ("post", "/api/v1/accounts/{id}/tokens"),
+    ("get", "/api/v1/sessions"),
+    ("delete", "/api/v1/sessions/{id}"),
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -221,12 +228,13 @@ async fn history_exports_as_json_and_csv_and_verifies(db: &TestDb) {
     let lines: Vec<&str> = csv.text.lines().collect();
     assert_eq!(
         lines[0],
-        "sequence,at,effective_on,effective_approximate,retrospective,actor_institution,actor_role,actor_name,command,from_stage,to_stage,comment,payload,prev_hash,hash,hash_form"
+        "sequence,at,effective_on,effective_approximate,retrospective,actor_institution,actor_role,actor_name,command,from_stage,to_stage,comment,payload,prev_hash,hash,hash_form,actor_account"
     );
     // One line per row (no comment in the demo spans lines), the hashes as in JSON.
     assert_eq!(lines.len(), rows.len() + 1);
+    // Hash form 3; the demo's acts are Accession's and the operator's: no account.
     assert!(lines.last().unwrap().ends_with(&format!(
-        "{},2",
+        "{},3,",
         rows.last().unwrap()["hash"].as_str().unwrap()
     )));
     let by_accept = server
@@ -339,6 +347,9 @@ impl Documented<'_> {
 
 /// A body each act and start would take, so that what is probed is the header, not the body.
 fn fitting_body(path: &str) -> serde_json::Value {
+    if path.starts_with("/api/v1/accounts/") && path.ends_with("/tokens") {
+        return json!({"name": "probe"});
+    }
     match path.rsplit('/').next().unwrap_or_default() {
         "advance" => json!({"to": "request"}),
         "record" => json!({"field": "compatibility_report", "value": "MoJ/2"}),
@@ -358,6 +369,8 @@ fn fitting_body(path: &str) -> serde_json::Value {
         "withdraw-reservation" => json!({"number": 1, "received_on": "2026-01-01"}),
         "procedures" => json!({"state": "KG", "convention": "ets-185", "id": "kg-new"}),
         "tokens" => json!({"institution": "moj", "role": "ministry", "name": "probe"}),
+        "accounts" => json!({"name": "Probe", "email": "probe@moj.example.kg",
+                             "institution": "moj", "role": "ministry"}),
         _ => json!({}),
     }
 }

@@ -218,7 +218,8 @@ async fn a_checkpoint_email_is_an_outbox_row_about_no_procedure(db: &TestDb) {
         refs,
         [
             "#/components/schemas/ProcedureFacts",
-            "#/components/schemas/CheckpointFacts"
+            "#/components/schemas/CheckpointFacts",
+            "#/components/schemas/SignInFacts"
         ]
     );
     let required = schemas["CheckpointFacts"]["required"].as_array().unwrap();

@@ -9,6 +9,7 @@ mod support;
 mod harness;
 
 mod access;
+mod accounts;
 mod agreement;
 mod chart;
 mod diskfull;

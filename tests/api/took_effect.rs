@@ -52,7 +52,7 @@ async fn an_act_recorded_late_round_trips_with_both_times_in_every_export(db: &T
     for row in [exact, approximate] {
         let at: chrono::DateTime<chrono::Utc> = row["at"].as_str().unwrap().parse().unwrap();
         assert_eq!(at, recorded, "{row}");
-        assert_eq!(row["hash_form"], 2);
+        assert_eq!(row["hash_form"], 3);
         assert_eq!(row["retrospective"], true);
     }
     assert_eq!(
@@ -93,7 +93,7 @@ async fn an_act_recorded_late_round_trips_with_both_times_in_every_export(db: &T
     assert_eq!(last[column("effective_on")], "2026-10-20");
     assert_eq!(last[column("effective_approximate")], "true");
     assert_eq!(last[column("retrospective")], "true");
-    assert_eq!(last[column("hash_form")], "2");
+    assert_eq!(last[column("hash_form")], "3");
     assert!(
         last[column("at")].starts_with("2026-11-02T06:00:00"),
         "{last:?}"
@@ -126,7 +126,7 @@ async fn an_act_recorded_late_round_trips_with_both_times_in_every_export(db: &T
     assert!(
         header.starts_with(
             "procedure_id,sequence,at,effective_on,effective_approximate,retrospective,"
-        ) && header.ends_with(",hash,hash_form"),
+        ) && header.ends_with(",hash,hash_form,actor_account"),
         "{header}"
     );
     assert!(

@@ -307,7 +307,8 @@ impl Shell {
         let stdout = child.stdout.take().expect("serve's stdout");
         let mut address = None;
         let mut tokens = Vec::new();
-        for line in BufReader::new(stdout).lines() {
+        let mut lines = BufReader::new(stdout).lines();
+        for line in lines.by_ref() {
             let line = line.expect("serve prints text");
             if let Some(rest) = line.strip_prefix("listening on ") {
                 address = rest.split_whitespace().next().map(str::to_string);
@@ -321,6 +322,9 @@ impl Shell {
                 }
             }
         }
+        // Keep reading what it prints: a closed pipe would end it (`accession` exits quietly
+        // when its reader has gone).
+        std::thread::spawn(move || lines.for_each(drop));
         Server {
             child,
             address: address.expect("serve printed its address"),

@@ -5,6 +5,7 @@
 mod mailserver;
 mod support;
 
+mod accounts;
 mod audit;
 mod checkpoint_mail;
 mod checkpoints;

@@ -3,7 +3,7 @@
 //! their form and cannot be given one afterwards.
 
 use accession::app::{Accession, AppError};
-use accession::audit::{ChainRow, FORM_BOTH_TIMES, FORM_RECORDED_ONLY, GENESIS, row_hash};
+use accession::audit::{ChainRow, FORM_ACCOUNT, FORM_RECORDED_ONLY, GENESIS, row_hash};
 use accession::engine::{Act, Command, Refusal, Stated};
 use accession::ids::ProcedureId;
 use chrono::NaiveDate;
@@ -79,7 +79,7 @@ async fn an_act_recorded_late_keeps_both_times_and_the_chain_covers_them(db: &Te
     };
     for row in [exact, approximate, today] {
         assert_eq!(row.at, app.now(), "recorded when written");
-        assert_eq!(row.hash_form, FORM_BOTH_TIMES);
+        assert_eq!(row.hash_form, FORM_ACCOUNT);
     }
     assert_eq!(
         (
@@ -106,7 +106,7 @@ async fn an_act_recorded_late_keeps_both_times_and_the_chain_covers_them(db: &Te
         (None, false, false)
     );
     // The first rows of the demo were written by this version too: all in the new form.
-    assert!(history.iter().all(|r| r.hash_form == FORM_BOTH_TIMES));
+    assert!(history.iter().all(|r| r.hash_form == FORM_ACCOUNT));
     assert!(app.store_for_tests().verify(None).await.unwrap().ok());
 
     // Refused, and nothing written: a day before the previous row's (today, as recorded), a day
@@ -250,7 +250,7 @@ async fn rows_written_before_effective_times_keep_their_form_and_cannot_be_given
         .unwrap();
     let history = app.store_for_tests().history(&id).await.unwrap();
     let forms: Vec<i32> = history.iter().map(|r| r.hash_form).collect();
-    assert_eq!(forms, [1, 1, 2]);
+    assert_eq!(forms, [1, 1, 3]);
     assert_eq!(history[..2], old[..], "the old rows are as they were");
     assert_eq!(history[2].prev_hash, old[1].hash);
     assert!(app.store_for_tests().verify(None).await.unwrap().ok());

@@ -21,6 +21,10 @@ pub struct Model {
     #[sea_orm(unique)]
     pub feed_key_hash: Option<String>,
     pub feed_key_created_at: Option<DateTimeUtc>,
+    /// The person the token belongs to (migration 000401); none for a shared token.
+    pub account_id: Option<i64>,
+    /// The token a person's page sessions stand for: its secret was never shown to anyone.
+    pub for_pages: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

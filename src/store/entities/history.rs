@@ -29,6 +29,9 @@ pub struct Model {
     pub hash: String,
     /// The canonical encoding `hash` covers (`audit::FORM_RECORDED_ONLY`, `FORM_BOTH_TIMES`).
     pub hash_form: i32,
+    /// The account of the person who acted (migration 000402); none for Accession's own acts,
+    /// shared tokens and rows written before.
+    pub actor_account: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

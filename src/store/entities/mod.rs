@@ -1,6 +1,7 @@
 //! SeaORM entities mirroring the tables created by the `migrations` crate.
 //! One module per table; JSON columns are kept as exact text for hashing.
 
+pub mod account;
 pub mod api_token;
 pub mod approval;
 pub mod chain_verification;
@@ -16,6 +17,7 @@ pub mod mail_outage;
 pub mod outbox;
 pub mod procedure;
 pub mod procedure_responsible;
+pub mod sign_in_link;
 pub mod state;
 pub mod timer;
 pub mod web_session;
