@@ -10,6 +10,11 @@ use accession::cli::{Cli, run};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     accession::cli::init_tracing(cli.verbose);
+    if let Err(e) = accession::locale::check() {
+        eprintln!("error: {e}");
+        return ExitCode::from(4);
+    }
+    let language = cli.language();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -23,7 +28,7 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("{}", accession::cli::error_line(&e, language));
             ExitCode::from(e.exit_code())
         }
     }

@@ -20,6 +20,7 @@ mod m20261204_000201_effective_times;
 mod m20261204_000301_checkpoint_mail;
 mod m20261204_000401_states;
 mod m20261204_000501_procedures_by_state;
+mod m20261205_000301_convention_title_ky;
 
 /// Applies and rolls back the Accession schema.
 pub struct Migrator;
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000401_states::Migration),
             Box::new(m20261204_000501_procedures_by_state::Migration),
             Box::new(m20261204_000201_effective_times::Migration),
+            Box::new(m20261205_000301_convention_title_ky::Migration),
         ]
     }
 }

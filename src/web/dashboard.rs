@@ -138,7 +138,7 @@ async fn dashboard_inner(
     let conventions = app.conventions().await?;
     let institutions = app.institutions().await?;
     let zone = zone_of(state, &caller.actor.institution).await;
-    let dashboard = app.dashboard(&caller.actor, &request).await?;
+    let dashboard = app.dashboard(&caller.actor, &request, v.language).await?;
     let rows = dashboard
         .page
         .items

@@ -333,7 +333,7 @@ pub async fn language(
     Query(q): Query<LangQuery>,
 ) -> Response {
     let language = match Language::parse(&q.to) {
-        Some(l @ (Language::En | Language::Ru)) => l,
+        Some(l @ (Language::En | Language::Ru | Language::Ky)) => l,
         _ => Language::En,
     };
     // Only a path of this site: never a redirect elsewhere.
