@@ -358,10 +358,10 @@ fn latin_words(text: &str) -> Vec<String> {
 
 /// The words of `vocabulary` that `text` uses (code snippets taken out first), each once.
 pub fn english_words_in(text: &str, vocabulary: &BTreeSet<String>) -> Vec<String> {
-    // Addresses are not words.
+    // Addresses and time zone ids (`Europe/Paris`) are codes, not words.
     let mut text: String = text
         .split_whitespace()
-        .filter(|w| !w.contains("://"))
+        .filter(|w| !w.contains('/'))
         .collect::<Vec<_>>()
         .join(" ");
     for snippet in CODE_SNIPPETS {

@@ -903,6 +903,12 @@ mod tests {
                     )
                 })
                 .collect();
+            let mut cp = cp.clone();
+            cp.recipient_name = match language {
+                Language::Ru => "Акыйкатчы (Омбудсмен) Кыргызской Республики".into(),
+                Language::Ky => "Кыргыз Республикасынын Акыйкатчысы (Омбудсмени)".into(),
+                _ => cp.recipient_name,
+            };
             emails.push((
                 "checkpoint".into(),
                 templates.render(language, &cp).unwrap(),
