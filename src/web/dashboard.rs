@@ -210,7 +210,14 @@ async fn dashboard_inner(
             previous_page: dashboard.page.previous.as_deref().map(href),
             zone: zone.name(),
             conventions,
-            institutions,
+            // The filter names each institution in the reader's language.
+            institutions: institutions
+                .iter()
+                .map(|i| Institution {
+                    name: i.name_in(v.language).to_string(),
+                    ..i.clone()
+                })
+                .collect(),
             feed_made,
             filter: Filter {
                 convention,

@@ -177,8 +177,7 @@ impl FromRequest<HttpState> for CsrfChecked {
                 &visitor,
                 StatusCode::FORBIDDEN,
                 "forbidden",
-                "this form has expired or did not come from this site; reload the page and try \
-                 again",
+                text(visitor.language, "form_expired"),
             )),
         }
     }
