@@ -231,19 +231,27 @@ pub fn refusal(refusal: &Refusal, language: Language, names: Names<'_>) -> Strin
         Refusal::Suspended => text(l, "refusal_suspended"),
         Refusal::NotSuspended => text(l, "refusal_not_suspended"),
         Refusal::Empty { what } => format(l, "refusal_empty", &[("what", &input(what, l))]),
-        Refusal::ControlCharacter { field, .. } => format(
+        Refusal::ControlCharacter { field, problem } => format(
             l,
             "refusal_control_character",
-            &[("field", &input(field, l))],
+            &[
+                ("field", &input(field, l)),
+                ("code", &format!("U+{:04X}", problem.code)),
+                ("position", &problem.position.to_string()),
+            ],
         ),
         Refusal::Invalid(detail) => format(l, "refusal_invalid", &[("detail", detail)]),
         Refusal::EffectiveDate { reason } => {
             format(l, "refusal_effective_date", &[("reason", reason)])
         }
-        Refusal::DateRefused { what, detail, .. } => format(
+        Refusal::DateRefused { what, detail, rule } => format(
             l,
             "refusal_date_refused",
-            &[("what", &input(what, l)), ("detail", detail)],
+            &[
+                ("what", &input(what, l)),
+                ("detail", detail),
+                ("rule", rule),
+            ],
         ),
         Refusal::TimerOutdated { .. } => text(l, "refusal_timer_outdated"),
         Refusal::NotApplicable(detail) => {
