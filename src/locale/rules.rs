@@ -22,30 +22,30 @@ pub fn rule_in_words(rule: &str, language: Language) -> String {
             _ => "on the deadline".into(),
         };
     }
-    if let Some(period) = rule.strip_prefix("before_due ") {
-        if let Ok(p) = period.trim().parse::<Period>() {
-            let amount = period_words(p, language);
-            return match language {
-                Language::Ru => format!("за {amount} до срока"),
-                Language::Ky => format!("мөөнөткө {amount} калганда"),
-                _ => format!("{amount} before the deadline"),
-            };
-        }
+    if let Some(period) = rule.strip_prefix("before_due ")
+        && let Ok(p) = period.trim().parse::<Period>()
+    {
+        let amount = period_words(p, language);
+        return match language {
+            Language::Ru => format!("за {amount} до срока"),
+            Language::Ky => format!("мөөнөткө {amount} калганда"),
+            _ => format!("{amount} before the deadline"),
+        };
     }
-    if let Some(period) = rule.strip_prefix("after_due ") {
-        if let Ok(p) = period.trim().parse::<Period>() {
-            let amount = period_words(p, language);
-            return match language {
-                Language::Ru => format!("через {amount} после срока"),
-                Language::Ky => format!("мөөнөт өткөндөн {amount} кийин"),
-                _ => format!("{amount} after the deadline"),
-            };
-        }
+    if let Some(period) = rule.strip_prefix("after_due ")
+        && let Ok(p) = period.trim().parse::<Period>()
+    {
+        let amount = period_words(p, language);
+        return match language {
+            Language::Ru => format!("через {amount} после срока"),
+            Language::Ky => format!("мөөнөт өткөндөн {amount} кийин"),
+            _ => format!("{amount} after the deadline"),
+        };
     }
-    if let Some(expression) = rule.strip_prefix("cron ") {
-        if let Some(words) = cron_words(expression, language) {
-            return words;
-        }
+    if let Some(expression) = rule.strip_prefix("cron ")
+        && let Some(words) = cron_words(expression, language)
+    {
+        return words;
     }
     match language {
         Language::Ru => "по расписанию, заданному в порядке этапов".into(),
