@@ -26,6 +26,32 @@ pub struct Settings {
     /// The names of the States procedures are about, by code, as emails print them.
     #[serde(default)]
     pub states: std::collections::BTreeMap<String, StateNames>,
+    /// What people read on the command line.
+    #[serde(default)]
+    pub ui: UiSettings,
+}
+
+/// The language of the command line's messages to people (`--lang` and `ACCESSION_LANG` win):
+/// `en`, `ru` or `ky`. The pages and the mail follow each reader's institution instead.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UiSettings {
+    #[serde(default = "UiSettings::default_language")]
+    pub language: crate::reference::Language,
+}
+
+impl UiSettings {
+    fn default_language() -> crate::reference::Language {
+        crate::reference::Language::En
+    }
+}
+
+impl Default for UiSettings {
+    fn default() -> Self {
+        UiSettings {
+            language: UiSettings::default_language(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -34,15 +60,23 @@ pub struct StateNames {
     pub en: String,
     #[serde(default)]
     pub ru: Option<String>,
+    #[serde(default)]
+    pub ky: Option<String>,
 }
 
 impl Settings {
-    /// The State's name in `language` (Russian for Kyrgyz; English otherwise), or its code.
+    /// The State's name in `language` (Kyrgyz readers get the Russian name when no Kyrgyz one is
+    /// set; English otherwise), or its code.
     pub fn state_name(&self, code: &str, language: crate::reference::Language) -> String {
         use crate::reference::Language;
         match self.states.get(code) {
             Some(names) => match language {
-                Language::Ru | Language::Ky => names.ru.clone().unwrap_or(names.en.clone()),
+                Language::Ru => names.ru.clone().unwrap_or(names.en.clone()),
+                Language::Ky => names
+                    .ky
+                    .clone()
+                    .or(names.ru.clone())
+                    .unwrap_or(names.en.clone()),
                 _ => names.en.clone(),
             },
             None => code.to_string(),

@@ -13,6 +13,7 @@ pub mod engine;
 pub mod html;
 pub mod http;
 pub mod ids;
+pub mod locale;
 pub mod metrics;
 pub mod notify;
 pub mod reference;

@@ -14,6 +14,10 @@ fn main() -> ExitCode {
         Err(e) => return report_usage_error(e),
     };
     accession::cli::init_tracing(cli.verbose);
+    if let Err(e) = accession::locale::check() {
+        eprintln!("error: {e}");
+        return ExitCode::from(4);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -21,6 +21,7 @@ mod m20261204_000301_checkpoint_mail;
 mod m20261204_000401_states;
 mod m20261204_000501_procedures_by_state;
 mod m20261205_000101_reservation_regime;
+mod m20261205_000301_convention_title_ky;
 mod m20261205_000401_accounts;
 mod m20261205_000402_history_actor_account;
 
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000101_reservation_regime::Migration),
             Box::new(m20261205_000401_accounts::Migration),
             Box::new(m20261205_000402_history_actor_account::Migration),
+            Box::new(m20261205_000301_convention_title_ky::Migration),
         ]
     }
 }

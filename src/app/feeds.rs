@@ -192,7 +192,7 @@ impl Accession {
                     convention_number: number(&p.convention),
                     stage_title: def
                         .stage(&p.stage)
-                        .map_or_else(|| p.stage.to_string(), |s| s.title.clone()),
+                        .map_or_else(|| p.stage.to_string(), |s| s.title_in(language).to_string()),
                     start: crate::engine::deadline_instant(due, zone).unwrap_or_else(|| self.now()),
                     what: CalendarEntryKind::Due(due),
                     procedure: p.id,
@@ -222,7 +222,7 @@ impl Accession {
                     .definition_of(&p.workflow.hash)
                     .await?
                     .stage(&c.timer.stage)
-                    .map(|s| s.title.clone()),
+                    .map(|s| s.title_in(language).to_string()),
                 None => None,
             };
             entries.push(CalendarEntry {

@@ -200,7 +200,13 @@ impl Accession {
     /// The dashboard: a page of the procedures of `req` that `actor` may read, each with its
     /// stage's title and responsible institutions, and the counts over all of them (not just the
     /// page), stages of the same title (versions of a workflow) counted together.
-    pub async fn dashboard(&self, actor: &Actor, req: &ListRequest) -> Result<Dashboard, AppError> {
+    /// Stage titles are in `language` (English where the workflow gives no other).
+    pub async fn dashboard(
+        &self,
+        actor: &Actor,
+        req: &ListRequest,
+        language: crate::reference::Language,
+    ) -> Result<Dashboard, AppError> {
         let listed = self.procedures(actor, req).await?;
         let counts = self.procedure_counts(actor, req).await?;
         let today = self.today();
@@ -209,7 +215,7 @@ impl Accession {
             let def = self.definition_of(hash).await?;
             let title = crate::ids::StageId::parse(stage.clone())
                 .ok()
-                .and_then(|id| def.stage(&id).map(|s| s.title.clone()))
+                .and_then(|id| def.stage(&id).map(|s| s.title_in(language).to_string()))
                 .unwrap_or_else(|| stage.clone());
             match by_stage.iter_mut().find(|s| s.title == title) {
                 Some(s) => s.count += n,
@@ -222,7 +228,8 @@ impl Accession {
             let def = self.definition_of(&p.workflow.hash).await?;
             let stage = def.stage(&p.stage);
             items.push(DashboardRow {
-                stage_title: stage.map_or_else(|| p.stage.to_string(), |s| s.title.clone()),
+                stage_title: stage
+                    .map_or_else(|| p.stage.to_string(), |s| s.title_in(language).to_string()),
                 responsible: stage.map(|s| s.responsible.clone()).unwrap_or_default(),
                 overdue: p.is_overdue(today),
                 procedure: p,

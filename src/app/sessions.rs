@@ -49,8 +49,8 @@ pub fn random_secret() -> Result<String, AppError> {
 }
 
 impl Accession {
-    /// A session for the holder of `token`, in the language of its institution (Kyrgyz readers
-    /// get Russian pages); None when the token is unknown or revoked.
+    /// A session for the holder of `token`, in the language of its institution (Kyrgyz pages for
+    /// Kyrgyz readers, English for French ones); None when the token is unknown or revoked.
     pub async fn sign_in(&self, token: &str) -> Result<Option<NewSession>, AppError> {
         let Some((row, actor)) = self.authenticate(token).await? else {
             return Ok(None);
@@ -65,8 +65,8 @@ impl Accession {
         actor: &Actor,
     ) -> Result<NewSession, AppError> {
         let language = match self.store.institution(&actor.institution).await? {
-            Some(i) if matches!(i.language, Language::Ru | Language::Ky) => Language::Ru,
-            _ => Language::En,
+            Some(i) => crate::locale::catalogue_language(i.language),
+            None => Language::En,
         };
         let cookie = random_secret()?;
         let csrf = random_secret()?;

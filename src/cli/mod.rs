@@ -41,6 +41,10 @@ pub struct Cli {
     /// More log output on stderr (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// The language of messages to people: en, ru or ky (default: `ui.language` in the settings,
+    /// English). `--json` output keeps its English keys.
+    #[arg(long, global = true, env = "ACCESSION_LANG", value_name = "en|ru|ky", value_parser = parse_language)]
+    pub lang: Option<crate::reference::Language>,
     #[command(subcommand)]
     pub command: Top,
 }
@@ -206,6 +210,38 @@ pub enum AuditCmd {
         #[arg(long, value_name = "FILE")]
         public_key: PathBuf,
     },
+}
+
+/// `--lang`: one of the catalogues' languages.
+fn parse_language(text: &str) -> Result<crate::reference::Language, String> {
+    crate::reference::Language::parse(text.trim())
+        .filter(|l| crate::locale::LANGUAGES.contains(l))
+        .ok_or_else(|| format!("`{text}` is not a language of the messages; use en, ru or ky"))
+}
+
+impl Cli {
+    /// The language of messages to people: `--lang` (or `ACCESSION_LANG`), else `ui.language`
+    /// of the settings, else English.
+    pub fn language(&self) -> crate::reference::Language {
+        self.lang.unwrap_or_else(|| {
+            Settings::load(self.config.as_deref()).map_or(crate::reference::Language::En, |s| {
+                crate::locale::catalogue_language(s.ui.language)
+            })
+        })
+    }
+}
+
+/// The one line an error ends the command with, in `language`: a refusal of the engine in the
+/// reader's words, anything else as the application says it (with a translated lead).
+pub fn error_line(e: &AppError, language: crate::reference::Language) -> String {
+    let lead = crate::locale::text(language, "cli_error");
+    match e {
+        AppError::Refused(r) if language != crate::reference::Language::En => format!(
+            "{lead}: {}",
+            crate::locale::refusal(r, language, crate::locale::Names::default())
+        ),
+        other => format!("{lead}: {other}"),
+    }
 }
 
 pub fn init_tracing(verbose: u8) {
@@ -476,9 +512,10 @@ pub async fn report_error(cli: &Cli, e: &AppError) {
         }});
         eprintln!("{error}");
     } else {
+        let line = error_line(e, cli.language());
         match hint {
-            Some(close) => eprintln!("error: {e}; did you mean `{close}`?"),
-            None => eprintln!("error: {e}"),
+            Some(close) => eprintln!("{line}; did you mean `{close}`?"),
+            None => eprintln!("{line}"),
         }
     }
 }

@@ -163,6 +163,11 @@ async fn problems(req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let path = req.uri().path().to_string();
+    let language = super::problem::accepted_language(
+        req.headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    );
     let response = next.run(req).await;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
@@ -222,6 +227,27 @@ async fn problems(req: Request, next: Next) -> Response {
             None => Problem::with_status(status, kind, detail),
         };
         problem = serde_json::to_value(problem_of).unwrap_or_default();
+    }
+    // A refusal in the language the request accepts; English (the default) as it came.
+    let localized = match (
+        language,
+        parts.extensions.get::<super::problem::RefusalOf>(),
+    ) {
+        (Some(l), Some(super::problem::RefusalOf(refusal)))
+            if l != crate::reference::Language::En =>
+        {
+            Some((
+                l,
+                crate::locale::refusal(refusal, l, crate::locale::Names::default()),
+            ))
+        }
+        _ => None,
+    };
+    if let (Some(object), Some((language, detail))) = (problem.as_object_mut(), &localized) {
+        object.insert("detail".into(), serde_json::Value::String(detail.clone()));
+        if let Ok(value) = HeaderValue::from_str(language.as_str()) {
+            parts.headers.insert(header::CONTENT_LANGUAGE, value);
+        }
     }
     if let Some(object) = problem.as_object_mut() {
         object

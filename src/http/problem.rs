@@ -44,6 +44,42 @@ pub struct Problem {
     /// Seconds after which a retry may succeed, sent as `Retry-After`.
     #[serde(skip)]
     pub retry_after: Option<u64>,
+    /// The engine's refusal, when that is the problem: the middleware words `detail` in the
+    /// language the request accepts (`Accept-Language: ru` or `ky`); `type` stays as it is.
+    #[serde(skip)]
+    pub refusal: Option<Refusal>,
+}
+
+/// The refusal a problem response carries (a response extension), for the middleware to word
+/// its `detail` in the reader's language.
+#[derive(Debug, Clone)]
+pub struct RefusalOf(pub Refusal);
+
+/// The catalogue language a request's `Accept-Language` prefers (`ru-RU;q=0.9, en;q=0.8` → ru),
+/// if it names one of the catalogues' languages at all.
+pub fn accepted_language(header: Option<&str>) -> Option<crate::reference::Language> {
+    let mut best: Option<(f32, crate::reference::Language)> = None;
+    for item in header?.split(',') {
+        let mut parts = item.split(';');
+        let tag = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let primary = tag.split('-').next().unwrap_or_default();
+        let q = parts
+            .find_map(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+            })
+            .unwrap_or(1.0);
+        let Some(language) = crate::reference::Language::parse(primary)
+            .filter(|l| crate::locale::LANGUAGES.contains(l))
+        else {
+            continue;
+        };
+        if q > 0.0 && best.is_none_or(|(b, _)| q > b) {
+            best = Some((q, language));
+        }
+    }
+    best.map(|(_, l)| l)
 }
 
 impl Problem {
@@ -63,6 +99,7 @@ impl Problem {
             field: None,
             request_id: None,
             retry_after: None,
+            refusal: None,
         }
     }
 
@@ -142,8 +179,13 @@ impl From<AppError> for Problem {
             // Operators see it in the log; the caller learns it may retry once space returns.
             tracing::error!(error = %e, "a write was refused for lack of disk space");
         }
+        let refusal = match &e {
+            AppError::Refused(r) => Some(r.clone()),
+            _ => None,
+        };
         let mut problem = Problem::new(failure, e.kind(), detail);
         problem.field = field;
+        problem.refusal = refusal;
         problem.retry_after = match failure {
             Failure::StorageFull => Some(NO_SPACE_RETRY_SECS),
             Failure::Unavailable => Some(BUSY_RETRY_SECS),
@@ -160,6 +202,9 @@ impl IntoResponse for Problem {
         let retry_after = self.retry_after;
         let body = serde_json::to_vec(&self).unwrap_or_default();
         let mut response = (status, body).into_response();
+        if let Some(refusal) = self.refusal {
+            response.extensions_mut().insert(RefusalOf(refusal));
+        }
         if let Some(secs) = retry_after {
             response
                 .headers_mut()
@@ -181,5 +226,23 @@ impl IntoResponse for Problem {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         Problem::from(self).into_response()
+    }
+}
+
+#[cfg(test)]
+mod language_tests {
+    use super::accepted_language;
+    use crate::reference::Language;
+
+    #[test]
+    fn the_preferred_catalogue_language_is_taken() {
+        assert_eq!(
+            accepted_language(Some("ru-RU,ru;q=0.9,en;q=0.8")),
+            Some(Language::Ru)
+        );
+        assert_eq!(accepted_language(Some("en;q=0.5, ky")), Some(Language::Ky));
+        assert_eq!(accepted_language(Some("de, fr;q=0.9")), None);
+        assert_eq!(accepted_language(Some("ru;q=0")), None);
+        assert_eq!(accepted_language(None), None);
     }
 }

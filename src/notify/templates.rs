@@ -43,7 +43,8 @@ pub struct EmailFacts {
     pub time_zone: String,
     /// Days past the due day (deadline passed, escalation).
     pub overdue_days: Option<i64>,
-    /// The timer rule that sent the email, e.g. "before_due 7 days".
+    /// The timer rule that sent the email in words, in the recipient's language, e.g. "7 days
+    /// before the deadline" (`crate::locale::rule_in_words`), never its source text.
     pub rule: Option<String>,
     pub entry_into_force: Option<NaiveDate>,
     pub deposited_on: Option<NaiveDate>,
@@ -164,7 +165,7 @@ fn line_suffix(line: Option<usize>) -> String {
 }
 
 /// The languages templates exist in.
-const LANGUAGES: [&str; 2] = ["en", "ru"];
+const LANGUAGES: [&str; 3] = ["en", "ru", "ky"];
 
 /// Files shared by every kind of a language, besides the three of each kind.
 const SHARED: [&str; 4] = ["base.html", "base.txt", "facts.html", "facts.txt"];
@@ -174,9 +175,7 @@ fn template_language(language: Language) -> &'static str {
     match language {
         Language::En | Language::Fr => "en",
         Language::Ru => "ru",
-        // Kyrgyz officials work in Russian as well (it is an official language of the
-        // Kyrgyz Republic), so Russian serves them until Kyrgyz templates are written.
-        Language::Ky => "ru",
+        Language::Ky => "ky",
     }
 }
 
@@ -223,6 +222,7 @@ macro_rules! language_files {
 
 const EMBEDDED_EN: [(&str, &str); 34] = language_files!("en");
 const EMBEDDED_RU: [(&str, &str); 34] = language_files!("ru");
+const EMBEDDED_KY: [(&str, &str); 34] = language_files!("ky");
 
 /// Where the templates came from, to name files in errors.
 #[derive(Debug, Clone)]
@@ -258,7 +258,11 @@ impl Templates {
     /// The copies of `config/templates/` compiled into the binary.
     pub fn embedded() -> Templates {
         let mut templates = Templates::empty(Origin::Embedded);
-        for (name, source) in EMBEDDED_EN.into_iter().chain(EMBEDDED_RU) {
+        for (name, source) in EMBEDDED_EN
+            .into_iter()
+            .chain(EMBEDDED_RU)
+            .chain(EMBEDDED_KY)
+        {
             templates
                 .add(name.to_string(), source.to_string())
                 .unwrap_or_else(|e| panic!("embedded templates are checked by the tests: {e}"));
@@ -335,6 +339,7 @@ impl Templates {
         );
         env.add_filter("plural_ru", plural_ru);
         env.add_filter("plural_en", plural_en);
+        env.add_filter("the", the);
         Templates { env, origin }
     }
 
@@ -363,7 +368,7 @@ impl Templates {
     /// Render every kind in every language, once with every optional fact present and once with
     /// none, so a template that only breaks at render time is found now.
     fn check(&self) -> Result<(), TemplateError> {
-        for lang in [Language::En, Language::Ru] {
+        for lang in crate::locale::LANGUAGES {
             for kind in NotificationKind::ALL {
                 if kind.is_about_a_procedure() {
                     self.render(lang, &sample_facts(kind, true))?;
@@ -413,7 +418,7 @@ fn sample_facts(kind: NotificationKind, full: bool) -> EmailFacts {
         deadline_local: full.then(|| "2024-05-01 24:00 (Asia/Bishkek)".into()),
         time_zone: "Asia/Bishkek".into(),
         overdue_days: full.then_some(3),
-        rule: full.then(|| "after_due 7 days".into()),
+        rule: full.then(|| "7 days after the deadline".into()),
         entry_into_force: full.then(|| date(2024, 8, 1)).flatten(),
         deposited_on: full.then(|| date(2024, 4, 22)).flatten(),
         link: "http://localhost/procedures/sample".into(),
@@ -463,6 +468,12 @@ fn plural_ru(n: i64, one: String, few: String, many: String) -> String {
     }
 }
 
+/// `{{ state_name | the }}`: an English State name as a sentence needs it ("the Kyrgyz
+/// Republic", "the Netherlands", but "France").
+fn the(name: String) -> String {
+    crate::reference::with_article(&name)
+}
+
 /// `{{ n | plural_en("day", "days") }}`
 fn plural_en(n: i64, one: String, other: String) -> String {
     if n.abs() == 1 { one } else { other }
@@ -491,7 +502,7 @@ mod tests {
             ),
             time_zone: "Europe/Paris".into(),
             overdue_days: Some(12),
-            rule: Some("before_due 7 days".into()),
+            rule: Some("7 days before the deadline".into()),
             entry_into_force: NaiveDate::from_ymd_opt(2024, 8, 1),
             deposited_on: NaiveDate::from_ymd_opt(2024, 4, 22),
             link: "http://127.0.0.1:8080/procedures/kg-ets-112".into(),
@@ -527,7 +538,7 @@ mod tests {
     fn a_checkpoint_email_says_what_was_signed_and_how_to_check_it_in_both_languages() {
         let templates = Templates::embedded();
         let cp = checkpoint();
-        for language in [Language::En, Language::Ru] {
+        for language in crate::locale::LANGUAGES {
             let email = templates.render(language, &cp).unwrap();
             let what = format!("checkpoint in {language}");
             assert!(email.subject.contains("42"), "{what}: {}", email.subject);
@@ -607,7 +618,7 @@ mod tests {
     #[test]
     fn every_kind_renders_in_english_and_russian_with_the_essential_facts() {
         let templates = Templates::embedded();
-        for language in [Language::En, Language::Ru] {
+        for language in crate::locale::LANGUAGES {
             for kind in procedure_kinds() {
                 let facts = facts(kind);
                 let email = templates.render(language, &facts).unwrap();
@@ -644,7 +655,7 @@ mod tests {
     #[test]
     fn every_kind_renders_without_any_optional_fact() {
         let templates = Templates::embedded();
-        for language in [Language::En, Language::Ru] {
+        for language in crate::locale::LANGUAGES {
             for kind in procedure_kinds() {
                 let email = templates
                     .render(language, &sample_facts(kind, false))
@@ -660,7 +671,10 @@ mod tests {
         let templates = Templates::embedded();
         let text = |language, kind| templates.render(language, &facts(kind)).unwrap().text;
         let reminder = text(Language::En, NotificationKind::Reminder);
-        assert!(reminder.contains("before_due 7 days"), "{reminder}");
+        assert!(
+            reminder.contains("This reminder is sent 7 days before the deadline."),
+            "{reminder}"
+        );
         let deadline = text(Language::En, NotificationKind::DeadlinePassed);
         assert!(deadline.contains("12 days"), "{deadline}");
         let escalation = text(Language::En, NotificationKind::Escalation);
@@ -688,11 +702,12 @@ mod tests {
     }
 
     #[test]
-    fn kyrgyz_recipients_get_russian_and_french_recipients_english() {
+    fn kyrgyz_recipients_get_kyrgyz_and_french_recipients_english() {
         let templates = Templates::embedded();
         let facts = facts(NotificationKind::Reminder);
         let render = |language| templates.render(language, &facts).unwrap();
-        assert_eq!(render(Language::Ky).text, render(Language::Ru).text);
+        assert_ne!(render(Language::Ky).text, render(Language::Ru).text);
+        assert!(render(Language::Ky).text.contains("Урматтуу кесиптештер"));
         assert_eq!(render(Language::Fr).text, render(Language::En).text);
         assert_ne!(render(Language::Ru).text, render(Language::En).text);
     }
@@ -715,7 +730,7 @@ mod tests {
     #[test]
     fn html_has_no_external_resources_or_images() {
         let templates = Templates::embedded();
-        for language in [Language::En, Language::Ru] {
+        for language in crate::locale::LANGUAGES {
             for kind in procedure_kinds() {
                 let html = templates.render(language, &facts(kind)).unwrap().html;
                 for banned in ["<img", "<script", "<link", "src=", "url("] {
@@ -742,7 +757,7 @@ mod tests {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/templates");
         let from_dir = Templates::from_dir(&dir).unwrap();
         let embedded = Templates::embedded();
-        for language in [Language::En, Language::Ru] {
+        for language in crate::locale::LANGUAGES {
             for kind in procedure_kinds() {
                 let facts = facts(kind);
                 assert_eq!(
@@ -803,5 +818,230 @@ mod tests {
         .unwrap();
         let err = Templates::from_dir(dir.path()).unwrap_err().to_string();
         assert!(err.contains("ru/deadline.subject.txt:1"), "{err}");
+    }
+
+    /// The English texts of the shipped workflows (`title.en`, `description.en`, plain strings).
+    fn workflow_english() -> Vec<String> {
+        fn walk(value: &toml::Value, out: &mut Vec<String>) {
+            match value {
+                toml::Value::Table(t) => {
+                    for (k, v) in t {
+                        match (k.as_str(), v) {
+                            ("title" | "description", toml::Value::String(s)) => {
+                                out.push(s.clone())
+                            }
+                            ("title" | "description", toml::Value::Table(langs)) => {
+                                if let Some(toml::Value::String(en)) = langs.get("en") {
+                                    out.push(en.clone());
+                                }
+                            }
+                            _ => walk(v, out),
+                        }
+                    }
+                }
+                toml::Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        for source in [
+            include_str!("../../workflows/coe-accession.toml"),
+            include_str!("../../workflows/coe-ratification.toml"),
+            include_str!("../../workflows/four-stage.toml"),
+        ] {
+            walk(&toml::from_str(source).unwrap(), &mut out);
+        }
+        out
+    }
+
+    /// The literal words of the English templates (what is outside `{{ }}` and `{% %}`).
+    fn english_template_words() -> Vec<String> {
+        EMBEDDED_EN
+            .iter()
+            .map(|(_, source)| {
+                let mut text = String::new();
+                let mut rest = *source;
+                while let Some(start) = rest.find(['{', '<']) {
+                    text.push_str(&rest[..start]);
+                    let close = if rest[start..].starts_with('<') {
+                        ">"
+                    } else {
+                        "}"
+                    };
+                    let Some(end) = rest[start..].find(close) else {
+                        break;
+                    };
+                    rest = &rest[start + end + 1..];
+                    text.push(' ');
+                }
+                text.push_str(rest);
+                text
+            })
+            .collect()
+    }
+
+    /// Facts as the dispatcher gives them to a reader of `language`: every text in it.
+    fn facts_in(kind: NotificationKind, language: Language) -> EmailFacts {
+        let mut f = facts(kind);
+        let words = crate::locale::rule_in_words;
+        match language {
+            Language::Ru => {
+                f.state_name = "Кыргызская Республика".into();
+                f.convention_title = "Конвенция о передаче осужденных лиц".into();
+                f.stage_title = "Закон о присоединении в Жогорку Кенеше".into();
+                f.stage_description = "Три чтения и профильный комитет.".into();
+                f.recipient_name = "Министерство юстиции Кыргызской Республики".into();
+                f.responsible = vec!["Жогорку Кенеш Кыргызской Республики".into()];
+                f.approvers_missing = vec!["Министерство финансов".into()];
+            }
+            Language::Ky => {
+                f.state_name = "Кыргыз Республикасы".into();
+                f.convention_title = "Соттолгон адамдарды өткөрүп берүү жөнүндө конвенция".into();
+                f.stage_title = "Жогорку Кеңеште кошулуу жөнүндө мыйзам".into();
+                f.stage_description = "Үч окуу жана тармактык комитет.".into();
+                f.recipient_name = "Кыргыз Республикасынын Адилет министрлиги".into();
+                f.responsible = vec!["Кыргыз Республикасынын Жогорку Кеңеши".into()];
+                f.approvers_missing = vec!["Финансы министрлиги".into()];
+            }
+            _ => {}
+        }
+        f.rule = Some(words(
+            match kind {
+                NotificationKind::Reminder => "cron 0 9 * * 1",
+                _ => "after_due 7 days",
+            },
+            language,
+        ));
+        f
+    }
+
+    /// Every kind of email in Russian and Kyrgyz uses no word of the English catalogue, the
+    /// English templates or the English workflow texts (but the reasoned exceptions of
+    /// `locale::ENGLISH_ALLOWED`), and the English mail has no Cyrillic.
+    #[test]
+    fn russian_and_kyrgyz_mail_has_no_english_word_and_english_mail_no_cyrillic() {
+        let mut sources: Vec<String> = crate::locale::catalogue(Language::En)
+            .values()
+            .cloned()
+            .collect();
+        sources.extend(workflow_english());
+        sources.extend(english_template_words());
+        let vocabulary = crate::locale::english_vocabulary(sources.iter().map(String::as_str));
+        assert!(vocabulary.contains("reminder") && vocabulary.contains("deadline"));
+        let templates = Templates::embedded();
+        let cp = checkpoint();
+        for language in [Language::En, Language::Ru, Language::Ky] {
+            let mut emails: Vec<(String, RenderedEmail)> = procedure_kinds()
+                .map(|k| {
+                    (
+                        k.to_string(),
+                        templates.render(language, &facts_in(k, language)).unwrap(),
+                    )
+                })
+                .collect();
+            let mut cp = cp.clone();
+            cp.recipient_name = match language {
+                Language::Ru => "Акыйкатчы (Омбудсмен) Кыргызской Республики".into(),
+                Language::Ky => "Кыргыз Республикасынын Акыйкатчысы (Омбудсмени)".into(),
+                _ => cp.recipient_name,
+            };
+            emails.push((
+                "checkpoint".into(),
+                templates.render(language, &cp).unwrap(),
+            ));
+            for (kind, email) in emails {
+                let html = crate::locale::visible_text(&email.html);
+                for (part, text) in [
+                    ("subject", &email.subject),
+                    ("text", &email.text),
+                    ("html", &html),
+                ] {
+                    // The command and the file names are code.
+                    let text = text
+                        .replace(&cp.verify, " ")
+                        .replace(&cp.file, " ")
+                        .replace(&cp.public_key_file, " ")
+                        .replace(&cp.json, " ");
+                    if language == Language::En {
+                        let cyrillic = crate::locale::cyrillic_words_in(&text, &[]);
+                        assert!(
+                            cyrillic.is_empty(),
+                            "{kind} en {part}: {cyrillic:?}\n{text}"
+                        );
+                    } else {
+                        let english = crate::locale::english_words_in(&text, &vocabulary);
+                        assert!(
+                            english.is_empty(),
+                            "{kind} {language} {part}: {english:?}\n{text}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn kyrgyz_mail_is_kyrgyz_with_the_rule_in_words() {
+        let templates = Templates::embedded();
+        let email = templates
+            .render(
+                Language::Ky,
+                &facts_in(NotificationKind::Reminder, Language::Ky),
+            )
+            .unwrap();
+        assert!(
+            email.text.starts_with("Урматтуу кесиптештер!"),
+            "{}",
+            email.text
+        );
+        assert!(
+            email.text.contains("ар дүйшөмбү күнү, саат 09:00"),
+            "{}",
+            email.text
+        );
+        assert!(
+            email.text.contains("Эмне талап кылынат: Үч окуу"),
+            "{}",
+            email.text
+        );
+        assert!(
+            email.subject.starts_with("[Accession] Эскертме:"),
+            "{}",
+            email.subject
+        );
+        assert!(email.html.contains("lang=\"ky\""));
+        let deadline = templates
+            .render(
+                Language::Ru,
+                &facts_in(NotificationKind::DeadlinePassed, Language::Ru),
+            )
+            .unwrap();
+        assert!(
+            deadline
+                .text
+                .contains("Уведомление направляется через 7 дней после срока."),
+            "{}",
+            deadline.text
+        );
+    }
+
+    #[test]
+    fn english_mail_names_the_state_with_its_article() {
+        let email = Templates::embedded()
+            .render(Language::En, &facts(NotificationKind::ActionNeeded))
+            .unwrap();
+        assert!(
+            email
+                .text
+                .contains("The accession of the Kyrgyz Republic to ETS No. 112"),
+            "{}",
+            email.text
+        );
+        // Where it stands alone, as a value, it has none.
+        assert!(
+            email.text.contains("State:       Kyrgyz Republic"),
+            "{}",
+            email.text
+        );
     }
 }

@@ -22,6 +22,9 @@ pub struct Convention {
     pub title_fr: Option<String>,
     #[serde(default)]
     pub title_ru: Option<String>,
+    /// The Kyrgyz title; Kyrgyz readers read the Russian one where it is not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title_ky: Option<String>,
     #[serde(default)]
     pub short_title: Option<String>,
     #[serde(default, deserialize_with = "super::toml_date::option")]
@@ -53,12 +56,13 @@ pub struct Convention {
 
 impl Convention {
     /// The title to show a reader of `language`: the title in that language when the
-    /// conventions file gives one (Kyrgyz readers read the Russian title, as they read Russian
-    /// pages), else the English title, which every convention has. The one rule for the pages,
+    /// conventions file gives one (Kyrgyz readers read the Russian title where there is no Kyrgyz
+    /// one), else the English title, which every convention has. The one rule for the pages,
     /// the emails and the command line.
     pub fn title_in(&self, language: Language) -> &str {
         match language {
-            Language::Ru | Language::Ky => self.title_ru.as_deref(),
+            Language::Ru => self.title_ru.as_deref(),
+            Language::Ky => self.title_ky.as_deref().or(self.title_ru.as_deref()),
             Language::Fr => self.title_fr.as_deref(),
             Language::En => None,
         }
@@ -237,9 +241,15 @@ mod tests {
         let with_ru = ConventionFile::parse("c.toml", src).unwrap().remove(0);
         assert_eq!(with_ru.title_in(Language::En), "Convention");
         assert_eq!(with_ru.title_in(Language::Ru), "Конвенция");
-        // Kyrgyz readers read the Russian title; no French one is given, so French readers
-        // read the English.
+        // Kyrgyz readers read the Russian title when there is no Kyrgyz one; no French one is
+        // given, so French readers read the English.
         assert_eq!(with_ru.title_in(Language::Ky), "Конвенция");
+        let with_ky = Convention {
+            title_ky: Some("Конвенция (ky)".into()),
+            ..with_ru.clone()
+        };
+        assert_eq!(with_ky.title_in(Language::Ky), "Конвенция (ky)");
+        assert_eq!(with_ky.title_in(Language::Ru), "Конвенция");
         assert_eq!(with_ru.title_in(Language::Fr), "Convention");
         let with_fr = Convention {
             title_ru: None,

@@ -71,6 +71,19 @@ pub struct Institution {
     pub state: Option<crate::ids::StateCode>,
 }
 
+impl Institution {
+    /// The name to show a reader of `language`: the form in that language when the file gives
+    /// one (Kyrgyz readers get the Russian form when there is no Kyrgyz one), else the English.
+    pub fn name_in(&self, language: Language) -> &str {
+        match language {
+            Language::Ky => self.name_ky.as_deref().or(self.name_ru.as_deref()),
+            Language::Ru => self.name_ru.as_deref(),
+            Language::En | Language::Fr => None,
+        }
+        .unwrap_or(&self.name)
+    }
+}
+
 /// Why institutions would not have exactly one coordinator once a file is imported.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CoordinatorProblem {

@@ -11,7 +11,7 @@ pub use convention::{Convention, ConventionFile};
 pub use institution::{
     CoordinatorProblem, Institution, InstitutionFile, Language, check_coordinator,
 };
-pub use state::{State, StateFile, foreign_institutions};
+pub use state::{State, StateFile, foreign_institutions, with_article};
 
 use crate::text::{Lines, checked};
 

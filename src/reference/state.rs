@@ -37,6 +37,47 @@ impl State {
     }
 }
 
+/// An English State name as it stands in a sentence: "the Kyrgyz Republic", "the Netherlands",
+/// "the United Kingdom", "the Holy See", but "France", "Kyrgyzstan". English puts the article
+/// before names that are a description (a republic, a kingdom, a federation, a union of islands or
+/// emirates) or a plural; a name that starts with "the" already is left alone.
+pub fn with_article(name: &str) -> String {
+    let name = name.trim();
+    let lower = name.to_lowercase();
+    if lower.starts_with("the ") || name.is_empty() {
+        return name.to_string();
+    }
+    const DESCRIPTIVE: [&str; 14] = [
+        "republic",
+        "kingdom",
+        "federation",
+        "union",
+        "united",
+        "states",
+        "islands",
+        "emirates",
+        "netherlands",
+        "philippines",
+        "bahamas",
+        "gambia",
+        "holy see",
+        "principality",
+    ];
+    let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).collect();
+    let needs = DESCRIPTIVE.iter().any(|d| {
+        if d.contains(' ') {
+            lower.starts_with(d)
+        } else {
+            words.contains(d)
+        }
+    }) || lower.contains(" of ");
+    if needs {
+        format!("the {name}")
+    } else {
+        name.to_string()
+    }
+}
+
 /// The institutions among `named` that are not `state`'s, with the State each belongs to (none
 /// when the institutions file gives it none, or when it is not in the registry at all): a
 /// procedure of `state` may name only its own institutions.
@@ -105,6 +146,7 @@ mod tests {
         assert!(!kg.coe_member);
         assert_eq!(kg.name_in(Language::Ky), "Кыргыз Республикасы");
         assert_eq!(kg.name_in(Language::Ru), "Кыргызская Республика");
+        assert_eq!(with_article(&kg.name), "the Kyrgyz Republic");
         let fr = list.iter().find(|s| s.code.as_str() == "FR").unwrap();
         assert!(fr.coe_member);
         assert!(list.iter().any(|s| s.code.as_str() == "TN"));
@@ -157,5 +199,24 @@ mod tests {
         let err = StateFile::parse("s.toml", &one.replace("name_ky = \"К\"", "name_ky = \" \""))
             .unwrap_err();
         assert!(err.message.contains("`name_ky` is empty"), "{err}");
+    }
+
+    #[test]
+    fn english_names_take_the_article_a_sentence_needs() {
+        for (name, expected) in [
+            ("Kyrgyz Republic", "the Kyrgyz Republic"),
+            ("Republic of Moldova", "the Republic of Moldova"),
+            ("Netherlands", "the Netherlands"),
+            ("United Kingdom", "the United Kingdom"),
+            ("Russian Federation", "the Russian Federation"),
+            ("Holy See", "the Holy See"),
+            ("the Gambia", "the Gambia"),
+            ("France", "France"),
+            ("Tunisia", "Tunisia"),
+            ("Bosnia and Herzegovina", "Bosnia and Herzegovina"),
+            ("Kyrgyzstan", "Kyrgyzstan"),
+        ] {
+            assert_eq!(with_article(name), expected, "{name}");
+        }
     }
 }

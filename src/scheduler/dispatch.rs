@@ -736,8 +736,8 @@ impl Dispatcher {
                 .as_ref()
                 .map_or_else(String::new, |c| c.title_in(language).to_string()),
             stage_id: stage.id.to_string(),
-            stage_title: stage.title.clone(),
-            stage_description: stage.description.clone(),
+            stage_title: stage.title_in(language).to_string(),
+            stage_description: stage.description_in(language).to_string(),
             recipient_name: known.name(app, &recipient.id, language).await?,
             responsible: names,
             approvers_missing: missing,
@@ -745,7 +745,11 @@ impl Dispatcher {
             deadline_local: due_on.and_then(|due| deadline_text(due, stage_zone, recipient_zone)),
             time_zone: recipient_zone.name().to_string(),
             overdue_days,
-            rule: stated.rule.clone(),
+            // In words, never the workflow's source text (`after_due 7 days`).
+            rule: stated
+                .rule
+                .as_deref()
+                .map(|r| crate::locale::rule_in_words(r, language)),
             entry_into_force: stated.entry_into_force,
             deposited_on: stated.deposited_on,
             link: format!("{base}/procedures/{}", procedure.id),
@@ -807,12 +811,7 @@ impl Known {
         language: Language,
     ) -> Result<String, AppError> {
         Ok(match self.institution(app, id).await? {
-            Some(i) => match language {
-                Language::Ky => i.name_ky.or(i.name_ru),
-                Language::Ru => i.name_ru,
-                _ => None,
-            }
-            .unwrap_or(i.name),
+            Some(i) => i.name_in(language).to_string(),
             None => id.to_string(),
         })
     }

@@ -120,8 +120,16 @@ fn ics_of(base: &str, feed: &CalendarFeed) -> String {
                     uid: e.uid.clone(),
                     start: e.start,
                     all_day: None,
-                    summary: format!("{}: {} — {}", kind.as_str(), e.procedure, e.stage),
-                    description: format!("{rule}\n{link}"),
+                    summary: format!(
+                        "{}: {} — {}",
+                        text(language, &format!("timer_{}", kind.as_str())),
+                        e.convention_number,
+                        e.stage_title
+                    ),
+                    description: format!(
+                        "{}\n{link}",
+                        crate::locale::rule_in_words(rule, language)
+                    ),
                     url: Some(link),
                     categories: vec![kind.as_str().to_string()],
                 },

@@ -63,8 +63,18 @@ pub async fn chart(
             .map_err(|e| invalid("state", format!("state: {e}")))?;
         let as_of = some(&q.as_of)
             .map(|d| {
-                d.parse::<NaiveDate>()
-                    .map_err(|_| invalid("as_of", format!("as of `{d}`: give a day as YYYY-MM-DD")))
+                d.parse::<NaiveDate>().map_err(|_| {
+                    let what = crate::locale::text(v.language, "chart_as_of");
+                    let what = what.trim_end_matches(':');
+                    invalid(
+                        "as_of",
+                        crate::locale::format(
+                            v.language,
+                            "form_not_a_date",
+                            &[("what", what), ("value", d.trim())],
+                        ),
+                    )
+                })
             })
             .transpose()?;
         let of = match (&convention, &code) {
@@ -106,10 +116,18 @@ pub async fn chart(
             query.append_pair("format", "csv");
             query.finish()
         });
+        // States named in the reader's language, as the registry names them.
+        let registry = state.app.states().await?;
         let (members, others): (Vec<_>, Vec<_>) = chart
             .map(|c| c.rows)
             .unwrap_or_default()
             .into_iter()
+            .map(|mut r| {
+                if let Some(s) = registry.iter().find(|s| s.code == r.state) {
+                    r.state_name = s.name_in(v.language).to_string();
+                }
+                r
+            })
             .partition(|r| r.coe_member);
         Ok(show(
             &v,

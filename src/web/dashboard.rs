@@ -138,7 +138,7 @@ async fn dashboard_inner(
     let conventions = app.conventions().await?;
     let institutions = app.institutions().await?;
     let zone = zone_of(state, &caller.actor.institution).await;
-    let dashboard = app.dashboard(&caller.actor, &request).await?;
+    let dashboard = app.dashboard(&caller.actor, &request, v.language).await?;
     let rows = dashboard
         .page
         .items
@@ -210,7 +210,14 @@ async fn dashboard_inner(
             previous_page: dashboard.page.previous.as_deref().map(href),
             zone: zone.name(),
             conventions,
-            institutions,
+            // The filter names each institution in the reader's language.
+            institutions: institutions
+                .iter()
+                .map(|i| Institution {
+                    name: i.name_in(v.language).to_string(),
+                    ..i.clone()
+                })
+                .collect(),
             feed_made,
             filter: Filter {
                 convention,

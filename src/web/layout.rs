@@ -153,7 +153,19 @@ pub fn error_page(
 }
 
 pub fn app_error_page(v: &Visitor, e: AppError) -> Response {
-    let problem = crate::http::Problem::from(e);
+    // A refusal (a 403's explanation among them) in the reader's language.
+    let words = match &e {
+        AppError::Refused(r) => Some(crate::locale::refusal(
+            r,
+            v.language,
+            crate::locale::Names::default(),
+        )),
+        _ => None,
+    };
+    let mut problem = crate::http::Problem::from(e);
+    if let Some(words) = words {
+        problem.detail = words;
+    }
     let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let heading = match status {
         StatusCode::NOT_FOUND => "not_found",
@@ -178,10 +190,7 @@ pub fn name_of(
     language: Language,
 ) -> String {
     match list.iter().find(|i| &i.id == id) {
-        Some(i) if page_language(language) == Language::Ru => {
-            i.name_ru.clone().unwrap_or_else(|| i.name.clone())
-        }
-        Some(i) => i.name.clone(),
+        Some(i) => i.name_in(language).to_string(),
         None => id.to_string(),
     }
 }
@@ -196,9 +205,10 @@ pub fn some(text: &Option<String>) -> Option<&str> {
 
 /// 403, as a page, unless the caller's role holds `permission` (the API's own check and words).
 pub fn require(v: &Visitor, caller: &Caller, permission: Permission) -> Result<(), Response> {
-    caller
-        .may(permission)
-        .map_err(|problem| error_page(v, StatusCode::FORBIDDEN, "forbidden", problem.detail))
+    caller.actor.may(permission).map_err(|refusal| {
+        let words = crate::locale::refusal(&refusal, v.language, crate::locale::Names::default());
+        error_page(v, StatusCode::FORBIDDEN, "forbidden", words)
+    })
 }
 
 /// The query of a page an act redirects back to: what was done.

@@ -245,7 +245,7 @@ pub async fn procedure(
         .filter(|act| ACTS.contains(act))
         .map(|act| Flash {
             kind: "done",
-            text: act.to_string(),
+            text: crate::locale::refusals::act(act, v.language),
         });
     match procedure_page(&state, &v, &caller, &id, flash, None, StatusCode::OK).await {
         Ok(r) => r,
@@ -283,6 +283,7 @@ async fn forms(
     caller: &Caller,
     p: &ProcedureState,
     typed: Option<&Form>,
+    language: crate::reference::Language,
 ) -> Result<Vec<ActForm>, AppError> {
     let app = &state.app;
     let def = app.definition_of(&p.workflow.hash).await?;
@@ -295,7 +296,7 @@ async fn forms(
             ("advance", Some(to), _) => {
                 let title = def
                     .stage(to)
-                    .map_or_else(|| to.to_string(), |s| s.title.clone());
+                    .map_or_else(|| to.to_string(), |s| s.title_in(language).to_string());
                 out.push(ActForm {
                     to: Some(to.clone()),
                     to_title: Some(title),
@@ -306,7 +307,7 @@ async fn forms(
                 if let Some((_, f)) = def.field(name) {
                     fields.push(RecordField {
                         name: f.name.clone(),
-                        title: f.title.clone(),
+                        title: f.title_in(language).to_string(),
                         is_date: f.kind == FieldKind::Date,
                     });
                     if f.key == Some(KeyDate::EntryIntoForce) {
@@ -403,7 +404,7 @@ fn timeline(
         let current = i + 1 == entries.len();
         let title = StageId::parse(entry.stage.clone())
             .ok()
-            .and_then(|s| def.stage(&s).map(|s| s.title.clone()))
+            .and_then(|s| def.stage(&s).map(|s| s.title_in(language).to_string()))
             .unwrap_or_else(|| entry.stage.clone());
         // Certainly in the stage from the latest it can have been entered to the earliest it can
         // have been left; anywhere from the earliest entry to the latest end, otherwise.
@@ -475,13 +476,13 @@ async fn procedure_page(
     let zone = zone_of(state, &caller.actor.institution).await;
     let today = app.now().with_timezone(&zone).date_naive();
     let history = app.history(&caller.actor, &p.id).await?;
-    let forms = forms(state, caller, &p, typed).await?;
+    let forms = forms(state, caller, &p, typed, v.language).await?;
     let timeline_svg = svg::timeline_svg(&timeline(&def, &p, &history, zone, today, v.language));
     let workflow_svg = svg::workflow_svg(
-        &def,
+        &def.in_language(v.language),
         Some(&p.stage),
         &svg::DiagramLabels {
-            title: def.title.clone(),
+            title: def.title_in(v.language).to_string(),
             current: text(v.language, "current"),
         },
     );
@@ -493,7 +494,7 @@ async fn procedure_page(
         .map(|t| TimerLine {
             at: local(t.fire_at, zone),
             kind: t.kind,
-            rule: t.rule.clone(),
+            rule: crate::locale::rule_in_words(&t.rule, v.language),
             recipients: t.recipients.clone(),
         })
         .collect();
@@ -560,7 +561,9 @@ async fn procedure_page(
                     .as_ref()
                     .map(|c| c.title_in(page_language(v.language)).to_string()),
                 state: app.settings.state_name(p.state.as_str(), v.language),
-                stage_title: view.stage_title,
+                stage_title: def
+                    .stage(&p.stage)
+                    .map_or(view.stage_title, |s| s.title_in(v.language).to_string()),
                 status: p.status.as_str(),
                 version: p.version.0,
                 responsible: view
@@ -572,7 +575,16 @@ async fn procedure_page(
                 overdue: view.overdue,
                 key_dates: p.key_dates.clone(),
                 eif_differs: view.entry_into_force_differs,
-                next: view.next,
+                next: view
+                    .next
+                    .into_iter()
+                    .map(|mut n| {
+                        if let Some(s) = def.stage(&n.to) {
+                            n.title = s.title_in(v.language).to_string();
+                        }
+                        n
+                    })
+                    .collect(),
             },
             forms,
             flash,
@@ -600,23 +612,31 @@ fn texts(form: &Form) -> std::collections::BTreeMap<String, String> {
 }
 
 /// A form's act, as the engine takes it.
-fn act_of(form: &Form) -> Result<Act, String> {
+fn act_of(form: &Form, language: crate::reference::Language) -> Result<Act, String> {
+    use crate::locale::refusals::input;
+    let l = language;
     // Blank is absent; otherwise the text goes to the engine as typed, which trims it once it
     // has checked it holds no control character (trimming first would hide one at either end).
     let get = |k: &str| form.get(k).filter(|s| !s.trim().is_empty()).cloned();
     let comment = get("comment");
-    let required = |k: &str| get(k).ok_or_else(|| format!("`{k}` is empty"));
+    let required = |k: &str| {
+        get(k).ok_or_else(|| crate::locale::format(l, "refusal_empty", &[("what", &input(k, l))]))
+    };
     let date = |k: &str| {
         let typed = required(k)?;
-        typed
-            .trim()
-            .parse::<NaiveDate>()
-            .map_err(|_| format!("`{k}`: `{}` is not a date (YYYY-MM-DD)", typed.trim()))
+        typed.trim().parse::<NaiveDate>().map_err(|_| {
+            crate::locale::format(
+                l,
+                "form_not_a_date",
+                &[("what", &input(k, l)), ("value", typed.trim())],
+            )
+        })
     };
     // A State code as ISO 3166-1 writes it; `fr` is taken as `FR`.
     let party = || {
-        StateCode::parse(required("party")?.trim().to_ascii_uppercase())
-            .map_err(|e| format!("`party`: {e}"))
+        StateCode::parse(required("party")?.trim().to_ascii_uppercase()).map_err(|e| {
+            crate::locale::format(l, "form_invalid", &[("detail", &format!("`party`: {e}"))])
+        })
     };
     let number = || {
         required("number")?
@@ -703,7 +723,13 @@ fn act_of(form: &Form) -> Result<Act, String> {
             },
             comment,
         },
-        other => return Err(format!("unknown act `{}`", other.unwrap_or(""))),
+        other => {
+            return Err(crate::locale::format(
+                l,
+                "form_invalid",
+                &[("detail", &format!("unknown act `{}`", other.unwrap_or("")))],
+            ));
+        }
     })
 }
 
@@ -747,18 +773,17 @@ pub async fn act(
         Ok(p) => p,
         Err(e) => return app_error_page(&v, e),
     };
-    let act = match act_of(&form) {
+    let act = match act_of(&form, v.language) {
         Ok(a) => a,
         Err(text) => return refused(StatusCode::UNPROCESSABLE_ENTITY, text).await,
     };
     let Some(version) = form.get("version").and_then(|s| s.parse::<i64>().ok()) else {
-        return refused(
-            StatusCode::BAD_REQUEST,
-            "the form has no version; reload the page".into(),
-        )
-        .await;
+        return refused(StatusCode::BAD_REQUEST, text(v.language, "form_no_version")).await;
     };
     let name = act.name();
+    // What a refusal names (stages, fields, institutions) in the reader's words.
+    let def = state.app.definition_of(&current.workflow.hash).await.ok();
+    let institutions = state.app.institutions().await.unwrap_or_default();
     match state
         .app
         .act_on(
@@ -773,9 +798,20 @@ pub async fn act(
     {
         Ok(_) => redirect(&format!("/procedures/{id}?done={name}")),
         Err(e) => {
+            let words = match &e {
+                crate::app::AppError::Refused(r) => Some(crate::locale::refusal(
+                    r,
+                    v.language,
+                    crate::locale::Names {
+                        institutions: &institutions,
+                        workflow: def.as_deref(),
+                    },
+                )),
+                _ => None,
+            };
             let problem = crate::http::Problem::from(e);
             let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::CONFLICT);
-            refused(status, problem.detail).await
+            refused(status, words.unwrap_or(problem.detail)).await
         }
     }
 }

@@ -56,7 +56,7 @@ pub async fn reminders(
                     procedure: c.procedure,
                     stage: c.timer.stage,
                     kind: c.timer.kind.as_str(),
-                    rule: c.timer.rule,
+                    rule: crate::locale::rule_in_words(&c.timer.rule, v.language),
                     recipients: c.timer.recipients,
                 })
                 .collect();

@@ -66,9 +66,6 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
 ];
 
-const EN: &str = include_str!("../../config/locales/en.toml");
-const RU: &str = include_str!("../../config/locales/ru.toml");
-
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
     env.set_auto_escape_callback(|_| AutoEscape::Html);
@@ -84,35 +81,19 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env
 });
 
-static STRINGS: LazyLock<[BTreeMap<String, String>; 2]> = LazyLock::new(|| {
-    let parse = |name: &str, text: &str| -> BTreeMap<String, String> {
-        toml::from_str(text).unwrap_or_else(|e| panic!("locale {name} does not parse: {e}"))
-    };
-    [parse("en.toml", EN), parse("ru.toml", RU)]
-});
-
-/// The page languages: English, and Russian (for Kyrgyz readers too).
+/// The page languages: English, Russian and Kyrgyz (French readers read English).
 pub fn page_language(language: Language) -> Language {
-    match language {
-        Language::Ru | Language::Ky => Language::Ru,
-        _ => Language::En,
-    }
+    crate::locale::catalogue_language(language)
 }
 
 /// The strings of `language`, for templates as `tr.key`.
 pub fn strings(language: Language) -> &'static BTreeMap<String, String> {
-    match page_language(language) {
-        Language::Ru => &STRINGS[1],
-        _ => &STRINGS[0],
-    }
+    crate::locale::catalogue(language)
 }
 
 /// One string of `language`.
 pub fn text(language: Language, key: &str) -> String {
-    strings(language)
-        .get(key)
-        .cloned()
-        .unwrap_or_else(|| key.to_string())
+    crate::locale::text(language, key)
 }
 
 /// Render page `name` with `context`; an error in a template (an undefined value among them) is
@@ -155,15 +136,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_string_exists_in_both_languages() {
-        let en: Vec<_> = STRINGS[0].keys().collect();
-        let ru: Vec<_> = STRINGS[1].keys().collect();
-        assert_eq!(en, ru);
-        assert!(
-            STRINGS[1]["sign_in"]
-                .chars()
-                .any(|c| ('а'..='я').contains(&c.to_lowercase().next().unwrap()))
-        );
+    fn every_string_exists_in_every_language() {
+        let en: Vec<_> = strings(Language::En).keys().collect();
+        for language in [Language::Ru, Language::Ky] {
+            let other: Vec<_> = strings(language).keys().collect();
+            assert_eq!(en, other, "{language}");
+            assert!(
+                strings(language)["sign_in"]
+                    .chars()
+                    .any(|c| ('а'..='я').contains(&c.to_lowercase().next().unwrap()))
+            );
+        }
+        assert_eq!(page_language(Language::Ky), Language::Ky);
     }
 
     #[tokio::test]

@@ -177,8 +177,7 @@ impl FromRequest<HttpState> for CsrfChecked {
                 &visitor,
                 StatusCode::FORBIDDEN,
                 "forbidden",
-                "this form has expired or did not come from this site; reload the page and try \
-                 again",
+                text(visitor.language, "form_expired"),
             )),
         }
     }
@@ -390,7 +389,7 @@ pub async fn language(
     Query(q): Query<LangQuery>,
 ) -> Response {
     let language = match Language::parse(&q.to) {
-        Some(l @ (Language::En | Language::Ru)) => l,
+        Some(l @ (Language::En | Language::Ru | Language::Ky)) => l,
         _ => Language::En,
     };
     // Only a path of this site: never a redirect elsewhere.

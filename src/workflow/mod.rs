@@ -9,7 +9,7 @@ mod validate;
 pub use diagram::{DiagramFormat, render as render_diagram};
 pub use model::{
     ApprovalRule, Control, DueRule, Escalation, FieldKind, FieldSpec, KeyDate, Reminder, Stage,
-    Transition, TreatyDateRule, WorkflowDefinition,
+    TextTranslations, Transition, Translations, TreatyDateRule, WorkflowDefinition,
 };
 pub use parse::{Diagnostic, parse_definition};
 pub use validate::KnownInstitutions;

@@ -6,6 +6,51 @@ use serde::Serialize;
 
 use crate::calendar::Period;
 use crate::ids::{FieldName, InstitutionId, StageId, WorkflowId};
+use crate::reference::Language;
+
+/// A text of a workflow (a title, a description) in the languages besides English the file gives
+/// it in. The English text is the plain field beside it (`title`, `description`), which every
+/// text has: a file written as `title = "…"` is English only, `title = { en = "…", ru = "…",
+/// ky = "…" }` gives every language of the catalogues (the parser refuses a table that lacks one).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Translations {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ru: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ky: Option<String>,
+}
+
+impl Translations {
+    /// The text for a reader of `language`: its own form where the file gives one, else
+    /// `english`.
+    pub fn pick<'a>(&'a self, english: &'a str, language: Language) -> &'a str {
+        match language {
+            Language::Ru => self.ru.as_deref(),
+            Language::Ky => self.ky.as_deref(),
+            Language::En | Language::Fr => None,
+        }
+        .unwrap_or(english)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ru.is_none() && self.ky.is_none()
+    }
+}
+
+/// The translations of one item's texts.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct TextTranslations {
+    #[serde(skip_serializing_if = "Translations::is_empty")]
+    pub title: Translations,
+    #[serde(skip_serializing_if = "Translations::is_empty")]
+    pub description: Translations,
+}
+
+impl TextTranslations {
+    pub fn is_empty(&self) -> bool {
+        self.title.is_empty() && self.description.is_empty()
+    }
+}
 
 /// A validated workflow definition. `content_hash` is the SHA-256 of the file's bytes: a procedure
 /// keeps the (id, version, hash) it started on, and the store keeps the source under that hash.
@@ -20,6 +65,9 @@ pub struct WorkflowDefinition {
     pub transitions: Vec<Transition>,
     pub control: Control,
     pub content_hash: String,
+    /// The title and description in Russian and Kyrgyz, where the file gives them.
+    #[serde(skip_serializing_if = "TextTranslations::is_empty")]
+    pub translations: TextTranslations,
     /// The TOML source the definition was parsed from.
     #[serde(skip)]
     pub source: String,
@@ -44,6 +92,23 @@ pub struct Stage {
     pub approvals: Option<ApprovalRule>,
     pub fields: Vec<FieldSpec>,
     pub terminal: bool,
+    /// The title and description in Russian and Kyrgyz, where the file gives them.
+    #[serde(skip_serializing_if = "TextTranslations::is_empty")]
+    pub translations: TextTranslations,
+}
+
+impl Stage {
+    /// The title for a reader of `language` (English where the file gives no other).
+    pub fn title_in(&self, language: Language) -> &str {
+        self.translations.title.pick(&self.title, language)
+    }
+
+    /// What the stage expects, for a reader of `language`.
+    pub fn description_in(&self, language: Language) -> &str {
+        self.translations
+            .description
+            .pick(&self.description, language)
+    }
 }
 
 /// When a stage is due.
@@ -186,6 +251,16 @@ pub struct FieldSpec {
     /// Needed before the stage can be left forward (see `Transition::fields`).
     pub required: bool,
     pub key: Option<KeyDate>,
+    /// The title in Russian and Kyrgyz, where the file gives them.
+    #[serde(skip_serializing_if = "Translations::is_empty")]
+    pub translations: Translations,
+}
+
+impl FieldSpec {
+    /// The title for a reader of `language` (English where the file gives no other).
+    pub fn title_in(&self, language: Language) -> &str {
+        self.translations.pick(&self.title, language)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -201,6 +276,33 @@ pub struct Transition {
 }
 
 impl WorkflowDefinition {
+    /// The title for a reader of `language` (English where the file gives no other).
+    pub fn title_in(&self, language: Language) -> &str {
+        self.translations.title.pick(&self.title, language)
+    }
+
+    pub fn description_in(&self, language: Language) -> &str {
+        self.translations
+            .description
+            .pick(&self.description, language)
+    }
+
+    /// A copy whose titles and descriptions are those of `language` (English where the file
+    /// gives no other), for what shows a whole definition to a reader: the diagrams.
+    pub fn in_language(&self, language: Language) -> WorkflowDefinition {
+        let mut copy = self.clone();
+        copy.title = self.title_in(language).to_string();
+        copy.description = self.description_in(language).to_string();
+        for stage in &mut copy.stages {
+            stage.title = stage.title_in(language).to_string();
+            stage.description = stage.description_in(language).to_string();
+            for field in &mut stage.fields {
+                field.title = field.title_in(language).to_string();
+            }
+        }
+        copy
+    }
+
     pub fn stage(&self, id: &StageId) -> Option<&Stage> {
         self.stages.iter().find(|s| &s.id == id)
     }

@@ -15,7 +15,18 @@ use super::model::*;
 use super::validate::{self, KnownInstitutions};
 use crate::calendar::{Period, parse_cron};
 use crate::ids::{FieldName, InstitutionId, StageId, WorkflowId};
+use crate::reference::Language;
 use crate::source::line_column;
+
+/// The English name of a language of the catalogues, for messages to a workflow's author.
+fn language_name(language: Language) -> &'static str {
+    match language {
+        Language::En => "English",
+        Language::Ru => "Russian",
+        Language::Ky => "Kyrgyz",
+        Language::Fr => "French",
+    }
+}
 
 /// One problem in a workflow file, where it is and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -79,9 +90,8 @@ impl<'a> Report<'a> {
 struct RawWorkflow {
     id: Spanned<String>,
     version: Spanned<i64>,
-    title: Spanned<String>,
-    #[serde(default)]
-    description: String,
+    title: Spanned<toml::Value>,
+    description: Option<Spanned<toml::Value>>,
     initial: Option<Spanned<String>>,
     #[serde(default)]
     control: RawControl,
@@ -104,9 +114,8 @@ struct RawControl {
 #[serde(deny_unknown_fields)]
 struct RawStage {
     id: Spanned<String>,
-    title: Spanned<String>,
-    #[serde(default)]
-    description: String,
+    title: Spanned<toml::Value>,
+    description: Option<Spanned<toml::Value>>,
     #[serde(default)]
     responsible: Vec<Spanned<String>>,
     due: Option<Spanned<toml::Value>>,
@@ -146,8 +155,7 @@ struct RawApprovals {
 #[serde(deny_unknown_fields)]
 struct RawField {
     name: Spanned<String>,
-    #[serde(default)]
-    title: String,
+    title: Option<Spanned<toml::Value>>,
     #[serde(rename = "type")]
     kind: Spanned<String>,
     #[serde(default)]
@@ -257,7 +265,8 @@ impl Checker<'_, '_> {
                 None
             }
         };
-        let title = self.non_empty(&raw.title, "title");
+        let title = self.text(&raw.title, "title", true);
+        let description = self.optional_text(raw.description.as_ref(), "description");
 
         let mut complete = true;
         let mut stage_spans = BTreeMap::new();
@@ -327,13 +336,17 @@ impl Checker<'_, '_> {
         let definition = WorkflowDefinition {
             id: id?,
             version: version?,
-            title: title?,
-            description: raw.description,
             initial: initial?,
             stages,
             transitions,
             control,
             content_hash,
+            translations: TextTranslations {
+                title: title.as_ref()?.1.clone(),
+                description: description.1,
+            },
+            title: title?.0,
+            description: description.0,
             source,
         };
         Some((
@@ -348,7 +361,9 @@ impl Checker<'_, '_> {
 
     fn stage(&mut self, raw: &RawStage) -> Option<Stage> {
         let id = self.id(&raw.id, StageId::parse);
-        let title = self.non_empty(&raw.title, "title");
+        let (title, title_translations) = self.text(&raw.title, "title", true).unzip();
+        let (description, description_translations) =
+            self.optional_text(raw.description.as_ref(), "description");
         let responsible = self.institution_list(&raw.responsible);
         if raw.responsible.is_empty() && !raw.terminal {
             self.report.error(
@@ -432,7 +447,7 @@ impl Checker<'_, '_> {
             id: id?,
             // An empty title is reported; keeping the stage spares its transitions follow-on errors.
             title: title.unwrap_or_default(),
-            description: raw.description.clone(),
+            description,
             responsible,
             due,
             reminders,
@@ -440,6 +455,10 @@ impl Checker<'_, '_> {
             approvals,
             fields,
             terminal: raw.terminal,
+            translations: TextTranslations {
+                title: title_translations.unwrap_or_default(),
+                description: description_translations,
+            },
         })
     }
 
@@ -617,13 +636,18 @@ impl Checker<'_, '_> {
                 }
             },
         };
+        let (title, translations) = match &raw.title {
+            Some(t) => self.text(t, "title", true)?,
+            None => (String::new(), Translations::default()),
+        };
         let name = name?;
         Some(FieldSpec {
-            title: if raw.title.is_empty() {
+            title: if title.is_empty() {
                 name.to_string()
             } else {
-                raw.title.clone()
+                title
             },
+            translations,
             name,
             kind: kind?,
             required: raw.required,
@@ -786,13 +810,100 @@ impl Checker<'_, '_> {
         }
     }
 
-    fn non_empty(&mut self, raw: &Spanned<String>, key: &str) -> Option<String> {
-        if raw.get_ref().trim().is_empty() {
-            self.report
-                .error(raw.span(), format!("`{key}` is empty"), None);
-            None
-        } else {
-            Some(raw.get_ref().clone())
+    /// A text people read: a plain string (English), or a table with a text in every language
+    /// of the catalogues (`{ en = "…", ru = "…", ky = "…" }`). A table that lacks a language, has
+    /// one the catalogues do not, or an empty text is reported where it stands.
+    fn text(
+        &mut self,
+        raw: &Spanned<toml::Value>,
+        key: &str,
+        required: bool,
+    ) -> Option<(String, Translations)> {
+        let span = raw.span();
+        let take = |this: &mut Self, value: &toml::Value, which: &str| -> Option<String> {
+            match value {
+                toml::Value::String(text) if text.trim().is_empty() && required => {
+                    this.report
+                        .error(span.clone(), format!("`{key}`{which} is empty"), None);
+                    None
+                }
+                toml::Value::String(text) => Some(text.clone()),
+                other => {
+                    this.report.error(
+                        span.clone(),
+                        format!(
+                            "`{key}`{which} is a {}, not a text",
+                            other.type_str()
+                        ),
+                        Some(format!(
+                            "write `{key} = \"…\"` (English), or `{key} = {{ en = \"…\", ru = \"…\", ky = \"…\" }}`"
+                        )),
+                    );
+                    None
+                }
+            }
+        };
+        let table = match raw.get_ref() {
+            toml::Value::Table(table) => table,
+            plain => return take(self, plain, "").map(|t| (t, Translations::default())),
+        };
+        let codes: Vec<&str> = crate::locale::LANGUAGES
+            .iter()
+            .map(|l| l.as_str())
+            .collect();
+        let mut ok = true;
+        for unknown in table.keys().filter(|k| !codes.contains(&k.as_str())) {
+            ok = false;
+            self.report.error(
+                span.clone(),
+                format!(
+                    "`{key}` has a text in `{unknown}`, which is not a language of the catalogues"
+                ),
+                Some(format!("the languages are {}", codes.join(", "))),
+            );
         }
+        let mut texts = BTreeMap::new();
+        for code in &codes {
+            match table.get(*code) {
+                Some(value) => match take(self, value, &format!(".{code}")) {
+                    Some(text) => {
+                        texts.insert(*code, text);
+                    }
+                    None => ok = false,
+                },
+                None => {
+                    ok = false;
+                    let name = Language::parse(code).map_or(*code, language_name);
+                    self.report.error(
+                        span.clone(),
+                        format!("`{key}` has no text in {name} (`{code}`)"),
+                        Some(format!(
+                            "give `{key}` in every language of the catalogues ({}), or write one plain string for English only",
+                            codes.join(", ")
+                        )),
+                    );
+                }
+            }
+        }
+        if !ok {
+            return None;
+        }
+        Some((
+            texts.remove("en").unwrap_or_default(),
+            Translations {
+                ru: texts.remove("ru"),
+                ky: texts.remove("ky"),
+            },
+        ))
+    }
+
+    /// A text that may be left out (a description): empty when it is.
+    fn optional_text(
+        &mut self,
+        raw: Option<&Spanned<toml::Value>>,
+        key: &str,
+    ) -> (String, Translations) {
+        raw.and_then(|r| self.text(r, key, false))
+            .unwrap_or_default()
     }
 }

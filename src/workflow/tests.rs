@@ -1703,3 +1703,106 @@ fn the_same_reminder_twice_on_a_stage_is_refused_where_it_repeats() {
     let column = source.lines().nth(line - 1).unwrap().rfind('{').unwrap() + 1;
     assert_at(&d, line, column, "has this reminder twice");
 }
+
+// ----------------------------------------------------------------------------------------------
+// Texts in the languages of the catalogues
+
+#[test]
+fn a_plain_text_is_english_and_stays_valid() {
+    let def = parse(MINIMAL);
+    let draft = &def.stages[0];
+    assert!(draft.translations.is_empty());
+    assert_eq!(draft.title_in(crate::reference::Language::Ky), "Draft");
+    assert_eq!(def.title_in(crate::reference::Language::Ru), "Minimal");
+}
+
+#[test]
+fn a_text_in_every_language_is_read_in_each() {
+    use crate::reference::Language;
+    let source = MINIMAL
+        .replace(
+            r#"title = "Draft""#,
+            r#"title = { en = "Draft", ru = "Проект", ky = "Долбоор" }
+description.en = "Write it."
+description.ru = "Подготовьте его."
+description.ky = "Аны даярдаңыз.""#,
+        )
+        .replace(
+            r#"title = "Minimal""#,
+            "title.en = \"Minimal\"\ntitle.ru = \"Минимальный\"\ntitle.ky = \"Эң кичине\"",
+        );
+    let def = parse(&source);
+    let draft = &def.stages[0];
+    assert_eq!(draft.title, "Draft");
+    assert_eq!(draft.title_in(Language::En), "Draft");
+    assert_eq!(draft.title_in(Language::Ru), "Проект");
+    assert_eq!(draft.title_in(Language::Ky), "Долбоор");
+    assert_eq!(draft.title_in(Language::Fr), "Draft");
+    assert_eq!(draft.description_in(Language::Ky), "Аны даярдаңыз.");
+    assert_eq!(def.title_in(Language::Ky), "Эң кичине");
+    let ky = def.in_language(Language::Ky);
+    assert_eq!(ky.stages[0].title, "Долбоор");
+    assert_eq!(ky.title, "Эң кичине");
+}
+
+#[test]
+fn a_text_that_lacks_a_language_is_reported_where_it_stands() {
+    let source = MINIMAL.replace(
+        r#"title = "Draft""#,
+        r#"title = { en = "Draft", ru = "Проект" }"#,
+    );
+    let d = only_error(&source);
+    assert_eq!((d.file.as_str(), d.line, d.column), (FILE, 7, 9), "{d}");
+    assert!(d.message.contains("Kyrgyz (`ky`)"), "{d}");
+    assert!(
+        d.hint.as_deref().unwrap_or_default().contains("en, ru, ky"),
+        "{d}"
+    );
+}
+
+#[test]
+fn a_dotted_text_that_lacks_a_language_is_reported_in_its_stage() {
+    let source = MINIMAL.replace(
+        r#"title = "Draft""#,
+        "title.en = \"Draft\"\ntitle.ky = \"Долбоор\"",
+    );
+    let d = only_error(&source);
+    assert!(d.message.contains("Russian (`ru`)"), "{d}");
+    assert!((5..=9).contains(&d.line), "{d}");
+}
+
+#[test]
+fn a_language_the_catalogues_do_not_have_is_refused() {
+    let source = MINIMAL.replace(
+        r#"title = "Done""#,
+        r#"title = { en = "Done", ru = "Готово", ky = "Бүттү", de = "Fertig" }"#,
+    );
+    let d = only_error(&source);
+    assert!(d.message.contains("`de`"), "{d}");
+    assert_eq!(d.line, 12, "{d}");
+    let empty = MINIMAL.replace(
+        r#"title = "Done""#,
+        r#"title = { en = "Done", ru = " ", ky = "Бүттү" }"#,
+    );
+    assert!(only_error(&empty).message.contains("`title`.ru is empty"));
+}
+
+#[test]
+fn the_shipped_workflows_give_every_text_in_every_language() {
+    for source in [COE_ACCESSION, COE_RATIFICATION, FOUR_STAGE] {
+        let def = parse(source);
+        let complete = |t: &Translations, what: &str| {
+            assert!(t.ru.is_some() && t.ky.is_some(), "{} {what}", def.id);
+        };
+        complete(&def.translations.title, "title");
+        for stage in &def.stages {
+            complete(&stage.translations.title, stage.id.as_str());
+            if !stage.description.is_empty() {
+                complete(&stage.translations.description, stage.id.as_str());
+            }
+            for field in &stage.fields {
+                complete(&field.translations, field.name.as_str());
+            }
+        }
+    }
+}

@@ -257,8 +257,8 @@ async fn a_checkpoint_email_is_an_outbox_row_about_no_procedure(db: &TestDb) {
         .split("<tr>")
         .find(|l| l.starts_with(&format!("<td>{}</td>", row["id"])))
         .unwrap_or_else(|| panic!("no line for the checkpoint email:\n{page}"));
-    assert!(line.contains("<td>checkpoint</td>"), "{line}");
-    assert!(line.contains("<td>mfa</td>"), "{line}");
+    assert!(line.contains("<td>signed checkpoint</td>"), "{line}");
+    assert!(line.contains("<td translate=\"no\">mfa</td>"), "{line}");
     assert!(!line.contains("/procedures/"), "{line}");
 }
 on_both!(a_checkpoint_email_is_an_outbox_row_about_no_procedure);

@@ -1,7 +1,10 @@
-//! Every page, as every role, in both languages: the templates are rendered with strict
+//! Every page, as every role, in every language (English, Russian, Kyrgyz), with no English word
+//! on a Russian or Kyrgyz page and no Cyrillic on an English one: the templates are rendered with strict
 //! undefined variables, so a value a template names and its page's context lacks makes the page
 //! a 500 ("The page could not be shown") instead of a silent blank. Each page answers with the
 //! status its role earns and is the page it claims to be.
+
+use std::collections::BTreeSet;
 
 use accession::engine::{Permission, Role};
 use reqwest::StatusCode;
@@ -32,7 +35,60 @@ struct Visit<'a> {
     client: reqwest::Client,
     session: String,
     who: String,
+    /// The page language, checked on every page: a Russian or Kyrgyz page uses no word of
+    /// `vocabulary`, an English one no Cyrillic but the language switch's own names.
+    language: &'a str,
+    vocabulary: &'a BTreeSet<String>,
 }
+
+/// The English texts of the shipped workflows: `title.en`, `description.en`, plain strings.
+fn workflow_english() -> Vec<String> {
+    fn walk(value: &toml::Value, out: &mut Vec<String>) {
+        match value {
+            toml::Value::Table(t) => {
+                for (k, v) in t {
+                    match (k.as_str(), v) {
+                        ("title" | "description", toml::Value::String(s)) => out.push(s.clone()),
+                        ("title" | "description", toml::Value::Table(langs)) => {
+                            if let Some(toml::Value::String(en)) = langs.get("en") {
+                                out.push(en.clone());
+                            }
+                        }
+                        _ => walk(v, out),
+                    }
+                }
+            }
+            toml::Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/workflows")).unwrap() {
+        let source = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        walk(&toml::from_str(&source).unwrap(), &mut out);
+    }
+    out
+}
+
+/// The words a Russian or Kyrgyz page must not hold: the English catalogue's and the English
+/// workflow texts' (but `locale::ENGLISH_ALLOWED`, proper nouns and codes).
+fn english_vocabulary() -> BTreeSet<String> {
+    let mut sources: Vec<String> = accession::locale::catalogue(accession::reference::Language::En)
+        .values()
+        .cloned()
+        .collect();
+    sources.extend(workflow_english());
+    accession::locale::english_vocabulary(sources.iter().map(String::as_str))
+}
+
+/// Pages whose words are not all checked yet: the procedure page's next steps ("field … not
+/// recorded"), and the history rows of the procedure and audit pages, are being rewritten (issue
+/// 15 item 3) and come from English texts of the application layer; the check is to be turned on
+/// for them when they are.
+const NOT_YET_CHECKED: &[&str] = &["/procedures/", "/audit"];
+
+/// An English page names the other languages in themselves, and nothing else in Cyrillic.
+const CYRILLIC_ON_ENGLISH_PAGES: &[&str] = &["Русский", "Кыргызча"];
 
 impl Visit<'_> {
     /// GET `path`: its status is `expected`, it is HTML, rendered, and holds `marker`.
@@ -87,6 +143,23 @@ impl Visit<'_> {
             body.contains(marker),
             "{who} {path} lacks {marker:?}: {body}"
         );
+        let read = accession::locale::visible_text(&body);
+        if NOT_YET_CHECKED.iter().any(|p| path.starts_with(p)) {
+            return body;
+        }
+        if self.language == "en" {
+            let cyrillic = accession::locale::cyrillic_words_in(&read, CYRILLIC_ON_ENGLISH_PAGES);
+            assert!(
+                cyrillic.is_empty(),
+                "{who} {path}: Cyrillic {cyrillic:?} on an English page:\n{read}"
+            );
+        } else if !self.session.is_empty() {
+            let english = accession::locale::english_words_in(&read, self.vocabulary);
+            assert!(
+                english.is_empty(),
+                "{who} {path}: English {english:?}:\n{read}"
+            );
+        }
         body
     }
 }
@@ -111,8 +184,9 @@ fn allowed(role: Role, permission: Permission) -> StatusCode {
     }
 }
 
-async fn every_page_renders_for_every_role_in_both_languages(db: &TestDb) {
+async fn every_page_renders_for_every_role_in_every_language(db: &TestDb) {
     let server = Server::start(db).await;
+    let vocabulary = english_vocabulary();
     // One email dead, so the outbox shows its retry form.
     execute(
         &server.app,
@@ -130,6 +204,8 @@ async fn every_page_renders_for_every_role_in_both_languages(db: &TestDb) {
             .unwrap(),
         session: String::new(),
         who: "nobody".into(),
+        language: "en",
+        vocabulary: &vocabulary,
     };
     anonymous
         .get("/sign-in", StatusCode::OK, "name=\"token\"")
@@ -197,12 +273,14 @@ async fn every_page_renders_for_every_role_in_both_languages(db: &TestDb) {
         ("embassy-france", Role::Ministry),
     ] {
         let (client, session) = signed_in(&server, server.token(institution, role)).await;
-        for language in ["en", "ru"] {
+        for language in ["en", "ru", "ky"] {
             let visit = Visit {
                 server: &server,
                 client: client.clone(),
                 session: session.clone(),
                 who: format!("{institution} ({}, {language})", role.as_str()),
+                language,
+                vocabulary: &vocabulary,
             };
             let switched = visit
                 .client
@@ -362,6 +440,6 @@ async fn every_page_renders_for_every_role_in_both_languages(db: &TestDb) {
                 .await;
         }
     }
-    assert!(procedures_seen >= 5 * 2, "every role saw procedures");
+    assert!(procedures_seen >= 5 * 3, "every role saw procedures");
 }
-on_both!(every_page_renders_for_every_role_in_both_languages);
+on_both!(every_page_renders_for_every_role_in_every_language);

@@ -207,7 +207,8 @@ async fn the_treaty_acts_are_offered_only_to_whom_may_do_them(db: &TestDb) {
         ])
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{}", flash(&page));
-    assert!(flash(&page).contains("jogorku-kenesh"), "{}", flash(&page));
+    // The institutions that may, by name.
+    assert!(flash(&page).contains("Jogorku Kenesh"), "{}", flash(&page));
     assert_eq!(server.history_len(ID).await, before);
 
     // With the invitation recorded, the coordinator may extend it, and no objection is heard.
@@ -362,7 +363,7 @@ async fn the_invitation_its_extensions_the_deadline_and_entry_into_force_are_sho
         (
             "31.12.2031",
             StatusCode::UNPROCESSABLE_ENTITY,
-            "is not a date (YYYY-MM-DD)",
+            "is not a date; write it as YYYY-MM-DD",
         ),
         (
             "2030-03-01",
@@ -459,7 +460,7 @@ async fn the_invitation_its_extensions_the_deadline_and_entry_into_force_are_sho
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{}", flash(&page));
     assert!(
-        flash(&page).contains("`source` is empty"),
+        flash(&page).contains("Fill in “Source”"),
         "{}",
         flash(&page)
     );

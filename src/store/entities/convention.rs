@@ -12,6 +12,7 @@ pub struct Model {
     pub title_en: String,
     pub title_fr: Option<String>,
     pub title_ru: Option<String>,
+    pub title_ky: Option<String>,
     pub short_title: Option<String>,
     pub opened_on: Option<Date>,
     pub opened_at: Option<String>,
