@@ -465,8 +465,8 @@ pub async fn run(cli: &Cli) -> Result<u8, AppError> {
             tokens::run(&app, cli, cmd).await
         }
         Top::Accounts(cmd) => {
-            let app = open_for(&cli, cmd.reads_only()).await?;
-            accounts::run(&app, &cli, cmd).await
+            let app = open_for(cli, cmd.reads_only()).await?;
+            accounts::run(&app, cli, cmd).await
         }
         Top::Demo => {
             let mut app = open(cli).await?;
