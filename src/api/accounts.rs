@@ -53,13 +53,16 @@ failures!(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
-    /// Rows to skip (default 0).
-    #[param(minimum = 0)]
+    /// Rows to skip (default 0; at most 1,000,000,000).
+    #[param(minimum = 0, maximum = 1_000_000_000)]
     pub offset: Option<u64>,
     /// At most this many (1 to 200; default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u64>,
 }
+
+/// The largest `offset` a page query takes (there are never that many accounts or sessions).
+const MAX_OFFSET: u64 = 1_000_000_000;
 
 impl PageQuery {
     fn bounds(&self) -> Result<(u64, u64), Problem> {
@@ -70,7 +73,16 @@ impl PageQuery {
                 detail: format!("limit is {limit}; it must be between 1 and {MAX_LIST}"),
             }));
         }
-        Ok((self.offset.unwrap_or(0), limit))
+        // A database counts rows as signed 64-bit: a larger offset is a mistake to name, not
+        // an error of the server's.
+        let offset = self.offset.unwrap_or(0);
+        if offset > MAX_OFFSET {
+            return Err(Problem::from(AppError::InvalidField {
+                field: "offset",
+                detail: format!("offset is {offset}; it must be at most {MAX_OFFSET}"),
+            }));
+        }
+        Ok((offset, limit))
     }
 }
 
