@@ -77,25 +77,21 @@ impl Store {
         id: &str,
         each_side: u64,
     ) -> Result<Vec<String>, StoreError> {
-        let mut ids: Vec<String> = procedure::Entity::find()
-            .select_only()
-            .column(procedure::Column::Id)
-            .filter(procedure::Column::Id.lt(id))
-            .order_by_desc(procedure::Column::Id)
-            .limit(each_side)
-            .into_tuple()
-            .all(&self.db)
-            .await?;
-        let after: Vec<String> = procedure::Entity::find()
-            .select_only()
-            .column(procedure::Column::Id)
-            .filter(procedure::Column::Id.gt(id))
-            .order_by_asc(procedure::Column::Id)
-            .limit(each_side)
-            .into_tuple()
-            .all(&self.db)
-            .await?;
-        ids.extend(after);
+        let mut ids = Vec::new();
+        for before in [true, false] {
+            let side = procedure::Entity::find()
+                .select_only()
+                .column(procedure::Column::Id);
+            let side = if before {
+                side.filter(procedure::Column::Id.lt(id))
+                    .order_by_desc(procedure::Column::Id)
+            } else {
+                side.filter(procedure::Column::Id.gt(id))
+                    .order_by_asc(procedure::Column::Id)
+            };
+            let found: Vec<String> = side.limit(each_side).into_tuple().all(&self.db).await?;
+            ids.extend(found);
+        }
         Ok(ids)
     }
 
