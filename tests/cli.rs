@@ -345,7 +345,7 @@ fn audit_verify_finds_every_chain_intact() {
 fn workflows_check_accepts_the_shipped_workflows_without_creating_a_database() {
     let s = Sandbox::new();
     let out = s.run(&["workflows", "check"]).expect(0).stdout;
-    assert!(out.contains("coe-accession v1"), "{out}");
+    assert!(out.contains("coe-accession v2"), "{out}");
     assert!(
         out.contains("3 workflow file(s) valid (institutions checked against "),
         "{out}"
@@ -1699,7 +1699,7 @@ fn workflows_check_of_a_folder_checks_every_toml_file_in_it() {
         .expect(0)
         .stdout;
     assert!(out.contains("3 workflow file(s) valid"), "{out}");
-    assert!(out.contains("coe-ratification v1"), "{out}");
+    assert!(out.contains("coe-ratification v2"), "{out}");
 
     let mine = s.dir.path().join("mine");
     std::fs::create_dir(&mine).unwrap();
@@ -2442,14 +2442,14 @@ fn an_act_recorded_late_states_the_day_it_took_effect() {
 #[test]
 fn a_procedure_moves_to_a_new_workflow_version_after_a_plan_that_writes_nothing() {
     let s = Sandbox::with_demo();
-    // Version 2 of coe-accession in a folder of its own, `legal-review` renamed.
+    // Version 3 of coe-accession (the shipped one is 2) in a folder of its own, `legal-review` renamed.
     let v1 = std::fs::read_to_string(repo("workflows/coe-accession.toml")).unwrap();
     let folder = s.dir.path().join("workflows-v2");
     std::fs::create_dir(&folder).unwrap();
     std::fs::write(
         folder.join("coe-accession.toml"),
         v1.replace("\"legal-review\"", "\"domestic-review\"")
-            .replace("\nversion = 1\n", "\nversion = 2\n"),
+            .replace("\nversion = 2\n", "\nversion = 3\n"),
     )
     .unwrap();
     let dir = folder.display().to_string();
@@ -2462,8 +2462,8 @@ fn a_procedure_moves_to_a_new_workflow_version_after_a_plan_that_writes_nothing(
             &[
                 "workflows",
                 "migrate-plan",
-                "1",
                 "2",
+                "3",
                 "--workflow",
                 "coe-accession",
             ],
@@ -2484,8 +2484,8 @@ fn a_procedure_moves_to_a_new_workflow_version_after_a_plan_that_writes_nothing(
             &[
                 "workflows",
                 "migrate-plan",
-                "1",
                 "2",
+                "3",
                 "--workflow",
                 "coe-accession",
                 "--map",
@@ -2508,7 +2508,7 @@ fn a_procedure_moves_to_a_new_workflow_version_after_a_plan_that_writes_nothing(
                 "migrate",
                 "kg-cets-210",
                 "--to-version",
-                "2",
+                "3",
                 "--map",
                 "legal-review=domestic-review",
                 "--as",
@@ -2520,7 +2520,7 @@ fn a_procedure_moves_to_a_new_workflow_version_after_a_plan_that_writes_nothing(
         .expect(0)
         .json();
     assert_eq!(moved["stage"], "domestic-review");
-    assert_eq!(moved["workflow"]["version"], 2);
+    assert_eq!(moved["workflow"]["version"], 3);
     let history = s
         .run_with(&["procedures", "history", "kg-cets-210", "--json"], &v2)
         .expect(0)

@@ -187,3 +187,118 @@ pub fn changed_without_new_version(
         )),
     })
 }
+
+#[cfg(test)]
+mod released {
+    //! Procedures record the hash of the text they run on, so a released version's text is
+    //! frozen: once a (workflow, version) has shipped, the next change raises the version.
+    //! Every shipped file is listed here with its hash; a change to one that shipped fails here
+    //! rather than at a ministry's next start ("changed since procedures started on it").
+
+    use crate::workflow::{KnownInstitutions, parse_definition};
+
+    /// (workflow, version, sha256 of the text): what releases have shipped, oldest first.
+    /// Add a line when a new version is written; change a line only for a version no release
+    /// has carried yet.
+    const RELEASED: &[(&str, u32, &str)] = &[
+        (
+            "coe-accession",
+            1,
+            "2e761621aa84e93ad0a43840764633208ffaa2d645ba65e9353fe29325ce1e6d",
+        ),
+        (
+            "coe-ratification",
+            1,
+            "76b0753465cdafd9ac2161963745a92f855cc1f002c6f00eff9272aa19c46419",
+        ),
+        (
+            "four-stage",
+            1,
+            "b850e56c228ab6788d539864e6a5e6c3d19113671933b2b069a297cc8091f018",
+        ),
+        // Version 2: the same stages, with their texts in English, Russian and Kyrgyz.
+        (
+            "coe-accession",
+            2,
+            "95a348911ba3b0c577a0416f1c7099b4e5df8287d7e9d08779fb72314c37c5a3",
+        ),
+        (
+            "coe-ratification",
+            2,
+            "3f771d91f43f823d5eb1a9e3fa0c103c272d58c02eef8d4279ac3b2ae82339f7",
+        ),
+        (
+            "four-stage",
+            2,
+            "5b3ea35d44d7d85be51cde47295fffbd4be607dc76eae8fa868d7e94825c1050",
+        ),
+    ];
+
+    fn sources(folder: &str) -> Vec<(String, String)> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(folder);
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        files.sort();
+        files
+            .into_iter()
+            .map(|p| {
+                (
+                    p.display().to_string(),
+                    std::fs::read_to_string(&p).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    fn check(folder: &str) -> usize {
+        let known = KnownInstitutions::Unchecked;
+        let mut checked = 0;
+        for (name, source) in sources(folder) {
+            let def = parse_definition(&name, &source, &known)
+                .unwrap_or_else(|d| panic!("{name}: {d:?}"));
+            let listed = RELEASED
+                .iter()
+                .find(|(id, version, _)| *id == def.id.as_str() && *version == def.version);
+            match listed {
+                Some((_, _, hash)) => assert_eq!(
+                    *hash, def.content_hash,
+                    "{name}: workflow `{}` version {} has shipped with other content; \
+                     raise its version (and add the new one to RELEASED)",
+                    def.id, def.version
+                ),
+                None => panic!(
+                    "{name}: workflow `{}` version {} (sha256 {}) is not in RELEASED: add it",
+                    def.id, def.version, def.content_hash
+                ),
+            }
+            checked += 1;
+        }
+        checked
+    }
+
+    #[test]
+    fn the_shipped_workflows_are_the_released_texts_of_their_versions() {
+        assert_eq!(check("workflows"), 3);
+    }
+
+    #[test]
+    fn the_first_release_texts_kept_for_the_upgrade_test_are_what_it_shipped() {
+        assert_eq!(check("tests/fixtures/released-workflows"), 3);
+    }
+
+    #[test]
+    fn every_shipped_workflow_is_at_its_newest_released_version() {
+        for (name, source) in sources("workflows") {
+            let def = parse_definition(&name, &source, &KnownInstitutions::Unchecked).unwrap();
+            let newest = RELEASED
+                .iter()
+                .filter(|(id, _, _)| *id == def.id.as_str())
+                .map(|(_, v, _)| *v)
+                .max();
+            assert_eq!(newest, Some(def.version), "{name}");
+        }
+    }
+}

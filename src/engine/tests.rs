@@ -323,7 +323,7 @@ fn starting_puts_the_procedure_on_assessment_at_version_one_with_one_start_event
     assert!(p.fields.is_empty() && p.approvals.is_empty());
     assert_eq!(p.key_dates, KeyDates::default());
     assert_eq!(p.workflow.id.as_str(), "coe-accession");
-    assert_eq!(p.workflow.version, 1);
+    assert_eq!(p.workflow.version, def().version);
     assert_eq!(p.workflow.hash, def().content_hash);
 
     assert_eq!(decision.events.len(), 1);

@@ -319,7 +319,7 @@ async fn a_write_that_cannot_get_the_lock_in_time_is_a_503_busy_with_retry_after
 /// POST /procedures/{id}/migrate: coordinators only, If-Match required, a move that would lose
 /// what the procedure holds is 409 `cannot-move`, and a move is one history row with the ETag
 /// of the new version. The folder holds two versions of coe-accession, the demo starting on the
-/// newer (where legal review needs no report); the procedure moves back to version 1.
+/// newer (where legal review needs no report); the procedure moves back to the older one.
 async fn a_procedure_moves_to_another_workflow_version_over_the_api(db: &TestDb) {
     let folder = tempfile::tempdir().unwrap();
     let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/workflows");
@@ -334,7 +334,7 @@ async fn a_procedure_moves_to_another_workflow_version_over_the_api(db: &TestDb)
             "type = \"document\"\nrequired = true",
             "type = \"document\"\nrequired = false",
         )
-        .replace("\nversion = 1\n", "\nversion = 2\n"),
+        .replace("\nversion = 2\n", "\nversion = 3\n"),
     )
     .unwrap();
     let dir = folder.path().to_path_buf();
@@ -345,7 +345,7 @@ async fn a_procedure_moves_to_another_workflow_version_over_the_api(db: &TestDb)
     let moj = server.token("moj", Role::Ministry).to_string();
     let before = server.history_len(id).await;
     let etag = server.etag(id).await;
-    let back = json!({"to_version": 1});
+    let back = json!({"to_version": 2});
 
     server
         .send(Method::POST, &path, Some(&mfa), &[], Some(back.clone()))
@@ -368,7 +368,7 @@ async fn a_procedure_moves_to_another_workflow_version_over_the_api(db: &TestDb)
             &path,
             Some(&mfa),
             &[("If-Match", &etag)],
-            Some(json!({"to_version": 1, "map": {"legal-review": "nowhere"}})),
+            Some(json!({"to_version": 2, "map": {"legal-review": "nowhere"}})),
         )
         .await
         .expect(StatusCode::CONFLICT);
@@ -405,7 +405,7 @@ async fn a_procedure_moves_to_another_workflow_version_over_the_api(db: &TestDb)
         .expect(StatusCode::OK);
     let view = moved.json();
     assert_eq!(view["stage"], "legal-review");
-    assert_eq!(view["workflow"]["version"], 1);
+    assert_eq!(view["workflow"]["version"], 2);
     let version: i64 = etag.trim_matches('"').parse().unwrap();
     assert_eq!(moved.header("etag"), Some(format!("\"{}\"", version + 1)));
     assert_eq!(server.history_len(id).await, before + 1);

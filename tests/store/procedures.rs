@@ -174,9 +174,10 @@ async fn a_procedure_keeps_its_definition_when_the_file_changes(db: &TestDb) {
         .unwrap();
 
     // A new folder where coe-accession changed: legal review no longer needs the report. The
-    // same version with other content is refused at load, saying where and what to do.
+    // same version (the shipped 2) with other content is refused at load, saying where and
+    // what to do.
     let dir = tempfile::tempdir().unwrap();
-    let changed_v1 = std::fs::read_to_string(concat!(
+    let changed_source = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/workflows/coe-accession.toml"
     ))
@@ -186,14 +187,14 @@ async fn a_procedure_keeps_its_definition_when_the_file_changes(db: &TestDb) {
         "type = \"document\"\nrequired = false",
     );
     let file = dir.path().join("coe-accession.toml");
-    std::fs::write(&file, &changed_v1).unwrap();
+    std::fs::write(&file, &changed_source).unwrap();
     let mut settings = db.settings();
     settings.workflows.dir = dir.path().to_path_buf();
     let refused =
         accession::app::Accession::open(settings.clone(), std::sync::Arc::new(clock.clone()))
             .await
             .err()
-            .expect("a changed version 1 is refused");
+            .expect("a changed version 2 is refused");
     let AppError::Workflows(diagnostics) = &refused else {
         panic!("{refused}");
     };
@@ -203,20 +204,20 @@ async fn a_procedure_keeps_its_definition_when_the_file_changes(db: &TestDb) {
         "names the file and its `version` line: {text}"
     );
     assert!(
-        text.contains("version 1 changed since procedures started on it"),
+        text.contains("version 2 changed since procedures started on it"),
         "{text}"
     );
-    assert!(text.contains("raise `version` to 2"), "{text}");
+    assert!(text.contains("raise `version` to 3"), "{text}");
     // Nothing was stored by the refused load.
     assert_eq!(
         count(&app, "SELECT COUNT(*) FROM workflow_definitions").await,
         1
     );
 
-    // Raised to version 2, it loads.
+    // Raised to version 3, it loads.
     std::fs::write(
         &file,
-        changed_v1.replace("\nversion = 1\n", "\nversion = 2\n"),
+        changed_source.replace("\nversion = 2\n", "\nversion = 3\n"),
     )
     .unwrap();
     let changed = accession::app::Accession::open(settings, std::sync::Arc::new(clock.clone()))
