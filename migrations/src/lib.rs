@@ -24,6 +24,7 @@ mod m20261205_000101_reservation_regime;
 mod m20261205_000301_convention_title_ky;
 mod m20261205_000401_accounts;
 mod m20261205_000402_history_actor_account;
+mod m20261206_000401_urgency;
 
 /// Applies and rolls back the Accession schema.
 pub struct Migrator;
@@ -53,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000401_accounts::Migration),
             Box::new(m20261205_000402_history_actor_account::Migration),
             Box::new(m20261205_000301_convention_title_ky::Migration),
+            Box::new(m20261206_000401_urgency::Migration),
         ]
     }
 }

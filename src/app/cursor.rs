@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use super::AppError;
 use crate::ids::ProcedureId;
-use crate::store::Keyset;
+use crate::store::{Keyset, UrgencyKeyset};
 
 /// A list's position, as text, behind an opaque hex form.
 pub trait Cursor: Sized {
@@ -96,6 +96,38 @@ impl Cursor for ProcedureCursor {
         match kind {
             "a" => Some(Self(Keyset::After(id))),
             "b" => Some(Self(Keyset::Before(id))),
+            _ => None,
+        }
+    }
+}
+
+/// The dashboard, most urgent first: after or before a position (urgency day, procedure id),
+/// the day as its number of days from the common era (`u:<days>:<id>`, `v:<days>:<id>`), so
+/// every number the pattern allows is a day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrgencyCursor(pub UrgencyKeyset);
+
+impl Cursor for UrgencyCursor {
+    const PATTERN: &'static str = concat!("^(7[56]3a", hex_digits!(7), "3a", hex_slug!(), ")?$");
+
+    fn to_text(&self) -> String {
+        use chrono::Datelike;
+        match &self.0 {
+            UrgencyKeyset::First => String::new(),
+            UrgencyKeyset::After(day, id) => format!("u:{}:{id}", day.num_days_from_ce()),
+            UrgencyKeyset::Before(day, id) => format!("v:{}:{id}", day.num_days_from_ce()),
+        }
+    }
+
+    fn from_text(text: &str) -> Option<Self> {
+        let (kind, rest) = text.split_once(':')?;
+        let (days, id) = rest.split_once(':')?;
+        let day =
+            chrono::NaiveDate::from_num_days_from_ce_opt(i32::try_from(digits(days, 7)?).ok()?)?;
+        let id = ProcedureId::parse(id.to_string()).ok()?;
+        match kind {
+            "u" => Some(Self(UrgencyKeyset::After(day, id))),
+            "v" => Some(Self(UrgencyKeyset::Before(day, id))),
             _ => None,
         }
     }
@@ -225,6 +257,14 @@ mod tests {
         round_trip(ProcedureCursor(Keyset::Before(
             ProcedureId::parse("0_a-b".to_string()).unwrap(),
         )));
+        round_trip(UrgencyCursor(UrgencyKeyset::After(
+            chrono::NaiveDate::from_ymd_opt(2026, 12, 4).unwrap(),
+            ProcedureId::parse("kg-cets-210".to_string()).unwrap(),
+        )));
+        round_trip(UrgencyCursor(UrgencyKeyset::Before(
+            crate::store::NO_URGENCY,
+            ProcedureId::parse("m-00".to_string()).unwrap(),
+        )));
         round_trip(OutboxCursor(0));
         round_trip(CheckpointCursor(999_999_999_999_999_999));
         round_trip(TimerCursor {
@@ -289,6 +329,7 @@ mod tests {
             checkpoint in strings_of::<CheckpointCursor>(),
             timer in strings_of::<TimerCursor>(),
             history in strings_of::<HistoryCursor>(),
+            urgency in strings_of::<UrgencyCursor>(),
         ) {
             // Empty is the first page (no position); anything else is a position.
             prop_assert_eq!(ProcedureCursor::decode(Some(&procedure)).unwrap().is_some(), !procedure.is_empty());
@@ -296,6 +337,7 @@ mod tests {
             prop_assert_eq!(CheckpointCursor::decode(Some(&checkpoint)).unwrap().is_some(), !checkpoint.is_empty());
             prop_assert_eq!(TimerCursor::decode(Some(&timer)).unwrap().is_some(), !timer.is_empty());
             prop_assert_eq!(HistoryCursor::decode(Some(&history)).unwrap().is_some(), !history.is_empty());
+            prop_assert_eq!(UrgencyCursor::decode(Some(&urgency)).unwrap().is_some(), !urgency.is_empty());
         }
 
         /// And a cursor decodes to the position it was made from.

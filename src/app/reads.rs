@@ -4,11 +4,14 @@
 
 use std::sync::Arc;
 
-use super::cursor::{Cursor, ProcedureCursor};
+use super::cursor::{Cursor, ProcedureCursor, UrgencyCursor};
 use super::{Accession, AppError};
 use crate::engine::Actor;
 use crate::ids::InstitutionId;
-use crate::store::{Keyset, ProcedureCounts, ProcedureFilter, ProcedureQuery, ProcedureRow};
+use crate::store::{
+    Keyset, ProcedureCounts, ProcedureFilter, ProcedureQuery, ProcedureRow, UrgencyKeyset,
+    urgency_of,
+};
 use crate::workflow::WorkflowDefinition;
 
 /// The largest page a caller may ask for.
@@ -49,14 +52,22 @@ pub fn decode_cursor(cursor: Option<&str>) -> Result<Keyset, AppError> {
     Ok(ProcedureCursor::decode(cursor)?.map_or(Keyset::First, |c| c.0))
 }
 
-/// The dashboard's data: a page of rows and the counts over everything its filter keeps.
+/// The dashboard's data: a page of rows, most urgent first, and the counts over everything its
+/// filter keeps.
 #[derive(Debug, Clone)]
 pub struct Dashboard {
     pub page: Page<DashboardRow>,
     pub total: u64,
     pub active: u64,
     pub overdue: u64,
+    /// Active, due today or within the next `store::DUE_SOON_DAYS - 1` days.
+    pub due_soon: u64,
+    /// Active and neither overdue nor due soon (no due day among them).
+    pub on_time: u64,
     pub by_stage: Vec<StageCount>,
+    /// The counts of the caller's own institution's stages (what it is responsible for now),
+    /// under the same filter; none when the filter already keeps only those of one institution.
+    pub mine: Option<ProcedureCounts>,
 }
 
 /// A procedure on the dashboard, with what its row shows of its workflow.
@@ -66,6 +77,12 @@ pub struct DashboardRow {
     pub stage_title: String,
     pub responsible: Vec<InstitutionId>,
     pub overdue: bool,
+    /// How many days past its due day an active procedure is, today (1 the day after).
+    pub overdue_days: Option<i64>,
+    /// How many days until its due day an active procedure not overdue has (0: due today).
+    pub due_in_days: Option<i64>,
+    /// Whether the caller's institution is responsible for the current stage.
+    pub mine: bool,
 }
 
 /// How many procedures are at stages of one title.
@@ -197,9 +214,59 @@ impl Accession {
         Ok(self.store.procedure_counts(&query, self.today()).await?)
     }
 
-    /// The dashboard: a page of the procedures of `req` that `actor` may read, each with its
-    /// stage's title and responsible institutions, and the counts over all of them (not just the
-    /// page), stages of the same title (versions of a workflow) counted together.
+    /// One page of the procedures `actor` may read that `req` asks for, most urgent first: the
+    /// most overdue, then the soonest due, then those not active or without a due day (by id).
+    /// `req.cursor` is an urgency cursor. Reads at most `req.limit + 1` procedure rows.
+    pub async fn procedures_by_urgency(
+        &self,
+        actor: &Actor,
+        req: &ListRequest,
+    ) -> Result<Page<ProcedureRow>, AppError> {
+        if !(1..=MAX_PAGE).contains(&req.limit) {
+            return Err(AppError::InvalidField {
+                field: "limit",
+                detail: format!("limit {} is not between 1 and {MAX_PAGE}", req.limit),
+            });
+        }
+        let at =
+            UrgencyCursor::decode(req.cursor.as_deref())?.map_or(UrgencyKeyset::First, |c| c.0);
+        let query = self.query_for(actor, req).await?;
+        let (items, more) = self
+            .store
+            .urgency_page(&query, &at, u64::from(req.limit))
+            .await?;
+        let position = |r: &ProcedureRow| {
+            (
+                urgency_of(r.procedure.status, r.procedure.due_on),
+                r.procedure.id.clone(),
+            )
+        };
+        let first = items.first().map(position);
+        let last = items.last().map(position);
+        let after = |p: Option<(chrono::NaiveDate, crate::ids::ProcedureId)>| {
+            p.map(|(d, id)| UrgencyKeyset::After(d, id))
+        };
+        let before = |p: Option<(chrono::NaiveDate, crate::ids::ProcedureId)>| {
+            p.map(|(d, id)| UrgencyKeyset::Before(d, id))
+        };
+        let (next, previous) = match at {
+            UrgencyKeyset::First => (after(more.then_some(last).flatten()), None),
+            UrgencyKeyset::After(..) => (after(more.then_some(last).flatten()), before(first)),
+            UrgencyKeyset::Before(..) => (after(last), before(more.then_some(first).flatten())),
+        };
+        let encode = |k: UrgencyKeyset| UrgencyCursor(k).encode();
+        Ok(Page {
+            items,
+            next: next.map(encode),
+            previous: previous.map(encode),
+        })
+    }
+
+    /// The dashboard: a page of the procedures of `req` that `actor` may read, most urgent first
+    /// (`procedures_by_urgency`), each with its stage's title, responsible institutions and how
+    /// many days it is overdue or has left, and the counts over all of them (not just the page),
+    /// stages of the same title (versions of a workflow) counted together, and the counts of
+    /// what `actor`'s institution is responsible for.
     /// Stage titles are in `language` (English where the workflow gives no other).
     pub async fn dashboard(
         &self,
@@ -207,8 +274,21 @@ impl Accession {
         req: &ListRequest,
         language: crate::reference::Language,
     ) -> Result<Dashboard, AppError> {
-        let listed = self.procedures(actor, req).await?;
+        let listed = self.procedures_by_urgency(actor, req).await?;
         let counts = self.procedure_counts(actor, req).await?;
+        let mine = match req.responsible {
+            Some(_) => None,
+            None => Some(
+                self.procedure_counts(
+                    actor,
+                    &ListRequest {
+                        responsible: Some(actor.institution.clone()),
+                        ..req.clone()
+                    },
+                )
+                .await?,
+            ),
+        };
         let today = self.today();
         let mut by_stage: Vec<StageCount> = Vec::new();
         for (hash, stage, n) in &counts.by_stage {
@@ -227,11 +307,21 @@ impl Accession {
             let p = row.procedure;
             let def = self.definition_of(&p.workflow.hash).await?;
             let stage = def.stage(&p.stage);
+            let responsible: Vec<InstitutionId> =
+                stage.map(|s| s.responsible.clone()).unwrap_or_default();
+            let overdue = p.is_overdue(today);
+            let days = p
+                .due_on
+                .filter(|_| p.status == crate::engine::Status::Active)
+                .map(|due| (due - today).num_days());
             items.push(DashboardRow {
                 stage_title: stage
                     .map_or_else(|| p.stage.to_string(), |s| s.title_in(language).to_string()),
-                responsible: stage.map(|s| s.responsible.clone()).unwrap_or_default(),
-                overdue: p.is_overdue(today),
+                mine: responsible.contains(&actor.institution),
+                responsible,
+                overdue,
+                overdue_days: days.filter(|d| *d < 0).map(|d| -d),
+                due_in_days: days.filter(|d| *d >= 0),
                 procedure: p,
             });
         }
@@ -244,7 +334,13 @@ impl Accession {
             total: counts.total,
             active: counts.active,
             overdue: counts.overdue,
+            due_soon: counts.due_soon,
+            on_time: counts
+                .active
+                .saturating_sub(counts.overdue)
+                .saturating_sub(counts.due_soon),
             by_stage,
+            mine,
         })
     }
 

@@ -189,6 +189,23 @@ pub fn format(language: Language, key: &str, args: &[(&str, &str)]) -> String {
     message
 }
 
+/// The form of a counted message for `n` in `language`: the key `<base>_one`, `<base>_few` or
+/// `<base>_many` (every catalogue has all three), its `{name}` replaced by `n`. Russian follows
+/// its three forms (1 день, 3 дня, 5 дней, 11 дней, 21 день); English has one and many; Kyrgyz
+/// keeps the noun singular after a number, so its three messages are one text.
+pub fn counted(language: Language, base: &str, name: &str, n: i64) -> String {
+    let form = match catalogue_language(language) {
+        Language::Ru => rules::plural_ru(n, "one", "few", "many"),
+        _ if n.abs() == 1 => "one",
+        _ => "many",
+    };
+    format(
+        language,
+        &format!("{base}_{form}"),
+        &[(name, &n.to_string())],
+    )
+}
+
 /// Whether the embedded catalogues have `key` (tests of code that names keys use it).
 pub fn has(key: &str) -> bool {
     catalogue(Language::En).contains_key(key)
@@ -274,6 +291,27 @@ mod tests {
         ));
         let err = load(&[("en.toml", "a = \"A\"\n"), ("ky.toml", "a = \n")]).unwrap_err();
         assert!(err.to_string().contains("ky.toml"), "{err}");
+    }
+
+    #[test]
+    fn counted_messages_take_the_form_of_their_number() {
+        let ru = |n| counted(Language::Ru, "overdue_by", "days", n);
+        assert_eq!(ru(1), "просрочено на 1 день");
+        assert_eq!(ru(3), "просрочено на 3 дня");
+        assert_eq!(ru(5), "просрочено на 5 дней");
+        assert_eq!(ru(11), "просрочено на 11 дней");
+        assert_eq!(ru(22), "просрочено на 22 дня");
+        assert_eq!(ru(21), "просрочено на 21 день");
+        let en = |n| counted(Language::En, "overdue_by", "days", n);
+        assert_eq!(en(1), "overdue by 1 day");
+        assert_eq!(en(2), "overdue by 2 days");
+        assert_eq!(en(21), "overdue by 21 days");
+        assert_eq!(
+            counted(Language::Ky, "overdue_by", "days", 3),
+            "мөөнөтү 3 күн өттү"
+        );
+        assert_eq!(counted(Language::Fr, "due_in", "days", 1), "1 day left");
+        assert_eq!(counted(Language::Ru, "due_in", "days", 2), "осталось 2 дня");
     }
 
     #[test]

@@ -38,7 +38,9 @@ pub use log::LogVerdict;
 pub use mail_outages::MailOutage;
 pub use outbox::{OutboxCounts, OutboxRow, OutboxStatus, Settlement};
 pub use procedures::{ProcedureFilter, ProcedureRow, TimerRow};
-pub use reads::{Keyset, ProcedureCounts, ProcedureQuery};
+pub use reads::{
+    DUE_SOON_DAYS, Keyset, NO_URGENCY, ProcedureCounts, ProcedureQuery, UrgencyKeyset, urgency_of,
+};
 pub use reference::ImportSummary;
 pub use sessions::SessionRow;
 pub use timers::{ClaimedTimer, TimerStatus};

@@ -46,8 +46,50 @@ pub struct ProcedureCounts {
     pub total: u64,
     pub active: u64,
     pub overdue: u64,
+    /// Active, not overdue, and due within `DUE_SOON_DAYS` days from today (today included).
+    pub due_soon: u64,
     /// (workflow hash, stage, count), by hash and stage.
     pub by_stage: Vec<(String, String, u64)>,
+}
+
+/// How many days, from today, count as "due soon" (today and the six days after it).
+pub const DUE_SOON_DAYS: u64 = 7;
+
+/// The first day that is no longer "due soon" from `today`.
+pub fn due_soon_before(today: NaiveDate) -> NaiveDate {
+    today
+        .checked_add_days(chrono::Days::new(DUE_SOON_DAYS))
+        .unwrap_or(NaiveDate::MAX)
+}
+
+/// The dashboard's order key of a procedure: its due day while it is active, else a day after
+/// every real one, so the most overdue come first, then the soonest due, then the rest (by id).
+/// The same text is the expression of the index `procedures_urgency_id` (migration 000401 of
+/// 2026-12-06), so the database walks that index: a page costs its rows, not the table.
+pub const URGENCY: &str = "COALESCE(CASE WHEN status = 'active' THEN due_on END, '9999-12-31')";
+
+/// The order key of a procedure in Rust, as `URGENCY` computes it in SQL.
+pub fn urgency_of(status: Status, due_on: Option<NaiveDate>) -> NaiveDate {
+    match (status, due_on) {
+        (Status::Active, Some(day)) => day,
+        _ => NO_URGENCY,
+    }
+}
+
+/// The key of procedures that are not active or have no due day.
+pub const NO_URGENCY: NaiveDate = match NaiveDate::from_ymd_opt(9999, 12, 31) {
+    Some(day) => day,
+    None => NaiveDate::MAX,
+};
+
+/// Where a page in urgency order starts: a position is (urgency key, id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UrgencyKeyset {
+    First,
+    /// The page after this position.
+    After(NaiveDate, ProcedureId),
+    /// The page before this position.
+    Before(NaiveDate, ProcedureId),
 }
 
 const RESPONSIBLES: &str = "procedure_responsibles";
@@ -89,6 +131,64 @@ impl Store {
         }
         statement
             .order_by_expr(key, if backwards { Order::Desc } else { Order::Asc })
+            .limit(limit + 1);
+        let mut rows = Vec::new();
+        for r in self.db.query_all(&*statement).await? {
+            let row = procedure::Model::from_query_result(&r, "")?;
+            let mut procedure = state_from_row(&row)?;
+            procedure.last_sequence = row.version;
+            rows.push(ProcedureRow {
+                procedure,
+                created_at: row.created_at,
+                updated_at: row.updated_at,
+            });
+        }
+        let more = rows.len() as u64 > limit;
+        rows.truncate(limit as usize);
+        if backwards {
+            rows.reverse();
+        }
+        Ok((rows, more))
+    }
+
+    /// Up to `limit` procedures of `q` from `at` in urgency order (`URGENCY`, then id), and
+    /// whether there are more beyond them in the direction read. Reads at most `limit + 1` rows,
+    /// through the index on the same expression.
+    pub async fn urgency_page(
+        &self,
+        q: &ProcedureQuery,
+        at: &UrgencyKeyset,
+        limit: u64,
+    ) -> Result<(Vec<ProcedureRow>, bool), StoreError> {
+        if q.definitions.as_ref().is_some_and(Vec::is_empty) {
+            return Ok((Vec::new(), false));
+        }
+        let mut select = procedure::Entity::find();
+        let statement = QueryTrait::query(&mut select);
+        restrict(statement, q);
+        let position = || {
+            Expr::tuple([
+                Expr::cust(URGENCY),
+                Expr::col((procedure::Entity, procedure::Column::Id)),
+            ])
+        };
+        let at_value = |day: &NaiveDate, id: &ProcedureId| {
+            Expr::tuple([Expr::val(*day), Expr::val(id.as_str())])
+        };
+        let backwards = matches!(at, UrgencyKeyset::Before(..));
+        match at {
+            UrgencyKeyset::First => {}
+            UrgencyKeyset::After(day, id) => {
+                statement.and_where(position().gt(at_value(day, id)));
+            }
+            UrgencyKeyset::Before(day, id) => {
+                statement.and_where(position().lt(at_value(day, id)));
+            }
+        }
+        let order = if backwards { Order::Desc } else { Order::Asc };
+        statement
+            .order_by_expr(Expr::cust(URGENCY), order.clone())
+            .order_by_expr(Expr::col((procedure::Entity, procedure::Column::Id)), order)
             .limit(limit + 1);
         let mut rows = Vec::new();
         for r in self.db.query_all(&*statement).await? {
@@ -194,6 +294,16 @@ impl Store {
             if let Some(r) = self.db.query_one(&overdue).await? {
                 counts.overdue = read(&r, "n")?;
             }
+            let due_on = || Expr::col((Alias::new(DUE_TALLIES), Alias::new("due_on")));
+            let mut soon = Query::select();
+            soon.from(Alias::new(DUE_TALLIES))
+                .expr_as(sum(DUE_TALLIES), Alias::new("n"))
+                .and_where(due_on().gte(today))
+                .and_where(due_on().lt(due_soon_before(today)));
+            keep(&mut soon, DUE_TALLIES);
+            if let Some(r) = self.db.query_one(&soon).await? {
+                counts.due_soon = read(&r, "n")?;
+            }
         }
 
         let mut by_stage = Query::select();
@@ -240,8 +350,11 @@ impl Store {
         let active = || {
             Expr::col((procedure::Entity, procedure::Column::Status)).eq(Status::Active.as_str())
         };
-        let overdue =
-            active().and(Expr::col((procedure::Entity, procedure::Column::DueOn)).lt(today));
+        let due_on = || Expr::col((procedure::Entity, procedure::Column::DueOn));
+        let overdue = active().and(due_on().lt(today));
+        let soon = active()
+            .and(due_on().gte(today))
+            .and(due_on().lt(due_soon_before(today)));
         // SUM of integers is NUMERIC on PostgreSQL: read back as BIGINT on both.
         let as_count = |cond: Expr| {
             Func::cast_as(
@@ -254,7 +367,8 @@ impl Store {
             .from(procedure::Entity)
             .expr_as(Func::count(Expr::val(1i64)), Alias::new("total"))
             .expr_as(as_count(active()), Alias::new("active"))
-            .expr_as(as_count(overdue), Alias::new("overdue"));
+            .expr_as(as_count(overdue), Alias::new("overdue"))
+            .expr_as(as_count(soon), Alias::new("due_soon"));
         restrict(&mut totals, q);
         if let Some(r) = self.db.query_one(&totals).await? {
             let read = |name: &str| -> Result<u64, StoreError> {
@@ -263,6 +377,7 @@ impl Store {
             counts.total = read("total")?;
             counts.active = read("active")?;
             counts.overdue = read("overdue")?;
+            counts.due_soon = read("due_soon")?;
         }
         let mut by_stage = Query::select();
         let hash = Expr::col((procedure::Entity, procedure::Column::WorkflowHash));

@@ -1,5 +1,7 @@
-//! The dashboard: the matrix of procedures the caller may read, filtered and paged, with counts
-//! from the database and the calendar feed's button.
+//! The dashboard: the matrix of procedures the caller may read, filtered and paged, most urgent
+//! first (the most overdue, then the soonest due), each overdue one saying by how many days, with
+//! counts from the database (overdue, due within a week, on time, total; and what the reader's
+//! institution must act on) and the calendar feed's button.
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -37,6 +39,8 @@ struct Dashboard {
     zone: &'static str,
     conventions: Vec<Convention>,
     institutions: Vec<Institution>,
+    /// The dashboard without "mine" (the rest of the filter kept), when "mine" is on.
+    all_href: Option<String>,
     /// When the token's calendar feed key was made (its address is shown only then).
     feed_made: Option<String>,
     filter: Filter,
@@ -64,6 +68,14 @@ struct Row {
     eif_differs: bool,
     due_on: Option<NaiveDate>,
     overdue: bool,
+    /// How many days overdue (active, due day passed).
+    overdue_days: Option<i64>,
+    /// "overdue by 3 days", in the reader's language and plural form.
+    overdue_text: Option<String>,
+    /// "due today", "2 days left", for an active procedure not overdue.
+    due_text: Option<String>,
+    /// The reader's institution must act on the current stage.
+    mine: bool,
     responsible: Vec<String>,
 }
 
@@ -72,7 +84,20 @@ struct Counts {
     total: u64,
     active: u64,
     overdue: u64,
+    due_soon: u64,
+    on_time: u64,
     by_stage: Vec<StageCount>,
+    /// What the reader's institution must act on under the same filter: (all, overdue); none
+    /// when the filter already names an institution.
+    mine: Option<MineCounts>,
+}
+
+#[derive(Debug, Serialize)]
+struct MineCounts {
+    total: u64,
+    overdue: u64,
+    /// The dashboard with "mine" on, the rest of the filter kept.
+    href: String,
 }
 
 /// The filter as the form shows it (`institution` is blank when "mine" chose it).
@@ -162,6 +187,15 @@ async fn dashboard_inner(
                 eif_differs: k.entry_into_force_differs(),
                 due_on: p.due_on,
                 overdue: row.overdue,
+                overdue_days: row.overdue_days,
+                overdue_text: row
+                    .overdue_days
+                    .map(|n| crate::locale::counted(v.language, "overdue_by", "days", n)),
+                due_text: row.due_in_days.map(|n| match n {
+                    0 => super::render::text(v.language, "due_today"),
+                    n => crate::locale::counted(v.language, "due_in", "days", n),
+                }),
+                mine: row.mine,
                 responsible: row
                     .responsible
                     .iter()
@@ -171,23 +205,31 @@ async fn dashboard_inner(
             }
         })
         .collect();
-    // The paging links keep the filter.
-    let href = |cursor: &str| {
+    // The paging links keep the filter; the "mine" links change that one part of it.
+    let link = |mine: Option<&str>, cursor: Option<&str>| {
         let mut query = form_urlencoded::Serializer::new(String::new());
         for (k, value) in [
-            ("convention", &q.convention),
-            ("institution", &q.institution),
-            ("status", &q.status),
-            ("overdue", &q.overdue),
-            ("mine", &q.mine),
+            ("convention", some(&q.convention)),
+            (
+                "institution",
+                if mine.is_some() {
+                    None
+                } else {
+                    some(&q.institution)
+                },
+            ),
+            ("status", some(&q.status)),
+            ("overdue", some(&q.overdue)),
+            ("mine", mine),
+            ("cursor", cursor),
         ] {
-            if let Some(value) = some(value) {
+            if let Some(value) = value {
                 query.append_pair(k, value);
             }
         }
-        query.append_pair("cursor", cursor);
         format!("/?{}", query.finish())
     };
+    let href = |cursor: &str| link(some(&q.mine), Some(cursor));
     // The feed's address is shown only when its key is made (only its hash is kept): here, when
     // the token has one, and a button to make one.
     let feed_made = app
@@ -204,8 +246,16 @@ async fn dashboard_inner(
                 total: dashboard.total,
                 active: dashboard.active,
                 overdue: dashboard.overdue,
+                due_soon: dashboard.due_soon,
+                on_time: dashboard.on_time,
                 by_stage: dashboard.by_stage,
+                mine: dashboard.mine.map(|m| MineCounts {
+                    total: m.total,
+                    overdue: m.overdue,
+                    href: link(Some("true"), None),
+                }),
             },
+            all_href: mine.then(|| link(None, None)),
             next_page: dashboard.page.next.as_deref().map(href),
             previous_page: dashboard.page.previous.as_deref().map(href),
             zone: zone.name(),

@@ -12,6 +12,7 @@ mod access;
 mod accounts;
 mod agreement;
 mod chart;
+mod dashboard;
 mod diskfull;
 mod document;
 mod hardening;
