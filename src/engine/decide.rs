@@ -325,11 +325,7 @@ pub fn decide(
                     stage: stage.id.clone(),
                 });
             }
-            event.comment = Some(required_text(
-                reason,
-                "reason",
-                "the reason for declining",
-            )?);
+            event.comment = Some(required_text(reason, "reason", "the reason for declining")?);
             event.payload = json!({
                 "declined_by": actor.institution,
                 "approvals": current.approvals.keys().collect::<Vec<_>>(),

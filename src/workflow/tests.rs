@@ -1861,12 +1861,14 @@ fn without_on_decline_a_decline_goes_nowhere() {
 fn on_decline_must_name_a_stage_of_the_workflow() {
     let source = DECLINE.replace("on_decline = \"draft\"", "on_decline = \"drfat\"");
     let d = only_error(&source);
-    let line = source
+    let line = source.lines().position(|l| l.contains("drfat")).unwrap() + 1;
+    let column = source
         .lines()
-        .position(|l| l.contains("drfat"))
+        .nth(line - 1)
+        .unwrap()
+        .find("\"drfat\"")
         .unwrap()
         + 1;
-    let column = source.lines().nth(line - 1).unwrap().find("\"drfat\"").unwrap() + 1;
     assert_at(
         &d,
         line,
