@@ -34,6 +34,11 @@ pub enum Act {
     Approve {
         comment: Option<String>,
     },
+    /// An approver of the stage declines to approve it, saying why. Recorded in the history;
+    /// where the stage's approvals name an `on_decline` stage, the procedure goes back there.
+    Decline {
+        reason: String,
+    },
     Record {
         field: FieldName,
         value: String,
@@ -119,6 +124,7 @@ impl Act {
         match self {
             Act::Advance { .. } => "advance",
             Act::Approve { .. } => "approve",
+            Act::Decline { .. } => "decline",
             Act::Record { .. } => "record",
             Act::Comment { .. } => "comment",
             Act::Suspend { .. } => "suspend",

@@ -304,6 +304,43 @@ pub fn decide(
                 comment,
             });
         }
+        Act::Decline { reason } => {
+            let Some(rule) = &stage.approvals else {
+                return Err(Refusal::NoApprovalsHere {
+                    stage: stage.id.clone(),
+                });
+            };
+            if !rule.of.contains(&actor.institution) {
+                return Err(Refusal::NotAnApprover {
+                    institution: actor.institution.clone(),
+                    stage: stage.id.clone(),
+                    approvers: rule.of.clone(),
+                });
+            }
+            // An approval given stands until the stage is entered again: declining after it
+            // would leave the approval counted and the decline recorded.
+            if current.approvals.contains_key(&actor.institution) {
+                return Err(Refusal::AlreadyApproved {
+                    institution: actor.institution.clone(),
+                    stage: stage.id.clone(),
+                });
+            }
+            event.comment = Some(required_text(reason, "reason", "the reason for declining")?);
+            event.payload = json!({
+                "declined_by": actor.institution,
+                "approvals": current.approvals.keys().collect::<Vec<_>>(),
+                "on_decline": rule.on_decline,
+            });
+            // The workflow sends the procedure back on a decline: as a move, the stage entered
+            // again with its approvals cleared and its period and timers started afresh.
+            if let Some(back) = &rule.on_decline {
+                let target = def
+                    .stage(back)
+                    .ok_or_else(|| Refusal::Invalid(format!("stage `{back}` is not defined")))?;
+                event.to_stage = Some(back.clone());
+                enter_stage(ctx, &mut decision, target, sequence, now);
+            }
+        }
         Act::Record {
             field,
             value,
@@ -1150,9 +1187,10 @@ fn check_texts(act: &Act) -> Result<(), Refusal> {
             check("comment", comment.as_deref())
         }
         Act::Comment { text } => check("text", Some(text)),
-        Act::Suspend { reason } | Act::Withdraw { reason } | Act::ExtendDeadline { reason, .. } => {
-            check("reason", Some(reason))
-        }
+        Act::Suspend { reason }
+        | Act::Withdraw { reason }
+        | Act::Decline { reason }
+        | Act::ExtendDeadline { reason, .. } => check("reason", Some(reason)),
         Act::ExtendInvitation {
             decision, comment, ..
         } => {

@@ -1614,7 +1614,7 @@ mod properties {
                     .transition(&current.stage, to)
                     .map(|t| t.by.clone())
                     .unwrap_or_else(|| here.responsible.clone()),
-                Act::Approve { .. } => here
+                Act::Approve { .. } | Act::Decline { .. } => here
                     .approvals
                     .as_ref()
                     .map(|rule| rule.of.clone())
@@ -2328,3 +2328,108 @@ fn stored_facts_are_read_as_the_kind_of_the_email_says() {
 }
 mod dates;
 mod reservations;
+
+// ----------------------------------------------------------------------------------------------
+// Declining an approval
+
+fn decline(reason: &str) -> Act {
+    Act::Decline {
+        reason: reason.into(),
+    }
+}
+
+#[test]
+fn an_approver_may_decline_with_a_reason_recorded_in_the_history() {
+    let mut walk = Walk::start_at("2024-01-10T05:00:00Z");
+    walk.walk_to("interagency-consultation");
+    walk.act(&ministry("mia"), approve());
+    let decision = walk.act(
+        &ministry("supreme-court"),
+        decline("Article 5 conflicts with the Constitution"),
+    );
+    let event = &decision.events[0];
+    assert_eq!(event.command, "decline");
+    assert_eq!(
+        event.comment.as_deref(),
+        Some("Article 5 conflicts with the Constitution")
+    );
+    assert_eq!(event.payload["declined_by"], "supreme-court");
+    assert_eq!(event.payload["approvals"], serde_json::json!(["mia"]));
+    // With no `on_decline`, the procedure stays where it is and the approvals given stand.
+    assert_eq!(decision.procedure.stage, stage("interagency-consultation"));
+    assert_eq!(event.to_stage, Some(stage("interagency-consultation")));
+    assert!(decision.procedure.approvals.contains_key(&inst("mia")));
+    assert!(decision.approval.is_none());
+    // A decline is no approval: three approvals are still needed to move on.
+    let refusal = walk.refused(&ministry("moj"), advance("request"));
+    assert!(
+        matches!(refusal, Refusal::ApprovalsMissing { have: 1, .. }),
+        "{refusal:?}"
+    );
+    // The institution that declined may still approve later.
+    walk.act(&ministry("supreme-court"), approve());
+}
+
+#[test]
+fn declining_needs_a_reason_and_an_approver_that_has_not_approved() {
+    let mut walk = Walk::start_at("2024-01-10T05:00:00Z");
+    assert_eq!(
+        walk.refused(&ministry("mia"), decline("No")),
+        Refusal::NoApprovalsHere {
+            stage: stage("assessment")
+        }
+    );
+    walk.walk_to("interagency-consultation");
+    assert_eq!(
+        walk.refused(&ministry("mia"), decline("   ")),
+        Refusal::Empty {
+            what: "the reason for declining"
+        }
+    );
+    assert!(matches!(
+        walk.refused(&ministry("moj"), decline("Not ours")),
+        Refusal::NotAnApprover { .. }
+    ));
+    walk.act(&ministry("mia"), approve());
+    assert_eq!(
+        walk.refused(&ministry("mia"), decline("Changed our mind")),
+        Refusal::AlreadyApproved {
+            institution: inst("mia"),
+            stage: stage("interagency-consultation"),
+        }
+    );
+}
+
+#[test]
+fn a_workflow_with_on_decline_sends_the_procedure_back_and_clears_the_approvals() {
+    let source = SOURCE.replace(
+        r#"at_least = 3 }"#,
+        r#"at_least = 3, on_decline = "legal-review" }"#,
+    );
+    assert_ne!(source, SOURCE, "the fixture's approvals line changed");
+    let definition = parse_definition("coe-accession.toml", &source, &KnownInstitutions::Unchecked)
+        .unwrap_or_else(|diagnostics| panic!("{diagnostics:#?}"));
+    let context = Context {
+        definition: &definition,
+        ..ctx()
+    };
+    let mut walk = Walk::start_at("2024-01-10T05:00:00Z");
+    walk.walk_to("interagency-consultation");
+    walk.act(&ministry("mia"), approve());
+    let command = walk.command(decline("The draft must be revised"));
+    let decision = decide(
+        context,
+        &walk.procedure,
+        &command,
+        &ministry("ombudsperson"),
+        walk.now + TimeDelta::days(1),
+    )
+    .expect("an approver may decline");
+    assert_eq!(decision.procedure.stage, stage("legal-review"));
+    assert!(decision.procedure.approvals.is_empty());
+    let event = &decision.events[0];
+    assert_eq!(event.from_stage, Some(stage("interagency-consultation")));
+    assert_eq!(event.to_stage, Some(stage("legal-review")));
+    assert_eq!(event.payload["on_decline"], "legal-review");
+    assert_eq!(decision.procedure.stage_entry, event.sequence);
+}

@@ -15,7 +15,7 @@ use super::layout::{
 use super::render::{page_language, text};
 use super::session::{CsrfChecked, SignedIn, Visitor};
 use super::svg;
-use crate::app::{AppError, Moves, NextMove};
+use crate::app::{AppError, Moves};
 use crate::audit::ChainRow;
 use crate::engine::{
     Act, Command, DeadlineExtension, InvitationExtension, KeyDates, Objection, ProcedureState,
@@ -40,8 +40,60 @@ struct ProcedurePage {
     /// The reservations and declarations, as they stand today.
     reservations: Vec<ReservationLine>,
     /// Newest first.
-    history: Vec<HistoryLine>,
+    history: Vec<HistoryEntry>,
+    /// The values recorded, with who recorded each and when.
+    recorded: Vec<FieldLine>,
+    /// The approvals and declines of the current stage entry.
+    approvals: Option<ApprovalsLine>,
+    /// A withdrawal asked for and not yet confirmed: its reason, to confirm or cancel.
+    confirm_withdraw: Option<String>,
     zone: &'static str,
+}
+
+/// A field recorded on the procedure: its value now, and the act that recorded it.
+#[derive(Debug, Serialize)]
+struct FieldLine {
+    name: FieldName,
+    title: String,
+    stage_title: String,
+    value: String,
+    institution: String,
+    person: String,
+    at: String,
+    sequence: i64,
+}
+
+/// Who is to approve the current stage, who has, and who declined and why.
+#[derive(Debug, Serialize)]
+struct ApprovalsLine {
+    at_least: usize,
+    of: Vec<String>,
+    given: Vec<String>,
+    declined: Vec<DeclineLine>,
+    /// The stage a decline sends the procedure back to, by the workflow.
+    on_decline: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct DeclineLine {
+    institution: String,
+    person: String,
+    at: String,
+    reason: String,
+}
+
+/// A history row and what it changed, in the reader's words.
+#[derive(Debug, Serialize)]
+struct HistoryEntry {
+    #[serde(flatten)]
+    line: HistoryLine,
+    /// The act, named in the reader's language.
+    what: String,
+    /// Who acted: the institution's name.
+    institution: String,
+    /// What it changed: a field from its old value to its new one, the stage entered, the
+    /// approvals given.
+    changes: Vec<Change>,
 }
 
 impl PageBody for ProcedurePage {
@@ -63,7 +115,19 @@ struct Summary {
     overdue: bool,
     key_dates: KeyDates,
     eif_differs: bool,
-    next: Vec<NextMove>,
+    next: Vec<NextLine>,
+    /// What the current stage expects, in the reader's language.
+    expects: Option<String>,
+}
+
+/// A move the workflow gives from the current stage, and what it waits for, in words.
+#[derive(Debug, Serialize)]
+struct NextLine {
+    title: String,
+    /// Who may make it, by name.
+    by: String,
+    blocked_by: Vec<String>,
+    back: bool,
 }
 
 /// What the treaty record says beside the key dates: the invitation's validity and its
@@ -102,6 +166,12 @@ struct ActForm {
     /// For the acts on a reservation: the numbers it may be done to.
     numbers: Vec<u32>,
     typed: Typed,
+    /// A move back (to a stage before the current one), shown apart from moves forward.
+    back: bool,
+    /// What a move still waits for, in words; a move that waits is shown disabled.
+    blocked: Vec<String>,
+    /// Why this form, posted, was refused: shown next to its inputs.
+    error: Option<String>,
 }
 
 impl ActForm {
@@ -115,6 +185,9 @@ impl ActForm {
             parties: Vec::new(),
             numbers: Vec::new(),
             typed: Typed::default(),
+            back: false,
+            blocked: Vec::new(),
+            error: None,
         }
     }
 
@@ -214,7 +287,7 @@ struct TimerLine {
     at: String,
     kind: TimerKind,
     rule: String,
-    recipients: Vec<InstitutionId>,
+    recipients: Vec<String>,
 }
 
 pub async fn procedure(
@@ -224,9 +297,10 @@ pub async fn procedure(
     SignedIn { visitor: v, caller }: SignedIn,
 ) -> Response {
     // Only the name of an act: a crafted link cannot make the page say anything else.
-    const ACTS: [&str; 15] = [
+    const ACTS: [&str; 16] = [
         "advance",
         "approve",
+        "decline",
         "record",
         "comment",
         "suspend",
@@ -247,7 +321,11 @@ pub async fn procedure(
             kind: "done",
             text: crate::locale::refusals::act(act, v.language),
         });
-    match procedure_page(&state, &v, &caller, &id, flash, None, StatusCode::OK).await {
+    let shown = Shown {
+        flash,
+        ..Shown::default()
+    };
+    match procedure_page(&state, &v, &caller, &id, shown, StatusCode::OK).await {
         Ok(r) => r,
         Err(e) => app_error_page(&v, e),
     }
@@ -282,11 +360,12 @@ async fn forms(
     state: &HttpState,
     caller: &Caller,
     p: &ProcedureState,
-    typed: Option<&Form>,
-    language: crate::reference::Language,
+    refused: Option<(&Form, &str)>,
+    names: &Names<'_>,
 ) -> Result<Vec<ActForm>, AppError> {
     let app = &state.app;
-    let def = app.definition_of(&p.workflow.hash).await?;
+    let language = names.language;
+    let def = names.def;
     let mut out = Vec::new();
     let mut fields = Vec::new();
     let mut parties = Vec::new();
@@ -300,8 +379,15 @@ async fn forms(
                 out.push(ActForm {
                     to: Some(to.clone()),
                     to_title: Some(title),
+                    back: is_back(def, &p.stage, to),
+                    blocked: names.waits_for(p, to),
                     ..ActForm::named("advance")
                 });
+            }
+            ("approve", _, _) => {
+                // Declining is asked of the same approvers as approving: offered beside it.
+                out.push(ActForm::named("approve"));
+                out.push(ActForm::named("decline"));
             }
             ("record", _, Some(name)) => {
                 if let Some((_, f)) = def.field(name) {
@@ -348,11 +434,235 @@ async fn forms(
                 }
             }
         }
-        if let Some(typed) = typed.filter(|t| form.is(t)) {
+        if let Some((typed, why)) = refused.filter(|(t, _)| form.is(t)) {
             form.typed = Typed::of(typed);
+            form.error = Some(why.to_string());
         }
     }
+    // Moves forward first, then moves back; withdrawing, apart, last.
+    out.sort_by_key(|f| match f.act.as_str() {
+        "advance" if f.back => 1,
+        "advance" => 0,
+        "withdraw" => 3,
+        _ => 2,
+    });
     Ok(out)
+}
+
+/// Whether a move from `from` to `to` goes back: to a stage the workflow declares before.
+fn is_back(def: &crate::workflow::WorkflowDefinition, from: &StageId, to: &StageId) -> bool {
+    let position = |id: &StageId| def.stages.iter().position(|s| &s.id == id);
+    matches!((position(from), position(to)), (Some(f), Some(t)) if t < f)
+}
+
+/// What the page names in the reader's words: stages, fields and institutions.
+struct Names<'a> {
+    def: &'a crate::workflow::WorkflowDefinition,
+    institutions: &'a [crate::reference::Institution],
+    language: crate::reference::Language,
+}
+
+impl Names<'_> {
+    fn institution(&self, id: &str) -> String {
+        match InstitutionId::parse(id) {
+            Ok(id) => name_of(self.institutions, &id, self.language),
+            Err(_) => id.to_string(),
+        }
+    }
+
+    fn institutions<'i>(&self, ids: impl IntoIterator<Item = &'i InstitutionId>) -> String {
+        ids.into_iter()
+            .map(|i| name_of(self.institutions, i, self.language))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn stage(&self, id: &str) -> String {
+        StageId::parse(id)
+            .ok()
+            .and_then(|s| {
+                self.def
+                    .stage(&s)
+                    .map(|s| s.title_in(self.language).to_string())
+            })
+            .unwrap_or_else(|| id.to_string())
+    }
+
+    fn field(&self, name: &str) -> String {
+        FieldName::parse(name)
+            .ok()
+            .and_then(|f| {
+                self.def
+                    .field(&f)
+                    .map(|(_, f)| f.title_in(self.language).to_string())
+            })
+            .unwrap_or_else(|| name.to_string())
+    }
+
+    /// What the move from the current stage to `to` still waits for, in words: the approvals
+    /// and the fields its guards name, and a suspension. Empty: it can be made.
+    fn waits_for(&self, p: &ProcedureState, to: &StageId) -> Vec<String> {
+        let l = self.language;
+        let mut out = Vec::new();
+        let Some(t) = self.def.transition(&p.stage, to) else {
+            return out;
+        };
+        if p.status == crate::engine::Status::Suspended {
+            out.push(text(l, "blocked_suspended"));
+        }
+        if t.approvals
+            && let Some(rule) = self.def.stage(&p.stage).and_then(|s| s.approvals.as_ref())
+        {
+            let given = p.approvals.keys().cloned().collect();
+            let missing = rule.missing(&given);
+            if !missing.is_empty() {
+                let have = rule.of.iter().filter(|i| given.contains(*i)).count();
+                out.push(crate::locale::format(
+                    l,
+                    "blocked_approvals",
+                    &[
+                        ("have", &have.to_string()),
+                        ("needed", &rule.at_least.to_string()),
+                        ("missing", &self.institutions(&missing)),
+                    ],
+                ));
+            }
+        }
+        let missing: Vec<String> = t
+            .fields
+            .iter()
+            .filter(|f| !p.fields.contains_key(*f))
+            .map(|f| self.field(f.as_str()))
+            .collect();
+        if !missing.is_empty() {
+            out.push(crate::locale::format(
+                l,
+                "blocked_fields",
+                &[("fields", &missing.join(", "))],
+            ));
+        }
+        out
+    }
+
+    /// What history row `h` changed, in words.
+    fn changes(&self, h: &ChainRow) -> Vec<Change> {
+        let l = self.language;
+        let payload: serde_json::Value = serde_json::from_str(&h.payload).unwrap_or_default();
+        let str_of = |v: &serde_json::Value| v.as_str().map(str::to_string);
+        let list = |v: &serde_json::Value| {
+            v.as_array()
+                .map(|items| {
+                    items
+                        .iter()
+                        .filter_map(|i| i.as_str())
+                        .map(|i| self.institution(i))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .filter(|s| !s.is_empty())
+        };
+        let mut out = Vec::new();
+        match h.command.as_str() {
+            "record" => {
+                if let Some(field) = payload["field"].as_str() {
+                    out.push(Change {
+                        what: self.field(field),
+                        from: str_of(&payload["previous"]),
+                        to: str_of(&payload["value"]),
+                        typed: true,
+                    });
+                }
+                if let Some(source) = str_of(&payload["source"]) {
+                    out.push(Change {
+                        what: text(l, "source_label"),
+                        from: None,
+                        to: Some(source),
+                        typed: true,
+                    });
+                }
+            }
+            "approve" => {
+                let after = list(&payload["approvals"]);
+                let by = payload["approved_by"].as_str().unwrap_or_default();
+                let before = payload["approvals"].as_array().map(|items| {
+                    items
+                        .iter()
+                        .filter_map(|i| i.as_str())
+                        .filter(|i| *i != by)
+                        .map(|i| self.institution(i))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                });
+                out.push(Change {
+                    what: text(l, "approvals_given"),
+                    from: before.filter(|s| !s.is_empty()),
+                    to: after,
+                    typed: false,
+                });
+                if payload["complete"] == serde_json::Value::Bool(true) {
+                    out.push(Change {
+                        what: text(l, "approvals_complete"),
+                        from: None,
+                        to: None,
+                        typed: false,
+                    });
+                }
+            }
+            "decline" => out.push(Change {
+                what: text(l, "declined_by"),
+                from: None,
+                to: payload["declined_by"].as_str().map(|i| self.institution(i)),
+                typed: false,
+            }),
+            "advance" => {
+                if let Some(given) = list(&payload["approvals"]) {
+                    out.push(Change {
+                        what: text(l, "approvals_given"),
+                        from: None,
+                        to: Some(given),
+                        typed: false,
+                    });
+                }
+            }
+            _ => {}
+        }
+        let status = |s: &str| text(l, &format!("status_{s}"));
+        let moved = match h.command.as_str() {
+            "suspend" => Some(("active", "suspended")),
+            "resume" => Some(("suspended", "active")),
+            "withdraw" => Some(("active", "withdrawn")),
+            _ => None,
+        };
+        if let Some((from, to)) = moved {
+            out.push(Change {
+                what: text(l, "filter_status"),
+                from: Some(status(from)),
+                to: Some(status(to)),
+                typed: false,
+            });
+        }
+        if let Some(to) = &h.to_stage
+            && h.from_stage.as_deref() != Some(to.as_str())
+        {
+            out.push(Change {
+                what: text(l, "col_stage"),
+                from: h.from_stage.as_deref().map(|s| self.stage(s)),
+                to: Some(self.stage(to)),
+                typed: false,
+            });
+        }
+        out
+    }
+}
+
+/// One change a history row made: `what` from one value to another (`typed`: values as a person
+/// typed them, not words of the page).
+#[derive(Debug, Serialize)]
+struct Change {
+    what: String,
+    from: Option<String>,
+    to: Option<String>,
+    typed: bool,
 }
 
 /// A stage entry, from the history: the span its day lies in (one day when known) and whether it
@@ -459,13 +769,98 @@ fn timeline(
     }
 }
 
+/// The values recorded, in the order of the workflow's stages, each with the last history row that
+/// recorded it: who (institution, person) and when.
+fn recorded(
+    names: &Names<'_>,
+    p: &ProcedureState,
+    history: &[ChainRow],
+    zone: Tz,
+) -> Vec<FieldLine> {
+    let l = names.language;
+    let mut out = Vec::new();
+    for stage in &names.def.stages {
+        for f in &stage.fields {
+            let Some(value) = p.fields.get(&f.name) else {
+                continue;
+            };
+            let by = history.iter().rev().find(|h| {
+                h.command == "record"
+                    && serde_json::from_str::<serde_json::Value>(&h.payload)
+                        .is_ok_and(|v| v["field"].as_str() == Some(f.name.as_str()))
+            });
+            out.push(FieldLine {
+                name: f.name.clone(),
+                title: f.title_in(l).to_string(),
+                stage_title: stage.title_in(l).to_string(),
+                value: value.clone(),
+                institution: by
+                    .map_or_else(String::new, |h| names.institution(&h.actor_institution)),
+                person: by.map_or_else(String::new, |h| h.actor_name.clone()),
+                at: by.map_or_else(String::new, |h| local(h.at, zone)),
+                sequence: by.map_or(0, |h| h.sequence),
+            });
+        }
+    }
+    out
+}
+
+/// The current stage's approvals: who is to approve, who has, and the declines since the stage
+/// was entered (of institutions that have not approved since).
+fn approvals(
+    names: &Names<'_>,
+    p: &ProcedureState,
+    history: &[ChainRow],
+    zone: Tz,
+) -> Option<ApprovalsLine> {
+    let rule = names.def.stage(&p.stage)?.approvals.as_ref()?;
+    let declined = history
+        .iter()
+        .filter(|h| h.sequence > p.stage_entry && h.command == "decline")
+        .filter(|h| {
+            InstitutionId::parse(h.actor_institution.clone())
+                .is_ok_and(|i| !p.approvals.contains_key(&i))
+        })
+        .map(|h| DeclineLine {
+            institution: names.institution(&h.actor_institution),
+            person: h.actor_name.clone(),
+            at: local(h.at, zone),
+            reason: h.comment.clone().unwrap_or_default(),
+        })
+        .collect();
+    Some(ApprovalsLine {
+        at_least: rule.at_least,
+        of: rule
+            .of
+            .iter()
+            .map(|i| name_of(names.institutions, i, names.language))
+            .collect(),
+        given: p
+            .approvals
+            .keys()
+            .map(|i| name_of(names.institutions, i, names.language))
+            .collect(),
+        declined,
+        on_decline: rule.on_decline.as_ref().map(|s| names.stage(s.as_str())),
+    })
+}
+
+/// How the page is shown: after an act or a refusal, or asking to confirm a withdrawal.
+#[derive(Default)]
+struct Shown<'a> {
+    flash: Option<Flash>,
+    /// The form refused, and why: put back as it was typed, the reason beside it.
+    refused: Option<(&'a Form, String)>,
+    /// The reason of a withdrawal to confirm.
+    confirm_withdraw: Option<String>,
+}
+
 async fn procedure_page(
     state: &HttpState,
     v: &Visitor,
     caller: &Caller,
     id: &str,
-    flash: Option<Flash>,
-    typed: Option<&Form>,
+    shown: Shown<'_>,
     status: StatusCode,
 ) -> Result<Response, AppError> {
     let app = &state.app;
@@ -476,7 +871,20 @@ async fn procedure_page(
     let zone = zone_of(state, &caller.actor.institution).await;
     let today = app.now().with_timezone(&zone).date_naive();
     let history = app.history(&caller.actor, &p.id).await?;
-    let forms = forms(state, caller, &p, typed, v.language).await?;
+    let institutions = app.institutions().await?;
+    let names = Names {
+        def: &def,
+        institutions: &institutions,
+        language: v.language,
+    };
+    let refused = shown.refused.as_ref().map(|(f, why)| (*f, why.as_str()));
+    let forms = forms(state, caller, &p, refused, &names).await?;
+    let recorded = recorded(&names, &p, &history, zone);
+    let approvals = approvals(&names, &p, &history, zone);
+    let stage = def.stage(&p.stage);
+    let expects = stage
+        .map(|s| s.description_in(v.language).to_string())
+        .filter(|d| !d.trim().is_empty());
     let timeline_svg = svg::timeline_svg(&timeline(&def, &p, &history, zone, today, v.language));
     let workflow_svg = svg::workflow_svg(
         &def.in_language(v.language),
@@ -487,7 +895,6 @@ async fn procedure_page(
         },
     );
     let convention = app.convention(&p.convention).await?;
-    let institutions = app.institutions().await?;
     let timers = view
         .timers
         .iter()
@@ -495,13 +902,22 @@ async fn procedure_page(
             at: local(t.fire_at, zone),
             kind: t.kind,
             rule: crate::locale::rule_in_words(&t.rule, v.language),
-            recipients: t.recipients.clone(),
+            recipients: t
+                .recipients
+                .iter()
+                .map(|i| name_of(&institutions, i, v.language))
+                .collect(),
         })
         .collect();
     let history = history
         .iter()
         .rev()
-        .map(|h| HistoryLine::of(h, zone))
+        .map(|h| HistoryEntry {
+            line: HistoryLine::of(h, zone),
+            what: crate::locale::refusals::act(&h.command, v.language),
+            institution: names.institution(&h.actor_institution),
+            changes: names.changes(h),
+        })
         .collect();
     let listed = app.reservations(&caller.actor, &p.id, Some(today)).await?;
     let reservations = listed
@@ -577,17 +993,21 @@ async fn procedure_page(
                 eif_differs: view.entry_into_force_differs,
                 next: view
                     .next
-                    .into_iter()
-                    .map(|mut n| {
-                        if let Some(s) = def.stage(&n.to) {
-                            n.title = s.title_in(v.language).to_string();
-                        }
-                        n
+                    .iter()
+                    .map(|n| NextLine {
+                        title: names.stage(n.to.as_str()),
+                        by: names.institutions(&n.by),
+                        blocked_by: names.waits_for(&p, &n.to),
+                        back: is_back(&def, &p.stage, &n.to),
                     })
                     .collect(),
+                expects,
             },
             forms,
-            flash,
+            flash: shown.flash,
+            recorded,
+            approvals,
+            confirm_withdraw: shown.confirm_withdraw,
             timeline_svg,
             workflow_svg,
             timers,
@@ -650,6 +1070,9 @@ fn act_of(form: &Form, language: crate::reference::Language) -> Result<Act, Stri
             comment,
         },
         Some("approve") => Act::Approve { comment },
+        Some("decline") => Act::Decline {
+            reason: required("reason")?,
+        },
         Some("record") => Act::Record {
             field: crate::ids::FieldName::parse(required("field")?.trim())
                 .map_err(|e| e.to_string())?,
@@ -750,20 +1173,15 @@ pub async fn act(
         let v = &v;
         let form = &form;
         async move {
-            match procedure_page(
-                &state,
-                v,
-                &caller,
-                &id,
-                Some(Flash {
+            let shown = Shown {
+                flash: Some(Flash {
                     kind: "refused",
-                    text,
+                    text: text.clone(),
                 }),
-                Some(form),
-                status,
-            )
-            .await
-            {
+                refused: Some((form, text)),
+                confirm_withdraw: None,
+            };
+            match procedure_page(&state, v, &caller, &id, shown, status).await {
                 Ok(r) => r,
                 Err(e) => app_error_page(v, e),
             }
@@ -780,6 +1198,20 @@ pub async fn act(
     let Some(version) = form.get("version").and_then(|s| s.parse::<i64>().ok()) else {
         return refused(StatusCode::BAD_REQUEST, text(v.language, "form_no_version")).await;
     };
+    // Withdrawing ends the procedure for good: asked once more, with the reason given, before it
+    // is done (a second form, no script). Until it is confirmed nothing changes.
+    if let Act::Withdraw { reason } = &act
+        && form.get("confirm").map(String::as_str) != Some("yes")
+    {
+        let shown = Shown {
+            confirm_withdraw: Some(reason.clone()),
+            ..Shown::default()
+        };
+        return match procedure_page(&state, &v, &caller, &id, shown, StatusCode::OK).await {
+            Ok(r) => r,
+            Err(e) => app_error_page(&v, e),
+        };
+    }
     let name = act.name();
     // What a refusal names (stages, fields, institutions) in the reader's words.
     let def = state.app.definition_of(&current.workflow.hash).await.ok();

@@ -171,6 +171,10 @@ pub struct Escalation {
 pub struct ApprovalRule {
     pub of: Vec<InstitutionId>,
     pub at_least: usize,
+    /// Where a decline sends the procedure (`on_decline = "<stage>"`); none: a decline is
+    /// recorded in the history, for the coordinator to see, and the procedure stays.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_decline: Option<StageId>,
 }
 
 impl ApprovalRule {

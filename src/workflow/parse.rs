@@ -149,6 +149,7 @@ struct RawEscalation {
 struct RawApprovals {
     of: Vec<Spanned<String>>,
     at_least: Option<Spanned<i64>>,
+    on_decline: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -295,6 +296,17 @@ impl Checker<'_, '_> {
             );
         }
         self.duplicate_fields(&raw.stages);
+        // A decline's stage must be one of the workflow's.
+        for raw_stage in &raw.stages {
+            if let Some(approvals) = &raw_stage.get_ref().approvals
+                && let Some(back) = &approvals.get_ref().on_decline
+                && self
+                    .stage_ref(back, &stage_spans, "stage to go back to on a decline")
+                    .is_none()
+            {
+                complete = false;
+            }
+        }
 
         let (initial, initial_span) = match &raw.initial {
             Some(spanned) => (
@@ -600,7 +612,17 @@ impl Checker<'_, '_> {
                 }
             },
         };
-        Some(ApprovalRule { of, at_least })
+        // Checked against the stages once they are all read (`Checker::convert`).
+        let on_decline = raw
+            .get_ref()
+            .on_decline
+            .as_ref()
+            .and_then(|stage| StageId::parse(stage.get_ref().clone()).ok());
+        Some(ApprovalRule {
+            of,
+            at_least,
+            on_decline,
+        })
     }
 
     fn field(&mut self, raw: &RawField) -> Option<FieldSpec> {

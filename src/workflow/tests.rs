@@ -266,6 +266,7 @@ fn coe_accession_reads_as_the_procedure_it_describes() {
         Some(ApprovalRule {
             of: inst(&["mia", "prosecutor-general", "supreme-court", "ombudsperson"]),
             at_least: 3,
+            on_decline: None,
         })
     );
 
@@ -1805,4 +1806,74 @@ fn the_shipped_workflows_give_every_text_in_every_language() {
             }
         }
     }
+}
+
+// ----------------------------------------------------------------------------------------------
+// Declining an approval
+
+const DECLINE: &str = r#"id = "decline"
+version = 1
+title = "Decline"
+
+[[stages]]
+id = "draft"
+title = "Draft"
+responsible = ["moj"]
+
+[[stages]]
+id = "review"
+title = "Review"
+responsible = ["moj"]
+approvals = { of = ["mia", "supreme-court"], on_decline = "draft" }
+
+[[stages]]
+id = "done"
+title = "Done"
+terminal = true
+
+[[transitions]]
+from = "draft"
+to = "review"
+
+[[transitions]]
+from = "review"
+to = "done"
+"#;
+
+#[test]
+fn approvals_may_name_the_stage_a_decline_sends_the_procedure_back_to() {
+    let def = parse(DECLINE);
+    let review = def.stage(&stage("review")).unwrap();
+    assert_eq!(
+        review.approvals.as_ref().unwrap().on_decline,
+        Some(stage("draft"))
+    );
+}
+
+#[test]
+fn without_on_decline_a_decline_goes_nowhere() {
+    let def = parse(&DECLINE.replace(", on_decline = \"draft\"", ""));
+    let review = def.stage(&stage("review")).unwrap();
+    assert_eq!(review.approvals.as_ref().unwrap().on_decline, None);
+}
+
+#[test]
+fn on_decline_must_name_a_stage_of_the_workflow() {
+    let source = DECLINE.replace("on_decline = \"draft\"", "on_decline = \"drfat\"");
+    let d = only_error(&source);
+    let line = source.lines().position(|l| l.contains("drfat")).unwrap() + 1;
+    let column = source
+        .lines()
+        .nth(line - 1)
+        .unwrap()
+        .find("\"drfat\"")
+        .unwrap()
+        + 1;
+    assert_at(
+        &d,
+        line,
+        column,
+        "unknown stage to go back to on a decline `drfat`",
+    );
+    assert_hint(&d, "did you mean `draft`?");
 }
