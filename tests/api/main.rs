@@ -22,6 +22,7 @@ mod lifecycle;
 mod log;
 mod pages;
 mod paging;
+mod procedure_page;
 mod reservations;
 mod roles;
 mod states;
