@@ -53,6 +53,17 @@ async fn post(
     (answer.status(), answer.text().await.unwrap())
 }
 
+async fn status_of(server: &Server) -> &'static str {
+    let p = server
+        .app
+        .store_for_tests()
+        .procedure(&ID.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    p.status.as_str()
+}
+
 async fn a_withdrawal_is_confirmed_before_anything_changes(db: &TestDb) {
     let server = Server::start(db).await;
     let mfa = clerk(&server, "mfa", Role::Coordinator).await;
@@ -65,14 +76,7 @@ async fn a_withdrawal_is_confirmed_before_anything_changes(db: &TestDb) {
     assert!(page.contains("name=\"confirm\" value=\"yes\""), "{page}");
     assert!(page.contains(reason), "the reason is repeated: {page}");
     assert_eq!(server.history_len(ID).await, before, "nothing written");
-    let p = server
-        .app
-        .store_for_tests()
-        .procedure(&ID.parse().unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(p.status.as_str(), "active");
+    assert_eq!(status_of(&server).await, "active");
 
     let (status, page) = post(
         &server,
@@ -82,14 +86,7 @@ async fn a_withdrawal_is_confirmed_before_anything_changes(db: &TestDb) {
     .await;
     assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
     assert_eq!(server.history_len(ID).await, before + 1);
-    let p = server
-        .app
-        .store_for_tests()
-        .procedure(&ID.parse().unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(p.status.as_str(), "withdrawn");
+    assert_eq!(status_of(&server).await, "withdrawn");
 }
 on_both!(a_withdrawal_is_confirmed_before_anything_changes);
 
