@@ -132,23 +132,7 @@ impl Store {
         statement
             .order_by_expr(key, if backwards { Order::Desc } else { Order::Asc })
             .limit(limit + 1);
-        let mut rows = Vec::new();
-        for r in self.db.query_all(&*statement).await? {
-            let row = procedure::Model::from_query_result(&r, "")?;
-            let mut procedure = state_from_row(&row)?;
-            procedure.last_sequence = row.version;
-            rows.push(ProcedureRow {
-                procedure,
-                created_at: row.created_at,
-                updated_at: row.updated_at,
-            });
-        }
-        let more = rows.len() as u64 > limit;
-        rows.truncate(limit as usize);
-        if backwards {
-            rows.reverse();
-        }
-        Ok((rows, more))
+        self.keyset_rows(&*statement, limit, backwards).await
     }
 
     /// Up to `limit` procedures of `q` from `at` in urgency order (`URGENCY`, then id), and
@@ -190,8 +174,19 @@ impl Store {
             .order_by_expr(Expr::cust(URGENCY), order.clone())
             .order_by_expr(Expr::col((procedure::Entity, procedure::Column::Id)), order)
             .limit(limit + 1);
+        self.keyset_rows(&*statement, limit, backwards).await
+    }
+
+    /// The rows of a keyset page read with `limit + 1`: at most `limit` of them in reading
+    /// order (a page read backwards is turned round), and whether there were more.
+    async fn keyset_rows(
+        &self,
+        statement: &sea_orm::sea_query::SelectStatement,
+        limit: u64,
+        backwards: bool,
+    ) -> Result<(Vec<ProcedureRow>, bool), StoreError> {
         let mut rows = Vec::new();
-        for r in self.db.query_all(&*statement).await? {
+        for r in self.db.query_all(statement).await? {
             let row = procedure::Model::from_query_result(&r, "")?;
             let mut procedure = state_from_row(&row)?;
             procedure.last_sequence = row.version;
